@@ -1,0 +1,42 @@
+# obstack: the two commands of the README, and the helpers they rest on.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+OUT ?= build
+STAMP := $(VENV)/.installed
+
+.PHONY: run test system-deps install golden docs clean
+
+## run: set up, generate and validate the embedded bookmark-api spec into ./build
+run: system-deps $(STAMP)
+	$(BIN)/obstack generate --out $(OUT)
+	$(BIN)/obstack validate --out $(OUT)
+	@echo
+	@echo "Generated tree: $(OUT)/  (start with $(OUT)/docs/stack.md and $(OUT)/prometheus/prometheus.yml)"
+
+## test: set up (Python packages and Debian tools) and run the whole suite
+test: system-deps $(STAMP)
+	$(BIN)/python -m pytest
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+## golden: refresh tests/golden/ from the embedded spec (review the diff)
+golden: $(STAMP)
+	$(BIN)/obstack generate --out tests/golden
+
+## docs: refresh docs/spec-reference.md from the spec model
+docs: $(STAMP)
+	$(BIN)/python -m stack.spec.reference > docs/spec-reference.md
+
+clean:
+	rm -rf $(OUT) $(VENV) .pytest_cache

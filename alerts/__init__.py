@@ -1,0 +1,1 @@
+"""Prometheus server configuration, alert and recording rules, their tests, Alertmanager config."""

@@ -1,0 +1,66 @@
+"""prometheus.yml: global settings, rule files, Alertmanagers and one scrape job per source.
+
+Job names are the interface the rules rely on: ``prometheus``, ``alertmanager``, ``node``,
+``obstack-exporter`` and one job per service (its ``job``). Service targets carry
+``service`` and ``team`` labels so every series, and every alert built on it, names its
+subject and owner without relabelling in each rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+from stack.artifacts import Artifact, dump_yaml
+from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, NODE_JOB, PROMETHEUS_JOB, Service, Spec
+
+CONFIG_PATH = PurePosixPath("prometheus/prometheus.yml")
+# Rule files live beside the config; the glob is relative to the config file.
+RULE_FILES_GLOB = "rules/*.yml"
+
+
+def _static_job(name: str, targets: list[str], labels: dict[str, str] | None = None) -> dict[str, Any]:
+    static: dict[str, Any] = {"targets": list(targets)}
+    if labels:
+        static["labels"] = labels
+    return {"job_name": name, "static_configs": [static]}
+
+
+def _service_job(service: Service) -> dict[str, Any]:
+    job = _static_job(service.job, service.targets, {"service": service.name, "team": service.team})
+    return {
+        "job_name": job["job_name"],
+        "metrics_path": service.metrics_path,
+        "scheme": service.scheme,
+        "static_configs": job["static_configs"],
+    }
+
+
+def _external_labels(spec: Spec) -> dict[str, str]:
+    return {"environment": spec.environment, **spec.prometheus.external_labels}
+
+
+def prometheus_config(spec: Spec) -> dict[str, Any]:
+    settings = spec.prometheus
+    alertmanager_targets = [{"targets": list(settings.alertmanager_targets)}]
+    return {
+        "global": {
+            "scrape_interval": str(settings.scrape_interval),
+            "scrape_timeout": str(settings.scrape_timeout),
+            "evaluation_interval": str(settings.evaluation_interval),
+            "external_labels": _external_labels(spec),
+        },
+        "rule_files": [RULE_FILES_GLOB],
+        "alerting": {"alertmanagers": [{"static_configs": alertmanager_targets}]},
+        "scrape_configs": [
+            _static_job(PROMETHEUS_JOB, [settings.self_target]),
+            _static_job(ALERTMANAGER_JOB, settings.alertmanager_targets),
+            _static_job(NODE_JOB, spec.host.node_exporter_targets, {"team": spec.host.team}),
+            _static_job(EXPORTER_JOB, spec.exporter.targets),
+            *(_service_job(service) for service in spec.services),
+        ],
+    }
+
+
+def prometheus_config_artifacts(spec: Spec) -> list[Artifact]:
+    return [Artifact(CONFIG_PATH, dump_yaml(prometheus_config(spec)), "prometheus-config")]

@@ -1,0 +1,1 @@
+"""docker-compose and Kubernetes manifests for the whole stack, and their lint."""

@@ -1,0 +1,1 @@
+"""The obstack exporter: probes for Postgres, Redis, job queues and HTTP health behind one collector."""

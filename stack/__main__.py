@@ -1,0 +1,5 @@
+"""`python -m stack` runs the obstack CLI."""
+
+from stack.cli import main
+
+main()

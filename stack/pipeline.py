@@ -1,0 +1,31 @@
+"""The generation pipeline: every generator over one spec, headers added, paths checked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from alerts.prometheus_config import prometheus_config_artifacts
+from stack.artifacts import Artifact, with_header
+from stack.overview import overview_artifacts
+from stack.spec.loader import LoadedSpec
+from stack.spec.model import Spec
+
+Generator = Callable[[Spec], list[Artifact]]
+
+# Each generator is pure (Spec in, artifacts out); later capabilities append theirs here.
+GENERATORS: tuple[Generator, ...] = (
+    prometheus_config_artifacts,
+    overview_artifacts,
+)
+
+
+def generate(loaded: LoadedSpec, generators: tuple[Generator, ...] = GENERATORS) -> list[Artifact]:
+    """All artifacts of the spec, sorted by path; two generators may never claim one path."""
+    artifacts: dict[str, Artifact] = {}
+    for generator in generators:
+        for artifact in generator(loaded.spec):
+            key = artifact.path.as_posix()
+            if key in artifacts:
+                raise ValueError(f"two generators produce {key}")
+            artifacts[key] = with_header(artifact, loaded.name)
+    return [artifacts[key] for key in sorted(artifacts)]

@@ -1,0 +1,211 @@
+"""Cross-reference checks over a validated spec: names, references, cycles, coherence.
+
+Each check is a function ``Spec -> list[(yaml path, message)]``; the loader turns the
+path into a line number. Paths index the lists as the user wrote them.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .model import ALERTMANAGER_FLOOR, PROMETHEUS_FLOOR, STACK_JOBS, Spec
+from .positions import YamlPath
+
+Issue = tuple[YamlPath, str]
+
+RUNBOOK_PLACEHOLDERS = frozenset({"project", "alert", "alert_lower"})
+
+
+def _entities(spec: Spec) -> Iterator[tuple[str, int, str]]:
+    """(section, index, name) of every named service, datastore and queue."""
+    for section in ("services", "datastores", "queues"):
+        for index, entry in enumerate(getattr(spec, section)):
+            yield section, index, entry.name
+
+
+def unique_names(spec: Spec) -> list[Issue]:
+    """Names are unique across services, datastores and queues: depends_on refers to them by name."""
+    issues: list[Issue] = []
+    seen: dict[str, str] = {}
+    for section, index, name in _entities(spec):
+        if name in seen:
+            issues.append(((section, index, "name"), f"duplicate name '{name}' (already used by {seen[name]})"))
+        else:
+            seen[name] = f"{section}[{index}]"
+    issues += _unique((("services", i, "job"), s.job) for i, s in enumerate(spec.services))
+    for index, service in enumerate(spec.services):
+        if service.job in STACK_JOBS:
+            issues.append(
+                (("services", index, "job"), f"job '{service.job}' is taken by the monitoring stack ({', '.join(STACK_JOBS)}); set another 'job'")
+            )
+    issues += _unique((("notifications", "receivers", i, "name"), r.name) for i, r in enumerate(spec.notifications.receivers))
+    for i, service in enumerate(spec.services):
+        issues += _unique((("services", i, "slos", j, "name"), slo.name) for j, slo in enumerate(service.slos))
+    return issues
+
+
+def _unique(entries: Any) -> list[Issue]:
+    issues: list[Issue] = []
+    seen: set[str] = set()
+    for path, value in entries:
+        if value in seen:
+            issues.append((path, f"duplicate {path[-1]} '{value}'"))
+        seen.add(value)
+    return issues
+
+
+def queue_datastores(spec: Spec) -> list[Issue]:
+    issues: list[Issue] = []
+    names = [d.name for d in spec.datastores]
+    for index, queue in enumerate(spec.queues):
+        path = ("queues", index, "datastore")
+        store = spec.datastore(queue.datastore)
+        if store is None:
+            issues.append((path, f"unknown datastore '{queue.datastore}'{_choices(names)}"))
+        elif store.kind != queue.datastore_kind:
+            issues.append(
+                (path, f"a {queue.backend} queue lives in {queue.datastore_kind}, but '{store.name}' is {store.kind}")
+            )
+        if queue.dead_letter == queue.name:
+            issues.append((("queues", index, "dead_letter"), "the dead-letter queue must differ from the queue itself"))
+    return issues
+
+
+def dependencies(spec: Spec) -> list[Issue]:
+    """depends_on names existing entries, never itself, and services form no cycle."""
+    issues: list[Issue] = []
+    known = [name for _, _, name in _entities(spec)]
+    for index, service in enumerate(spec.services):
+        for position, target in enumerate(service.depends_on):
+            path = ("services", index, "depends_on", position)
+            if target == service.name:
+                issues.append((path, f"'{service.name}' cannot depend on itself"))
+            elif target not in known:
+                issues.append((path, f"unknown service, datastore or queue '{target}'{_choices(known)}"))
+    cycle = _find_cycle({s.name: [d for d in s.depends_on if d != s.name] for s in spec.services})
+    if cycle:
+        index = next(i for i, s in enumerate(spec.services) if s.name == cycle[0])
+        issues.append((("services", index, "depends_on"), "dependency cycle: " + " -> ".join(cycle)))
+    return issues
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """The first cycle found by depth-first search, as a closed path [a, b, a]."""
+    done: set[str] = set()
+    for start in graph:
+        stack: list[tuple[str, Iterator[str]]] = [(start, iter(graph[start]))]
+        on_path = [start]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                on_path.pop()
+                done.add(node)
+            elif child in on_path:
+                return on_path[on_path.index(child):] + [child]
+            elif child in graph and child not in done:
+                stack.append((child, iter(graph[child])))
+                on_path.append(child)
+    return None
+
+
+def notification_references(spec: Spec) -> list[Issue]:
+    notifications = spec.notifications
+    names = [r.name for r in notifications.receivers]
+    issues: list[Issue] = []
+    for index, route in enumerate(notifications.routes):
+        if route.receiver not in names:
+            issues.append((("notifications", "routes", index, "receiver"), f"unknown receiver '{route.receiver}'{_choices(names)}"))
+        if route.team is not None and route.team not in spec.teams:
+            issues.append(
+                (("notifications", "routes", index, "team"), f"no entry is owned by team '{route.team}'{_choices(spec.teams)}")
+            )
+        if route.severity is None and route.team is None:
+            issues.append((("notifications", "routes", index), "a route needs 'severity' or 'team' (use default_receiver for the rest)"))
+    if notifications.default_receiver is not None and notifications.default_receiver not in names:
+        issues.append(
+            (("notifications", "default_receiver"), f"unknown receiver '{notifications.default_receiver}'{_choices(names)}")
+        )
+    return issues
+
+
+def latency_buckets(spec: Spec) -> list[Issue]:
+    """A latency SLO counts requests under its threshold from one histogram bucket: that bucket must exist."""
+    issues: list[Issue] = []
+    for index, service in enumerate(spec.services):
+        buckets = service.request_metrics.buckets
+        for position, slo in enumerate(service.slos):
+            if slo.threshold is not None and not any(abs(b - slo.threshold.seconds) < 1e-9 for b in buckets):
+                issues.append(
+                    (
+                        ("services", index, "slos", position, "threshold"),
+                        f"{slo.threshold} ({slo.threshold.seconds:g}s) is not a bucket of "
+                        f"{service.request_metrics.histogram} (le: {', '.join(f'{b:g}' for b in buckets)}); "
+                        "pick one of those or declare the bucket under request_metrics.buckets",
+                    )
+                )
+    return issues
+
+
+def prometheus_timing(spec: Spec) -> list[Issue]:
+    settings = spec.prometheus
+    if settings.scrape_timeout > settings.scrape_interval:
+        return [
+            (
+                ("prometheus", "scrape_timeout"),
+                f"scrape_timeout ({settings.scrape_timeout}) must not exceed scrape_interval ({settings.scrape_interval})",
+            )
+        ]
+    return []
+
+
+def target_versions(spec: Spec) -> list[Issue]:
+    issues: list[Issue] = []
+    versions = spec.prometheus.target_versions
+    for tool, floor in (("prometheus", PROMETHEUS_FLOOR), ("alertmanager", ALERTMANAGER_FLOOR)):
+        if getattr(versions, tool) < floor:
+            issues.append(
+                (
+                    ("prometheus", "target_versions", tool),
+                    f"{tool} {getattr(versions, tool)} is older than the supported floor {floor}",
+                )
+            )
+    return issues
+
+
+def runbook_pattern(spec: Spec) -> list[Issue]:
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(spec.runbook_url) if name is not None}
+    except ValueError as error:
+        return [(("runbook_url",), f"malformed pattern: {error}")]
+    unknown = sorted(fields - RUNBOOK_PLACEHOLDERS)
+    if unknown:
+        allowed = ", ".join("{" + p + "}" for p in sorted(RUNBOOK_PLACEHOLDERS))
+        return [(("runbook_url",), f"unknown placeholder {{{unknown[0]}}}; allowed: {allowed}")]
+    if not re.match(r"^https?://", spec.runbook_url):
+        return [(("runbook_url",), "must be an http(s) URL pattern")]
+    return []
+
+
+def _choices(names: list[str]) -> str:
+    return f" (known: {', '.join(names)})" if names else " (none declared)"
+
+
+CHECKS: tuple[Callable[[Spec], list[Issue]], ...] = (
+    unique_names,
+    queue_datastores,
+    dependencies,
+    notification_references,
+    latency_buckets,
+    prometheus_timing,
+    target_versions,
+    runbook_pattern,
+)
+
+
+def cross_check(spec: Spec) -> list[Issue]:
+    return [issue for check in CHECKS for issue in check(spec)]

@@ -1,0 +1,42 @@
+"""Spec problems as the user sees them: one line each, naming file, line and YAML path."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .positions import YamlPath
+
+_SECRET_KEY_RE = re.compile(r"(password|secret|token|dsn|url|key)", re.IGNORECASE)
+
+
+def format_yaml_path(path: YamlPath) -> str:
+    """``('services', 0, 'name')`` -> ``services[0].name``; the root is ``(root)``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(root)"
+
+
+def looks_secret(path: YamlPath) -> bool:
+    """Values under keys like these are never echoed back, even in an error."""
+    return any(isinstance(part, str) and _SECRET_KEY_RE.search(part) for part in path[-1:])
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    file: str
+    line: int
+    path: YamlPath
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {format_yaml_path(self.path)}: {self.message}"
+
+
+class SpecError(Exception):
+    """The spec cannot be used; carries every problem found, in file order."""
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, format_yaml_path(p.path)))
+        super().__init__("\n".join(str(p) for p in self.problems))

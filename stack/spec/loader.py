@@ -1,0 +1,197 @@
+"""Load a stack spec: read, parse with positions, validate, cross-check.
+
+Every problem becomes a ``SpecProblem`` pointing at file, line and YAML path; the
+caller gets either a valid ``LoadedSpec`` or a ``SpecError`` listing them all.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .base import StrictModel
+from .checks import cross_check
+from .errors import SpecError, SpecProblem, looks_secret
+from .model import Spec
+from .reference import spec_rows
+from .positions import PositionMap, YamlPath, parse_yaml
+
+DEFAULT_SPEC_NAME = "obstack:default.yaml"
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    spec: Spec
+    name: str  # how the spec is named in messages and generated headers
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+def default_spec_text() -> str:
+    return resources.files("stack.spec").joinpath("default.yaml").read_text(encoding="utf-8")
+
+
+def load_spec(path: Path | None = None) -> LoadedSpec:
+    """Load ``path``, or the embedded bookmark-api spec when it is None."""
+    if path is None:
+        return load_spec_text(default_spec_text(), DEFAULT_SPEC_NAME)
+    name = str(path)
+    if path.is_dir():
+        raise SpecError([SpecProblem(name, 1, (), "is a directory; pass the spec file, e.g. stack.yaml")])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([SpecProblem(name, 1, (), "file not found; create one with `obstack init`")]) from None
+    except UnicodeDecodeError:
+        raise SpecError([SpecProblem(name, 1, (), "is not UTF-8 text")]) from None
+    except OSError as error:
+        raise SpecError([SpecProblem(name, 1, (), f"cannot read: {error.strerror}")]) from None
+    return load_spec_text(text, name)
+
+
+def load_spec_text(text: str, name: str) -> LoadedSpec:
+    data, positions, yaml_problems = parse_yaml(text)
+    if yaml_problems:
+        raise SpecError([SpecProblem(name, p.line, p.path, p.message) for p in yaml_problems])
+    if data is None:
+        raise SpecError([SpecProblem(name, 1, (), "the spec is empty; start from `obstack init`")])
+    if not isinstance(data, dict):
+        raise SpecError([SpecProblem(name, 1, (), f"the spec must be a mapping of keys, not a {type(data).__name__}")])
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as error:
+        problems = [_problem(name, positions, data, e) for e in error.errors()]
+        raise SpecError([p for p in problems if p is not None]) from None
+    problems = [SpecProblem(name, positions.line_of(path), path, message) for path, message in cross_check(spec)]
+    if problems:
+        raise SpecError(problems)
+    return LoadedSpec(spec, name, text)
+
+
+def _resolve(loc: tuple[str | int, ...], data: Any) -> tuple[YamlPath, tuple[str | int, ...]]:
+    """Map a pydantic location onto the YAML document.
+
+    Returns the path that exists in the document and the rest of the location that does
+    not. Discriminated-union tags (``'postgres'`` under an entry whose ``kind`` is
+    postgres) and validator names are skipped; anything else ends the walk, so a later
+    part is never matched at the wrong level.
+    """
+    path: list[str | int] = []
+    node = data
+    for index, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and part in (node.get("kind"), node.get("type")):
+            continue
+        elif isinstance(part, str) and part.startswith("function-"):
+            continue
+        else:
+            return tuple(path), loc[index:]
+    return tuple(path), ()
+
+
+def _problem(name: str, positions: PositionMap, data: Any, error: Any) -> SpecProblem | None:
+    """One user-facing problem, or None when the error is an echo of another one."""
+    kind, ctx = error["type"], error.get("ctx", {})
+    path, unresolved = _resolve(tuple(error["loc"]), data)
+    if any(part in _DERIVED_KEYS for part in unresolved):
+        # A value obstack filled in from another key (job from name, team from the
+        # spec's team, health_url from targets): the source key's own error says it all.
+        return None
+    if kind == "missing":
+        path = path + unresolved[:1]
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        discriminator = str(ctx.get("discriminator", "")).strip("'")
+        path = path + (discriminator,)
+        if kind == "union_tag_invalid":
+            expected = str(ctx.get("expected_tags", "")).replace("'", "")
+            message = f"{discriminator} '{ctx.get('tag')}' is not one of: {expected}"
+        else:
+            message = f"missing required key '{discriminator}'"
+    else:
+        message = _message(kind, error, path)
+    return SpecProblem(name, positions.line_of(path), path, message)
+
+
+def _message(kind: str, error: Any, path: YamlPath) -> str:
+    text = str(error["msg"])
+    if kind == "extra_forbidden":
+        return unknown_key_message(path)
+    if kind == "missing":
+        return f"missing required key '{path[-1]}'"
+    if kind.startswith("value_error") or kind == "assertion_error":
+        return text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    value = error.get("input")
+    if looks_secret(path) or isinstance(value, (dict, list)):
+        return text
+    return f"{text} (got {value!r})"
+
+
+# Keys people write inline where only a reference is allowed, and what to write instead.
+_INLINE_SECRET_KEYS = {
+    "dsn": "dsn_env or dsn_file",
+    "url": "url_env or url_file",
+    "uri": "dsn_env/url_env or dsn_file/url_file",
+    "password": "a password inside the connection string read from dsn_env/url_env or a *_file",
+}
+
+
+def unknown_key_message(path: YamlPath) -> str:
+    key = str(path[-1]) if path else ""
+    if key in _INLINE_SECRET_KEYS:
+        return f"inline '{key}' is not allowed (it would leak into generated files); use {_INLINE_SECRET_KEYS[key]}"
+    parent = _key_pattern(path[:-1])
+    siblings = sorted({k for p, k in _SPEC_KEYS if p == parent})
+    close = difflib.get_close_matches(key, siblings, n=1)
+    if close:
+        return f"unknown key '{key}'; did you mean '{close[0]}'?"
+    homes = sorted({p for p, k in _SPEC_KEYS if k == key})
+    if homes:
+        where = ", ".join(h or "the top level" for h in homes)
+        return f"'{key}' is not allowed here; it belongs under {where}"
+    return "unknown key '" + key + "'; see `obstack schema` or docs/spec-reference.md for the keys allowed here"
+
+
+def _key_pattern(path: YamlPath) -> str:
+    """``('services', 0, 'slos', 1)`` -> ``services[].slos[]``, the reference's notation."""
+    text = ""
+    for part in path:
+        text += "[]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _spec_keys() -> frozenset[tuple[str, str]]:
+    """(parent pattern, key) of every key the spec allows, variants merged."""
+    keys = set()
+    for row in spec_rows(Spec, ""):
+        parent, _, key = re.sub(r"\((kind|type)=[a-z]+\)", "", row[0]).rpartition(".")
+        keys.add((parent, key))
+    return frozenset(keys)
+
+
+def _derived_keys() -> frozenset[str]:
+    names: set[str] = set()
+    pending: list[type[StrictModel]] = [StrictModel]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        names.update(model.derived_fields)
+    return frozenset(names)
+
+
+_SPEC_KEYS = _spec_keys()
+_DERIVED_KEYS = _derived_keys()

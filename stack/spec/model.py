@@ -1,0 +1,314 @@
+"""The stack spec: one pydantic model, the single source of truth for every artifact.
+
+Field defaults are the plan's numbers; cross-references between entries are checked
+in ``checks.py`` so that each problem can point at the exact YAML path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, PositiveFloat, model_validator
+
+from .base import (
+    AbsolutePath,
+    HttpUrl,
+    EnvVarName,
+    LabelName,
+    MetricName,
+    Name,
+    NonEmptyTargets,
+    QueueName,
+    StrictModel,
+    Target,
+    UrlPath,
+)
+from .notifications import Notifications, Receiver, Route, WebhookReceiver
+from .thresholds import DatastoreThresholds, HostThresholds, QueueThresholds, ServiceThresholds
+from .values import Duration, Ratio, Version
+
+# Debian's prometheus and prometheus-alertmanager: the oldest releases the output must load in.
+PROMETHEUS_FLOOR = Version(2, 42)
+ALERTMANAGER_FLOOR = Version(0, 25)
+
+# Scrape jobs of the monitoring stack itself: rules select on them, services must not reuse them.
+PROMETHEUS_JOB = "prometheus"
+ALERTMANAGER_JOB = "alertmanager"
+NODE_JOB = "node"
+EXPORTER_JOB = "obstack-exporter"
+STACK_JOBS: tuple[str, ...] = (PROMETHEUS_JOB, ALERTMANAGER_JOB, NODE_JOB, EXPORTER_JOB)
+
+# prom-client's default histogram buckets (seconds), the Node convention the plan's API follows.
+PROM_CLIENT_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class TargetVersions(StrictModel):
+    """Oldest releases that must accept the generated files (floor: what Debian ships)."""
+
+    prometheus: Version = Field(PROMETHEUS_FLOOR, description="Oldest Prometheus that must accept the output.")
+    alertmanager: Version = Field(ALERTMANAGER_FLOOR, description="Oldest Alertmanager that must accept the output.")
+
+
+class PrometheusSettings(StrictModel):
+    """Prometheus server settings: intervals, retention, labels, where alerts go."""
+
+    scrape_interval: Duration = Field(Duration.parse("15s"), description="How often every target is scraped.")
+    scrape_timeout: Duration = Field(
+        Duration.parse("10s"), description="Per-scrape deadline; the exporter answers within it (must be <= scrape_interval)."
+    )
+    evaluation_interval: Duration = Field(Duration.parse("15s"), description="How often rules are evaluated.")
+    retention: Duration = Field(Duration.parse("15d"), description="TSDB retention (passed to Prometheus as a flag).")
+    external_labels: dict[LabelName, str] = Field(
+        default_factory=dict, description="Labels added to every series and alert leaving Prometheus (environment is added by default)."
+    )
+    self_target: Target = Field("localhost:9090", description="Where Prometheus scrapes itself.")
+    alertmanager_targets: NonEmptyTargets = Field(
+        default_factory=lambda: ["alertmanager:9093"], description="Alertmanagers Prometheus sends alerts to (host:port)."
+    )
+    target_versions: TargetVersions = Field(default_factory=TargetVersions)
+
+
+class RequestMetrics(StrictModel):
+    """How a service exposes its requests (default: prom-client's Node convention)."""
+
+    histogram: MetricName = Field(
+        "http_request_duration_seconds", description="Request duration histogram; requests are counted from its _count."
+    )
+    method_label: LabelName = Field("method", description="Label holding the HTTP method.")
+    route_label: LabelName = Field("route", description="Label holding the route.")
+    status_label: LabelName = Field("status_code", description="Label holding the HTTP status code.")
+    error_status_regex: str = Field("5..", description="Status codes that count as errors (regex on status_label).")
+    buckets: tuple[PositiveFloat, ...] = Field(
+        PROM_CLIENT_BUCKETS, min_length=1, description="The histogram's bucket bounds in seconds (le values)."
+    )
+
+
+class Slo(StrictModel):
+    name: Name = Field(description="SLO name, the 'slo' label of its rules and alerts.")
+    kind: Literal["availability", "errors", "latency"] = Field(
+        description="availability: targets up; errors: requests without a 5xx; latency: requests faster than threshold."
+    )
+    objective: Ratio = Field(description="Share of good events over the window, e.g. '99.9%'.")
+    threshold: Duration | None = Field(
+        None, description="latency only: a request is good when faster than this; must be one of the histogram buckets."
+    )
+    window: Duration = Field(Duration.parse("30d"), description="The SLO's compliance window.")
+
+    @model_validator(mode="after")
+    def _threshold_only_for_latency(self) -> Slo:
+        if self.kind == "latency" and self.threshold is None:
+            raise ValueError("a latency SLO needs 'threshold' (e.g. '100ms')")
+        if self.kind != "latency" and self.threshold is not None:
+            raise ValueError(f"'threshold' applies to latency SLOs only, not to kind '{self.kind}'")
+        if not Ratio.of("0%") < self.objective < Ratio.of("100%"):
+            raise ValueError(f"objective {self.objective} must be strictly between 0% and 100%")
+        return self
+
+
+def _plan_slos() -> list[Slo]:
+    """The plan's SLOs: 99.9% uptime, error rate < 0.1%, p95 < 100 ms."""
+    return [
+        Slo(name="availability", kind="availability", objective=Ratio.of("99.9%")),
+        Slo(name="errors", kind="errors", objective=Ratio.of("99.9%")),
+        Slo(name="latency", kind="latency", objective=Ratio.of("95%"), threshold=Duration.parse("100ms")),
+    ]
+
+
+class Service(StrictModel):
+    """A service Prometheus scrapes: its targets, request metrics, SLOs and thresholds."""
+
+    derived_fields = ("job", "team", "health_url")
+    name: Name = Field(description="Service name: the 'service' label of its series and alerts.")
+    job: Name = Field(description="Prometheus job name (default: the service name).")
+    team: Name = Field(description="Owning team (default: the spec's team).")
+    targets: NonEmptyTargets = Field(description="Scrape targets as host:port.")
+    metrics_path: UrlPath = Field("/metrics", description="Path of the metrics endpoint.")
+    scheme: Literal["http", "https"] = Field("http", description="Scrape scheme.")
+    health_url: HttpUrl = Field(description="Health endpoint (default: scheme://<first target>/health).")
+    request_metrics: RequestMetrics = Field(default_factory=RequestMetrics)
+    slos: list[Slo] = Field(default_factory=_plan_slos, description="Service level objectives (default: the plan's three).")
+    thresholds: ServiceThresholds = Field(default_factory=ServiceThresholds)
+    depends_on: list[Name] = Field(default_factory=list, description="Services, datastores and queues it needs.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            data = {"job": data["name"], **data}
+            targets = data.get("targets")
+            if "health_url" not in data and isinstance(targets, list) and targets and isinstance(targets[0], str):
+                data["health_url"] = f"{data.get('scheme', 'http')}://{targets[0]}/health"
+        return data
+
+
+class _Datastore(StrictModel):
+    derived_fields = ("team",)
+    name: Name = Field(description="Datastore name: the 'datastore' label of its alerts.")
+    team: Name = Field(description="Owning team (default: the spec's team).")
+    thresholds: DatastoreThresholds = Field(default_factory=DatastoreThresholds)
+
+    @staticmethod
+    def _exactly_one(key: str, env: str | None, file: str | None) -> None:
+        if (env is None) == (file is None):
+            raise ValueError(f"set exactly one of '{key}_env' and '{key}_file'")
+
+
+class PostgresDatastore(_Datastore):
+    kind: Literal["postgres"] = Field(description="A PostgreSQL server.")
+    dsn_env: EnvVarName | None = Field(None, description="Environment variable holding the connection string.")
+    dsn_file: AbsolutePath | None = Field(None, description="File holding the connection string.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PostgresDatastore:
+        self._exactly_one("dsn", self.dsn_env, self.dsn_file)
+        return self
+
+
+class RedisDatastore(_Datastore):
+    kind: Literal["redis"] = Field(description="A Redis server.")
+    url_env: EnvVarName | None = Field(None, description="Environment variable holding the redis:// URL.")
+    url_file: AbsolutePath | None = Field(None, description="File holding the redis:// URL.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RedisDatastore:
+        self._exactly_one("url", self.url_env, self.url_file)
+        return self
+
+
+Datastore = Annotated[Union[PostgresDatastore, RedisDatastore], Field(discriminator="kind")]
+
+QueueBackend = Literal["bullmq", "rq", "celery", "pgboss"]
+# Which datastore kind each backend lives in, and its key prefix (schema for pg-boss).
+BACKEND_DATASTORE_KIND: dict[str, str] = {"bullmq": "redis", "rq": "redis", "celery": "redis", "pgboss": "postgres"}
+BACKEND_DEFAULT_PREFIX: dict[str, str | None] = {"bullmq": "bull", "rq": None, "celery": "", "pgboss": "pgboss"}
+
+
+class Queue(StrictModel):
+    """A job queue: where it lives, its dead-letter queue, its backlog thresholds."""
+
+    derived_fields = ("team",)
+    name: QueueName = Field(description="Queue name as the backend knows it: the 'queue' label.")
+    backend: QueueBackend = Field(description="bullmq, rq, celery (Redis transport) or pgboss.")
+    datastore: Name = Field(description="Name of the datastore holding the queue (redis; postgres for pgboss).")
+    prefix: str | None = Field(
+        None, description="Key prefix (bullmq: default 'bull'; celery: kombu global_keyprefix; pgboss: schema). Not for rq."
+    )
+    dead_letter: QueueName | None = Field(None, description="Name of the queue's dead-letter queue, if it has one.")
+    team: Name = Field(description="Owning team (default: the spec's team).")
+    thresholds: QueueThresholds = Field(default_factory=QueueThresholds)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_prefix(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("backend"), str):
+            backend = data["backend"]
+            if backend == "rq" and data.get("prefix") is not None:
+                raise ValueError("rq has no configurable key prefix; remove 'prefix'")
+            if data.get("prefix") is None and backend in BACKEND_DEFAULT_PREFIX:
+                data = {**data, "prefix": BACKEND_DEFAULT_PREFIX[backend]}
+        return data
+
+    @property
+    def datastore_kind(self) -> str:
+        return BACKEND_DATASTORE_KIND[self.backend]
+
+
+class Host(StrictModel):
+    """The hosts the stack runs on, seen through node-exporter."""
+
+    derived_fields = ("team",)
+    node_exporter_targets: NonEmptyTargets = Field(
+        default_factory=lambda: ["node-exporter:9100"], description="node-exporter targets (host:port)."
+    )
+    team: Name = Field(description="Team owning the hosts (default: the spec's team).")
+    thresholds: HostThresholds = Field(default_factory=HostThresholds)
+
+
+class Exporter(StrictModel):
+    """The obstack exporter that probes datastores, queues and health URLs."""
+
+    targets: NonEmptyTargets = Field(
+        default_factory=lambda: ["obstack-exporter:9477"], description="Where Prometheus scrapes the obstack exporter."
+    )
+    listen: Target = Field("127.0.0.1:9477", description="Address the exporter listens on.")
+
+
+def _plan_notifications() -> Notifications:
+    return Notifications(
+        receivers=[
+            WebhookReceiver(type="webhook", name="pager", url="http://obstack-receiver:9095/pager"),
+            WebhookReceiver(type="webhook", name="chat", url="http://obstack-receiver:9095/chat"),
+        ],
+        routes=[Route(severity="critical", receiver="pager"), Route(severity="warning", receiver="chat")],
+        default_receiver="chat",
+    )
+
+
+_TEAM_OWNED_SECTIONS = ("services", "datastores", "queues")
+
+
+class Spec(StrictModel):
+    """The whole stack: what runs, what it exposes, what to alert on and whom to tell."""
+
+    derived_fields = ("host",)
+
+    version: Literal[1] = Field(1, description="Spec format version.")
+    project: Name = Field(description="Project name, used in labels, uids and file names.")
+    environment: str = Field("production", description="Environment, added as an external label.")
+    team: Name = Field("platform", description="Default owning team for every entry that names none.")
+    runbook_url: str = Field(
+        "https://runbooks.example.com/{project}/{alert}",
+        description="Runbook link pattern; placeholders {project}, {alert} (alert name) and {alert_lower}.",
+    )
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    services: list[Service] = Field(default_factory=list, description="Services scraped and alerted on.")
+    datastores: list[Datastore] = Field(default_factory=list, description="Postgres and Redis instances probed.")
+    queues: list[Queue] = Field(default_factory=list, description="Job queues probed.")
+    host: Host = Field(description="Host (node-exporter) targets and thresholds.")
+    exporter: Exporter = Field(default_factory=Exporter)
+    notifications: Notifications = Field(default_factory=_plan_notifications)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit_team(cls, data: Any) -> Any:
+        """Entries without a team inherit the spec's, so every alert carries a team label."""
+        if not isinstance(data, dict):
+            return data
+        team = data.get("team", "platform")
+        data = dict(data)
+        for section in _TEAM_OWNED_SECTIONS:
+            entries = data.get(section)
+            if isinstance(entries, list):
+                data[section] = [{"team": team, **e} if isinstance(e, dict) else e for e in entries]
+        host = data.get("host", {})
+        data["host"] = {"team": team, **host} if isinstance(host, dict) else host
+        return data
+
+    def datastore(self, name: str) -> PostgresDatastore | RedisDatastore | None:
+        return next((d for d in self.datastores if d.name == name), None)
+
+    @property
+    def teams(self) -> list[str]:
+        """Every team that owns something, in first-seen order."""
+        owners = [self.team, *(e.team for e in [*self.services, *self.datastores, *self.queues]), self.host.team]
+        return list(dict.fromkeys(owners))
+
+
+__all__ = [
+    "ALERTMANAGER_FLOOR",
+    "PROMETHEUS_FLOOR",
+    "Datastore",
+    "Exporter",
+    "Host",
+    "Notifications",
+    "PostgresDatastore",
+    "PrometheusSettings",
+    "Queue",
+    "Receiver",
+    "RedisDatastore",
+    "RequestMetrics",
+    "Route",
+    "Service",
+    "Slo",
+    "Spec",
+]

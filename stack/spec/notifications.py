@@ -1,0 +1,110 @@
+"""Notification receivers and routing. Secrets are only ever file paths Alertmanager reads.
+
+What Alertmanager 0.25 (the floor) can read from a file decides the shape: Slack's
+``api_url_file``, PagerDuty's ``routing_key_file``, e-mail's ``auth_password_file`` and,
+for webhooks (whose ``url_file`` only arrived later), a bearer token file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import AfterValidator, Field
+
+from .base import AbsolutePath, HttpUrl, Name, StrictModel
+from .values import Duration
+
+Severity = Literal["critical", "warning", "info"]
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+_SMARTHOST_RE = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
+
+
+def _email(value: str) -> str:
+    if not _EMAIL_RE.match(value):
+        raise ValueError(f"'{value}' is not an e-mail address")
+    return value
+
+
+def _smarthost(value: str) -> str:
+    if not _SMARTHOST_RE.match(value):
+        raise ValueError(f"'{value}' is not host:port, e.g. 'smtp.example.com:587'")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+
+
+class _Receiver(StrictModel):
+    name: Name = Field(description="Receiver name, referenced by routes.")
+    send_resolved: bool = Field(True, description="Also notify when the alert resolves.")
+
+
+class WebhookReceiver(_Receiver):
+    type: Literal["webhook"] = Field(description="A webhook receiver (Alertmanager's webhook payload, version 4).")
+    url: HttpUrl = Field(description="Where Alertmanager POSTs its webhook payload (no credentials in the URL).")
+    bearer_token_file: AbsolutePath | None = Field(
+        None, description="File holding a bearer token sent as the Authorization header."
+    )
+
+
+class SlackReceiver(_Receiver):
+    type: Literal["slack"] = Field(description="A Slack incoming webhook.")
+    api_url_file: AbsolutePath = Field(description="File holding the Slack incoming-webhook URL (a secret).")
+    channel: str = Field(description="Channel to post to, e.g. '#alerts'.")
+
+
+class PagerdutyReceiver(_Receiver):
+    type: Literal["pagerduty"] = Field(description="PagerDuty Events API v2.")
+    routing_key_file: AbsolutePath = Field(description="File holding the Events API v2 routing key (a secret).")
+
+
+class EmailReceiver(_Receiver):
+    type: Literal["email"] = Field(description="E-mail through an SMTP smarthost.")
+    to: Email = Field(description="Recipient address.")
+    from_: Email = Field(alias="from", description="Sender address.")
+    smarthost: Annotated[str, AfterValidator(_smarthost)] = Field(description="SMTP server as host:port.")
+    auth_username: str | None = Field(None, description="SMTP user, when the server needs one.")
+    auth_password_file: AbsolutePath | None = Field(None, description="File holding the SMTP password.")
+    require_tls: bool = Field(True, description="Refuse to send without STARTTLS.")
+
+
+Receiver = Annotated[
+    Union[WebhookReceiver, SlackReceiver, PagerdutyReceiver, EmailReceiver],
+    Field(discriminator="type"),
+]
+
+
+class Route(StrictModel):
+    """Alerts matching every given condition go to ``receiver``; the first matching route wins."""
+
+    receiver: Name = Field(description="Name of a receiver declared under notifications.receivers.")
+    severity: Severity | None = Field(None, description="Match alerts of this severity.")
+    team: Name | None = Field(None, description="Match alerts owned by this team.")
+
+
+class Notifications(StrictModel):
+    """Receivers, routing by severity and team, and Alertmanager's grouping timers."""
+
+    receivers: list[Receiver] = Field(
+        min_length=1, description="Where notifications go: webhook, slack, pagerduty or email."
+    )
+    routes: list[Route] = Field(default_factory=list, description="Routing by severity and team, first match wins.")
+    default_receiver: Name | None = Field(
+        None, description="Receiver for alerts no route matches (default: the first receiver)."
+    )
+    group_wait: Duration = Field(
+        Duration.parse("30s"),
+        description="Wait before the first notification of a new group, to batch alerts of one incident.",
+    )
+    group_interval: Duration = Field(
+        Duration.parse("5m"), description="Wait before notifying about new alerts added to a group."
+    )
+    repeat_interval: Duration = Field(
+        Duration.parse("4h"), description="Re-send a still-firing alert after this long."
+    )
+
+    @property
+    def fallback_receiver(self) -> str:
+        return self.default_receiver or self.receivers[0].name

@@ -1,0 +1,117 @@
+"""Alert thresholds. Every default is the plan's number; the reason for each sits beside it.
+
+A threshold with two levels says which side is worse: for most the alert fires *above*
+the level; for free disk space it fires *below*. A warning must be less severe than its
+critical level, and ``warning: null`` switches the warning alert off.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field, NonNegativeInt, model_validator
+
+from .base import StrictModel
+from .values import Duration, Ratio
+
+
+class Levels(StrictModel):
+    """A critical and an optional warning level for one measure (subclasses declare both)."""
+
+    fires_above: ClassVar[bool] = True
+    critical: Any
+    warning: Any
+
+    @model_validator(mode="after")
+    def _warning_is_less_severe(self) -> Levels:
+        critical, warning = self.critical, self.warning
+        if critical is None and warning is None:
+            raise ValueError("set at least one of 'critical' and 'warning'")
+        if critical is not None and warning is not None:
+            if self.fires_above and not warning < critical:
+                raise ValueError(f"warning ({warning}) must be below critical ({critical})")
+            if not self.fires_above and not warning > critical:
+                raise ValueError(f"warning ({self.warning}) must be above critical ({self.critical}): it fires below")
+        return self
+
+
+class ErrorRateLevels(Levels):
+    """Share of requests answered with a 5xx status over 5m."""
+
+    critical: Ratio | None = Field(Ratio.of("5%"), description="HighErrorRate fires above this share (plan: 5%).")
+    warning: Ratio | None = Field(Ratio.of("1%"), description="ErrorRateIncreased fires above this share (plan: 1%).")
+
+
+class LatencyLevels(Levels):
+    """95th percentile request latency over 5m, from the request histogram."""
+
+    critical: Duration | None = Field(Duration.parse("2s"), description="HighLatency fires above this p95 (plan: 2 s).")
+    warning: Duration | None = Field(
+        Duration.parse("500ms"), description="LatencyDegraded fires above this p95 (plan: 500 ms)."
+    )
+
+
+class BacklogLevels(Levels):
+    """Jobs ready to run and not started (every waiting state of the backend)."""
+
+    critical: NonNegativeInt | None = Field(1000, description="QueueBacklogHigh fires above this many jobs (plan: 1000).")
+    warning: NonNegativeInt | None = Field(500, description="QueueDepthHigh fires above this many jobs (plan: 500).")
+
+
+class MemoryLevels(Levels):
+    """Host memory in use (MemTotal - MemAvailable) / MemTotal."""
+
+    critical: Ratio | None = Field(Ratio.of("80%"), description="HighMemoryUsage fires above this share (plan: 80%).")
+    warning: Ratio | None = Field(None, description="Optional earlier warning; the plan sets none.")
+
+
+class DiskFreeLevels(Levels):
+    """Free space on real, writable filesystems; fires *below* the level."""
+
+    fires_above: ClassVar[bool] = False
+    critical: Ratio | None = Field(Ratio.of("10%"), description="DiskSpaceLow fires below this free share (plan: 10%).")
+    warning: Ratio | None = Field(None, description="Optional earlier warning; the plan sets none.")
+
+
+class ConnectionLevels(Levels):
+    """Connections in use against the server's maximum (max_connections / maxclients)."""
+
+    critical: Ratio | None = Field(None, description="Optional critical level; the plan sets none.")
+    warning: Ratio | None = Field(
+        Ratio.of("80%"), description="ConnectionPoolExhaustion fires above this share of the maximum (plan: 80%)."
+    )
+
+
+class ServiceThresholds(StrictModel):
+    """Alert thresholds of a service."""
+
+    down_for: Duration = Field(
+        Duration.parse("1m"),
+        description="ServiceDown fires once every target of the service has been down this long (plan: 1m); "
+        "shorter pages on a single failed scrape or a rolling restart.",
+    )
+    error_rate: ErrorRateLevels = Field(default_factory=ErrorRateLevels)
+    latency_p95: LatencyLevels = Field(default_factory=LatencyLevels)
+
+
+class DatastoreThresholds(StrictModel):
+    """Alert thresholds of a datastore."""
+
+    down_for: Duration = Field(
+        Duration.parse("1m"),
+        description="PostgresDown/RedisDown fire once the probe has failed this long (plan: 1m, as for services).",
+    )
+    connections: ConnectionLevels = Field(default_factory=ConnectionLevels)
+
+
+class QueueThresholds(StrictModel):
+    """Alert thresholds of a queue."""
+
+    backlog: BacklogLevels = Field(default_factory=BacklogLevels)
+
+
+class HostThresholds(StrictModel):
+    """Alert thresholds of the hosts (node-exporter)."""
+
+    memory_used: MemoryLevels = Field(default_factory=MemoryLevels)
+    disk_free: DiskFreeLevels = Field(default_factory=DiskFreeLevels)

@@ -1,0 +1,1 @@
+"""Validators: independent checks of a generated tree, each returning findings."""

@@ -1,0 +1,132 @@
+"""The only code that writes the output tree: atomic files, a manifest, stale removal, drift checks.
+
+The manifest (``.obstack-manifest.json``) lists every file obstack wrote with its hash,
+so a later run removes the files it no longer generates and never touches anyone else's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stack.artifacts import Artifact
+
+MANIFEST_NAME = ".obstack-manifest.json"
+
+
+class OutputError(Exception):
+    """The output directory cannot be written as asked (one line, shown to the user)."""
+
+
+@dataclass
+class WriteReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Drift:
+    path: str
+    state: str  # "missing", "differs" or "stale"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_manifest(out: Path) -> dict[str, str]:
+    path = out / MANIFEST_NAME
+    if not path.exists():
+        return {}
+    try:
+        files = json.loads(path.read_text(encoding="utf-8")).get("files", {})
+    except (ValueError, AttributeError, OSError):
+        raise OutputError(f"{path}: unreadable manifest; delete it and run `obstack generate --force`") from None
+    return {str(k): str(v) for k, v in files.items()}
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: --out must be a directory, but it is a file")
+
+
+def _atomic_write(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _current_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+
+
+def write_tree(out: Path, artifacts: list[Artifact], force: bool = False) -> WriteReport:
+    """Make ``out`` hold exactly ``artifacts`` among the files obstack owns there."""
+    _check_out_dir(out)
+    previous = read_manifest(out)
+    wanted = {a.path.as_posix(): a for a in artifacts}
+    foreign = [p for p in wanted if p not in previous and (out / p).exists() and _current_text(out / p) != wanted[p].content]
+    if foreign and not force:
+        raise OutputError(
+            f"{out / foreign[0]} exists and was not written by obstack; move it away or pass --force to replace it"
+        )
+    report = WriteReport()
+    for relative, artifact in wanted.items():
+        target = out / relative
+        current = _current_text(target)
+        if current == artifact.content:
+            report.unchanged.append(relative)
+            continue
+        _atomic_write(target, artifact.content)
+        (report.updated if current is not None else report.created).append(relative)
+    for relative in sorted(set(previous) - set(wanted)):
+        target = out / relative
+        if target.is_file():
+            target.unlink()
+            report.removed.append(relative)
+            _remove_empty_parents(target.parent, out)
+    manifest = {"generator": "obstack", "files": {p: _digest(a.content) for p, a in sorted(wanted.items())}}
+    _atomic_write(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return report
+
+
+def _remove_empty_parents(directory: Path, root: Path) -> None:
+    while directory != root and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
+
+
+def check_tree(out: Path, artifacts: list[Artifact]) -> list[Drift]:
+    """What differs between ``out`` and ``artifacts``; writes nothing."""
+    _check_out_dir(out)
+    previous = read_manifest(out)
+    drift: list[Drift] = []
+    wanted = {a.path.as_posix(): a for a in artifacts}
+    for relative, artifact in wanted.items():
+        current = _current_text(out / relative)
+        if current is None:
+            drift.append(Drift(relative, "missing"))
+        elif current != artifact.content:
+            drift.append(Drift(relative, "differs"))
+    for relative in sorted(set(previous) - set(wanted)):
+        if (out / relative).is_file():
+            drift.append(Drift(relative, "stale"))
+    return sorted(drift, key=lambda d: d.path)

@@ -1,0 +1,1 @@
+"""Test support: private servers and helpers shared by the suite."""

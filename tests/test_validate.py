@@ -1,0 +1,80 @@
+"""`obstack validate`: every validator reported in a table, failures and missing tools exit 1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import require_binary
+
+
+def obstack(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stack", *args], capture_output=True, text=True, check=False, env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def generated(tmp_path: Path) -> Path:
+    out = tmp_path / "build"
+    assert obstack("generate", "--out", str(out)).returncode == 0
+    return out
+
+
+def test_a_freshly_generated_tree_passes_every_validator(generated: Path) -> None:
+    require_binary("promtool", "prometheus")
+    result = obstack("validate", "--out", str(generated))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for validator in ("spec", "tree", "promtool check config"):
+        assert validator in result.stdout
+    assert "fail" not in result.stdout and "missing tool" not in result.stdout
+
+
+def test_an_edited_file_fails_the_tree_validator(generated: Path) -> None:
+    config = generated / "prometheus" / "prometheus.yml"
+    config.write_text(config.read_text() + "# edit\n")
+    result = obstack("validate", "--out", str(generated))
+    assert result.returncode == 1
+    assert "differs" in result.stdout
+
+
+def test_a_config_promtool_rejects_fails_validation(generated: Path) -> None:
+    require_binary("promtool", "prometheus")
+    config = generated / "prometheus" / "prometheus.yml"
+    config.write_text(config.read_text().replace("scrape_timeout: 10s", "scrape_timeout: 1h"))
+    result = obstack("validate", "--out", str(generated))
+    assert result.returncode == 1
+    assert "promtool check config" in result.stdout and "fail" in result.stdout
+
+
+def test_a_missing_promtool_is_reported_with_its_package_never_passed(generated: Path, tmp_path: Path) -> None:
+    # A PATH holding only the Python interpreter: promtool cannot be found.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    os.symlink(sys.executable, bin_dir / "python3")
+    env = {**os.environ, "PATH": str(bin_dir)}
+    assert shutil.which("promtool", path=env["PATH"]) is None
+    result = obstack("validate", "--out", str(generated), env=env)
+    assert result.returncode == 1
+    assert "missing tool" in result.stdout
+    assert "'prometheus'" in result.stdout.replace("\n", " ").replace("│", " ")
+
+
+def test_validating_a_tree_that_was_never_generated_fails(tmp_path: Path) -> None:
+    result = obstack("validate", "--out", str(tmp_path / "nothing"))
+    assert result.returncode == 1
+    assert "obstack generate" in result.stdout.replace("\n", " ").replace("│", " ")
+
+
+def test_validate_with_a_bad_spec_exits_2(tmp_path: Path) -> None:
+    spec = tmp_path / "stack.yaml"
+    spec.write_text("project: x\nprometheus: {scrape_interval: soon}\n")
+    result = obstack("validate", "--spec", str(spec), "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{spec}:2: prometheus.scrape_interval:" in result.stderr
