@@ -7,7 +7,7 @@ set -euo pipefail
 declare -A needed=(
   [promtool]=prometheus
   [amtool]=prometheus-alertmanager
-  [alertmanager]=prometheus-alertmanager
+  [prometheus-alertmanager]=prometheus-alertmanager
   [docker-compose]=docker-compose
   [redis-server]=redis-server
   [redis-cli]=redis-tools
