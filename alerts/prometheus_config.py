@@ -26,6 +26,34 @@ def _static_job(name: str, targets: list[str], labels: dict[str, str] | None = N
     return {"job_name": name, "static_configs": [static]}
 
 
+def _re2_literal(value: str) -> str:
+    return "".join("\\" + char if char in ".+*?()[]{}|^$\\" else char for char in value)
+
+
+def _exporter_relabelling(spec: Spec) -> list[dict[str, Any]]:
+    """Give exporter series the labels alerts and inhibitions match on: ``datastore``,
+    ``service`` and the owning ``team`` of each subject (the exporter itself knows only ``target``)."""
+    rules: list[dict[str, Any]] = [
+        {"source_labels": ["__name__", "target"], "regex": "obstack_(postgres|redis)_.+;(.+)",
+         "target_label": "datastore", "replacement": "$2"},
+        {"source_labels": ["kind", "target"], "regex": "(postgres|redis);(.+)",
+         "target_label": "datastore", "replacement": "$2"},
+        {"source_labels": ["__name__", "target"], "regex": "obstack_http_.+;(.+)",
+         "target_label": "service", "replacement": "$1"},
+        {"source_labels": ["kind", "target"], "regex": "http;(.+)", "target_label": "service", "replacement": "$1"},
+    ]
+    for queue in spec.queues:
+        rules.append({"source_labels": ["queue"], "regex": _re2_literal(queue.name),
+                      "target_label": "datastore", "replacement": queue.datastore})
+    owners = [("datastore", d.name, d.team) for d in spec.datastores]
+    owners += [("service", s.name, s.team) for s in spec.services]
+    owners += [("queue", q.name, q.team) for q in spec.queues]
+    for label, name, team in owners:
+        if team != spec.team:  # the target label already says the spec's team
+            rules.append({"source_labels": [label], "regex": _re2_literal(name), "target_label": "team", "replacement": team})
+    return rules
+
+
 def _service_job(service: Service) -> dict[str, Any]:
     job = _static_job(service.job, service.targets, {"service": service.name, "team": service.team})
     return {
@@ -53,10 +81,11 @@ def prometheus_config(spec: Spec) -> dict[str, Any]:
         "rule_files": [RULE_FILES_GLOB],
         "alerting": {"alertmanagers": [{"static_configs": alertmanager_targets}]},
         "scrape_configs": [
-            _static_job(PROMETHEUS_JOB, [settings.self_target]),
-            _static_job(ALERTMANAGER_JOB, settings.alertmanager_targets),
+            _static_job(PROMETHEUS_JOB, [settings.self_target], {"team": spec.team}),
+            _static_job(ALERTMANAGER_JOB, settings.alertmanager_targets, {"team": spec.team}),
             _static_job(NODE_JOB, spec.host.node_exporter_targets, {"team": spec.host.team}),
-            _static_job(EXPORTER_JOB, spec.exporter.targets),
+            {**_static_job(EXPORTER_JOB, spec.exporter.targets, {"team": spec.team}),
+             "metric_relabel_configs": _exporter_relabelling(spec)},
             *(_service_job(service) for service in spec.services),
         ],
     }

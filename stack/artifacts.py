@@ -58,6 +58,15 @@ class _IndentedDumper(yaml.SafeDumper):
         return True
 
 
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    """Multi-line text (PromQL, templates) as literal blocks, kept exactly as written."""
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_IndentedDumper.add_representer(str, _represent_str)
+
+
 def dump_yaml(data: object) -> str:
     """Deterministic YAML: key order as built, block style, no aliases, unicode kept."""
-    return yaml.dump(data, Dumper=_IndentedDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
+    return yaml.dump(data, Dumper=_IndentedDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)

@@ -133,12 +133,24 @@ def _print_results(results: list[ValidatorResult]) -> None:
     table = Table(title="obstack validate")
     table.add_column("validator")
     table.add_column("result")
-    table.add_column("details")
+    table.add_column("details", overflow="fold")
     colours = {"pass": "green", "fail": "red", "missing tool": "red"}
     for result in results:
         details = "\n".join(str(f) for f in result.findings) or result.summary
         table.add_row(escape(result.name), f"[{colours[result.status]}]{result.status}[/]", escape(details))
     _stdout().print(table)
+
+
+@app.command()
+def docs(spec: SpecOption = None, out: OutOption = Path("build")) -> None:
+    """Write only the generated docs (docs/alerts.md, docs/stack.md) into --out; other files are kept."""
+    loaded = _load(spec)
+    artifacts = [a for a in generate_artifacts(loaded) if a.kind == "docs"]
+    try:
+        report = write_tree(out, artifacts, prune=False)
+    except OutputError as error:
+        _fail([str(error)], EXIT_BAD_INPUT)
+    _print_summary(out, artifacts, report, loaded)
 
 
 @app.command()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from alerts.docs import alerts_doc_artifacts
 from alerts.prometheus_config import prometheus_config_artifacts
+from alerts.promtool_tests import promtool_test_artifacts
+from alerts.rule_files import rule_file_artifacts
 from stack.artifacts import Artifact, with_header
 from stack.overview import overview_artifacts
 from stack.spec.loader import LoadedSpec
@@ -15,7 +18,10 @@ Generator = Callable[[Spec], list[Artifact]]
 # Each generator is pure (Spec in, artifacts out); later capabilities append theirs here.
 GENERATORS: tuple[Generator, ...] = (
     prometheus_config_artifacts,
+    rule_file_artifacts,
+    promtool_test_artifacts,
     overview_artifacts,
+    alerts_doc_artifacts,
 )
 
 

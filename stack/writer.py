@@ -78,8 +78,11 @@ def _current_text(path: Path) -> str | None:
         return None
 
 
-def write_tree(out: Path, artifacts: list[Artifact], force: bool = False) -> WriteReport:
-    """Make ``out`` hold exactly ``artifacts`` among the files obstack owns there."""
+def write_tree(out: Path, artifacts: list[Artifact], force: bool = False, prune: bool = True) -> WriteReport:
+    """Make ``out`` hold exactly ``artifacts`` among the files obstack owns there.
+
+    With ``prune=False`` (a partial run such as `obstack docs`), files obstack wrote before
+    and not among ``artifacts`` are kept, and stay in the manifest."""
     _check_out_dir(out)
     previous = read_manifest(out)
     wanted = {a.path.as_posix(): a for a in artifacts}
@@ -97,13 +100,15 @@ def write_tree(out: Path, artifacts: list[Artifact], force: bool = False) -> Wri
             continue
         _atomic_write(target, artifact.content)
         (report.updated if current is not None else report.created).append(relative)
-    for relative in sorted(set(previous) - set(wanted)):
+    kept = {p: digest for p, digest in previous.items() if p not in wanted} if not prune else {}
+    for relative in sorted(set(previous) - set(wanted) - set(kept)):
         target = out / relative
         if target.is_file():
             target.unlink()
             report.removed.append(relative)
             _remove_empty_parents(target.parent, out)
-    manifest = {"generator": "obstack", "files": {p: _digest(a.content) for p, a in sorted(wanted.items())}}
+    files = {**kept, **{p: _digest(a.content) for p, a in wanted.items()}}
+    manifest = {"generator": "obstack", "files": dict(sorted(files.items()))}
     _atomic_write(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return report
 

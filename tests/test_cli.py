@@ -17,7 +17,7 @@ from stack.cli import app
 from stack.spec.loader import default_spec_text, load_spec
 
 runner = CliRunner()
-COMMANDS = ["generate", "validate", "schema", "init"]
+COMMANDS = ["generate", "validate", "docs", "schema", "init"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

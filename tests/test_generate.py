@@ -67,10 +67,10 @@ def test_stale_files_are_removed_and_foreign_files_kept(tmp_path: Path) -> None:
     generate("--out", str(tmp_path))
     manifest = tmp_path / MANIFEST_NAME
     # Pretend an earlier run generated a file this spec no longer produces.
-    stale = tmp_path / "prometheus" / "rules" / "old.yml"
+    stale = tmp_path / "legacy" / "old.yml"
     stale.parent.mkdir(parents=True)
     stale.write_text("groups: []\n")
-    manifest.write_text(manifest.read_text().replace('"files": {', '"files": {\n    "prometheus/rules/old.yml": "x",'))
+    manifest.write_text(manifest.read_text().replace('"files": {', '"files": {\n    "legacy/old.yml": "x",'))
     mine = tmp_path / "prometheus" / "my-notes.txt"
     mine.write_text("not obstack's")
     assert generate("--out", str(tmp_path), "--check")[1].count(": stale") == 1

@@ -33,6 +33,11 @@ class LoadedSpec:
     text: str
 
     @property
+    def directory(self) -> Path:
+        """Where paths in the spec are relative to (the working directory for the embedded spec)."""
+        return Path.cwd() if self.name == DEFAULT_SPEC_NAME else Path(self.name).parent
+
+    @property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
 

@@ -66,6 +66,10 @@ class PrometheusSettings(StrictModel):
         default_factory=lambda: ["alertmanager:9093"], description="Alertmanagers Prometheus sends alerts to (host:port)."
     )
     target_versions: TargetVersions = Field(default_factory=TargetVersions)
+    extra_rule_files: list[str] = Field(
+        default_factory=list,
+        description="Hand-written rule files (paths relative to the spec) that `obstack validate` lints with the generated ones.",
+    )
 
 
 class RequestMetrics(StrictModel):
@@ -126,6 +130,10 @@ class Service(StrictModel):
     scheme: Literal["http", "https"] = Field("http", description="Scrape scheme.")
     health_url: HttpUrl = Field(description="Health endpoint (default: scheme://<first target>/health).")
     request_metrics: RequestMetrics = Field(default_factory=RequestMetrics)
+    process_start_metric: MetricName | None = Field(
+        "process_start_time_seconds",
+        description="Gauge of the process start time (prom-client default metrics), for restart alerts; null turns them off.",
+    )
     slos: list[Slo] = Field(default_factory=_plan_slos, description="Service level objectives (default: the plan's three).")
     thresholds: ServiceThresholds = Field(default_factory=ServiceThresholds)
     depends_on: list[Name] = Field(default_factory=list, description="Services, datastores and queues it needs.")
@@ -155,6 +163,7 @@ class _Datastore(StrictModel):
 
 class PostgresDatastore(_Datastore):
     kind: Literal["postgres"] = Field(description="A PostgreSQL server.")
+    role: Literal["primary", "replica"] = Field("primary", description="A replica gets replication-lag alerts.")
     dsn_env: EnvVarName | None = Field(None, description="Environment variable holding the connection string.")
     dsn_file: AbsolutePath | None = Field(None, description="File holding the connection string.")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, NonNegativeInt, model_validator
+from pydantic import Field, NonNegativeInt, PositiveFloat, model_validator
 
 from .base import StrictModel
 from .values import Duration, Ratio
@@ -58,6 +58,47 @@ class BacklogLevels(Levels):
     warning: NonNegativeInt | None = Field(500, description="QueueDepthHigh fires above this many jobs (plan: 500).")
 
 
+class RestartLevels(Levels):
+    """Process restarts of a service within 30m (a crash loop or flapping deploys)."""
+
+    critical: NonNegativeInt | None = Field(None, description="Optional critical level.")
+    warning: NonNegativeInt | None = Field(3, description="ServiceFlapping fires above this many restarts in 30m.")
+
+
+class OldestJobLevels(Levels):
+    """Age of the oldest job still waiting: the latency users feel when workers fall behind or stall."""
+
+    critical: Duration | None = Field(None, description="Optional critical level.")
+    warning: Duration | None = Field(
+        Duration.parse("10m"), description="QueueOldestJobTooOld fires above this wait (a stalled or starved queue)."
+    )
+
+
+class FailedJobLevels(Levels):
+    """Jobs newly failed within 15m."""
+
+    critical: NonNegativeInt | None = Field(None, description="Optional critical level.")
+    warning: NonNegativeInt | None = Field(10, description="QueueFailedJobsGrowing fires above this many new failures in 15m.")
+
+
+class DeadLetterLevels(Levels):
+    """Jobs newly added to the dead-letter queue within 15m (data that will not be processed without a human)."""
+
+    critical: NonNegativeInt | None = Field(None, description="Optional critical level.")
+    warning: NonNegativeInt | None = Field(
+        0, description="QueueDeadLetterGrowing fires above this many new dead letters in 15m (0: any)."
+    )
+
+
+class ReplicationLagLevels(Levels):
+    """Replay lag of a Postgres replica behind its primary."""
+
+    critical: Duration | None = Field(Duration.parse("5m"), description="PostgresReplicationLag (critical) fires above this lag.")
+    warning: Duration | None = Field(
+        Duration.parse("30s"), description="PostgresReplicationLag (warning) fires above this lag."
+    )
+
+
 class MemoryLevels(Levels):
     """Host memory in use (MemTotal - MemAvailable) / MemTotal."""
 
@@ -92,6 +133,12 @@ class ServiceThresholds(StrictModel):
     )
     error_rate: ErrorRateLevels = Field(default_factory=ErrorRateLevels)
     latency_p95: LatencyLevels = Field(default_factory=LatencyLevels)
+    min_request_rate: PositiveFloat = Field(
+        0.1,
+        description="Traffic guard in requests/s: error-rate, latency and SLO burn alerts stay quiet below it, "
+        "since one failed request among a handful is not an incident (availability still covers a dead service).",
+    )
+    restarts: RestartLevels = Field(default_factory=RestartLevels)
 
 
 class DatastoreThresholds(StrictModel):
@@ -102,12 +149,16 @@ class DatastoreThresholds(StrictModel):
         description="PostgresDown/RedisDown fire once the probe has failed this long (plan: 1m, as for services).",
     )
     connections: ConnectionLevels = Field(default_factory=ConnectionLevels)
+    replication_lag: ReplicationLagLevels = Field(default_factory=ReplicationLagLevels)
 
 
 class QueueThresholds(StrictModel):
     """Alert thresholds of a queue."""
 
     backlog: BacklogLevels = Field(default_factory=BacklogLevels)
+    oldest_waiting: OldestJobLevels = Field(default_factory=OldestJobLevels)
+    failed_jobs: FailedJobLevels = Field(default_factory=FailedJobLevels)
+    dead_letter_jobs: DeadLetterLevels = Field(default_factory=DeadLetterLevels)
 
 
 class HostThresholds(StrictModel):

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from alerts.prometheus_config import CONFIG_PATH
 from stack.validate.findings import Finding, ValidationContext, ValidatorResult
-from stack.validate.tools import ToolMissing, run_tool
+from stack.validate.prometheus_tools import (
+    promtool_config_validator,
+    promtool_rules_validator,
+    promtool_tests_validator,
+)
+from stack.validate.rule_lint import rule_lint_validator
 from stack.writer import check_tree
 
 Validator = Callable[[ValidationContext], ValidatorResult]
@@ -35,35 +39,13 @@ def tree_validator(context: ValidationContext) -> ValidatorResult:
     return result
 
 
-def promtool_config_validator(context: ValidationContext) -> ValidatorResult:
-    """`promtool check config` on prometheus.yml (it also loads the rule files it names)."""
-    result = ValidatorResult("promtool check config")
-    config = context.out / CONFIG_PATH
-    if not config.is_file():
-        result.findings.append(Finding(result.name, "error", CONFIG_PATH.as_posix(), "", "not generated; run `obstack generate`"))
-        return result
-    try:
-        run = run_tool("promtool", ["check", "config", CONFIG_PATH.name], cwd=config.parent)
-    except ToolMissing as missing:
-        result.tool_missing = True
-        result.findings.append(Finding(result.name, "error", CONFIG_PATH.as_posix(), "", str(missing)))
-        return result
-    if run.returncode != 0:
-        result.findings.append(Finding(result.name, "error", CONFIG_PATH.as_posix(), "", _last_lines(run.output)))
-    else:
-        result.summary = f"{CONFIG_PATH.as_posix()} is valid"
-    return result
-
-
-def _last_lines(output: str, count: int = 3) -> str:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return " | ".join(lines[-count:]) or "failed without output"
-
-
 VALIDATORS: tuple[Validator, ...] = (
     spec_validator,
     tree_validator,
     promtool_config_validator,
+    promtool_rules_validator,
+    promtool_tests_validator,
+    rule_lint_validator,
 )
 
 

@@ -1,0 +1,68 @@
+"""docs/alerts.md: the alert catalog — what each alert means, its expression, hold time and
+why, where it is routed, and a runbook stub of what to check first."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from alerts.model import AlertRule
+from alerts.rule_files import rule_files
+from stack.artifacts import Artifact
+from stack.spec.model import Spec
+
+ALERTS_DOC = PurePosixPath("docs/alerts.md")
+
+
+def receiver_for(spec: Spec, severity: str, team: str) -> str:
+    """The receiver Alertmanager picks: the first route whose conditions all match, else the fallback."""
+    for route in spec.notifications.routes:
+        if route.severity in (None, severity) and route.team in (None, team):
+            return route.receiver
+    return spec.notifications.fallback_receiver
+
+
+def _by_name(spec: Spec) -> dict[str, list[AlertRule]]:
+    alerts: dict[str, list[AlertRule]] = {}
+    for rule_file in rule_files(spec):
+        for rule in rule_file.alert_rules:
+            alerts.setdefault(rule.name, []).append(rule)
+    return alerts
+
+
+def _routing(spec: Spec, rules: list[AlertRule]) -> str:
+    pairs = sorted({(r.severity, i.labels.get("team", spec.team)) for r in rules for i in r.instances})
+    return "; ".join(f"{severity}, team {team} → `{receiver_for(spec, severity, team)}`" for severity, team in pairs)
+
+
+def _section(spec: Spec, name: str, rules: list[AlertRule]) -> list[str]:
+    first = rules[0]
+    severities = ", ".join(sorted({r.severity for r in rules}))
+    lines = [f"## {name}", "", f"**Severity:** {severities} · **subject label:** `{first.subject}` · "
+             f"**routing:** {_routing(spec, rules)}", "", first.meaning, ""]
+    for rule in rules:
+        labels = "".join(f", {k}={v}" for k, v in rule.static_labels.items())
+        lines += [f"`for: {rule.for_}`{labels} — {rule.for_reason}.", "", "```promql", rule.expr, "```", ""]
+    lines += [f"Summary: {first.summary}", "", f"Runbook: <{first.runbook_url}>", "", "### What to check first", ""]
+    lines += [f"{n}. {check}" for n, check in enumerate(first.first_checks, 1)]
+    return lines + [""]
+
+
+def alerts_markdown(spec: Spec) -> str:
+    alerts = _by_name(spec)
+    lines = [f"# Alerts of {spec.project}", "",
+             "Every alert obstack generates from the spec, with its PromQL, how long the condition must hold "
+             "(and why), where it is routed and what to check first. Each has generated promtool tests in "
+             "`prometheus/tests/`: it fires past its hold time, stays quiet just inside its threshold and does "
+             "not fire before the hold time.", "",
+             "| alert | severity | subject | summary |", "|---|---|---|---|"]
+    for name, rules in alerts.items():
+        severities = ", ".join(sorted({r.severity for r in rules}))
+        lines.append(f"| [{name}](#{name.lower()}) | {severities} | {rules[0].subject} | {rules[0].summary} |")
+    lines.append("")
+    for name, rules in alerts.items():
+        lines += _section(spec, name, rules)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def alerts_doc_artifacts(spec: Spec) -> list[Artifact]:
+    return [Artifact(ALERTS_DOC, alerts_markdown(spec), "docs")]

@@ -1,0 +1,346 @@
+"""Rule lint: checks Prometheus rule files for mistakes promtool accepts but that break alerting.
+
+Works on parsed rule files (``{"groups": [{"name", "rules": [...]}]}``), independent of how
+they were written. Each lint rule is one function with a stable id and a one-line doc in
+``LINT_RULES``; every finding's message starts with ``[rule-id]``. The PromQL itself is
+parsed by promql-parser (``promql_parser``); ``output_labels`` reasons about which labels
+an expression's result can carry, following the Prometheus engine's rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import promql_parser as promql
+
+from alerts.promql_labels import ABSENT_FUNCTIONS, metric_names, output_labels, range_selector
+from alerts.slo_rules import burn_windows
+from stack.metric_catalog import MetricCatalog, recording_rule_entries
+from stack.spec.model import Spec
+from stack.spec.values import Duration, Ratio
+from stack.validate.findings import Finding, Severity
+
+VALIDATOR = "rule lint"
+
+LINT_RULES: dict[str, str] = {
+    "expr-parse": "The expression does not parse as PromQL.",
+    "alert-no-comparison": "An alert expression has no comparison, so it fires for every series it returns.",
+    "rate-on-gauge": "rate(), irate() or increase() over a metric that is not a counter.",
+    "rate-range-too-short": "The range of rate(), irate() or increase() is shorter than 4 scrape intervals.",
+    "missing-label": "An alert has no severity label, so routing cannot place it.",
+    "missing-annotation": "An alert lacks a summary, description or runbook_url annotation.",
+    "template-label-aggregated-away": "A template uses $labels.X but the expression's result cannot carry X.",
+    "absent-without-for": "An absent() alert has no for:, so one missed scrape or a restart pages.",
+    "unknown-metric": "A selector names a metric the catalog does not know (a typo or an undeclared source).",
+    "severity-value": "The severity label is not one of critical, warning, info.",
+    "duplicate-rule": "Two recording rules write the same series, or two alerts are identical.",
+    "threshold-coherence": "A critical error-rate alert fires above the level where the errors SLO already pages.",
+}
+
+RULE_SEVERITY: dict[str, Severity] = {
+    **{rule_id: "error" for rule_id in LINT_RULES},
+    "duplicate-rule": "warning",
+    "threshold-coherence": "info",
+}
+
+COMPARISON_OPERATORS = frozenset({"==", "!=", ">", "<", ">=", "<="})
+RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
+SEVERITY_VALUES = ("critical", "warning", "info")
+REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url")
+# rate() needs at least two samples in its window and should survive one failed scrape.
+MIN_RANGE_SCRAPES = 4
+
+# Go-template spellings of "label X of the alert's series".
+_TEMPLATE_LABEL_RES = (
+    re.compile(r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)"),
+    re.compile(r"\.Labels\.([A-Za-z_][A-Za-z0-9_]*)"),
+    re.compile(r"index\s+(?:\$labels|\.Labels)\s+\"([A-Za-z_][A-Za-z0-9_]*)\""),
+)
+
+
+@dataclass(frozen=True)
+class LintedRule:
+    """One rule of one group, with its parsed expression (None when it does not parse)."""
+
+    file: str
+    group: str
+    index: int
+    rule: Mapping[str, Any]
+    expr: promql.Expr | None
+    parse_error: str | None
+    catalog: MetricCatalog
+    scrape_interval_seconds: float
+    nodes: tuple[promql.Expr, ...] = field(default=())
+
+    @property
+    def is_alert(self) -> bool:
+        return "alert" in self.rule
+
+    @property
+    def name(self) -> str:
+        name = self.rule.get("alert", self.rule.get("record"))
+        return str(name) if name is not None else f"rules[{self.index}]"
+
+    @property
+    def location(self) -> str:
+        return f"{self.group}/{self.name}"
+
+    def mapping(self, key: str) -> Mapping[str, Any]:
+        value = self.rule.get(key)
+        return value if isinstance(value, Mapping) else {}
+
+    def calls(self, names: frozenset[str]) -> list[promql.Call]:
+        return [n for n in self.nodes if isinstance(n, promql.Call) and n.func.name in names]
+
+
+# --------------------------------------------------------------------------- lint rules
+# Each takes one rule and yields messages; the runner adds the id, severity and location.
+
+
+def alert_no_comparison(rule: LintedRule) -> Iterator[str]:
+    """An alert fires for every series its expression returns: without a filter it always fires."""
+    if not rule.is_alert or rule.expr is None or rule.calls(ABSENT_FUNCTIONS):
+        return
+    # A `bool` comparison returns 0 or 1 for every series instead of filtering: not a condition.
+    if not any(_is_filtering_comparison(node) for node in rule.nodes):
+        yield "the expression has no comparison (==, !=, >, <, >=, <=), so the alert fires for every series it returns"
+
+
+def _is_filtering_comparison(node: promql.Expr) -> bool:
+    if not isinstance(node, promql.BinaryExpr) or str(node.op) not in COMPARISON_OPERATORS:
+        return False
+    return node.modifier is None or not node.modifier.return_bool
+
+
+def rate_on_gauge(rule: LintedRule) -> Iterator[str]:
+    for call in rule.calls(RATE_FUNCTIONS):
+        selector = range_selector(call.args[0]) if call.args else None
+        for name in metric_names(selector) if selector is not None else ():
+            if not rule.catalog.is_counter(name):
+                yield f"{call.func.name}() over {name}, which is not a counter: {_kind_of(rule.catalog, name)}"
+
+
+def _kind_of(catalog: MetricCatalog, name: str) -> str:
+    entry = catalog.lookup(name)
+    if entry is None:
+        return "unknown to the catalog and not named like one (_total, _count, _sum, _bucket)"
+    if entry.type == "recording":
+        return f"a recording rule ({entry.source}); rate the raw counter instead"
+    return f"a {entry.type} ({entry.source}); use delta() or deriv() for gauges"
+
+
+def rate_range_too_short(rule: LintedRule) -> Iterator[str]:
+    minimum = MIN_RANGE_SCRAPES * rule.scrape_interval_seconds
+    for call in rule.calls(RATE_FUNCTIONS):
+        window = _range_seconds(call.args[0]) if call.args else None
+        if window is not None and window < minimum:
+            yield (
+                f"{call.func.name}() over {_duration(window)} is shorter than {MIN_RANGE_SCRAPES} scrape intervals "
+                f"({MIN_RANGE_SCRAPES} x {_duration(rule.scrape_interval_seconds)} = {_duration(minimum)}): "
+                "too few samples to survive a missed scrape"
+            )
+
+
+def _range_seconds(node: promql.Expr) -> float | None:
+    if isinstance(node, (promql.MatrixSelector, promql.SubqueryExpr)) and node.range is not None:
+        return node.range.total_seconds()
+    return None
+
+
+def _duration(seconds: float) -> str:
+    return str(Duration.of_seconds(seconds))
+
+
+def missing_label(rule: LintedRule) -> Iterator[str]:
+    if rule.is_alert and "severity" not in rule.mapping("labels"):
+        yield "no severity label; Alertmanager routes on it"
+
+
+def missing_annotation(rule: LintedRule) -> Iterator[str]:
+    if not rule.is_alert:
+        return
+    annotations = rule.mapping("annotations")
+    missing = [key for key in REQUIRED_ANNOTATIONS if not str(annotations.get(key) or "").strip()]
+    if missing:
+        yield f"missing annotation(s): {', '.join(missing)}"
+
+
+def template_label_aggregated_away(rule: LintedRule) -> Iterator[str]:
+    if not rule.is_alert or rule.expr is None:
+        return
+    result = output_labels(rule.expr)
+    for section in ("labels", "annotations"):
+        for key, text in rule.mapping(section).items():
+            for label in _template_labels(str(text)):
+                if not result.may_have(label):
+                    yield (
+                        f"{section}.{key} uses $labels.{label}, but the expression's result cannot carry "
+                        f"'{label}' ({result.describe()}); it renders empty"
+                    )
+
+
+def _template_labels(text: str) -> list[str]:
+    found = [match for pattern in _TEMPLATE_LABEL_RES for match in pattern.findall(text)]
+    return list(dict.fromkeys(found))
+
+
+def absent_without_for(rule: LintedRule) -> Iterator[str]:
+    if not rule.is_alert or not rule.calls(ABSENT_FUNCTIONS):
+        return
+    if _for_seconds(rule.rule.get("for")) == 0:
+        yield "absent() alert without for:; a single missed scrape or a Prometheus restart pages"
+
+
+def _for_seconds(value: Any) -> float | None:
+    """Seconds of a rule's for:; 0 when absent, None when unreadable (promtool reports that)."""
+    if value is None or str(value) == "0":  # Prometheus reads a bare 0 as a duration
+        return 0
+    try:
+        return Duration.parse(str(value)).seconds
+    except ValueError:
+        return None
+
+
+def unknown_metric(rule: LintedRule) -> Iterator[str]:
+    selectors = [node for node in rule.nodes if isinstance(node, promql.VectorSelector)]
+    names = dict.fromkeys(name for selector in selectors for name in metric_names(selector))
+    for name in (name for name in names if name not in rule.catalog):
+        yield f"{name} is not in the metric catalog (no exporter, service, node-exporter or recording rule declares it)"
+
+
+def severity_value(rule: LintedRule) -> Iterator[str]:
+    labels = rule.mapping("labels")
+    if rule.is_alert and "severity" in labels and labels["severity"] not in SEVERITY_VALUES:
+        yield f"severity {labels['severity']!r} is not one of {', '.join(SEVERITY_VALUES)}"
+
+
+RuleCheck = Callable[[LintedRule], Iterable[str]]
+
+RULE_CHECKS: dict[str, RuleCheck] = {
+    "alert-no-comparison": alert_no_comparison,
+    "rate-on-gauge": rate_on_gauge,
+    "rate-range-too-short": rate_range_too_short,
+    "missing-label": missing_label,
+    "missing-annotation": missing_annotation,
+    "template-label-aggregated-away": template_label_aggregated_away,
+    "absent-without-for": absent_without_for,
+    "unknown-metric": unknown_metric,
+    "severity-value": severity_value,
+}
+
+
+def duplicate_rules(rules: Iterable[LintedRule]) -> Iterator[Finding]:
+    """Same record name and labels write the same series; identical alerts notify twice."""
+    first_seen: dict[tuple[Any, ...], LintedRule] = {}
+    for rule in rules:
+        key = _duplicate_key(rule)
+        if key is None:
+            continue
+        if key in first_seen:
+            first = first_seen[key]
+            what = "alert (name, expression and labels)" if rule.is_alert else "recorded series (name and labels)"
+            yield _finding("duplicate-rule", rule, f"same {what} as {first.file}:{first.location} (rules[{first.index}])")
+        else:
+            first_seen[key] = rule
+
+
+def _duplicate_key(rule: LintedRule) -> tuple[Any, ...] | None:
+    labels = frozenset((str(k), str(v)) for k, v in rule.mapping("labels").items())
+    if rule.is_alert:
+        # Compare the parsed form so spacing differences do not hide a copy.
+        expr = str(rule.expr) if rule.expr is not None else str(rule.rule.get("expr", "")).strip()
+        return ("alert", rule.name, expr, labels)
+    if "record" in rule.rule:
+        return ("record", rule.name, labels)
+    return None
+
+
+# --------------------------------------------------------------------------- runner
+
+
+def lint_rule_files(
+    files: Mapping[str, Mapping[str, Any]], catalog: MetricCatalog, scrape_interval_seconds: float
+) -> list[Finding]:
+    """Every lint finding for ``files`` (relative path -> parsed rule file), in file and rule order."""
+    # Series recorded in these files are known to the rules that read them.
+    catalog = catalog.with_entries(recording_rule_entries(files))
+    rules = list(_linted_rules(files, catalog, scrape_interval_seconds))
+    findings: list[Finding] = []
+    for rule in rules:
+        if rule.parse_error is not None:
+            findings.append(_finding("expr-parse", rule, rule.parse_error))
+        for rule_id, check in RULE_CHECKS.items():
+            findings.extend(_finding(rule_id, rule, message) for message in check(rule))
+    findings.extend(duplicate_rules(rules))
+    return findings
+
+
+def _linted_rules(
+    files: Mapping[str, Mapping[str, Any]], catalog: MetricCatalog, scrape_interval_seconds: float
+) -> Iterator[LintedRule]:
+    for file, content in files.items():
+        groups = content.get("groups") if isinstance(content, Mapping) else None
+        for group in groups if isinstance(groups, list) else []:
+            if not isinstance(group, Mapping):
+                continue
+            rules = group.get("rules")
+            for index, rule in enumerate(rules if isinstance(rules, list) else []):
+                if isinstance(rule, Mapping):
+                    expr, error = _parse(rule.get("expr"))
+                    yield LintedRule(
+                        file, str(group.get("name", "")), index, rule, expr, error,
+                        catalog, scrape_interval_seconds, _all_nodes(expr),
+                    )
+
+
+def _parse(text: Any) -> tuple[promql.Expr | None, str | None]:
+    if not isinstance(text, str) or not text.strip():
+        return None, "no expr"
+    try:
+        return promql.parse(text), None
+    except ValueError as error:
+        return None, f"does not parse: {error}"
+
+
+def _all_nodes(expr: promql.Expr | None) -> tuple[promql.Expr, ...]:
+    nodes: list[promql.Expr] = []
+    if expr is not None:
+        promql.walk(expr, pre_visit=nodes.append)
+    return tuple(nodes)
+
+
+def _finding(rule_id: str, rule: LintedRule, message: str) -> Finding:
+    return Finding(VALIDATOR, RULE_SEVERITY[rule_id], rule.file, rule.location, f"[{rule_id}] {message}")
+
+
+# --------------------------------------------------------------------------- spec coherence
+
+
+def threshold_coherence(spec: Spec, spec_name: str = "stack.yaml") -> list[Finding]:
+    """Info: a service's HighErrorRate threshold above the error ratio its errors SLO already pages at."""
+    # The fastest page of the burn-rate table (14.4x over 1h and 5m for a 30d window).
+    pages = [window for window in burn_windows() if window.severity == "critical"]
+    fastest = max(pages, key=lambda window: window.budget_consumed / window.long.milliseconds)
+    findings = []
+    for index, service in enumerate(spec.services):
+        critical = service.thresholds.error_rate.critical
+        slo = next((s for s in service.slos if s.kind == "errors"), None)
+        if critical is None or slo is None:
+            continue
+        burn_rate = fastest.burn_rate(slo.window)
+        pages_at = Ratio(burn_rate * (1 - slo.objective.value))
+        if critical.value > pages_at.value:
+            findings.append(
+                Finding(
+                    VALIDATOR, RULE_SEVERITY["threshold-coherence"], spec_name,
+                    f"services[{index}].thresholds.error_rate.critical",
+                    f"[threshold-coherence] {service.name}: HighErrorRate fires at {critical.percent} but the "
+                    f"{slo.name} SLO ({slo.objective.percent}) already pages at {pages_at.percent} "
+                    f"({burn_rate.normalize():f}x burn over {fastest.long} and {fastest.short}); "
+                    "the owner decides whether both are wanted",
+                )
+            )
+    return findings

@@ -1,0 +1,114 @@
+"""The rule model: recording rules, alert rules with the scenarios that prove them, groups, files.
+
+An ``AlertRule`` carries, beside its PromQL, one ``AlertInstance`` per subject it can fire
+for: the labels the alert will carry and a ``Scenario`` builder that synthesizes input
+series putting the measured value at any level. The promtool tests are built from these,
+so a threshold changed in the spec changes the rule and its tests together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Literal
+
+from stack.spec.values import Duration
+
+ValueFormat = Literal["percentage", "duration", "number", "none"]
+Severity = Literal["critical", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class InputSeries:
+    """One promtool input series: a selector and its values in promtool's expanding notation."""
+
+    series: str
+    values: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    series: tuple[InputSeries, ...]
+    value: float  # what the alert expression evaluates to (its $value)
+    ready_after: Duration  # from then on the expression holds ``value``
+    holds_until: Duration | None = None  # the value is only guaranteed until then (windowed counts)
+    measure: float | None = None  # what the rule compares, when it is not the alert's value (absent())
+
+    @property
+    def compared(self) -> float:
+        return self.value if self.measure is None else self.measure
+
+
+# level -> the series that put the measured value at (about) that level
+ScenarioBuilder = Callable[[float], Scenario]
+
+
+@dataclass(frozen=True)
+class AlertInstance:
+    """One subject an alert can fire for."""
+
+    labels: Mapping[str, str]  # labels the firing alert carries besides the rule's static labels
+    threshold: float  # the level the rule compares against (or 0 for a plain down/up condition)
+    fires_above: bool
+    scenario: ScenarioBuilder
+    fire_level: float  # a level at which the alert must fire
+    quiet_level: float  # a level just on the safe side, at which it must not
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    expr: str
+    for_: Duration
+    for_reason: str  # why this hold time, shown next to the rule and in the docs
+    severity: Severity
+    subject: str  # the label naming the alert's subject: service, queue, datastore or instance
+    summary: str  # a static sentence
+    description: str  # a Go template
+    runbook_url: str
+    dashboard_url: str | None
+    meaning: str  # what it means, in words, for docs/alerts.md
+    first_checks: tuple[str, ...]  # the runbook stub: what to check first
+    value_format: ValueFormat
+    instances: tuple[AlertInstance, ...]
+    static_labels: Mapping[str, str] = field(default_factory=dict)  # beyond severity (e.g. slo, windows)
+    family: str | None = None  # critical and warning alerts of one family inhibit each other
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"severity": self.severity, **self.static_labels}
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        annotations = {"summary": self.summary, "description": self.description, "runbook_url": self.runbook_url}
+        if self.dashboard_url:
+            annotations["dashboard_url"] = self.dashboard_url
+        return annotations
+
+
+@dataclass(frozen=True)
+class RecordingRule:
+    record: str
+    expr: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+Rule = AlertRule | RecordingRule
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    name: str
+    rules: tuple[Rule, ...]
+    interval: Duration | None = None
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    path: PurePosixPath  # relative to the output directory
+    groups: tuple[RuleGroup, ...]
+
+    @property
+    def alert_rules(self) -> list[AlertRule]:
+        return [rule for group in self.groups for rule in group.rules if isinstance(rule, AlertRule)]

@@ -1,0 +1,195 @@
+"""promtool unit tests for every alert, synthesized from the same spec values as the rules.
+
+For each alert instance three test groups: it fires with the expected labels and
+annotations once its condition has held past ``for``; it stays quiet just on the safe
+side of the threshold; it does not fire before ``for`` has elapsed. Other rules of the
+same alert name (e.g. slower burn windows) are expected exactly when they must fire.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, Literal
+
+from alerts.annotations import rendered
+from alerts.model import AlertInstance, AlertRule, RuleFile, Scenario
+from alerts.rule_files import rule_files
+from stack.artifacts import Artifact, dump_yaml
+from stack.spec.model import Spec
+from stack.spec.values import Duration
+
+TESTS_DIR = PurePosixPath("prometheus/tests")
+CaseKind = Literal["fires", "quiet", "before-for"]
+
+
+class SynthesisError(Exception):
+    """A test cannot be built unambiguously (a generator bug, never a user error)."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    evaluation: Duration
+    sample: Duration
+
+    @property
+    def margin_ms(self) -> int:
+        # An alert's condition starts within two evaluations of its data being ready
+        # (recording rules read by alerts may lag one evaluation).
+        return 2 * max(self.evaluation.milliseconds, self.sample.milliseconds)
+
+    def round_up(self, milliseconds: int) -> int:
+        step = self.evaluation.milliseconds
+        return math.ceil(milliseconds / step) * step
+
+
+def _holds(instance: AlertInstance, scenario: Scenario) -> bool:
+    measured = scenario.compared
+    return measured > instance.threshold if instance.fires_above else measured < instance.threshold
+
+
+def _state(rule: AlertRule, instance: AlertInstance, scenario: Scenario, at_ms: int, timing: Timing) -> bool | None:
+    """Firing (True), surely not (False) or too close to call (None) at ``at_ms``."""
+    if not _holds(instance, scenario):
+        return False
+    if at_ms < rule.for_.milliseconds:
+        return False
+    if at_ms >= scenario.ready_after.milliseconds + rule.for_.milliseconds + timing.margin_ms:
+        return True
+    return None
+
+
+def _siblings(rule: AlertRule, instance: AlertInstance, rules: list[AlertRule]) -> list[tuple[AlertRule, AlertInstance]]:
+    """Every (rule, instance) of the same alert name about the same subject."""
+    return [(r, i) for r in rules if r.name == rule.name for i in r.instances if dict(i.labels) == dict(instance.labels)]
+
+
+def _expected(siblings: list[tuple[AlertRule, AlertInstance]], scenario: Scenario, at_ms: int,
+              timing: Timing) -> list[dict[str, Any]] | None:
+    alerts = []
+    for rule, instance in siblings:
+        state = _state(rule, instance, scenario, at_ms, timing)
+        if state is None:
+            return None
+        if state:
+            annotations = dict(rule.annotations)
+            annotations["description"] = rendered(_source_text(rule), instance.labels, scenario.value, rule.value_format)
+            alerts.append({"exp_labels": {**rule.labels, **instance.labels}, "exp_annotations": annotations})
+    return alerts
+
+
+def _source_text(rule: AlertRule) -> str:
+    """The description with Go template actions turned back into placeholders."""
+    import re
+
+    return re.sub(r"\{\{ \$(?:labels\.([a-z_]+)|value \| \w+) \}\}", lambda m: "{" + (m.group(1) or "value") + "}",
+                  rule.description)
+
+
+def _case(rule: AlertRule, instance: AlertInstance, kind: CaseKind, rules: list[AlertRule], timing: Timing,
+          baseline: list[dict[str, str]]) -> dict[str, Any]:
+    level = instance.quiet_level if kind == "quiet" else instance.fire_level
+    scenario = instance.scenario(level)
+    if _holds(instance, scenario) == (kind == "quiet"):
+        raise SynthesisError(f"{rule.name} {dict(instance.labels)}: the {kind} level {level} lands on the wrong side")
+    siblings = _siblings(rule, instance, rules)
+    if kind == "before-for":
+        start, step = rule.for_.milliseconds - timing.evaluation.milliseconds, -timing.evaluation.milliseconds
+    else:
+        start = timing.round_up(scenario.ready_after.milliseconds + rule.for_.milliseconds + timing.margin_ms)
+        step = timing.evaluation.milliseconds
+    for attempt in range(200):
+        at_ms = start + attempt * step
+        if at_ms < 0 or (scenario.holds_until is not None and at_ms >= scenario.holds_until.milliseconds):
+            break
+        expected = _expected(siblings, scenario, at_ms, timing)
+        if expected is not None:
+            return _group(rule, instance, kind, scenario, level, at_ms, expected, timing, baseline)
+    raise SynthesisError(f"{rule.name} {dict(instance.labels)}: no unambiguous time for the {kind} case")
+
+
+def _group(rule: AlertRule, instance: AlertInstance, kind: CaseKind, scenario: Scenario, level: float, at_ms: int,
+           expected: list[dict[str, Any]], timing: Timing, baseline: list[dict[str, str]]) -> dict[str, Any]:
+    samples = at_ms // timing.sample.milliseconds + 2
+    own = [{"series": s.series, "values": s.values.format(n=samples)} for s in scenario.series]
+    taken = {entry["series"] for entry in own}
+    others = [{"series": b["series"], "values": b["values"].format(n=samples)} for b in baseline if b["series"] not in taken]
+    subject = ", ".join(f"{k}={v}" for k, v in instance.labels.items() if k not in ("job", "team", "instance")) or \
+        ", ".join(f"{k}={v}" for k, v in instance.labels.items())
+    what = {"fires": "fires", "quiet": "stays quiet just inside the threshold", "before-for": "does not fire before for"}[kind]
+    return {
+        "name": f"{rule.name} {what} ({subject}, level {level:g})",
+        "interval": str(timing.sample),
+        "input_series": own + others,
+        "alert_rule_test": [{"eval_time": str(Duration(at_ms)), "alertname": rule.name, "exp_alerts": expected}],
+    }
+
+
+def _baseline(rule: AlertRule, instance: AlertInstance, rules: list[AlertRule]) -> list[dict[str, str]]:
+    """Healthy series for the other subjects of absent()-style rules of this name, so only
+    the subject under test can fire."""
+    series: list[dict[str, str]] = []
+    for other_rule in rules:
+        if other_rule.name != rule.name or "absent(" not in other_rule.expr:
+            continue
+        for other in other_rule.instances:
+            if other.labels.get(rule.subject) == instance.labels.get(rule.subject):
+                continue  # the same subject: the scenario itself decides
+            for entry in other.scenario(other.quiet_level).series:
+                series.append({"series": entry.series, "values": entry.values})
+    return series
+
+
+# Files whose alerts hold for this long or more are tested at a coarser step: the same
+# rules and hold times, a quarter of the evaluations (slow burn windows span hours).
+SLOW_HOLD = Duration.parse("15m")
+SLOW_STEP = Duration.parse("1m")
+
+
+def timing_for(rule_file: RuleFile, spec: Spec) -> Timing:
+    evaluation, sample = spec.prometheus.evaluation_interval, spec.prometheus.scrape_interval
+    if any(rule.for_ >= SLOW_HOLD for rule in rule_file.alert_rules):
+        return Timing(max(evaluation, SLOW_STEP), max(sample, SLOW_STEP))
+    return Timing(evaluation, sample)
+
+
+def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec) -> dict[str, Any]:
+    timing = timing_for(rule_file, spec)
+    rules = [rule for f in all_files for rule in f.alert_rules]
+    tests = []
+    for rule in rule_file.alert_rules:
+        if rule.for_.milliseconds <= timing.evaluation.milliseconds:
+            raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")
+        for instance in rule.instances:
+            baseline = _baseline(rule, instance, rules)
+            for kind in ("fires", "quiet", "before-for"):
+                tests.append(_case(rule, instance, kind, rules, timing, baseline))  # type: ignore[arg-type]
+    return {
+        "rule_files": [f"../rules/{f.path.name}" for f in _needed_files(rule_file, all_files)],
+        "evaluation_interval": str(timing.evaluation),
+        "tests": tests,
+    }
+
+
+def _needed_files(rule_file: RuleFile, all_files: list[RuleFile]) -> list[RuleFile]:
+    """The file itself and every file recording a series its rules read (fewer rules, faster tests)."""
+    expressions = "\n".join(rule.expr for group in rule_file.groups for rule in group.rules)
+    needed = [rule_file]
+    for other in all_files:
+        records = {rule.record for group in other.groups for rule in group.rules if hasattr(rule, "record")}
+        if other is not rule_file and any(record in expressions for record in records):
+            needed.append(other)
+    return sorted(needed, key=lambda f: all_files.index(f))
+
+
+def test_path(rule_file: RuleFile) -> PurePosixPath:
+    return TESTS_DIR / f"{rule_file.path.stem}.test.yml"
+
+
+def promtool_test_artifacts(spec: Spec) -> list[Artifact]:
+    files = rule_files(spec)
+    return [
+        Artifact(test_path(f), dump_yaml(test_file(f, files, spec)), "prometheus-tests")
+        for f in files if f.alert_rules
+    ]

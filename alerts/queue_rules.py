@@ -1,0 +1,165 @@
+"""Queue alerts: backlog, starvation, failures and dead letters (the plan's queue recovery).
+
+Series come from the exporter with ``queue`` and ``backend``; the scrape config adds the
+queue's ``datastore`` and ``team``, so a down datastore can silence its queues' alerts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from alerts import scenarios
+from alerts.annotations import go_template
+from alerts.common import EXPORTER_JOB_MATCHER, RuleContext, any_of, grouped, matcher, number, threshold_note
+from alerts.model import AlertInstance, AlertRule, RuleGroup, Scenario
+from stack.spec.model import Queue
+from stack.spec.values import Duration
+
+FOR_BACKLOG_CRITICAL = Duration.parse("5m")
+FOR_BACKLOG_CRITICAL_REASON = "bulk imports enqueue in bursts that drain in minutes; 5m above the limit means workers cannot keep up"
+FOR_BACKLOG_WARNING = Duration.parse("10m")
+FOR_BACKLOG_WARNING_REASON = "a deep queue is only worth a ticket once it stays deep"
+FOR_OLDEST = Duration.parse("5m")
+FOR_OLDEST_REASON = "the age already measures time; 5m more confirms no worker is picking jobs up"
+FOR_GROWTH = Duration.parse("1m")
+FOR_GROWTH_REASON = "the count is over 15m already; 1m guards against a single scrape's jump"
+GROWTH_WINDOW = Duration.parse("15m")
+
+
+def queue_labels(context: RuleContext, queue: Queue) -> dict[str, str]:
+    """Labels of an exporter queue series after the scrape config's relabelling."""
+    return context.exporter_series(queue=queue.name, backend=queue.backend, datastore=queue.datastore, team=queue.team)
+
+
+def _selector(queues: list[Queue]) -> str:
+    return f"{EXPORTER_JOB_MATCHER}, {matcher('queue', [q.name for q in queues])}"
+
+
+def _levels(context: RuleContext, name: str, severity: str, queues: list[Queue], attribute: str,
+            build: Callable[[str, str], dict[str, object]]) -> list[AlertRule]:
+    """One rule over every queue with a ``thresholds.<attribute>.<severity>`` level; queues with
+    different levels are terms of one expression. ``build(selector, threshold)`` gives the fields."""
+    entries = [q for q in queues if getattr(getattr(q.thresholds, attribute), severity) is not None]
+    if not entries:
+        return []
+    groups = grouped(entries, lambda q: getattr(getattr(q.thresholds, attribute), severity))
+    built = [build(_selector(group), str(threshold)) for threshold, group in groups]
+    fields = dict(built[0])
+    make_instance = fields.pop("instance_for")
+    fields.pop("expr")
+    what = str(fields.pop("what"))
+    return [AlertRule(
+        name=name, severity=severity, subject="queue", runbook_url=context.runbook(name),  # type: ignore[arg-type]
+        dashboard_url=None, expr=any_of([str(b["expr"]) for b in built]),
+        description=go_template(what + threshold_note([t for t, _ in groups]) + ".", str(fields["value_format"])),
+        instances=tuple(make_instance(q, getattr(getattr(q.thresholds, attribute), severity)) for q in entries),  # type: ignore[operator]
+        **fields,  # type: ignore[arg-type]
+    )]
+
+
+def backlog_rules(context: RuleContext) -> list[AlertRule]:
+    queues = list(context.spec.queues)
+
+    def instance(queue: Queue, threshold: int) -> AlertInstance:
+        return AlertInstance(
+            queue_labels(context, queue), threshold, True,
+            lambda level: scenarios.constant("obstack_queue_backlog_jobs", queue_labels(context, queue), round(level)),
+            threshold * 2 + 1, int(threshold * 0.9),
+        )
+
+    def build(critical: bool) -> Callable[[str, str], dict[str, object]]:
+        return lambda selector, threshold: dict(
+            expr=f"obstack_queue_backlog_jobs{{{selector}}} > {threshold}",
+            for_=FOR_BACKLOG_CRITICAL if critical else FOR_BACKLOG_WARNING,
+            for_reason=FOR_BACKLOG_CRITICAL_REASON if critical else FOR_BACKLOG_WARNING_REASON,
+            summary="A queue's backlog is too large." if critical else "A queue is getting deep.",
+            what="{queue} ({backend}) has {value} jobs waiting",
+            value_format="number", family="backlog", instance_for=instance,
+            meaning="More jobs than the threshold are ready to run and not started (every waiting state, prioritized "
+                    "included): workers are too few, stuck or paused.",
+            first_checks=("Are workers running and connected? (obstack_queue_workers, obstack_queue_paused)",
+                          "Is a job type failing and retrying in a loop?",
+                          "Was a large batch enqueued on purpose? Then scale workers or wait it out."),
+        )
+
+    return (_levels(context, "QueueBacklogHigh", "critical", queues, "backlog", build(True))
+            + _levels(context, "QueueDepthHigh", "warning", queues, "backlog", build(False)))
+
+
+def oldest_job_rules(context: RuleContext) -> list[AlertRule]:
+    rules = []
+    for severity in ("critical", "warning"):
+        def instance(queue: Queue, threshold: Duration) -> AlertInstance:
+            return AlertInstance(
+                queue_labels(context, queue), threshold.seconds, True,
+                lambda level: scenarios.constant("obstack_queue_oldest_job_age_seconds", queue_labels(context, queue), level),
+                threshold.seconds * 2, threshold.seconds * 0.9,
+            )
+
+        rules += _levels(context, "QueueOldestJobTooOld", severity, list(context.spec.queues), "oldest_waiting",
+                         lambda selector, threshold: dict(
+                             expr=f"obstack_queue_oldest_job_age_seconds{{{selector}}} > "
+                                  f"{number(Duration.parse(threshold).seconds)}",
+                             for_=FOR_OLDEST, for_reason=FOR_OLDEST_REASON,
+                             summary="A queue's oldest waiting job is too old.",
+                             what="The oldest job waiting in {queue} ({backend}) was enqueued {value} ago",
+                             value_format="duration", family="oldest-job", instance_for=instance,
+                             meaning="A job has waited longer than the threshold: the queue is stalled or starved "
+                                     "even if its backlog is small.",
+                             first_checks=("Are workers consuming this queue at all, or only others?",
+                                           "Is the queue paused, or are jobs blocked by a rate limit or a lock?"),
+                         ))
+    return rules
+
+
+def _growth_rules(context: RuleContext, name: str, attribute: str, metric_selector: Callable[[str], str],
+                  metric: str, extra: dict[str, str], summary: str, what: str, meaning: str,
+                  checks: tuple[str, ...], queues: list[Queue]) -> list[AlertRule]:
+    samples = round(GROWTH_WINDOW.seconds / context.scrape_interval.seconds)
+
+    def instance(queue: Queue, threshold: int) -> AlertInstance:
+        labels = {**queue_labels(context, queue), **extra}
+        # A whole number of jobs per sample keeps the synthesized delta exact.
+        fire = samples * math.ceil((threshold * 2 + 1) / samples)
+        return AlertInstance(labels, threshold, True, lambda level: _ramp(metric, labels, level, context),
+                             fire, threshold * 0.9)
+
+    return _levels(context, name, "warning", queues, attribute, lambda selector, threshold: dict(
+        expr=f"delta({metric_selector(selector)}[{GROWTH_WINDOW}]) > {threshold}",
+        for_=FOR_GROWTH, for_reason=FOR_GROWTH_REASON, summary=summary,
+        what="{queue} ({backend}) " + what + f" in the last {GROWTH_WINDOW}",
+        value_format="number", family=None, instance_for=instance, meaning=meaning, first_checks=checks,
+    ))
+
+
+def _ramp(metric: str, labels: dict[str, str], level: float, context: RuleContext) -> Scenario:
+    return scenarios.ramp(metric, labels, level, GROWTH_WINDOW, context.scrape_interval)
+
+
+def failure_rules(context: RuleContext) -> list[AlertRule]:
+    queues = list(context.spec.queues)
+    rules = _growth_rules(
+        context, "QueueFailedJobsGrowing", "failed_jobs", lambda s: f'obstack_queue_jobs{{{s}, state="failed"}}',
+        "obstack_queue_jobs", {"state": "failed"}, "Jobs of a queue keep failing.", "gained {value} failed jobs",
+        "Jobs fail faster than the threshold: a bug, a bad payload or a failing dependency.",
+        ("What do the failed jobs' error messages say?", "Did a deploy change the job handler or its payload?"),
+        queues,
+    )
+    with_dead_letter = [q for q in queues if q.dead_letter]
+    rules += _growth_rules(
+        context, "QueueDeadLetterGrowing", "dead_letter_jobs", lambda s: f"obstack_queue_dead_letter_jobs{{{s}}}",
+        "obstack_queue_dead_letter_jobs", {}, "Jobs are landing in a dead-letter queue.",
+        "dead-letter queue gained {value} jobs",
+        "Jobs exhausted their retries and were moved to the dead-letter queue: they will not run again "
+        "without a human (the plan's queue recovery).",
+        ("Inspect the dead-lettered jobs and their last error.",
+         "Fix the cause, then replay them from the dead-letter queue."),
+        with_dead_letter,
+    )
+    return rules
+
+
+def queue_rule_groups(context: RuleContext) -> list[RuleGroup]:
+    rules = (*backlog_rules(context), *oldest_job_rules(context), *failure_rules(context))
+    return [RuleGroup("queue-alerts", tuple(rules))] if rules else []

@@ -1,0 +1,59 @@
+"""All rule files of a spec, rendered in Prometheus' rule-file format.
+
+Layout: ``prometheus/rules/services.yml``, ``slo.yml``, ``datastores.yml``, ``queues.yml``,
+``host.yml``, ``stack.yml`` (only those with rules). The YAML stays what Prometheus 2.42
+accepts (no group labels, no query_offset); each hold time's reason is in docs/alerts.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+from alerts.common import RuleContext
+from alerts.datastore_rules import datastore_rule_groups
+from alerts.host_rules import host_rule_groups
+from alerts.model import AlertRule, RecordingRule, RuleFile, RuleGroup
+from alerts.queue_rules import queue_rule_groups
+from alerts.service_rules import service_rule_groups
+from alerts.slo_rules import slo_rule_groups
+from alerts.stack_rules import stack_rule_groups
+from stack.artifacts import Artifact, dump_yaml
+from stack.spec.model import Spec
+
+RULES_DIR = PurePosixPath("prometheus/rules")
+
+
+def rule_files(spec: Spec) -> list[RuleFile]:
+    context = RuleContext(spec)
+    files = [("services", service_rule_groups(context))]
+    files += [("slo", slo_rule_groups(context))]
+    files += [("datastores", datastore_rule_groups(context)), ("queues", queue_rule_groups(context)),
+              ("host", host_rule_groups(context)), ("stack", stack_rule_groups(context))]
+    return [RuleFile(RULES_DIR / f"{name}.yml", tuple(groups)) for name, groups in files if groups]
+
+
+def _rule_dict(rule: AlertRule | RecordingRule) -> dict[str, Any]:
+    if isinstance(rule, RecordingRule):
+        entry: dict[str, Any] = {"record": rule.record, "expr": rule.expr}
+        if rule.labels:
+            entry["labels"] = dict(rule.labels)
+        return entry
+    return {"alert": rule.name, "expr": rule.expr, "for": str(rule.for_), "labels": rule.labels,
+            "annotations": rule.annotations}
+
+
+def _group_dict(group: RuleGroup) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": group.name}
+    if group.interval is not None:
+        entry["interval"] = str(group.interval)
+    entry["rules"] = [_rule_dict(rule) for rule in group.rules]
+    return entry
+
+
+def rule_file_dict(rule_file: RuleFile) -> dict[str, Any]:
+    return {"groups": [_group_dict(group) for group in rule_file.groups]}
+
+
+def rule_file_artifacts(spec: Spec) -> list[Artifact]:
+    return [Artifact(f.path, dump_yaml(rule_file_dict(f)), "prometheus-rules") for f in rule_files(spec)]

@@ -1,0 +1,114 @@
+"""Input series that put a measured value at a chosen level, for the generated promtool tests.
+
+Each builder returns the series (values in promtool's notation, ``{n}`` standing for the
+number of samples the test needs) and the value the expression will evaluate to,
+computed the way PromQL does, so the expected annotation text is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from alerts.model import InputSeries, Scenario
+from stack.spec.values import Duration
+
+ZERO = Duration(0)
+# Threshold of a 0/1 health condition: level 0 (down) is below it, level 1 (up) above.
+DOWN = 0.5
+
+
+def selector(metric: str, labels: Mapping[str, str]) -> str:
+    inner = ", ".join(f'{key}="{value}"' for key, value in labels.items())
+    return f"{metric}{{{inner}}}"
+
+
+def _number(value: float) -> str:
+    return repr(round(value, 9)).removesuffix(".0") if value != int(value) else str(int(value))
+
+
+def constant(metric: str, labels: Mapping[str, str], level: float) -> Scenario:
+    """A gauge holding ``level``."""
+    return Scenario((InputSeries(selector(metric, labels), f"{_number(level)}x{{n}}"),), float(level), ZERO)
+
+
+def down(metric: str, labels: Mapping[str, str], level: float) -> Scenario:
+    """A 0/1 health gauge: level 0 is down (the alert's value), anything else is up."""
+    value = 0.0 if level == 0 else 1.0
+    return Scenario((InputSeries(selector(metric, labels), f"{_number(value)}x{{n}}"),), value, ZERO)
+
+
+def error_ratio(count_metric: str, labels: Mapping[str, str], status_label: str, level: float, interval: Duration,
+                per_interval: int = 10000, error_status: str = "500") -> Scenario:
+    """Two request counters whose 5xx share is ``level`` (rounded to whole requests)."""
+    errors = round(level * per_interval)
+    ok = per_interval - errors
+    series = (
+        InputSeries(selector(count_metric, {**labels, status_label: "200"}), f"0+{ok}x{{n}}"),
+        InputSeries(selector(count_metric, {**labels, status_label: error_status}), f"0+{errors}x{{n}}"),
+    )
+    seconds = interval.seconds
+    value = (errors / seconds) / ((ok / seconds) + (errors / seconds))
+    return Scenario(series, value, interval)
+
+
+def histogram(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], counts: Mapping[float, int],
+              total: int) -> tuple[InputSeries, ...]:
+    """Bucket and count series of a histogram receiving ``counts[bucket bound]`` requests per interval
+    (``total`` in all; any not in ``counts`` land in the +Inf bucket)."""
+    series: list[InputSeries] = []
+    cumulative = 0
+    for bound in buckets:
+        cumulative += counts.get(bound, 0)
+        series.append(InputSeries(selector(f"{metric}_bucket", {**labels, "le": le_text(bound)}), f"0+{cumulative}x{{n}}"))
+    series.append(InputSeries(selector(f"{metric}_bucket", {**labels, "le": "+Inf"}), f"0+{total}x{{n}}"))
+    series.append(InputSeries(selector(f"{metric}_count", labels), f"0+{total}x{{n}}"))
+    return tuple(series)
+
+
+def le_text(bound: float) -> str:
+    """Bucket bounds as prom-client writes them (1 -> "1", 0.1 -> "0.1")."""
+    return _number(bound)
+
+
+def latency_quantile(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], quantile: float,
+                     level: float, interval: Duration, per_interval: int = 1000) -> Scenario:
+    """A histogram whose ``quantile`` (by histogram_quantile's linear interpolation) is about ``level``.
+
+    Requests go to the bucket holding ``level``, plus enough "fast" ones in the first bucket
+    to move the quantile's rank to ``level`` within it.
+    """
+    index = next((i for i, bound in enumerate(buckets) if bound >= level), len(buckets) - 1)
+    upper = buckets[index]
+    lower = buckets[index - 1] if index else 0.0
+    position = (level - lower) / (upper - lower)
+    fast = round((quantile - position) / (1 - position) * per_interval) if index and position < quantile else 0
+    counts = {upper: per_interval - fast}
+    if fast:
+        counts[buckets[0]] = counts.get(buckets[0], 0) + fast
+    value = lower + (upper - lower) * ((quantile * per_interval - fast) / (per_interval - fast))
+    return Scenario(histogram(metric, labels, buckets, counts, per_interval), value, interval)
+
+
+def slow_share(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], threshold: float, level: float,
+               interval: Duration, per_interval: int = 10000) -> Scenario:
+    """A histogram where a ``level`` share of requests is slower than ``threshold`` (a bucket bound)."""
+    slow = round(level * per_interval)
+    above = next((bound for bound in buckets if bound > threshold), None)
+    counts = {threshold: per_interval - slow, **({above: slow} if above is not None else {})}
+    return Scenario(histogram(metric, labels, buckets, counts, per_interval), slow / per_interval, interval)
+
+
+def ramp(metric: str, labels: Mapping[str, str], level: float, window: Duration, interval: Duration) -> Scenario:
+    """A series growing linearly so that delta/increase over ``window`` is ``level``."""
+    samples = window.milliseconds / interval.milliseconds
+    step = level / samples
+    return Scenario((InputSeries(selector(metric, labels), f"0+{_number(step)}x{{n}}"),), step * samples, window)
+
+
+def steps(metric: str, labels: Mapping[str, str], changes: int, window: Duration, interval: Duration) -> Scenario:
+    """A gauge that changes value ``changes`` times at the start (changes() over ``window``)."""
+    values = " ".join(str(1000 + i) for i in range(changes + 1))
+    ready = Duration(interval.milliseconds * changes)
+    return Scenario(
+        (InputSeries(selector(metric, labels), f"{values} {1000 + changes}x{{n}}"),), float(changes), ready, window
+    )

@@ -1,0 +1,247 @@
+"""Service alerts (RED and liveness) and the per-service recording rules they read.
+
+Recording rules (``service:*``) aggregate by ``service`` and ``team`` so every alert built
+on them names its subject and owner; the scrape config puts both labels on the series.
+"""
+
+from __future__ import annotations
+
+from alerts import scenarios
+from alerts.annotations import go_template
+from alerts.common import RuleContext, any_of, grouped, hold_labels, matcher, number, threshold_note
+from alerts.model import AlertInstance, AlertRule, RecordingRule, RuleGroup, Scenario
+from stack.spec.model import Service
+from stack.spec.values import Duration
+
+RATE_WINDOW = "5m"
+# Windows of the request-rate recordings: 5m for the RED alerts, the long burn-rate windows for SLO guards.
+REQUEST_RATE_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+
+# Why each hold time (`for:`) is what it is.
+FOR_CRITICAL_RED = Duration.parse("2m")
+FOR_CRITICAL_RED_REASON = "the 5m rate already smooths spikes; 2m more rules out one bad scrape or deploy blip"
+FOR_WARNING_RED = Duration.parse("10m")
+FOR_WARNING_RED_REASON = "a warning is a ticket, not a page: only a sustained degradation is worth one"
+FOR_FLAPPING = Duration.parse("5m")
+FOR_FLAPPING_REASON = "restarts are counted over 30m already; 5m confirms it is not one rolling deploy"
+
+
+def requests_rate_record(window: str) -> str:
+    return f"service:http_requests:rate{window}"
+
+
+ERROR_RATIO_RECORD = f"service:http_request_errors:ratio_rate{RATE_WINDOW}"
+P95_RECORD = f"service:http_request_duration_seconds:p95_rate{RATE_WINDOW}"
+
+
+def service_recording_rules(service: Service) -> list[RecordingRule]:
+    metrics = service.request_metrics
+    job = f'job="{service.job}"'
+    count = f"{metrics.histogram}_count"
+    # The static service label keeps one service's recordings apart from another's (promtool's duplicate lint).
+    labels = {"service": service.name}
+    rules = [
+        RecordingRule(requests_rate_record(window), f"sum by (service, team) (rate({count}{{{job}}}[{window}]))", labels)
+        for window in REQUEST_RATE_WINDOWS
+    ]
+    errors = f'{metrics.status_label}=~"{metrics.error_status_regex}"'
+    rules.append(
+        RecordingRule(
+            ERROR_RATIO_RECORD,
+            f"sum by (service, team) (rate({count}{{{job}, {errors}}}[{RATE_WINDOW}]))\n"
+            f"/\nsum by (service, team) (rate({count}{{{job}}}[{RATE_WINDOW}]))",
+            labels,
+        )
+    )
+    rules.append(
+        RecordingRule(
+            P95_RECORD,
+            f"histogram_quantile(0.95, sum by (service, team, le) (rate({metrics.histogram}_bucket{{{job}}}[{RATE_WINDOW}])))",
+            labels,
+        )
+    )
+    return rules
+
+
+def _labels(service: Service) -> dict[str, str]:
+    return {"service": service.name, "team": service.team}
+
+
+def _series_labels(service: Service) -> dict[str, str]:
+    return {"job": service.job, "instance": service.targets[0], **_labels(service)}
+
+
+def _request_labels(service: Service) -> dict[str, str]:
+    metrics = service.request_metrics
+    return {**_series_labels(service), metrics.method_label: "GET", metrics.route_label: "/api/bookmarks"}
+
+
+def service_down_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
+    holds = [s.thresholds.down_for for s in services]
+    rules = []
+    for down_for, group in grouped(services, lambda s: s.thresholds.down_for):
+        jobs = matcher("job", [s.job for s in group])
+        vanished = [f'absent(up{{job="{s.job}", service="{s.name}", team="{s.team}"}})' for s in group]
+        down = [
+            AlertInstance({"job": s.job, "instance": t, **_labels(s)}, scenarios.DOWN, False,
+                          lambda level, s=s, t=t: scenarios.down("up", {"job": s.job, "instance": t, **_labels(s)}, level),
+                          0, 1)
+            for s in group for t in s.targets
+        ]
+        gone = [AlertInstance({"job": s.job, **_labels(s)}, scenarios.DOWN, False, lambda level, s=s: _absent_or_up(s, level), 0, 1)
+                for s in group]
+        rules.append(AlertRule(
+            name="ServiceDown", expr=f"up{{{jobs}}} == 0\nor\n" + "\nor\n".join(vanished), for_=down_for,
+            for_reason="the plan's 'service down longer than' (spec: thresholds.down_for); shorter pages on one failed scrape",
+            severity="critical", subject="service", value_format="none",
+            summary="A service is down or has vanished from Prometheus.",
+            description=go_template("{service} (job {job}) has been unreachable for " f"{down_for}: a target fails every "
+                                    "scrape, or the job is gone from Prometheus' configuration.", "none"),
+            meaning="Prometheus cannot scrape one of the service's targets (the process is down, hung or unreachable), "
+                    "or has no target for the service at all (its job vanished from the configuration).",
+            runbook_url=context.runbook("ServiceDown"), dashboard_url=None, family="service-down",
+            first_checks=("Is the process running, and listening on the scrape port?",
+                          "Did a deploy just happen? Check the rollout and the service's logs.",
+                          "Can Prometheus reach the target (network, DNS, TLS)? Is the job in /targets?"),
+            static_labels=hold_labels(holds, down_for), instances=tuple(down + gone),
+        ))
+    return rules
+
+
+def _absent_or_up(service: Service, level: float) -> Scenario:
+    """level 0: no series at all (the alert's value is then 1); otherwise a healthy target."""
+    if level == 0:
+        return Scenario((), 1.0, Duration(0), measure=0.0)
+    return scenarios.down("up", _series_labels(service), 1)
+
+
+def _red_rule(context: RuleContext, name: str, severity: str, entries: list[tuple[object, object, list[Service]]],
+              record: str, value_format: str, what: str, **text: object) -> AlertRule:
+    """One rule over every service; entries are (threshold as shown, threshold as PromQL number, services)."""
+    terms = []
+    for _, limit, services in entries:
+        selector = matcher("service", [s.name for s in services])
+        guard = min(s.thresholds.min_request_rate for s in services)
+        terms.append(f"{record}{{{selector}}} > {number(limit)}\n"
+                     f"and on (service, team)\n{requests_rate_record(RATE_WINDOW)}{{{selector}}} > {number(guard)}")
+    critical = severity == "critical"
+    return AlertRule(
+        name=name, expr=any_of(terms),
+        for_=FOR_CRITICAL_RED if critical else FOR_WARNING_RED,
+        for_reason=FOR_CRITICAL_RED_REASON if critical else FOR_WARNING_RED_REASON,
+        severity=severity, subject="service", runbook_url=context.runbook(name), dashboard_url=None,  # type: ignore[arg-type]
+        value_format=value_format,  # type: ignore[arg-type]
+        description=go_template(what + threshold_note([shown for shown, _, _ in entries]) + ".", value_format),
+        **text,  # type: ignore[arg-type]
+    )
+
+
+def error_rate_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
+    rules = []
+    for name, severity in [("HighErrorRate", "critical"), ("ErrorRateIncreased", "warning")]:
+        entries = [s for s in services if getattr(s.thresholds.error_rate, severity) is not None]
+        if not entries:
+            continue
+        groups = [(t, t.value, g) for t, g in grouped(entries, lambda s: getattr(s.thresholds.error_rate, severity))]
+        critical = severity == "critical"
+        rules.append(_red_rule(
+            context, name, severity, groups, ERROR_RATIO_RECORD, "percentage",
+            f"{{service}} answers {{value}} of requests with a 5xx status over {RATE_WINDOW}",
+            summary="A service answers too many requests with a server error." if critical
+            else "A service's server-error rate has risen.",
+            meaning=f"The share of the service's requests that failed with a 5xx over {RATE_WINDOW} is above its "
+                    f"{severity} threshold, while it had traffic.",
+            first_checks=("Which routes fail? Break the error ratio down by route and status code.",
+                          "Did a deploy or config change just happen? Roll back first, investigate after.",
+                          "Are its dependencies (database, cache, queue) healthy?"),
+            family="error-rate",
+            instances=tuple(_ratio_instance(context, s, float(getattr(s.thresholds.error_rate, severity).value))
+                            for s in entries),
+        ))
+    return rules
+
+
+def _ratio_instance(context: RuleContext, service: Service, threshold: float) -> AlertInstance:
+    metrics = service.request_metrics
+
+    def build(level: float) -> Scenario:
+        return scenarios.error_ratio(f"{metrics.histogram}_count", _request_labels(service), metrics.status_label,
+                                     level, context.scrape_interval)
+
+    return AlertInstance(_labels(service), threshold, True, build, min(threshold * 2, (threshold + 1) / 2), threshold * 0.9)
+
+
+def latency_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
+    rules = []
+    for name, severity in [("HighLatency", "critical"), ("LatencyDegraded", "warning")]:
+        entries = [s for s in services if getattr(s.thresholds.latency_p95, severity) is not None]
+        if not entries:
+            continue
+        groups = [(t, t.seconds, g) for t, g in grouped(entries, lambda s: getattr(s.thresholds.latency_p95, severity))]
+        critical = severity == "critical"
+        rules.append(_red_rule(
+            context, name, severity, groups, P95_RECORD, "duration",
+            f"{{service}} p95 latency is {{value}} over {RATE_WINDOW}",
+            summary="A service responds too slowly." if critical else "A service has slowed down.",
+            meaning=f"The 95th percentile of the service's request duration over {RATE_WINDOW} is above its "
+                    f"{severity} threshold, while it had traffic.",
+            first_checks=("Which routes are slow? Break p95 down by route.",
+                          "Is a dependency slow (database queries, locks, cache misses)?",
+                          "Is the service saturated (CPU, event-loop lag, connection pool)?"),
+            family="latency",
+            instances=tuple(_latency_instance(context, s, getattr(s.thresholds.latency_p95, severity).seconds)
+                            for s in entries),
+        ))
+    return rules
+
+
+def _latency_instance(context: RuleContext, service: Service, threshold: float) -> AlertInstance:
+    metrics = service.request_metrics
+
+    def build(level: float) -> Scenario:
+        return scenarios.latency_quantile(metrics.histogram, _request_labels(service), metrics.buckets, 0.95, level,
+                                          context.scrape_interval)
+
+    return AlertInstance(_labels(service), threshold, True, build, threshold * 2, threshold * 0.9)
+
+
+def flapping_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
+    entries = [s for s in services if s.process_start_metric and s.thresholds.restarts.warning is not None]
+    if not entries:
+        return []
+    window = Duration.parse("30m")
+    groups = grouped(entries, lambda s: (s.process_start_metric, s.thresholds.restarts.warning))
+    terms = [f"changes({metric}{{{matcher('job', [s.job for s in group])}}}[{window}]) > {threshold}"
+             for (metric, threshold), group in groups]
+
+    def instance(service: Service, target: str) -> AlertInstance:
+        labels = {"job": service.job, "instance": target, **_labels(service)}
+        threshold = service.thresholds.restarts.warning
+        assert threshold is not None and service.process_start_metric is not None
+        metric = service.process_start_metric
+        return AlertInstance(labels, threshold, True,
+                             lambda level: scenarios.steps(metric, labels, int(level), window, context.scrape_interval),
+                             threshold + 2, threshold)
+
+    return [AlertRule(
+        name="ServiceFlapping", expr=any_of(terms), for_=FOR_FLAPPING, for_reason=FOR_FLAPPING_REASON,
+        severity="warning", subject="service", summary="A service keeps restarting.",
+        description=go_template("{service} at {instance} restarted {value} times in the last 30m"
+                                + threshold_note([t for (_, t), _ in groups]) + ".", "number"),
+        runbook_url=context.runbook("ServiceFlapping"), dashboard_url=None, value_format="number",
+        meaning="The process restarted more often than its threshold within 30m: a crash loop, OOM kills or a "
+                "failing health check.",
+        first_checks=("Why did it exit? Check the logs just before each restart and the exit codes.",
+                      "Is it killed for memory (OOM) or by a liveness probe?"),
+        instances=tuple(instance(s, t) for s in entries for t in s.targets),
+    )]
+
+
+def service_rule_groups(context: RuleContext) -> list[RuleGroup]:
+    services = list(context.spec.services)
+    if not services:
+        return []
+    recordings = tuple(rule for service in services for rule in service_recording_rules(service))
+    alerts = (*service_down_rules(context, services), *error_rate_rules(context, services),
+              *latency_rules(context, services), *flapping_rules(context, services))
+    return [RuleGroup("service-recording", recordings), RuleGroup("service-alerts", tuple(alerts))]

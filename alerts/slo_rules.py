@@ -1,0 +1,168 @@
+"""SLO recording rules and multi-window, multi-burn-rate alerts (one alert rule per window pair).
+
+Recording rules, per service and SLO (labels ``service``, ``slo``, ``team``):
+``slo:sli_error:ratio_rate<w>`` for every window, ``slo:objective:ratio``,
+``slo:error_budget:ratio``, ``slo:sli_error:ratio_rate<slo window>`` and
+``slo:error_budget_remaining:ratio``. Thresholds are Decimal products, so they print as
+clean decimals (``0.0144``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+
+import yaml
+
+from alerts import scenarios
+from alerts.annotations import go_template
+from alerts.common import RuleContext, any_of, grouped, number
+from alerts.model import AlertInstance, AlertRule, RecordingRule, RuleGroup, Scenario
+from alerts.service_rules import requests_rate_record
+from stack.spec.model import Service, Slo
+from stack.spec.values import Duration
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    severity: str
+    long: Duration
+    short: Duration
+    budget_consumed: Decimal
+    for_: Duration
+
+    def burn_rate(self, slo_window: Duration) -> Decimal:
+        return self.budget_consumed * Decimal(slo_window.milliseconds) / Decimal(self.long.milliseconds)
+
+
+def burn_windows() -> tuple[BurnWindow, ...]:
+    text = resources.files("alerts").joinpath("burn_rate_windows.yaml").read_text(encoding="utf-8")
+    return tuple(
+        BurnWindow(w["severity"], Duration.parse(w["long"]), Duration.parse(w["short"]),
+                   Decimal(str(w["budget_consumed"])), Duration.parse(w["for"]))
+        for w in yaml.safe_load(text)["windows"]
+    )
+
+
+def sli_windows(windows: tuple[BurnWindow, ...]) -> list[Duration]:
+    return sorted({w.long for w in windows} | {w.short for w in windows})
+
+
+def error_ratio_record(window: Duration) -> str:
+    return f"slo:sli_error:ratio_rate{window}"
+
+
+def _error_ratio_expr(service: Service, slo: Slo, window: Duration) -> str:
+    metrics = service.request_metrics
+    job = f'job="{service.job}"'
+    total = f"sum by (service, team) (rate({metrics.histogram}_count{{{job}}}[{window}]))"
+    if slo.kind == "availability":
+        return f"1 - avg by (service, team) (avg_over_time(up{{{job}}}[{window}]))"
+    if slo.kind == "errors":
+        errors = f'{metrics.status_label}=~"{metrics.error_status_regex}"'
+        return f"sum by (service, team) (rate({metrics.histogram}_count{{{job}, {errors}}}[{window}]))\n/\n{total}"
+    assert slo.threshold is not None
+    good = f'le="{scenarios.le_text(slo.threshold.seconds)}"'
+    return f"1 - (\n  sum by (service, team) (rate({metrics.histogram}_bucket{{{job}, {good}}}[{window}]))\n  /\n  {total}\n)"
+
+
+def slo_recording_rules(service: Service, slo: Slo, windows: tuple[BurnWindow, ...]) -> list[RecordingRule]:
+    labels = {"service": service.name, "slo": slo.name}
+    budget = Decimal(1) - slo.objective.value
+    selector = f'service="{service.name}", slo="{slo.name}"'
+    rules = [RecordingRule(error_ratio_record(w), _error_ratio_expr(service, slo, w), labels) for w in sli_windows(windows)]
+    static = {"team": service.team, **labels}
+    rules += [
+        RecordingRule("slo:objective:ratio", f"vector({number(slo.objective.value)})", static),
+        RecordingRule("slo:error_budget:ratio", f"vector({number(budget)})", static),
+        RecordingRule(error_ratio_record(slo.window),
+                      f"avg_over_time({error_ratio_record(min(w.short for w in windows))}{{{selector}}}[{slo.window}])", labels),
+        RecordingRule("slo:error_budget_remaining:ratio",
+                      f"1 - {error_ratio_record(slo.window)}{{{selector}}} / {number(budget)}", labels),
+    ]
+    return rules
+
+
+def _slo_labels(service: Service, slo: Slo) -> dict[str, str]:
+    return {"service": service.name, "team": service.team, "slo": slo.name}
+
+
+def _scenario(context: RuleContext, service: Service, slo: Slo, level: float) -> Scenario:
+    """Every window sees the same error ratio ``level``."""
+    metrics = service.request_metrics
+    interval = context.scrape_interval
+    base = {"job": service.job, "instance": service.targets[0], "service": service.name, "team": service.team}
+    if slo.kind == "availability":
+        # avg_over_time(up) is the share of successful scrapes; a fractional constant stands for that share.
+        up = scenarios.constant("up", base, round(1 - level, 6))
+        return Scenario(up.series, 1 - round(1 - level, 6), interval)
+    request = {**base, metrics.method_label: "GET", metrics.route_label: "/api/bookmarks"}
+    if slo.kind == "errors":
+        return scenarios.error_ratio(f"{metrics.histogram}_count", request, metrics.status_label, level, interval,
+                                     per_interval=100000)
+    assert slo.threshold is not None
+    return scenarios.slow_share(metrics.histogram, request, metrics.buckets, slo.threshold.seconds, level, interval,
+                                per_interval=100000)
+
+
+def _burn_term(service: Service, slo: Slo, window: BurnWindow) -> str:
+    threshold = window.burn_rate(slo.window) * (Decimal(1) - slo.objective.value)
+    selector = f'service="{service.name}", slo="{slo.name}"'
+    term = (f"{error_ratio_record(window.long)}{{{selector}}} > {number(threshold)}\n"
+            f"and {error_ratio_record(window.short)}{{{selector}}} > {number(threshold)}")
+    if slo.kind != "availability":  # a ratio of requests needs requests; availability is measured by scrapes
+        term += (f"\nand on (service, team)\n{requests_rate_record(str(window.long))}{{service=\"{service.name}\"}}"
+                 f" > {number(service.thresholds.min_request_rate)}")
+    return term
+
+
+def burn_rate_alerts(context: RuleContext, windows: tuple[BurnWindow, ...]) -> list[AlertRule]:
+    """One rule per SLO name and window pair, over every service that has an SLO of that name."""
+    slos = [(service, slo) for service in context.spec.services for slo in service.slos]
+    rules = []
+    for slo_name, entries in grouped(slos, lambda entry: entry[1].name):
+        for window in windows:
+            kind = "page" if window.severity == "critical" else "ticket"
+            burns = [number(window.burn_rate(slo.window)) for _, slo in entries]
+            speed = f" at more than {burns[0]}x the sustainable rate" if len(set(burns)) == 1 else " too fast"
+            rules.append(AlertRule(
+                name="ErrorBudgetBurn", expr=any_of([_burn_term(service, slo, window) for service, slo in entries]),
+                for_=window.for_, for_reason=f"the short window ({window.short}) already confirms the burn; "
+                                              f"{window.for_} more keeps a single spike from raising a {kind}",
+                severity=window.severity,  # type: ignore[arg-type]
+                subject="service",
+                static_labels={"slo": slo_name, "long_window": str(window.long), "short_window": str(window.short)},
+                summary="A service is burning its error budget too fast.",
+                description=go_template(
+                    "{service} {slo} SLO: error ratio {value} over " f"{window.long} (and over {window.short}) "
+                    f"burns the error budget{speed}.", "percentage"),
+                runbook_url=context.runbook("ErrorBudgetBurn"), dashboard_url=None, value_format="percentage",
+                meaning="The SLO's error budget is being consumed faster than it can last: at 14.4x over 1h, 2% of a "
+                        "30d budget is gone in an hour. Fast burns page, slow burns open a ticket.",
+                first_checks=("Which SLO and window? The long_window label says how fast the budget burns.",
+                              "Look at the service's error, latency and availability panels for the same period.",
+                              "If a deploy caused it, roll back; the budget remaining says how much room is left."),
+                family="slo-burn",
+                instances=tuple(_burn_instance(context, service, slo, window) for service, slo in entries),
+            ))
+    return rules
+
+
+def _burn_instance(context: RuleContext, service: Service, slo: Slo, window: BurnWindow) -> AlertInstance:
+    threshold = float(window.burn_rate(slo.window) * (Decimal(1) - slo.objective.value))
+    return AlertInstance(
+        _slo_labels(service, slo), threshold, True, lambda level: _scenario(context, service, slo, level),
+        min(threshold * 2, (threshold + 1) / 2), threshold * 0.9,
+    )
+
+
+def slo_rule_groups(context: RuleContext) -> list[RuleGroup]:
+    windows = burn_windows()
+    groups = [
+        RuleGroup(f"slo-{service.name}-recording",
+                  tuple(rule for slo in service.slos for rule in slo_recording_rules(service, slo, windows)))
+        for service in context.spec.services if service.slos
+    ]
+    alerts = burn_rate_alerts(context, windows)
+    return groups + ([RuleGroup("slo-alerts", tuple(alerts))] if alerts else [])

@@ -1,0 +1,46 @@
+"""The rule lint as a validator: generated rule files plus the spec's extra ones, against the metric catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from alerts.lint import lint_rule_files, threshold_coherence
+from alerts.rule_files import RULES_DIR
+from stack.metric_catalog import build_catalog
+from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+
+NAME = "rule lint"
+
+
+def _read(path_text: str, context: ValidationContext, result: ValidatorResult) -> dict[str, Any] | None:
+    path = context.out / path_text if not path_text.startswith("extra:") else context.loaded.directory / path_text[6:]
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        result.findings.append(Finding(NAME, "error", path_text.removeprefix("extra:"), "", f"cannot read: {error}"))
+        return None
+    if not isinstance(data, dict):
+        result.findings.append(Finding(NAME, "error", path_text.removeprefix("extra:"), "", "not a rule file"))
+        return None
+    return data
+
+
+def rule_lint_validator(context: ValidationContext) -> ValidatorResult:
+    result = ValidatorResult(NAME)
+    names = [p.relative_to(context.out).as_posix() for p in sorted((context.out / RULES_DIR).glob("*.yml"))]
+    names += [f"extra:{p}" for p in context.loaded.spec.prometheus.extra_rule_files]
+    files: dict[str, dict[str, Any]] = {}
+    for name in names:
+        data = _read(name, context, result)
+        if data is not None:
+            files[name.removeprefix("extra:")] = data
+    spec = context.loaded.spec
+    catalog = build_catalog(spec, files)
+    result.findings += lint_rule_files(files, catalog, spec.prometheus.scrape_interval.seconds)
+    result.findings += threshold_coherence(spec, context.loaded.name)
+    rules = sum(len(group.get("rules", [])) for f in files.values() for group in f.get("groups", []))
+    if not any(f.severity == "error" for f in result.findings):
+        result.summary = f"{rules} rules in {len(files)} files, no findings"
+    return result

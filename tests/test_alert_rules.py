@@ -1,0 +1,213 @@
+"""Alert and recording rules: accepted by promtool 2.42, every alert proven by its generated tests."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alerts.promtool_tests import promtool_test_artifacts
+from alerts.rule_files import rule_file_artifacts, rule_files
+from stack.spec.loader import load_spec, load_spec_text
+from stack.spec.model import Spec
+from tests.support.servers import require_binary
+
+PLAN_ALERTS = {
+    "ServiceDown": "critical", "HighErrorRate": "critical", "HighLatency": "critical",
+    "QueueBacklogHigh": "critical", "HighMemoryUsage": "critical", "DiskSpaceLow": "critical",
+    "PostgresDown": "critical", "RedisDown": "critical", "ErrorRateIncreased": "warning",
+    "LatencyDegraded": "warning", "QueueDepthHigh": "warning", "ConnectionPoolExhaustion": "warning",
+}
+
+TWO_TEAMS = """
+project: shop
+team: platform
+services:
+  - name: api
+    team: payments
+    targets: [api:8080]
+    thresholds:
+      error_rate: {critical: 3%, warning: 0.5%}
+      latency_p95: {critical: 1s, warning: 250ms}
+    slos:
+      - {name: availability, kind: availability, objective: 99.5%}
+      - {name: latency, kind: latency, objective: 99%, threshold: 250ms}
+  - name: web
+    targets: [web-1:3000, web-2:3000]
+    thresholds:
+      down_for: 3m
+datastores:
+  - {name: db, kind: postgres, dsn_env: SHOP_DSN, team: payments}
+  - {name: replica, kind: postgres, role: replica, dsn_file: /run/secrets/replica_dsn}
+  - {name: cache, kind: redis, url_env: SHOP_REDIS, thresholds: {connections: {warning: 90%, critical: 95%}}}
+queues:
+  - {name: emails, backend: bullmq, datastore: cache, dead_letter: emails-dead, thresholds: {backlog: {critical: 200, warning: 50}}}
+  - {name: reports, backend: rq, datastore: cache}
+  - {name: invoices, backend: pgboss, datastore: db, team: payments}
+host:
+  node_exporter_targets: [host-a:9100, host-b:9100]
+  thresholds:
+    memory_used: {critical: 90%, warning: 75%}
+    disk_free: {critical: 5%, warning: 15%}
+notifications:
+  receivers:
+    - {name: oncall, type: webhook, url: "http://pager.internal/hook"}
+    - {name: payments-oncall, type: webhook, url: "http://pager.internal/payments"}
+    - {name: tickets, type: webhook, url: "http://tickets.internal/hook"}
+  routes:
+    - {team: payments, severity: critical, receiver: payments-oncall}
+    - {severity: critical, receiver: oncall}
+  default_receiver: tickets
+"""
+
+
+def write_tree(spec: Spec, root: Path) -> Path:
+    for artifact in rule_file_artifacts(spec) + promtool_test_artifacts(spec):
+        path = root / artifact.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(artifact.content)
+    return root / "prometheus"
+
+
+def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    binary = require_binary("promtool", "prometheus")
+    return subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=600)
+
+
+def check_and_test(spec: Spec, root: Path) -> None:
+    prometheus = write_tree(spec, root)
+    rules = sorted(str(p) for p in (prometheus / "rules").glob("*.yml"))
+    checked = promtool("check", "rules", "--lint=all", "--lint-fatal", *rules, cwd=prometheus)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tests = sorted(p.name for p in (prometheus / "tests").glob("*.test.yml"))
+    tested = promtool("test", "rules", *tests, cwd=prometheus / "tests")
+    assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-2000:]
+
+
+def alert_rules(spec: Spec) -> list:
+    return [rule for f in rule_files(spec) for rule in f.alert_rules]
+
+
+def test_default_spec_rules_pass_promtool_lint_and_their_tests(tmp_path: Path) -> None:
+    check_and_test(load_spec().spec, tmp_path)
+
+
+def test_two_services_two_teams_custom_thresholds_generate_validate_and_test_clean(tmp_path: Path) -> None:
+    check_and_test(load_spec_text(TWO_TEAMS, "t.yaml").spec, tmp_path)
+
+
+def test_every_plan_alert_exists_with_its_severity() -> None:
+    rules = alert_rules(load_spec().spec)
+    by_name = {(r.name, r.severity) for r in rules}
+    for name, severity in PLAN_ALERTS.items():
+        assert (name, severity) in by_name, name
+
+
+def test_every_alert_instance_has_three_generated_cases() -> None:
+    spec = load_spec().spec
+    tests = {a.path.name: yaml.safe_load(a.content) for a in promtool_test_artifacts(spec)}
+    counts: dict[str, int] = {}
+    for document in tests.values():
+        for group in document["tests"]:
+            assert group["interval"], "promtool 2.42 wants interval on every test group"
+            for case in group["alert_rule_test"]:
+                counts[case["alertname"]] = counts.get(case["alertname"], 0) + 1
+    for rule in alert_rules(spec):
+        assert counts.get(rule.name, 0) >= 3 * len(rule.instances), rule.name
+    kinds = {group["name"].split(" (")[0].removeprefix(group["alert_rule_test"][0]["alertname"] + " ")
+             for document in tests.values() for group in document["tests"]}
+    assert kinds == {"fires", "stays quiet just inside the threshold", "does not fire before for"}
+
+
+def test_every_alert_carries_severity_team_subject_and_annotations() -> None:
+    for rule in alert_rules(load_spec_text(TWO_TEAMS, "t.yaml").spec):
+        assert rule.labels["severity"] in ("critical", "warning")
+        assert {"summary", "description", "runbook_url"} <= set(rule.annotations)
+        assert "{{" not in rule.annotations["summary"], "the summary is a static sentence"
+        assert rule.annotations["runbook_url"] == f"https://runbooks.example.com/shop/{rule.name}"
+        for instance in rule.instances:
+            assert "team" in instance.labels, rule.name
+            assert rule.subject in instance.labels, rule.name
+
+
+def test_a_threshold_changed_in_the_spec_changes_rule_and_tests(tmp_path: Path) -> None:
+    base = load_spec().spec
+    changed_text = Path(__file__).parent.parent.joinpath("stack/spec/default.yaml").read_text().replace(
+        "error_rate: {critical: 5%, warning: 1%}", "error_rate: {critical: 3%, warning: 0.5%}")
+    changed = load_spec_text(changed_text, "changed.yaml").spec
+
+    def high_error(spec: Spec) -> tuple[str, list[str]]:
+        rule = next(r for r in alert_rules(spec) if r.name == "HighErrorRate")
+        tests = yaml.safe_load(next(a for a in promtool_test_artifacts(spec) if a.path.name == "services.test.yml").content)
+        names = [g["name"] for g in tests["tests"] if g["alert_rule_test"][0]["alertname"] == "HighErrorRate"]
+        return rule.expr, names
+
+    base_expr, base_tests = high_error(base)
+    new_expr, new_tests = high_error(changed)
+    assert "> 0.05" in base_expr and "> 0.03" in new_expr
+    assert any("level 0.1)" in n for n in base_tests) and any("level 0.06)" in n for n in new_tests)
+    assert any("level 0.045)" in n for n in base_tests) and any("level 0.027)" in n for n in new_tests)
+    check_and_test(changed, tmp_path)
+
+
+def test_generated_tests_catch_a_tampered_threshold(tmp_path: Path) -> None:
+    prometheus = write_tree(load_spec().spec, tmp_path)
+    services = prometheus / "rules" / "services.yml"
+    services.write_text(services.read_text().replace('ratio_rate5m{service="bookmark-api"} > 0.05',
+                                                     'ratio_rate5m{service="bookmark-api"} > 0.2'))
+    result = promtool("test", "rules", "services.test.yml", cwd=prometheus / "tests")
+    assert result.returncode != 0
+    assert "HighErrorRate fires" in result.stdout + result.stderr
+
+
+def test_burn_rate_thresholds_are_clean_decimals() -> None:
+    exprs = "\n".join(r.expr for r in alert_rules(load_spec().spec) if r.name == "ErrorBudgetBurn")
+    numbers = set(re.findall(r"> (\d+\.\d+)", exprs))
+    assert {"0.0144", "0.006", "0.003", "0.001", "0.72", "0.3", "0.15", "0.05"} <= numbers
+    assert not [n for n in numbers if len(n) > 8], numbers
+
+
+def test_one_burn_rule_per_window_pair_labelled_with_its_windows() -> None:
+    burns = [r for r in alert_rules(load_spec().spec) if r.name == "ErrorBudgetBurn"]
+    pairs = {(r.static_labels["slo"], r.static_labels["long_window"], r.static_labels["short_window"], r.severity)
+             for r in burns}
+    assert len(pairs) == len(burns) == 12
+    assert ("availability", "1h", "5m", "critical") in pairs and ("errors", "3d", "6h", "warning") in pairs
+
+
+def test_availability_burn_has_no_traffic_guard_but_request_slos_do() -> None:
+    burns = {(r.static_labels["slo"], r.static_labels["long_window"]): r.expr
+             for r in alert_rules(load_spec().spec) if r.name == "ErrorBudgetBurn"}
+    assert "service:http_requests:rate1h" in burns[("errors", "1h")]
+    assert "service:http_requests:rate1h" not in burns[("availability", "1h")]
+
+
+def test_nothing_the_floor_rejects() -> None:
+    for artifact in rule_file_artifacts(load_spec_text(TWO_TEAMS, "t.yaml").spec):
+        document = yaml.safe_load(artifact.content)
+        for group in document["groups"]:
+            assert set(group) <= {"name", "interval", "rules"}, "no group labels or query_offset before 2.53"
+
+
+def test_a_latency_slo_bucket_matcher_matches_prom_client_bucket_text() -> None:
+    recordings = "\n".join(a.content for a in rule_file_artifacts(load_spec().spec))
+    assert 'le="0.1"' in recordings
+
+
+@pytest.mark.parametrize("queue_backend", ["bullmq", "rq", "celery", "pgboss"])
+def test_queue_alerts_exist_for_every_backend(queue_backend: str) -> None:
+    store = "db" if queue_backend == "pgboss" else "cache"
+    spec = load_spec_text(f"""
+project: q
+datastores:
+  - {{name: db, kind: postgres, dsn_env: DSN}}
+  - {{name: cache, kind: redis, url_env: URL}}
+queues:
+  - {{name: jobs, backend: {queue_backend}, datastore: {store}, dead_letter: jobs-dlq}}
+""", "q.yaml").spec
+    names = {r.name for r in alert_rules(spec)}
+    assert {"QueueBacklogHigh", "QueueDepthHigh", "QueueOldestJobTooOld", "QueueFailedJobsGrowing",
+            "QueueDeadLetterGrowing"} <= names
