@@ -6,6 +6,8 @@ it to ``datastore`` and adds the owning ``team``, so alerts carry both without j
 
 from __future__ import annotations
 
+from typing import Any
+
 from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import EXPORTER_JOB_MATCHER, RuleContext, any_of, grouped, hold_labels, matcher, number, threshold_note
@@ -80,10 +82,17 @@ def _pool_scenario(context: RuleContext, store: Datastore, level: float) -> Scen
 
 
 def connection_rules(context: RuleContext) -> list[AlertRule]:
-    stores = [s for s in context.spec.datastores if s.thresholds.connections.warning is not None]
+    return [rule for severity in ("critical", "warning") for rule in _connection_rules(context, severity)]
+
+
+def _connection_rules(context: RuleContext, severity: str) -> list[AlertRule]:
+    def level(store: Datastore) -> Any:
+        return getattr(store.thresholds.connections, severity)
+
+    stores = [s for s in context.spec.datastores if level(s) is not None]
     if not stores:
         return []
-    groups = grouped(stores, lambda s: s.thresholds.connections.warning)
+    groups = grouped(stores, level)
     terms = []
     for threshold, group in groups:
         for kind, used, maximum in [("postgres", "sum without (state) (obstack_postgres_connections{%s})",
@@ -95,7 +104,7 @@ def connection_rules(context: RuleContext) -> list[AlertRule]:
                 terms.append(f"{used % selector}\n/ {maximum % selector} > {number(threshold.value)}")
     return [AlertRule(
         name="ConnectionPoolExhaustion", expr=any_of(terms),
-        for_=FOR_SATURATION, for_reason=FOR_SATURATION_REASON, severity="warning", subject="datastore",
+        for_=FOR_SATURATION, for_reason=FOR_SATURATION_REASON, severity=severity, subject="datastore",  # type: ignore[arg-type]
         summary="A datastore is running out of connections.",
         description=go_template("{datastore} uses {value} of its maximum connections"
                                 + threshold_note([t for t, _ in groups]) + ".", "percentage"),
@@ -107,10 +116,10 @@ def connection_rules(context: RuleContext) -> list[AlertRule]:
                       "Is a pool sized above the server's limit, or did the number of instances grow?"),
         family="connections",
         instances=tuple(
-            AlertInstance(exporter_labels(context, s), float(s.thresholds.connections.warning.value), True,
+            AlertInstance(exporter_labels(context, s), float(level(s).value), True,
                           lambda level, s=s: _pool_scenario(context, s, level),
-                          (float(s.thresholds.connections.warning.value) + 1) / 2,
-                          float(s.thresholds.connections.warning.value) * 0.9)
+                          (float(level(s).value) + 1) / 2,
+                          float(level(s).value) * 0.9)
             for s in stores
         ),
     )]

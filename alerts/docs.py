@@ -6,19 +6,12 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from alerts.model import AlertRule
+from alerts.routing import receiver_for
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact
 from stack.spec.model import Spec
 
 ALERTS_DOC = PurePosixPath("docs/alerts.md")
-
-
-def receiver_for(spec: Spec, severity: str, team: str) -> str:
-    """The receiver Alertmanager picks: the first route whose conditions all match, else the fallback."""
-    for route in spec.notifications.routes:
-        if route.severity in (None, severity) and route.team in (None, team):
-            return route.receiver
-    return spec.notifications.fallback_receiver
 
 
 def _by_name(spec: Spec) -> dict[str, list[AlertRule]]:

@@ -116,6 +116,14 @@ def oldest_job_rules(context: RuleContext) -> list[AlertRule]:
 def _growth_rules(context: RuleContext, name: str, attribute: str, metric_selector: Callable[[str], str],
                   metric: str, extra: dict[str, str], summary: str, what: str, meaning: str,
                   checks: tuple[str, ...], queues: list[Queue]) -> list[AlertRule]:
+    return [rule for severity in ("critical", "warning")
+            for rule in _growth_rules_of(context, severity, name, attribute, metric_selector, metric, extra, summary,
+                                         what, meaning, checks, queues)]
+
+
+def _growth_rules_of(context: RuleContext, severity: str, name: str, attribute: str,
+                     metric_selector: Callable[[str], str], metric: str, extra: dict[str, str], summary: str,
+                     what: str, meaning: str, checks: tuple[str, ...], queues: list[Queue]) -> list[AlertRule]:
     samples = round(GROWTH_WINDOW.seconds / context.scrape_interval.seconds)
 
     def instance(queue: Queue, threshold: int) -> AlertInstance:
@@ -125,11 +133,11 @@ def _growth_rules(context: RuleContext, name: str, attribute: str, metric_select
         return AlertInstance(labels, threshold, True, lambda level: _ramp(metric, labels, level, context),
                              fire, threshold * 0.9)
 
-    return _levels(context, name, "warning", queues, attribute, lambda selector, threshold: dict(
+    return _levels(context, name, severity, queues, attribute, lambda selector, threshold: dict(
         expr=f"delta({metric_selector(selector)}[{GROWTH_WINDOW}]) > {threshold}",
         for_=FOR_GROWTH, for_reason=FOR_GROWTH_REASON, summary=summary,
         what="{queue} ({backend}) " + what + f" in the last {GROWTH_WINDOW}",
-        value_format="number", family=None, instance_for=instance, meaning=meaning, first_checks=checks,
+        value_format="number", family=attribute, instance_for=instance, meaning=meaning, first_checks=checks,
     ))
 
 

@@ -206,17 +206,21 @@ def _latency_instance(context: RuleContext, service: Service, threshold: float) 
 
 
 def flapping_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
-    entries = [s for s in services if s.process_start_metric and s.thresholds.restarts.warning is not None]
+    return [rule for severity in ("critical", "warning") for rule in _flapping_rules(context, services, severity)]
+
+
+def _flapping_rules(context: RuleContext, services: list[Service], severity: str) -> list[AlertRule]:
+    entries = [s for s in services if s.process_start_metric and getattr(s.thresholds.restarts, severity) is not None]
     if not entries:
         return []
     window = Duration.parse("30m")
-    groups = grouped(entries, lambda s: (s.process_start_metric, s.thresholds.restarts.warning))
+    groups = grouped(entries, lambda s: (s.process_start_metric, getattr(s.thresholds.restarts, severity)))
     terms = [f"changes({metric}{{{matcher('job', [s.job for s in group])}}}[{window}]) > {threshold}"
              for (metric, threshold), group in groups]
 
     def instance(service: Service, target: str) -> AlertInstance:
         labels = {"job": service.job, "instance": target, **_labels(service)}
-        threshold = service.thresholds.restarts.warning
+        threshold = getattr(service.thresholds.restarts, severity)
         assert threshold is not None and service.process_start_metric is not None
         metric = service.process_start_metric
         return AlertInstance(labels, threshold, True,
@@ -225,7 +229,7 @@ def flapping_rules(context: RuleContext, services: list[Service]) -> list[AlertR
 
     return [AlertRule(
         name="ServiceFlapping", expr=any_of(terms), for_=FOR_FLAPPING, for_reason=FOR_FLAPPING_REASON,
-        severity="warning", subject="service", summary="A service keeps restarting.",
+        severity=severity, subject="service", summary="A service keeps restarting.",  # type: ignore[arg-type]
         description=go_template("{service} at {instance} restarted {value} times in the last 30m"
                                 + threshold_note([t for (_, t), _ in groups]) + ".", "number"),
         runbook_url=context.runbook("ServiceFlapping"), dashboard_url=None, value_format="number",
@@ -233,7 +237,7 @@ def flapping_rules(context: RuleContext, services: list[Service]) -> list[AlertR
                 "failing health check.",
         first_checks=("Why did it exit? Check the logs just before each restart and the exit codes.",
                       "Is it killed for memory (OOM) or by a liveness probe?"),
-        instances=tuple(instance(s, t) for s in entries for t in s.targets),
+        family="restarts", instances=tuple(instance(s, t) for s in entries for t in s.targets),
     )]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from alerts.alertmanager_config import alertmanager_artifacts
 from alerts.docs import alerts_doc_artifacts
 from alerts.prometheus_config import prometheus_config_artifacts
 from alerts.promtool_tests import promtool_test_artifacts
@@ -20,6 +21,7 @@ GENERATORS: tuple[Generator, ...] = (
     prometheus_config_artifacts,
     rule_file_artifacts,
     promtool_test_artifacts,
+    alertmanager_artifacts,
     overview_artifacts,
     alerts_doc_artifacts,
 )

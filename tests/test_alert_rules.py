@@ -39,12 +39,20 @@ services:
     targets: [web-1:3000, web-2:3000]
     thresholds:
       down_for: 3m
+      restarts: {critical: 10, warning: 3}
 datastores:
   - {name: db, kind: postgres, dsn_env: SHOP_DSN, team: payments}
   - {name: replica, kind: postgres, role: replica, dsn_file: /run/secrets/replica_dsn}
   - {name: cache, kind: redis, url_env: SHOP_REDIS, thresholds: {connections: {warning: 90%, critical: 95%}}}
 queues:
-  - {name: emails, backend: bullmq, datastore: cache, dead_letter: emails-dead, thresholds: {backlog: {critical: 200, warning: 50}}}
+  - name: emails
+    backend: bullmq
+    datastore: cache
+    dead_letter: emails-dead
+    thresholds:
+      backlog: {critical: 200, warning: 50}
+      failed_jobs: {critical: 100, warning: 10}
+      oldest_waiting: {critical: 1h, warning: 5m}
   - {name: reports, backend: rq, datastore: cache}
   - {name: invoices, backend: pgboss, datastore: db, team: payments}
 host:
@@ -183,6 +191,16 @@ def test_availability_burn_has_no_traffic_guard_but_request_slos_do() -> None:
              for r in alert_rules(load_spec().spec) if r.name == "ErrorBudgetBurn"}
     assert "service:http_requests:rate1h" in burns[("errors", "1h")]
     assert "service:http_requests:rate1h" not in burns[("availability", "1h")]
+
+
+def test_every_level_set_in_the_spec_becomes_an_alert() -> None:
+    rules = {(r.name, r.severity) for r in alert_rules(load_spec_text(TWO_TEAMS, "t.yaml").spec)}
+    for expected in [("ConnectionPoolExhaustion", "critical"), ("ConnectionPoolExhaustion", "warning"),
+                     ("ServiceFlapping", "critical"), ("QueueFailedJobsGrowing", "critical"),
+                     ("QueueOldestJobTooOld", "critical"), ("MemoryUsageRising", "warning"),
+                     ("DiskSpaceShrinking", "warning"), ("PostgresReplicationLagHigh", "critical"),
+                     ("PostgresReplicationLagging", "warning")]:
+        assert expected in rules, expected
 
 
 def test_nothing_the_floor_rejects() -> None:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from stack.validate.alertmanager_tools import (
+    amtool_config_validator,
+    amtool_routes_validator,
+    amtool_template_validator,
+    inhibition_validator,
+)
 from stack.validate.findings import Finding, ValidationContext, ValidatorResult
 from stack.validate.prometheus_tools import (
     promtool_config_validator,
@@ -46,6 +52,10 @@ VALIDATORS: tuple[Validator, ...] = (
     promtool_rules_validator,
     promtool_tests_validator,
     rule_lint_validator,
+    amtool_config_validator,
+    amtool_routes_validator,
+    amtool_template_validator,
+    inhibition_validator,
 )
 
 

@@ -1,0 +1,57 @@
+"""Property: for any valid thresholds, the generated rules and their generated tests agree under promtool."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from stack.spec.loader import load_spec_text
+from tests.test_alert_rules import check_and_test
+
+SPEC = """
+project: prop
+services:
+  - name: api
+    targets: [api:80]
+    thresholds:
+      error_rate: {{critical: {critical_errors}%, warning: {warning_errors}%}}
+      latency_p95: {{critical: {critical_latency}ms, warning: {warning_latency}ms}}
+    slos: []
+datastores:
+  - {{name: cache, kind: redis, url_env: URL, thresholds: {{connections: {{warning: {pool}%}}}}}}
+queues:
+  - {{name: jobs, backend: bullmq, datastore: cache, thresholds: {{backlog: {{critical: {backlog}, warning: {depth}}}}}}}
+host:
+  thresholds:
+    memory_used: {{critical: {memory}%}}
+    disk_free: {{critical: {disk}%}}
+"""
+
+
+@st.composite
+def thresholds(draw: st.DrawFn) -> dict[str, object]:
+    warning_errors = draw(st.integers(1, 40))
+    warning_latency = draw(st.integers(20, 4000))
+    depth = draw(st.integers(1, 5000))
+    return {
+        "warning_errors": warning_errors,
+        "critical_errors": draw(st.integers(warning_errors + 1, 60)),
+        "warning_latency": warning_latency,
+        "critical_latency": draw(st.integers(warning_latency + 10, 9000)),
+        "pool": draw(st.integers(30, 95)),
+        "depth": depth,
+        "backlog": draw(st.integers(depth + 1, 20000)),
+        "memory": draw(st.integers(30, 95)),
+        "disk": draw(st.integers(2, 40)),
+    }
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(thresholds())
+def test_generated_tests_pass_for_any_valid_thresholds(values: dict[str, object]) -> None:
+    spec = load_spec_text(SPEC.format(**values), "prop.yaml").spec
+    with tempfile.TemporaryDirectory() as directory:
+        check_and_test(spec, Path(directory))
