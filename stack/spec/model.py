@@ -23,7 +23,10 @@ from .base import (
     Target,
     UrlPath,
 )
+from .exporter import Exporter
+from .grafana import GrafanaSettings
 from .notifications import Notifications, Receiver, Route, WebhookReceiver
+from .platform import ComposeSettings, KubernetesSettings, LogsSettings, TracingSettings
 from .thresholds import DatastoreThresholds, HostThresholds, QueueThresholds, ServiceThresholds
 from .values import Duration, Ratio, Version
 
@@ -233,15 +236,6 @@ class Host(StrictModel):
     thresholds: HostThresholds = Field(default_factory=HostThresholds)
 
 
-class Exporter(StrictModel):
-    """The obstack exporter that probes datastores, queues and health URLs."""
-
-    targets: NonEmptyTargets = Field(
-        default_factory=lambda: ["obstack-exporter:9477"], description="Where Prometheus scrapes the obstack exporter."
-    )
-    listen: Target = Field("127.0.0.1:9477", description="Address the exporter listens on.")
-
-
 def _plan_notifications() -> Notifications:
     return Notifications(
         receivers=[
@@ -276,6 +270,11 @@ class Spec(StrictModel):
     host: Host = Field(description="Host (node-exporter) targets and thresholds.")
     exporter: Exporter = Field(default_factory=Exporter)
     notifications: Notifications = Field(default_factory=_plan_notifications)
+    grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
+    logs: LogsSettings = Field(default_factory=LogsSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
+    compose: ComposeSettings = Field(default_factory=ComposeSettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
 
     @model_validator(mode="before")
     @classmethod
