@@ -1,4 +1,9 @@
-"""The generation pipeline: every generator over one spec, headers added, paths checked."""
+"""The generation pipeline: every generator over one spec, headers added, paths checked.
+
+Two kinds of generators: ``Spec -> [Artifact]`` (most), and derived ones
+``(Spec, [Artifact]) -> [Artifact]`` that package what the others made (e.g. dashboards
+as Kubernetes ConfigMaps, rule files as PrometheusRule objects). Both are pure.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from stack.spec.loader import LoadedSpec
 from stack.spec.model import Spec
 
 Generator = Callable[[Spec], list[Artifact]]
+DerivedGenerator = Callable[[Spec, list[Artifact]], list[Artifact]]
 
 # Each generator is pure (Spec in, artifacts out); later capabilities append theirs here.
 GENERATORS: tuple[Generator, ...] = (
@@ -26,14 +32,28 @@ GENERATORS: tuple[Generator, ...] = (
     alerts_doc_artifacts,
 )
 
+# Run after GENERATORS, on their artifacts (without headers).
+DERIVED_GENERATORS: tuple[DerivedGenerator, ...] = ()
 
-def generate(loaded: LoadedSpec, generators: tuple[Generator, ...] = GENERATORS) -> list[Artifact]:
+
+def generate(
+    loaded: LoadedSpec,
+    generators: tuple[Generator, ...] = GENERATORS,
+    derived: tuple[DerivedGenerator, ...] = DERIVED_GENERATORS,
+) -> list[Artifact]:
     """All artifacts of the spec, sorted by path; two generators may never claim one path."""
     artifacts: dict[str, Artifact] = {}
-    for generator in generators:
-        for artifact in generator(loaded.spec):
+
+    def add(new: list[Artifact]) -> None:
+        for artifact in new:
             key = artifact.path.as_posix()
             if key in artifacts:
                 raise ValueError(f"two generators produce {key}")
-            artifacts[key] = with_header(artifact, loaded.name)
-    return [artifacts[key] for key in sorted(artifacts)]
+            artifacts[key] = artifact
+
+    for generator in generators:
+        add(generator(loaded.spec))
+    base = list(artifacts.values())
+    for derive in derived:
+        add(derive(loaded.spec, base))
+    return [with_header(artifacts[key], loaded.name) for key in sorted(artifacts)]
