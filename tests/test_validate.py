@@ -78,3 +78,18 @@ def test_validate_with_a_bad_spec_exits_2(tmp_path: Path) -> None:
     result = obstack("validate", "--spec", str(spec), "--out", str(tmp_path))
     assert result.returncode == 2
     assert f"{spec}:2: prometheus.scrape_interval:" in result.stderr
+
+
+def test_a_two_team_spec_validates_end_to_end(tmp_path: Path) -> None:
+    """Generate and validate a spec with two services, two teams and custom thresholds."""
+    require_binary("promtool", "prometheus")
+    require_binary("amtool", "prometheus-alertmanager")
+    from tests.test_alert_rules import TWO_TEAMS
+
+    spec = tmp_path / "stack.yaml"
+    spec.write_text(TWO_TEAMS)
+    out = tmp_path / "build"
+    assert obstack("generate", "--spec", str(spec), "--out", str(out)).returncode == 0
+    result = obstack("validate", "--spec", str(spec), "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "payments-oncall" in result.stdout
