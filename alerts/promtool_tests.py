@@ -1,20 +1,23 @@
 """promtool unit tests for every alert, synthesized from the same spec values as the rules.
 
-For each alert instance three test groups: it fires with the expected labels and
-annotations once its condition has held past ``for``; it stays quiet just on the safe
-side of the threshold; it does not fire before ``for`` has elapsed. Other rules of the
-same alert name (e.g. slower burn windows) are expected exactly when they must fire.
+For each alert rule three test groups: every subject fires with the expected labels and
+annotations once its condition has held past ``for``; every subject stays quiet just on
+the safe side of its threshold; none fires before ``for`` has elapsed. Subjects whose input
+series cannot interfere share a group, so the tests grow linearly with the spec. Other
+rules of the same alert name (e.g. slower burn windows) are expected exactly when they
+must fire.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from alerts.annotations import rendered
-from alerts.model import AlertInstance, AlertRule, RuleFile, Scenario
+from alerts.model import AlertInstance, AlertRule, InputSeries, RuleFile, Scenario
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
@@ -60,9 +63,16 @@ def _state(rule: AlertRule, instance: AlertInstance, scenario: Scenario, at_ms: 
     return None
 
 
-def _siblings(rule: AlertRule, instance: AlertInstance, rules: list[AlertRule]) -> list[tuple[AlertRule, AlertInstance]]:
-    """Every (rule, instance) of the same alert name about the same subject."""
-    return [(r, i) for r in rules if r.name == rule.name for i in r.instances if dict(i.labels) == dict(instance.labels)]
+SiblingIndex = dict[tuple[str, frozenset[tuple[str, str]]], list[tuple[AlertRule, AlertInstance]]]
+
+
+def sibling_index(rules: list[AlertRule]) -> SiblingIndex:
+    """(alert name, subject labels) -> every (rule, instance) that can fire as that alert."""
+    index: SiblingIndex = {}
+    for rule in rules:
+        for instance in rule.instances:
+            index.setdefault((rule.name, frozenset(instance.labels.items())), []).append((rule, instance))
+    return index
 
 
 def _expected(siblings: list[tuple[AlertRule, AlertInstance]], scenario: Scenario, at_ms: int,
@@ -81,64 +91,105 @@ def _expected(siblings: list[tuple[AlertRule, AlertInstance]], scenario: Scenari
 
 def _source_text(rule: AlertRule) -> str:
     """The description with Go template actions turned back into placeholders."""
-    import re
-
     return re.sub(r"\{\{ \$(?:labels\.([a-z_]+)|value \| \w+) \}\}", lambda m: "{" + (m.group(1) or "value") + "}",
                   rule.description)
 
 
-def _case(rule: AlertRule, instance: AlertInstance, kind: CaseKind, rules: list[AlertRule], timing: Timing,
-          baseline: list[dict[str, str]]) -> dict[str, Any]:
-    level = instance.quiet_level if kind == "quiet" else instance.fire_level
-    scenario = instance.scenario(level)
-    if _holds(instance, scenario) == (kind == "quiet"):
-        raise SynthesisError(f"{rule.name} {dict(instance.labels)}: the {kind} level {level} lands on the wrong side")
-    siblings = _siblings(rule, instance, rules)
+def _series_of(instance: AlertInstance) -> set[str]:
+    return {s.series for level in (instance.fire_level, instance.quiet_level) for s in instance.scenario(level).series}
+
+
+def _compatible_sets(rule: AlertRule) -> list[list[AlertInstance]]:
+    """Instances whose input series never overlap, so one test group can hold them all (linear test size)."""
+    sets: list[tuple[list[AlertInstance], set[str], set[str]]] = []
+    for instance in rule.instances:
+        series, subject = _series_of(instance), instance.labels.get(rule.subject, "")
+        for members, used, subjects in sets:
+            if not series & used and subject not in subjects:
+                members.append(instance)
+                used |= series
+                subjects.add(subject)
+                break
+        else:
+            sets.append(([instance], set(series), {subject}))
+    return [members for members, _, _ in sets]
+
+
+@dataclass(frozen=True)
+class _Member:
+    instance: AlertInstance
+    level: float
+    scenario: Scenario
+
+
+def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind) -> list[_Member]:
+    members = []
+    for instance in instances:
+        level = instance.quiet_level if kind == "quiet" else instance.fire_level
+        scenario = instance.scenario(level)
+        if _holds(instance, scenario) == (kind == "quiet"):
+            raise SynthesisError(f"{rule.name} {dict(instance.labels)}: the {kind} level {level} lands on the wrong side")
+        members.append(_Member(instance, level, scenario))
+    return members
+
+
+def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
+          baseline: list[InputSeries]) -> dict[str, Any]:
+    members = _members(rule, instances, kind)
+    ready = max(m.scenario.ready_after.milliseconds for m in members)
+    until = min((m.scenario.holds_until.milliseconds for m in members if m.scenario.holds_until), default=None)
     if kind == "before-for":
         start, step = rule.for_.milliseconds - timing.evaluation.milliseconds, -timing.evaluation.milliseconds
     else:
-        start = timing.round_up(scenario.ready_after.milliseconds + rule.for_.milliseconds + timing.margin_ms)
+        start = timing.round_up(ready + rule.for_.milliseconds + timing.margin_ms)
         step = timing.evaluation.milliseconds
     for attempt in range(200):
         at_ms = start + attempt * step
-        if at_ms < 0 or (scenario.holds_until is not None and at_ms >= scenario.holds_until.milliseconds):
+        if at_ms < 0 or (until is not None and at_ms >= until):
             break
-        expected = _expected(siblings, scenario, at_ms, timing)
+        expected: list[dict[str, Any]] | None = []
+        for member in members:
+            siblings = index[(rule.name, frozenset(member.instance.labels.items()))]
+            found = _expected(siblings, member.scenario, at_ms, timing)
+            if found is None:
+                expected = None
+                break
+            expected += found
         if expected is not None:
-            return _group(rule, instance, kind, scenario, level, at_ms, expected, timing, baseline)
-    raise SynthesisError(f"{rule.name} {dict(instance.labels)}: no unambiguous time for the {kind} case")
+            return _group(rule, members, kind, at_ms, expected, timing, baseline)
+    raise SynthesisError(f"{rule.name}: no unambiguous time for the {kind} case")
 
 
-def _group(rule: AlertRule, instance: AlertInstance, kind: CaseKind, scenario: Scenario, level: float, at_ms: int,
-           expected: list[dict[str, Any]], timing: Timing, baseline: list[dict[str, str]]) -> dict[str, Any]:
+def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, expected: list[dict[str, Any]],
+           timing: Timing, baseline: list[InputSeries]) -> dict[str, Any]:
     samples = at_ms // timing.sample.milliseconds + 2
-    own = [{"series": s.series, "values": s.values.format(n=samples)} for s in scenario.series]
+    own = [{"series": s.series, "values": s.values.format(n=samples)} for m in members for s in m.scenario.series]
     taken = {entry["series"] for entry in own}
-    others = [{"series": b["series"], "values": b["values"].format(n=samples)} for b in baseline if b["series"] not in taken]
-    subject = ", ".join(f"{k}={v}" for k, v in instance.labels.items() if k not in ("job", "team", "instance")) or \
-        ", ".join(f"{k}={v}" for k, v in instance.labels.items())
+    others = [{"series": b.series, "values": b.values.format(n=samples)} for b in baseline if b.series not in taken]
+    subjects = sorted({m.instance.labels.get(rule.subject, "") for m in members})
+    shown = ", ".join(subjects[:5]) + (f" and {len(subjects) - 5} more" if len(subjects) > 5 else "")
     what = {"fires": "fires", "quiet": "stays quiet just inside the threshold", "before-for": "does not fire before for"}[kind]
+    levels = sorted({f"{m.level:g}" for m in members})
     return {
-        "name": f"{rule.name} {what} ({subject}, level {level:g})",
+        "name": f"{rule.name} {what} ({rule.subject} {shown}; level {', '.join(levels[:3])})",
         "interval": str(timing.sample),
         "input_series": own + others,
         "alert_rule_test": [{"eval_time": str(Duration(at_ms)), "alertname": rule.name, "exp_alerts": expected}],
     }
 
 
-def _baseline(rule: AlertRule, instance: AlertInstance, rules: list[AlertRule]) -> list[dict[str, str]]:
-    """Healthy series for the other subjects of absent()-style rules of this name, so only
-    the subject under test can fire."""
-    series: list[dict[str, str]] = []
+def _baseline(rule: AlertRule, members: list[AlertInstance], rules: list[AlertRule]) -> list[InputSeries]:
+    """Healthy series for the other subjects of absent()-style rules of this name, so that only
+    the subjects under test can fire."""
+    subjects = {m.labels.get(rule.subject) for m in members}
+    series: list[InputSeries] = []
     for other_rule in rules:
         if other_rule.name != rule.name or "absent(" not in other_rule.expr:
             continue
         for other in other_rule.instances:
-            if other.labels.get(rule.subject) == instance.labels.get(rule.subject):
-                continue  # the same subject: the scenario itself decides
-            for entry in other.scenario(other.quiet_level).series:
-                series.append({"series": entry.series, "values": entry.values})
-    return series
+            if other.labels.get(rule.subject) not in subjects:
+                series += other.scenario(other.quiet_level).series
+    return list({s.series: s for s in series}.values())
 
 
 # Files whose alerts hold for this long or more are tested at a coarser step: the same
@@ -157,14 +208,15 @@ def timing_for(rule_file: RuleFile, spec: Spec) -> Timing:
 def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec) -> dict[str, Any]:
     timing = timing_for(rule_file, spec)
     rules = [rule for f in all_files for rule in f.alert_rules]
+    index = sibling_index(rules)
     tests = []
     for rule in rule_file.alert_rules:
         if rule.for_.milliseconds <= timing.evaluation.milliseconds:
             raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")
-        for instance in rule.instances:
-            baseline = _baseline(rule, instance, rules)
+        for members in _compatible_sets(rule):
+            baseline = _baseline(rule, members, rules)
             for kind in ("fires", "quiet", "before-for"):
-                tests.append(_case(rule, instance, kind, rules, timing, baseline))  # type: ignore[arg-type]
+                tests.append(_case(rule, members, kind, index, timing, baseline))  # type: ignore[arg-type]
     return {
         "rule_files": [f"../rules/{f.path.name}" for f in _needed_files(rule_file, all_files)],
         "evaluation_interval": str(timing.evaluation),

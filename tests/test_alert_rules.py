@@ -114,20 +114,34 @@ def test_every_plan_alert_exists_with_its_severity() -> None:
         assert (name, severity) in by_name, name
 
 
-def test_every_alert_instance_has_three_generated_cases() -> None:
-    spec = load_spec().spec
-    tests = {a.path.name: yaml.safe_load(a.content) for a in promtool_test_artifacts(spec)}
-    counts: dict[str, int] = {}
-    for document in tests.values():
-        for group in document["tests"]:
-            assert group["interval"], "promtool 2.42 wants interval on every test group"
-            for case in group["alert_rule_test"]:
-                counts[case["alertname"]] = counts.get(case["alertname"], 0) + 1
+@pytest.mark.parametrize("text", ["default", "two-teams"])
+def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) -> None:
+    spec = load_spec().spec if text == "default" else load_spec_text(TWO_TEAMS, "t.yaml").spec
+    groups = [g for a in promtool_test_artifacts(spec) for g in yaml.safe_load(a.content)["tests"]]
+    fired: dict[str, list[dict[str, str]]] = {}
+    kinds: dict[str, set[str]] = {}
+    for group in groups:
+        assert group["interval"], "promtool 2.42 wants interval on every test group"
+        case = group["alert_rule_test"][0]
+        kind = group["name"].removeprefix(case["alertname"] + " ").split(" (")[0]
+        kinds.setdefault(case["alertname"], set()).add(kind)
+        if kind == "fires":
+            fired.setdefault(case["alertname"], []).extend(a["exp_labels"] for a in case["exp_alerts"])
     for rule in alert_rules(spec):
-        assert counts.get(rule.name, 0) >= 3 * len(rule.instances), rule.name
-    kinds = {group["name"].split(" (")[0].removeprefix(group["alert_rule_test"][0]["alertname"] + " ")
-             for document in tests.values() for group in document["tests"]}
-    assert kinds == {"fires", "stays quiet just inside the threshold", "does not fire before for"}
+        assert kinds[rule.name] == {"fires", "stays quiet just inside the threshold", "does not fire before for"}
+        for instance in rule.instances:
+            expected = {**rule.labels, **instance.labels}
+            assert expected in fired[rule.name], (rule.name, expected)
+
+
+def test_generated_tests_grow_linearly_with_services() -> None:
+    def size(count: int) -> int:
+        services = "\n".join(f"  - name: s{i}\n    targets: [s{i}:80]" for i in range(count))
+        spec = load_spec_text(f"project: p\nservices:\n{services}\n", "p.yaml").spec
+        return sum(len(a.content) for a in promtool_test_artifacts(spec))
+
+    small, large = size(5), size(20)
+    assert large < 5 * small, (small, large)
 
 
 def test_every_alert_carries_severity_team_subject_and_annotations() -> None:

@@ -7,6 +7,7 @@ caller gets either a valid ``LoadedSpec`` or a ``SpecError`` listing them all.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -113,7 +114,7 @@ def _problem(name: str, positions: PositionMap, data: Any, error: Any) -> SpecPr
     """One user-facing problem, or None when the error is an echo of another one."""
     kind, ctx = error["type"], error.get("ctx", {})
     path, unresolved = _resolve(tuple(error["loc"]), data)
-    if any(part in _DERIVED_KEYS for part in unresolved):
+    if any(part in _derived_keys() for part in unresolved):
         # A value obstack filled in from another key (job from name, team from the
         # spec's team, health_url from targets): the source key's own error says it all.
         return None
@@ -160,11 +161,12 @@ def unknown_key_message(path: YamlPath) -> str:
     if key in _INLINE_SECRET_KEYS:
         return f"inline '{key}' is not allowed (it would leak into generated files); use {_INLINE_SECRET_KEYS[key]}"
     parent = _key_pattern(path[:-1])
-    siblings = sorted({k for p, k in _SPEC_KEYS if p == parent})
+    keys = _spec_keys()
+    siblings = sorted({k for p, k in keys if p == parent})
     close = difflib.get_close_matches(key, siblings, n=1)
     if close:
         return f"unknown key '{key}'; did you mean '{close[0]}'?"
-    homes = sorted({p for p, k in _SPEC_KEYS if k == key})
+    homes = sorted({p for p, k in keys if k == key})
     if homes:
         where = ", ".join(h or "the top level" for h in homes)
         return f"'{key}' is not allowed here; it belongs under {where}"
@@ -179,6 +181,7 @@ def _key_pattern(path: YamlPath) -> str:
     return text
 
 
+@functools.cache
 def _spec_keys() -> frozenset[tuple[str, str]]:
     """(parent pattern, key) of every key the spec allows, variants merged."""
     keys = set()
@@ -188,6 +191,7 @@ def _spec_keys() -> frozenset[tuple[str, str]]:
     return frozenset(keys)
 
 
+@functools.cache
 def _derived_keys() -> frozenset[str]:
     names: set[str] = set()
     pending: list[type[StrictModel]] = [StrictModel]
@@ -198,5 +202,3 @@ def _derived_keys() -> frozenset[str]:
     return frozenset(names)
 
 
-_SPEC_KEYS = _spec_keys()
-_DERIVED_KEYS = _derived_keys()

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
+from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from .model import Spec
 from .values import Duration, Ratio, Version
@@ -70,7 +70,8 @@ def _default(model: type[BaseModel], name: str, field: FieldInfo) -> str:
         return "null"
     if isinstance(value, (Duration, Ratio, Version)):
         return f"`{value}`"
-    return f"`{json.dumps(value)}`"
+    text = json.dumps(to_jsonable_python(value), separators=(", ", ": "))
+    return f"`{text}`" if len(text) <= 80 else "see the default spec"
 
 
 def _models_of(annotation: Any) -> list[type[BaseModel]]:
