@@ -13,6 +13,7 @@ from typing import Any
 from alerts.common import RuleContext
 from alerts.datastore_rules import datastore_rule_groups
 from alerts.host_rules import host_rule_groups
+from alerts.links import with_dashboard_links
 from alerts.model import AlertRule, RecordingRule, RuleFile, RuleGroup
 from alerts.queue_rules import queue_rule_groups
 from alerts.service_rules import service_rule_groups
@@ -30,7 +31,14 @@ def rule_files(spec: Spec) -> list[RuleFile]:
     files += [("slo", slo_rule_groups(context))]
     files += [("datastores", datastore_rule_groups(context)), ("queues", queue_rule_groups(context)),
               ("host", host_rule_groups(context)), ("stack", stack_rule_groups(context))]
-    return [RuleFile(RULES_DIR / f"{name}.yml", tuple(groups)) for name, groups in files if groups]
+    return [RuleFile(RULES_DIR / f"{name}.yml", tuple(_linked(spec, g) for g in groups)) for name, groups in files if groups]
+
+
+def _linked(spec: Spec, group: RuleGroup) -> RuleGroup:
+    """Alert rules get their dashboard_url here, in one pass, from the dashboards' uids."""
+    alerts = with_dashboard_links(spec, tuple(r for r in group.rules if isinstance(r, AlertRule)))
+    by_identity = {id(old): new for old, new in zip((r for r in group.rules if isinstance(r, AlertRule)), alerts)}
+    return RuleGroup(group.name, tuple(by_identity.get(id(rule), rule) for rule in group.rules), group.interval)
 
 
 def _rule_dict(rule: AlertRule | RecordingRule) -> dict[str, Any]:

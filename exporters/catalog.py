@@ -52,7 +52,7 @@ PROBE_METRICS: tuple[MetricInfo, ...] = (
 
 POSTGRES_METRICS: tuple[MetricInfo, ...] = (
     _gauge("obstack_postgres_connections", ("target", "state"), "Backends by state (pg_stat_activity)."),
-    _gauge("obstack_postgres_max_connections", _TARGET, "The server's max_connections setting."),
+    _gauge("obstack_postgres_max_connections", _TARGET, "Connections available to ordinary roles: max_connections minus reserved slots."),
     _gauge("obstack_postgres_oldest_transaction_seconds", _TARGET, "Age of the oldest open transaction."),
     _gauge("obstack_postgres_lock_waits", _TARGET, "Backends waiting for a lock."),
     _counter("obstack_postgres_deadlocks_total", _TARGET, "Deadlocks detected since the statistics reset."),

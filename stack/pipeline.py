@@ -14,6 +14,10 @@ from alerts.docs import alerts_doc_artifacts
 from alerts.prometheus_config import prometheus_config_artifacts
 from alerts.promtool_tests import promtool_test_artifacts
 from alerts.rule_files import rule_file_artifacts
+from compose.compose_file import compose_artifacts
+from compose.kubernetes import kubernetes_artifacts
+from dashboards.generate import dashboard_artifacts
+from dashboards.provisioning import provisioning_artifacts
 from stack.artifacts import Artifact, with_header
 from stack.overview import overview_artifacts
 from stack.spec.loader import LoadedSpec
@@ -28,12 +32,17 @@ GENERATORS: tuple[Generator, ...] = (
     rule_file_artifacts,
     promtool_test_artifacts,
     alertmanager_artifacts,
+    dashboard_artifacts,
+    provisioning_artifacts,
     overview_artifacts,
     alerts_doc_artifacts,
 )
 
 # Run after GENERATORS, on their artifacts (without headers).
-DERIVED_GENERATORS: tuple[DerivedGenerator, ...] = ()
+DERIVED_GENERATORS: tuple[DerivedGenerator, ...] = (
+    compose_artifacts,
+    kubernetes_artifacts,
+)
 
 
 def generate(

@@ -243,3 +243,24 @@ queues:
     names = {r.name for r in alert_rules(spec)}
     assert {"QueueBacklogHigh", "QueueDepthHigh", "QueueOldestJobTooOld", "QueueFailedJobsGrowing",
             "QueueDeadLetterGrowing"} <= names
+
+
+@pytest.mark.parametrize("text", ["default", "two-teams"])
+def test_every_alert_links_a_generated_dashboard_of_its_subject(text: str) -> None:
+    import json
+
+    from dashboards.generate import dashboard_artifacts
+
+    spec = load_spec().spec if text == "default" else load_spec_text(TWO_TEAMS, "t.yaml").spec
+    uids = {json.loads(a.content)["uid"] for a in dashboard_artifacts(spec)}
+    for rule in alert_rules(spec):
+        url = rule.annotations["dashboard_url"]
+        assert url.startswith(spec.grafana.url + "/d/"), url
+        uid = url.removeprefix(spec.grafana.url + "/d/").split("/")[0]
+        if "{{ $labels.service }}" in uid:
+            for instance in rule.instances:
+                assert uid.replace("{{ $labels.service }}", instance.labels["service"]) in uids
+        else:
+            assert uid in uids, (rule.name, uid)
+        if rule.subject == "service" and len({i.labels["service"] for i in rule.instances}) == 1:
+            assert "service-" in uid, "a single service's alert opens that service's dashboard"

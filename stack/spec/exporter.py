@@ -1,10 +1,11 @@
-"""Settings of the obstack exporter: where Prometheus scrapes it and where it listens."""
+"""Settings of the obstack exporter: where Prometheus scrapes it, where it listens, its deadlines."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from .base import NonEmptyTargets, StrictModel, Target
+from .base import AbsolutePath, NonEmptyTargets, StrictModel, Target
+from .values import Duration
 
 
 class Exporter(StrictModel):
@@ -14,3 +15,16 @@ class Exporter(StrictModel):
         default_factory=lambda: ["obstack-exporter:9477"], description="Where Prometheus scrapes the obstack exporter."
     )
     listen: Target = Field("127.0.0.1:9477", description="Address the exporter listens on.")
+    scrape_timeout_offset: Duration = Field(
+        Duration.parse("500ms"),
+        description="Probes must finish this long before Prometheus' scrape timeout (X-Prometheus-Scrape-Timeout-Seconds), "
+                    "leaving time to render and send the answer.",
+    )
+    default_timeout: Duration = Field(
+        Duration.parse("10s"), description="Probe deadline for requests without a scrape-timeout header (/health, curl)."
+    )
+    web_config_file: AbsolutePath | None = Field(
+        None,
+        description="exporter-toolkit web config (tls_server_config, basic_auth_users with bcrypt hashes) "
+                    "for TLS and basic auth; `obstack exporter --web-config` overrides it.",
+    )

@@ -2,15 +2,72 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
 
 from .base import Name, StrictModel
+
+_MEMORY_RE = re.compile(r"^[1-9][0-9]*[mg]$")
+_CPU_RE = re.compile(r"^([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)$")
+_K8S_MEMORY_RE = re.compile(r"^[1-9][0-9]*(Mi|Gi)$")
+_KUBE_VERSION_RE = re.compile(r"^1\.[0-9]{2}$")
+
+
+def _memory(value: str) -> str:
+    if not _MEMORY_RE.match(value):
+        raise ValueError(f"'{value}' is not a memory size; write e.g. '512m' or '2g'")
+    return value
+
+
+def _k8s_memory(value: str) -> str:
+    if not _K8S_MEMORY_RE.match(value):
+        raise ValueError(f"'{value}' is not a Kubernetes memory quantity; write e.g. '128Mi' or '1Gi'")
+    return value
+
+
+def _cpu(value: str) -> str:
+    if not _CPU_RE.match(value):
+        raise ValueError(f"'{value}' is not a Kubernetes CPU quantity; write e.g. '100m' or '0.5'")
+    return value
+
+
+def _pinned_image(value: str) -> str:
+    """An image must name a fixed release: a moving tag makes two deploys of one spec differ."""
+    if "@sha256:" in value:
+        return value
+    name, _, tag = value.rpartition(":")
+    if not name or "/" in tag or not tag:
+        raise ValueError(f"image '{value}' has no tag; pin a release, e.g. 'bookmark-api:1.4.2'")
+    if tag == "latest":
+        raise ValueError(f"image '{value}' uses the moving tag 'latest'; pin a release")
+    return value
+
+
+def _kube_version(value: str) -> str:
+    if not _KUBE_VERSION_RE.match(value):
+        raise ValueError(f"'{value}' is not a Kubernetes minor version; write e.g. '1.30'")
+    return value
+
+
+MemorySize = Annotated[str, AfterValidator(_memory)]
+KubernetesMemory = Annotated[str, AfterValidator(_k8s_memory)]
+KubernetesCpu = Annotated[str, AfterValidator(_cpu)]
+PinnedImage = Annotated[str, AfterValidator(_pinned_image)]
+HostPort = Annotated[int, Field(ge=1, le=65535)]
 
 
 class LogsSettings(StrictModel):
     """The ELK part of the stack (Elasticsearch, Logstash, Kibana)."""
 
     enabled: bool = Field(True, description="Generate the logs part (compose profile, Grafana datasource, log panels).")
+    elasticsearch_heap: MemorySize = Field(
+        "1g", description="Elasticsearch JVM heap (-Xms/-Xmx); the container's memory limit is twice this."
+    )
+    logstash_heap: MemorySize = Field("512m", description="Logstash JVM heap; the container's memory limit is twice this.")
+    tcp_port: HostPort = Field(5000, description="Logstash TCP input for JSON lines (one log object per line).")
+    beats_port: HostPort = Field(5044, description="Logstash Beats input (Filebeat shipping JSON log lines).")
 
 
 class TracingSettings(StrictModel):
@@ -19,10 +76,62 @@ class TracingSettings(StrictModel):
     enabled: bool = Field(True, description="Generate the traces part (compose profile, Grafana datasource, trace links).")
 
 
+class AppContainer(StrictModel):
+    """How compose runs one of the spec's services (the application itself, e.g. the bookmark API)."""
+
+    service: Name = Field(description="Name of the spec's service this container runs (its compose service is the target's host).")
+    image: PinnedImage = Field(description="The service's image with a pinned tag (never 'latest').")
+    healthcheck_tool: Literal["curl", "wget", "node"] = Field(
+        "curl", description="Tool inside the image that probes the health URL (node: a one-line fetch with node itself)."
+    )
+    memory: MemorySize = Field("512m", description="Memory limit of the container.")
+    environment: list[Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]] = Field(
+        default_factory=list,
+        description="Extra environment variables passed through from .env (names only; values never live in the YAML).",
+    )
+
+
+def _plan_apps() -> list[AppContainer]:
+    return [AppContainer(service="bookmark-api", image="bookmark-api:1.0.0")]
+
+
 class ComposeSettings(StrictModel):
     """docker-compose output for a single host."""
 
     bind_address: str = Field("127.0.0.1", description="Address published UI ports bind to.")
+    ui_ports: dict[Name, HostPort] = Field(
+        default_factory=dict,
+        description="Host port per published UI (grafana, prometheus, alertmanager, kibana, jaeger); default: the UI's own port.",
+    )
+    apps: list[AppContainer] = Field(
+        default_factory=_plan_apps,
+        description="Containers for the spec's services; a service without an entry runs elsewhere (not in compose).",
+    )
+    run_datastores: bool = Field(
+        True, description="Run a Postgres or Redis container for each datastore (service named after the datastore)."
+    )
+    exporter_image: PinnedImage = Field(
+        "obstack-exporter:0.1.0", description="Image of the obstack exporter (build it with the Dockerfile in obstack's repository)."
+    )
+    exporter_build_context: str | None = Field(
+        None, description="When set, compose builds the exporter image from this directory (relative to compose/)."
+    )
+    memory_limits: dict[Name, MemorySize] = Field(
+        default_factory=dict, description="Memory limit per compose service, overriding obstack's table."
+    )
+
+
+def _plan_labels() -> dict[str, str]:
+    return {"release": "kube-prometheus-stack"}
+
+
+class KubernetesResources(StrictModel):
+    """Requests and limits of the exporter container."""
+
+    cpu_request: KubernetesCpu = Field("50m", description="CPU the scheduler reserves.")
+    memory_request: KubernetesMemory = Field("64Mi", description="Memory the scheduler reserves.")
+    cpu_limit: KubernetesCpu = Field("500m", description="CPU ceiling (probes run on scrape, in bursts).")
+    memory_limit: KubernetesMemory = Field("256Mi", description="Memory ceiling.")
 
 
 class KubernetesSettings(StrictModel):
@@ -30,6 +139,24 @@ class KubernetesSettings(StrictModel):
 
     namespace: Name = Field("monitoring", description="Namespace of every generated object.")
     labels: dict[str, str] = Field(
-        default_factory=lambda: {"release": "kube-prometheus-stack"},
+        default_factory=_plan_labels,
         description="Labels put on every object so the operator's selectors pick them up.",
+    )
+    version: Annotated[str, AfterValidator(_kube_version)] = Field(
+        "1.30", description="Kubernetes minor version the manifests are validated against."
+    )
+    exporter_image: PinnedImage = Field("obstack-exporter:0.1.0", description="Image of the exporter Deployment.")
+    exporter_replicas: int = Field(1, ge=1, le=10, description="Exporter replicas (each probes every target on its scrape).")
+    exporter_resources: KubernetesResources = Field(default_factory=KubernetesResources)
+    app_namespace: Name | None = Field(
+        None, description="Namespace the spec's services run in, for their ServiceMonitors (default: the namespace above)."
+    )
+    service_port_name: str = Field(
+        "http", description="Name of the port serving /metrics in each service's Kubernetes Service (selected by app.kubernetes.io/name)."
+    )
+    secret_name: Name = Field(
+        "obstack-exporter", description="Secret holding the exporter's datastore credentials (keys: env names and file names)."
+    )
+    dashboard_folder_annotation: str = Field(
+        "grafana_folder", description="Annotation key the Grafana sidecar reads the folder from (its folderAnnotation)."
     )

@@ -10,7 +10,17 @@ from stack.validate.alertmanager_tools import (
     amtool_template_validator,
     inhibition_validator,
 )
+from stack.validate.compose_checks import (
+    compose_lint_validator,
+    docker_compose_config_validator,
+    promtool_compose_validator,
+)
+from stack.validate.dashboard_lint import dashboard_lint_validator
 from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from stack.validate.kubernetes_checks import (
+    kubernetes_core_validator,
+    prometheus_operator_validator,
+)
 from stack.validate.prometheus_tools import (
     promtool_config_validator,
     promtool_rules_validator,
@@ -56,6 +66,12 @@ VALIDATORS: tuple[Validator, ...] = (
     amtool_routes_validator,
     amtool_template_validator,
     inhibition_validator,
+    dashboard_lint_validator,
+    docker_compose_config_validator,
+    compose_lint_validator,
+    promtool_compose_validator,
+    kubernetes_core_validator,
+    prometheus_operator_validator,
 )
 
 

@@ -1,0 +1,44 @@
+"""The dashboard links of alerts, set in one pass over the generated rules (as the mixins do).
+
+An alert links the dashboard of its subject. A rule covering several services links each
+service's own dashboard through a templated uid; a rule whose subjects live on different
+dashboards of another kind links the Alerts & SLOs dashboard, which shows them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from alerts.model import AlertRule
+from dashboards.links import alerts_dashboard, dashboard_url, service_dashboard
+from stack.spec.model import NODE_JOB, Spec
+
+_SUBJECT_KINDS = {"service": "service", "datastore": "datastore", "queue": "queue"}
+
+
+def _kind(rule: AlertRule) -> str | None:
+    if rule.subject in _SUBJECT_KINDS:
+        return _SUBJECT_KINDS[rule.subject]
+    if all(instance.labels.get("job") == NODE_JOB for instance in rule.instances):
+        return "host"
+    return None  # the monitoring stack itself: the Alerts & SLOs dashboard shows its health
+
+
+def _link(spec: Spec, rule: AlertRule) -> str:
+    base = spec.grafana.url.rstrip("/")
+    kind = _kind(rule)
+    if kind is None:
+        return base + alerts_dashboard(spec).path()
+    names = sorted({instance.labels.get(rule.subject, "") for instance in rule.instances})
+    urls = {dashboard_url(spec, kind, name) for name in names}  # type: ignore[arg-type]
+    if len(urls) == 1:
+        return urls.pop()
+    if kind == "service":
+        pattern = service_dashboard(spec, "{service}")
+        if all(service_dashboard(spec, name).uid == pattern.uid.replace("{service}", name) for name in names):
+            return base + "/d/" + pattern.uid.replace("{service}", "{{ $labels.service }}")
+    return base + alerts_dashboard(spec).path()
+
+
+def with_dashboard_links(spec: Spec, rules: tuple[AlertRule, ...]) -> tuple[AlertRule, ...]:
+    return tuple(replace(rule, dashboard_url=_link(spec, rule)) for rule in rules)

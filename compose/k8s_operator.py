@@ -1,0 +1,88 @@
+"""prometheus-operator objects: PrometheusRule per rule file, ServiceMonitor per service and for the exporter.
+
+The rule groups are the very groups of ``prometheus/rules/*.yml``; the ServiceMonitors give
+series the labels ``prometheus.yml`` gives them (job, service, team), so the same rules and
+dashboards work unchanged under kube-prometheus-stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerts.prometheus_config import prometheus_config
+from alerts.rule_files import rule_file_dict, rule_files
+from compose.k8s_common import metadata, object_name
+from stack.spec.model import EXPORTER_JOB, Service, Spec
+
+MONITORING_API = "monitoring.coreos.com/v1"
+EXPORTER_PORT_NAME = "metrics"
+
+# prometheus.yml's snake_case relabel keys -> the operator's camelCase RelabelConfig fields.
+_RELABEL_KEYS = {"source_labels": "sourceLabels", "target_label": "targetLabel", "regex": "regex",
+                 "replacement": "replacement", "action": "action", "separator": "separator", "modulus": "modulus"}
+
+
+def prometheus_rules(spec: Spec) -> list[dict[str, Any]]:
+    objects = []
+    for rule_file in rule_files(spec):
+        objects.append({
+            "apiVersion": MONITORING_API,
+            "kind": "PrometheusRule",
+            "metadata": metadata(spec, object_name(spec.project, rule_file.path.stem)),
+            "spec": rule_file_dict(rule_file),
+        })
+    return objects
+
+
+def _set_label(label: str, value: str) -> dict[str, Any]:
+    return {"action": "replace", "targetLabel": label, "replacement": value}
+
+
+def _endpoint(spec: Spec, port: str, path: str, scheme: str, relabelings: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "port": port,
+        "path": path,
+        "scheme": scheme,
+        "interval": str(spec.prometheus.scrape_interval),
+        "scrapeTimeout": str(spec.prometheus.scrape_timeout),
+        "relabelings": relabelings,
+    }
+
+
+def _service_monitor(spec: Spec, name: str, selector: dict[str, str], endpoint: dict[str, Any],
+                     namespace: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"selector": {"matchLabels": selector}, "endpoints": [endpoint]}
+    if namespace is not None and namespace != spec.kubernetes.namespace:
+        body["namespaceSelector"] = {"matchNames": [namespace]}
+    return {"apiVersion": MONITORING_API, "kind": "ServiceMonitor", "metadata": metadata(spec, name), "spec": body}
+
+
+def service_monitor(spec: Spec, service: Service) -> dict[str, Any]:
+    # The operator names the job after the Kubernetes Service; the rules expect the spec's job.
+    relabelings = [_set_label("job", service.job), _set_label("service", service.name), _set_label("team", service.team)]
+    endpoint = _endpoint(spec, spec.kubernetes.service_port_name, service.metrics_path, service.scheme, relabelings)
+    # 'bookmark-api' in project 'bookmark' stays 'bookmark-api', not 'bookmark-bookmark-api'.
+    prefix = "" if service.name.startswith(f"{spec.project}-") else spec.project
+    return _service_monitor(spec, object_name(prefix, service.name), {"app.kubernetes.io/name": service.name},
+                            endpoint, spec.kubernetes.app_namespace)
+
+
+def _exporter_metric_relabelings(spec: Spec) -> list[dict[str, Any]]:
+    """The exporter job's metric_relabel_configs from prometheus.yml, in the operator's spelling."""
+    jobs = prometheus_config(spec)["scrape_configs"]
+    job = next(j for j in jobs if j["job_name"] == EXPORTER_JOB)
+    return [{_RELABEL_KEYS[key]: value for key, value in rule.items()} for rule in job.get("metric_relabel_configs", [])]
+
+
+def exporter_selector(spec: Spec) -> dict[str, str]:
+    return {"app.kubernetes.io/name": EXPORTER_JOB, "app.kubernetes.io/instance": spec.project}
+
+
+def exporter_service_monitor(spec: Spec) -> dict[str, Any]:
+    endpoint = _endpoint(spec, EXPORTER_PORT_NAME, "/metrics", "http", [_set_label("job", EXPORTER_JOB), _set_label("team", spec.team)])
+    endpoint["metricRelabelings"] = _exporter_metric_relabelings(spec)
+    return _service_monitor(spec, object_name(spec.project, EXPORTER_JOB), exporter_selector(spec), endpoint, None)
+
+
+def service_monitors(spec: Spec) -> list[dict[str, Any]]:
+    return [*(service_monitor(spec, service) for service in spec.services), exporter_service_monitor(spec)]

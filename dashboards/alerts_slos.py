@@ -1,0 +1,109 @@
+"""The Alerts & SLOs dashboard: what fires (ALERTS) by severity, every SLO's budget across services,
+and whether the alerting path itself works; links to every service dashboard."""
+
+from __future__ import annotations
+
+import grafanalib.core as G
+
+from dashboards import links as ids
+from dashboards.panels import (
+    GREEN,
+    INSTANCE,
+    JOB,
+    ORANGE,
+    RATE_INTERVAL,
+    RED,
+    UP_MAPPINGS,
+    Panel,
+    dashboard,
+    job_instance_variables,
+    link,
+    prom,
+    refs,
+    row,
+    selector,
+    stat,
+    steps,
+    table,
+    tagged_links,
+    timeseries,
+    up_steps,
+)
+from dashboards.service import BUDGET_STEPS
+from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Spec
+
+STACK_JOBS = f'job=~"{PROMETHEUS_JOB}|{ALERTMANAGER_JOB}|{EXPORTER_JOB}"'
+
+
+def _alert_panels() -> list[Panel]:
+    def firing(severity: str) -> str:
+        return f'count(ALERTS{{alertstate="firing", severity="{severity}"}}) or vector(0)'
+
+    return [
+        stat("Critical alerts firing", "Alerts paging someone right now.", [prom(firing("critical"))], "short",
+             steps(GREEN, (1, RED)), w=6),
+        stat("Warning alerts firing", "Alerts that open a ticket.", [prom(firing("warning"))], "short",
+             steps(GREEN, (1, ORANGE)), w=6),
+        stat("Pending alerts", "Conditions true but not yet for their hold time (they may fire soon).",
+             [prom('count(ALERTS{alertstate="pending"}) or vector(0)')], "short", steps(GREEN, (1, ORANGE)), w=6),
+        stat("Firing alert names", "Distinct alert names firing.",
+             [prom('count(count by (alertname) (ALERTS{alertstate="firing"})) or vector(0)')], "short",
+             steps(GREEN, (1, ORANGE)), w=6),
+        timeseries("Firing alerts by severity", "How many alerts fired when, by severity?",
+                   [prom('count by (severity) (ALERTS{alertstate="firing"})', "{{severity}}")], "short",
+                   w=24, stacked=True, minimum=0),
+        table("Firing alerts", "Every firing alert with its labels (the subject and owner).",
+              [prom('ALERTS{alertstate="firing"}', instant=True, table=True)], "none", w=24),
+    ]
+
+
+def _slo_panels() -> list[Panel]:
+    budget = "slo:error_budget_remaining:ratio"
+    return [
+        table("Error budget remaining per SLO", "Which SLOs still have budget? Below 0 the SLO is missed for its "
+              "window.", [prom(budget, instant=True, table=True)], "percentunit", steps(RED, *BUDGET_STEPS), w=12),
+        timeseries("Error budget remaining", "How each SLO's budget evolves across services.",
+                   [prom(budget, "{{service}} {{slo}}")], "percentunit", steps(RED, *BUDGET_STEPS), w=12),
+    ]
+
+
+def _stack_panels() -> list[Panel]:
+    scope = (JOB, INSTANCE)
+    exporter_up = selector("up", f'job="{EXPORTER_JOB}"', *scope)
+    return [
+        stat("Exporter up", "Is the obstack exporter scraped? Without it no datastore or queue alert can fire "
+             "(ExporterDown).", [prom(f"min({exporter_up})")], "none",
+             up_steps(), mappings=UP_MAPPINGS, w=8),
+        stat("Prometheus config loaded", "Did Prometheus' last configuration reload succeed "
+             "(PrometheusConfigReloadFailed)?",
+             [prom(f"min({selector('prometheus_config_last_reload_successful', *scope)})")], "none", up_steps(),
+             w=8),
+        stat("Alertmanager config loaded", "Did Alertmanager's last configuration reload succeed "
+             "(AlertmanagerConfigReloadFailed)?",
+             [prom(f"min({selector('alertmanager_config_last_reload_successful', *scope)})")], "none", up_steps(),
+             w=8),
+        timeseries("Rule evaluation failures", "Rule evaluations that failed per interval; any is an alert "
+                   "(PrometheusRuleEvaluationFailures): the rules built on them cannot fire.",
+                   [prom(f"sum by (rule_group) (increase({selector('prometheus_rule_evaluation_failures_total', *scope)}"
+                         f"[{RATE_INTERVAL}]))", "{{rule_group}}")], "short", steps(GREEN, (0, RED)), minimum=0),
+        timeseries("Notification failures", "Notifications Alertmanager failed to deliver, per integration "
+                   "(AlertmanagerNotificationsFailing): alerts fire but nobody hears.",
+                   refs(prom(f"sum by (integration) (increase("
+                             f"{selector('alertmanager_notifications_failed_total', *scope)}[{RATE_INTERVAL}]))",
+                             "{{integration}} failed"),
+                        prom(f"sum by (integration) (increase("
+                             f"{selector('alertmanager_notifications_total', *scope)}[{RATE_INTERVAL}]))",
+                             "{{integration}} sent")), "short", steps(GREEN, (0, RED)), minimum=0),
+    ]
+
+
+def alerts_dashboard(spec: Spec) -> G.Dashboard:
+    panels: list[Panel] = [row("Alerts"), *_alert_panels()]
+    if any(service.slos for service in spec.services):
+        panels += [row("SLOs"), *_slo_panels()]
+    panels += [row("Monitoring stack"), *_stack_panels()]
+    links = [link(s.name, ids.service_dashboard(spec, s.name), f"Service {s.name}: RED and SLOs")
+             for s in spec.services]
+    return dashboard(ids.alerts_dashboard(spec), "Firing alerts by severity, every SLO's error budget across "
+                     "services, and the health of the alerting path itself.", [spec.project, "alerts"],
+                     job_instance_variables(f"up{{{STACK_JOBS}}}"), panels, [*links, tagged_links(spec.project)])

@@ -1,0 +1,51 @@
+"""The dashboards generator: every dashboard of the spec, normalised, as deterministic JSON files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+from typing import Any
+
+import grafanalib.core as G
+from grafanalib._gen import DashboardEncoder
+
+from dashboards.alerts_slos import alerts_dashboard
+from dashboards.host import host_dashboard
+from dashboards.normalise import normalise
+from dashboards.postgres import postgres_dashboard
+from dashboards.queues import queues_dashboard
+from dashboards.redis import redis_dashboard
+from dashboards.service import service_dashboard
+from stack.artifacts import Artifact
+from stack.spec.model import Spec
+
+DASHBOARDS_DIR = PurePosixPath("grafana/dashboards")
+KIND = "grafana-dashboards"
+
+
+def _legacy_json(board: G.Dashboard) -> dict[str, Any]:
+    # grafanalib's encoder turns its value objects into plain JSON data; a round trip gives dicts.
+    return json.loads(json.dumps(board.to_json_data(), cls=DashboardEncoder))
+
+
+def build_dashboards(spec: Spec) -> list[dict[str, Any]]:
+    """Every dashboard of ``spec`` in the current dashboard model, services first."""
+    boards: list[G.Dashboard | None] = [service_dashboard(spec, service) for service in spec.services]
+    boards += [postgres_dashboard(spec), redis_dashboard(spec), queues_dashboard(spec), host_dashboard(spec),
+               alerts_dashboard(spec)]
+    return [normalise(_legacy_json(board)) for board in boards if board is not None]
+
+
+def dashboard_json(dashboard: dict[str, Any]) -> str:
+    """Deterministic bytes: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(dashboard, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def dashboard_path(spec: Spec, uid: str) -> PurePosixPath:
+    """``grafana/dashboards/<folder>/<uid>.json``: the directory is the Grafana folder (foldersFromFilesStructure)."""
+    return DASHBOARDS_DIR / spec.grafana.folder / f"{uid}.json"
+
+
+def dashboard_artifacts(spec: Spec) -> list[Artifact]:
+    """One JSON file per dashboard of the spec, under its Grafana folder."""
+    return [Artifact(dashboard_path(spec, board["uid"]), dashboard_json(board), KIND) for board in build_dashboards(spec)]

@@ -1,0 +1,101 @@
+"""Dashboard identities: stable uids derived from the spec, titles, and the URLs alerts link to.
+
+A uid is ``<project>-<dashboard>`` (``-<service>`` for service dashboards): readable, and the
+same on every run, so an alert's ``dashboard_url`` annotation keeps resolving. Grafana caps
+uids at 40 characters; a longer one is cut and made unique again with a short hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from stack.spec.model import Spec
+
+SubjectKind = Literal["service", "datastore", "queue", "host", "slo"]
+MAX_UID_LENGTH = 40  # Grafana's limit on dashboard uids
+
+
+@dataclass(frozen=True)
+class DashboardId:
+    """What identifies a dashboard: its uid, title and URL slug."""
+
+    uid: str
+    title: str
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.title)
+
+    def path(self) -> str:
+        """The dashboard's path under Grafana's base URL."""
+        return f"/d/{self.uid}/{self.slug}"
+
+
+def slugify(text: str) -> str:
+    """Grafana's URL slug of a title: lower case, runs of other characters as one dash."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _uid(*parts: str) -> str:
+    # Spec names are already uid-safe ([a-z0-9_-]); keeping '_' keeps "my_api" and "my-api" apart.
+    text = "-".join(re.sub(r"[^A-Za-z0-9_-]+", "-", part) for part in parts if part)
+    if len(text) <= MAX_UID_LENGTH:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{text[:MAX_UID_LENGTH - 9].rstrip('-')}-{digest}"
+
+
+def service_dashboard(spec: Spec, service: str) -> DashboardId:
+    return DashboardId(_uid(spec.project, "service", service), f"{spec.project} / service / {service}")
+
+
+def postgres_dashboard(spec: Spec) -> DashboardId:
+    return DashboardId(_uid(spec.project, "postgres"), f"{spec.project} / Postgres")
+
+
+def redis_dashboard(spec: Spec) -> DashboardId:
+    return DashboardId(_uid(spec.project, "redis"), f"{spec.project} / Redis")
+
+
+def queues_dashboard(spec: Spec) -> DashboardId:
+    return DashboardId(_uid(spec.project, "queues"), f"{spec.project} / Queues")
+
+
+def host_dashboard(spec: Spec) -> DashboardId:
+    return DashboardId(_uid(spec.project, "host"), f"{spec.project} / Host")
+
+
+def alerts_dashboard(spec: Spec) -> DashboardId:
+    return DashboardId(_uid(spec.project, "alerts-slos"), f"{spec.project} / Alerts & SLOs")
+
+
+def subject_dashboard(spec: Spec, subject_kind: SubjectKind, name: str) -> DashboardId:
+    """The dashboard showing one subject; ValueError when the spec has no such subject."""
+    if subject_kind == "service":
+        if not any(s.name == name for s in spec.services):
+            raise ValueError(f"no service named {name!r} in the spec")
+        return service_dashboard(spec, name)
+    if subject_kind == "datastore":
+        store = spec.datastore(name)
+        if store is None:
+            raise ValueError(f"no datastore named {name!r} in the spec")
+        return postgres_dashboard(spec) if store.kind == "postgres" else redis_dashboard(spec)
+    if subject_kind == "queue":
+        if not any(q.name == name for q in spec.queues):
+            raise ValueError(f"no queue named {name!r} in the spec")
+        return queues_dashboard(spec)
+    if subject_kind == "host":
+        return host_dashboard(spec)  # hosts are node-exporter instances, not spec entries
+    if subject_kind == "slo":
+        if not any(slo.name == name for s in spec.services for slo in s.slos):
+            raise ValueError(f"no SLO named {name!r} in the spec")
+        return alerts_dashboard(spec)
+    raise ValueError(f"unknown subject kind {subject_kind!r}")
+
+
+def dashboard_url(spec: Spec, subject_kind: SubjectKind, name: str) -> str:
+    """``<grafana.url>/d/<uid>/<slug>`` of the dashboard showing the subject (for alerts' dashboard_url)."""
+    return spec.grafana.url.rstrip("/") + subject_dashboard(spec, subject_kind, name).path()

@@ -1,0 +1,353 @@
+"""Dashboard lint: the rules of Grafana's dashboard-linter that apply to obstack, plus the metric contract.
+
+Works on dashboard JSON (the current model), independent of how it was made. Each rule is one
+function with a stable id and a one-line doc in ``LINT_RULES``; findings start with ``[rule-id]``.
+PromQL is parsed by promql-parser after Grafana's variables are replaced by placeholders
+(``$__rate_interval`` by a distinctive duration, so the rate-interval rule can recognise it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import promql_parser as promql
+
+from alerts.promql_labels import metric_names
+from dashboards.datasources import DATASOURCE_VARIABLE, PROMETHEUS
+from stack.metric_catalog import MetricCatalog
+from stack.validate.findings import Finding
+
+VALIDATOR = "dashboard lint"
+
+LINT_RULES: dict[str, str] = {
+    "template-datasource": "The dashboard has a Prometheus datasource variable named `datasource`, labelled 'Data source'.",
+    "template-job": "Metrics carrying `job` are filtered by a multi-select `job` variable (allValue .+) on $datasource.",
+    "template-instance": "Metrics carrying `instance` are filtered by a multi-select `instance` variable on $datasource.",
+    "panel-datasource": "Metrics panels use the datasource variable; logs and traces panels a provisioned datasource.",
+    "panel-title-description": "Every panel has a title and a description (what question it answers).",
+    "panel-units": "Every value panel (stat, timeseries, table, gauge, bar gauge) has a valid unit.",
+    "panel-no-targets": "Every panel has at least one query.",
+    "target-promql": "Every PromQL query parses once Grafana's variables are substituted.",
+    "target-rate-interval": "Every rate(), irate() and increase() range is $__rate_interval.",
+    "target-counter-agg": "Every counter is read through rate(), irate() or increase() over a range.",
+    "metric-contract": "Every metric a query selects is produced by a declared source (the metric catalog).",
+}
+
+RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
+VALUE_PANELS = frozenset({"stat", "singlestat", "graph", "timeseries", "table", "gauge", "bargauge"})
+PANELS_WITHOUT_QUERIES = frozenset({"row", "text", "news", "dashlist", "alertlist"})
+# Grafana unit ids (valueFormats categories) the generated and hand-written dashboards use.
+VALID_UNITS = frozenset({
+    "none", "string", "short", "percent", "percentunit", "humidity", "dB", "hex0x", "hex", "sci", "locale",
+    "bytes", "decbytes", "bits", "decbits", "kbytes", "deckbytes", "mbytes", "decmbytes", "gbytes", "decgbytes",
+    "pps", "binBps", "Bps", "binbps", "bps", "KiBs", "KBs", "MiBs", "MBs", "GiBs", "GBs",
+    "dateTimeAsIso", "dateTimeAsSystem", "dateTimeFromNow", "hertz", "ns", "µs", "ms", "s", "m", "h", "d",
+    "dtdurationms", "dtdurations", "dthms", "dtdhms", "timeticks", "clockms", "clocks",
+    "cps", "ops", "reqps", "rps", "wps", "iops", "cpm", "opm", "rpm", "wpm", "bool", "bool_yes_no", "bool_on_off",
+})
+
+# Placeholders for Grafana's time variables: distinctive, so a range can be traced back to its variable.
+TIME_PLACEHOLDERS: dict[str, str] = {
+    "__rate_interval": "1234567s", "__interval": "1234568s", "__range": "1234569s", "__auto": "1234570s",
+    "__interval_ms": "1234568000", "__range_ms": "1234569000", "__range_s": "1234569",
+}
+RATE_INTERVAL_SECONDS = 1234567.0
+# String literals stay as written (a variable inside quotes is a label value); variables outside are replaced.
+_TOKEN_RE = re.compile(
+    r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`'
+    r"|\$\{(?P<braced>[\w.]+)(?::[^}]*)?\}|\$(?P<plain>\w+)|\[\[(?P<old>[\w.]+)(?::[^\]]*)?\]\]"
+)
+_LABEL_VALUES_RE = re.compile(r"^\s*label_values\(\s*(?P<selector>.+),\s*\w+\s*\)\s*$", re.DOTALL)
+
+
+def substitute_variables(expr: str) -> str:
+    """``expr`` with Grafana's variables replaced by placeholders PromQL accepts."""
+    def replace(match: re.Match[str]) -> str:
+        name = match.group("braced") or match.group("plain") or match.group("old")
+        if name is None:
+            return match.group(0)
+        return TIME_PLACEHOLDERS.get(name, f"grafana_variable_{name.replace('.', '_')}")
+
+    return _TOKEN_RE.sub(replace, expr)
+
+
+@dataclass(frozen=True)
+class Query:
+    """One PromQL query of a panel or variable, parsed (``expr`` None when it does not parse)."""
+
+    text: str
+    expr: promql.Expr | None
+    error: str | None
+    nodes: tuple[promql.Expr, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Query:
+        try:
+            expr = promql.parse(substitute_variables(text))
+        except ValueError as error:
+            return cls(text, None, str(error))
+        nodes: list[promql.Expr] = []
+        promql.walk(expr, pre_visit=nodes.append)
+        return cls(text, expr, None, tuple(nodes))
+
+    def selectors(self) -> list[promql.VectorSelector]:
+        return [node for node in self.nodes if isinstance(node, promql.VectorSelector)]
+
+    def calls(self, names: frozenset[str]) -> list[promql.Call]:
+        return [n for n in self.nodes if isinstance(n, promql.Call) and n.func.name in names]
+
+
+@dataclass(frozen=True)
+class LintedDashboard:
+    """A dashboard with its panels (rows' nested panels included) and every query parsed."""
+
+    file: str
+    data: Mapping[str, Any]
+    catalog: MetricCatalog
+    datasource_uids: Mapping[str, str]  # provisioned uid -> plugin type
+    panels: tuple[Mapping[str, Any], ...] = field(default=())
+
+    @property
+    def variables(self) -> list[Mapping[str, Any]]:
+        templating = self.data.get("templating")
+        listed = templating.get("list") if isinstance(templating, Mapping) else None
+        return [v for v in listed or [] if isinstance(v, Mapping)]
+
+    def variable(self, name: str) -> Mapping[str, Any] | None:
+        return next((v for v in self.variables if v.get("name") == name), None)
+
+    def prometheus_queries(self, panel: Mapping[str, Any]) -> list[Query]:
+        return [Query.parse(t["expr"]) for t in _targets(panel) if isinstance(t.get("expr"), str)]
+
+    def all_queries(self) -> Iterator[tuple[Mapping[str, Any], Query]]:
+        for panel in self.panels:
+            for query in self.prometheus_queries(panel):
+                yield panel, query
+
+
+def _targets(panel: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    targets = panel.get("targets")
+    return [t for t in targets if isinstance(t, Mapping)] if isinstance(targets, list) else []
+
+
+def _flatten(panels: Any) -> Iterator[Mapping[str, Any]]:
+    for panel in panels if isinstance(panels, list) else []:
+        if isinstance(panel, Mapping):
+            yield panel
+            yield from _flatten(panel.get("panels"))
+
+
+def panel_location(panel: Mapping[str, Any]) -> str:
+    return f"panel {panel.get('id', '?')} {str(panel.get('title') or '(untitled)')!r}"
+
+
+Message = tuple[str, str]  # (location, message)
+
+
+# --------------------------------------------------------------------------- dashboard rules
+
+
+def _uses_prometheus(board: LintedDashboard) -> bool:
+    return any(board.prometheus_queries(panel) for panel in board.panels)
+
+
+def template_datasource(board: LintedDashboard) -> Iterator[Message]:
+    if not _uses_prometheus(board):
+        return
+    variable = board.variable(DATASOURCE_VARIABLE)
+    if variable is None or variable.get("type") != "datasource":
+        yield "templating", "no datasource variable named 'datasource' (type datasource)"
+        return
+    if variable.get("query") != PROMETHEUS.type:
+        yield "templating", f"the datasource variable lists {variable.get('query')!r} datasources, not 'prometheus'"
+    if variable.get("label") != "Data source":
+        yield "templating", f"the datasource variable is labelled {variable.get('label')!r}, not 'Data source'"
+
+
+def _metrics_carry(board: LintedDashboard, label: str) -> list[str]:
+    names = {name for _, query in board.all_queries() for s in query.selectors() for name in metric_names(s)}
+    return sorted(name for name in names
+                  if (entry := board.catalog.lookup(name)) is not None and label in entry.all_labels)
+
+
+def _label_variable_rule(label: str) -> Callable[[LintedDashboard], Iterator[Message]]:
+    def rule(board: LintedDashboard) -> Iterator[Message]:
+        carriers = _metrics_carry(board, label)
+        if not carriers:
+            return
+        variable = board.variable(label)
+        if variable is None:
+            yield "templating", f"no '{label}' variable, though {', '.join(carriers[:3])} carry the label"
+            return
+        source = variable.get("datasource")
+        uid = source.get("uid") if isinstance(source, Mapping) else source
+        problems = []
+        if uid not in (f"${DATASOURCE_VARIABLE}", f"${{{DATASOURCE_VARIABLE}}}"):
+            problems.append(f"queries {uid!r}, not $datasource")
+        if variable.get("type") != "query":
+            problems.append(f"is of type {variable.get('type')!r}, not a query")
+        if variable.get("label") != label:
+            problems.append(f"is labelled {variable.get('label')!r}, not {label!r}")
+        if not variable.get("multi"):
+            problems.append("is not multi-select")
+        if variable.get("allValue") != ".+":
+            problems.append(f"has allValue {variable.get('allValue')!r}, not '.+'")
+        for problem in problems:
+            yield "templating", f"the '{label}' variable {problem}"
+
+    rule.__name__ = f"template_{label}"
+    rule.__doc__ = f"A dashboard whose metrics carry `{label}` has a proper `{label}` variable."
+    return rule
+
+
+template_job = _label_variable_rule("job")
+template_instance = _label_variable_rule("instance")
+
+
+# --------------------------------------------------------------------------- panel rules
+
+
+def panel_datasource(board: LintedDashboard, panel: Mapping[str, Any]) -> Iterator[str]:
+    if panel.get("type") == "row":
+        return
+    source = panel.get("datasource")
+    uid, kind = (source.get("uid"), source.get("type")) if isinstance(source, Mapping) else (source, None)
+    templated = uid in (f"${DATASOURCE_VARIABLE}", f"${{{DATASOURCE_VARIABLE}}}")
+    if board.prometheus_queries(panel) and not templated:
+        yield f"queries Prometheus through {uid!r}, not the datasource variable ${{{DATASOURCE_VARIABLE}}}"
+    if templated or board.prometheus_queries(panel):
+        return
+    # Logs and traces panels cannot use the Prometheus variable: they must name a provisioned datasource.
+    if uid not in board.datasource_uids:
+        yield f"uses datasource {uid!r}, which is not provisioned ({', '.join(sorted(board.datasource_uids))})"
+    elif kind != board.datasource_uids[uid]:
+        yield f"names datasource {uid!r} as type {kind!r}; it is provisioned as {board.datasource_uids[uid]!r}"
+
+
+def panel_title_description(board: LintedDashboard, panel: Mapping[str, Any]) -> Iterator[str]:
+    if not str(panel.get("title") or "").strip():
+        yield "has no title"
+    if panel.get("type") != "row" and not str(panel.get("description") or "").strip():
+        yield "has no description (say which question the panel answers)"
+
+
+def panel_units(board: LintedDashboard, panel: Mapping[str, Any]) -> Iterator[str]:
+    if panel.get("type") not in VALUE_PANELS:
+        return
+    config = panel.get("fieldConfig")
+    defaults = config.get("defaults") if isinstance(config, Mapping) else None
+    unit = defaults.get("unit") if isinstance(defaults, Mapping) else None
+    if unit not in VALID_UNITS:
+        yield f"has no valid unit ({unit!r})" if unit else "has no unit"
+
+
+def panel_no_targets(board: LintedDashboard, panel: Mapping[str, Any]) -> Iterator[str]:
+    if panel.get("type") not in PANELS_WITHOUT_QUERIES and not _targets(panel):
+        yield "has no queries"
+
+
+# --------------------------------------------------------------------------- query rules
+
+
+def target_promql(board: LintedDashboard, query: Query) -> Iterator[str]:
+    if query.error is not None:
+        yield f"does not parse ({query.error}): {query.text}"
+
+
+def target_rate_interval(board: LintedDashboard, query: Query) -> Iterator[str]:
+    for call in query.calls(RATE_FUNCTIONS):
+        argument = call.args[0] if call.args else None
+        seconds = argument.range.total_seconds() if isinstance(argument, (promql.MatrixSelector, promql.SubqueryExpr)) \
+            and argument.range is not None else None
+        if seconds != RATE_INTERVAL_SECONDS:
+            yield f"{call.func.name}() range is not $__rate_interval: {query.text}"
+
+
+def target_counter_agg(board: LintedDashboard, query: Query) -> Iterator[str]:
+    # Wrapper objects are rebuilt on every access, so compare selectors by text, counting occurrences.
+    counters = Counter(str(s) for s in query.selectors()
+                       if any(board.catalog.is_counter(name) for name in metric_names(s)))
+    rated = Counter(str(call.args[0].vector_selector) for call in query.calls(RATE_FUNCTIONS)
+                    if call.args and isinstance(call.args[0], promql.MatrixSelector))
+    for text, count in counters.items():
+        if count > rated[text]:
+            yield f"counter {text} is not read through rate(), irate() or increase()"
+
+
+def metric_contract(board: LintedDashboard, query: Query) -> Iterator[str]:
+    names = dict.fromkeys(name for s in query.selectors() for name in metric_names(s))
+    for name in names:
+        if name not in board.catalog:
+            yield f"{name} is not in the metric catalog (no exporter, service, node-exporter or recording rule declares it)"
+
+
+def variable_metric_contract(board: LintedDashboard) -> Iterator[Message]:
+    """The metric-contract rule over variable queries (``label_values(<selector>, label)``)."""
+    for variable in board.variables:
+        match = _LABEL_VALUES_RE.match(str(variable.get("query") or "")) if variable.get("type") == "query" else None
+        if match:
+            for message in metric_contract(board, Query.parse(match.group("selector"))):
+                yield f"variable {variable.get('name')!r}", message
+
+
+DashboardCheck = Callable[[LintedDashboard], Iterable[Message]]
+PanelCheck = Callable[[LintedDashboard, Mapping[str, Any]], Iterable[str]]
+QueryCheck = Callable[[LintedDashboard, Query], Iterable[str]]
+
+DASHBOARD_CHECKS: dict[str, DashboardCheck] = {
+    "template-datasource": template_datasource,
+    "template-job": template_job,
+    "template-instance": template_instance,
+    "metric-contract": variable_metric_contract,
+}
+PANEL_CHECKS: dict[str, PanelCheck] = {
+    "panel-datasource": panel_datasource,
+    "panel-title-description": panel_title_description,
+    "panel-units": panel_units,
+    "panel-no-targets": panel_no_targets,
+}
+QUERY_CHECKS: dict[str, QueryCheck] = {
+    "target-promql": target_promql,
+    "target-rate-interval": target_rate_interval,
+    "target-counter-agg": target_counter_agg,
+    "metric-contract": metric_contract,
+}
+
+
+# --------------------------------------------------------------------------- runner
+
+
+@dataclass(frozen=True)
+class RawFinding:
+    """A finding before exclusions: which rule, which dashboard and panel, what."""
+
+    rule: str
+    file: str
+    dashboard_uid: str
+    panel_title: str | None
+    location: str
+    message: str
+
+    def finding(self) -> Finding:
+        return Finding(VALIDATOR, "error", self.file, self.location, f"[{self.rule}] {self.message}")
+
+
+def lint_dashboard(file: str, data: Mapping[str, Any], catalog: MetricCatalog,
+                   datasource_uids: Mapping[str, str]) -> list[RawFinding]:
+    """Every rule over one dashboard, in rule order: dashboard rules, then panel by panel."""
+    board = LintedDashboard(file, data, catalog, datasource_uids, tuple(_flatten(data.get("panels"))))
+    uid = str(data.get("uid", ""))
+    found = [RawFinding(rule, file, uid, None, location, message)
+             for rule, check in DASHBOARD_CHECKS.items() for location, message in check(board)]
+    for panel in board.panels:
+        where, title = panel_location(panel), str(panel.get("title") or "")
+        found += [RawFinding(rule, file, uid, title, where, message)
+                  for rule, check in PANEL_CHECKS.items() for message in check(board, panel)]
+        for query in board.prometheus_queries(panel):
+            found += [RawFinding(rule, file, uid, title, where, message)
+                      for rule, check in QUERY_CHECKS.items() for message in check(board, query)]
+    return found

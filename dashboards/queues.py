@@ -1,0 +1,110 @@
+"""The Queues dashboard (the plan's queue monitoring): every queue's jobs, backlog, age, failures,
+dead letters, throughput, workers and pause state, each at the queue's own thresholds."""
+
+from __future__ import annotations
+
+import grafanalib.core as G
+
+from alerts.queue_rules import GROWTH_WINDOW
+from dashboards import links as ids
+from dashboards.common import datastore_links
+from dashboards.panels import (
+    GREEN,
+    INSTANCE,
+    JOB,
+    RATE_INTERVAL,
+    RED,
+    UP_MAPPINGS,
+    Panel,
+    alert_steps,
+    dashboard,
+    job_instance_variables,
+    prom,
+    quoted,
+    row,
+    selector,
+    stat,
+    steps,
+    timeseries,
+    up_steps,
+)
+from stack.spec.model import Queue, Spec
+
+PAUSED_MAPPINGS = [{"type": "value", "options": {"0": {"text": "running", "color": GREEN, "index": 0},
+                                                 "1": {"text": "PAUSED", "color": RED, "index": 1}}}]
+
+
+def _stats(queue: Queue, scope: tuple[str, ...]) -> list[Panel]:
+    thresholds = queue.thresholds
+    panels = [
+        stat("Readable", "Can the exporter read the queue from its backend?",
+             [prom(selector("obstack_queue_up", *scope))], "none", up_steps(), mappings=UP_MAPPINGS),
+        stat("Backlog", "Jobs ready to run and not started; QueueDepthHigh / QueueBacklogHigh fire above the "
+             "thresholds.", [prom(selector("obstack_queue_backlog_jobs", *scope))], "short",
+             alert_steps(thresholds.backlog)),
+        stat("Oldest waiting job", "How long has the oldest waiting job waited? QueueOldestJobTooOld fires above "
+             "the threshold.", [prom(selector("obstack_queue_oldest_job_age_seconds", *scope))], "s",
+             alert_steps(thresholds.oldest_waiting)),
+        stat("Workers", "Workers connected to the queue (none: nothing consumes it).",
+             [prom(selector("obstack_queue_workers", *scope))], "short", steps(RED, (1, GREEN))),
+        stat("Paused", "Is the queue paused (jobs wait until someone resumes it)?",
+             [prom(selector("obstack_queue_paused", *scope))], "none", steps(GREEN, (1, RED)),
+             mappings=PAUSED_MAPPINGS),
+    ]
+    if queue.dead_letter:
+        panels.append(stat("Dead-letter jobs", f"Jobs waiting in {queue.dead_letter} for a human.",
+                           [prom(selector("obstack_queue_dead_letter_jobs", *scope))], "short"))
+    return panels
+
+
+def _graphs(queue: Queue, scope: tuple[str, ...]) -> list[Panel]:
+    thresholds = queue.thresholds
+    jobs = "obstack_queue_jobs"
+    failed = selector(jobs, *scope, 'state="failed"')
+    completed = selector(jobs, *scope, 'state="completed"')
+    panels = [
+        timeseries("Jobs by state", "Where are the queue's jobs (waiting, active, delayed, failed, completed...)?",
+                   [prom(f"sum by (state) ({selector(jobs, *scope)})", "{{state}}")], "short", w=8, minimum=0),
+        timeseries("Backlog", "Jobs ready to run and not started; dashed: QueueDepthHigh (warning) and "
+                   "QueueBacklogHigh (critical).", [prom(selector("obstack_queue_backlog_jobs", *scope), "backlog")],
+                   "short", alert_steps(thresholds.backlog), w=8, minimum=0),
+        timeseries("Oldest waiting job", "Age of the oldest waiting job; dashed: the QueueOldestJobTooOld "
+                   "threshold.", [prom(selector("obstack_queue_oldest_job_age_seconds", *scope), "age")], "s",
+                   alert_steps(thresholds.oldest_waiting), w=8, minimum=0),
+        timeseries(f"Failed jobs gained ({GROWTH_WINDOW})", f"New failures over {GROWTH_WINDOW}, as "
+                   "QueueFailedJobsGrowing counts them; dashed: its threshold.",
+                   [prom(f"delta({failed}[{GROWTH_WINDOW}])", "failed")],
+                   "short", alert_steps(thresholds.failed_jobs), w=8),
+        timeseries("Throughput", "Jobs completed per second (growth of the completed set; backends that trim "
+                   "completed jobs under-count).",
+                   [prom(f"clamp_min(deriv({completed}[{RATE_INTERVAL}]), 0)",
+                         "completed/s")], "cps", w=8, minimum=0),
+        timeseries("Workers", "Workers connected over time (a drop to 0 stalls the queue).",
+                   [prom(selector("obstack_queue_workers", *scope), "workers")], "short", w=8, minimum=0),
+    ]
+    if queue.dead_letter:
+        panels.append(timeseries(
+            f"Dead letters gained ({GROWTH_WINDOW})", f"Jobs newly moved to {queue.dead_letter} over {GROWTH_WINDOW}, "
+            "as QueueDeadLetterGrowing counts them; dashed: its threshold.",
+            [prom(f"delta({selector('obstack_queue_dead_letter_jobs', *scope)}[{GROWTH_WINDOW}])", "dead letters")],
+            "short", alert_steps(thresholds.dead_letter_jobs), w=24))
+    return panels
+
+
+def queues_dashboard(spec: Spec) -> G.Dashboard | None:
+    if not spec.queues:
+        return None
+    panels: list[Panel] = [
+        row("All queues"),
+        timeseries("Backlog per queue", "Which queue is falling behind? (Each queue's thresholds are on its own "
+                   "row.)", [prom(selector("obstack_queue_backlog_jobs", JOB, INSTANCE), "{{queue}}")], "short",
+                   w=24, minimum=0),
+    ]
+    for queue in spec.queues:
+        scope = (JOB, INSTANCE, f"queue={quoted(queue.name)}")
+        title = f"{queue.name} ({queue.backend} on {queue.datastore}, team {queue.team})"
+        panels += [row(title), *_stats(queue, scope), *_graphs(queue, scope)]
+    return dashboard(ids.queues_dashboard(spec), "Every job queue: jobs by state, backlog and age against their "
+                     "thresholds, failures, dead letters, throughput, workers and pause state.",
+                     [spec.project, "queue"], job_instance_variables("obstack_queue_up"), panels,
+                     datastore_links(spec, sorted({q.datastore for q in spec.queues})))

@@ -1,0 +1,177 @@
+"""The service overview dashboard, one per service: RED, SLO status and burn, instances, restarts,
+and the service's logs and traces when the spec enables them.
+
+The top stats read the recording rules the alerts read, coloured at the alert thresholds;
+the graphs below read the raw series over ``$__rate_interval`` so one instance can be picked.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from urllib.parse import quote
+
+import grafanalib.core as G
+
+from alerts.service_rules import ERROR_RATIO_RECORD, P95_RECORD, requests_rate_record
+from alerts.slo_rules import burn_windows, error_ratio_record
+from dashboards import links as ids
+from dashboards.datasources import ELASTICSEARCH, JAEGER
+from dashboards.panels import (
+    GREEN,
+    INSTANCE,
+    JOB,
+    ORANGE,
+    RATE_INTERVAL,
+    RED,
+    UP_MAPPINGS,
+    Panel,
+    alert_steps,
+    dashboard,
+    external_link,
+    job_instance_variables,
+    link,
+    logs,
+    prom,
+    quoted,
+    refs,
+    row,
+    selector,
+    stat,
+    steps,
+    tagged_links,
+    timeseries,
+    traces,
+    up_steps,
+)
+from stack.spec.model import Service, Slo, Spec
+
+RESTART_WINDOW = "30m"  # the window ServiceFlapping counts restarts over
+# Budget remaining: red once spent, orange in its last quarter (time to slow down releases).
+BUDGET_STEPS = ((0, ORANGE), (0.25, GREEN))
+
+
+def _red_panels(service: Service) -> list[Panel]:
+    metrics = service.request_metrics
+    scope = (f"service={quoted(service.name)}", JOB, INSTANCE)
+    count = selector(f"{metrics.histogram}_count", *scope)
+    errors = selector(f"{metrics.histogram}_count", *scope, f"{metrics.status_label}=~{quoted(metrics.error_status_regex)}")
+    bucket = selector(f"{metrics.histogram}_bucket", *scope)
+    thresholds = service.thresholds
+    quantiles = [prom(f"histogram_quantile({q}, sum by (le) (rate({bucket}[{RATE_INTERVAL}])))", f"p{int(q * 100)}")
+                 for q in (0.5, 0.95, 0.99)]
+    return [
+        timeseries("Requests per second by route", "How much traffic does each route get (all instances selected)?",
+                   [prom(f"sum by ({metrics.route_label}) (rate({count}[{RATE_INTERVAL}]))",
+                         f"{{{{{metrics.route_label}}}}}")], "reqps", w=8),
+        timeseries("Error ratio", "Which share of requests fails with a server error? Dashed lines: the "
+                   "ErrorRateIncreased (warning) and HighErrorRate (critical) thresholds.",
+                   [prom(f"sum(rate({errors}[{RATE_INTERVAL}]))\n/\nsum(rate({count}[{RATE_INTERVAL}]))", "error ratio")],
+                   "percentunit", alert_steps(thresholds.error_rate), w=8, minimum=0),
+        timeseries("Latency p50 / p95 / p99", "How long do requests take? Dashed lines: the LatencyDegraded "
+                   "(warning) and HighLatency (critical) thresholds, which apply to p95.",
+                   refs(*quantiles), "s", alert_steps(thresholds.latency_p95), w=8, minimum=0),
+    ]
+
+
+def _status_panels(service: Service) -> list[Panel]:
+    """What the alerts see right now: the recorded 5m series, coloured at the alert thresholds."""
+    name = f"service={quoted(service.name)}"
+    scope = (name, JOB, INSTANCE)
+    panels = [
+        stat("Request rate (5m)", "Requests per second as the alerts see them (recording rule); error-rate and "
+             "latency alerts stay quiet below the spec's min_request_rate.",
+             [prom(selector(requests_rate_record("5m"), name))], "reqps",
+             steps(ORANGE, (service.thresholds.min_request_rate, GREEN))),
+        stat("Error ratio (5m)", "The error ratio HighErrorRate and ErrorRateIncreased compare with their thresholds.",
+             [prom(selector(ERROR_RATIO_RECORD, name))], "percentunit", alert_steps(service.thresholds.error_rate)),
+        stat("p95 latency (5m)", "The p95 HighLatency and LatencyDegraded compare with their thresholds.",
+             [prom(selector(P95_RECORD, name))], "s", alert_steps(service.thresholds.latency_p95)),
+        stat("All instances up", "Is every scrape target of the service up? ServiceDown fires after "
+             f"{service.thresholds.down_for} down.", [prom(f"min(up{{{', '.join(scope)}}})")], "none",
+             up_steps(), mappings=UP_MAPPINGS),
+        stat("Health endpoint", "Does the health URL answer with a 2xx (probed by the obstack exporter)?",
+             [prom(selector("obstack_http_up", name))], "none", up_steps(), mappings=UP_MAPPINGS),
+    ]
+    if service.process_start_metric:
+        panels.append(stat(f"Restarts ({RESTART_WINDOW})", "Most restarts of one instance in the last 30m; "
+                           "ServiceFlapping fires above the threshold.",
+                           [prom(f"max(changes({selector(service.process_start_metric, *scope)}[{RESTART_WINDOW}]))")],
+                           "short", alert_steps(service.thresholds.restarts)))
+    return panels
+
+
+def _instance_panels(service: Service) -> list[Panel]:
+    scope = (f"service={quoted(service.name)}", JOB, INSTANCE)
+    panels = [timeseries("Instances up", "Which instances answer Prometheus' scrapes (1 up, 0 down)?",
+                         [prom(selector("up", *scope), "{{instance}}")], "none", up_steps(), minimum=0, maximum=1)]
+    if service.process_start_metric:
+        panels.append(timeseries(
+            f"Restarts per instance ({RESTART_WINDOW})", "How often did each instance restart? Dashed: the "
+            "ServiceFlapping threshold.",
+            [prom(f"changes({selector(service.process_start_metric, *scope)}[{RESTART_WINDOW}])", "{{instance}}")],
+            "short", alert_steps(service.thresholds.restarts), minimum=0))
+    return panels
+
+
+def _slo_panels(service: Service, slo: Slo) -> list[Panel]:
+    scope = (f"service={quoted(service.name)}", f"slo={quoted(slo.name)}")
+    budget = Decimal(1) - slo.objective.value
+    windows = burn_windows()
+    burn = {w.long: (float(w.burn_rate(slo.window) * budget), RED if w.severity == "critical" else ORANGE)
+            for w in windows}
+    targets = [prom(selector(error_ratio_record(long), *scope), f"{long} window") for long in burn]
+    return [
+        stat(f"{slo.name}: SLI over {slo.window}", f"Share of good events over the SLO window; red below the "
+             f"objective ({slo.objective}).", [prom(f"1 - {selector(error_ratio_record(slo.window), *scope)}")],
+             "percentunit", steps(RED, (float(slo.objective.value), GREEN)), w=6),
+        stat(f"{slo.name}: error budget remaining", "How much of the window's error budget is left (below 0: "
+             "the SLO is missed).", [prom(selector("slo:error_budget_remaining:ratio", *scope))], "percentunit",
+             steps(RED, *BUDGET_STEPS), w=6),
+        timeseries(f"{slo.name}: error ratio per burn window", "How fast is the budget burning? Each line is the "
+                   "error ratio over a burn-rate alert's long window; the dashed lines are the ErrorBudgetBurn "
+                   "thresholds (red pages, orange tickets). An alert also needs its short window above the line.",
+                   refs(*targets), "percentunit", steps(GREEN, *burn.values()), w=12, minimum=0),
+    ]
+
+
+def _explore_url(spec: Spec, service: Service) -> str:
+    """Grafana Explore on Jaeger, searching the service's traces."""
+    state = {"datasource": JAEGER.uid, "queries": [{"refId": "A", "queryType": "search", "service": service.name}],
+             "range": {"from": "now-1h", "to": "now"}}
+    return "/explore?left=" + quote(json.dumps(state, separators=(",", ":"), sort_keys=True), safe="")
+
+
+def _links(spec: Spec, service: Service) -> list[G.DashboardLink]:
+    result = [link("Alerts & SLOs", ids.alerts_dashboard(spec), "Firing alerts and every SLO's budget")]
+    for dependency in service.depends_on:
+        if any(s.name == dependency for s in spec.services):
+            result.append(link(dependency, ids.service_dashboard(spec, dependency), f"Service {dependency}"))
+        elif (store := spec.datastore(dependency)) is not None:
+            target = ids.postgres_dashboard(spec) if store.kind == "postgres" else ids.redis_dashboard(spec)
+            result.append(link(dependency, target, f"{store.kind} datastore {dependency}"))
+        elif any(q.name == dependency for q in spec.queues):
+            result.append(link(dependency, ids.queues_dashboard(spec), f"Queue {dependency}"))
+    result = list({l.uri: l for l in result}.values())  # two datastores of one kind share a dashboard
+    if spec.tracing.enabled:
+        result.append(external_link("Traces", _explore_url(spec, service), f"{service.name} traces in Jaeger"))
+    return [*result, tagged_links(spec.project)]
+
+
+def service_dashboard(spec: Spec, service: Service) -> G.Dashboard:
+    panels: list[Panel] = [row("Now, as the alerts see it"), *_status_panels(service),
+                           row("Requests, errors, latency"), *_red_panels(service),
+                           row("Instances"), *_instance_panels(service)]
+    for slo in service.slos:
+        panels += [row(f"SLO {slo.name}: {slo.objective} over {slo.window}"), *_slo_panels(service, slo)]
+    if spec.logs.enabled:
+        query = f"{spec.grafana.logs_service_field}:{quoted(service.name)}"
+        panels += [row("Logs"), logs("Recent logs", f"The service's log lines from Elasticsearch ({query}).",
+                                     ELASTICSEARCH, query)]
+    if spec.tracing.enabled:
+        panels += [row("Traces"), traces("Recent traces", "The service's latest traces in Jaeger; open one to "
+                                          "see where the time went.", JAEGER, service.name)]
+    return dashboard(ids.service_dashboard(spec, service.name),
+                     f"RED, SLOs, instances and restarts of {service.name} (team {service.team}).",
+                     [spec.project, "service"], job_instance_variables(f"up{{service={quoted(service.name)}}}"),
+                     panels, _links(spec, service))

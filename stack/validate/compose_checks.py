@@ -1,0 +1,169 @@
+"""Validators of the compose output: `docker-compose config -q`, the compose lint, and
+`promtool check config` on the Prometheus configuration as the container sees it."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from compose.build import COMPOSE_FILE, ENV_EXAMPLE
+from compose.container_view import config_path, rebuild_root, rewrite_config
+from compose.images import EXPORTER_TOOLS, IMAGES, tools_by_repository
+from compose.lint import ComposeInput, lint_compose
+from stack.spec.model import Spec
+from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from stack.validate.tools import ToolMissing, run_tool
+
+_APP_TOOLS = {"curl": {"curl"}, "wget": {"wget"}, "node": {"node"}}
+
+
+def _load_compose(context: ValidationContext, result: ValidatorResult) -> dict[str, Any] | None:
+    path = context.out / COMPOSE_FILE
+    if not path.is_file():
+        result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), "", "not generated; run `obstack generate`"))
+        return None
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def docker_compose_config_validator(context: ValidationContext) -> ValidatorResult:
+    """`docker-compose config -q` with .env.example as the environment (every variable set)."""
+    result = ValidatorResult("docker-compose config")
+    if _load_compose(context, result) is None:
+        return result
+    compose_file = (context.out / COMPOSE_FILE).resolve()
+    args = ["--env-file", str((context.out / ENV_EXAMPLE).resolve()), "-f", str(compose_file), "config", "-q"]
+    try:
+        run = run_tool("docker-compose", args, cwd=compose_file.parent)
+    except ToolMissing as missing:
+        result.tool_missing = True
+        result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), "", str(missing)))
+        return result
+    if run.returncode != 0:
+        lines = [line.strip() for line in run.output.splitlines() if line.strip()]
+        result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), "", " | ".join(lines[:6]) or "failed"))
+    else:
+        result.summary = f"{COMPOSE_FILE.as_posix()} is a valid compose file"
+    return result
+
+
+def image_tools(spec: Spec) -> dict[str, frozenset[str]]:
+    """Tools per image: the table's, the exporter's, and each application's declared probe tool."""
+    tools = tools_by_repository()
+    tools[spec.compose.exporter_image.rsplit(":", 1)[0]] = EXPORTER_TOOLS
+    for app in spec.compose.apps:
+        tools[app.image.rsplit(":", 1)[0]] = frozenset(_APP_TOOLS[app.healthcheck_tool])
+    return tools
+
+
+def _documented_variables(out: Path) -> frozenset[str]:
+    path = out / ENV_EXAMPLE
+    if not path.is_file():
+        return frozenset()
+    names = (line.split("=", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()
+             if "=" in line and not line.lstrip().startswith("#"))
+    return frozenset(names)
+
+
+def _host(address: str) -> str:
+    """'http://prometheus:9090/x' or 'prometheus:9090' -> 'prometheus'."""
+    return urlsplit(address if "://" in address else f"//{address}").hostname or ""
+
+
+def unreachable_hosts(out: Path, services: set[str]) -> list[tuple[str, str]]:
+    """Scrape targets and Grafana datasources naming no compose service: fine for an external
+    host, a typo otherwise; reported as warnings."""
+    local = {"localhost", "127.0.0.1", "::1"}
+    problems = []
+    config_file = out / "prometheus" / "prometheus.yml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+    for job in (config or {}).get("scrape_configs") or []:
+        for static in job.get("static_configs") or []:
+            for target in static.get("targets") or []:
+                if _host(target) not in services | local:
+                    problems.append(("prometheus/prometheus.yml",
+                                     f"job {job['job_name']}: target {target} is not a compose service"))
+    for path in sorted((out / "grafana" / "provisioning" / "datasources").glob("*.y*ml")):
+        for source in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("datasources") or []:
+            url = source.get("url")
+            if isinstance(url, str) and "://" in url and _host(url) not in services | local:
+                problems.append((path.relative_to(out).as_posix(), f"datasource {source.get('name')}: {url} is not a compose service"))
+    return problems
+
+
+def compose_lint_validator(context: ValidationContext) -> ValidatorResult:
+    """The compose lint (compose/lint.py) on the generated file, apps naming no spec service, and
+    (as warnings) scrape targets or Grafana datasources that no compose service answers."""
+    result = ValidatorResult("compose lint")
+    document = _load_compose(context, result)
+    if document is None:
+        return result
+    spec = context.loaded.spec
+    data = ComposeInput(
+        document=document,
+        compose_dir=COMPOSE_FILE.parent.as_posix(),
+        generated=frozenset(a.path.as_posix() for a in context.artifacts),
+        documented_variables=_documented_variables(context.out),
+        image_tools=image_tools(spec),
+    )
+    for problem in lint_compose(data):
+        result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), f"services.{problem.service}",
+                                       f"[{problem.rule}] {problem.message}"))
+    for file, message in unreachable_hosts(context.out, set(document.get("services") or {})):
+        result.findings.append(Finding(result.name, "warning", file, "", message))
+    services = {service.name for service in spec.services}
+    for index, app in enumerate(spec.compose.apps):
+        if app.service not in services:
+            result.findings.append(Finding(result.name, "error", context.loaded.name, f"compose.apps[{index}].service",
+                                           f"'{app.service}' is not a service of the spec"))
+    if not result.findings:
+        result.summary = f"{len(document.get('services') or {})} services, no finding"
+    return result
+
+
+def _prometheus_service(document: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    repository = IMAGES["prometheus"].repository
+    for name, service in sorted((document.get("services") or {}).items()):
+        if str(service.get("image", "")).startswith(repository + ":"):
+            return name, service
+    return None
+
+
+def promtool_compose_validator(context: ValidationContext) -> ValidatorResult:
+    """`promtool check config` on a copy of prometheus.yml laid out as the Prometheus container sees it."""
+    result = ValidatorResult("promtool check config (compose)")
+    document = _load_compose(context, result)
+    if document is None:
+        return result
+    found = _prometheus_service(document)
+    if found is None:
+        result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), "services", "no Prometheus service"))
+        return result
+    name, service = found
+    location = f"services.{name}"
+    with tempfile.TemporaryDirectory(prefix="obstack-container-") as temporary:
+        root = Path(temporary) / "root"
+        problems = rebuild_root((context.out / COMPOSE_FILE).parent, service, root)
+        container_config = config_path(service)
+        if not (root / container_config.lstrip("/")).is_file():
+            problems.append(f"{container_config} is not mounted into the container")
+        else:
+            config, glob_problems = rewrite_config(root, container_config)
+            problems += glob_problems
+            try:
+                run = run_tool("promtool", ["check", "config", config.name], cwd=config.parent, timeout=600)
+            except ToolMissing as missing:
+                result.tool_missing = True
+                problems.append(str(missing))
+            else:
+                if run.returncode != 0:
+                    lines = [line.strip().replace(str(root), "") for line in run.output.splitlines() if line.strip()]
+                    problems.append(" | ".join(lines[-6:]) or "promtool failed")
+    for problem in problems:
+        result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), location, problem))
+    if not result.findings:
+        result.summary = f"{container_config} as mounted in '{name}' passes promtool"
+    return result
