@@ -30,7 +30,10 @@ def _link(spec: Spec, rule: AlertRule) -> str:
     if kind is None:
         return base + alerts_dashboard(spec).path()
     names = sorted({instance.labels.get(rule.subject, "") for instance in rule.instances})
-    urls = {dashboard_url(spec, kind, name) for name in names}  # type: ignore[arg-type]
+    if kind == "service":  # the names come from the spec's own services: no lookup needed
+        urls = {base + service_dashboard(spec, name).path() for name in names}
+    else:
+        urls = {dashboard_url(spec, kind, name) for name in names}  # type: ignore[arg-type]
     if len(urls) == 1:
         return urls.pop()
     if kind == "service":

@@ -87,6 +87,14 @@ def backlog_rules(context: RuleContext) -> list[AlertRule]:
             + _levels(context, "QueueDepthHigh", "warning", queues, "backlog", build(False)))
 
 
+# Celery messages carry no enqueue time, so the exporter cannot report their age.
+BACKENDS_WITHOUT_JOB_AGE = frozenset({"celery"})
+
+
+def _with_job_age(context: RuleContext) -> list[Queue]:
+    return [q for q in context.spec.queues if q.backend not in BACKENDS_WITHOUT_JOB_AGE]
+
+
 def oldest_job_rules(context: RuleContext) -> list[AlertRule]:
     rules = []
     for severity in ("critical", "warning"):
@@ -97,7 +105,7 @@ def oldest_job_rules(context: RuleContext) -> list[AlertRule]:
                 threshold.seconds * 2, threshold.seconds * 0.9,
             )
 
-        rules += _levels(context, "QueueOldestJobTooOld", severity, list(context.spec.queues), "oldest_waiting",
+        rules += _levels(context, "QueueOldestJobTooOld", severity, _with_job_age(context), "oldest_waiting",
                          lambda selector, threshold: dict(
                              expr=f"obstack_queue_oldest_job_age_seconds{{{selector}}} > "
                                   f"{number(Duration.parse(threshold).seconds)}",

@@ -176,5 +176,126 @@ def init(path: Annotated[Path, typer.Argument(help="Where to write the starter s
     print(f"wrote {path}; edit it, then run `obstack generate --spec {path}`")
 
 
+@app.command()
+def exporter(spec: SpecOption = None, listen: Annotated[
+    Optional[str], typer.Option("--listen", "-l", help="HOST:PORT to listen on (default: the spec's exporter.listen, 127.0.0.1:9477).")
+] = None, web_config: Annotated[
+    Optional[Path], typer.Option("--web-config", help="exporter-toolkit web config: TLS and basic auth (bcrypt).", dir_okay=False)
+] = None) -> None:
+    """Run the exporter: probe the spec's datastores, queues and health URLs; serve /metrics and /health."""
+    from exporters.app import run_exporter  # the probes' client libraries load only for this command
+    from exporters.webconfig import WebConfigError
+
+    loaded = _load(spec)
+    try:
+        run_exporter(loaded.spec, listen=listen, web_config=web_config)
+    except (WebConfigError, ValueError) as error:
+        _fail([str(error)], EXIT_BAD_INPUT)
+    except OSError as error:
+        _fail([f"cannot listen on {listen or loaded.spec.exporter.listen}: {error.strerror}"], EXIT_BAD_INPUT)
+
+
 def main() -> None:
     app()
+
+
+# ---------------------------------------------------------------------------------------------
+# Deploy, drill and the webhook receiver (stack/deploy/, stack/drill.py, stack/receiver.py)
+
+
+@app.command()
+def receiver(listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to listen on.")] = "127.0.0.1:9095",
+             record: Annotated[Optional[Path], typer.Option("--record", help="Append every notification to this JSON-lines file.")] = None) -> None:
+    """Receive Alertmanager webhooks (payload version 4): validate, print one line each, optionally record."""
+    from stack.receiver import ReceiverServer, parse_listen
+
+    try:
+        host, port = parse_listen(listen)
+        server = ReceiverServer(host, port, record)
+    except ValueError as error:
+        _fail([str(error)], EXIT_BAD_INPUT)
+    except OSError as error:
+        _fail([f"--listen {listen}: cannot listen: {error.strerror}"], EXIT_BAD_INPUT)
+    try:
+        server.serve_forever(lambda url: print(f"obstack receiver listening on {url}", file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def deploy(
+    spec: SpecOption = None,
+    out: OutOption = Path("build"),
+    prometheus: Annotated[Optional[str], typer.Option("--prometheus", help="Prometheus URL (with --rules-dir).")] = None,
+    rules_dir: Annotated[Optional[Path], typer.Option("--rules-dir", help="Directory Prometheus loads rule files from.")] = None,
+    alertmanager: Annotated[Optional[str], typer.Option("--alertmanager", help="Alertmanager URL (with --alertmanager-config).")] = None,
+    alertmanager_config: Annotated[Optional[Path], typer.Option("--alertmanager-config", help="The config file Alertmanager loads.")] = None,
+    grafana: Annotated[Optional[str], typer.Option("--grafana", help="Grafana URL; token from GRAFANA_TOKEN or --grafana-token-file.")] = None,
+    grafana_token_file: Annotated[Optional[Path], typer.Option("--grafana-token-file", help="File holding the Grafana token.")] = None,
+    generate_first: Annotated[bool, typer.Option("--generate", help="Regenerate --out from the spec first.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change (table and diffs); change nothing.")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Print a unified diff of what would change; change nothing.")] = False,
+    audit_log: Annotated[Optional[Path], typer.Option("--audit-log", help="Audit trail (JSON lines). Default: deploy.audit_log.")] = None,
+) -> None:
+    """Deploy --out to Prometheus, Alertmanager and Grafana; verify, roll back on failure, audit."""
+    from stack.deploy.errors import DeployError
+    from stack.deploy.runner import Deployer, DeployRequest
+    from stack.deploy.targets import TargetOptions, deploy_settings, resolve_targets
+
+    loaded = _load(spec)
+    options = TargetOptions(prometheus, rules_dir, alertmanager, alertmanager_config, grafana, grafana_token_file)
+    try:
+        file_targets, grafana_target, urls = resolve_targets(loaded.spec, options)
+        if generate_first:
+            write_tree(out, generate_artifacts(loaded))
+    except (ValueError, DeployError, OutputError) as error:
+        _fail([str(error)], EXIT_BAD_INPUT)
+    if not out.is_dir():
+        _fail([f"{out}: no generated tree; run `obstack generate --out {out}` or pass --generate"], EXIT_BAD_INPUT)
+    request = DeployRequest(loaded, out, file_targets, grafana_target,
+                            audit_log or Path(deploy_settings(loaded.spec).audit_log), dry_run, diff and not dry_run, urls)
+    progress = Console(stderr=True, highlight=False)
+    code = Deployer(request, progress, _stdout()).run()
+    raise typer.Exit(code)
+
+
+@app.command()
+def drill(
+    spec: SpecOption = None,
+    alertmanager: Annotated[Optional[str], typer.Option("--alertmanager", help="Alertmanager URL. Default: deploy.alertmanager.url.")] = None,
+    receiver_url: Annotated[str, typer.Option("--receiver", help="URL of the `obstack receiver` the webhooks reach.")] = "http://127.0.0.1:9095",
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds to wait for each route. Default: group_wait + 30.")] = None,
+) -> None:
+    """Send a synthetic alert down every route, wait until each reaches its receiver, resolve; exit 1 if one does not."""
+    from stack.deploy.errors import DeployError
+    from stack.deploy.http import HttpClient
+    from stack.deploy.targets import deploy_settings, http_settings
+    from stack.drill import drill_cases, new_run_id, run_drill
+
+    loaded = _load(spec)
+    settings = deploy_settings(loaded.spec)
+    url = alertmanager or settings.alertmanager.url
+    if not url:
+        _fail(["no Alertmanager to drill: give --alertmanager URL (or deploy.alertmanager.url in the spec)"], EXIT_BAD_INPUT)
+    wait = timeout if timeout is not None else loaded.spec.notifications.group_wait.seconds + 30
+    cases, problems = drill_cases(loaded.spec, new_run_id())
+    http = http_settings(settings)
+    try:
+        with Console(stderr=True).status(f"drill: {len(cases)} routes, waiting up to {wait:g}s"):
+            results = run_drill(cases, HttpClient(url, "alertmanager", http), HttpClient(receiver_url, "obstack receiver", http), wait)
+    except DeployError as error:
+        _fail([f"drill failed: {error}"], EXIT_FAILED)
+    table = Table(title="obstack drill")
+    for column in ("route", "receiver", "result", "latency"):
+        table.add_column(column)
+    for result in results:
+        colour = "green" if result.delivered else "red"
+        latency = f"{result.latency:.1f}s" if result.latency is not None else "-"
+        table.add_row(escape(result.case.route), escape(result.case.receiver), f"[{colour}]{escape(result.detail)}[/]", latency)
+    _stdout().print(table)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    failed = [r for r in results if not r.delivered]
+    print(f"{len(results) - len(failed)} of {len(results)} routes delivered")
+    if failed or problems:
+        raise typer.Exit(EXIT_FAILED)

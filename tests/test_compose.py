@@ -219,7 +219,7 @@ def test_spec_options_file_secrets_ports_and_external_datastores(tmp_path: Path)
         data["notifications"]["receivers"].append({"name": "slack", "type": "slack", "channel": "#ops",
                                                    "api_url_file": "/run/secrets/slack_url"})
         data["compose"] = {"bind_address": "0.0.0.0", "ui_ports": {"grafana": 3300}, "run_datastores": False,
-                           "memory_limits": {"prometheus": "2g"}}
+                           "memory_limits": {"prometheus": "2g"}, "apps": data["compose"]["apps"]}
 
     context = build_tree(tmp_path, spec_with(change))
     compose = load_yaml(tmp_path / COMPOSE)

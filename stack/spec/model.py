@@ -23,6 +23,7 @@ from .base import (
     Target,
     UrlPath,
 )
+from .deploy import DeploySettings
 from .exporter import Exporter
 from .grafana import GrafanaSettings
 from .notifications import Notifications, Receiver, Route, WebhookReceiver
@@ -275,6 +276,7 @@ class Spec(StrictModel):
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     compose: ComposeSettings = Field(default_factory=ComposeSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
 
     @model_validator(mode="before")
     @classmethod

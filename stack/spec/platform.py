@@ -91,10 +91,6 @@ class AppContainer(StrictModel):
     )
 
 
-def _plan_apps() -> list[AppContainer]:
-    return [AppContainer(service="bookmark-api", image="bookmark-api:1.0.0")]
-
-
 class ComposeSettings(StrictModel):
     """docker-compose output for a single host."""
 
@@ -104,7 +100,7 @@ class ComposeSettings(StrictModel):
         description="Host port per published UI (grafana, prometheus, alertmanager, kibana, jaeger); default: the UI's own port.",
     )
     apps: list[AppContainer] = Field(
-        default_factory=_plan_apps,
+        default_factory=list,
         description="Containers for the spec's services; a service without an entry runs elsewhere (not in compose).",
     )
     run_datastores: bool = Field(

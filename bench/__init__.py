@@ -1,0 +1,1 @@
+"""Benchmarks of the obstack exporter (run as scripts: see docs/benchmarks.md)."""

@@ -1,0 +1,67 @@
+"""Shared bench plumbing: start processes, wait for them, time scrapes, summarise."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TIMEOUT_HEADER = {"X-Prometheus-Scrape-Timeout-Seconds": "10"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(argv: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(list(argv), env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {timeout} s") from None
+            time.sleep(0.1)
+
+
+def scrape_seconds(url: str) -> float:
+    """Wall time of one full scrape (fresh connection, body read), as Prometheus does it."""
+    request = urllib.request.Request(url, headers=TIMEOUT_HEADER)
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=15) as response:
+        response.read()
+    return time.perf_counter() - started
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def summary(values: Sequence[float]) -> tuple[float, float]:
+    """(p50, p99) in milliseconds."""
+    return statistics.median(values) * 1000, percentile(values, 0.99) * 1000
+
+
+def write_spec(directory: Path, text: str) -> Path:
+    path = directory / "stack.yaml"
+    path.write_text(text)
+    return path

@@ -1,0 +1,99 @@
+"""Assemble the exporter from a spec and run it: ``run_exporter`` is what ``obstack exporter`` calls.
+
+One probe per datastore (its queues ride on its connection) and one per service health URL.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from stack.spec.model import PostgresDatastore, RedisDatastore, Spec
+
+from .logs import JsonLog
+from .probes.base import ConnectionProbe
+from .probes.http import HttpProbe
+from .probes.postgres import PostgresProbe
+from .probes.redis import RedisProbe
+from .scheduler import ProbeScheduler
+from .server import ExporterApp, ExporterHTTPServer, serve_in_thread
+from .webconfig import WebConfig, load_web_config
+
+
+def build_probes(spec: Spec) -> list[ConnectionProbe]:
+    """Every probe the spec declares, in spec order."""
+    probes: list[ConnectionProbe] = []
+    for store in spec.datastores:
+        if isinstance(store, PostgresDatastore):
+            probes.append(PostgresProbe(store, spec.queues))
+        elif isinstance(store, RedisDatastore):
+            probes.append(RedisProbe(store, spec.queues))
+    probes += [HttpProbe(service) for service in spec.services]
+    return probes
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``host:port`` (IPv6 as ``[::1]:9477``) to a socket address."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@dataclass
+class RunningExporter:
+    """A started exporter: its address and how to stop it."""
+
+    server: ExporterHTTPServer
+    scheduler: ProbeScheduler
+    thread: threading.Thread
+    log: JsonLog
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.server.app.web.tls is not None else "http"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+        self.scheduler.close()
+        self.log.info("stopped")
+
+
+def start_exporter(spec: Spec, listen: str | None = None, web_config: Path | None = None,
+                   log: JsonLog | None = None) -> RunningExporter:
+    """Start serving in background threads; ``listen`` defaults to the spec's (127.0.0.1:9477)."""
+    log = log or JsonLog()
+    config_path = web_config or (Path(spec.exporter.web_config_file) if spec.exporter.web_config_file else None)
+    web = load_web_config(config_path) if config_path is not None else WebConfig()
+    address = split_listen(listen or spec.exporter.listen)
+    scheduler = ProbeScheduler(build_probes(spec), log)
+    try:
+        server = ExporterHTTPServer(address, ExporterApp(spec, scheduler, web, log))
+    except OSError:
+        scheduler.close()
+        raise
+    log.info("listening", address=f"{address[0]}:{server.server_address[1]}", tls=web.tls is not None,
+             basic_auth=web.auth_required, targets=len(scheduler.probes))
+    return RunningExporter(server, scheduler, serve_in_thread(server), log)
+
+
+def run_exporter(spec: Spec, listen: str | None = None, web_config: Path | None = None) -> None:
+    """Serve until SIGINT or SIGTERM (the CLI's entry point)."""
+    exporter = start_exporter(spec, listen, web_config)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        exporter.stop()

@@ -1,0 +1,92 @@
+"""Runs probes on scrape: in parallel, bounded by the deadline, one in flight per target.
+
+One asyncio loop on a background thread owns every probe and connection. HTTP handler
+threads call ``ProbeScheduler.probe_all``; a request arriving while a target's probe is in
+flight joins that probe (single-flight) instead of starting another, so concurrent /metrics
+and /health requests never open a second connection. A joiner waits only its own deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+
+from .logs import JsonLog
+from .probes.base import ConnectionProbe
+from .results import ProbeResult
+
+# Probes finish by their own deadline; this slack only covers handing results between threads.
+HANDOFF_SLACK = 1.0
+
+
+class ProbeScheduler:
+    """Owns the probe loop thread and the in-flight probe of each target."""
+
+    def __init__(self, probes: Sequence[ConnectionProbe], log: JsonLog | None = None) -> None:
+        self.probes = list(probes)
+        self._log = log or JsonLog()
+        self._inflight: dict[str, asyncio.Task[list[ProbeResult]]] = {}
+        self._last_reason: dict[str, str | None] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="obstack-probes", daemon=True)
+        self._thread.start()
+
+    def probe_all(self, budget: float) -> list[ProbeResult]:
+        """Every target's result within ``budget`` seconds (a probe still running gives timeout)."""
+        future = asyncio.run_coroutine_threadsafe(self._probe_all(budget), self._loop)
+        return future.result(timeout=budget + HANDOFF_SLACK)
+
+    async def _probe_all(self, budget: float) -> list[ProbeResult]:
+        started = time.monotonic()
+        groups = await asyncio.gather(*(self._join(probe, budget, started) for probe in self.probes))
+        return [result for group in groups for result in group]
+
+    async def _join(self, probe: ConnectionProbe, budget: float, started: float) -> list[ProbeResult]:
+        task = self._inflight.get(probe.key)
+        if task is None:
+            task = self._loop.create_task(probe.run(budget))
+            self._inflight[probe.key] = task
+            task.add_done_callback(lambda done, key=probe.key: self._finished(key, done))
+        remaining = budget - (time.monotonic() - started)
+        try:
+            # shield: a joiner giving up must not cancel the probe others still wait for.
+            return await asyncio.wait_for(asyncio.shield(task), max(remaining, 0.0))
+        except TimeoutError:
+            return probe.failures("timeout", time.monotonic() - started)
+
+    def _finished(self, key: str, task: asyncio.Task[list[ProbeResult]]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled() and task.exception() is None:
+            self._log_transitions(task.result())
+
+    def _log_transitions(self, results: list[ProbeResult]) -> None:
+        for result in results:
+            key = f"{result.kind}:{result.target}"
+            previous = self._last_reason.get(key, "unseen")
+            current = None if result.success else result.reason
+            if current == previous:
+                continue
+            self._last_reason[key] = current
+            if current is not None:
+                self._log.warning("probe_failed", kind=result.kind, target=result.target, reason=current)
+            elif previous != "unseen":
+                self._log.info("probe_recovered", kind=result.kind, target=result.target)
+
+    def inflight(self) -> int:
+        """Probes running right now (for tests and debugging)."""
+        return len(self._inflight)
+
+    def close(self) -> None:
+        """Close every connection and stop the loop thread."""
+        async def close_all() -> None:
+            await asyncio.gather(*(probe.close() for probe in self.probes))
+        try:
+            asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout=5)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            if not self._thread.is_alive():
+                self._loop.close()

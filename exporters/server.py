@@ -1,0 +1,146 @@
+"""The exporter's HTTP server: /metrics, /health, /livez, /readyz, with optional TLS and basic auth.
+
+Each request computes its deadline from Prometheus' ``X-Prometheus-Scrape-Timeout-Seconds``
+minus the configured offset and asks the scheduler for results within it, so a scrape is
+answered before Prometheus gives up on it, however slow a dependency is.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from stack.spec.model import Spec
+
+from .collector import render_metrics
+from .health import CONTENT_TYPE as HEALTH_CONTENT_TYPE, health_document, ready
+from .logs import JsonLog
+from .scheduler import ProbeScheduler
+from .webconfig import WebConfig
+
+TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
+MIN_DEADLINE = 0.1
+MAX_DEADLINE = 120.0
+TLS_HANDSHAKE_TIMEOUT = 10.0
+_INDEX = b"obstack exporter: /metrics /health /livez /readyz\n"
+
+
+def deadline_from(header: str | None, offset: float, default: float) -> float:
+    """The probe budget for one request: scrape timeout minus offset, else ``default``."""
+    try:
+        timeout = float(header) if header else None
+    except ValueError:
+        timeout = None
+    if timeout is None or timeout != timeout or timeout <= 0:  # absent, unparsable or NaN
+        return default
+    return min(MAX_DEADLINE, max(MIN_DEADLINE, timeout - offset))
+
+
+class ExporterHTTPServer(ThreadingHTTPServer):
+    """Thread per request; TLS handshakes happen in the request thread, never in accept()."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: ExporterApp) -> None:
+        self.app = app
+        host = address[0]
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__(address, ExporterHandler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        tls = self.app.web.tls
+        if tls is not None:
+            request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+            try:
+                request = tls.wrap_socket(request, server_side=True)
+            except (OSError, ValueError):
+                return  # a failed handshake is the client's problem; nothing to answer
+            request.settimeout(None)
+        self.RequestHandlerClass(request, client_address, self)
+
+
+class ExporterApp:
+    """What the handler needs: the spec, the scheduler, deadlines, auth, the log."""
+
+    def __init__(self, spec: Spec, scheduler: ProbeScheduler, web: WebConfig, log: JsonLog) -> None:
+        self.spec = spec
+        self.scheduler = scheduler
+        self.web = web
+        self.log = log
+        self.offset = spec.exporter.scrape_timeout_offset.seconds
+        self.default_deadline = spec.exporter.default_timeout.seconds
+
+
+class ExporterHandler(BaseHTTPRequestHandler):
+    server: ExporterHTTPServer
+    protocol_version = "HTTP/1.1"
+    server_version = "obstack-exporter"
+    sys_version = ""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        app = self.server.app
+        if not app.web.authorized(self.headers.get("Authorization")):
+            self._send(HTTPStatus.UNAUTHORIZED, "text/plain; charset=utf-8", b"unauthorized\n",
+                       {"WWW-Authenticate": 'Basic realm="obstack-exporter"'})
+            return
+        path = self.path.split("?", 1)[0]
+        routes: dict[str, Callable[[ExporterApp], None]] = {
+            "/metrics": self._metrics, "/health": self._health, "/livez": self._livez, "/readyz": self._readyz}
+        route = routes.get(path)
+        if route is None:
+            if path == "/":
+                self._send(HTTPStatus.OK, "text/plain; charset=utf-8", _INDEX)
+            else:
+                self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n")
+            return
+        try:
+            route(app)
+        except Exception as error:  # noqa: BLE001 - answer 500, log the class only (never its text)
+            app.log.error("request_failed", path=path, error=type(error).__name__)
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", b"internal error\n")
+
+    def _budget(self, app: ExporterApp) -> float:
+        return deadline_from(self.headers.get(TIMEOUT_HEADER), app.offset, app.default_deadline)
+
+    def _metrics(self, app: ExporterApp) -> None:
+        results = app.scheduler.probe_all(self._budget(app))
+        self._send(HTTPStatus.OK, CONTENT_TYPE_LATEST, render_metrics(results))
+
+    def _health(self, app: ExporterApp) -> None:
+        status, document = health_document(app.spec, app.scheduler.probe_all(self._budget(app)))
+        body = json.dumps(document, indent=2).encode() + b"\n"
+        self._send(HTTPStatus(status), HEALTH_CONTENT_TYPE, body, {"Cache-Control": "no-store"})
+
+    def _livez(self, app: ExporterApp) -> None:
+        self._send(HTTPStatus.OK, "text/plain; charset=utf-8", b"ok\n")
+
+    def _readyz(self, app: ExporterApp) -> None:
+        ok = ready(app.scheduler.probe_all(self._budget(app)))
+        self._send(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+                   b"ready\n" if ok else b"not ready\n")
+
+    def _send(self, status: HTTPStatus, content_type: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        """Access logs are off: a scrape every few seconds is not news (state changes are logged)."""
+
+
+def serve_in_thread(server: ExporterHTTPServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name="obstack-http", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,214 @@
+"""One deploy, start to finish: pre-flight, plan, write, reload, verify, roll back, audit.
+
+Order and why:
+1. the validators of the parts being deployed run on the tree in --out (a tree that fails them
+   never reaches a server: exit 1, nothing changed);
+2. every target server must answer before anything is written (no half-deploy to a dead server);
+3. the plan compares the tree with what each target has: nothing to do is said and audited;
+4. targets are applied one after another; each file target is snapshotted, written, reloaded and
+   verified. On any failure every target changed so far is restored from its snapshot, reloaded
+   and verified again, so the previous configuration goes on serving, and the deploy exits 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from stack.deploy import files
+from stack.deploy.audit import append_audit, audit_record
+from stack.deploy.diff import unified_diff
+from stack.deploy.errors import DeployError
+from stack.deploy.grafana import GrafanaChange, GrafanaTarget
+from stack.pipeline import generate
+from stack.spec.loader import LoadedSpec
+from stack.validate.checks import VALIDATORS, Validator, run_validators
+from stack.validate.findings import ValidationContext
+
+# Validators (by function name) that must pass before a part is deployed; spec and tree always run.
+ALWAYS = ("spec_validator", "tree_validator")
+PART_VALIDATORS: dict[str, tuple[str, ...]] = {
+    "prometheus": ("promtool_rules_validator", "promtool_tests_validator", "rule_lint_validator"),
+    "alertmanager": ("amtool_config_validator", "amtool_routes_validator", "amtool_template_validator",
+                     "inhibition_validator"),
+    "grafana": ("dashboard_lint_validator",),  # and any later validator named dashboard_*
+}
+
+
+class FileTarget(Protocol):
+    name: str
+
+    @property
+    def directory(self) -> Path: ...
+    @property
+    def adopt(self) -> frozenset[str]: ...
+    def wanted(self, out: Path) -> dict[str, str]: ...
+    def check_reachable(self) -> None: ...
+    def reload_and_verify(self, files: dict[str, str]) -> None: ...
+
+
+@dataclass
+class DeployRequest:
+    loaded: LoadedSpec
+    out: Path
+    file_targets: list[FileTarget]
+    grafana: GrafanaTarget | None
+    audit_log: Path
+    dry_run: bool = False
+    diff_only: bool = False
+    target_urls: dict[str, str] = field(default_factory=dict)  # for the audit line
+
+
+@dataclass
+class _Plan:
+    file_changes: dict[str, list[files.FileChange]] = field(default_factory=dict)
+    wanted: dict[str, dict[str, str]] = field(default_factory=dict)
+    grafana_changes: list[GrafanaChange] = field(default_factory=list)
+
+    def changed(self) -> dict[str, list[str]]:
+        result = {name: [f"{c.state} {c.path}" for c in changes] for name, changes in self.file_changes.items() if changes}
+        if self.grafana_changes:
+            result["grafana"] = [f"{c.state} {c.kind} {c.label}" for c in self.grafana_changes]
+        return result
+
+
+def select_validators(parts: list[str], validators: tuple[Validator, ...] = VALIDATORS) -> tuple[Validator, ...]:
+    names = set(ALWAYS) | {n for part in parts for n in PART_VALIDATORS.get(part, ())}
+    return tuple(v for v in validators if v.__name__ in names
+                 or ("grafana" in parts and v.__name__.startswith("dashboard")))
+
+
+class Deployer:
+    """Runs one DeployRequest, reporting progress on ``console`` (stderr) and diffs on ``out``."""
+
+    def __init__(self, request: DeployRequest, console: Console, out: Console) -> None:
+        self.request = request
+        self.console = console
+        self.out = out
+        self.parts = [t.name for t in request.file_targets] + (["grafana"] if request.grafana else [])
+
+    def step(self, text: str) -> None:
+        self.console.print(f"[bold]•[/] {escape(text)}")
+
+    def audit(self, plan: _Plan, result: str) -> None:
+        record = audit_record(self.request.loaded.name, self.request.loaded.sha256, self.request.target_urls,
+                              plan.changed(), result)
+        append_audit(self.request.audit_log, record)
+
+    def run(self) -> int:
+        empty = _Plan()
+        problems = self.preflight()
+        if problems:
+            for line in problems:
+                print(line, file=self.console.file)
+            self.audit(empty, "refused: pre-flight validators failed")
+            self.console.print(f"deploy refused: the tree in {escape(str(self.request.out))} fails its validators; nothing changed")
+            return 1
+        try:
+            with self.console.status("checking the servers answer"):
+                for target in self.request.file_targets:
+                    target.check_reachable()
+                if self.request.grafana is not None:
+                    self.request.grafana.check_reachable()
+            self.step(f"servers answer: {', '.join(self.parts)}")
+            plan = self.plan()
+        except DeployError as error:
+            self.audit(empty, f"failed: {error}")
+            print(f"deploy failed: {error}; nothing changed", file=self.console.file)
+            return 1
+        if self.request.dry_run or self.request.diff_only:
+            self.show(plan)
+            return 0
+        if not plan.changed():
+            self.step(f"nothing to do: {', '.join(self.parts)} already have this tree")
+            self.audit(plan, "nothing to do")
+            return 0
+        return self.apply(plan)
+
+    def preflight(self) -> list[str]:
+        validators = select_validators(self.parts)
+        context = ValidationContext(self.request.out, self.request.loaded, generate(self.request.loaded))
+        with self.console.status(f"pre-flight: {len(validators)} validators"):
+            results = run_validators(context, validators)
+        failed = [r for r in results if r.failed]
+        if not failed:
+            self.step(f"pre-flight: {len(results)} validators passed")
+        return [f"{r.name}: {f}" for r in failed for f in r.findings if f.severity == "error"] or \
+            [f"{r.name}: {r.status}" for r in failed]
+
+    def plan(self) -> _Plan:
+        plan = _Plan()
+        for target in self.request.file_targets:
+            plan.wanted[target.name] = target.wanted(self.request.out)
+            plan.file_changes[target.name] = files.plan(target.directory, plan.wanted[target.name], target.adopt)
+        if self.request.grafana is not None:
+            dashboards, datasources = self.request.grafana.wanted(self.request.out)
+            message = f"obstack deploy of {self.request.loaded.name} ({self.request.loaded.sha256[:12]})"
+            plan.grafana_changes = self.request.grafana.plan(dashboards, datasources, message)
+        return plan
+
+    def show(self, plan: _Plan) -> None:
+        """The plan as a table (dry run) and a unified diff per file and per dashboard."""
+        rows = [(name, c.path, c.state, c.old, c.new) for name, changes in plan.file_changes.items() for c in changes]
+        rows += [("grafana", f"{c.kind} {c.label}", c.state, c.old, c.new) for c in plan.grafana_changes]
+        if not self.request.diff_only:
+            table = Table(title="obstack deploy --dry-run")
+            for column in ("target", "what", "change"):
+                table.add_column(column)
+            for target, what, state, _, _ in rows:
+                table.add_row(escape(target), escape(what), state)
+            self.console.print(table)
+            self.step(f"{len(rows)} changes; nothing written (dry run)" if rows else "nothing to do (dry run)")
+        for target, what, _, old, new in rows:
+            self.out.file.write(unified_diff(f"{target}/{what}", old, new))
+        self.out.file.flush()
+
+    def apply(self, plan: _Plan) -> int:
+        applied: list[tuple[FileTarget, files.Snapshot]] = []
+        current = ""
+        try:
+            for target in self.request.file_targets:
+                current = target.name
+                changes = plan.file_changes[target.name]
+                if not changes:
+                    continue
+                applied.append((target, files.snapshot(target.directory, target.adopt)))
+                files.write(target.directory, plan.wanted[target.name], target.adopt)
+                self.step(f"{target.name}: wrote {len(changes)} files into {target.directory}")
+                with self.console.status(f"{target.name}: reloading and verifying"):
+                    target.reload_and_verify(plan.wanted[target.name])
+                self.step(f"{target.name}: reloaded; serving the new files")
+            if self.request.grafana is not None and plan.grafana_changes:
+                current = "grafana"
+                with self.console.status(f"grafana: saving {len(plan.grafana_changes)} changes"):
+                    self.request.grafana.apply(plan.grafana_changes)
+                self.step(f"grafana: saved {len(plan.grafana_changes)} changes")
+        except DeployError as error:
+            rolled = self.roll_back(applied)
+            message = f"{current}: {error}" if not str(error).startswith(current) else str(error)
+            self.audit(plan, f"failed: {message}; {rolled}")
+            print(f"deploy failed: {message}; {rolled}", file=self.console.file)
+            return 1
+        self.audit(plan, "ok")
+        self.step("deploy done: " + "; ".join(f"{k}: {len(v)} changes" for k, v in plan.changed().items()))
+        return 0
+
+    def roll_back(self, applied: list[tuple[FileTarget, files.Snapshot]]) -> str:
+        """Restore every changed target, newest first; say what serves now."""
+        if not applied:
+            return "nothing was changed"
+        outcomes = []
+        for target, saved in reversed(applied):
+            try:
+                files.restore(saved)
+                with self.console.status(f"{target.name}: restoring the previous files"):
+                    target.reload_and_verify(saved.files)
+                outcomes.append(f"{target.name} restored ({len(saved.files)} previous files serving)")
+            except DeployError as error:
+                outcomes.append(f"{target.name} ROLLBACK FAILED: {error}")
+        return "rolled back: " + ", ".join(outcomes)

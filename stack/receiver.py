@@ -1,0 +1,194 @@
+"""`obstack receiver`: a small webhook receiver for Alertmanager's payload (version 4).
+
+It validates every notification against the fields Alertmanager 0.25 sends, prints one line
+per notification, keeps them in memory (``GET /notifications``, which `obstack drill` polls to
+confirm delivery) and can append them to a JSON-lines file. A payload that is not version 4
+is answered 400, so a wrong sender shows up in Alertmanager's logs and metrics as a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+
+# The webhook message of Alertmanager 0.25 (notify/webhook): field -> JSON type.
+PAYLOAD_FIELDS: dict[str, type] = {
+    "receiver": str, "status": str, "alerts": list, "groupLabels": dict, "commonLabels": dict,
+    "commonAnnotations": dict, "externalURL": str, "version": str, "groupKey": str, "truncatedAlerts": int,
+}
+ALERT_FIELDS: dict[str, type] = {
+    "status": str, "labels": dict, "annotations": dict, "startsAt": str, "endsAt": str,
+    "generatorURL": str, "fingerprint": str,
+}
+STATUSES = ("firing", "resolved")
+MAX_BODY = 10 * 1024 * 1024  # Alertmanager batches alerts; anything larger is not a notification
+
+
+def _type_problems(data: dict[str, Any], fields: dict[str, type], where: str) -> list[str]:
+    problems = []
+    for name, kind in fields.items():
+        if name not in data:
+            problems.append(f"{where}{name}: missing")
+        elif not isinstance(data[name], kind) or (kind is int and isinstance(data[name], bool)):
+            problems.append(f"{where}{name}: expected {kind.__name__}, got {type(data[name]).__name__}")
+    return problems
+
+
+def _string_map_problems(data: dict[str, Any], names: tuple[str, ...], where: str) -> list[str]:
+    return [f"{where}{name}: values must be strings" for name in names
+            if isinstance(data.get(name), dict) and not all(isinstance(v, str) for v in data[name].values())]
+
+
+def validate_payload(payload: Any) -> list[str]:
+    """Problems with ``payload`` as an Alertmanager webhook message (version 4); empty when valid."""
+    if not isinstance(payload, dict):
+        return ["payload: expected a JSON object"]
+    problems = _type_problems(payload, PAYLOAD_FIELDS, "")
+    if payload.get("version") not in (None, "4"):
+        problems.append(f"version: expected \"4\", got {payload['version']!r}")
+    if isinstance(payload.get("status"), str) and payload["status"] not in STATUSES:
+        problems.append(f"status: expected firing or resolved, got {payload['status']!r}")
+    problems += _string_map_problems(payload, ("groupLabels", "commonLabels", "commonAnnotations"), "")
+    for index, alert in enumerate(payload.get("alerts") or []):
+        where = f"alerts[{index}]."
+        if not isinstance(alert, dict):
+            problems.append(f"alerts[{index}]: expected an object")
+            continue
+        problems += _type_problems(alert, ALERT_FIELDS, where)
+        problems += _string_map_problems(alert, ("labels", "annotations"), where)
+        if isinstance(alert.get("status"), str) and alert["status"] not in STATUSES:
+            problems.append(f"{where}status: expected firing or resolved, got {alert['status']!r}")
+    if isinstance(payload.get("alerts"), list) and not payload["alerts"]:
+        problems.append("alerts: empty (Alertmanager never sends a notification without alerts)")
+    return problems
+
+
+def notification_line(received_at: str, path: str, payload: dict[str, Any]) -> str:
+    """One line per notification: when, where, receiver, status and the alerts it carries."""
+    names: dict[str, int] = {}
+    for alert in payload["alerts"]:
+        name = alert["labels"].get("alertname", "?")
+        names[name] = names.get(name, 0) + 1
+    alerts = ", ".join(f"{name}×{count}" if count > 1 else name for name, count in names.items())
+    subject = " ".join(f"{k}={v}" for k, v in sorted(payload["groupLabels"].items()) if k != "alertname")
+    drill = " [drill]" if any(a["labels"].get("drill") == "true" for a in payload["alerts"]) else ""
+    return (f"{received_at} {path} receiver={payload['receiver']} {payload['status'].upper()} "
+            f"{len(payload['alerts'])} alert(s): {alerts}{' ' + subject if subject else ''}{drill}")
+
+
+class NotificationLog:
+    """Received notifications, in memory and optionally appended to a JSON-lines file."""
+
+    def __init__(self, record: Path | None = None) -> None:
+        self.record = record
+        self._entries: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        if record is not None:
+            record.parent.mkdir(parents=True, exist_ok=True)
+
+    def add(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries.append(entry)
+            if self.record is not None:
+                with self.record.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry, sort_keys=True) + "\n")
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+
+def _handler(log: NotificationLog, out: TextIO, err: TextIO) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "obstack-receiver"
+
+        def _answer(self, code: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path.split("?")[0] == "/notifications":
+                self._answer(200, log.entries())
+            elif self.path in ("/-/healthy", "/-/ready"):
+                self._answer(200, {"status": "ok"})
+            else:
+                self._answer(404, {"error": "POST notifications to any path; GET /notifications lists them"})
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._answer(413, {"error": "payload too large"})
+                return
+            try:
+                payload = json.loads(self.rfile.read(length) or b"null")
+            except ValueError:
+                payload = None
+                problems = ["payload: not JSON"]
+            else:
+                problems = validate_payload(payload)
+            if problems:
+                print(f"rejected notification on {self.path}: {'; '.join(problems)}", file=err, flush=True)
+                self._answer(400, {"error": "not an Alertmanager webhook payload (version 4)", "problems": problems})
+                return
+            received_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            log.add({"received_at": received_at, "path": self.path, "payload": payload})
+            print(notification_line(received_at, self.path, payload), file=out, flush=True)
+            self._answer(200, {"status": "received"})
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: the one line per notification is the output."""
+
+    return Handler
+
+
+class ReceiverServer:
+    """The receiver on ``host:port`` in a background thread (``start``/``stop``) or the foreground."""
+
+    def __init__(self, host: str, port: int, record: Path | None = None,
+                 out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.log = NotificationLog(record)
+        handler = _handler(self.log, out or sys.stdout, err or sys.stderr)
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host if isinstance(host, str) else host.decode()}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="obstack-receiver", daemon=True)
+        self._thread.start()
+
+    def serve_forever(self, ready: Callable[[str], None] | None = None) -> None:
+        if ready is not None:
+            ready(self.url)
+        try:
+            self.httpd.serve_forever()
+        finally:
+            self.httpd.server_close()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``:PORT`` for all interfaces) -> (host, port); ValueError with a one-line reason."""
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"--listen {listen!r}: expected HOST:PORT, e.g. 127.0.0.1:9095")
+    return host.strip("[]") or "0.0.0.0", int(port)
