@@ -8,6 +8,7 @@ server they did not start. ``stop()`` ends only the process this object started 
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 import shutil
 import subprocess
 import tempfile
@@ -32,7 +33,7 @@ def http_json(url: str, method: str = "GET", body: Any = None, timeout: float = 
     return json.loads(text) if text else None
 
 
-class _MonitoringServer:
+class _MonitoringServer(ABC):
     """Temp dir, port, log and process lifecycle shared by Prometheus and Alertmanager."""
 
     kind = "server"
@@ -49,8 +50,8 @@ class _MonitoringServer:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def _argv(self, executable: str) -> list[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def _argv(self, executable: str) -> list[str]: ...
 
     def start(self) -> None:
         executable = require_binary(self.binary, self.package)

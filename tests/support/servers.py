@@ -15,6 +15,7 @@ directory is handed over to that user.
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 import pwd
 import re
 import shlex
@@ -219,7 +220,7 @@ def _run(
 # Servers
 
 
-class _PrivateServer:
+class _PrivateServer(ABC):
     """Temp dir, port and lifecycle plumbing shared by the concrete servers."""
 
     kind = "server"
@@ -232,18 +233,17 @@ class _PrivateServer:
         self._root = Path(tempfile.mkdtemp(prefix=f"private-{self.kind}-"))
         self._cleaned = False
 
-    # Subclasses implement these.
-    def start(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def start(self) -> None: ...
 
-    def stop(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def stop(self) -> None: ...
 
-    def kill(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def kill(self) -> None: ...
 
-    def is_running(self) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def is_running(self) -> bool: ...
 
     @property
     def host(self) -> str:
