@@ -299,3 +299,54 @@ def drill(
     print(f"{len(results) - len(failed)} of {len(results)} routes delivered")
     if failed or problems:
         raise typer.Exit(EXIT_FAILED)
+
+
+# ---------------------------------------------------------------------------------------------
+# The stack as local processes, without Docker (stack/local.py)
+
+local_app = typer.Typer(help="Run the monitoring stack locally from the installed binaries (no Docker).",
+                        no_args_is_help=True)
+app.add_typer(local_app, name="local")
+StateDirOption = Annotated[Path, typer.Option("--state-dir", help="Where the tree, configs, data, logs and pid files live.")]
+
+
+@local_app.command("up")
+def local_up(spec: SpecOption = None, state_dir: StateDirOption = Path(".obstack-local"), fast: Annotated[
+    bool, typer.Option("--fast", help="Divide intervals, for: durations, range windows and Alertmanager timers by 60 (docs/local.md).")
+] = False) -> None:
+    """Generate into --state-dir and start receiver, Alertmanager, exporter and Prometheus, each waited on until ready."""
+    from stack.local import LocalError, up
+
+    loaded = _load(spec)
+    try:
+        processes = up(loaded, spec, state_dir, fast=fast)
+    except (LocalError, OutputError) as error:
+        _fail([str(error)], EXIT_FAILED)
+    for process in processes:
+        print(f"{process.name:<13} pid {process.pid:<8} {process.url}")
+
+
+@local_app.command("down")
+def local_down(state_dir: StateDirOption = Path(".obstack-local")) -> None:
+    """Stop exactly the processes `obstack local up` started in --state-dir."""
+    from stack.local import down
+
+    stopped = down(state_dir)
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@local_app.command("status")
+def local_status(state_dir: StateDirOption = Path(".obstack-local")) -> None:
+    """Each process of the local stack: pid, running, ready; exit 1 unless all are ready."""
+    from stack.local import status
+
+    rows = status(state_dir)
+    table = Table(title=f"obstack local ({state_dir})")
+    for column in ("process", "pid", "running", "ready", "url"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.name, str(row.pid), "yes" if row.running else "[red]no[/]",
+                      "yes" if row.ready else "[red]no[/]", row.url)
+    _stdout().print(table)
+    if not rows or not all(row.ready for row in rows):
+        raise typer.Exit(EXIT_FAILED)

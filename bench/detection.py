@@ -1,0 +1,49 @@
+"""Detection latency per fault (fault -> notification received) from the end-to-end suite.
+
+Run: python bench/detection.py [--runs 3]
+Each run is `pytest tests/test_end_to_end.py` (the stack in `obstack local --fast`), which
+writes its latencies to $OBSTACK_DETECTION_OUT; this prints a Markdown table per fault: the
+bound (scrape + evaluation + for + group_wait + slack), and the min/median/max latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_once(out: Path) -> dict:
+    """One end-to-end run; its timing and per-fault latencies."""
+    env = {**os.environ, "OBSTACK_DETECTION_OUT": str(out)}
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_end_to_end.py"], cwd=ROOT, env=env, check=True)
+    return json.loads(out.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(args.runs):
+            runs.append(run_once(Path(tmp) / f"run{index}.json"))
+    timing = runs[0]["timing"]
+    print(f"scrape {timing['scrape']:g}s, evaluation {timing['evaluation']:g}s, "
+          f"group_wait {timing['group_wait']:g}s, slack {runs[0]['slack']:g}s; {args.runs} runs\n")
+    print("| fault → alert | bound (s) | min (s) | median (s) | max (s) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, first in runs[0]["faults"].items():
+        values = [run["faults"][name]["latency"] for run in runs]
+        print(f"| {name} | {first['bound']:.1f} | {min(values):.2f} | {statistics.median(values):.2f} | {max(values):.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Pure transformations behind `obstack local`: the fast profile and the local rewrites.
+
+Nothing here starts a process or touches the disk; ``stack.local`` does. Two things change for
+a local stack:
+
+* ``--fast`` shrinks time so an end-to-end run takes minutes. ``fast_spec`` scales the spec's
+  own durations (scrape/evaluation intervals, ``down_for``, Alertmanager's timers) and
+  ``fast_rule_file`` scales what the rule generators hard-code (each rule's ``for:`` and every
+  PromQL range window) by the same factor, so every rule keeps its shape, thresholds and the
+  ratio between its windows — only the clock runs faster.
+* The generated configs name the compose hosts (``alertmanager:9093``, ``obstack-receiver``);
+  ``local_prometheus_config`` and ``local_alertmanager_config`` point them at local ports.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+from stack.spec.model import EXPORTER_JOB, Spec
+from stack.spec.values import Duration
+
+# One minute becomes one second: 15s scrapes would become 250ms, so the floors below apply.
+FAST_FACTOR = 60
+# Prometheus and the exporter are comfortable at one scrape and one evaluation per second.
+MIN_INTERVAL = Duration.parse("1s")
+# Two evaluations at 1s: a hold must exceed the evaluation interval to mean "seen twice".
+MIN_FOR = Duration.parse("2s")
+# rate()/delta() need at least two samples in the window; 4 scrapes leave room for jitter.
+MIN_RANGE = Duration.parse("4s")
+# Alertmanager timers: group_wait 30s -> 500ms; below 100ms batching means nothing.
+MIN_TIMER = Duration.parse("100ms")
+
+_RANGE_RE = re.compile(r"\[([0-9smhdwy]+)(?::([0-9smhdwy]*))?\]")
+
+
+def scale(duration: Duration, factor: int = FAST_FACTOR, floor: Duration = MIN_INTERVAL) -> Duration:
+    """``duration / factor``, never below ``floor`` (and never above the original)."""
+    scaled = max(duration.milliseconds // factor, floor.milliseconds)
+    return Duration(min(scaled, duration.milliseconds) if duration.milliseconds else 0)
+
+
+def fast_spec(spec: Spec, factor: int = FAST_FACTOR) -> Spec:
+    """The spec with every *time-to-react* duration divided by ``factor`` (floors above).
+
+    Thresholds that are measurements — latencies, a job's age, replication lag — are not
+    durations of the alerting pipeline and stay as they are.
+    """
+    prom = spec.prometheus
+    interval = scale(prom.scrape_interval, factor)
+    timeout = min(scale(prom.scrape_timeout, factor), interval, key=lambda d: d.milliseconds)
+    prometheus = prom.model_copy(update={
+        "scrape_interval": interval, "scrape_timeout": timeout,
+        "evaluation_interval": scale(prom.evaluation_interval, factor)})
+    notes = spec.notifications
+    notifications = notes.model_copy(update={
+        name: scale(getattr(notes, name), factor, MIN_TIMER)
+        for name in ("group_wait", "group_interval", "repeat_interval")})
+
+    def with_down_for(item: Any) -> Any:
+        thresholds = item.thresholds.model_copy(
+            update={"down_for": scale(item.thresholds.down_for, factor, MIN_FOR)})
+        return item.model_copy(update={"thresholds": thresholds})
+
+    return spec.model_copy(update={
+        "prometheus": prometheus, "notifications": notifications,
+        "services": [with_down_for(s) for s in spec.services],
+        "datastores": [with_down_for(d) for d in spec.datastores]})
+
+
+def fast_expr(expr: str, factor: int = FAST_FACTOR) -> str:
+    """Scale every range window (``[5m]``, subquery ``[1h:1m]``) in a PromQL expression."""
+    def replace(match: re.Match[str]) -> str:
+        window = str(scale(Duration.parse(match.group(1)), factor, MIN_RANGE))
+        if match.group(2) is None:
+            return f"[{window}]"
+        step = match.group(2) and str(scale(Duration.parse(match.group(2)), factor, MIN_INTERVAL))
+        return f"[{window}:{step}]"
+    return _RANGE_RE.sub(replace, expr)
+
+
+def fast_rule_file(text: str, factor: int = FAST_FACTOR) -> str:
+    """A generated rule file with each ``for:`` and each range window divided by ``factor``."""
+    document = yaml.safe_load(text) or {}
+    for group in document.get("groups", []):
+        for rule in group.get("rules", []):
+            rule["expr"] = fast_expr(str(rule["expr"]), factor)
+            if "for" in rule:
+                rule["for"] = str(scale(Duration.parse(rule["for"]), factor, MIN_FOR))
+    header = (f"# obstack local --fast: the generated rules with for: and range windows divided by {factor}.\n"
+              "# Do not edit; `obstack local up` rewrites it.\n")
+    return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+
+
+def local_prometheus_config(config: dict[str, Any], prometheus: str, alertmanager: str,
+                            exporter: str) -> dict[str, Any]:
+    """The generated ``prometheus.yml`` scraping and alerting the local processes.
+
+    The node job is dropped: `obstack local` runs no node-exporter, and the host rules only
+    read node metrics (their absence fires nothing). Service jobs keep the spec's targets.
+    """
+    local = {**config, "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}}
+    targets = {"prometheus": prometheus, "alertmanager": alertmanager, EXPORTER_JOB: exporter}
+    jobs = []
+    for job in config.get("scrape_configs", []):
+        name = job["job_name"]
+        if name == "node":
+            continue
+        if name in targets:
+            static = [{**sc, "targets": [targets[name]]} for sc in job.get("static_configs", [])]
+            job = {**job, "static_configs": static}
+        jobs.append(job)
+    local["scrape_configs"] = jobs
+    return local
+
+
+def local_alertmanager_config(config: dict[str, Any], receiver_url: str) -> dict[str, Any]:
+    """The generated ``alertmanager.yml`` with every webhook sent to the local receiver.
+
+    The path is kept (``/pager``, ``/chat``) so the receiver's records say which receiver a
+    notification was for. Slack, PagerDuty and email receivers are left as generated.
+    """
+    base = urlsplit(receiver_url)
+    receivers = []
+    for receiver in config.get("receivers", []):
+        hooks = [{**hook, "url": urlunsplit((base.scheme, base.netloc, urlsplit(hook["url"]).path, "", ""))}
+                 for hook in receiver.get("webhook_configs", [])]
+        receivers.append({**receiver, "webhook_configs": hooks} if hooks else receiver)
+    return {**config, "receivers": receivers}

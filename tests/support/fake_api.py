@@ -1,0 +1,136 @@
+"""A simulated bookmark API for the end-to-end tests: request metrics, /health and fault knobs.
+
+It exposes what prom-client exposes in the real API — the ``http_request_duration_seconds``
+histogram with ``method``, ``route`` and ``status_code`` — plus ``/health``. A background thread
+generates its own traffic (``rate`` requests per second), so rates move without a load tool.
+``POST /control`` with ``{"error_rate": 0.1, "latency": 0.02}`` changes the faults.
+
+Errors are deterministic rather than random: with an error rate of 10% exactly every tenth
+request fails, so the error ratio over a short window is the asked one and a test on it is
+not at the mercy of chance.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.exposition import generate_latest
+
+HOST = "127.0.0.1"
+ROUTES = (("GET", "/api/bookmarks"), ("POST", "/api/bookmarks"), ("GET", "/api/bookmarks/:id"))
+# prom-client's default buckets include 0.1, the spec's latency SLO threshold.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class FakeBookmarkApi:
+    """The simulated API on a free port of 127.0.0.1, with its own traffic thread."""
+
+    def __init__(self, rate: float = 50.0) -> None:
+        self.rate = rate
+        self.error_rate = 0.0
+        self.latency = 0.01  # seconds recorded per request (simulated, not slept)
+        self.registry = CollectorRegistry()
+        self.histogram = Histogram("http_request_duration_seconds", "Duration of HTTP requests in seconds",
+                                   ("method", "route", "status_code"), registry=self.registry, buckets=BUCKETS)
+        self._lock = threading.Lock()
+        self._count = 0
+        self._errors = 0
+        self._stop = threading.Event()
+        self._httpd = ThreadingHTTPServer((HOST, 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._threads = [threading.Thread(target=self._httpd.serve_forever, daemon=True, name="fake-api-http"),
+                         threading.Thread(target=self._traffic, daemon=True, name="fake-api-traffic")]
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def set_faults(self, error_rate: float | None = None, latency: float | None = None) -> None:
+        """Change the error rate (0..1) and the recorded latency (seconds)."""
+        with self._lock:
+            if error_rate is not None:
+                if not 0 <= error_rate <= 1:
+                    raise ValueError(f"error_rate must be within 0..1, not {error_rate}")
+                self.error_rate = error_rate
+            if latency is not None:
+                self.latency = latency
+
+    def request(self) -> None:
+        """Serve one simulated request: the next one fails when errors lag behind the error rate."""
+        with self._lock:
+            self._count += 1
+            failed = self._errors < self.error_rate * self._count - 1e-9
+            if failed:
+                self._errors += 1
+            if self.error_rate == 0:
+                self._count = self._errors = 0  # a later error rate starts from a clean slate
+            latency = self.latency
+        method, route = ROUTES[self._count % len(ROUTES)]
+        self.histogram.labels(method, route, "500" if failed else "200").observe(latency)
+
+    def _traffic(self) -> None:
+        interval = 1.0 / self.rate
+        while not self._stop.wait(interval):
+            self.request()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, code: int, body: bytes, content_type: str = "application/json") -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    self._send(200, generate_latest(api.registry), "text/plain; version=0.0.4")
+                elif self.path == "/health":
+                    self._send(200, b'{"status": "ok"}')
+                else:
+                    self._send(404, b'{"error": "not found"}')
+
+            def do_POST(self) -> None:
+                if self.path != "/control":
+                    self._send(404, b'{"error": "not found"}')
+                    return
+                try:
+                    body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                    api.set_faults(body.get("error_rate"), body.get("latency"))
+                except (ValueError, AttributeError) as error:
+                    self._send(400, json.dumps({"error": str(error)}).encode())
+                    return
+                self._send(200, json.dumps({"error_rate": api.error_rate, "latency": api.latency}).encode())
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,109 @@
+"""`obstack local`'s pure parts: the fast profile and the local config rewrites; the CLI without a stack."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from stack.cli import app
+from stack.local import down, status
+from stack.local_config import (
+    fast_expr,
+    fast_rule_file,
+    fast_spec,
+    local_alertmanager_config,
+    local_prometheus_config,
+    scale,
+)
+from stack.pipeline import generate
+from stack.spec.loader import load_spec
+from stack.spec.values import Duration
+
+
+def test_fast_spec_divides_reaction_times_and_keeps_measurements() -> None:
+    spec = load_spec(None).spec
+    fast = fast_spec(spec)
+    assert str(fast.prometheus.scrape_interval) == "1s" and str(fast.prometheus.evaluation_interval) == "1s"
+    assert fast.prometheus.scrape_timeout <= fast.prometheus.scrape_interval
+    assert [str(getattr(fast.notifications, n)) for n in ("group_wait", "group_interval", "repeat_interval")] == \
+        ["500ms", "5s", "4m"]
+    assert {str(d.thresholds.down_for) for d in fast.datastores} == {"2s"}
+    # Latency thresholds are measurements, not reaction times: unchanged.
+    assert fast.services[0].thresholds.latency_p95 == spec.services[0].thresholds.latency_p95
+    assert spec.prometheus.scrape_interval == Duration.parse("15s")  # the input is not modified
+
+
+def test_scale_floors_and_never_lengthens() -> None:
+    assert str(scale(Duration.parse("5m"))) == "5s"
+    assert str(scale(Duration.parse("10s"))) == "1s"
+    assert str(scale(Duration.parse("500ms"), floor=Duration.parse("1s"))) == "500ms"
+
+
+def test_fast_expr_scales_range_windows_and_subqueries_only() -> None:
+    assert fast_expr('rate(x{a="5m"}[5m]) > 300') == 'rate(x{a="5m"}[5s]) > 300'
+    assert fast_expr("max_over_time(y[1h:1m])") == "max_over_time(y[1m:1s])"
+    assert fast_expr("delta(z[1m])") == "delta(z[4s])"  # at least 4 scrapes in a window
+
+
+def test_fast_rule_files_keep_every_rule() -> None:
+    loaded = load_spec(None)
+    artifacts = generate(dataclasses.replace(loaded, spec=fast_spec(loaded.spec)))
+    for artifact in artifacts:
+        if artifact.path.parent.as_posix() != "prometheus/rules":
+            continue
+        before, after = yaml.safe_load(artifact.content), yaml.safe_load(fast_rule_file(artifact.content))
+        names = lambda doc: [r.get("alert") or r.get("record") for g in doc["groups"] for r in g["rules"]]
+        assert names(after) == names(before)
+        for group in after["groups"]:
+            for rule in group["rules"]:
+                if "for" in rule:
+                    assert Duration.parse(rule["for"]) <= Duration.parse("72m")  # 3d rules at most
+
+
+def test_local_prometheus_config_points_at_local_processes() -> None:
+    config = yaml.safe_load(next(a.content for a in generate(load_spec(None)) if a.path.name == "prometheus.yml"))
+    local = local_prometheus_config(config, "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3")
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in local["scrape_configs"]}
+    assert jobs["prometheus"] == ["127.0.0.1:1"] and jobs["alertmanager"] == ["127.0.0.1:2"]
+    assert jobs["obstack-exporter"] == ["127.0.0.1:3"] and "node" not in jobs
+    assert jobs["bookmark-api"] == ["bookmark-api:3001"]  # services keep the spec's targets
+    assert local["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:2"]
+
+
+def test_local_alertmanager_config_sends_webhooks_to_the_receiver_keeping_paths() -> None:
+    config = {"receivers": [{"name": "pager", "webhook_configs": [{"url": "http://obstack-receiver:9095/pager"}]},
+                            {"name": "mail", "email_configs": [{"to": "a@example.com"}]}]}
+    local = local_alertmanager_config(config, "http://127.0.0.1:4000")
+    assert local["receivers"][0]["webhook_configs"][0]["url"] == "http://127.0.0.1:4000/pager"
+    assert local["receivers"][1] == config["receivers"][1]
+
+
+def test_down_and_status_without_a_stack(tmp_path: Path) -> None:
+    assert down(tmp_path) == [] and status(tmp_path) == []
+    runner = CliRunner()
+    assert "nothing was running" in runner.invoke(app, ["local", "down", "--state-dir", str(tmp_path)]).output
+    assert runner.invoke(app, ["local", "status", "--state-dir", str(tmp_path)]).exit_code == 1
+
+
+def test_cli_up_status_down_manages_exactly_its_processes(tmp_path: Path) -> None:
+    from stack.local import is_running, load_state
+
+    runner = CliRunner()
+    state = tmp_path / "state"
+    try:
+        result = runner.invoke(app, ["local", "up", "--fast", "--state-dir", str(state)])
+        assert result.exit_code == 0, result.output
+        processes = load_state(state)
+        assert [p.name for p in processes] == ["receiver", "alertmanager", "exporter", "prometheus"]
+        assert sorted(f.name for f in (state / "pids").iterdir()) == sorted(f"{p.name}.pid" for p in processes)
+        assert runner.invoke(app, ["local", "status", "--state-dir", str(state)]).exit_code == 0
+        again = runner.invoke(app, ["local", "up", "--state-dir", str(state)])
+        assert again.exit_code == 1 and "already up" in again.output
+    finally:
+        result = runner.invoke(app, ["local", "down", "--state-dir", str(state)])
+    assert "stopped: prometheus, exporter, alertmanager, receiver" in result.output
+    assert not any(is_running(p) for p in processes)
+    assert not list((state / "pids").iterdir())
