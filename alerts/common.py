@@ -3,8 +3,9 @@ grouping subjects that share a threshold into one rule."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TypeVar
 
 from stack.spec.model import Spec
@@ -35,13 +36,15 @@ class RuleContext:
         return self.spec.runbook_url.format(project=self.spec.project, alert=alert, alert_lower=alert.lower())
 
 
+def re2_literal(value: str) -> str:
+    """``value`` as an RE2 pattern matching exactly it (relabel regexes, matcher values)."""
+    return "".join("\\" + char if char in ".+*?()[]{}|^$\\" else char for char in value)
+
+
 def promql_regex(values: Iterable[str]) -> str:
-    """An anchored RE2 alternation matching exactly ``values``, escaped for a PromQL string."""
-    escaped = []
-    for value in sorted(set(values)):
-        text = "".join("\\\\" + char if char in ".+*?()[]{}|^$\\" else char for char in value)
-        escaped.append(text)
-    return "|".join(escaped)
+    """An anchored RE2 alternation matching exactly ``values``, escaped for a PromQL string
+    (whose own escaping doubles every backslash)."""
+    return "|".join(re2_literal(value).replace("\\", "\\\\") for value in sorted(set(values)))
 
 
 def matcher(label: str, values: Iterable[str]) -> str:
@@ -62,15 +65,9 @@ def grouped(items: Iterable[T], key: Callable[[T], K]) -> list[tuple[K, list[T]]
 
 def number(value: object) -> str:
     """A threshold as PromQL text: Decimal/float/int without exponent or float noise."""
-    from decimal import Decimal
-
     decimal = value if isinstance(value, Decimal) else Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     text = format(decimal.normalize(), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def labels_of(*pairs: tuple[str, str]) -> Mapping[str, str]:
-    return dict(pairs)
 
 
 def any_of(terms: list[str]) -> str:

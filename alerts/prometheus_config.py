@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
+from alerts.common import re2_literal
 from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, NODE_JOB, PROMETHEUS_JOB, Service, Spec
 
@@ -26,10 +27,6 @@ def _static_job(name: str, targets: list[str], labels: dict[str, str] | None = N
     return {"job_name": name, "static_configs": [static]}
 
 
-def _re2_literal(value: str) -> str:
-    return "".join("\\" + char if char in ".+*?()[]{}|^$\\" else char for char in value)
-
-
 def _exporter_relabelling(spec: Spec) -> list[dict[str, Any]]:
     """Give exporter series the labels alerts and inhibitions match on: ``datastore``,
     ``service`` and the owning ``team`` of each subject (the exporter itself knows only ``target``)."""
@@ -43,14 +40,14 @@ def _exporter_relabelling(spec: Spec) -> list[dict[str, Any]]:
         {"source_labels": ["kind", "target"], "regex": "http;(.+)", "target_label": "service", "replacement": "$1"},
     ]
     for queue in spec.queues:
-        rules.append({"source_labels": ["queue"], "regex": _re2_literal(queue.name),
+        rules.append({"source_labels": ["queue"], "regex": re2_literal(queue.name),
                       "target_label": "datastore", "replacement": queue.datastore})
     owners = [("datastore", d.name, d.team) for d in spec.datastores]
     owners += [("service", s.name, s.team) for s in spec.services]
     owners += [("queue", q.name, q.team) for q in spec.queues]
     for label, name, team in owners:
         if team != spec.team:  # the target label already says the spec's team
-            rules.append({"source_labels": [label], "regex": _re2_literal(name), "target_label": "team", "replacement": team})
+            rules.append({"source_labels": [label], "regex": re2_literal(name), "target_label": "team", "replacement": team})
     return rules
 
 
