@@ -28,6 +28,10 @@ class RuleContext:
     def scrape_interval(self) -> Duration:
         return self.spec.prometheus.scrape_interval
 
+    @property
+    def evaluation_interval(self) -> Duration:
+        return self.spec.prometheus.evaluation_interval
+
     def exporter_series(self, **labels: str) -> dict[str, str]:
         """Labels of an exporter series as Prometheus stores it (job, instance, then ``labels``)."""
         return {"job": "obstack-exporter", "instance": self.spec.exporter.targets[0], **labels}

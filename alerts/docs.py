@@ -34,7 +34,10 @@ def _section(spec: Spec, name: str, rules: list[AlertRule]) -> list[str]:
              f"**routing:** {_routing(spec, rules)}", "", first.meaning, ""]
     for rule in rules:
         labels = "".join(f", {k}={v}" for k, v in rule.static_labels.items())
-        lines += [f"`for: {rule.for_}`{labels} — {rule.for_reason}.", "", "```promql", rule.expr, "```", ""]
+        lines += [f"`for: {rule.for_}`{labels} — {rule.for_reason}.", ""]
+        if rule.keep_firing_for is not None:
+            lines += [f"`keep_firing_for: {rule.keep_firing_for}` — {rule.keep_firing_reason}.", ""]
+        lines += ["```promql", rule.expr, "```", ""]
     lines += [f"Summary: {first.summary}", "", f"Runbook: <{first.runbook_url}>", "", "### What to check first", ""]
     lines += [f"{n}. {check}" for n, check in enumerate(first.first_checks, 1)]
     return lines + [""]

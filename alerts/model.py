@@ -74,6 +74,9 @@ class AlertRule:
     instances: tuple[AlertInstance, ...]
     static_labels: Mapping[str, str] = field(default_factory=dict)  # beyond severity (e.g. slo, windows)
     family: str | None = None  # critical and warning alerts of one family inhibit each other
+    # How long the alert stays firing after its condition clears, and why (None: it resolves at once).
+    keep_firing_for: Duration | None = None
+    keep_firing_reason: str | None = None
 
     @property
     def labels(self) -> dict[str, str]:

@@ -47,8 +47,10 @@ def _rule_dict(rule: AlertRule | RecordingRule) -> dict[str, Any]:
         if rule.labels:
             entry["labels"] = dict(rule.labels)
         return entry
-    return {"alert": rule.name, "expr": rule.expr, "for": str(rule.for_), "labels": rule.labels,
-            "annotations": rule.annotations}
+    entry = {"alert": rule.name, "expr": rule.expr, "for": str(rule.for_)}
+    if rule.keep_firing_for is not None:
+        entry["keep_firing_for"] = str(rule.keep_firing_for)
+    return {**entry, "labels": rule.labels, "annotations": rule.annotations}
 
 
 def _group_dict(group: RuleGroup) -> dict[str, Any]:

@@ -22,6 +22,10 @@ FOR_CRITICAL_RED = Duration.parse("2m")
 FOR_CRITICAL_RED_REASON = "the 5m rate already smooths spikes; 2m more rules out one bad scrape or deploy blip"
 FOR_WARNING_RED = Duration.parse("10m")
 FOR_WARNING_RED_REASON = "a warning is a ticket, not a page: only a sustained degradation is worth one"
+KEEP_FIRING_RED_REASON = (
+    f"the {RATE_WINDOW} window still holds the incident's requests for {RATE_WINDOW} after it ends (two "
+    "evaluations more for the recording rule): the page stays up until the warning of its family has cleared "
+    "too, so the warning never reaches anyone as the incident's tail, and a recovering service does not re-page")
 FOR_FLAPPING = Duration.parse("5m")
 FOR_FLAPPING_REASON = "restarts are counted over 30m already; 5m confirms it is not one rolling deploy"
 
@@ -131,9 +135,16 @@ def _red_rule(context: RuleContext, name: str, severity: str, entries: list[tupl
         for_reason=FOR_CRITICAL_RED_REASON if critical else FOR_WARNING_RED_REASON,
         severity=severity, subject="service", runbook_url=context.runbook(name), dashboard_url=None,  # type: ignore[arg-type]
         value_format=value_format,  # type: ignore[arg-type]
+        keep_firing_for=_red_keep_firing(context) if critical else None,
+        keep_firing_reason=KEEP_FIRING_RED_REASON if critical else None,
         description=go_template(what + threshold_note([shown for shown, _, _ in entries]) + ".", value_format),
         **text,  # type: ignore[arg-type]
     )
+
+
+def _red_keep_firing(context: RuleContext) -> Duration:
+    """The rate window plus two evaluations: the warning of the family is surely clear by then."""
+    return Duration(Duration.parse(RATE_WINDOW).milliseconds + 2 * context.evaluation_interval.milliseconds)
 
 
 def error_rate_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:

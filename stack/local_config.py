@@ -90,7 +90,10 @@ def fast_rule_file(text: str, factor: int = FAST_FACTOR) -> str:
             rule["expr"] = fast_expr(str(rule["expr"]), factor)
             if "for" in rule:
                 rule["for"] = str(scale(Duration.parse(rule["for"]), factor, MIN_FOR))
-    header = (f"# obstack local --fast: the generated rules with for: and range windows divided by {factor}.\n"
+            if "keep_firing_for" in rule:
+                rule["keep_firing_for"] = str(scale(Duration.parse(rule["keep_firing_for"]), factor, MIN_FOR))
+    header = (f"# obstack local --fast: the generated rules with for:, keep_firing_for: and range windows divided "
+              f"by {factor}.\n"
               "# Do not edit; `obstack local up` rewrites it.\n")
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
