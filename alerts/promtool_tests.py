@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
@@ -210,7 +210,7 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec) -> dic
     rules = [rule for f in all_files for rule in f.alert_rules]
     index = sibling_index(rules)
     tests = []
-    for rule in rule_file.alert_rules:
+    for rule in _tested_together(rule_file.alert_rules):
         if rule.for_.milliseconds <= timing.evaluation.milliseconds:
             raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")
         for members in _compatible_sets(rule):
@@ -222,6 +222,18 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec) -> dic
         "evaluation_interval": str(timing.evaluation),
         "tests": tests,
     }
+
+
+def _tested_together(rules: list[AlertRule]) -> list[AlertRule]:
+    """Rules that differ only in their subjects (one per service's group) as one rule with all their
+    instances, so their subjects share test groups and the tests stay linear in the spec."""
+    merged: dict[tuple[object, ...], AlertRule] = {}
+    for rule in rules:
+        labels = tuple(sorted((k, v) for k, v in rule.labels.items() if k != rule.subject))
+        key = (rule.name, labels, rule.for_, rule.subject)
+        first = merged.get(key)
+        merged[key] = rule if first is None else replace(first, instances=first.instances + rule.instances)
+    return list(merged.values())
 
 
 def _needed_files(rule_file: RuleFile, all_files: list[RuleFile]) -> list[RuleFile]:
