@@ -1,4 +1,4 @@
-"""Turn one scrape's probe results into Prometheus metric families, fresh on every collect.
+"""Turn one scrape's probe results into the Prometheus text exposition, fresh on every request.
 
 Every family comes from the catalog (name, type, labels, help), so what is emitted cannot
 drift from what the rules and dashboards select on; a sample the catalog does not know is a
@@ -7,13 +7,10 @@ programming error and fails loudly in tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector, CollectorRegistry
-from prometheus_client.exposition import generate_latest
-
-from .catalog import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, MetricInfo
+from .catalog import EXPORTER_METRICS
+from .exposition import render_exposition
 from .results import ProbeResult, Sample
 
 UP_METRIC = {"postgres": "obstack_postgres_up", "redis": "obstack_redis_up",
@@ -33,37 +30,13 @@ def probe_samples(result: ProbeResult) -> list[Sample]:
     return samples
 
 
-def _family(info: MetricInfo) -> GaugeMetricFamily | CounterMetricFamily:
-    if info.type == "counter":
-        return CounterMetricFamily(info.name, info.help, labels=list(info.labels))
-    return GaugeMetricFamily(info.name, info.help, labels=list(info.labels))
-
-
-class ResultsCollector(Collector):
-    """A collector over one scrape's results; build one per request (no global state)."""
-
-    def __init__(self, results: Sequence[ProbeResult]) -> None:
-        self._results = list(results)
-
-    def collect(self) -> Iterator[Metric]:
-        families = {info.name: _family(info) for info in EXPORTER_METRICS}
-        for sample in self._samples():
-            info = EXPORTER_METRICS_BY_NAME.get(sample.name)
-            if info is None:
-                raise KeyError(f"{sample.name} is not in exporters.catalog")
-            if set(sample.labels) != set(info.labels):
-                raise KeyError(f"{sample.name} has labels {sorted(sample.labels)}, catalog says {list(info.labels)}")
-            families[sample.name].add_metric([sample.labels[label] for label in info.labels], sample.value)
-        yield from families.values()
-
-    def _samples(self) -> Iterable[Sample]:
-        for result in self._results:
-            yield from probe_samples(result)
-            yield from result.samples
+def scrape_samples(results: Sequence[ProbeResult]) -> Iterator[Sample]:
+    """Every sample of one scrape: each result's own samples after its up/duration/reason."""
+    for result in results:
+        yield from probe_samples(result)
+        yield from result.samples
 
 
 def render_metrics(results: Sequence[ProbeResult]) -> bytes:
     """The Prometheus text exposition of ``results``."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(ResultsCollector(results))
-    return generate_latest(registry)
+    return render_exposition(scrape_samples(results), EXPORTER_METRICS)

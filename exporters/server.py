@@ -15,11 +15,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-
 from stack.spec.model import Spec
 
 from .collector import render_metrics
+from .exposition import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .health import CONTENT_TYPE as HEALTH_CONTENT_TYPE, health_document, ready
 from .logs import JsonLog
 from .scheduler import ProbeScheduler
@@ -112,7 +111,7 @@ class ExporterHandler(BaseHTTPRequestHandler):
 
     def _metrics(self, app: ExporterApp) -> None:
         results = app.scheduler.probe_all(self._budget(app))
-        self._send(HTTPStatus.OK, CONTENT_TYPE_LATEST, render_metrics(results))
+        self._send(HTTPStatus.OK, METRICS_CONTENT_TYPE, render_metrics(results))
 
     def _health(self, app: ExporterApp) -> None:
         status, document = health_document(app.spec, app.scheduler.probe_all(self._budget(app)))
