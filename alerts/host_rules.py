@@ -6,7 +6,6 @@ from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, number
 from alerts.model import AlertInstance, AlertRule, RuleGroup, Scenario
-from stack.spec.model import NODE_JOB
 from stack.spec.values import Duration
 
 FOR_HOST = Duration.parse("5m")
@@ -16,7 +15,7 @@ PSEUDO_FILESYSTEMS = "tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|fuse\\\\..*|aut
 
 
 def _node_labels(context: RuleContext, target: str) -> dict[str, str]:
-    return {"job": NODE_JOB, "instance": target, "team": context.spec.host.team}
+    return {"job": context.spec.host.job, "instance": target, "team": context.spec.host.team}
 
 
 def _memory_scenario(labels: dict[str, str], level: float) -> Scenario:
@@ -50,7 +49,7 @@ def memory_rules(context: RuleContext) -> list[AlertRule]:
         limit = float(threshold.value)
         rules.append(AlertRule(
             name=name, severity=severity, subject="instance",
-            expr=f'1 - (node_memory_MemAvailable_bytes{{job="{NODE_JOB}"}} / node_memory_MemTotal_bytes{{job="{NODE_JOB}"}})'
+            expr=f'1 - (node_memory_MemAvailable_bytes{{job="{context.spec.host.job}"}} / node_memory_MemTotal_bytes{{job="{context.spec.host.job}"}})'
                  f" > {number(threshold.value)}",
             for_=FOR_HOST, for_reason=FOR_HOST_REASON,
             summary="A host is running out of memory.",
@@ -73,7 +72,7 @@ def memory_rules(context: RuleContext) -> list[AlertRule]:
 def disk_rules(context: RuleContext) -> list[AlertRule]:
     levels = context.spec.host.thresholds.disk_free
     rules = []
-    real = f'job="{NODE_JOB}", fstype!~"{PSEUDO_FILESYSTEMS}"'
+    real = f'job="{context.spec.host.job}", fstype!~"{PSEUDO_FILESYSTEMS}"'
     for name, severity, threshold in [("DiskSpaceLow", "critical", levels.critical),
                                       ("DiskSpaceShrinking", "warning", levels.warning)]:
         if threshold is None:

@@ -11,22 +11,22 @@ from dataclasses import replace
 
 from alerts.model import AlertRule
 from dashboards.links import alerts_dashboard, dashboard_url, service_dashboard
-from stack.spec.model import NODE_JOB, Spec
+from stack.spec.model import Spec
 
 _SUBJECT_KINDS = {"service": "service", "datastore": "datastore", "queue": "queue"}
 
 
-def _kind(rule: AlertRule) -> str | None:
+def _kind(spec: Spec, rule: AlertRule) -> str | None:
     if rule.subject in _SUBJECT_KINDS:
         return _SUBJECT_KINDS[rule.subject]
-    if all(instance.labels.get("job") == NODE_JOB for instance in rule.instances):
+    if all(instance.labels.get("job") == spec.host.job for instance in rule.instances):
         return "host"
     return None  # the monitoring stack itself: the Alerts & SLOs dashboard shows its health
 
 
 def _link(spec: Spec, rule: AlertRule) -> str:
     base = spec.grafana.url.rstrip("/")
-    kind = _kind(rule)
+    kind = _kind(spec, rule)
     if kind is None:
         return base + alerts_dashboard(spec).path()
     names = sorted({instance.labels.get(rule.subject, "") for instance in rule.instances})

@@ -13,7 +13,7 @@ from typing import Any
 
 from alerts.common import re2_literal
 from stack.artifacts import Artifact, dump_yaml
-from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, NODE_JOB, PROMETHEUS_JOB, Service, Spec
+from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Service, Spec
 
 CONFIG_PATH = PurePosixPath("prometheus/prometheus.yml")
 # Rule files live beside the config; the glob is relative to the config file.
@@ -80,7 +80,7 @@ def prometheus_config(spec: Spec) -> dict[str, Any]:
         "scrape_configs": [
             _static_job(PROMETHEUS_JOB, [settings.self_target], {"team": spec.team}),
             _static_job(ALERTMANAGER_JOB, settings.alertmanager_targets, {"team": spec.team}),
-            _static_job(NODE_JOB, spec.host.node_exporter_targets, {"team": spec.host.team}),
+            _static_job(spec.host.job, spec.host.node_exporter_targets, {"team": spec.host.team}),
             {**_static_job(EXPORTER_JOB, spec.exporter.targets, {"team": spec.team}),
              "metric_relabel_configs": _exporter_relabelling(spec)},
             *(_service_job(service) for service in spec.services),

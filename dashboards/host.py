@@ -21,7 +21,7 @@ from dashboards.panels import (
     stat,
     timeseries,
 )
-from stack.spec.model import NODE_JOB, Spec
+from stack.spec.model import Spec
 
 
 def host_dashboard(spec: Spec) -> G.Dashboard:
@@ -60,5 +60,5 @@ def host_dashboard(spec: Spec) -> G.Dashboard:
     ]
     return dashboard(ids.host_dashboard(spec), f"Memory and disk of the hosts node-exporter watches (team "
                      f"{spec.host.team}).", [spec.project, "host"],
-                     job_instance_variables(f'node_memory_MemTotal_bytes{{job="{NODE_JOB}"}}'), panels,
+                     job_instance_variables(f'node_memory_MemTotal_bytes{{job="{spec.host.job}"}}'), panels,
                      datastore_links(spec, []))

@@ -151,7 +151,7 @@ def _spawn(state_dir: Path, name: str, argv: list[str], url: str, ready_url: str
     return process
 
 
-def _write_runtime_configs(state_dir: Path, tree: Path, fast: bool, ports: dict[str, int]) -> None:
+def _write_runtime_configs(state_dir: Path, tree: Path, fast: bool, ports: dict[str, int], node_job: str) -> None:
     """Prometheus and Alertmanager configs for local ports, beside copies of their rules/templates."""
     addr = {name: f"{HOST}:{port}" for name, port in ports.items()}
     prom_dir, am_dir = state_dir / "prometheus", state_dir / "alertmanager"
@@ -162,7 +162,7 @@ def _write_runtime_configs(state_dir: Path, tree: Path, fast: bool, ports: dict[
         text = rule_file.read_text()
         (prom_dir / "rules" / rule_file.name).write_text(fast_rule_file(text) if fast else text)
     config = yaml.safe_load((tree / "prometheus" / "prometheus.yml").read_text())
-    local = local_prometheus_config(config, addr["prometheus"], addr["alertmanager"], addr["exporter"])
+    local = local_prometheus_config(config, addr["prometheus"], addr["alertmanager"], addr["exporter"], node_job)
     (prom_dir / "prometheus.yml").write_text(yaml.safe_dump(local, sort_keys=False))
     # Prometheus applies discovered targets only after up to 5s; with --fast holds of 2s, an
     # absent()-based alert (ServiceDown) would fire on that delay alone. So Prometheus starts
@@ -195,7 +195,7 @@ def up(loaded: LoadedSpec, spec_path: Path | None, state_dir: Path, fast: bool =
     tree = state_dir / "tree"
     write_tree(tree, generate(dataclasses.replace(loaded, spec=spec)), force=True)
     ports = {name: free_port() for name in ("receiver", "alertmanager", "exporter", "prometheus")}
-    _write_runtime_configs(state_dir, tree, fast, ports)
+    _write_runtime_configs(state_dir, tree, fast, ports, spec.host.job)
     url = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
     python = [sys.executable, "-m", "stack"]
     spec_args = ["--spec", str(spec_path.resolve())] if spec_path is not None else []

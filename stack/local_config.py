@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from stack.spec.model import EXPORTER_JOB, Spec
+from stack.spec.model import EXPORTER_JOB, NODE_JOB, Spec
 from stack.spec.values import Duration
 
 # One minute becomes one second: 15s scrapes would become 250ms, so the floors below apply.
@@ -99,7 +99,7 @@ def fast_rule_file(text: str, factor: int = FAST_FACTOR) -> str:
 
 
 def local_prometheus_config(config: dict[str, Any], prometheus: str, alertmanager: str,
-                            exporter: str) -> dict[str, Any]:
+                            exporter: str, node_job: str = NODE_JOB) -> dict[str, Any]:
     """The generated ``prometheus.yml`` scraping and alerting the local processes.
 
     The node job is dropped: `obstack local` runs no node-exporter, and the host rules only
@@ -110,7 +110,7 @@ def local_prometheus_config(config: dict[str, Any], prometheus: str, alertmanage
     jobs = []
     for job in config.get("scrape_configs", []):
         name = job["job_name"]
-        if name == "node":
+        if name == node_job:
             continue
         if name in targets:
             static = [{**sc, "targets": [targets[name]]} for sc in job.get("static_configs", [])]

@@ -11,6 +11,7 @@ import yaml
 
 from alerts.promtool_tests import promtool_test_artifacts
 from alerts.rule_files import rule_file_artifacts, rule_files
+from stack.pipeline import generate
 from stack.spec.loader import load_spec, load_spec_text
 from stack.spec.model import Spec
 from tests.support.servers import require_binary
@@ -93,6 +94,20 @@ def check_and_test(spec: Spec, root: Path) -> None:
     tests = sorted(p.name for p in (prometheus / "tests").glob("*.test.yml"))
     tested = promtool("test", "rules", *tests, cwd=prometheus / "tests")
     assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-2000:]
+
+
+def test_host_job_renames_every_node_selector_for_kube_prometheus_stack(tmp_path: Path) -> None:
+    """kube-prometheus-stack scrapes node-exporter as job node-exporter: one spec key follows it everywhere."""
+    loaded = load_spec_text(TWO_TEAMS.replace("host:\n", "host:\n  job: node-exporter\n", 1), "t.yaml")
+    check_and_test(loaded.spec, tmp_path)
+    generated = {a.path.as_posix(): a.content for a in generate(loaded)}
+    node_files = [path for path, text in generated.items() if "node_memory_MemTotal_bytes" in text]
+    assert {"prometheus/rules/host.yml", "grafana/dashboards/obstack/shop-host.json", "kubernetes/prometheus-rules.yaml"} <= set(node_files)
+    for path in node_files:
+        assert 'job=\\"node-exporter\\"' in generated[path] or 'job="node-exporter"' in generated[path], path
+        assert 'job="node"' not in generated[path] and 'job=\\"node\\"' not in generated[path], path
+    config = yaml.safe_load(generated["prometheus/prometheus.yml"])
+    assert "node-exporter" in [job["job_name"] for job in config["scrape_configs"]]
 
 
 def alert_rules(spec: Spec) -> list:

@@ -19,7 +19,7 @@ from dashboards import links as ids
 from dashboards.generate import build_dashboards
 from dashboards.lint import _LABEL_VALUES_RE, lint_dashboard, substitute_variables
 from stack.metric_catalog import MetricCatalog
-from stack.spec.model import NODE_JOB, Spec
+from stack.spec.model import Spec
 from tests.dashboards.support import (
     SPECS,
     catalog_of,
@@ -44,7 +44,7 @@ def _subject(spec: Spec, instance: AlertInstance) -> tuple[str, str | None]:
         return ids.subject_dashboard(spec, "datastore", labels["datastore"]).uid, labels["datastore"]
     if "service" in labels:
         return ids.service_dashboard(spec, labels["service"]).uid, labels["service"]
-    if labels.get("job") == NODE_JOB:
+    if labels.get("job") == spec.host.job:
         return ids.host_dashboard(spec).uid, None
     return ids.alerts_dashboard(spec).uid, None  # the monitoring stack's own alerts
 

@@ -11,7 +11,7 @@ import string
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .model import ALERTMANAGER_FLOOR, PROMETHEUS_FLOOR, STACK_JOBS, Spec
+from .model import ALERTMANAGER_FLOOR, PROMETHEUS_FLOOR, Spec
 from .positions import YamlPath
 
 Issue = tuple[YamlPath, str]
@@ -37,10 +37,13 @@ def unique_names(spec: Spec) -> list[Issue]:
             seen[name] = f"{section}[{index}]"
     issues += _unique((("services", i, "job"), s.job) for i, s in enumerate(spec.services))
     for index, service in enumerate(spec.services):
-        if service.job in STACK_JOBS:
+        if service.job in spec.stack_jobs:
             issues.append(
-                (("services", index, "job"), f"job '{service.job}' is taken by the monitoring stack ({', '.join(STACK_JOBS)}); set another 'job'")
+                (("services", index, "job"), f"job '{service.job}' is taken by the monitoring stack "
+                                             f"({', '.join(spec.stack_jobs)}); set another 'job'")
             )
+    if spec.stack_jobs.count(spec.host.job) > 1:
+        issues.append((("host", "job"), f"job '{spec.host.job}' is taken by the monitoring stack; set another 'job'"))
     issues += _unique((("notifications", "receivers", i, "name"), r.name) for i, r in enumerate(spec.notifications.receivers))
     for i, service in enumerate(spec.services):
         issues += _unique((("services", i, "slos", j, "name"), slo.name) for j, slo in enumerate(service.slos))

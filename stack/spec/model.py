@@ -38,9 +38,8 @@ ALERTMANAGER_FLOOR = Version(0, 25)
 # Scrape jobs of the monitoring stack itself: rules select on them, services must not reuse them.
 PROMETHEUS_JOB = "prometheus"
 ALERTMANAGER_JOB = "alertmanager"
-NODE_JOB = "node"
+NODE_JOB = "node"  # the default of host.job
 EXPORTER_JOB = "obstack-exporter"
-STACK_JOBS: tuple[str, ...] = (PROMETHEUS_JOB, ALERTMANAGER_JOB, NODE_JOB, EXPORTER_JOB)
 
 # prom-client's default histogram buckets (seconds), the Node convention the plan's API follows.
 PROM_CLIENT_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -233,6 +232,11 @@ class Host(StrictModel):
     node_exporter_targets: NonEmptyTargets = Field(
         default_factory=lambda: ["node-exporter:9100"], description="node-exporter targets (host:port)."
     )
+    job: Name = Field(
+        NODE_JOB,
+        description="Prometheus job name node-exporter is scraped as; the host rules and dashboard select on it. "
+                    "kube-prometheus-stack scrapes it as 'node-exporter'.",
+    )
     team: Name = Field(description="Team owning the hosts (default: the spec's team).")
     thresholds: HostThresholds = Field(default_factory=HostThresholds)
 
@@ -296,6 +300,11 @@ class Spec(StrictModel):
 
     def datastore(self, name: str) -> PostgresDatastore | RedisDatastore | None:
         return next((d for d in self.datastores if d.name == name), None)
+
+    @property
+    def stack_jobs(self) -> tuple[str, ...]:
+        """Scrape jobs of the monitoring stack itself (services must not reuse them)."""
+        return (PROMETHEUS_JOB, ALERTMANAGER_JOB, self.host.job, EXPORTER_JOB)
 
     @property
     def teams(self) -> list[str]:
