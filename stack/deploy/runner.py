@@ -5,14 +5,17 @@ Order and why:
    never reaches a server: exit 1, nothing changed);
 2. every target server must answer before anything is written (no half-deploy to a dead server);
 3. the plan compares the tree with what each target has: nothing to do is said and audited;
-4. targets are applied one after another; each file target is snapshotted, written, reloaded and
-   verified. On any failure every target changed so far is restored from its snapshot, reloaded
-   and verified again, so the previous configuration goes on serving, and the deploy exits 1.
+4. targets are applied one after another (Prometheus, Alertmanager, Grafana); each is snapshotted
+   just before it is written, then written, reloaded and verified (Grafana: read back). On any
+   failure every target changed so far is restored from its snapshot, newest first, and verified
+   again, so the previous configuration goes on serving, and the deploy exits 1.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -25,6 +28,7 @@ from stack.deploy.audit import append_audit, audit_record
 from stack.deploy.diff import unified_diff
 from stack.deploy.errors import DeployError
 from stack.deploy.grafana import GrafanaChange, GrafanaTarget
+from stack.deploy.grafana_rollback import take_snapshot
 from stack.pipeline import generate
 from stack.spec.loader import LoadedSpec
 from stack.validate.checks import VALIDATORS, Validator, run_validators
@@ -38,6 +42,10 @@ PART_VALIDATORS: dict[str, tuple[str, ...]] = {
                      "inhibition_validator"),
     "grafana": ("dashboard_lint_validator",),  # and any later validator named dashboard_*
 }
+
+
+# A target changed by this deploy and how to put it back: (name, restore returning what serves now).
+Undo = tuple[str, Callable[[], str]]
 
 
 class FileTarget(Protocol):
@@ -169,7 +177,7 @@ class Deployer:
         self.out.file.flush()
 
     def apply(self, plan: _Plan) -> int:
-        applied: list[tuple[FileTarget, files.Snapshot]] = []
+        undo: list[Undo] = []
         current = ""
         try:
             for target in self.request.file_targets:
@@ -177,7 +185,8 @@ class Deployer:
                 changes = plan.file_changes[target.name]
                 if not changes:
                     continue
-                applied.append((target, files.snapshot(target.directory, target.adopt)))
+                undo.append((target.name, partial(self.restore_files, target,
+                                                  files.snapshot(target.directory, target.adopt))))
                 files.write(target.directory, plan.wanted[target.name], target.adopt)
                 self.step(f"{target.name}: wrote {len(changes)} files into {target.directory}")
                 with self.console.status(f"{target.name}: reloading and verifying"):
@@ -185,11 +194,9 @@ class Deployer:
                 self.step(f"{target.name}: reloaded; serving the new files")
             if self.request.grafana is not None and plan.grafana_changes:
                 current = "grafana"
-                with self.console.status(f"grafana: saving {len(plan.grafana_changes)} changes"):
-                    self.request.grafana.apply(plan.grafana_changes)
-                self.step(f"grafana: saved {len(plan.grafana_changes)} changes")
+                self.apply_grafana(self.request.grafana, plan.grafana_changes, undo)
         except DeployError as error:
-            rolled = self.roll_back(applied)
+            rolled = self.roll_back(undo)
             message = f"{current}: {error}" if not str(error).startswith(current) else str(error)
             self.audit(plan, f"failed: {message}; {rolled}")
             print(f"deploy failed: {message}; {rolled}", file=self.console.file)
@@ -198,17 +205,31 @@ class Deployer:
         self.step("deploy done: " + "; ".join(f"{k}: {len(v)} changes" for k, v in plan.changed().items()))
         return 0
 
-    def roll_back(self, applied: list[tuple[FileTarget, files.Snapshot]]) -> str:
+    def apply_grafana(self, grafana: GrafanaTarget, changes: list[GrafanaChange], undo: list[Undo]) -> None:
+        """Snapshot what the changes touch, save them, read them back; ``undo`` gets the way back."""
+        with self.console.status(f"grafana: reading the {len(changes)} objects the changes touch"):
+            saved = take_snapshot(grafana, changes)
+        message = f"obstack rollback of a failed deploy of {self.request.loaded.name} ({self.request.loaded.sha256[:12]})"
+        undo.append(("grafana", partial(saved.restore, grafana, message)))
+        with self.console.status(f"grafana: saving {len(changes)} changes"):
+            saved.apply(grafana, changes)
+            grafana.verify(changes)
+        self.step(f"grafana: saved {len(changes)} changes; Grafana serves them")
+
+    def restore_files(self, target: FileTarget, saved: files.Snapshot) -> str:
+        files.restore(saved)
+        target.reload_and_verify(saved.files)
+        return f"{len(saved.files)} previous files serving"
+
+    def roll_back(self, undo: list[Undo]) -> str:
         """Restore every changed target, newest first; say what serves now."""
-        if not applied:
+        if not undo:
             return "nothing was changed"
         outcomes = []
-        for target, saved in reversed(applied):
+        for name, restore in reversed(undo):
             try:
-                files.restore(saved)
-                with self.console.status(f"{target.name}: restoring the previous files"):
-                    target.reload_and_verify(saved.files)
-                outcomes.append(f"{target.name} restored ({len(saved.files)} previous files serving)")
+                with self.console.status(f"{name}: restoring what it had before"):
+                    outcomes.append(f"{name} restored ({restore()})")
             except DeployError as error:
-                outcomes.append(f"{target.name} ROLLBACK FAILED: {error}")
+                outcomes.append(f"{name} ROLLBACK FAILED: {error}")
         return "rolled back: " + ", ".join(outcomes)
