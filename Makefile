@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 OUT ?= build
 STAMP := $(VENV)/.installed
 
-.PHONY: run test system-deps install golden docs clean
+.PHONY: run test system-deps install golden docs bench plots clean
 
 ## run: set up, generate and validate the embedded bookmark-api spec into ./build
 run: system-deps $(STAMP)
@@ -33,6 +33,20 @@ $(STAMP): pyproject.toml
 ## golden: refresh tests/golden/ from the embedded spec (review the diff)
 golden: $(STAMP)
 	$(BIN)/obstack generate --out tests/golden
+
+## bench: run every benchmark (results in bench/results/), then redraw the plots in docs/img/
+bench: $(STAMP)
+	@bash scripts/install-system-deps.sh bench
+	$(BIN)/python bench/generation.py
+	$(BIN)/python bench/scrape_latency.py
+	$(BIN)/python bench/queue_probe.py
+	$(BIN)/python bench/rule_eval.py
+	$(BIN)/python bench/detection.py
+	$(BIN)/python bench/plot.py
+
+## plots: redraw docs/img/bench-*.png from bench/results/*.json
+plots: $(STAMP)
+	$(BIN)/python bench/plot.py
 
 ## docs: refresh docs/spec-reference.md from the spec model
 docs: $(STAMP)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import socket
 import statistics
 import subprocess
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -65,3 +68,18 @@ def write_spec(directory: Path, text: str) -> Path:
     path = directory / "stack.yaml"
     path.write_text(text)
     return path
+
+
+def results_path(name: str) -> Path:
+    """Where a bench writes its results by default: bench/results/<name>.json (plotted by bench/plot.py)."""
+    return RESULTS / f"{name}.json"
+
+
+def write_results(path: Path, command: str, data: dict[str, object]) -> None:
+    """The results as JSON, with the command that reproduces them and the machine they came from."""
+    document = {"command": command.strip(), "date": time.strftime("%Y-%m-%d"),
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+                **data}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1) + "\n")
+    print(f"\nresults: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")

@@ -1,9 +1,10 @@
 """Detection latency per fault (fault -> notification received) from the end-to-end suite.
 
-Run: python bench/detection.py [--runs 3]
+Run: python bench/detection.py [--runs 3] [--json FILE]
 Each run is `pytest tests/test_end_to_end.py` (the stack in `obstack local --fast`), which
 writes its latencies to $OBSTACK_DETECTION_OUT; this prints a Markdown table per fault: the
-bound (scrape + evaluation + for + group_wait + slack), and the min/median/max latency.
+bound (scrape + evaluation + for + group_wait + slack), and the min/median/max latency; every
+run's latencies go to bench/results/detection.json for bench/plot.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, results_path, write_results
 
 
 def run_once(out: Path) -> dict:
@@ -30,6 +31,7 @@ def run_once(out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=results_path("detection"))
     args = parser.parse_args()
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -43,6 +45,10 @@ def main() -> None:
     for name, first in runs[0]["faults"].items():
         values = [run["faults"][name]["latency"] for run in runs]
         print(f"| {name} | {first['bound']:.1f} | {min(values):.2f} | {statistics.median(values):.2f} | {max(values):.2f} |")
+    write_results(args.json, "python bench/detection.py " + " ".join(sys.argv[1:]), {
+        "timing": timing, "slack": runs[0]["slack"],
+        "faults": {name: {"bound": first["bound"], "latencies": [run["faults"][name]["latency"] for run in runs]}
+                   for name, first in runs[0]["faults"].items()}})
 
 
 if __name__ == "__main__":

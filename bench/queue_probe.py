@@ -1,10 +1,10 @@
 """The Redis probe's cost with 10, 100 and 1000 BullMQ queues (filled by the real bullmq client).
 
-    python bench/queue_probe.py [--counts 10 100 1000] [--runs 30]
+    python bench/queue_probe.py [--counts 10 100 1000] [--runs 30] [--json FILE]
 
 For each count: the probe's own duration (one pipeline: INFO, CLIENT LIST, one EVAL_RO over
 every queue) and the full /metrics scrape of an in-process exporter, p50/p99 over the runs.
-Target from the issue: 1000 queues probed in under 100 ms.
+Target: 1000 queues probed in under 100 ms. Results also go to bench/results/queue_probe.json.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import time
+from pathlib import Path
 
-from common import scrape_seconds, summary
+from common import results_path, scrape_seconds, summary, write_results
 
 from bullmq import Queue
 
@@ -57,7 +59,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--json", type=Path, default=results_path("queue_probe"))
     args = parser.parse_args()
+    rows = []
     print(f"{'queues':>7}{'probe p50 ms':>14}{'probe p99 ms':>14}{'scrape p50 ms':>15}{'scrape p99 ms':>15}")
     for count in args.counts:
         with RedisServer() as redis:
@@ -74,6 +78,9 @@ def main() -> None:
             finally:
                 exporter.stop()
         print(f"{count:>7}{probe[0]:>14.2f}{probe[1]:>14.2f}{scrape[0]:>15.2f}{scrape[1]:>15.2f}")
+        rows.append({"queues": count, "probe_p50_ms": probe[0], "probe_p99_ms": probe[1],
+                     "scrape_p50_ms": scrape[0], "scrape_p99_ms": scrape[1]})
+    write_results(args.json, "python bench/queue_probe.py " + " ".join(sys.argv[1:]), {"runs": args.runs, "counts": rows})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Rule evaluation cost in a real Prometheus loaded with series for N services (default 100).
 
-Run: python bench/rule_eval.py [--services 100] [--seconds 90]
+Run: python bench/rule_eval.py [--services 100] [--seconds 90] [--json FILE]
 A spec with N services (bench/generation.py's) is generated; Prometheus (the installed binary)
 loads the generated rule files and scrapes every service job of the generated prometheus.yml,
 each pointed at one in-process HTTP server that serves that service's
@@ -10,6 +10,7 @@ data the per-group ``prometheus_rule_group_last_duration_seconds`` is sampled on
 evaluation for 30 s and the median printed, in two variants: the generated rules ("with
 recording rules") and the same alerts with each recorded series replaced by the expression
 that records it ("without"): what the alerts would cost if they did the work themselves.
+Results also go to bench/results/rule_eval.json for bench/plot.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -28,13 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from common import free_port, wait_http
+from common import free_port, results_path, wait_http, write_results
 from generation import spec_with
 
 from alerts.prometheus_config import prometheus_config_artifacts
 from alerts.rule_files import rule_file_artifacts
 
 INTERVAL = 5
+PER_SERVICE = re.compile(r"slo-.+")  # the per-service SLO groups (slo-<service>)
 ROUTES = ("/api/a", "/api/b", "/api/c")
 BUCKETS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf")
 START = time.time()
@@ -115,6 +118,23 @@ def inline_recording_rules(documents: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def one_slo_alert_group(documents: dict[str, Any]) -> dict[str, Any]:
+    """The layout before per-service SLO groups: every service's burn alerts in one serial
+    ``slo-alerts`` group, the recordings left in per-service groups."""
+    result = {}
+    for name, doc in documents.items():
+        groups, alerts = [], []
+        for group in doc["groups"]:
+            if PER_SERVICE.fullmatch(group["name"]):
+                groups.append({**group, "name": f"{group['name']}-recording",
+                               "rules": [r for r in group["rules"] if "record" in r]})
+                alerts += [r for r in group["rules"] if "alert" in r]
+            else:
+                groups.append(group)
+        result[name] = {"groups": groups + ([{"name": "slo-alerts", "rules": alerts}] if alerts else [])}
+    return result
+
+
 def measure(rule_docs: dict[str, Any], config: dict[str, Any], seconds: float) -> dict[str, float]:
     """Median last-duration (ms) per rule group after ``seconds`` of data."""
     root = Path(tempfile.mkdtemp(prefix="bench-rule-eval-"))
@@ -149,6 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=90)
+    parser.add_argument("--json", type=Path, default=results_path("rule_eval"))
     args = parser.parse_args()
     spec = spec_with(args.services).spec
     rule_docs = {a.path.name: yaml.safe_load(a.content) for a in rule_file_artifacts(spec)}
@@ -165,6 +186,7 @@ def main() -> None:
                          "evaluation_interval": f"{INTERVAL}s", "external_labels": config["global"]["external_labels"]},
               "rule_files": ["rules/*.yml"], "scrape_configs": jobs}
     with_records = measure(rule_docs, config, args.seconds)
+    one_group = measure(one_slo_alert_group(rule_docs), config, args.seconds)
     without = measure(inline_recording_rules(rule_docs), config, args.seconds)
     server.shutdown()
     print(f"{args.services} services, {len(jobs)} scrape jobs, {args.seconds:g}s of data at {INTERVAL}s; "
@@ -174,20 +196,36 @@ def main() -> None:
     for group, w, wo in rows(with_records, without):
         print(f"| {group} | {w} | {wo} |")
     print(f"| **total per evaluation** | {sum(with_records.values()):.1f} | {sum(without.values()):.1f} |")
+    print(f"| **largest group** | {max(with_records.values()):.1f} | {max(without.values()):.1f} |")
+    print(f"\nPrevious layout (every service's burn alerts in one slo-alerts group): largest group "
+          f"{max(one_group.values()):.1f} ms ({max(one_group, key=one_group.__getitem__)}), "
+          f"total {sum(one_group.values()):.1f} ms")
+    write_results(args.json, "python bench/rule_eval.py " + " ".join(sys.argv[1:]), {
+        "services": args.services, "seconds_of_data": args.seconds, "interval_s": INTERVAL,
+        "with_recording_rules_ms": with_records, "one_slo_alert_group_ms": one_group,
+        "without_recording_rules_ms": without})
+
+
+def folded(groups: dict[str, float]) -> tuple[float, float, int] | None:
+    """The per-service SLO groups as (sum, median, count), or None when there are none."""
+    values = [v for g, v in groups.items() if PER_SERVICE.fullmatch(g)]
+    return (sum(values), statistics.median(values), len(values)) if values else None
 
 
 def rows(with_records: dict[str, float], without: dict[str, float]) -> list[tuple[str, str, str]]:
-    """One row per group, the per-service SLO recording groups folded into one (sum, median)."""
-    per_service = re.compile(r"slo-.+-recording")
-    folded = [v for g, v in with_records.items() if per_service.fullmatch(g)]
+    """One row per group, the per-service SLO groups folded into one (sum; median each)."""
     result = []
-    for group in sorted((set(with_records) | set(without)) - {g for g in with_records if per_service.fullmatch(g)}):
+    for group in sorted({g for g in (*with_records, *without) if not PER_SERVICE.fullmatch(g)}):
         w, wo = with_records.get(group), without.get(group)
         result.append((group, "-" if w is None else f"{w:.1f}", "-" if wo is None else f"{wo:.1f}"))
-    if folded:
-        result.append((f"slo-SERVICE-recording ({len(folded)} groups; median {statistics.median(folded):.1f} each)",
-                       f"{sum(folded):.1f}", "-"))
+    fold_w, fold_wo = folded(with_records), folded(without)
+    if fold_w or fold_wo:
+        def cell(fold: tuple[float, float, int] | None) -> str:
+            return "-" if fold is None else f"{fold[0]:.1f} (median {fold[1]:.1f} each)"
+        count = (fold_w or fold_wo)[2]  # type: ignore[index]
+        result.append((f"slo-SERVICE ({count} groups)", cell(fold_w), cell(fold_wo)))
     return result
+
 
 if __name__ == "__main__":
     main()

@@ -1,21 +1,24 @@
 """Scrape latency of the obstack exporter against Debian's prometheus-postgres-exporter and
 prometheus-redis-exporter on the same private servers, interleaved in one run.
 
-    python bench/scrape_latency.py [--scrapes 300]
+    python bench/scrape_latency.py [--scrapes 300] [--json FILE]
 
 Each round scrapes every exporter once, in a rotating order, so drift on the machine hits
-all of them alike. Prints p50/p99 per exporter and our/reference ratios.
+all of them alike. Prints p50/p99 per exporter and our/reference ratios; writes them, with
+every scrape's time, to bench/results/scrape_latency.json for bench/plot.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from common import free_port, scrape_seconds, start, summary, wait_http, write_spec
+from common import free_port, results_path, scrape_seconds, start, summary, wait_http, write_results, write_spec
 
 from tests.support.servers import PostgresServer, RedisServer
 
@@ -37,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scrapes", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--json", type=Path, default=results_path("scrape_latency"))
     args = parser.parse_args()
     missing = [binary for binary in REFERENCES.values() if shutil.which(binary) is None]
     if missing:
@@ -73,6 +77,22 @@ def main() -> None:
                 process.terminate()
                 process.wait(10)
     report(timings, args.scrapes)
+    stats = {name: summary(values) for name, values in timings.items()}
+    write_results(args.json, "python bench/scrape_latency.py " + " ".join(sys.argv[1:]), {
+        "scrapes": args.scrapes,
+        "references": {kind: reference_version(binary) for kind, binary in REFERENCES.items()},
+        "exporters": {name: {"p50_ms": stats[name][0], "p99_ms": stats[name][1],
+                             "scrapes_ms": [round(v * 1000, 3) for v in values]} for name, values in timings.items()},
+        "ratios": {kind: {"p50": stats[f"obstack {kind}"][0] / stats[f"{kind}_exporter"][0],
+                          "p99": stats[f"obstack {kind}"][1] / stats[f"{kind}_exporter"][1]} for kind in REFERENCES},
+    })
+
+
+def reference_version(binary: str) -> str:
+    """The reference exporter's version, as it prints it (``--version``)."""
+    result = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+    match = re.search(r"(\d+\.\d+\.\d+)", result.stdout + result.stderr)
+    return match.group(1) if match else "unknown"
 
 
 def report(timings: dict[str, list[float]], scrapes: int) -> None:

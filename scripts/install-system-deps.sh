@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system tools obstack's validators and tests run for real:
 # promtool, amtool, docker-compose (config checks) and Postgres/Redis binaries
-# (private test servers). Installs with apt-get when root; otherwise names what is missing.
+# (private test servers); with the argument `bench`, also the reference exporters.
+# Installs with apt-get when root; otherwise names what is missing.
 set -euo pipefail
 
 declare -A needed=(
@@ -12,6 +13,11 @@ declare -A needed=(
   [redis-server]=redis-server
   [redis-cli]=redis-tools
 )
+# `install-system-deps.sh bench` adds the reference exporters the benchmarks compare against.
+if [ "${1:-}" = "bench" ]; then
+  needed[prometheus-postgres-exporter]=prometheus-postgres-exporter
+  needed[prometheus-redis-exporter]=prometheus-redis-exporter
+fi
 # Postgres binaries live outside PATH on Debian.
 have_postgres() { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null; }
 

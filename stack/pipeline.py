@@ -7,7 +7,9 @@ as Kubernetes ConfigMaps, rule files as PrometheusRule objects). Both are pure.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from alerts.alertmanager_config import alertmanager_artifacts
 from alerts.docs import alerts_doc_artifacts
@@ -45,6 +47,21 @@ DERIVED_GENERATORS: tuple[DerivedGenerator, ...] = (
 )
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Generation builds millions of small, acyclic objects that live until it ends. The cyclic
+    collector's full passes over that growing heap made generation superlinear (per service 1.4x
+    slower at 1000 services than at 10); reference counting frees everything it frees anyway
+    (peak memory measured equal). The collector's previous state is restored, even on error."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def generate(
     loaded: LoadedSpec,
     generators: tuple[Generator, ...] = GENERATORS,
@@ -60,9 +77,10 @@ def generate(
                 raise ValueError(f"two generators produce {key}")
             artifacts[key] = artifact
 
-    for generator in generators:
-        add(generator(loaded.spec))
-    base = list(artifacts.values())
-    for derive in derived:
-        add(derive(loaded.spec, base))
-    return [with_header(artifacts[key], loaded.name) for key in sorted(artifacts)]
+    with cyclic_gc_paused():
+        for generator in generators:
+            add(generator(loaded.spec))
+        base = list(artifacts.values())
+        for derive in derived:
+            add(derive(loaded.spec, base))
+        return [with_header(artifacts[key], loaded.name) for key in sorted(artifacts)]

@@ -129,3 +129,27 @@ def test_golden_tree_matches_the_embedded_spec(tmp_path: Path) -> None:
     golden = Path(__file__).parent / "golden"
     generate("--out", str(tmp_path))
     assert tree(tmp_path) == tree(golden), "generated output changed: review it, then run `make golden`"
+
+
+def test_generation_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """generate() pauses the cyclic collector for speed; a library caller must get it back, even on error."""
+    import gc
+
+    from stack.pipeline import generate
+    from stack.spec.loader import load_spec
+
+    def broken(spec: object) -> list:
+        raise RuntimeError("generator bug")
+
+    assert gc.isenabled()
+    generate(load_spec())
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        generate(load_spec(), generators=(broken,))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        generate(load_spec())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -1,0 +1,182 @@
+"""Draw the benchmark results (bench/results/*.json) as the PNG plots docs/benchmarks.md shows.
+
+Run: python bench/plot.py [--results bench/results] [--out docs/img]
+Each plot is drawn from one results file when it is present; a missing file is reported and
+skipped, so one bench can be rerun and replotted alone. The PNGs are deterministic for the
+same results (no timestamps in the image metadata).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display; must precede pyplot
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS, REFERENCE, BOUND = "#1f77b4", "#ff7f0e", "#d62728"
+PNG_METADATA = {"Software": None}  # keep the bytes independent of the matplotlib build
+
+
+def plain_numbers(axis: Axes, *, x: bool = True, y: bool = True) -> None:
+    """Log axes labelled 2, 10, 300 rather than 2×10⁰, 10¹, 3×10²."""
+    formatter = FuncFormatter(lambda value, _: f"{value:g}")
+    for wanted, ticks in ((x, axis.xaxis), (y, axis.yaxis)):
+        if wanted:
+            ticks.set_major_formatter(formatter)
+            ticks.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+
+
+def generation(data: dict[str, Any]) -> Figure:
+    sizes = data["sizes"]
+    services = [row["services"] for row in sizes]
+    seconds = [row["seconds"] for row in sizes]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    per_service = seconds[0] / services[0]
+    left.loglog(services, seconds, "o-", color=OURS, label="measured")
+    left.loglog(services, [per_service * n for n in services], "--", color="grey", label="linear from the smallest")
+    left.set(xlabel="services in the spec", ylabel="generation time (s, log)", title="Generation time")
+    left.set_xticks(services)
+    plain_numbers(left)
+    left.legend()
+    right.bar([str(n) for n in services], [row["ratio"] for row in sizes], color=OURS)
+    right.axhline(1.0, color="grey", linestyle="--")
+    right.set(xlabel="services in the spec", ylabel="time per service / smallest's",
+              title="Per-service cost (1.0 = linear)")
+    for index, row in enumerate(sizes):
+        right.annotate(f"{row['ratio']:.2f}", (index, row["ratio"]), ha="center", va="bottom")
+    return figure
+
+
+def scrape_latency(data: dict[str, Any]) -> Figure:
+    exporters = data["exporters"]
+    versions = data.get("references", {})
+    pairs = [("Postgres", "obstack postgres", "postgres_exporter", versions.get("postgres")),
+             ("Redis", "obstack redis", "redis_exporter", versions.get("redis"))]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, (title, ours, reference, version) in zip(axes, pairs):
+        for name, color, label in ((ours, OURS, "obstack exporter"),
+                                   (reference, REFERENCE, f"{reference} {version or ''}".strip())):
+            values = sorted(exporters[name]["scrapes_ms"])
+            share = [(index + 1) / len(values) for index in range(len(values))]
+            axis.plot(values, share, color=color, label=f"{label} (p50 {exporters[name]['p50_ms']:.1f} ms)")
+        axis.set_xscale("log")
+        plain_numbers(axis, y=False)
+        axis.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}" if str(value)[0] in "25" else ""))
+        axis.set(xlabel="scrape time (ms, log)", ylabel="share of scrapes", title=f"{title}: {data['scrapes']} scrapes each")
+        axis.axhline(0.5, color="grey", linewidth=0.5)
+        axis.axhline(0.99, color="grey", linewidth=0.5)
+        axis.legend(loc="lower right", fontsize="small")
+    return figure
+
+
+def queue_probe(data: dict[str, Any]) -> Figure:
+    counts = data["counts"]
+    queues = [row["queues"] for row in counts]
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for key, label, style in (("probe_p50_ms", "probe p50", "o-"), ("probe_p99_ms", "probe p99", "o:"),
+                              ("scrape_p50_ms", "full scrape p50", "s-"), ("scrape_p99_ms", "full scrape p99", "s:")):
+        axis.loglog(queues, [row[key] for row in counts], style, label=label,
+                    color=OURS if key.startswith("probe") else REFERENCE)
+    axis.axhline(100, color=BOUND, linestyle="--", label="target: 1000 queues probed in 100 ms")
+    axis.set(xlabel="BullMQ queues on one Redis", ylabel="ms (log)", title="Redis probe and /metrics scrape")
+    axis.set_xticks(queues)
+    plain_numbers(axis)
+    axis.legend(fontsize="small")
+    return figure
+
+
+def rule_eval(data: dict[str, Any]) -> Figure:
+    variants = [("with_recording_rules_ms", "generated (per-service SLO groups)", OURS),
+                ("one_slo_alert_group_ms", "one slo-alerts group for all services", "#9467bd"),
+                ("without_recording_rules_ms", "alerts inline the recorded expressions", REFERENCE)]
+    variants = [v for v in variants if v[0] in data]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    labels = [label for _, label, _ in variants]
+    totals = [sum(data[key].values()) for key, _, _ in variants]
+    largest = [max(data[key].values()) for key, _, _ in variants]
+    colors = [color for _, _, color in variants]
+    left.barh(labels, totals, color=colors)
+    left.set(xlabel="ms of rule evaluation per round (all groups)", title=f"{data['services']} services: total")
+    right.barh(labels, largest, color=colors)
+    right.set(xlabel="ms (one group runs serially)", title="Largest single group")
+    right.set_yticklabels([])
+    for axis, values in ((left, totals), (right, largest)):
+        for index, value in enumerate(values):
+            axis.annotate(f" {value:.0f}", (value, index), va="center", ha="left", fontsize="small")
+        axis.set_xlim(0, max(values) * 1.15)
+        axis.invert_yaxis()
+    return figure
+
+
+def detection(data: dict[str, Any]) -> Figure:
+    faults = data["faults"]
+    names = list(faults)
+    figure, axis = plt.subplots(figsize=(8, 4))
+    for index, name in enumerate(names):
+        latencies = faults[name]["latencies"]
+        axis.scatter(latencies, [index] * len(latencies), color=OURS, zorder=3,
+                     label="measured (one dot per run)" if index == 0 else None)
+        axis.plot([statistics.median(latencies)] * 2, [index - 0.3, index + 0.3], color=OURS, linewidth=2)
+        axis.plot([faults[name]["bound"]] * 2, [index - 0.35, index + 0.35], color=BOUND, linewidth=2,
+                  label="bound: scrape + evaluation + for + group_wait + slack" if index == 0 else None)
+    axis.set_yticks(range(len(names)), names)
+    axis.set_ylim(len(names) - 0.5, -1.3)  # inverted, with room for the legend on top
+    axis.set_xlim(0, max(fault["bound"] for fault in faults.values()) * 1.1)
+    axis.set(xlabel="seconds from fault to notification (obstack local --fast); bar: median",
+             title="Detection latency per fault")
+    axis.legend(loc="upper center", fontsize="small", ncols=2)
+    return figure
+
+
+PLOTS: dict[str, Callable[[dict[str, Any]], Figure]] = {
+    "generation": generation, "scrape_latency": scrape_latency, "queue_probe": queue_probe,
+    "rule_eval": rule_eval, "detection": detection,
+}
+
+
+def image_name(bench: str) -> str:
+    return f"bench-{bench.replace('_', '-')}.png"
+
+
+def draw(results: Path, out: Path) -> list[Path]:
+    """Every plot whose results file exists, written to ``out``; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for bench, plot in PLOTS.items():
+        source = results / f"{bench}.json"
+        if not source.exists():
+            print(f"skipped {bench}: no {source} (run bench/{bench}.py)", file=sys.stderr)
+            continue
+        figure = plot(json.loads(source.read_text()))
+        figure.tight_layout()
+        target = out / image_name(bench)
+        figure.savefig(target, dpi=100, metadata=PNG_METADATA)
+        plt.close(figure)
+        written.append(target)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    args = parser.parse_args()
+    for path in draw(args.results, args.out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
