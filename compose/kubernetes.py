@@ -1,8 +1,10 @@
-"""kubernetes/*.yaml: operator objects, the exporter, dashboard ConfigMaps and a kustomization.yaml.
+"""kubernetes/*.yaml: operator objects, the exporter, dashboard ConfigMaps, the Alertmanager config
+Secret and a kustomization.yaml.
 
 A derived generator: dashboard ConfigMaps are made from whatever ``grafana/dashboards/*.json``
 the dashboards generator produced (none, when it is not there), so Grafana's sidecar loads
-the same dashboards as the compose Grafana.
+the same dashboards as the compose Grafana; the Alertmanager Secret likewise carries the
+generated ``alertmanager/`` files.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from pathlib import PurePosixPath
 from typing import Any
 
+from compose.k8s_alertmanager import SECRET_PATH, alertmanager_config_secret
 from compose.k8s_common import KUBERNETES_DIR, dump_documents, metadata, object_name
 from compose.k8s_exporter import exporter_objects
 from compose.k8s_operator import prometheus_rules, service_monitors
@@ -60,6 +63,7 @@ def kubernetes_artifacts(spec: Spec, artifacts: list[Artifact]) -> list[Artifact
         ("service-monitors.yaml", service_monitors(spec)),
         ("exporter.yaml", exporter_objects(spec)),
         ("dashboards.yaml", dashboard_config_maps(spec, artifacts)),
+        (SECRET_PATH.name, alertmanager_config_secret(spec, artifacts)),
     ]
     files = [(KUBERNETES_DIR / name, objects) for name, objects in families if objects]
     out = [Artifact(path, dump_documents(objects), "kubernetes") for path, objects in files]

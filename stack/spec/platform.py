@@ -130,6 +130,17 @@ class KubernetesResources(StrictModel):
     memory_limit: KubernetesMemory = Field("256Mi", description="Memory ceiling.")
 
 
+def _kubernetes_object_name(value: str) -> str:
+    """A name Kubernetes accepts for a Secret (a DNS-1123 label: the spec's Name also allows '_')."""
+    if not _KUBE_OBJECT_NAME_RE.match(value):
+        raise ValueError(f"'{value}' is not a Kubernetes object name: use 1-63 lower-case letters, digits or '-', "
+                         "starting and ending with a letter or digit")
+    return value
+
+
+_KUBE_OBJECT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
 class KubernetesSettings(StrictModel):
     """Kubernetes output for kube-prometheus-stack / prometheus-operator users."""
 
@@ -155,4 +166,9 @@ class KubernetesSettings(StrictModel):
     )
     dashboard_folder_annotation: str = Field(
         "grafana_folder", description="Annotation key the Grafana sidecar reads the folder from (its folderAnnotation)."
+    )
+    alertmanager_config_secret: Annotated[str, AfterValidator(_kubernetes_object_name)] = Field(
+        "obstack-alertmanager-config",
+        description="Name of the generated Secret holding alertmanager.yaml and the templates; point the Alertmanager "
+        "resource's configSecret at it.",
     )

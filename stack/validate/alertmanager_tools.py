@@ -84,19 +84,27 @@ def _parallel(function: Callable[[Any], ToolRun], items: Sequence[Any]) -> list[
 # amtool check-config
 
 
+def check_config(result: ValidatorResult, config: Path, file: str) -> bool:
+    """`amtool check-config` on config, run in its directory so a relative templates glob resolves there
+    (amtool also parses the templates the glob matches). A rejection or a missing amtool becomes a
+    finding on ``file``; True when amtool accepted it."""
+    try:
+        run = run_tool("amtool", ["check-config", config.name], cwd=config.parent)
+    except ToolMissing as missing:
+        _tool_missing(result, missing, file)
+        return False
+    if run.returncode != 0:
+        result.findings.append(Finding(result.name, "error", file, "", _last_lines(run.output)))
+        return False
+    return True
+
+
 def amtool_config_validator(context: ValidationContext) -> ValidatorResult:
     """`amtool check-config` on alertmanager.yml (it also parses the templates it names)."""
     result = ValidatorResult("amtool check-config")
     if _missing_config(result, context):
         return result
-    config = context.out / CONFIG_PATH
-    try:
-        run = run_tool("amtool", ["check-config", config.name], cwd=config.parent)
-    except ToolMissing as missing:
-        return _tool_missing(result, missing, _CONFIG)
-    if run.returncode != 0:
-        result.findings.append(Finding(result.name, "error", _CONFIG, "", _last_lines(run.output)))
-    else:
+    if check_config(result, context.out / CONFIG_PATH, _CONFIG):
         result.summary = f"{_CONFIG} is valid"
     return result
 

@@ -17,6 +17,7 @@ from stack.validate.compose_checks import (
 )
 from stack.validate.dashboard_lint import dashboard_lint_validator
 from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from stack.validate.kubernetes_alertmanager import alertmanager_secret_validator
 from stack.validate.kubernetes_checks import (
     kubernetes_core_validator,
     prometheus_operator_validator,
@@ -72,6 +73,7 @@ VALIDATORS: tuple[Validator, ...] = (
     promtool_compose_validator,
     kubernetes_core_validator,
     prometheus_operator_validator,
+    alertmanager_secret_validator,
 )
 
 

@@ -56,7 +56,7 @@ def _config_map_size(document: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def kubernetes_core_validator(context: ValidationContext) -> ValidatorResult:
-    """Deployments, Services and ConfigMaps against kubernetes-validate's schemas (strict: unknown keys fail)."""
+    """Deployments, Services, ConfigMaps and Secrets against kubernetes-validate's schemas (strict: unknown keys fail)."""
     result = ValidatorResult("kubernetes schemas")
     try:
         import kubernetes_validate
