@@ -256,7 +256,9 @@ def service_rule_groups(context: RuleContext) -> list[RuleGroup]:
     services = list(context.spec.services)
     if not services:
         return []
-    recordings = tuple(rule for service in services for rule in service_recording_rules(service))
     alerts = (*service_down_rules(context, services), *error_rate_rules(context, services),
               *latency_rules(context, services), *flapping_rules(context, services))
-    return [RuleGroup("service-recording", recordings), RuleGroup("service-alerts", tuple(alerts))]
+    # One recording group per service: groups are evaluated concurrently, so the recordings' cost
+    # per evaluation does not pile up in one serial group as services are added.
+    recordings = [RuleGroup(f"service-{s.name}-recording", tuple(service_recording_rules(s))) for s in services]
+    return [*recordings, RuleGroup("service-alerts", tuple(alerts))]

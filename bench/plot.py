@@ -99,7 +99,7 @@ def queue_probe(data: dict[str, Any]) -> Figure:
 
 
 def rule_eval(data: dict[str, Any]) -> Figure:
-    variants = [("with_recording_rules_ms", "generated (per-service SLO groups)", OURS),
+    variants = [("with_recording_rules_ms", "generated (per-service groups)", OURS),
                 ("one_slo_alert_group_ms", "one slo-alerts group for all services", "#9467bd"),
                 ("without_recording_rules_ms", "alerts inline the recorded expressions", REFERENCE)]
     variants = [v for v in variants if v[0] in data]
