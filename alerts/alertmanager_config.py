@@ -33,7 +33,7 @@ from typing import Any
 
 from alerts.common import RuleContext, grouped
 from alerts.datastore_rules import down_rules
-from alerts.model import AlertRule
+from alerts.model import AlertRule, RuleFile
 from alerts.routing import format_matcher, one_of
 from alerts.rule_files import rule_files
 from alerts.slo_rules import burn_windows
@@ -208,16 +208,17 @@ def inhibit_rules(spec: Spec, rules: Sequence[AlertRule] | None = None) -> list[
             + datastore_down_inhibit_rules(spec, rules))
 
 
-def all_alert_rules(spec: Spec) -> list[AlertRule]:
-    return [rule for rule_file in rule_files(spec) for rule in rule_file.alert_rules]
+def all_alert_rules(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[AlertRule]:
+    return [rule for rule_file in (rule_files(spec) if files is None else files) for rule in rule_file.alert_rules]
 
 
 # ---------------------------------------------------------------------------------------------
 # The config and its templates
 
 
-def alertmanager_config(spec: Spec) -> dict[str, Any]:
-    rules = all_alert_rules(spec)
+def alertmanager_config(spec: Spec, files: Sequence[RuleFile] | None = None) -> dict[str, Any]:
+    """``files``: the spec's rule files when the caller has them already (else they are built)."""
+    rules = all_alert_rules(spec, files)
     return {
         "route": route_tree(spec),
         "receivers": receivers(spec),
@@ -308,8 +309,8 @@ ALERT_TEMPLATES: frozenset[str] = frozenset({"obstack.labels", "obstack.alert.te
 MAY_RENDER_EMPTY: frozenset[str] = frozenset({"obstack.subject", "obstack.labels"})
 
 
-def alertmanager_artifacts(spec: Spec) -> list[Artifact]:
+def alertmanager_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[Artifact]:
     return [
-        Artifact(CONFIG_PATH, dump_yaml(alertmanager_config(spec)), "alertmanager-config"),
+        Artifact(CONFIG_PATH, dump_yaml(alertmanager_config(spec, files)), "alertmanager-config"),
         Artifact(TEMPLATES_PATH, OBSTACK_TEMPLATES, "alertmanager-templates"),
     ]

@@ -3,9 +3,10 @@ why, where it is routed, and a runbook stub of what to check first."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from alerts.model import AlertRule
+from alerts.model import AlertRule, RuleFile
 from alerts.routing import receiver_for
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact
@@ -14,9 +15,9 @@ from stack.spec.model import Spec
 ALERTS_DOC = PurePosixPath("docs/alerts.md")
 
 
-def _by_name(spec: Spec) -> dict[str, list[AlertRule]]:
+def _by_name(files: Sequence[RuleFile]) -> dict[str, list[AlertRule]]:
     alerts: dict[str, list[AlertRule]] = {}
-    for rule_file in rule_files(spec):
+    for rule_file in files:
         for rule in rule_file.alert_rules:
             alerts.setdefault(rule.name, []).append(rule)
     return alerts
@@ -43,8 +44,8 @@ def _section(spec: Spec, name: str, rules: list[AlertRule]) -> list[str]:
     return lines + [""]
 
 
-def alerts_markdown(spec: Spec) -> str:
-    alerts = _by_name(spec)
+def alerts_markdown(spec: Spec, files: Sequence[RuleFile] | None = None) -> str:
+    alerts = _by_name(rule_files(spec) if files is None else files)
     lines = [f"# Alerts of {spec.project}", "",
              "Every alert obstack generates from the spec, with its PromQL, how long the condition must hold "
              "(and why), where it is routed and what to check first. Each has generated promtool tests in "
@@ -60,5 +61,5 @@ def alerts_markdown(spec: Spec) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def alerts_doc_artifacts(spec: Spec) -> list[Artifact]:
-    return [Artifact(ALERTS_DOC, alerts_markdown(spec), "docs")]
+def alerts_doc_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[Artifact]:
+    return [Artifact(ALERTS_DOC, alerts_markdown(spec, files), "docs")]

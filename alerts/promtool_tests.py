@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any, Literal
@@ -251,8 +252,8 @@ def test_path(rule_file: RuleFile) -> PurePosixPath:
     return TESTS_DIR / f"{rule_file.path.stem}.test.yml"
 
 
-def promtool_test_artifacts(spec: Spec) -> list[Artifact]:
-    files = rule_files(spec)
+def promtool_test_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[Artifact]:
+    files = rule_files(spec) if files is None else list(files)
     return [
         Artifact(test_path(f), dump_yaml(test_file(f, files, spec)), "prometheus-tests")
         for f in files if f.alert_rules

@@ -7,6 +7,7 @@ accepts (no group labels, no query_offset); each hold time's reason is in docs/a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -65,5 +66,6 @@ def rule_file_dict(rule_file: RuleFile) -> dict[str, Any]:
     return {"groups": [_group_dict(group) for group in rule_file.groups]}
 
 
-def rule_file_artifacts(spec: Spec) -> list[Artifact]:
-    return [Artifact(f.path, dump_yaml(rule_file_dict(f)), "prometheus-rules") for f in rule_files(spec)]
+def rule_file_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[Artifact]:
+    return [Artifact(f.path, dump_yaml(rule_file_dict(f)), "prometheus-rules")
+            for f in (rule_files(spec) if files is None else files)]

@@ -11,11 +11,8 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from alerts.alertmanager_config import alertmanager_artifacts
-from alerts.docs import alerts_doc_artifacts
+from alerts.alerting import alerting_artifacts
 from alerts.prometheus_config import prometheus_config_artifacts
-from alerts.promtool_tests import promtool_test_artifacts
-from alerts.rule_files import rule_file_artifacts
 from compose.compose_file import compose_artifacts
 from compose.kubernetes import kubernetes_artifacts
 from dashboards.generate import dashboard_artifacts
@@ -31,13 +28,10 @@ DerivedGenerator = Callable[[Spec, list[Artifact]], list[Artifact]]
 # Each generator is pure (Spec in, artifacts out); later capabilities append theirs here.
 GENERATORS: tuple[Generator, ...] = (
     prometheus_config_artifacts,
-    rule_file_artifacts,
-    promtool_test_artifacts,
-    alertmanager_artifacts,
+    alerting_artifacts,  # rule files, promtool tests, Alertmanager config, docs/alerts.md
     dashboard_artifacts,
     provisioning_artifacts,
     overview_artifacts,
-    alerts_doc_artifacts,
 )
 
 # Run after GENERATORS, on their artifacts (without headers).
