@@ -88,11 +88,14 @@ def start_exporter(spec: Spec, listen: str | None = None, web_config: Path | Non
 
 
 def run_exporter(spec: Spec, listen: str | None = None, web_config: Path | None = None) -> None:
-    """Serve until SIGINT or SIGTERM (the CLI's entry point)."""
-    exporter = start_exporter(spec, listen, web_config)
+    """Serve until SIGINT or SIGTERM (the CLI's entry point).
+
+    The handlers are in place before the "listening" line is logged: a supervisor that stops the
+    exporter as soon as it announces itself gets a clean exit, not death by the default handler."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    exporter = start_exporter(spec, listen, web_config)
     try:
         stop.wait()
     finally:

@@ -33,6 +33,17 @@ def test_exporter_command_serves_and_stops(tmp_path):
         assert process.wait(timeout=10) == 0
 
 
+def test_sigterm_right_after_listening_is_a_clean_stop(tmp_path):
+    """A supervisor may stop the exporter the moment it announces itself: still exit 0, "stopped" logged."""
+    for _ in range(5):
+        process = _start(tmp_path)
+        assert json.loads(process.stderr.readline())["event"] == "listening"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        events = [json.loads(line)["event"] for line in process.stderr.read().splitlines() if line.strip()]
+        assert events[-1] == "stopped"
+
+
 def test_exporter_command_refuses_a_bad_web_config(tmp_path):
     config = tmp_path / "web.yml"
     config.write_text("basic_auth_users:\n  admin: not-a-hash\n")
