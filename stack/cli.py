@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -209,6 +210,8 @@ def receiver(listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to 
     """Receive Alertmanager webhooks (payload version 4): validate, print one line each, optionally record."""
     from stack.receiver import ReceiverServer, parse_listen
 
+    # SIGTERM (`obstack local down`, a supervisor) stops it as Ctrl-C does: socket closed, exit 0.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         host, port = parse_listen(listen)
         server = ReceiverServer(host, port, record)

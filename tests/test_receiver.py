@@ -84,6 +84,7 @@ def test_a_valid_payload_is_printed_recorded_and_listed(running_receiver: tuple[
     assert recorded == listed
     process.terminate()
     out, _ = process.communicate(timeout=10)
+    assert process.returncode == 0, "SIGTERM is a clean stop"
     line = out.strip().splitlines()[-1]
     assert "/pager receiver=pager FIRING 1 alert(s): ServiceDown service=api" in line
 
