@@ -193,31 +193,50 @@ def _baseline(rule: AlertRule, members: list[AlertInstance], rules: list[AlertRu
     return list({s.series: s for s in series}.values())
 
 
-# Files whose alerts hold for this long or more are tested at a coarser step: the same
-# rules and hold times, a quarter of the evaluations (slow burn windows span hours).
-SLOW_HOLD = Duration.parse("15m")
-SLOW_STEP = Duration.parse("1m")
+@dataclass(frozen=True)
+class HoldClass:
+    """Alerts holding at least ``min_hold`` are tested in their own file at ``step``.
+
+    promtool evaluates every loaded rule at every step of every test group, so an alert that
+    holds an hour, tested at the 15s evaluation interval, costs 240 evaluations of the whole rule
+    set. A coarser step keeps the same rules, thresholds and hold times; it only samples them
+    less often (the step stays well below the hold and the alert's shortest window)."""
+
+    min_hold: Duration
+    step: Duration | None  # None: the spec's evaluation and scrape intervals
+
+    def timing(self, spec: Spec) -> Timing:
+        evaluation, sample = spec.prometheus.evaluation_interval, spec.prometheus.scrape_interval
+        if self.step is None:
+            return Timing(evaluation, sample)
+        return Timing(max(evaluation, self.step), max(sample, self.step))
 
 
-def timing_for(rule_file: RuleFile, spec: Spec) -> Timing:
-    evaluation, sample = spec.prometheus.evaluation_interval, spec.prometheus.scrape_interval
-    if any(rule.for_ >= SLOW_HOLD for rule in rule_file.alert_rules):
-        return Timing(max(evaluation, SLOW_STEP), max(sample, SLOW_STEP))
-    return Timing(evaluation, sample)
+HOLD_CLASSES: tuple[HoldClass, ...] = (
+    HoldClass(Duration(0), None),
+    HoldClass(Duration.parse("10m"), Duration.parse("2m")),  # RED warnings, slow burn pages and tickets
+    HoldClass(Duration.parse("1h"), Duration.parse("5m")),  # the slowest burn ticket (3d/6h windows)
+)
 
 
-def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec) -> dict[str, Any]:
-    timing = timing_for(rule_file, spec)
+def hold_class(rule: AlertRule) -> HoldClass:
+    return max((c for c in HOLD_CLASSES if rule.for_ >= c.min_hold), key=lambda c: c.min_hold)
+
+
+def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: HoldClass = HOLD_CLASSES[0]
+              ) -> dict[str, Any]:
+    """The promtool test file of ``rule_file``'s alerts in hold class ``hold``."""
+    timing = hold.timing(spec)
     rules = [rule for f in all_files for rule in f.alert_rules]
     index = sibling_index(rules)
     tests = []
-    for rule in _tested_together(rule_file.alert_rules):
+    for rule in _tested_together([r for r in rule_file.alert_rules if hold_class(r) == hold]):
         if rule.for_.milliseconds <= timing.evaluation.milliseconds:
             raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")
         for members in _compatible_sets(rule):
             baseline = _baseline(rule, members, rules)
-            for kind in ("fires", "quiet", "before-for"):
-                tests.append(_case(rule, members, kind, index, timing, baseline))  # type: ignore[arg-type]
+            tests += _shared_input([_case(rule, members, kind, index, timing, baseline)  # type: ignore[arg-type]
+                                    for kind in ("fires", "quiet", "before-for")])
     return {
         "rule_files": [f"../rules/{f.path.name}" for f in _needed_files(rule_file, all_files)],
         "evaluation_interval": str(timing.evaluation),
@@ -225,16 +244,43 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec) -> dic
     }
 
 
+def _shared_input(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Groups fed the same input (up to its length) as one group checked at each of their times:
+    "fires" and "does not fire before for" use the same firing input, so promtool evaluates the
+    rules once for both. The longer input is kept: it extends the shorter one."""
+    merged: dict[str, dict[str, Any]] = {}
+    for group in groups:
+        shape = [(s["series"], _REPEAT.sub("x#", s["values"])) for s in group["input_series"]]
+        key = repr((group["interval"], shape))
+        first = merged.get(key)
+        if first is None:
+            merged[key] = dict(group)
+            continue
+        what = group["name"].split(" (", 1)[0].removeprefix(f"{group['alert_rule_test'][0]['alertname']} ")
+        first["name"] = f"{first['name']}; {what}"
+        first["alert_rule_test"] = first["alert_rule_test"] + group["alert_rule_test"]
+        if _samples(group) > _samples(first):
+            first["input_series"] = group["input_series"]
+    return list(merged.values())
+
+
+_REPEAT = re.compile(r"x\d+")
+
+
+def _samples(group: dict[str, Any]) -> int:
+    return max((int(n) for s in group["input_series"] for n in re.findall(r"x(\d+)", s["values"])), default=0)
+
+
 def _tested_together(rules: list[AlertRule]) -> list[AlertRule]:
     """Rules that differ only in their subjects (one per service's group) as one rule with all their
     instances, so their subjects share test groups and the tests stay linear in the spec."""
-    merged: dict[tuple[object, ...], AlertRule] = {}
+    together: dict[tuple[object, ...], list[AlertRule]] = {}
     for rule in rules:
         labels = tuple(sorted((k, v) for k, v in rule.labels.items() if k != rule.subject))
-        key = (rule.name, labels, rule.for_, rule.subject)
-        first = merged.get(key)
-        merged[key] = rule if first is None else replace(first, instances=first.instances + rule.instances)
-    return list(merged.values())
+        together.setdefault((rule.name, labels, rule.for_, rule.subject), []).append(rule)
+    return [group[0] if len(group) == 1 else
+            replace(group[0], instances=tuple(i for rule in group for i in rule.instances))
+            for group in together.values()]
 
 
 def _needed_files(rule_file: RuleFile, all_files: list[RuleFile]) -> list[RuleFile]:
@@ -248,13 +294,15 @@ def _needed_files(rule_file: RuleFile, all_files: list[RuleFile]) -> list[RuleFi
     return sorted(needed, key=lambda f: all_files.index(f))
 
 
-def test_path(rule_file: RuleFile) -> PurePosixPath:
-    return TESTS_DIR / f"{rule_file.path.stem}.test.yml"
+def test_path(rule_file: RuleFile, hold: HoldClass = HOLD_CLASSES[0]) -> PurePosixPath:
+    """``services.test.yml``; alerts of a coarser hold class: ``slo.1m-step.test.yml``."""
+    step = "" if hold.step is None else f".{hold.step}-step"
+    return TESTS_DIR / f"{rule_file.path.stem}{step}.test.yml"
 
 
 def promtool_test_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[Artifact]:
     files = rule_files(spec) if files is None else list(files)
     return [
-        Artifact(test_path(f), dump_yaml(test_file(f, files, spec)), "prometheus-tests")
-        for f in files if f.alert_rules
+        Artifact(test_path(f, hold), dump_yaml(test_file(f, files, spec, hold)), "prometheus-tests")
+        for f in files for hold in HOLD_CLASSES if any(hold_class(r) == hold for r in f.alert_rules)
     ]

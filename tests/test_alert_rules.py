@@ -14,6 +14,7 @@ from alerts.rule_files import rule_file_artifacts, rule_files
 from stack.pipeline import generate
 from stack.spec.loader import load_spec, load_spec_text
 from stack.spec.model import Spec
+from stack.spec.values import Duration
 from tests.support.servers import require_binary
 
 PLAN_ALERTS = {
@@ -138,8 +139,12 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
     for group in groups:
         assert group["interval"], "promtool 2.42 wants interval on every test group"
         case = group["alert_rule_test"][0]
-        kind = group["name"].removeprefix(case["alertname"] + " ").split(" (")[0]
-        kinds.setdefault(case["alertname"], set()).add(kind)
+        # "<alert> fires (<subjects>; <levels>); does not fire before for": cases sharing one input
+        head, _, tail = group["name"].partition(" (")
+        kind = head.removeprefix(case["alertname"] + " ")
+        also = [k for k in tail.rsplit(")", 1)[-1].split("; ") if k]
+        assert len(group["alert_rule_test"]) == 1 + len(also)
+        kinds.setdefault(case["alertname"], set()).update([kind, *also])
         if kind == "fires":
             fired.setdefault(case["alertname"], []).extend(a["exp_labels"] for a in case["exp_alerts"])
     for rule in alert_rules(spec):
@@ -280,3 +285,21 @@ def test_every_alert_links_a_generated_dashboard_of_its_subject(text: str) -> No
             assert uid in uids, (rule.name, uid)
         if rule.subject == "service" and len({i.labels["service"] for i in rule.instances}) == 1:
             assert "service-" in uid, "a single service's alert opens that service's dashboard"
+
+
+def test_long_holds_are_tested_at_a_coarser_step_in_their_own_files() -> None:
+    """promtool evaluates every loaded rule at every step: an hour-long hold is tested at 5m, not 15s."""
+    spec = load_spec().spec
+    tests = {a.path.name: yaml.safe_load(a.content) for a in promtool_test_artifacts(spec)}
+    steps = {name: doc["evaluation_interval"] for name, doc in tests.items()}
+    assert steps["services.test.yml"] == "15s" and steps["services.2m-step.test.yml"] == "2m"
+    assert steps["slo.test.yml"] == "15s" and steps["slo.5m-step.test.yml"] == "5m"
+    holds = {(r.name, r.for_.seconds) for r in alert_rules(spec)}
+    for name, doc in tests.items():
+        step = Duration.parse(doc["evaluation_interval"]).seconds
+        for group in doc["tests"]:
+            for case in group["alert_rule_test"]:
+                tested = [hold for alert, hold in holds if alert == case["alertname"]]
+                assert any(hold > step for hold in tested), (name, case["alertname"])
+    tickets = [g for g in tests["slo.5m-step.test.yml"]["tests"] if "3d" in str(g["alert_rule_test"])]
+    assert tickets, "the 3d/6h burn ticket (for 1h) is tested at the 5m step"
