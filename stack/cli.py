@@ -131,14 +131,17 @@ def validate(spec: SpecOption = None, out: OutOption = Path("build")) -> None:
 
 
 def _print_results(results: list[ValidatorResult]) -> None:
-    table = Table(title="obstack validate")
+    total = sum(result.seconds for result in results)
+    table = Table(title="obstack validate", caption=f"{len(results)} validators in {total:.1f}s")
     table.add_column("validator")
     table.add_column("result")
+    table.add_column("time", justify="right")
     table.add_column("details", overflow="fold")
     colours = {"pass": "green", "fail": "red", "missing tool": "red"}
     for result in results:
         details = "\n".join(str(f) for f in result.findings) or result.summary
-        table.add_row(escape(result.name), f"[{colours[result.status]}]{result.status}[/]", escape(details))
+        table.add_row(escape(result.name), f"[{colours[result.status]}]{result.status}[/]", f"{result.seconds:.1f}s",
+                      escape(details))
     _stdout().print(table)
 
 

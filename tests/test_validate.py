@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,10 @@ def test_a_freshly_generated_tree_passes_every_validator(generated: Path) -> Non
     for validator in ("spec", "tree", "promtool check config"):
         assert validator in result.stdout
     assert "fail" not in result.stdout and "missing tool" not in result.stdout
+    # Each validator's wall time, and the total, so a slow one stands out.
+    rows = [line for line in result.stdout.splitlines() if "│ pass" in line]
+    assert rows and all(re.search(r"│\s+\d+\.\ds\s+│", row) for row in rows), rows
+    assert re.search(r"\d+ validators in \d+\.\ds", result.stdout)
 
 
 def test_an_edited_file_fails_the_tree_validator(generated: Path) -> None:

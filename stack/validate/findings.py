@@ -38,6 +38,7 @@ class ValidatorResult:
     findings: list[Finding] = field(default_factory=list)
     summary: str = ""  # one line shown when there is nothing to report
     tool_missing: bool = False
+    seconds: float = 0.0  # wall time of the validator (set by run_validators)
 
     @property
     def failed(self) -> bool:
