@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/queue_probe.py
 	$(BIN)/python bench/rule_eval.py
 	$(BIN)/python bench/detection.py
+	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/plot.py
 
 ## plots: redraw docs/img/bench-*.png from bench/results/*.json

@@ -141,9 +141,35 @@ def detection(data: dict[str, Any]) -> Figure:
     return figure
 
 
+def validate(data: dict[str, Any]) -> Figure:
+    """Seconds per validator for each spec size; validators under 2% of every total share a bar."""
+    sizes = data["sizes"]
+    totals = [sum(size["seconds"].values()) for size in sizes]
+    names = [name for name in sizes[0]["seconds"]
+             if any(size["seconds"][name] >= 0.02 * total for size, total in zip(sizes, totals))]
+    rows = names + ["all others"]
+
+    def value(size: dict[str, Any], row: str) -> float:
+        if row != "all others":
+            return float(size["seconds"][row])
+        return sum(v for name, v in size["seconds"].items() if name not in names)
+
+    figure, axis = plt.subplots(figsize=(9, 0.5 * len(rows) + 1.5))
+    height = 0.8 / len(sizes)
+    for index, size in enumerate(sizes):
+        positions = [row + index * height for row in range(len(rows))]
+        axis.barh(positions, [value(size, row) for row in rows], height=height,
+                  label=f"{size['services']} services: {totals[index]:.0f} s in all")
+    axis.set_yticks([row + height * (len(sizes) - 1) / 2 for row in range(len(rows))], rows)
+    axis.invert_yaxis()
+    axis.set(xlabel="seconds (wall time)", title="obstack validate, per validator")
+    axis.legend(loc="lower right", fontsize="small")
+    return figure
+
+
 PLOTS: dict[str, Callable[[dict[str, Any]], Figure]] = {
     "generation": generation, "scrape_latency": scrape_latency, "queue_probe": queue_probe,
-    "rule_eval": rule_eval, "detection": detection,
+    "rule_eval": rule_eval, "detection": detection, "validate": validate,
 }
 
 

@@ -1,0 +1,58 @@
+"""`obstack validate` wall time for 10 and 100 services, per validator.
+
+Run: python bench/validate.py [--sizes 10,100] [--json FILE]
+Each spec is bench/generation.py's (N services with the plan's three SLOs, a Postgres, a Redis,
+one BullMQ queue). The tree is generated and written to a temp directory, then every validator
+runs as `obstack validate` runs it (the real promtool, amtool and docker-compose); each one's
+wall time is printed and written to bench/results/validate.json for bench/plot.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from common import results_path, write_results
+from generation import spec_with
+
+from stack.pipeline import generate
+from stack.validate.checks import run_validators
+from stack.validate.findings import ValidationContext
+from stack.writer import write_tree
+
+
+def measure(services: int) -> dict[str, float]:
+    """Seconds per validator (in the order they run); exits when a validator fails."""
+    loaded = spec_with(services)
+    artifacts = generate(loaded)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "build"
+        write_tree(out, artifacts)
+        results = run_validators(ValidationContext(out, loaded, artifacts))
+    failed = [r.name for r in results if r.failed]
+    if failed:
+        sys.exit(f"{services} services: validators failed: {', '.join(failed)}")
+    return {result.name: result.seconds for result in results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,100")
+    parser.add_argument("--json", type=Path, default=results_path("validate"))
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    runs = {services: measure(services) for services in sizes}
+    names = list(runs[sizes[0]])
+    print("| validator | " + " | ".join(f"{n} services (s)" for n in sizes) + " |")
+    print("|---|" + "---:|" * len(sizes))
+    for name in names:
+        print(f"| {name} | " + " | ".join(f"{runs[n][name]:.1f}" for n in sizes) + " |")
+    print("| **total** | " + " | ".join(f"{sum(runs[n].values()):.1f}" for n in sizes) + " |")
+    write_results(args.json, "python bench/validate.py " + " ".join(sys.argv[1:]), {
+        "sizes": [{"services": n, "seconds": runs[n]} for n in sizes]})
+
+
+if __name__ == "__main__":
+    main()
