@@ -18,7 +18,7 @@ from stack.pipeline import generate as generate_artifacts
 from stack.spec.errors import SpecError
 from stack.spec.loader import LoadedSpec, default_spec_text, load_spec
 from stack.spec.model import Spec
-from stack.validate.checks import run_validators
+from stack.validate.checks import run_validators, select_by_name
 from stack.validate.findings import ValidationContext, ValidatorResult
 from stack.writer import OutputError, WriteReport, check_tree, write_tree
 
@@ -117,17 +117,48 @@ def _print_summary(out: Path, artifacts: list, report: WriteReport, loaded: Load
 
 
 @app.command()
-def validate(spec: SpecOption = None, out: OutOption = Path("build")) -> None:
+def validate(
+    spec: SpecOption = None,
+    out: OutOption = Path("build"),
+    only: Annotated[Optional[list[str]], typer.Option(
+        "--only", help="Run only this validator (repeatable), by its name in the table, e.g. 'rule lint'.")] = None,
+    skip: Annotated[Optional[list[str]], typer.Option(
+        "--skip", help="Skip this validator (repeatable), e.g. 'promtool test rules' while iterating.")] = None,
+    output: Annotated[str, typer.Option("--format", help="table (default) or json (for CI).")] = "table",
+) -> None:
     """Run every validator on the generated tree in --out; exit 1 on any failure."""
+    if output not in ("table", "json"):
+        _fail([f"--format {output}: use table or json"], EXIT_BAD_INPUT)
+    try:
+        validators = select_by_name(only or [], skip or [])
+    except ValueError as error:
+        _fail([str(error)], EXIT_BAD_INPUT)
     loaded = _load(spec)
     try:
         context = ValidationContext(out, loaded, generate_artifacts(loaded))
-        results = run_validators(context)
+        results = run_validators(context, validators)
     except OutputError as error:
         _fail([str(error)], EXIT_BAD_INPUT)
-    _print_results(results)
+    if output == "json":
+        print(json.dumps(validation_report(results), indent=2))
+    else:
+        _print_results(results)
     if any(result.failed for result in results):
         raise typer.Exit(EXIT_FAILED)
+
+
+def validation_report(results: list[ValidatorResult]) -> dict[str, object]:
+    """The results as one JSON document: overall verdict, then each validator and its findings."""
+    return {
+        "ok": not any(result.failed for result in results),
+        "seconds": round(sum(result.seconds for result in results), 3),
+        "validators": [
+            {"name": r.name, "status": r.status, "seconds": round(r.seconds, 3), "summary": r.summary,
+             "findings": [{"severity": f.severity, "file": f.file, "location": f.location, "message": f.message}
+                          for f in r.findings]}
+            for r in results
+        ],
+    }
 
 
 def _print_results(results: list[ValidatorResult]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -98,3 +99,43 @@ def test_a_two_team_spec_validates_end_to_end(tmp_path: Path) -> None:
     result = obstack("validate", "--spec", str(spec), "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "payments-oncall" in result.stdout
+
+
+def test_every_validator_is_registered_under_the_name_its_result_carries(generated: Path) -> None:
+    from stack.pipeline import generate
+    from stack.spec.loader import load_spec
+    from stack.validate.checks import NAMED_VALIDATORS, run_validators
+    from stack.validate.findings import ValidationContext
+
+    loaded = load_spec()
+    results = run_validators(ValidationContext(generated, loaded, generate(loaded)))
+    assert [r.name for r in results] == [name for name, _ in NAMED_VALIDATORS]
+
+
+def test_only_and_skip_choose_validators_by_their_table_name(generated: Path) -> None:
+    only = obstack("validate", "--out", str(generated), "--only", "rule lint", "--only", "tree", "--format", "json")
+    assert only.returncode == 0, only.stderr
+    assert [v["name"] for v in json.loads(only.stdout)["validators"]] == ["tree", "rule lint"]
+    skipped = obstack("validate", "--out", str(generated), "--skip", "promtool test rules", "--format", "json")
+    names = [v["name"] for v in json.loads(skipped.stdout)["validators"]]
+    assert "promtool test rules" not in names and "promtool check rules" in names
+
+
+def test_an_unknown_validator_name_is_bad_input_listing_the_known_ones(generated: Path) -> None:
+    result = obstack("validate", "--out", str(generated), "--skip", "promtool tests")
+    assert result.returncode == 2
+    assert "unknown validator 'promtool tests'" in result.stderr and "promtool test rules" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_json_report_says_what_failed_where(generated: Path) -> None:
+    config = generated / "prometheus" / "prometheus.yml"
+    config.write_text(config.read_text() + "# edit\n")
+    result = obstack("validate", "--out", str(generated), "--only", "tree", "--only", "spec", "--format", "json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    tree = next(v for v in report["validators"] if v["name"] == "tree")
+    assert tree["status"] == "fail"
+    assert {"severity": "error", "file": "prometheus/prometheus.yml"}.items() <= tree["findings"][0].items()
+    assert all(isinstance(v["seconds"], float) for v in report["validators"])

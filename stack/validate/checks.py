@@ -57,25 +57,38 @@ def tree_validator(context: ValidationContext) -> ValidatorResult:
     return result
 
 
-VALIDATORS: tuple[Validator, ...] = (
-    spec_validator,
-    tree_validator,
-    promtool_config_validator,
-    promtool_rules_validator,
-    promtool_tests_validator,
-    rule_lint_validator,
-    amtool_config_validator,
-    amtool_routes_validator,
-    amtool_template_validator,
-    inhibition_validator,
-    dashboard_lint_validator,
-    docker_compose_config_validator,
-    compose_lint_validator,
-    promtool_compose_validator,
-    kubernetes_core_validator,
-    prometheus_operator_validator,
-    alertmanager_secret_validator,
+# Every validator with the name its result carries (what `obstack validate --only/--skip` take).
+NAMED_VALIDATORS: tuple[tuple[str, Validator], ...] = (
+    ("spec", spec_validator),
+    ("tree", tree_validator),
+    ("promtool check config", promtool_config_validator),
+    ("promtool check rules", promtool_rules_validator),
+    ("promtool test rules", promtool_tests_validator),
+    ("rule lint", rule_lint_validator),
+    ("amtool check-config", amtool_config_validator),
+    ("amtool config routes test", amtool_routes_validator),
+    ("amtool template render", amtool_template_validator),
+    ("inhibition", inhibition_validator),
+    ("dashboard lint", dashboard_lint_validator),
+    ("docker-compose config", docker_compose_config_validator),
+    ("compose lint", compose_lint_validator),
+    ("promtool check config (compose)", promtool_compose_validator),
+    ("kubernetes schemas", kubernetes_core_validator),
+    ("prometheus-operator objects", prometheus_operator_validator),
+    ("alertmanager config (kubernetes)", alertmanager_secret_validator),
 )
+VALIDATORS: tuple[Validator, ...] = tuple(validator for _, validator in NAMED_VALIDATORS)
+
+
+def select_by_name(only: list[str], skip: list[str]) -> tuple[Validator, ...]:
+    """The validators named in ``only`` (all when empty) minus those in ``skip``, in their usual order.
+    ValueError naming the known validators when a name is unknown."""
+    known = [name for name, _ in NAMED_VALIDATORS]
+    unknown = [name for name in (*only, *skip) if name not in known]
+    if unknown:
+        raise ValueError(f"unknown validator {', '.join(repr(n) for n in unknown)}; known: {', '.join(known)}")
+    return tuple(validator for name, validator in NAMED_VALIDATORS
+                 if (not only or name in only) and name not in skip)
 
 
 def run_validators(context: ValidationContext, validators: tuple[Validator, ...] = VALIDATORS) -> list[ValidatorResult]:
