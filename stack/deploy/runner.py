@@ -31,16 +31,16 @@ from stack.deploy.grafana import GrafanaChange, GrafanaTarget
 from stack.deploy.grafana_rollback import take_snapshot
 from stack.pipeline import generate
 from stack.spec.loader import LoadedSpec
-from stack.validate.checks import VALIDATORS, Validator, run_validators
+from stack.validate.checks import Validator, run_validators, select_by_name
 from stack.validate.findings import ValidationContext
 
-# Validators (by function name) that must pass before a part is deployed; spec and tree always run.
-ALWAYS = ("spec_validator", "tree_validator")
+# Validators (by the name `obstack validate` shows) that must pass before a part is deployed;
+# spec and tree always run.
+ALWAYS = ("spec", "tree")
 PART_VALIDATORS: dict[str, tuple[str, ...]] = {
-    "prometheus": ("promtool_rules_validator", "promtool_tests_validator", "rule_lint_validator"),
-    "alertmanager": ("amtool_config_validator", "amtool_routes_validator", "amtool_template_validator",
-                     "inhibition_validator"),
-    "grafana": ("dashboard_lint_validator",),  # and any later validator named dashboard_*
+    "prometheus": ("promtool check rules", "promtool test rules", "rule lint"),
+    "alertmanager": ("amtool check-config", "amtool config routes test", "amtool template render", "inhibition"),
+    "grafana": ("dashboard lint",),
 }
 
 
@@ -85,10 +85,8 @@ class _Plan:
         return result
 
 
-def select_validators(parts: list[str], validators: tuple[Validator, ...] = VALIDATORS) -> tuple[Validator, ...]:
-    names = set(ALWAYS) | {n for part in parts for n in PART_VALIDATORS.get(part, ())}
-    return tuple(v for v in validators if v.__name__ in names
-                 or ("grafana" in parts and v.__name__.startswith("dashboard")))
+def select_validators(parts: list[str]) -> tuple[Validator, ...]:
+    return select_by_name([*ALWAYS, *(name for part in parts for name in PART_VALIDATORS.get(part, ()))], [])
 
 
 class Deployer:
