@@ -20,7 +20,10 @@ Choices, with the reasons docs/alertmanager.md spells out:
   severe alert silences the less severe ones on the same subject (and filesystem);
   (b) a faster burn-rate window pair silences the slower pairs of the same service and SLO;
   (c) a down datastore silences its connection-saturation alert and the alerts of the queues in
-  it. ExporterDown silences nothing: when the exporter is blind its alerts vanish rather than fire.
+  it; (d, e) from the spec's ``depends_on`` graph, a down datastore or ``ServiceDown`` silences the
+  symptoms (errors, latency, budget burn, health, job failures) of what depends on it
+  (``alerts.dependency_inhibition``). ExporterDown silences nothing: when the exporter is blind its
+  alerts vanish rather than fire.
   Every ``equal`` list starts with the external label names, so a shared Alertmanager never
   lets one environment silence another.
 """
@@ -33,10 +36,20 @@ from typing import Any
 
 from alerts.common import RuleContext, grouped
 from alerts.datastore_rules import down_rules
+from alerts.dependency_inhibition import dependency_inhibit_rules
 from alerts.model import AlertRule, RuleFile
-from alerts.routing import format_matcher, one_of
+from alerts.routing import (
+    FAN_OUT_ALERTS,
+    SUBJECT_LABELS,
+    WATCHDOG_DISCARD_RECEIVER,
+    fan_out_receivers,
+    format_matcher,
+    one_of,
+    watchdog_receiver,
+)
 from alerts.rule_files import rule_files
 from alerts.slo_rules import burn_windows
+from alerts.stack_rules import WATCHDOG
 from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 from stack.spec.notifications import EmailReceiver, PagerdutyReceiver, SlackReceiver, WebhookReceiver
@@ -47,7 +60,6 @@ TEMPLATES_PATH = PurePosixPath("alertmanager/templates/obstack.tmpl")
 # directory, so the generated tree validates as-is and can be mounted anywhere.
 TEMPLATES_GLOB = "templates/*.tmpl"
 
-SUBJECT_LABELS: tuple[str, ...] = ("service", "queue", "datastore", "instance")
 GROUP_BY: tuple[str, ...] = ("alertname", *SUBJECT_LABELS)
 # Labels naming a part of a subject (a filesystem of a host): a critical alert about one part
 # must not silence the warning about another. Missing on both sides counts as equal.
@@ -68,9 +80,25 @@ def _template(name: str) -> str:
 # Route tree
 
 
+def stack_routes(spec: Spec) -> list[dict[str, Any]]:
+    """Routes ahead of the spec's: the Watchdog to its heartbeat receiver alone, re-sent every
+    ``watchdog.repeat_interval``; notification failures to every receiver (continue: true), so a
+    broken receiver is reported through the others."""
+    heartbeat = spec.notifications.watchdog.repeat_interval
+    routes: list[dict[str, Any]] = [{
+        "receiver": watchdog_receiver(spec), "matchers": [format_matcher("alertname", "=", WATCHDOG)],
+        "group_wait": "0s", "group_interval": str(heartbeat), "repeat_interval": str(heartbeat), "continue": False,
+    }]
+    fan_out = fan_out_receivers(spec)
+    for index, receiver in enumerate(fan_out):
+        routes.append({"receiver": receiver, "matchers": [one_of("alertname", FAN_OUT_ALERTS)],
+                       "continue": index < len(fan_out) - 1})
+    return routes
+
+
 def route_tree(spec: Spec) -> dict[str, Any]:
     notifications = spec.notifications
-    children = []
+    children = stack_routes(spec)
     for route in notifications.routes:
         matchers = [format_matcher(label, "=", value)
                     for label, value in (("severity", route.severity), ("team", route.team)) if value is not None]
@@ -131,7 +159,10 @@ def _email(receiver: EmailReceiver) -> dict[str, Any]:
 
 def receivers(spec: Spec) -> list[dict[str, Any]]:
     builders = {"webhook": _webhook, "slack": _slack, "pagerduty": _pagerduty, "email": _email}
-    return [{"name": r.name, **builders[r.type](r)} for r in spec.notifications.receivers]  # type: ignore[operator]
+    result = [{"name": r.name, **builders[r.type](r)} for r in spec.notifications.receivers]  # type: ignore[operator]
+    if spec.notifications.watchdog.receiver is None:
+        result.append({"name": WATCHDOG_DISCARD_RECEIVER})  # no integration: the heartbeat goes nowhere
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,7 +236,8 @@ def datastore_down_inhibit_rules(spec: Spec, rules: Sequence[AlertRule]) -> list
 def inhibit_rules(spec: Spec, rules: Sequence[AlertRule] | None = None) -> list[dict[str, Any]]:
     rules = all_alert_rules(spec) if rules is None else rules
     return (family_inhibit_rules(spec, rules) + burn_window_inhibit_rules(spec, rules)
-            + datastore_down_inhibit_rules(spec, rules))
+            + datastore_down_inhibit_rules(spec, rules)
+            + dependency_inhibit_rules(spec, rules, _external_label_names(spec)))
 
 
 def all_alert_rules(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[AlertRule]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from alerts.model import AlertRule, RuleFile
-from alerts.routing import receiver_for
+from alerts.routing import expected_receivers
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact
 from stack.spec.model import Spec
@@ -24,8 +24,10 @@ def _by_name(files: Sequence[RuleFile]) -> dict[str, list[AlertRule]]:
 
 
 def _routing(spec: Spec, rules: list[AlertRule]) -> str:
-    pairs = sorted({(r.severity, i.labels.get("team", spec.team)) for r in rules for i in r.instances})
-    return "; ".join(f"{severity}, team {team} → `{receiver_for(spec, severity, team)}`" for severity, team in pairs)
+    pairs = sorted({(r.name, r.severity, i.labels.get("team", spec.team)) for r in rules for i in r.instances})
+    return "; ".join(f"{severity}, team {team} → " + ", ".join(f"`{receiver}`" for receiver in
+                                                             expected_receivers(spec, name, severity, team))
+                     for name, severity, team in pairs)
 
 
 def _section(spec: Spec, name: str, rules: list[AlertRule]) -> list[str]:

@@ -35,20 +35,24 @@ LINT_RULES: dict[str, str] = {
     "template-label-aggregated-away": "A template uses $labels.X but the expression's result cannot carry X.",
     "absent-without-for": "An absent() alert has no for:, so one missed scrape or a restart pages.",
     "unknown-metric": "A selector names a metric the catalog does not know (a typo or an undeclared source).",
-    "severity-value": "The severity label is not one of critical, warning, info.",
+    "severity-value": "The severity label is not one of critical, warning, info (none: the vector(1) heartbeat alone).",
     "duplicate-rule": "Two recording rules write the same series, or two alerts are identical.",
     "threshold-coherence": "A critical error-rate alert fires above the level where the errors SLO already pages.",
+    "watchdog-unwired": "The always-firing Watchdog has no receiver: nothing notices when alerting itself dies.",
 }
 
 RULE_SEVERITY: dict[str, Severity] = {
     **{rule_id: "error" for rule_id in LINT_RULES},
     "duplicate-rule": "warning",
     "threshold-coherence": "info",
+    "watchdog-unwired": "info",
 }
 
 COMPARISON_OPERATORS = frozenset({"==", "!=", ">", "<", ">=", "<="})
 RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 SEVERITY_VALUES = ("critical", "warning", "info")
+# The always-firing heartbeat (Watchdog) alone carries this severity: it is no problem to rank.
+HEARTBEAT_SEVERITY = "none"
 REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url")
 # rate() needs at least two samples in its window and should survive one failed scrape.
 MIN_RANGE_SCRAPES = 4
@@ -100,9 +104,16 @@ class LintedRule:
 # Each takes one rule and yields messages; the runner adds the id, severity and location.
 
 
+def is_heartbeat(rule: LintedRule) -> bool:
+    """``vector(<number>)``: an alert that fires always, on purpose (a dead-man's switch)."""
+    expr = rule.expr
+    return (isinstance(expr, promql.Call) and expr.func.name == "vector" and len(expr.args) == 1
+            and isinstance(expr.args[0], promql.NumberLiteral))
+
+
 def alert_no_comparison(rule: LintedRule) -> Iterator[str]:
     """An alert fires for every series its expression returns: without a filter it always fires."""
-    if not rule.is_alert or rule.expr is None or rule.calls(ABSENT_FUNCTIONS):
+    if not rule.is_alert or rule.expr is None or rule.calls(ABSENT_FUNCTIONS) or is_heartbeat(rule):
         return
     # A `bool` comparison returns 0 or 1 for every series instead of filtering: not a condition.
     if not any(_is_filtering_comparison(node) for node in rule.nodes):
@@ -213,8 +224,12 @@ def unknown_metric(rule: LintedRule) -> Iterator[str]:
 
 def severity_value(rule: LintedRule) -> Iterator[str]:
     labels = rule.mapping("labels")
-    if rule.is_alert and "severity" in labels and labels["severity"] not in SEVERITY_VALUES:
-        yield f"severity {labels['severity']!r} is not one of {', '.join(SEVERITY_VALUES)}"
+    if not rule.is_alert or "severity" not in labels or labels["severity"] in SEVERITY_VALUES:
+        return
+    if labels["severity"] == HEARTBEAT_SEVERITY and is_heartbeat(rule):
+        return
+    yield (f"severity {labels['severity']!r} is not one of {', '.join(SEVERITY_VALUES)} "
+           f"({HEARTBEAT_SEVERITY!r} is for an always-firing vector(1) heartbeat alone)")
 
 
 RuleCheck = Callable[[LintedRule], Iterable[str]]
@@ -344,3 +359,13 @@ def threshold_coherence(spec: Spec, spec_name: str = "stack.yaml") -> list[Findi
                 )
             )
     return findings
+
+
+def watchdog_wiring(spec: Spec, spec_name: str = "stack.yaml") -> list[Finding]:
+    """Info: the Watchdog heartbeat is sent nowhere (notifications.watchdog.receiver is null)."""
+    if spec.notifications.watchdog.receiver is not None:
+        return []
+    return [Finding(VALIDATOR, RULE_SEVERITY["watchdog-unwired"], spec_name, "notifications.watchdog.receiver",
+                    "[watchdog-unwired] the Watchdog alert fires but goes to no receiver: wire it to an external "
+                    "dead-man's switch (a webhook receiver of its own), or a dead Prometheus or Alertmanager "
+                    "pages nobody")]

@@ -16,7 +16,8 @@ from typing import Literal
 from stack.spec.values import Duration
 
 ValueFormat = Literal["percentage", "duration", "number", "none"]
-Severity = Literal["critical", "warning", "info"]
+# "none": the Watchdog, which is no problem at all and routed apart from every severity.
+Severity = Literal["critical", "warning", "info", "none"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Scenario:
     ready_after: Duration  # from then on the expression holds ``value``
     holds_until: Duration | None = None  # the value is only guaranteed until then (windowed counts)
     measure: float | None = None  # what the rule compares, when it is not the alert's value (absent())
+    facts: Mapping[str, str] = field(default_factory=dict)  # values of non-label placeholders ({probe_reason})
 
     @property
     def compared(self) -> float:
@@ -53,7 +55,7 @@ class AlertInstance:
     fires_above: bool
     scenario: ScenarioBuilder
     fire_level: float  # a level at which the alert must fire
-    quiet_level: float  # a level just on the safe side, at which it must not
+    quiet_level: float | None  # a level just on the safe side, at which it must not (None: always fires)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ class AlertRule:
     instances: tuple[AlertInstance, ...]
     static_labels: Mapping[str, str] = field(default_factory=dict)  # beyond severity (e.g. slo, windows)
     family: str | None = None  # critical and warning alerts of one family inhibit each other
+    # A symptom a failing dependency explains (errors, latency, budget burn, health, job failures):
+    # silenced while the down alert of something its subject depends on fires (spec: depends_on).
+    symptom: bool = False
     # How long the alert stays firing after its condition clears, and why (None: it resolves at once).
     keep_firing_for: Duration | None = None
     keep_firing_reason: str | None = None

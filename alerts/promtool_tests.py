@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
-from alerts.annotations import rendered
+from alerts.annotations import rendered, source_text
 from alerts.model import AlertInstance, AlertRule, InputSeries, RuleFile, Scenario
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact, dump_yaml
@@ -85,19 +85,15 @@ def _expected(siblings: list[tuple[AlertRule, AlertInstance]], scenario: Scenari
             return None
         if state:
             annotations = dict(rule.annotations)
-            annotations["description"] = rendered(_source_text(rule), instance.labels, scenario.value, rule.value_format)
+            annotations["description"] = rendered(source_text(rule.description), {**instance.labels, **scenario.facts},
+                                                  scenario.value, rule.value_format)
             alerts.append({"exp_labels": {**rule.labels, **instance.labels}, "exp_annotations": annotations})
     return alerts
 
 
-def _source_text(rule: AlertRule) -> str:
-    """The description with Go template actions turned back into placeholders."""
-    return re.sub(r"\{\{ \$(?:labels\.([a-z_]+)|value \| \w+) \}\}", lambda m: "{" + (m.group(1) or "value") + "}",
-                  rule.description)
-
-
 def _series_of(instance: AlertInstance) -> set[str]:
-    return {s.series for level in (instance.fire_level, instance.quiet_level) for s in instance.scenario(level).series}
+    levels = [level for level in (instance.fire_level, instance.quiet_level) if level is not None]
+    return {s.series for level in levels for s in instance.scenario(level).series}
 
 
 def _compatible_sets(rule: AlertRule) -> list[list[AlertInstance]]:
@@ -127,6 +123,7 @@ def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind) ->
     members = []
     for instance in instances:
         level = instance.quiet_level if kind == "quiet" else instance.fire_level
+        assert level is not None, "case_kinds() asks for a quiet case only where every member has a quiet level"
         scenario = instance.scenario(level)
         if _holds(instance, scenario) == (kind == "quiet"):
             raise SynthesisError(f"{rule.name} {dict(instance.labels)}: the {kind} level {level} lands on the wrong side")
@@ -231,17 +228,28 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: 
     index = sibling_index(rules)
     tests = []
     for rule in _tested_together([r for r in rule_file.alert_rules if hold_class(r) == hold]):
-        if rule.for_.milliseconds <= timing.evaluation.milliseconds:
-            raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")
         for members in _compatible_sets(rule):
             baseline = _baseline(rule, members, rules)
-            tests += _shared_input([_case(rule, members, kind, index, timing, baseline)  # type: ignore[arg-type]
-                                    for kind in ("fires", "quiet", "before-for")])
+            tests += _shared_input([_case(rule, members, kind, index, timing, baseline)
+                                    for kind in case_kinds(rule, members, timing)])
     return {
         "rule_files": [f"../rules/{f.path.name}" for f in _needed_files(rule_file, all_files)],
         "evaluation_interval": str(timing.evaluation),
         "tests": tests,
     }
+
+
+def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) -> list[CaseKind]:
+    """The cases an alert is tested with: it fires; it stays quiet just inside its threshold (unless
+    it always fires, like the Watchdog); it does not fire before ``for`` (unless it has none)."""
+    kinds: list[CaseKind] = ["fires"]
+    if all(m.quiet_level is not None for m in members):
+        kinds.append("quiet")
+    if rule.for_.milliseconds:
+        if rule.for_.milliseconds <= timing.evaluation.milliseconds:
+            raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")
+        kinds.append("before-for")
+    return kinds
 
 
 def _shared_input(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:

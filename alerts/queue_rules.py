@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from alerts import scenarios
 from alerts.annotations import go_template
-from alerts.common import EXPORTER_JOB_MATCHER, RuleContext, any_of, grouped, matcher, number, threshold_note
+from alerts.common import EXPORTER_JOB_MATCHER, RuleContext, any_of, grouped, hold_labels, matcher, number, threshold_note
 from alerts.model import AlertInstance, AlertRule, RuleGroup, Scenario
 from stack.spec.model import Queue
 from stack.spec.values import Duration
@@ -146,6 +146,7 @@ def _growth_rules_of(context: RuleContext, severity: str, name: str, attribute: 
         for_=FOR_GROWTH, for_reason=FOR_GROWTH_REASON, summary=summary,
         what="{queue} ({backend}) " + what + f" in the last {GROWTH_WINDOW}",
         value_format="number", family=attribute, instance_for=instance, meaning=meaning, first_checks=checks,
+        symptom=True,
     ))
 
 
@@ -176,6 +177,136 @@ def failure_rules(context: RuleContext) -> list[AlertRule]:
     return rules
 
 
+FOR_PROBE = Duration.parse("2m")
+FOR_PROBE_REASON = "a probe can time out once under load; 2m of failed probes means the queue cannot be read"
+# Backends whose broker says how many workers consume a queue (the exporter emits obstack_queue_workers).
+BACKENDS_WITH_WORKERS = frozenset({"bullmq", "rq"})
+
+
+def probe_rules(context: RuleContext) -> list[AlertRule]:
+    """QueueProbeFailing: the exporter is up but cannot read a queue, so its other alerts are blind."""
+    queues = list(context.spec.queues)
+    if not queues:
+        return []
+
+    def instance(queue: Queue) -> AlertInstance:
+        labels = queue_labels(context, queue)
+        failure = context.exporter_series(kind="queue", target=queue.name, reason="timeout", team=queue.team)
+
+        def build(level: float) -> Scenario:
+            up = scenarios.down("obstack_queue_up", labels, level)
+            if level:
+                return up
+            reason = scenarios.constant("obstack_probe_failure", failure, 1).series
+            return Scenario(up.series + reason, up.value, up.ready_after, facts={"probe_reason": "timeout"})
+        return AlertInstance(labels, scenarios.DOWN, False, build, 0, 1)
+
+    return [AlertRule(
+        name="QueueProbeFailing", expr=f"obstack_queue_up{{{_selector(queues)}}} == 0", for_=FOR_PROBE,
+        for_reason=FOR_PROBE_REASON, severity="critical", subject="queue", value_format="none",
+        summary="The exporter cannot read a queue: its backlog, age and failure alerts are blind.",
+        description=go_template("The exporter cannot read {queue} ({backend}) in {datastore}: {probe_reason}.",
+                                "none", probe=("queue", "queue")),
+        meaning="The queue's probe fails while the exporter runs: a wrong prefix or schema, missing permissions, "
+                "or a datastore that answers too slowly. No other alert of the queue can fire meanwhile. A down "
+                "datastore explains it and silences it.",
+        runbook_url=context.runbook("QueueProbeFailing"), dashboard_url=None, family=None,
+        first_checks=("The reason (timeout, refused, auth, protocol, config) is in the description and in "
+                      "obstack_probe_failure{kind=\"queue\"}.",
+                      "Do the queue's prefix (BullMQ, Celery) or schema (pg-boss) in the spec match the app's?",
+                      "Can the exporter's user read the keys or tables (docs/exporter-permissions.md)?"),
+        instances=tuple(instance(q) for q in queues),
+    )]
+
+
+def _conjunction(queues: list[Queue], gauge: str, condition: str) -> str:
+    selector = _selector(queues)
+    return (f"obstack_queue_backlog_jobs{{{selector}}} > 0\n"
+            f"and on (job, instance, queue)\nobstack_queue_{gauge}{{{selector}}} {condition}")
+
+
+def _stalled_instance(context: RuleContext, queue: Queue, gauge: str, threshold: float,
+                      fires_above: bool) -> AlertInstance:
+    """Backlog 25 with the gauge (workers: fires below 1; paused: fires above 0.5) at the level; the
+    alert's value is the backlog."""
+    labels = queue_labels(context, queue)
+
+    def build(level: float) -> Scenario:
+        series = (scenarios.constant("obstack_queue_backlog_jobs", labels, 25).series
+                  + scenarios.constant(f"obstack_queue_{gauge}", labels, level).series)
+        return Scenario(series, 25.0, Duration(0), measure=level)
+    return AlertInstance(labels, threshold, fires_above, build, 1 if fires_above else 0, 0 if fires_above else 1)
+
+
+def stalled_rules(context: RuleContext) -> list[AlertRule]:
+    """A backlog nobody can work: no worker connected, or the queue left paused."""
+    rules = []
+    with_workers = [q for q in context.spec.queues if q.backend in BACKENDS_WITH_WORKERS]
+    for hold, group in grouped(with_workers, lambda q: q.thresholds.no_workers_for):
+        rules.append(AlertRule(
+            name="QueueNoWorkers", expr=_conjunction(group, "workers", "== 0"), for_=hold,
+            for_reason="the queue's thresholds.no_workers_for: workers reconnect within seconds after a deploy; "
+                       "minutes without any means nobody will take the jobs",
+            severity="critical", subject="queue", value_format="number",
+            summary="A queue has jobs waiting and no worker connected.",
+            description=go_template("{queue} ({backend}) has {value} jobs waiting and no worker connected.", "number"),
+            meaning="Jobs are waiting and no worker is connected to the queue: nothing will run until one is.",
+            runbook_url=context.runbook("QueueNoWorkers"), dashboard_url=None, family=None,
+            first_checks=("Is the worker deployment running, and does it connect to this queue name and prefix?",
+                          "Did workers crash on start (logs), or lose the Redis connection?"),
+            static_labels=hold_labels([q.thresholds.no_workers_for for q in with_workers], hold),
+            instances=tuple(_stalled_instance(context, q, "workers", 1, False) for q in group),
+        ))
+    queues = list(context.spec.queues)
+    for hold, group in grouped(queues, lambda q: q.thresholds.paused_for):
+        rules.append(AlertRule(
+            name="QueuePausedWithBacklog", expr=_conjunction(group, "paused", "== 1"), for_=hold,
+            for_reason="the queue's thresholds.paused_for: a pause for a deploy or a migration takes minutes; "
+                       "one left behind does not end",
+            severity="warning", subject="queue", value_format="number",
+            summary="A queue is paused with jobs waiting.",
+            description=go_template("{queue} ({backend}) is paused with {value} jobs waiting.", "number"),
+            meaning="The queue is paused while jobs wait: workers will not take them until someone resumes it.",
+            runbook_url=context.runbook("QueuePausedWithBacklog"), dashboard_url=None, family=None,
+            first_checks=("Who paused it and why (deploy, migration, incident)? Is that over?",
+                          "Resume it (BullMQ: queue.resume(); RQ has no pause; pg-boss: resume the queue)."),
+            static_labels=hold_labels([q.thresholds.paused_for for q in queues], hold),
+            instances=tuple(_stalled_instance(context, q, "paused", scenarios.DOWN, True) for q in group),
+        ))
+    return rules
+
+
+def dead_letter_rules(context: RuleContext) -> list[AlertRule]:
+    """QueueDeadLetterNotEmpty: a dead-letter queue that has held jobs for a while, until it is drained
+    (the growth alert resolves once the growth stops; this one does not)."""
+    queues = [q for q in context.spec.queues if q.dead_letter]
+    holds = [q.thresholds.dead_letter_unattended for q in queues]
+    rules = []
+    for hold, group in grouped(queues, lambda q: q.thresholds.dead_letter_unattended):
+        def instance(queue: Queue) -> AlertInstance:
+            labels = queue_labels(context, queue)
+            return AlertInstance(labels, 0, True, lambda level: scenarios.constant(
+                "obstack_queue_dead_letter_jobs", labels, round(level)), 3, 0)
+
+        rules.append(AlertRule(
+            name="QueueDeadLetterNotEmpty", expr=f"obstack_queue_dead_letter_jobs{{{_selector(group)}}} > 0",
+            for_=hold, for_reason="the queue's thresholds.dead_letter_unattended: time for the job's owner to "
+                                  "look before it becomes a ticket; it stays until the queue is drained",
+            severity="warning", subject="queue", value_format="number",
+            summary="A dead-letter queue holds jobs nobody has handled.",
+            description=go_template("The dead-letter queue of {queue} ({backend}) has held jobs for " f"{hold}; "
+                                    "{value} are waiting for a human.", "number"),
+            meaning="Jobs that exhausted their retries have sat in the dead-letter queue longer than the "
+                    "threshold. They never run again by themselves; the alert stays until the queue is drained.",
+            runbook_url=context.runbook("QueueDeadLetterNotEmpty"), dashboard_url=None, family=None,
+            first_checks=("Inspect the dead-lettered jobs and their last error.",
+                          "Fix the cause, then replay or discard them so the queue is empty."),
+            static_labels=hold_labels(holds, hold), instances=tuple(instance(q) for q in group),
+        ))
+    return rules
+
+
 def queue_rule_groups(context: RuleContext) -> list[RuleGroup]:
-    rules = (*backlog_rules(context), *oldest_job_rules(context), *failure_rules(context))
+    rules = (*probe_rules(context), *backlog_rules(context), *oldest_job_rules(context), *stalled_rules(context),
+             *failure_rules(context), *dead_letter_rules(context))
     return [RuleGroup("queue-alerts", tuple(rules))] if rules else []

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from alerts import scenarios
 from alerts.annotations import go_template
-from alerts.common import RuleContext, any_of, grouped, hold_labels, matcher, number, threshold_note
+from alerts.common import RuleContext, any_of, grouped, matcher, number, threshold_note
 from alerts.model import AlertInstance, AlertRule, RecordingRule, RuleGroup, Scenario
-from stack.spec.model import Service
+from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, some_down_rules
+from stack.spec.model import EXPORTER_JOB, Service
 from stack.spec.values import Duration
 
 RATE_WINDOW = "5m"
@@ -80,43 +81,118 @@ def _request_labels(service: Service) -> dict[str, str]:
     return {**_series_labels(service), metrics.method_label: "GET", metrics.route_label: "/api/bookmarks"}
 
 
+def scrape_job(service: Service) -> ScrapeJob:
+    return ScrapeJob(service.job, tuple(service.targets), _labels(service), service.thresholds.down_for)
+
+
+SERVICE_DOWN_TEXTS = DownTexts(
+    summary="A service is down: none of its targets answers.",
+    description="No target of {service} (job {job}) has answered a scrape for {down_for}.",
+    meaning="Prometheus cannot scrape any of the service's targets: every process is down, hung or unreachable. "
+            "The service's own RED and SLO alerts are silenced while this fires (it is their cause).",
+    first_checks=("Is the process running, and listening on the scrape port?",
+                  "Did a deploy just happen? Check the rollout and the service's logs.",
+                  "Can Prometheus reach the targets (network, DNS, TLS)? See Status → Targets."),
+    for_reason="the plan's 'service down longer than' (spec: thresholds.down_for); shorter pages on one failed scrape",
+)
+INSTANCES_DOWN_TEXTS = DownTexts(
+    summary="Some of a service's targets are down.",
+    description="Only {value} of the targets of {service} (job {job}) answer scrapes.",
+    meaning="Some, not all, of the service's targets cannot be scraped: the service still answers through the "
+            "others, with less capacity. All of them down is ServiceDown instead.",
+    first_checks=("Which targets are down (Status → Targets)? Same host, same zone, same version?",
+                  "Are the remaining targets saturated by the extra load?"),
+    for_reason="as ServiceDown (spec: thresholds.down_for): a replica restarting during a rollout is not worth a ticket",
+)
+
+
 def service_down_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
-    holds = [s.thresholds.down_for for s in services]
-    rules = []
-    for down_for, group in grouped(services, lambda s: s.thresholds.down_for):
+    """ServiceDown (critical) once every target of a service is down; ServiceInstancesDown (warning)
+    while some, not all, are."""
+    jobs = [scrape_job(s) for s in services]
+    return (all_down_rules(context, "ServiceDown", "critical", "service", jobs, SERVICE_DOWN_TEXTS, "service-down")
+            + some_down_rules(context, "ServiceInstancesDown", "service", jobs, INSTANCES_DOWN_TEXTS, "service-down"))
+
+
+FOR_METRICS_MISSING = Duration.parse("10m")
+FOR_METRICS_MISSING_REASON = (
+    "a process that has just started has served no request yet (client libraries create a labelled series on "
+    "its first observation); 10m of traffic-free uptime is rare for a service, a renamed metric is not")
+
+
+def request_metrics_missing_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
+    """A target that is scraped (``up == 1``) but exposes no request histogram: every RED and SLO
+    alert of the service reads nothing and stays silent."""
+    terms = []
+    for histogram, group in grouped(services, lambda s: s.request_metrics.histogram):
         jobs = matcher("job", [s.job for s in group])
-        vanished = [f'absent(up{{job="{s.job}", service="{s.name}", team="{s.team}"}})' for s in group]
-        down = [
-            AlertInstance({"job": s.job, "instance": t, **_labels(s)}, scenarios.DOWN, False,
-                          lambda level, s=s, t=t: scenarios.down("up", {"job": s.job, "instance": t, **_labels(s)}, level),
-                          0, 1)
-            for s in group for t in s.targets
-        ]
-        gone = [AlertInstance({"job": s.job, **_labels(s)}, scenarios.DOWN, False, lambda level, s=s: _absent_or_up(s, level), 0, 1)
-                for s in group]
-        rules.append(AlertRule(
-            name="ServiceDown", expr=f"up{{{jobs}}} == 0\nor\n" + "\nor\n".join(vanished), for_=down_for,
-            for_reason="the plan's 'service down longer than' (spec: thresholds.down_for); shorter pages on one failed scrape",
-            severity="critical", subject="service", value_format="none",
-            summary="A service is down or has vanished from Prometheus.",
-            description=go_template("{service} (job {job}) has been unreachable for " f"{down_for}: a target fails every "
-                                    "scrape, or the job is gone from Prometheus' configuration.", "none"),
-            meaning="Prometheus cannot scrape one of the service's targets (the process is down, hung or unreachable), "
-                    "or has no target for the service at all (its job vanished from the configuration).",
-            runbook_url=context.runbook("ServiceDown"), dashboard_url=None, family="service-down",
-            first_checks=("Is the process running, and listening on the scrape port?",
-                          "Did a deploy just happen? Check the rollout and the service's logs.",
-                          "Can Prometheus reach the target (network, DNS, TLS)? Is the job in /targets?"),
-            static_labels=hold_labels(holds, down_for), instances=tuple(down + gone),
-        ))
-    return rules
+        terms.append(f"up{{{jobs}}} == 1\nunless on (job, instance)\n{histogram}_count{{{jobs}}}")
+
+    def instance(service: Service, target: str) -> AlertInstance:
+        labels = {"job": service.job, "instance": target, **_labels(service)}
+
+        def build(level: float) -> Scenario:
+            up = scenarios.constant("up", labels, 1).series
+            if level:  # scraped, and no request series
+                return Scenario(up, 1.0, Duration(0), measure=1.0)
+            count = scenarios.constant(f"{service.request_metrics.histogram}_count",
+                                       {**labels, **_request_labels(service), "instance": target}, 5).series
+            return Scenario(up + count, 1.0, Duration(0), measure=0.0)
+        return AlertInstance(labels, scenarios.DOWN, True, build, 1, 0)
+
+    return [AlertRule(
+        name="RequestMetricsMissing", expr=any_of(terms), for_=FOR_METRICS_MISSING,
+        for_reason=FOR_METRICS_MISSING_REASON, severity="warning", subject="service", value_format="none",
+        summary="A service is scraped but exposes no request metrics: its RED and SLO alerts are blind.",
+        description=go_template("{instance} of {service} answers scrapes but has no request histogram series: "
+                                "renamed metric, new middleware, or a wrong request_metrics in the spec.", "none"),
+        meaning="The target is up, but the request histogram the RED and SLO rules read is absent, so none of "
+                "them can fire. Client libraries create the series on the first request, so a process that has "
+                "served nothing since it started also shows here.",
+        runbook_url=context.runbook("RequestMetricsMissing"), dashboard_url=None, family=None,
+        first_checks=("curl the target's metrics path: which request metric does it expose, with which labels?",
+                      "Does services[].request_metrics in the spec name that histogram and its labels?",
+                      "Did a deploy change the instrumentation (middleware, metric prefix)?"),
+        instances=tuple(instance(s, t) for s in services for t in s.targets),
+    )]
 
 
-def _absent_or_up(service: Service, level: float) -> Scenario:
-    """level 0: no series at all (the alert's value is then 1); otherwise a healthy target."""
-    if level == 0:
-        return Scenario((), 1.0, Duration(0), measure=0.0)
-    return scenarios.down("up", _series_labels(service), 1)
+FOR_HEALTH = Duration.parse("2m")
+FOR_HEALTH_REASON = "a health check can time out once under load; 2m of failures is a service saying it is unwell"
+
+
+def health_check_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
+    """HealthCheckFailing: the exporter's probe of the service's health URL fails (non-2xx, refused,
+    timeout). Usually a dependency the health check reads is down, which silences it."""
+    def instance(service: Service) -> AlertInstance:
+        labels = context.exporter_series(target=service.name, service=service.name, team=service.team)
+        failure = context.exporter_series(kind="http", target=service.name, reason="timeout", service=service.name,
+                                          team=service.team)
+
+        def build(level: float) -> Scenario:
+            up = scenarios.down("obstack_http_up", labels, level)
+            if level:
+                return up
+            reason = scenarios.constant("obstack_probe_failure", failure, 1).series
+            return Scenario(up.series + reason, up.value, up.ready_after, facts={"probe_reason": "timeout"})
+        return AlertInstance(labels, scenarios.DOWN, False, build, 0, 1)
+
+    return [AlertRule(
+        name="HealthCheckFailing",
+        expr=f'obstack_http_up{{job="{EXPORTER_JOB}", {matcher("service", [s.name for s in services])}}} == 0',
+        for_=FOR_HEALTH, for_reason=FOR_HEALTH_REASON, severity="critical", subject="service", value_format="none",
+        summary="A service's health check fails.",
+        description=go_template("The health check of {service} fails: {probe_reason} (the reason 'other' is a "
+                                "non-2xx answer; obstack_http_probe_status_code has the status).", "none",
+                                probe=("http", "service")),
+        meaning="The exporter's request to the service's health URL fails or answers non-2xx: the service says it "
+                "cannot serve, and load balancers stop sending it traffic. A down dependency of the service, or "
+                "the service itself being down, explains it and silences it.",
+        runbook_url=context.runbook("HealthCheckFailing"), dashboard_url=None, family=None, symptom=True,
+        first_checks=("What does the health URL answer (curl it): which check in it fails?",
+                      "Are the service's dependencies up (its datastores and queues in the spec's depends_on)?"),
+        instances=tuple(instance(s) for s in services),
+    )]
 
 
 def _red_rule(context: RuleContext, name: str, severity: str, entries: list[tuple[object, object, list[Service]]],
@@ -135,7 +211,7 @@ def _red_rule(context: RuleContext, name: str, severity: str, entries: list[tupl
         for_reason=FOR_CRITICAL_RED_REASON if critical else FOR_WARNING_RED_REASON,
         severity=severity, subject="service", runbook_url=context.runbook(name), dashboard_url=None,  # type: ignore[arg-type]
         value_format=value_format,  # type: ignore[arg-type]
-        keep_firing_for=_red_keep_firing(context) if critical else None,
+        keep_firing_for=_red_keep_firing(context) if critical else None, symptom=True,
         keep_firing_reason=KEEP_FIRING_RED_REASON if critical else None,
         description=go_template(what + threshold_note([shown for shown, _, _ in entries]) + ".", value_format),
         **text,  # type: ignore[arg-type]
@@ -256,7 +332,9 @@ def service_rule_groups(context: RuleContext) -> list[RuleGroup]:
     services = list(context.spec.services)
     if not services:
         return []
-    alerts = (*service_down_rules(context, services), *error_rate_rules(context, services),
+    alerts = (*service_down_rules(context, services), *request_metrics_missing_rules(context, services),
+              *health_check_rules(context, services),
+              *error_rate_rules(context, services),
               *latency_rules(context, services), *flapping_rules(context, services))
     # One recording group per service: groups are evaluated concurrently, so the recordings' cost
     # per evaluation does not pile up in one serial group as services are added.

@@ -147,7 +147,7 @@ def burn_rate_alerts(context: RuleContext, service: Service, windows: tuple[Burn
                 first_checks=("Which SLO and window? The long_window label says how fast the budget burns.",
                               "Look at the service's error, latency and availability panels for the same period.",
                               "If a deploy caused it, roll back; the budget remaining says how much room is left."),
-                family="slo-burn",
+                family="slo-burn", symptom=True,
                 instances=(_burn_instance(context, service, slo, window),),
             ))
     return rules

@@ -8,7 +8,9 @@ from __future__ import annotations
 from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext
-from alerts.model import AlertInstance, AlertRule, RuleGroup
+from alerts.model import AlertInstance, AlertRule, RuleGroup, Scenario, Severity
+from alerts.service_rules import scrape_job
+from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, missing_job_rule, some_down_rules
 from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB
 from stack.spec.values import Duration
 
@@ -37,24 +39,157 @@ def _instances(context: RuleContext, job: str, targets: list[str], metric: str, 
     return tuple(result)
 
 
+def stack_jobs(context: RuleContext) -> list[tuple[ScrapeJob, str, Severity, DownTexts]]:
+    """Each scrape job of the monitoring stack with the alert for all its targets down: the
+    table says what goes blind with it, and so how severe its loss is."""
+    spec = context.spec
+    team = {"team": spec.team}
+    return [
+        (ScrapeJob(EXPORTER_JOB, tuple(spec.exporter.targets), team), "ExporterDown", "critical", DownTexts(
+            summary="The obstack exporter is down: datastore and queue alerts are blind.",
+            description="Prometheus cannot scrape the obstack exporter (job {job}); no datastore, queue or health "
+                        "check alert can fire until it is back.",
+            meaning="The exporter that probes Postgres, Redis, the queues and health URLs is not being scraped: "
+                    "every datastore and queue alert is silent.",
+            first_checks=("Is the exporter process running? Check its /livez and logs.",
+                          "Can Prometheus reach it (network, TLS, basic auth)?"),
+            for_reason="as for services: one failed scrape is noise, a minute is an outage")),
+        (ScrapeJob(spec.host.job, tuple(spec.host.node_exporter_targets), {"team": spec.host.team}),
+         "NodeExporterDown", "critical", DownTexts(
+            summary="node-exporter is down: host memory and disk alerts are blind.",
+            description="Prometheus cannot scrape node-exporter (job {job}); memory and disk alerts cannot fire "
+                        "until it is back.",
+            meaning="No node-exporter target answers: HighMemoryUsage, DiskSpaceLow and the host dashboard read "
+                    "nothing.",
+            first_checks=("Is node-exporter running on the host (systemctl status prometheus-node-exporter)?",
+                          "Can Prometheus reach port 9100 (firewall, network policy)?"),
+            for_reason="as for the exporter: a minute without host metrics is an outage of the host alerts")),
+        (ScrapeJob(ALERTMANAGER_JOB, tuple(spec.prometheus.alertmanager_targets), team), "AlertmanagerDown",
+         "critical", DownTexts(
+            summary="Alertmanager is down: notifications cannot be delivered.",
+            description="No Alertmanager of job {job} answers Prometheus' scrapes; alerts may reach nobody.",
+            meaning="Every Alertmanager is unreachable, so this alert itself may not be delivered: the Watchdog's "
+                    "heartbeat stopping at the external dead-man's switch is what reports it.",
+            first_checks=("Is the Alertmanager process running? Check its logs and /-/ready.",
+                          "Did a configuration change make it exit (amtool check-config)?"),
+            for_reason="as for services: one failed scrape is noise, a minute is an outage")),
+        (ScrapeJob(PROMETHEUS_JOB, (spec.prometheus.self_target,), team), "PrometheusSelfScrapeDown", "warning",
+         DownTexts(
+            summary="Prometheus cannot scrape itself: alerts on the stack's own health are blind.",
+            description="Prometheus' scrape of itself (job {job}) fails; rule-failure and notification alerts "
+                        "read nothing.",
+            meaning="The rules and alerts on Prometheus' own metrics (rule evaluation failures, missed "
+                    "iterations, errors sending alerts) read nothing while its self-scrape fails.",
+            first_checks=("Does prometheus.self_target in the spec match where Prometheus listens?",
+                          "Is Prometheus' web listener behind TLS or auth the scrape does not use?"),
+            for_reason="rule and notification health move slowly; a minute is enough to know")),
+    ]
+
+
+PARTIAL_TEXTS = DownTexts(
+    summary="Some targets of a monitoring job are down.",
+    description="Only {value} of the targets of job {job} answer scrapes.",
+    meaning="Some, not all, targets of one of the stack's own jobs (exporter, node-exporter, Alertmanager) are "
+            "down: what they watch is partly blind, or the stack runs without its redundancy.",
+    first_checks=("Which targets are down (Status → Targets)?", "Is the process on that host running?"),
+    for_reason="a restarting replica is not worth a ticket before the job's down_for has passed")
+
+
+def watcher_rules(context: RuleContext) -> list[AlertRule]:
+    """A watcher for every scrape job: all targets down, some down, and the job missing altogether."""
+    table = stack_jobs(context)
+    rules: list[AlertRule] = []
+    for job, name, severity, texts in table:
+        rules += all_down_rules(context, name, severity, "job", [job], texts, family=f"{job.job}-down")
+    rules += some_down_rules(context, "ScrapeTargetsDown", "job", [job for job, *_ in table], PARTIAL_TEXTS)
+    services = [scrape_job(s) for s in context.spec.services]
+    rules.append(missing_job_rule(context, [job for job, *_ in table] + services))
+    return rules
+
+
+WATCHDOG = "Watchdog"
+
+
+def watchdog_rule(context: RuleContext) -> AlertRule:
+    """Always firing: the heartbeat that proves rule evaluation, Prometheus -> Alertmanager and
+    Alertmanager -> receiver all work. Its absence at an external dead-man's switch is the page."""
+    return AlertRule(
+        name=WATCHDOG, expr="vector(1)", for_=Duration(0),
+        for_reason="it must fire on the first evaluation: every minute without it is a minute the switch waits",
+        severity="none", subject="job", summary="The alerting pipeline is alive (always firing; not a problem).",
+        description="This alert always fires. It is routed to the dead-man's switch, which pages when it stops.",
+        runbook_url=context.runbook(WATCHDOG), dashboard_url=None, value_format="none", family=None,
+        meaning="Always firing, routed only to the watchdog receiver (notifications.watchdog): an external "
+                "heartbeat service that pages when the notifications stop, i.e. when Prometheus, its rule "
+                "evaluation, Alertmanager or the path between them is dead.",
+        first_checks=("It stopped arriving: is Prometheus up and evaluating (Status → Rules)?",
+                      "Is Alertmanager up, and can Prometheus reach it (PrometheusErrorSendingAlerts)?",
+                      "Can Alertmanager reach the heartbeat service (AlertmanagerNotificationsFailing)?"),
+        # vector(1) has no labels: the team (the spec's, the stack's owner) comes from the rule.
+        static_labels={"team": context.spec.team},
+        instances=(AlertInstance({"team": context.spec.team}, 0, True, lambda level: Scenario((), 1.0, Duration(0)),
+                                 1, None),),
+    )
+
+
+# Share of alert batches Prometheus fails to deliver to an Alertmanager before it is worth a page:
+# one failed POST in a hundred is a retry, more is a path that is breaking.
+SEND_ERROR_RATIO = 0.01
+
+
+def _send_error_instance(context: RuleContext, target: str, alertmanager: str) -> AlertInstance:
+    labels = {"job": PROMETHEUS_JOB, "instance": target, "team": context.spec.team,
+              "alertmanager": f"http://{alertmanager}/api/v2/alerts"}
+
+    def build(level: float) -> Scenario:
+        interval = context.scrape_interval
+        sent = scenarios.ramp("prometheus_notifications_sent_total", labels, 1000, RATE_WINDOW, interval)
+        errors = scenarios.ramp("prometheus_notifications_errors_total", labels, 1000 * level, RATE_WINDOW, interval)
+        return Scenario(sent.series + errors.series, errors.value / sent.value, RATE_WINDOW)
+    return AlertInstance(labels, SEND_ERROR_RATIO, True, build, 0.5, SEND_ERROR_RATIO * 0.5)
+
+
 def stack_rule_groups(context: RuleContext) -> list[RuleGroup]:
     spec = context.spec
     prometheus = [spec.prometheus.self_target]
     alertmanagers = list(spec.prometheus.alertmanager_targets)
-    exporters = list(spec.exporter.targets)
     common = dict(dashboard_url=None, subject="instance")
     rules = [
+        watchdog_rule(context),
+        *watcher_rules(context),
         AlertRule(
-            name="ExporterDown", expr=f'up{{job="{EXPORTER_JOB}"}} == 0', for_=Duration.parse("1m"),
-            for_reason="as for services: one failed scrape is noise, a minute is an outage",
-            severity="critical", summary="The obstack exporter is down: datastore and queue alerts are blind.",
-            description=go_template("Prometheus cannot scrape the obstack exporter at {instance}; no datastore or "
-                                    "queue alert can fire until it is back.", "none"),
-            runbook_url=context.runbook("ExporterDown"), value_format="none", family="exporter-down",
-            meaning="The exporter that probes Postgres, Redis, the queues and health URLs is not being scraped.",
-            first_checks=("Is the exporter process running? Check its /livez and logs.",
-                          "Can Prometheus reach it (network, TLS, basic auth)?"),
-            instances=_instances(context, EXPORTER_JOB, exporters, "up", "down"), **common,
+            name="PrometheusErrorSendingAlerts",
+            expr=f'rate(prometheus_notifications_errors_total{{job="{PROMETHEUS_JOB}"}}[{RATE_WINDOW}])\n'
+                 f'/ rate(prometheus_notifications_sent_total{{job="{PROMETHEUS_JOB}"}}[{RATE_WINDOW}])\n'
+                 f"> {SEND_ERROR_RATIO}",
+            for_=Duration.parse("5m"), for_reason="a single failed POST is retried; 5m of errors means alerts are lost",
+            severity="critical", summary="Prometheus fails to send alerts to an Alertmanager.",
+            description=go_template("{instance} failed to send {value} of its alert batches to {alertmanager} "
+                                    "over the last 5m.", "percentage"),
+            runbook_url=context.runbook("PrometheusErrorSendingAlerts"), value_format="percentage", family=None,
+            meaning="Prometheus cannot deliver alerts to this Alertmanager (down, unreachable, rejecting). With a "
+                    "second Alertmanager this reaches you through it; with only one, the Watchdog's silence does.",
+            first_checks=("Is the Alertmanager up, and reachable from Prometheus (network, TLS)?",
+                          "Read Prometheus' log for the notifier's error."),
+            instances=tuple(_send_error_instance(context, prometheus[0], am) for am in alertmanagers),
+            **common,
+        ),
+        AlertRule(
+            name="PrometheusMissedRuleEvaluations",
+            expr=f'increase(prometheus_rule_group_iterations_missed_total{{job="{PROMETHEUS_JOB}"}}[{RATE_WINDOW}]) > 0',
+            for_=Duration.parse("5m"), for_reason="one slow iteration after a restart is noise; 5m means a group "
+                                                  "does not fit its interval",
+            severity="warning", summary="Prometheus skips rule evaluations: a rule group is slower than its interval.",
+            description=go_template("{instance} missed {value} evaluations of group {rule_group} over the last 5m.",
+                                    "number"),
+            runbook_url=context.runbook("PrometheusMissedRuleEvaluations"), value_format="number", family=None,
+            meaning="A rule group took longer than its interval, so Prometheus skipped iterations: its alerts are "
+                    "evaluated less often than their hold times assume, and recordings have gaps.",
+            first_checks=("Status → Rules: which group's last evaluation takes longest?",
+                          "Is Prometheus CPU-starved, or did a recording's range grow (rate over days)?"),
+            instances=_instances(context, PROMETHEUS_JOB, prometheus, "prometheus_rule_group_iterations_missed_total",
+                                 "increase", {"rule_group": "/etc/prometheus/rules/services.yml;service-alerts"}),
+            **common,
         ),
         AlertRule(
             name="PrometheusRuleEvaluationFailures",

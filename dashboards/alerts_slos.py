@@ -29,6 +29,7 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
+from alerts.stack_rules import SEND_ERROR_RATIO
 from dashboards.service import BUDGET_STEPS
 from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Spec
 
@@ -94,6 +95,17 @@ def _stack_panels() -> list[Panel]:
                         prom(f"sum by (integration) (increase("
                              f"{selector('alertmanager_notifications_total', *scope)}[{RATE_INTERVAL}]))",
                              "{{integration}} sent")), "short", steps(GREEN, (0, RED)), minimum=0),
+        timeseries("Alert delivery errors", "Share of alert batches Prometheus failed to send to each Alertmanager "
+                   "(PrometheusErrorSendingAlerts): alerts fire but never reach routing.",
+                   [prom(f"sum by (alertmanager) (rate({selector('prometheus_notifications_errors_total', *scope)}"
+                         f"[{RATE_INTERVAL}]))\n/ sum by (alertmanager) (rate("
+                         f"{selector('prometheus_notifications_sent_total', *scope)}[{RATE_INTERVAL}]))",
+                         "{{alertmanager}}")], "percentunit", steps(GREEN, (SEND_ERROR_RATIO, RED)), minimum=0),
+        timeseries("Missed rule evaluations", "Rule group iterations skipped because the previous one overran its "
+                   "interval (PrometheusMissedRuleEvaluations): alerts are evaluated less often than they assume.",
+                   [prom(f"sum by (rule_group) (increase("
+                         f"{selector('prometheus_rule_group_iterations_missed_total', *scope)}[{RATE_INTERVAL}]))",
+                         "{{rule_group}}")], "short", steps(GREEN, (0, RED)), minimum=0),
     ]
 
 

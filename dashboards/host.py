@@ -10,6 +10,7 @@ from dashboards.common import datastore_links
 from dashboards.panels import (
     INSTANCE,
     JOB,
+    UP_MAPPINGS,
     Panel,
     alert_steps,
     dashboard,
@@ -20,6 +21,7 @@ from dashboards.panels import (
     selector,
     stat,
     timeseries,
+    up_steps,
 )
 from stack.spec.model import Spec
 
@@ -41,8 +43,11 @@ def host_dashboard(spec: Spec) -> G.Dashboard:
         stat("Lowest free disk share", "The fullest real filesystem's free share; DiskSpaceLow fires below the "
              "threshold.", [prom(f"min by (instance) ({disk_free})", "{{instance}}")], "percentunit",
              alert_steps(thresholds.disk_free), w=8),
+        stat("node-exporter up", "Is each node-exporter scraped? Without it every host alert is blind "
+             "(NodeExporterDown, ScrapeJobMissing).", [prom(selector("up", *scope), "{{instance}}")], "none",
+             up_steps(), mappings=UP_MAPPINGS, w=4),
         stat("Uptime", "Time since each host booted (a reset means a reboot).",
-             [prom(f"time() - {selector('node_boot_time_seconds', *scope)}", "{{instance}}")], "s", w=8),
+             [prom(f"time() - {selector('node_boot_time_seconds', *scope)}", "{{instance}}")], "s", w=4),
         row("Memory"),
         timeseries("Memory used", "Share of memory in use; dashed: the HighMemoryUsage threshold.",
                    [prom(memory_used, "{{instance}}")], "percentunit", alert_steps(thresholds.memory_used),

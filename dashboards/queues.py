@@ -48,7 +48,7 @@ def _stats(queue: Queue, scope: tuple[str, ...]) -> list[Panel]:
         stat("Workers", "Workers connected to the queue (none: nothing consumes it).",
              [prom(selector("obstack_queue_workers", *scope))], "short", steps(RED, (1, GREEN))),
         stat("Paused", "Is the queue paused (jobs wait until someone resumes it)?",
-             [prom(selector("obstack_queue_paused", *scope))], "none", steps(GREEN, (1, RED)),
+             [prom(selector("obstack_queue_paused", *scope))], "none", steps(GREEN, (0.5, RED)),
              mappings=PAUSED_MAPPINGS),
     ]
     if queue.dead_letter:

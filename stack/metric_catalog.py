@@ -132,6 +132,18 @@ def self_monitoring_entries() -> list[CatalogEntry]:
             "Rule evaluations that failed.", "prometheus", scrape,
         ),
         CatalogEntry(
+            "prometheus_rule_group_iterations_missed_total", "counter", ("rule_group",),
+            "Rule group evaluations skipped because the previous one was still running.", "prometheus", scrape,
+        ),
+        CatalogEntry(
+            "prometheus_notifications_errors_total", "counter", ("alertmanager",),
+            "Errors sending alert batches to an Alertmanager.", "prometheus", scrape,
+        ),
+        CatalogEntry(
+            "prometheus_notifications_sent_total", "counter", ("alertmanager",),
+            "Alerts sent (attempted) to an Alertmanager.", "prometheus", scrape,
+        ),
+        CatalogEntry(
             "prometheus_config_last_reload_successful", "gauge", (),
             "1 when the last configuration reload succeeded.", "prometheus", scrape,
         ),

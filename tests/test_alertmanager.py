@@ -213,11 +213,28 @@ def test_a_wrong_expectation_is_reported_so_the_route_check_is_real(tmp_path: Pa
 def test_route_tree_group_by_and_timers_come_from_the_spec() -> None:
     route = alertmanager_config(SPECS["teams"]().spec)["route"]
     assert route["receiver"] == "ops-mail"
-    assert route["group_by"] == list(GROUP_BY) == ["alertname", "service", "queue", "datastore", "instance"]
+    assert route["group_by"] == list(GROUP_BY) == ["alertname", "service", "queue", "datastore", "instance", "job"]
     assert (route["group_wait"], route["group_interval"], route["repeat_interval"]) == ("1m", "10m", "12h")
-    assert [r["matchers"] for r in route["routes"]] == [
+    watchdog = route["routes"][0]
+    # The Watchdog first, to its own (here unwired) receiver; then notification failures to every receiver.
+    assert watchdog["matchers"] == ['alertname="Watchdog"'] and watchdog["receiver"] == "obstack.watchdog-unwired"
+    assert route["routes"][1:1 + len(fan_routes(route))] == fan_routes(route)
+    spec_routes = route["routes"][1 + len(fan_routes(route)):]
+    assert [r["matchers"] for r in spec_routes] == [
         ['severity="critical"', 'team="payments"'], ['team="search"'], ['severity="critical"']]
-    assert all(r["continue"] is False for r in route["routes"])
+    assert all(r["continue"] is False for r in spec_routes)
+
+
+def fan_routes(route: dict) -> list[dict]:
+    return [r for r in route["routes"] if r["matchers"] == ['alertname="AlertmanagerNotificationsFailing"']]
+
+
+def test_notification_failures_reach_every_receiver_but_the_heartbeat() -> None:
+    spec = SPECS["teams"]().spec
+    fan = fan_routes(alertmanager_config(spec)["route"])
+    receivers = [r["receiver"] for r in fan]
+    assert set(receivers) == {r.receiver for r in spec.notifications.routes} | {spec.notifications.fallback_receiver}
+    assert [r["continue"] for r in fan] == [True] * (len(fan) - 1) + [False]
 
 
 # ---------------------------------------------------------------------------------------------

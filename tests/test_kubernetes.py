@@ -330,7 +330,7 @@ def test_a_spec_without_notifications_gets_the_default_receivers_in_the_secret(t
     require_binary("amtool", "prometheus-alertmanager")
     context = build_tree(tmp_path, spec_with(lambda data: data.pop("notifications")))
     config = yaml.safe_load(_secret(tmp_path)["stringData"]["alertmanager.yaml"])
-    assert [r["name"] for r in config["receivers"]] == ["pager", "chat"]
+    assert [r["name"] for r in config["receivers"]] == ["pager", "chat", "heartbeat"]
     assert alertmanager_secret_validator(context).status == "pass"
 
 
@@ -355,7 +355,7 @@ def _reroute(data: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("edit, expected", [
-    (_reroute, "route.routes[0].receiver: 'chat' here, 'pager' in alertmanager/alertmanager.yml"),
+    (_reroute, "route.routes[0].receiver: 'chat' here, 'heartbeat' in alertmanager/alertmanager.yml"),
     (lambda d: d.update({"alertmanager.yaml": d["alertmanager.yaml"].replace("/etc/alertmanager/config/*.tmpl",
                                                                               "templates/*.tmpl")}),
      "templates[0]: 'templates/*.tmpl' here, '/etc/alertmanager/config/*.tmpl'"),

@@ -133,7 +133,23 @@ def notification_references(spec: Spec) -> list[Issue]:
         issues.append(
             (("notifications", "default_receiver"), f"unknown receiver '{notifications.default_receiver}'{_choices(names)}")
         )
-    return issues
+    return issues + _watchdog_receiver(spec, names)
+
+
+def _watchdog_receiver(spec: Spec, names: list[str]) -> list[Issue]:
+    """The heartbeat receiver exists and receives nothing else (a real alert would count as a heartbeat)."""
+    notifications = spec.notifications
+    receiver = notifications.watchdog.receiver
+    path = ("notifications", "watchdog", "receiver")
+    if receiver is None:
+        return []
+    if receiver not in names:
+        return [(path, f"unknown receiver '{receiver}'{_choices(names)}")]
+    used = [r.receiver for r in notifications.routes] + [notifications.fallback_receiver]
+    if receiver in used:
+        return [(path, f"receiver '{receiver}' also receives other alerts (a route or the default receiver); "
+                       "give the heartbeat a receiver of its own")]
+    return []
 
 
 def latency_buckets(spec: Spec) -> list[Issue]:

@@ -26,7 +26,7 @@ from .base import (
 from .deploy import DeploySettings
 from .exporter import Exporter
 from .grafana import GrafanaSettings
-from .notifications import Notifications, Receiver, Route, WebhookReceiver
+from .notifications import Notifications, Receiver, Route, Watchdog, WebhookReceiver
 from .platform import ComposeSettings, KubernetesSettings, LogsSettings, TracingSettings
 from .thresholds import DatastoreThresholds, HostThresholds, QueueThresholds, ServiceThresholds
 from .values import Duration, Ratio, Version
@@ -246,9 +246,11 @@ def _plan_notifications() -> Notifications:
         receivers=[
             WebhookReceiver(type="webhook", name="pager", url="http://obstack-receiver:9095/pager"),
             WebhookReceiver(type="webhook", name="chat", url="http://obstack-receiver:9095/chat"),
+            WebhookReceiver(type="webhook", name="heartbeat", url="http://obstack-receiver:9095/heartbeat"),
         ],
         routes=[Route(severity="critical", receiver="pager"), Route(severity="warning", receiver="chat")],
         default_receiver="chat",
+        watchdog=Watchdog(receiver="heartbeat"),
     )
 
 

@@ -84,6 +84,21 @@ class Route(StrictModel):
     team: Name | None = Field(None, description="Match alerts owned by this team.")
 
 
+class Watchdog(StrictModel):
+    """The always-firing Watchdog alert: a heartbeat for an external dead-man's switch."""
+
+    receiver: Name | None = Field(
+        None,
+        description="Receiver of the Watchdog alone: an external heartbeat service that pages when the heartbeat "
+        "stops (Prometheus, its rules, Alertmanager or the path between them died). null: the Watchdog "
+        "still fires but is sent nowhere, and `obstack validate` says so.",
+    )
+    repeat_interval: Duration = Field(
+        Duration.parse("1m"),
+        description="How often the heartbeat is re-sent; set the switch's timeout to a few times this.",
+    )
+
+
 class Notifications(StrictModel):
     """Receivers, routing by severity and team, and Alertmanager's grouping timers."""
 
@@ -104,6 +119,7 @@ class Notifications(StrictModel):
     repeat_interval: Duration = Field(
         Duration.parse("4h"), description="Re-send a still-firing alert after this long."
     )
+    watchdog: Watchdog = Field(default_factory=Watchdog)
 
     @property
     def fallback_receiver(self) -> str:

@@ -159,6 +159,21 @@ class QueueThresholds(StrictModel):
     oldest_waiting: OldestJobLevels = Field(default_factory=OldestJobLevels)
     failed_jobs: FailedJobLevels = Field(default_factory=FailedJobLevels)
     dead_letter_jobs: DeadLetterLevels = Field(default_factory=DeadLetterLevels)
+    dead_letter_unattended: Duration = Field(
+        Duration.parse("1h"),
+        description="QueueDeadLetterNotEmpty fires once the dead-letter queue has held jobs this long, and stays "
+        "until it is drained: a dead-lettered job never runs again without a human, however old it gets.",
+    )
+    no_workers_for: Duration = Field(
+        Duration.parse("5m"),
+        description="QueueNoWorkers fires once the queue has had a backlog and no worker connected this long "
+        "(BullMQ and RQ report workers; Celery and pg-boss cannot).",
+    )
+    paused_for: Duration = Field(
+        Duration.parse("15m"),
+        description="QueuePausedWithBacklog fires once the queue has been paused with jobs waiting this long "
+        "(a pause for a deploy or a migration takes minutes; one left behind does not end).",
+    )
 
 
 class HostThresholds(StrictModel):
