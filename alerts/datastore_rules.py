@@ -12,6 +12,7 @@ from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import EXPORTER_JOB_MATCHER, RuleContext, any_of, grouped, hold_labels, matcher, number, threshold_note
 from alerts.model import AlertInstance, AlertRule, RuleGroup, Scenario
+from alerts.service_rules import CAUSE_KEEP_FIRING_REASON, cause_keep_firing
 from stack.spec.model import PostgresDatastore, RedisDatastore
 from stack.spec.values import Duration
 
@@ -55,6 +56,7 @@ def down_rules(context: RuleContext) -> list[AlertRule]:
                               "Is the server process up? Check its logs and disk space.",
                               "Did credentials or network policy change?"),
                 family=f"{kind}-down", static_labels=hold_labels(holds, down_for),
+                keep_firing_for=cause_keep_firing(context), keep_firing_reason=CAUSE_KEEP_FIRING_REASON,
                 instances=tuple(
                     AlertInstance(exporter_labels(context, s), scenarios.DOWN, False,
                                   lambda level, s=s, metric=metric: scenarios.down(metric, exporter_labels(context, s), level), 0, 1)

@@ -56,6 +56,15 @@ class AlertInstance:
     scenario: ScenarioBuilder
     fire_level: float  # a level at which the alert must fire
     quiet_level: float | None  # a level just on the safe side, at which it must not (None: always fires)
+    # Above this level the rule cannot fire (a slower burn-rate pair, while the faster pair's window burns).
+    blocked_above: float | None = None
+
+    @property
+    def blocked_level(self) -> float | None:
+        """A level past ``blocked_above`` at which the rule must stay silent (None: nothing blocks it)."""
+        if self.blocked_above is None:
+            return None
+        return min(self.blocked_above * 1.5, (self.blocked_above + 1) / 2)
 
 
 @dataclass(frozen=True)

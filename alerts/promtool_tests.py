@@ -25,7 +25,9 @@ from stack.spec.model import Spec
 from stack.spec.values import Duration
 
 TESTS_DIR = PurePosixPath("prometheus/tests")
-CaseKind = Literal["fires", "quiet", "before-for"]
+CaseKind = Literal["fires", "quiet", "before-for", "blocked"]
+# Cases in which the alert under test must stay silent (its siblings may fire).
+SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked"})
 
 
 class SynthesisError(Exception):
@@ -50,6 +52,8 @@ class Timing:
 
 def _holds(instance: AlertInstance, scenario: Scenario) -> bool:
     measured = scenario.compared
+    if instance.blocked_above is not None and measured > instance.blocked_above:
+        return False
     return measured > instance.threshold if instance.fires_above else measured < instance.threshold
 
 
@@ -122,10 +126,10 @@ class _Member:
 def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind) -> list[_Member]:
     members = []
     for instance in instances:
-        level = instance.quiet_level if kind == "quiet" else instance.fire_level
-        assert level is not None, "case_kinds() asks for a quiet case only where every member has a quiet level"
+        level = {"quiet": instance.quiet_level, "blocked": instance.blocked_level}.get(kind, instance.fire_level)
+        assert level is not None, "case_kinds() asks for quiet and blocked cases only where every member has one"
         scenario = instance.scenario(level)
-        if _holds(instance, scenario) == (kind == "quiet"):
+        if _holds(instance, scenario) == (kind in SILENT_KINDS):
             raise SynthesisError(f"{rule.name} {dict(instance.labels)}: the {kind} level {level} lands on the wrong side")
         members.append(_Member(instance, level, scenario))
     return members
@@ -166,7 +170,8 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
     others = [{"series": b.series, "values": b.values.format(n=samples)} for b in baseline if b.series not in taken]
     subjects = sorted({m.instance.labels.get(rule.subject, "") for m in members})
     shown = ", ".join(subjects[:5]) + (f" and {len(subjects) - 5} more" if len(subjects) > 5 else "")
-    what = {"fires": "fires", "quiet": "stays quiet just inside the threshold", "before-for": "does not fire before for"}[kind]
+    what = {"fires": "fires", "quiet": "stays quiet just inside the threshold", "before-for": "does not fire before for",
+            "blocked": "stays quiet while a faster window pair covers the burn"}[kind]
     levels = sorted({f"{m.level:g}" for m in members})
     return {
         "name": f"{rule.name} {what} ({rule.subject} {shown}; level {', '.join(levels[:3])})",
@@ -245,6 +250,8 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
     kinds: list[CaseKind] = ["fires"]
     if all(m.quiet_level is not None for m in members):
         kinds.append("quiet")
+    if all(m.blocked_level is not None for m in members):
+        kinds.append("blocked")
     if rule.for_.milliseconds:
         if rule.for_.milliseconds <= timing.evaluation.milliseconds:
             raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")

@@ -110,7 +110,8 @@ def service_down_rules(context: RuleContext, services: list[Service]) -> list[Al
     """ServiceDown (critical) once every target of a service is down; ServiceInstancesDown (warning)
     while some, not all, are."""
     jobs = [scrape_job(s) for s in services]
-    return (all_down_rules(context, "ServiceDown", "critical", "service", jobs, SERVICE_DOWN_TEXTS, "service-down")
+    return (all_down_rules(context, "ServiceDown", "critical", "service", jobs, SERVICE_DOWN_TEXTS, "service-down",
+                           keep_firing=(cause_keep_firing(context), CAUSE_KEEP_FIRING_REASON))
             + some_down_rules(context, "ServiceInstancesDown", "service", jobs, INSTANCES_DOWN_TEXTS, "service-down"))
 
 
@@ -221,6 +222,19 @@ def _red_rule(context: RuleContext, name: str, severity: str, entries: list[tupl
 def _red_keep_firing(context: RuleContext) -> Duration:
     """The rate window plus two evaluations: the warning of the family is surely clear by then."""
     return Duration(Duration.parse(RATE_WINDOW).milliseconds + 2 * context.evaluation_interval.milliseconds)
+
+
+CAUSE_KEEP_FIRING_REASON = (
+    "the symptoms it silences outlive it: an error ratio over 5m needs 5m to drain after the dependency is back, "
+    "and a critical RED alert then keeps firing for its own keep_firing_for; the cause stays up that long so no "
+    "symptom pages as the incident's tail (its resolved notification comes that much later)")
+
+
+def cause_keep_firing(context: RuleContext) -> Duration:
+    """How long a cause (a down datastore, ServiceDown) keeps firing after it clears: the RED
+    window plus the critical RED alert's keep_firing_for, the longest tail of a symptom it silences
+    (slow burn-rate pairs excepted: their budget was really spent, and they say so)."""
+    return Duration(Duration.parse(RATE_WINDOW).milliseconds + _red_keep_firing(context).milliseconds)
 
 
 def error_rate_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:

@@ -109,14 +109,25 @@ def _scenario(context: RuleContext, service: Service, slo: Slo, level: float) ->
                                 per_interval=100000)
 
 
-def _burn_term(service: Service, slo: Slo, window: BurnWindow) -> str:
-    threshold = window.burn_rate(slo.window) * (Decimal(1) - slo.objective.value)
+def burn_threshold(slo: Slo, window: BurnWindow) -> Decimal:
+    """The error ratio at which ``window``'s pair burns the budget: burn rate x (1 - objective)."""
+    return window.burn_rate(slo.window) * (Decimal(1) - slo.objective.value)
+
+
+def _burn_term(service: Service, slo: Slo, window: BurnWindow, faster: BurnWindow | None) -> str:
+    threshold = burn_threshold(slo, window)
     selector = f'service="{service.name}", slo="{slo.name}"'
     term = (f"{error_ratio_record(window.long)}{{{selector}}} > {number(threshold)}\n"
             f"and {error_ratio_record(window.short)}{{{selector}}} > {number(threshold)}")
     if slo.kind != "availability":  # a ratio of requests needs requests; availability is measured by scrapes
         term += (f"\nand on (service, team)\n{requests_rate_record(str(window.long))}{{service=\"{service.name}\"}}"
                  f" > {number(service.thresholds.min_request_rate)}")
+    if faster is not None:
+        # A burn the faster pair's long window still sees above its own threshold is that pair's
+        # incident: it paged (or pages) for it. Without this, the slower pair would start paging
+        # once the fast pair resolves, for an incident that is over.
+        term += (f"\nunless on (service, slo)\n{error_ratio_record(faster.long)}{{{selector}}}"
+                 f" > {number(burn_threshold(slo, faster))}")
     return term
 
 
@@ -124,11 +135,12 @@ def burn_rate_alerts(context: RuleContext, service: Service, windows: tuple[Burn
     """One rule per SLO of ``service`` and window pair."""
     rules = []
     for slo in service.slos:
-        for window in windows:
+        for index, window in enumerate(windows):
+            faster = windows[index - 1] if index else None
             kind = "page" if window.severity == "critical" else "ticket"
             speed = f" at more than {number(window.burn_rate(slo.window))}x the sustainable rate"
             rules.append(AlertRule(
-                name="ErrorBudgetBurn", expr=_burn_term(service, slo, window),
+                name="ErrorBudgetBurn", expr=_burn_term(service, slo, window, faster),
                 for_=window.for_, for_reason=f"the short window ({window.short}) already confirms the burn; "
                                               f"{window.for_} more keeps a single spike from raising a {kind}",
                 severity=window.severity,  # type: ignore[arg-type]
@@ -148,16 +160,21 @@ def burn_rate_alerts(context: RuleContext, service: Service, windows: tuple[Burn
                               "Look at the service's error, latency and availability panels for the same period.",
                               "If a deploy caused it, roll back; the budget remaining says how much room is left."),
                 family="slo-burn", symptom=True,
-                instances=(_burn_instance(context, service, slo, window),),
+                instances=(_burn_instance(context, service, slo, window, faster),),
             ))
     return rules
 
 
-def _burn_instance(context: RuleContext, service: Service, slo: Slo, window: BurnWindow) -> AlertInstance:
-    threshold = float(window.burn_rate(slo.window) * (Decimal(1) - slo.objective.value))
+def _burn_instance(context: RuleContext, service: Service, slo: Slo, window: BurnWindow,
+                   faster: BurnWindow | None) -> AlertInstance:
+    threshold = float(burn_threshold(slo, window))
+    # Every window sees the same ratio in the scenarios, so the faster pair's long window blocks
+    # this pair above the faster pair's threshold: the firing level sits between the two.
+    blocked = float(burn_threshold(slo, faster)) if faster is not None else None
+    fire = min(threshold * 2, (threshold + 1) / 2, *([(threshold + blocked) / 2] if blocked is not None else []))
     return AlertInstance(
         _slo_labels(service, slo), threshold, True, lambda level: _scenario(context, service, slo, level),
-        min(threshold * 2, (threshold + 1) / 2), threshold * 0.9,
+        fire, threshold * 0.9, blocked_above=blocked,
     )
 
 

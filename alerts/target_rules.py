@@ -62,8 +62,10 @@ def _aggregation_labels(jobs: list[ScrapeJob]) -> str:
 
 
 def all_down_rules(context: RuleContext, name: str, severity: Severity, subject: str, jobs: list[ScrapeJob],
-                   texts: DownTexts, family: str | None = None) -> list[AlertRule]:
-    """``name`` fires for a job none of whose targets answers (``max(up) == 0``)."""
+                   texts: DownTexts, family: str | None = None,
+                   keep_firing: tuple[Duration, str] | None = None) -> list[AlertRule]:
+    """``name`` fires for a job none of whose targets answers (``max(up) == 0``); ``keep_firing``:
+    (duration, reason) for a cause whose symptoms outlive it."""
     holds = [j.down_for for j in jobs]
     rules = []
     for down_for, group in _by_hold(jobs):
@@ -83,6 +85,8 @@ def all_down_rules(context: RuleContext, name: str, severity: Severity, subject:
             runbook_url=context.runbook(name), dashboard_url=None, meaning=texts.meaning,
             first_checks=texts.first_checks, value_format="none", family=family,
             static_labels=hold_labels(holds, down_for), instances=tuple(instance(j) for j in group),
+            keep_firing_for=keep_firing[0] if keep_firing else None,
+            keep_firing_reason=keep_firing[1] if keep_firing else None,
         ))
     return rules
 

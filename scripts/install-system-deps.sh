@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system tools obstack's validators and tests run for real:
-# promtool, amtool, docker-compose (config checks) and Postgres/Redis binaries
-# (private test servers); with the argument `bench`, also the reference exporters.
+# promtool, amtool, docker-compose (config checks), Postgres/Redis binaries
+# (private test servers) and node-exporter (`obstack local`); with the argument
+# `bench`, also the reference exporters.
 # Installs with apt-get when root; otherwise names what is missing.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ declare -A needed=(
   [docker-compose]=docker-compose
   [redis-server]=redis-server
   [redis-cli]=redis-tools
+  [prometheus-node-exporter]=prometheus-node-exporter
 )
 # `install-system-deps.sh bench` adds the reference exporters the benchmarks compare against.
 if [ "${1:-}" = "bench" ]; then

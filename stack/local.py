@@ -33,6 +33,7 @@ from stack.local_config import (
     fast_spec,
     local_alertmanager_config,
     local_prometheus_config,
+    prometheus_fast_flags,
 )
 from stack.pipeline import generate
 from stack.spec.loader import LoadedSpec
@@ -44,7 +45,9 @@ STOP_TIMEOUT = 15.0
 STATE_FILE = "state.json"
 NOTIFICATIONS = "notifications.jsonl"
 # The system servers' ports are never handed out, even if free at the moment.
-RESERVED_PORTS = frozenset({5432, 6379, 9090, 9093})
+RESERVED_PORTS = frozenset({5432, 6379, 9090, 9093, 9100})
+NODE_EXPORTER_COLLECTORS = ("--collector.disable-defaults", "--collector.meminfo", "--collector.filesystem",
+                            "--collector.stat", "--collector.cpu", "--collector.loadavg")
 
 
 class LocalError(RuntimeError):
@@ -162,7 +165,8 @@ def _write_runtime_configs(state_dir: Path, tree: Path, fast: bool, ports: dict[
         text = rule_file.read_text()
         (prom_dir / "rules" / rule_file.name).write_text(fast_rule_file(text) if fast else text)
     config = yaml.safe_load((tree / "prometheus" / "prometheus.yml").read_text())
-    local = local_prometheus_config(config, addr["prometheus"], addr["alertmanager"], addr["exporter"], node_job)
+    local = local_prometheus_config(config, addr["prometheus"], addr["alertmanager"], addr["exporter"],
+                                    addr["node-exporter"], node_job)
     (prom_dir / "prometheus.yml").write_text(yaml.safe_dump(local, sort_keys=False))
     # Prometheus applies discovered targets only after up to 5s; with --fast holds of 2s, an
     # absent()-based alert (ServiceDown) would fire on that delay alone. So Prometheus starts
@@ -189,12 +193,13 @@ def up(loaded: LoadedSpec, spec_path: Path | None, state_dir: Path, fast: bool =
         raise LocalError(f"{state_dir}: the local stack is already up; run `obstack local down` first")
     prometheus_bin = _binary("prometheus", "prometheus")
     alertmanager_bin = _binary("prometheus-alertmanager", "prometheus-alertmanager")
+    node_exporter_bin = _binary("prometheus-node-exporter", "prometheus-node-exporter")
     for sub in ("logs", "pids"):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
     spec = fast_spec(loaded.spec) if fast else loaded.spec
     tree = state_dir / "tree"
     write_tree(tree, generate(dataclasses.replace(loaded, spec=spec)), force=True)
-    ports = {name: free_port() for name in ("receiver", "alertmanager", "exporter", "prometheus")}
+    ports = {name: free_port() for name in ("receiver", "alertmanager", "node-exporter", "exporter", "prometheus")}
     _write_runtime_configs(state_dir, tree, fast, ports, spec.host.job)
     url = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
     python = [sys.executable, "-m", "stack"]
@@ -206,12 +211,17 @@ def up(loaded: LoadedSpec, spec_path: Path | None, state_dir: Path, fast: bool =
                           f"--storage.path={state_dir / 'alertmanager' / 'data'}",
                           f"--web.listen-address={HOST}:{ports['alertmanager']}", "--cluster.listen-address="],
          "/-/ready"),
+        # The host's memory and filesystems: what the host alerts read (a handful of collectors
+        # keeps each 1s scrape cheap).
+        ("node-exporter", [node_exporter_bin, f"--web.listen-address={HOST}:{ports['node-exporter']}",
+                           *NODE_EXPORTER_COLLECTORS], "/metrics"),
         # /livez, not /readyz: /readyz answers for the monitored datastores, and the monitoring
         # stack must come up (and report them down) while they are down.
         ("exporter", python + ["exporter", *spec_args, "--listen", f"{HOST}:{ports['exporter']}"], "/livez"),
         ("prometheus", [prometheus_bin, f"--config.file={state_dir / 'prometheus' / 'prometheus.start.yml'}",
                         f"--storage.tsdb.path={state_dir / 'prometheus' / 'data'}",
-                        f"--web.listen-address={HOST}:{ports['prometheus']}", "--web.enable-lifecycle"],
+                        f"--web.listen-address={HOST}:{ports['prometheus']}", "--web.enable-lifecycle",
+                        *(prometheus_fast_flags() if fast else [])],
          "/-/ready"),
     ]
     # The children must import this checkout even when started from elsewhere.

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from stack.spec.model import EXPORTER_JOB, NODE_JOB, Spec
+from stack.spec.model import EXPORTER_JOB, NODE_JOB, Queue, Spec
 from stack.spec.values import Duration
 
 # One minute becomes one second: 15s scrapes would become 250ms, so the floors below apply.
@@ -44,10 +44,12 @@ def scale(duration: Duration, factor: int = FAST_FACTOR, floor: Duration = MIN_I
 
 
 def fast_spec(spec: Spec, factor: int = FAST_FACTOR) -> Spec:
-    """The spec with every *time-to-react* duration divided by ``factor`` (floors above).
+    """The spec with every duration an alert waits on divided by ``factor`` (floors above).
 
-    Thresholds that are measurements — latencies, a job's age, replication lag — are not
-    durations of the alerting pipeline and stay as they are.
+    Holds (``down_for``, a queue's ``no_workers_for``...), Alertmanager's timers, the Watchdog's
+    heartbeat and the waiting-job age thresholds (a job ages in real time, so a 10m threshold would
+    take 10 real minutes) all scale. Measurements of the service itself — request latencies,
+    replication lag — stay as they are.
     """
     prom = spec.prometheus
     interval = scale(prom.scrape_interval, factor)
@@ -56,9 +58,11 @@ def fast_spec(spec: Spec, factor: int = FAST_FACTOR) -> Spec:
         "scrape_interval": interval, "scrape_timeout": timeout,
         "evaluation_interval": scale(prom.evaluation_interval, factor)})
     notes = spec.notifications
+    watchdog = notes.watchdog.model_copy(update={
+        "repeat_interval": scale(notes.watchdog.repeat_interval, factor, MIN_INTERVAL)})
     notifications = notes.model_copy(update={
-        name: scale(getattr(notes, name), factor, MIN_TIMER)
-        for name in ("group_wait", "group_interval", "repeat_interval")})
+        **{name: scale(getattr(notes, name), factor, MIN_TIMER)
+           for name in ("group_wait", "group_interval", "repeat_interval")}, "watchdog": watchdog})
 
     def with_down_for(item: Any) -> Any:
         thresholds = item.thresholds.model_copy(
@@ -68,7 +72,27 @@ def fast_spec(spec: Spec, factor: int = FAST_FACTOR) -> Spec:
     return spec.model_copy(update={
         "prometheus": prometheus, "notifications": notifications,
         "services": [with_down_for(s) for s in spec.services],
-        "datastores": [with_down_for(d) for d in spec.datastores]})
+        "datastores": [with_down_for(d) for d in spec.datastores],
+        "queues": [_fast_queue(q, factor) for q in spec.queues]})
+
+
+def _fast_queue(queue: Queue, factor: int) -> Queue:
+    thresholds = queue.thresholds
+    oldest = thresholds.oldest_waiting.model_copy(update={
+        level: scale(value, factor, MIN_FOR) for level in ("critical", "warning")
+        if (value := getattr(thresholds.oldest_waiting, level)) is not None})
+    holds = {name: scale(getattr(thresholds, name), factor, MIN_FOR)
+             for name in ("dead_letter_unattended", "no_workers_for", "paused_for")}
+    return queue.model_copy(update={"thresholds": thresholds.model_copy(update={"oldest_waiting": oldest, **holds})})
+
+
+# Prometheus re-sends firing alerts to Alertmanager every resend delay (default 1m): under --fast the
+# cause would reach Alertmanager a minute after its symptoms' first send. Flags scaled like the rules.
+PROMETHEUS_RESEND_DELAY = Duration.parse("1m")
+
+
+def prometheus_fast_flags(factor: int = FAST_FACTOR) -> list[str]:
+    return [f"--rules.alert.resend-delay={scale(PROMETHEUS_RESEND_DELAY, factor, MIN_INTERVAL)}"]
 
 
 def fast_expr(expr: str, factor: int = FAST_FACTOR) -> str:
@@ -99,19 +123,15 @@ def fast_rule_file(text: str, factor: int = FAST_FACTOR) -> str:
 
 
 def local_prometheus_config(config: dict[str, Any], prometheus: str, alertmanager: str,
-                            exporter: str, node_job: str = NODE_JOB) -> dict[str, Any]:
-    """The generated ``prometheus.yml`` scraping and alerting the local processes.
-
-    The node job is dropped: `obstack local` runs no node-exporter, and the host rules only
-    read node metrics (their absence fires nothing). Service jobs keep the spec's targets.
-    """
+                            exporter: str, node_exporter: str, node_job: str = NODE_JOB) -> dict[str, Any]:
+    """The generated ``prometheus.yml`` scraping and alerting the local processes (node-exporter
+    included, so the host alerts and their watchers see a real host). Service jobs keep the spec's
+    targets."""
     local = {**config, "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}}
-    targets = {"prometheus": prometheus, "alertmanager": alertmanager, EXPORTER_JOB: exporter}
+    targets = {"prometheus": prometheus, "alertmanager": alertmanager, EXPORTER_JOB: exporter, node_job: node_exporter}
     jobs = []
     for job in config.get("scrape_configs", []):
         name = job["job_name"]
-        if name == node_job:
-            continue
         if name in targets:
             static = [{**sc, "targets": [targets[name]]} for sc in job.get("static_configs", [])]
             job = {**job, "static_configs": static}

@@ -16,6 +16,7 @@ from stack.local_config import (
     fast_spec,
     local_alertmanager_config,
     local_prometheus_config,
+    prometheus_fast_flags,
     scale,
 )
 from stack.pipeline import generate
@@ -31,6 +32,12 @@ def test_fast_spec_divides_reaction_times_and_keeps_measurements() -> None:
     assert [str(getattr(fast.notifications, n)) for n in ("group_wait", "group_interval", "repeat_interval")] == \
         ["500ms", "5s", "4m"]
     assert {str(d.thresholds.down_for) for d in fast.datastores} == {"2s"}
+    assert str(fast.notifications.watchdog.repeat_interval) == "1s"
+    # Every time a queue alert waits on, the waiting-job age included (jobs age in real time).
+    queue = fast.queues[0].thresholds
+    assert str(queue.oldest_waiting.warning) == "10s" and queue.oldest_waiting.critical is None
+    assert [str(queue.dead_letter_unattended), str(queue.no_workers_for), str(queue.paused_for)] == ["1m", "5s", "15s"]
+    assert prometheus_fast_flags() == ["--rules.alert.resend-delay=1s"]
     # Latency thresholds are measurements, not reaction times: unchanged.
     assert fast.services[0].thresholds.latency_p95 == spec.services[0].thresholds.latency_p95
     assert spec.prometheus.scrape_interval == Duration.parse("15s")  # the input is not modified
@@ -65,10 +72,10 @@ def test_fast_rule_files_keep_every_rule() -> None:
 
 def test_local_prometheus_config_points_at_local_processes() -> None:
     config = yaml.safe_load(next(a.content for a in generate(load_spec(None)) if a.path.name == "prometheus.yml"))
-    local = local_prometheus_config(config, "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3")
+    local = local_prometheus_config(config, "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:4")
     jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in local["scrape_configs"]}
     assert jobs["prometheus"] == ["127.0.0.1:1"] and jobs["alertmanager"] == ["127.0.0.1:2"]
-    assert jobs["obstack-exporter"] == ["127.0.0.1:3"] and "node" not in jobs
+    assert jobs["obstack-exporter"] == ["127.0.0.1:3"] and jobs["node"] == ["127.0.0.1:4"]
     assert jobs["bookmark-api"] == ["bookmark-api:3001"]  # services keep the spec's targets
     assert local["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:2"]
 
@@ -97,13 +104,13 @@ def test_cli_up_status_down_manages_exactly_its_processes(tmp_path: Path) -> Non
         result = runner.invoke(app, ["local", "up", "--fast", "--state-dir", str(state)])
         assert result.exit_code == 0, result.output
         processes = load_state(state)
-        assert [p.name for p in processes] == ["receiver", "alertmanager", "exporter", "prometheus"]
+        assert [p.name for p in processes] == ["receiver", "alertmanager", "node-exporter", "exporter", "prometheus"]
         assert sorted(f.name for f in (state / "pids").iterdir()) == sorted(f"{p.name}.pid" for p in processes)
         assert runner.invoke(app, ["local", "status", "--state-dir", str(state)]).exit_code == 0
         again = runner.invoke(app, ["local", "up", "--state-dir", str(state)])
         assert again.exit_code == 1 and "already up" in again.output
     finally:
         result = runner.invoke(app, ["local", "down", "--state-dir", str(state)])
-    assert "stopped: prometheus, exporter, alertmanager, receiver" in result.output
+    assert "stopped: prometheus, exporter, node-exporter, alertmanager, receiver" in result.output
     assert not any(is_running(p) for p in processes)
     assert not list((state / "pids").iterdir())

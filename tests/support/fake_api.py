@@ -5,6 +5,11 @@ histogram with ``method``, ``route`` and ``status_code`` — plus ``/health``. A
 generates its own traffic (``rate`` requests per second), so rates move without a load tool.
 ``POST /control`` with ``{"error_rate": 0.1, "latency": 0.02}`` changes the faults.
 
+Like the real API it needs its datastores: ``dependencies`` are (host, port) pairs it checks with a
+TCP connect every ``DEPENDENCY_CHECK`` seconds. While one is unreachable every request fails with
+503 and ``/health`` answers 503, so a stopped Redis or Postgres shows as the symptoms a real
+service would show (errors, a failing health check, a burning error budget).
+
 Errors are deterministic rather than random: with an error rate of 10% exactly every tenth
 request fails, so the error ratio over a short window is the asked one and a test on it is
 not at the mercy of chance.
@@ -13,7 +18,9 @@ not at the mercy of chance.
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -24,13 +31,17 @@ HOST = "127.0.0.1"
 ROUTES = (("GET", "/api/bookmarks"), ("POST", "/api/bookmarks"), ("GET", "/api/bookmarks/:id"))
 # prom-client's default buckets include 0.1, the spec's latency SLO threshold.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DEPENDENCY_CHECK = 0.25  # seconds between checks of the dependencies
 
 
 class FakeBookmarkApi:
     """The simulated API on a free port of 127.0.0.1, with its own traffic thread."""
 
-    def __init__(self, rate: float = 50.0) -> None:
+    def __init__(self, rate: float = 50.0, dependencies: tuple[tuple[str, int], ...] = ()) -> None:
         self.rate = rate
+        self.dependencies = dependencies
+        self._dependencies_up = True
+        self._checked_at = 0.0
         self.error_rate = 0.0
         self.latency = 0.01  # seconds recorded per request (simulated, not slept)
         self.registry = CollectorRegistry()
@@ -63,8 +74,21 @@ class FakeBookmarkApi:
             if latency is not None:
                 self.latency = latency
 
+    def dependencies_up(self) -> bool:
+        """Whether every dependency accepts a TCP connection (checked at most every DEPENDENCY_CHECK s)."""
+        now = time.monotonic()
+        if now - self._checked_at >= DEPENDENCY_CHECK:
+            self._checked_at = now
+            self._dependencies_up = all(_reachable(host, port) for host, port in self.dependencies)
+        return self._dependencies_up
+
     def request(self) -> None:
-        """Serve one simulated request: the next one fails when errors lag behind the error rate."""
+        """Serve one simulated request: it fails (503) while a dependency is down; otherwise the next
+        one fails (500) when errors lag behind the error rate."""
+        if not self.dependencies_up():
+            method, route = ROUTES[self._count % len(ROUTES)]
+            self.histogram.labels(method, route, "503").observe(self.latency)
+            return
         with self._lock:
             self._count += 1
             failed = self._errors < self.error_rate * self._count - 1e-9
@@ -96,7 +120,10 @@ class FakeBookmarkApi:
                 if self.path == "/metrics":
                     self._send(200, generate_latest(api.registry), "text/plain; version=0.0.4")
                 elif self.path == "/health":
-                    self._send(200, b'{"status": "ok"}')
+                    if api.dependencies_up():
+                        self._send(200, b'{"status": "ok"}')
+                    else:
+                        self._send(503, b'{"status": "unavailable", "reason": "a dependency is down"}')
                 else:
                     self._send(404, b'{"error": "not found"}')
 
@@ -134,3 +161,11 @@ class FakeBookmarkApi:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
