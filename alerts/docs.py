@@ -1,13 +1,19 @@
-"""docs/alerts.md: the alert catalog — what each alert means, its expression, hold time and
-why, where it is routed, and a runbook stub of what to check first."""
+"""docs/alerts.md: the alert catalog — what each alert means, what it reads, its expression, hold
+time and why, where it is routed, what silences it and what it silences (read back from the
+generated inhibit rules, so the words cannot drift from the config), and a runbook stub of what
+to check first; then what watches the monitoring stack itself."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
+import promql_parser as promql
+
+from alerts.alertmanager_config import inhibit_rules
 from alerts.model import AlertRule, RuleFile
-from alerts.routing import expected_receivers
+from alerts.promql_labels import metric_names
+from alerts.routing import InhibitRule, Matcher, expected_receivers
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact
 from stack.spec.model import Spec
@@ -30,11 +36,46 @@ def _routing(spec: Spec, rules: list[AlertRule]) -> str:
                      for name, severity, team in pairs)
 
 
-def _section(spec: Spec, name: str, rules: list[AlertRule]) -> list[str]:
+def _reads(rules: list[AlertRule]) -> str:
+    """The series the alert's expressions select, in first-seen order."""
+    names: list[str] = []
+    for rule in rules:
+        nodes: list[promql.Expr] = []
+        promql.walk(promql.parse(rule.expr), pre_visit=nodes.append)
+        names += [n for node in nodes if isinstance(node, promql.VectorSelector) for n in metric_names(node)]
+    return ", ".join(f"`{name}`" for name in dict.fromkeys(names)) or "nothing (it always fires)"
+
+
+def _names(matchers: tuple[Matcher, ...], alertname: str) -> bool:
+    return any(m.name == "alertname" for m in matchers) and all(
+        m.matches({"alertname": alertname}) for m in matchers if m.name == "alertname")
+
+
+def _described(matchers: tuple[Matcher, ...], alertname: str | None = None) -> str:
+    """Matchers in words: the alert names, then the other conditions."""
+    names = [str(m.value) for m in matchers if m.name == "alertname"]
+    rest = [str(m) for m in matchers if m.name != "alertname"]
+    shown = " or ".join(f"`{n}`" for n in "|".join(names).split("|") if n != alertname) if names else "any alert"
+    return shown + (f" ({', '.join(f'`{r}`' for r in rest)})" if rest else "")
+
+
+def _inhibition(name: str, rules: list[InhibitRule]) -> list[str]:
+    silenced_by = [f"{_described(r.source)} — equal on {', '.join(r.equal)}" for r in rules if _names(r.target, name)]
+    silences = [f"{_described(r.target)} — equal on {', '.join(r.equal)}" for r in rules if _names(r.source, name)]
+    lines = []
+    if silenced_by:
+        lines += ["**Silenced while these fire:** " + "; ".join(dict.fromkeys(silenced_by)) + ".", ""]
+    if silences:
+        lines += ["**Silences, while it fires:** " + "; ".join(dict.fromkeys(silences)) + ".", ""]
+    return lines
+
+
+def _section(spec: Spec, name: str, rules: list[AlertRule], inhibitions: list[InhibitRule]) -> list[str]:
     first = rules[0]
     severities = ", ".join(sorted({r.severity for r in rules}))
     lines = [f"## {name}", "", f"**Severity:** {severities} · **subject label:** `{first.subject}` · "
-             f"**routing:** {_routing(spec, rules)}", "", first.meaning, ""]
+             f"**routing:** {_routing(spec, rules)}", "", first.meaning, "", f"**Reads:** {_reads(rules)}.", "",
+             *_inhibition(name, inhibitions)]
     for rule in rules:
         labels = "".join(f", {k}={v}" for k, v in rule.static_labels.items())
         lines += [f"`for: {rule.for_}`{labels} — {rule.for_reason}.", ""]
@@ -46,20 +87,61 @@ def _section(spec: Spec, name: str, rules: list[AlertRule]) -> list[str]:
     return lines + [""]
 
 
+# The alerts on the monitoring stack itself, in the order a reader should meet them, with what each
+# one catches that no other alert can.
+WATCHERS: tuple[tuple[str, str], ...] = (
+    ("Watchdog", "Prometheus, its rule evaluation, Alertmanager or the path between them is dead: the "
+                 "heartbeat stops reaching the external dead-man's switch, which pages. Nothing inside the stack "
+                 "can report its own death"),
+    ("AlertmanagerDown", "no Alertmanager answers; it cannot deliver itself, so the Watchdog's silence does"),
+    ("PrometheusErrorSendingAlerts", "Prometheus cannot hand alerts to an Alertmanager (reaches you through "
+                                     "another Alertmanager, or as the Watchdog's silence)"),
+    ("AlertmanagerNotificationsFailing", "a receiver fails; routed to every receiver, so a broken pager is "
+                                         "reported through chat and the other way round"),
+    ("PrometheusRuleEvaluationFailures", "rules error out, so the alerts built on them cannot fire"),
+    ("PrometheusMissedRuleEvaluations", "a rule group overruns its interval and alerts are evaluated late"),
+    ("PrometheusConfigReloadFailed", "a deploy did not take: Prometheus runs the previous rules"),
+    ("AlertmanagerConfigReloadFailed", "a deploy did not take: Alertmanager routes with the previous config"),
+    ("PrometheusSelfScrapeDown", "the metrics of the alerts above are not collected"),
+    ("ExporterDown", "every datastore, queue and health-check alert is blind"),
+    ("NodeExporterDown", "the host memory and disk alerts are blind"),
+    ("ScrapeTargetsDown", "part of a monitoring job is down: partly blind, or without its redundancy"),
+    ("ScrapeJobMissing", "a job is gone from Prometheus (configuration, relabelling, discovery): every alert "
+                         "reading it is silent"),
+    ("QueueProbeFailing", "the exporter runs but cannot read a queue: its backlog and failure alerts are blind"),
+    ("HealthCheckFailing", "a service says it is unwell (the exporter's probe of its health URL fails)"),
+    ("RequestMetricsMissing", "a service is scraped but exposes no request histogram: its RED and SLO alerts "
+                              "are blind"),
+)
+
+
+def _watchers(present: dict[str, list[AlertRule]]) -> list[str]:
+    lines = ["## What watches the watchers", "",
+             "Every alert above is only as good as the path that evaluates and delivers it. These alerts watch that "
+             "path and every data source; each names what would otherwise fail silently:", ""]
+    lines += [f"- [{name}](#{name.lower()}): {what}." for name, what in WATCHERS if name in present]
+    return lines + [""]
+
+
 def alerts_markdown(spec: Spec, files: Sequence[RuleFile] | None = None) -> str:
-    alerts = _by_name(rule_files(spec) if files is None else files)
+    files = rule_files(spec) if files is None else files
+    alerts = _by_name(files)
+    inhibitions = [InhibitRule.from_dict(rule)
+                   for rule in inhibit_rules(spec, [r for f in files for r in f.alert_rules])]
     lines = [f"# Alerts of {spec.project}", "",
              "Every alert obstack generates from the spec, with its PromQL, how long the condition must hold "
-             "(and why), where it is routed and what to check first. Each has generated promtool tests in "
-             "`prometheus/tests/`: it fires past its hold time, stays quiet just inside its threshold and does "
-             "not fire before the hold time.", "",
+             "(and why), where it is routed, what silences it and what it silences, and what to check first. "
+             "Each has generated promtool tests in `prometheus/tests/`: it fires past its hold time, stays quiet "
+             "just inside its threshold and does not fire before the hold time (the always-firing Watchdog: it "
+             "fires); a slower burn-rate pair also stays quiet at a burn its faster pair covers.", "",
              "| alert | severity | subject | summary |", "|---|---|---|---|"]
     for name, rules in alerts.items():
         severities = ", ".join(sorted({r.severity for r in rules}))
         lines.append(f"| [{name}](#{name.lower()}) | {severities} | {rules[0].subject} | {rules[0].summary} |")
     lines.append("")
+    lines += _watchers(alerts)
     for name, rules in alerts.items():
-        lines += _section(spec, name, rules)
+        lines += _section(spec, name, rules, inhibitions)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from alerts.annotations import rendered, source_text
+from alerts.humanize import VALUE_FORMATS
 from alerts.model import AlertInstance, AlertRule, InputSeries, RuleFile, Scenario
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact, dump_yaml
@@ -123,12 +124,30 @@ class _Member:
     scenario: Scenario
 
 
+def _rendered_exactly(rule: AlertRule, value: float) -> bool:
+    """Whether the humanized value is the same a hair either side: PromQL computes it with other
+    float operations (rates, interpolation), so a value on a rounding tie (343.75ms shown with four
+    digits) may print either way."""
+    if rule.value_format not in VALUE_FORMATS:
+        return True
+    render = VALUE_FORMATS[rule.value_format][1]
+    return render(value * (1 + 1e-9)) == render(value * (1 - 1e-9))
+
+
 def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind) -> list[_Member]:
     members = []
     for instance in instances:
         level = {"quiet": instance.quiet_level, "blocked": instance.blocked_level}.get(kind, instance.fire_level)
         assert level is not None, "case_kinds() asks for quiet and blocked cases only where every member has one"
         scenario = instance.scenario(level)
+        # A firing case's description is compared to the letter: move off a rounding tie, further
+        # onto the firing side.
+        step = 1.001 if instance.fires_above else 0.999
+        for _ in range(20):
+            if kind in SILENT_KINDS or _rendered_exactly(rule, scenario.value):
+                break
+            level *= step
+            scenario = instance.scenario(level)
         if _holds(instance, scenario) == (kind in SILENT_KINDS):
             raise SynthesisError(f"{rule.name} {dict(instance.labels)}: the {kind} level {level} lands on the wrong side")
         members.append(_Member(instance, level, scenario))

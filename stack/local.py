@@ -31,6 +31,7 @@ import yaml
 from stack.local_config import (
     fast_rule_file,
     fast_spec,
+    hold_factor,
     local_alertmanager_config,
     local_prometheus_config,
     prometheus_fast_flags,
@@ -154,7 +155,8 @@ def _spawn(state_dir: Path, name: str, argv: list[str], url: str, ready_url: str
     return process
 
 
-def _write_runtime_configs(state_dir: Path, tree: Path, fast: bool, ports: dict[str, int], node_job: str) -> None:
+def _write_runtime_configs(state_dir: Path, tree: Path, fast: bool, ports: dict[str, int], node_job: str,
+                           holds: int) -> None:
     """Prometheus and Alertmanager configs for local ports, beside copies of their rules/templates."""
     addr = {name: f"{HOST}:{port}" for name, port in ports.items()}
     prom_dir, am_dir = state_dir / "prometheus", state_dir / "alertmanager"
@@ -163,7 +165,7 @@ def _write_runtime_configs(state_dir: Path, tree: Path, fast: bool, ports: dict[
     (prom_dir / "rules").mkdir(parents=True)
     for rule_file in sorted((tree / "prometheus" / "rules").glob("*.yml")):
         text = rule_file.read_text()
-        (prom_dir / "rules" / rule_file.name).write_text(fast_rule_file(text) if fast else text)
+        (prom_dir / "rules" / rule_file.name).write_text(fast_rule_file(text, holds=holds) if fast else text)
     config = yaml.safe_load((tree / "prometheus" / "prometheus.yml").read_text())
     local = local_prometheus_config(config, addr["prometheus"], addr["alertmanager"], addr["exporter"],
                                     addr["node-exporter"], node_job)
@@ -200,7 +202,7 @@ def up(loaded: LoadedSpec, spec_path: Path | None, state_dir: Path, fast: bool =
     tree = state_dir / "tree"
     write_tree(tree, generate(dataclasses.replace(loaded, spec=spec)), force=True)
     ports = {name: free_port() for name in ("receiver", "alertmanager", "node-exporter", "exporter", "prometheus")}
-    _write_runtime_configs(state_dir, tree, fast, ports, spec.host.job)
+    _write_runtime_configs(state_dir, tree, fast, ports, spec.host.job, hold_factor(loaded.spec))
     url = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
     python = [sys.executable, "-m", "stack"]
     spec_args = ["--spec", str(spec_path.resolve())] if spec_path is not None else []

@@ -28,7 +28,10 @@ FAST_FACTOR = 60
 # Prometheus and the exporter are comfortable at one scrape and one evaluation per second.
 MIN_INTERVAL = Duration.parse("1s")
 # Two evaluations at 1s: a hold must exceed the evaluation interval to mean "seen twice".
-MIN_FOR = Duration.parse("2s")
+# A hold of one evaluation still means "seen twice" (pending, then firing). It must not be higher:
+# causes hold 1m and their symptoms 2m, and the fast profile must keep the cause firing first
+# (Alertmanager flushes an alert whose hold has passed at once; the cause must already be there).
+MIN_FOR = Duration.parse("1s")
 # rate()/delta() need at least two samples in the window; 4 scrapes leave room for jitter.
 MIN_RANGE = Duration.parse("4s")
 # Alertmanager timers: group_wait 30s -> 500ms; below 100ms batching means nothing.
@@ -44,12 +47,12 @@ def scale(duration: Duration, factor: int = FAST_FACTOR, floor: Duration = MIN_I
 
 
 def fast_spec(spec: Spec, factor: int = FAST_FACTOR) -> Spec:
-    """The spec with every duration an alert waits on divided by ``factor`` (floors above).
-
-    Holds (``down_for``, a queue's ``no_workers_for``...), Alertmanager's timers, the Watchdog's
-    heartbeat and the waiting-job age thresholds (a job ages in real time, so a 10m threshold would
-    take 10 real minutes) all scale. Measurements of the service itself — request latencies,
-    replication lag — stay as they are.
+    """The spec with the durations the rule files do not carry as ``for:`` or a range divided by
+    ``factor`` (floors above): intervals, Alertmanager's timers, the Watchdog's heartbeat and the
+    waiting-job age thresholds (a job ages in real time, so a 10m threshold would take 10 real
+    minutes). Holds (``down_for``, a queue's ``no_workers_for``...) become ``for:`` and are scaled
+    with every other ``for:`` by ``fast_rule_file``, all by one rule, so their order is kept.
+    Measurements of the service itself — request latencies, replication lag — stay as they are.
     """
     prom = spec.prometheus
     interval = scale(prom.scrape_interval, factor)
@@ -60,30 +63,28 @@ def fast_spec(spec: Spec, factor: int = FAST_FACTOR) -> Spec:
     notes = spec.notifications
     watchdog = notes.watchdog.model_copy(update={
         "repeat_interval": scale(notes.watchdog.repeat_interval, factor, MIN_INTERVAL)})
-    notifications = notes.model_copy(update={
-        **{name: scale(getattr(notes, name), factor, MIN_TIMER)
-           for name in ("group_wait", "group_interval", "repeat_interval")}, "watchdog": watchdog})
-
-    def with_down_for(item: Any) -> Any:
-        thresholds = item.thresholds.model_copy(
-            update={"down_for": scale(item.thresholds.down_for, factor, MIN_FOR)})
-        return item.model_copy(update={"thresholds": thresholds})
+    timers = {name: scale(getattr(notes, name), factor, MIN_TIMER)
+              for name in ("group_wait", "group_interval", "repeat_interval")}
+    # A cause and its symptoms reach Alertmanager within an evaluation or two of each other (their
+    # holds collapse onto the same floor here); inhibition only holds a symptom back if its cause is
+    # there when the group is first flushed. In production 30s of group_wait cover 15s evaluations.
+    evaluation = prometheus.evaluation_interval.milliseconds
+    timers["group_wait"] = Duration(max(timers["group_wait"].milliseconds, 2 * evaluation))
+    notifications = notes.model_copy(update={**timers, "watchdog": watchdog})
 
     return spec.model_copy(update={
         "prometheus": prometheus, "notifications": notifications,
-        "services": [with_down_for(s) for s in spec.services],
-        "datastores": [with_down_for(d) for d in spec.datastores],
         "queues": [_fast_queue(q, factor) for q in spec.queues]})
 
 
 def _fast_queue(queue: Queue, factor: int) -> Queue:
+    """The waiting-job age thresholds: compared in the expression, not a hold, so the rule-file
+    rewrite cannot reach them."""
     thresholds = queue.thresholds
     oldest = thresholds.oldest_waiting.model_copy(update={
         level: scale(value, factor, MIN_FOR) for level in ("critical", "warning")
         if (value := getattr(thresholds.oldest_waiting, level)) is not None})
-    holds = {name: scale(getattr(thresholds, name), factor, MIN_FOR)
-             for name in ("dead_letter_unattended", "no_workers_for", "paused_for")}
-    return queue.model_copy(update={"thresholds": thresholds.model_copy(update={"oldest_waiting": oldest, **holds})})
+    return queue.model_copy(update={"thresholds": thresholds.model_copy(update={"oldest_waiting": oldest})})
 
 
 # Prometheus re-sends firing alerts to Alertmanager every resend delay (default 1m): under --fast the
@@ -106,18 +107,31 @@ def fast_expr(expr: str, factor: int = FAST_FACTOR) -> str:
     return _RANGE_RE.sub(replace, expr)
 
 
-def fast_rule_file(text: str, factor: int = FAST_FACTOR) -> str:
-    """A generated rule file with each ``for:`` and each range window divided by ``factor``."""
+def hold_factor(spec: Spec, factor: int = FAST_FACTOR) -> int:
+    """How many times shorter the fast profile's evaluation interval is (15s -> 1s: 15).
+
+    Holds (``for:``) are divided by this, not by ``factor``: a hold then lasts as many evaluations
+    as in production, and so do the margins between holds. A cause holding 1m and its symptom 2m
+    are four evaluations apart in production; divided by 60 they would be one, within the jitter
+    of two rule groups' evaluation, and the symptom could reach Alertmanager first.
+    """
+    fast = scale(spec.prometheus.evaluation_interval, factor)
+    return max(1, spec.prometheus.evaluation_interval.milliseconds // fast.milliseconds)
+
+
+def fast_rule_file(text: str, factor: int = FAST_FACTOR, holds: int = FAST_FACTOR) -> str:
+    """A generated rule file with each range window and ``keep_firing_for:`` (it covers a window
+    draining) divided by ``factor``, and each ``for:`` by ``holds`` (see ``hold_factor``)."""
     document = yaml.safe_load(text) or {}
     for group in document.get("groups", []):
         for rule in group.get("rules", []):
             rule["expr"] = fast_expr(str(rule["expr"]), factor)
             if "for" in rule:
-                rule["for"] = str(scale(Duration.parse(rule["for"]), factor, MIN_FOR))
+                rule["for"] = str(scale(Duration.parse(rule["for"]), holds, MIN_FOR))
             if "keep_firing_for" in rule:
                 rule["keep_firing_for"] = str(scale(Duration.parse(rule["keep_firing_for"]), factor, MIN_FOR))
-    header = (f"# obstack local --fast: the generated rules with for:, keep_firing_for: and range windows divided "
-              f"by {factor}.\n"
+    header = (f"# obstack local --fast: the generated rules with range windows and keep_firing_for: divided by "
+              f"{factor}, for: by {holds}.\n"
               "# Do not edit; `obstack local up` rewrites it.\n")
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 

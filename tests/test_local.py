@@ -14,6 +14,7 @@ from stack.local_config import (
     fast_expr,
     fast_rule_file,
     fast_spec,
+    hold_factor,
     local_alertmanager_config,
     local_prometheus_config,
     prometheus_fast_flags,
@@ -30,13 +31,13 @@ def test_fast_spec_divides_reaction_times_and_keeps_measurements() -> None:
     assert str(fast.prometheus.scrape_interval) == "1s" and str(fast.prometheus.evaluation_interval) == "1s"
     assert fast.prometheus.scrape_timeout <= fast.prometheus.scrape_interval
     assert [str(getattr(fast.notifications, n)) for n in ("group_wait", "group_interval", "repeat_interval")] == \
-        ["500ms", "5s", "4m"]
-    assert {str(d.thresholds.down_for) for d in fast.datastores} == {"2s"}
+        ["2s", "5s", "4m"]  # group_wait: two evaluations, so a cause and its symptoms meet before the first flush
+    # Holds are scaled in the rule files, with every other for: (see below), not twice.
+    assert fast.datastores[0].thresholds.down_for == spec.datastores[0].thresholds.down_for
     assert str(fast.notifications.watchdog.repeat_interval) == "1s"
-    # Every time a queue alert waits on, the waiting-job age included (jobs age in real time).
+    # The waiting-job age is compared in the expression: scaled in the spec (jobs age in real time).
     queue = fast.queues[0].thresholds
     assert str(queue.oldest_waiting.warning) == "10s" and queue.oldest_waiting.critical is None
-    assert [str(queue.dead_letter_unattended), str(queue.no_workers_for), str(queue.paused_for)] == ["1m", "5s", "15s"]
     assert prometheus_fast_flags() == ["--rules.alert.resend-delay=1s"]
     # Latency thresholds are measurements, not reaction times: unchanged.
     assert fast.services[0].thresholds.latency_p95 == spec.services[0].thresholds.latency_p95
@@ -68,6 +69,26 @@ def test_fast_rule_files_keep_every_rule() -> None:
             for rule in group["rules"]:
                 if "for" in rule:
                     assert Duration.parse(rule["for"]) <= Duration.parse("72m")  # 3d rules at most
+
+
+def test_fast_holds_keep_causes_firing_before_their_symptoms() -> None:
+    """Alertmanager flushes an alert whose hold has passed at once: a symptom silenced by its cause
+    must not reach it first, so the fast profile keeps every cause's hold below its symptoms'."""
+    loaded = load_spec(None)
+    holds: dict[str, Duration] = {}
+    assert hold_factor(loaded.spec) == 15  # 15s evaluations become 1s ones: a hold keeps its evaluations
+    for artifact in generate(dataclasses.replace(loaded, spec=fast_spec(loaded.spec))):
+        if artifact.path.parent.as_posix() == "prometheus/rules":
+            for group in yaml.safe_load(fast_rule_file(artifact.content, holds=hold_factor(loaded.spec)))["groups"]:
+                for rule in group["rules"]:
+                    if "alert" in rule:
+                        hold = Duration.parse(rule.get("for", "0s"))
+                        holds[rule["alert"]] = min(hold, holds.get(rule["alert"], hold))
+    causes = max(holds[name] for name in ("RedisDown", "PostgresDown", "ServiceDown"))
+    assert causes == Duration.parse("4s")
+    for symptom in ("HighErrorRate", "HealthCheckFailing", "QueueProbeFailing", "ErrorBudgetBurn"):
+        # Several evaluations apart, as in production (a margin of one is within evaluation jitter).
+        assert holds[symptom].milliseconds - causes.milliseconds >= 3000, (symptom, holds[symptom], causes)
 
 
 def test_local_prometheus_config_points_at_local_processes() -> None:
@@ -114,3 +135,44 @@ def test_cli_up_status_down_manages_exactly_its_processes(tmp_path: Path) -> Non
     assert "stopped: prometheus, exporter, node-exporter, alertmanager, receiver" in result.output
     assert not any(is_running(p) for p in processes)
     assert not list((state / "pids").iterdir())
+
+
+def test_faults_present_at_start_reach_the_pager_and_their_symptoms_do_not(tmp_path: Path) -> None:
+    """`local up` on a stack whose datastores and service are already down: every cause is delivered
+    (none lost while Prometheus loads its rules), and the symptoms they explain are held back."""
+    import os
+    import time
+
+    from stack import local
+    from stack.local import free_port
+    from stack.spec.loader import default_spec_text, load_spec
+    from tests.support.monitoring import http_json
+
+    closed = [free_port() for _ in range(3)]  # nothing listens there
+    spec_path = tmp_path / "stack.yaml"
+    spec_path.write_text(default_spec_text().replace("bookmark-api:3001", f"127.0.0.1:{closed[0]}"))
+    env = {**os.environ, "BOOKMARK_PG_DSN": f"postgresql://obstack@127.0.0.1:{closed[1]}/bookmark?connect_timeout=1",
+           "BOOKMARK_REDIS_URL": f"redis://127.0.0.1:{closed[2]}/0"}
+    state = tmp_path / "state"
+    causes = {"PostgresDown", "RedisDown", "ServiceDown"}
+    try:
+        processes = {p.name: p.url for p in local.up(load_spec(spec_path), spec_path, state, fast=True, env=env)}
+
+        def paged() -> set[str]:
+            return {a["labels"]["alertname"] for e in http_json(f"{processes['receiver']}/notifications")
+                    if e["path"] == "/pager" for a in e["payload"]["alerts"] if a["status"] == "firing"}
+        deadline = time.monotonic() + 60
+        while not causes <= paged():
+            assert time.monotonic() < deadline, f"causes not paged within 60s: {sorted(causes - paged())}"
+            time.sleep(0.5)
+        # The symptoms fire in Prometheus, and stay held in Alertmanager over a group interval.
+        def firing() -> set[str]:
+            alerts = http_json(f"{processes['prometheus']}/api/v1/alerts")["data"]["alerts"]
+            return {a["labels"]["alertname"] for a in alerts if a["state"] == "firing"}
+        while not {"HealthCheckFailing", "QueueProbeFailing"} <= firing():
+            assert time.monotonic() < deadline, f"symptoms not firing within 60s: {sorted(firing())}"
+            time.sleep(0.5)
+        time.sleep(6)  # more than group_wait and group_interval of the fast profile
+        assert paged() == causes
+    finally:
+        local.down(state)
