@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 import promql_parser
 
-from alerts.lint import LINT_RULES, RULE_CHECKS, RULE_SEVERITY, lint_rule_files, output_labels, threshold_coherence
+from alerts.lint import (
+    LINT_RULES,
+    RULE_CHECKS,
+    RULE_SEVERITY,
+    lint_rule_files,
+    output_labels,
+    threshold_coherence,
+    watchdog_wiring,
+)
 from stack.metric_catalog import CatalogEntry, MetricCatalog, build_catalog
 from stack.spec.loader import load_spec, load_spec_text
 from stack.validate.findings import Finding
@@ -197,6 +205,22 @@ def test_unknown_severity_is_reported(catalog: MetricCatalog, severity: str) -> 
 @pytest.mark.parametrize("severity", ["critical", "warning", "info"])
 def test_known_severity_is_not_reported(catalog: MetricCatalog, severity: str) -> None:
     assert of("severity-value", lint(catalog, alert("g > 1", labels={"severity": severity}))) == []
+
+
+def test_severity_none_and_no_comparison_belong_to_the_heartbeat_alone(catalog: MetricCatalog) -> None:
+    heartbeat = alert("vector(1)", name="Watchdog", labels={"severity": "none"}, **{"for": None})
+    assert lint(catalog, heartbeat) == []
+    assert_reported("severity-value", lint(catalog, alert("g > 1", labels={"severity": "none"})))
+    assert_reported("alert-no-comparison", lint(catalog, alert("g", labels={"severity": "none"})))
+
+
+def test_an_unwired_watchdog_is_reported_as_info() -> None:
+    assert watchdog_wiring(load_spec().spec) == []  # the default spec wires it to its heartbeat receiver
+    text = "project: shop\nservices:\n  - name: api\n    targets: [api:8080]\n" \
+           "notifications:\n  receivers:\n    - {name: ops, type: webhook, url: http://hooks.example.com/ops}\n"
+    (finding,) = watchdog_wiring(load_spec_text(text, "t.yaml").spec, "t.yaml")
+    assert (finding.severity, finding.location) == ("info", "notifications.watchdog.receiver")
+    assert finding.message.startswith("[watchdog-unwired] the Watchdog alert fires but goes to no receiver")
 
 
 # --------------------------------------------------------------------------- missing-annotation

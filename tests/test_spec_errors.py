@@ -197,6 +197,14 @@ CASES: list[Case] = [
     case("unknown-default-receiver",
          edit(append=notifications("default_receiver: ops", "default_receiver: nobody")),
          NEXT + 8, "notifications.default_receiver", "unknown receiver 'nobody' (known: ops)"),
+    case("unknown-watchdog-receiver",
+         edit(append=notifications("default_receiver: ops", "default_receiver: ops\n  watchdog: {receiver: beat}")),
+         NEXT + 9, "notifications.watchdog.receiver", "unknown receiver 'beat' (known: ops)"),
+    case("watchdog-receiver-shared-with-alerts",
+         edit(append=notifications("default_receiver: ops", "default_receiver: ops\n  watchdog: {receiver: ops}")),
+         NEXT + 9, "notifications.watchdog.receiver",
+         "receiver 'ops' also receives other alerts (a route or the default receiver); give the heartbeat a "
+         "receiver of its own"),
     # --- the file itself ------------------------------------------------------
     case("malformed-unclosed-bracket", edit(("targets: [api:3000]", "targets: [api:3000")),
          5, "services[0].targets", "malformed YAML"),
