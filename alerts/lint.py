@@ -10,12 +10,14 @@ an expression's result can carry, following the Prometheus engine's rules.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import promql_parser as promql
 
+from alerts.dependency_inhibition import DATASTORE_DOWN, SERVICE_DOWN, dependents
+from alerts.model import AlertRule
 from alerts.promql_labels import ABSENT_FUNCTIONS, metric_names, output_labels, range_selector
 from alerts.slo_rules import burn_windows
 from stack.metric_catalog import MetricCatalog, recording_rule_entries
@@ -39,6 +41,7 @@ LINT_RULES: dict[str, str] = {
     "duplicate-rule": "Two recording rules write the same series, or two alerts are identical.",
     "threshold-coherence": "A critical error-rate alert fires above the level where the errors SLO already pages.",
     "watchdog-unwired": "The always-firing Watchdog has no receiver: nothing notices when alerting itself dies.",
+    "cause-after-symptom": "A down alert holds as long as a symptom it silences: the symptom can page first.",
 }
 
 RULE_SEVERITY: dict[str, Severity] = {
@@ -46,6 +49,7 @@ RULE_SEVERITY: dict[str, Severity] = {
     "duplicate-rule": "warning",
     "threshold-coherence": "info",
     "watchdog-unwired": "info",
+    "cause-after-symptom": "warning",
 }
 
 COMPARISON_OPERATORS = frozenset({"==", "!=", ">", "<", ">=", "<="})
@@ -369,3 +373,29 @@ def watchdog_wiring(spec: Spec, spec_name: str = "stack.yaml") -> list[Finding]:
                     "[watchdog-unwired] the Watchdog alert fires but goes to no receiver: wire it to an external "
                     "dead-man's switch (a webhook receiver of its own), or a dead Prometheus or Alertmanager "
                     "pages nobody")]
+
+
+def cause_timing(spec: Spec, rules: Sequence[AlertRule], spec_name: str = "stack.yaml") -> list[Finding]:
+    """Warning: a datastore's or service's ``down_for`` not below the shortest hold of a symptom it
+    silences. Alertmanager notifies an alert whose hold has passed at once, so the symptom would
+    reach it before its cause and page."""
+    symptoms = [r for r in rules if r.symptom]
+    causes = [(f"datastores[{i}]", d.name, DATASTORE_DOWN[d.kind], d.thresholds.down_for, dependents(spec, d.name), False)
+              for i, d in enumerate(spec.datastores)]
+    causes += [(f"services[{i}]", s.name, SERVICE_DOWN, s.thresholds.down_for, dependents(spec, s.name), True)
+               for i, s in enumerate(spec.services)]
+    findings = []
+    for where, name, alert, down_for, affected, own in causes:
+        services = {*affected.services, *([name] if own else [])}
+
+        def silenced(rule: AlertRule) -> bool:
+            subjects = services if rule.subject == "service" else set(affected.queues)
+            return any(i.labels.get(rule.subject) in subjects for i in rule.instances)
+        shortest = min((r for r in symptoms if silenced(r)), key=lambda r: r.for_, default=None)
+        if shortest is not None and down_for >= shortest.for_:
+            findings.append(Finding(
+                VALIDATOR, RULE_SEVERITY["cause-after-symptom"], spec_name, f"{where}.thresholds.down_for",
+                f"[cause-after-symptom] {name}: {alert} holds {down_for}, not less than {shortest.name} "
+                f"({shortest.for_}) that it silences: the symptom reaches Alertmanager first and pages; "
+                f"set down_for below {shortest.for_}"))
+    return findings

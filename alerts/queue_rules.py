@@ -22,8 +22,9 @@ FOR_BACKLOG_WARNING = Duration.parse("10m")
 FOR_BACKLOG_WARNING_REASON = "a deep queue is only worth a ticket once it stays deep"
 FOR_OLDEST = Duration.parse("5m")
 FOR_OLDEST_REASON = "the age already measures time; 5m more confirms no worker is picking jobs up"
-FOR_GROWTH = Duration.parse("1m")
-FOR_GROWTH_REASON = "the count is over 15m already; 1m guards against a single scrape's jump"
+FOR_GROWTH = Duration.parse("2m")
+FOR_GROWTH_REASON = ("the count is over 15m already; 2m guards against a single scrape's jump and keeps it behind a "
+                     "datastore outage's down alert (1m), which explains it and silences it")
 GROWTH_WINDOW = Duration.parse("15m")
 
 

@@ -75,7 +75,7 @@ def assert_reported(rule_id: str, findings: list[Finding], location: str = "g/Te
 def test_every_rule_has_an_id_a_doc_and_a_severity() -> None:
     assert set(RULE_CHECKS) <= set(LINT_RULES)
     assert set(LINT_RULES) - set(RULE_CHECKS) == {"expr-parse", "duplicate-rule", "threshold-coherence",
-                                                  "watchdog-unwired"}
+                                                  "watchdog-unwired", "cause-after-symptom"}
     assert all(doc.strip() and "\n" not in doc for doc in LINT_RULES.values())
     assert set(RULE_SEVERITY) == set(LINT_RULES)
 
@@ -504,3 +504,20 @@ def test_error_threshold_at_or_below_the_slo_page_is_not_reported(objective: str
 def test_service_without_errors_slo_is_not_reported() -> None:
     text = "project: shop\nservices:\n  - name: api\n    targets: [api:8080]\n    slos: []\n"
     assert threshold_coherence(load_spec_text(text, "t.yaml").spec) == []
+
+
+def test_a_cause_holding_as_long_as_its_symptoms_is_reported() -> None:
+    from alerts.lint import cause_timing
+    from alerts.rule_files import rule_files
+
+    def findings(down_for: str) -> list[Finding]:
+        text = ("project: shop\nservices:\n  - name: api\n    targets: [api:8080]\n    depends_on: [db]\n"
+                f"datastores:\n  - {{name: db, kind: postgres, dsn_env: PG, thresholds: {{down_for: {down_for}}}}}\n")
+        spec = load_spec_text(text, "t.yaml").spec
+        return cause_timing(spec, [r for f in rule_files(spec) for r in f.alert_rules], "t.yaml")
+
+    assert findings("1m") == []  # the plan's 1m is below every symptom's 2m
+    (finding,) = findings("2m")
+    assert (finding.severity, finding.location) == ("warning", "datastores[0].thresholds.down_for")
+    assert finding.message.startswith("[cause-after-symptom] db: PostgresDown holds 2m, not less than ")
+    assert finding.message.endswith("set down_for below 2m")
