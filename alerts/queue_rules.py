@@ -192,15 +192,9 @@ def probe_rules(context: RuleContext) -> list[AlertRule]:
 
     def instance(queue: Queue) -> AlertInstance:
         labels = queue_labels(context, queue)
-        failure = context.exporter_series(kind="queue", target=queue.name, reason="timeout", team=queue.team)
-
-        def build(level: float) -> Scenario:
-            up = scenarios.down("obstack_queue_up", labels, level)
-            if level:
-                return up
-            reason = scenarios.constant("obstack_probe_failure", failure, 1).series
-            return Scenario(up.series + reason, up.value, up.ready_after, facts={"probe_reason": "timeout"})
-        return AlertInstance(labels, scenarios.DOWN, False, build, 0, 1)
+        failure = context.exporter_series(kind="queue", target=queue.name, team=queue.team)
+        return AlertInstance(labels, scenarios.DOWN, False,
+                             lambda level: scenarios.failed_probe("obstack_queue_up", labels, failure, level), 0, 1)
 
     return [AlertRule(
         name="QueueProbeFailing", expr=f"obstack_queue_up{{{_selector(queues)}}} == 0", for_=FOR_PROBE,

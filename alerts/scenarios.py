@@ -37,6 +37,17 @@ def down(metric: str, labels: Mapping[str, str], level: float) -> Scenario:
     return Scenario((InputSeries(selector(metric, labels), f"{_number(value)}x{{n}}"),), value, ZERO)
 
 
+def failed_probe(up_metric: str, labels: Mapping[str, str], failure: Mapping[str, str], level: float,
+                 reason: str = "timeout") -> Scenario:
+    """An exporter probe's 0/1 gauge; when down (level 0) also ``obstack_probe_failure`` with ``reason``
+    (``failure``: its labels but the reason), which the alert's description reads as {probe_reason}."""
+    up = down(up_metric, labels, level)
+    if level:
+        return up
+    series = up.series + constant("obstack_probe_failure", {**failure, "reason": reason}, 1).series
+    return Scenario(series, up.value, up.ready_after, facts={"probe_reason": reason})
+
+
 def error_ratio(count_metric: str, labels: Mapping[str, str], status_label: str, level: float, interval: Duration,
                 per_interval: int = 10000, error_status: str = "500") -> Scenario:
     """Two request counters whose 5xx share is ``level`` (rounded to whole requests)."""

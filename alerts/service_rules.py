@@ -167,16 +167,9 @@ def health_check_rules(context: RuleContext, services: list[Service]) -> list[Al
     timeout). Usually a dependency the health check reads is down, which silences it."""
     def instance(service: Service) -> AlertInstance:
         labels = context.exporter_series(target=service.name, service=service.name, team=service.team)
-        failure = context.exporter_series(kind="http", target=service.name, reason="timeout", service=service.name,
-                                          team=service.team)
-
-        def build(level: float) -> Scenario:
-            up = scenarios.down("obstack_http_up", labels, level)
-            if level:
-                return up
-            reason = scenarios.constant("obstack_probe_failure", failure, 1).series
-            return Scenario(up.series + reason, up.value, up.ready_after, facts={"probe_reason": "timeout"})
-        return AlertInstance(labels, scenarios.DOWN, False, build, 0, 1)
+        failure = context.exporter_series(kind="http", target=service.name, service=service.name, team=service.team)
+        return AlertInstance(labels, scenarios.DOWN, False,
+                             lambda level: scenarios.failed_probe("obstack_http_up", labels, failure, level), 0, 1)
 
     return [AlertRule(
         name="HealthCheckFailing",
