@@ -56,18 +56,57 @@ def error_ratio_record(window: Duration) -> str:
     return f"slo:sli_error:ratio_rate{window}"
 
 
-def _error_ratio_expr(service: Service, slo: Slo, window: Duration) -> str:
+def bad_events_record(window: Duration) -> str:
+    return f"slo:sli_bad_events:rate{window}"
+
+
+def events_record(window: Duration) -> str:
+    return f"slo:sli_events:rate{window}"
+
+
+def _total_expr(service: Service, window: Duration) -> str:
+    job = f'job="{service.job}"'
+    return f"sum by (service, team) (rate({service.request_metrics.histogram}_count{{{job}}}[{window}]))"
+
+
+def _bad_events_expr(service: Service, slo: Slo, window: Duration) -> str:
+    """Bad requests per second. A client library creates the 5xx series on the first 5xx, so a
+    service that never failed has none: while requests are counted, that is zero, not nothing."""
     metrics = service.request_metrics
     job = f'job="{service.job}"'
-    total = f"sum by (service, team) (rate({metrics.histogram}_count{{{job}}}[{window}]))"
-    if slo.kind == "availability":
-        return f"1 - avg by (service, team) (avg_over_time(up{{{job}}}[{window}]))"
+    total = _total_expr(service, window)
     if slo.kind == "errors":
         errors = f'{metrics.status_label}=~"{metrics.error_status_regex}"'
-        return f"sum by (service, team) (rate({metrics.histogram}_count{{{job}, {errors}}}[{window}]))\n/\n{total}"
+        return f"sum by (service, team) (rate({metrics.histogram}_count{{{job}, {errors}}}[{window}]))\nor\n0 * {total}"
     assert slo.threshold is not None
     good = f'le="{scenarios.le_text(slo.threshold.seconds)}"'
-    return f"1 - (\n  sum by (service, team) (rate({metrics.histogram}_bucket{{{job}, {good}}}[{window}]))\n  /\n  {total}\n)"
+    return f"{total}\n-\nsum by (service, team) (rate({metrics.histogram}_bucket{{{job}, {good}}}[{window}]))"
+
+
+def _error_ratio_expr(service: Service, slo: Slo, window: Duration) -> str:
+    if slo.kind == "availability":
+        return f'1 - avg by (service, team) (avg_over_time(up{{job="{service.job}"}}[{window}]))'
+    return f"(\n{_bad_events_expr(service, slo, window)}\n)\n/\n{_total_expr(service, window)}"
+
+
+def _window_ratio_rules(service: Service, slo: Slo, windows: tuple[BurnWindow, ...]) -> list[RecordingRule]:
+    """The SLI over the SLO's whole window. Request SLOs weigh each 5m by its traffic (bad events
+    over all events, both summed over the window): an idle 5m (0/0) adds nothing instead of
+    making the window NaN, and a busy hour counts more than a quiet one. Availability, measured
+    from scrapes, is a plain average over time."""
+    labels = {"service": service.name, "slo": slo.name}
+    selector = f'service="{service.name}", slo="{slo.name}"'
+    short = min(w.short for w in windows)
+    if slo.kind == "availability":
+        return [RecordingRule(error_ratio_record(slo.window),
+                              f"avg_over_time({error_ratio_record(short)}{{{selector}}}[{slo.window}])", labels)]
+    return [
+        RecordingRule(bad_events_record(short), _bad_events_expr(service, slo, short), labels),
+        RecordingRule(events_record(short), _total_expr(service, short), labels),
+        RecordingRule(error_ratio_record(slo.window),
+                      f"sum_over_time({bad_events_record(short)}{{{selector}}}[{slo.window}])\n/\n"
+                      f"sum_over_time({events_record(short)}{{{selector}}}[{slo.window}])", labels),
+    ]
 
 
 def slo_recording_rules(service: Service, slo: Slo, windows: tuple[BurnWindow, ...]) -> list[RecordingRule]:
@@ -79,8 +118,7 @@ def slo_recording_rules(service: Service, slo: Slo, windows: tuple[BurnWindow, .
     rules += [
         RecordingRule("slo:objective:ratio", f"vector({number(slo.objective.value)})", static),
         RecordingRule("slo:error_budget:ratio", f"vector({number(budget)})", static),
-        RecordingRule(error_ratio_record(slo.window),
-                      f"avg_over_time({error_ratio_record(min(w.short for w in windows))}{{{selector}}}[{slo.window}])", labels),
+        *_window_ratio_rules(service, slo, windows),
         RecordingRule("slo:error_budget_remaining:ratio",
                       f"1 - {error_ratio_record(slo.window)}{{{selector}}} / {number(budget)}", labels),
     ]

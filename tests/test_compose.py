@@ -132,7 +132,7 @@ def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
 
 def test_prometheus_gets_retention_lifecycle_and_its_whole_directory(compose: dict[str, Any]) -> None:
     prometheus = compose["services"]["prometheus"]
-    assert "--storage.tsdb.retention.time=15d" in prometheus["command"]
+    assert "--storage.tsdb.retention.time=5w" in prometheus["command"]  # 35d, the spec default
     assert "--web.enable-lifecycle" in prometheus["command"]
     assert prometheus["healthcheck"]["test"][1:4] == ["promtool", "check", "ready"]
     assert {"type": "bind", "source": "../prometheus", "target": "/etc/prometheus", "read_only": True} in prometheus["volumes"]

@@ -152,6 +152,11 @@ CASES: list[Case] = [
     case("scrape-timeout-above-interval",
          edit(append="prometheus:\n  scrape_interval: 10s\n  scrape_timeout: 15s\n"),
          NEXT + 2, "prometheus.scrape_timeout", "scrape_timeout (15s) must not exceed scrape_interval (10s)"),
+    case("retention-shorter-than-an-slo-window",
+         edit(append="prometheus:\n  retention: 15d\n"),
+         NEXT + 1, "prometheus.retention",
+         "15d is shorter than the 30d window of SLO 'availability' of services[0] (api): its SLI and error budget "
+         "would read only 15d; set retention to at least 30d (services[0].slos[0].window)"),
     case("latency-slo-threshold-not-a-bucket",
          edit(("    metrics_path: /metrics\n",
                "    slos:\n"  # 6

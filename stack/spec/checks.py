@@ -170,6 +170,19 @@ def latency_buckets(spec: Spec) -> list[Issue]:
     return issues
 
 
+def retention_covers_slo_windows(spec: Spec) -> list[Issue]:
+    """Each SLO's window SLI and error budget read the whole window back: Prometheus must keep it."""
+    retention = spec.prometheus.retention
+    for index, service in enumerate(spec.services):
+        for position, slo in enumerate(service.slos):
+            if slo.window > retention:
+                return [(("prometheus", "retention"),
+                         f"{retention} is shorter than the {slo.window} window of SLO '{slo.name}' of "
+                         f"services[{index}] ({service.name}): its SLI and error budget would read only {retention}; "
+                         f"set retention to at least {slo.window} (services[{index}].slos[{position}].window)")]
+    return []
+
+
 def prometheus_timing(spec: Spec) -> list[Issue]:
     settings = spec.prometheus
     if settings.scrape_timeout > settings.scrape_interval:
@@ -220,6 +233,7 @@ CHECKS: tuple[Callable[[Spec], list[Issue]], ...] = (
     dependencies,
     notification_references,
     latency_buckets,
+    retention_covers_slo_windows,
     prometheus_timing,
     target_versions,
     runbook_pattern,

@@ -60,7 +60,11 @@ class PrometheusSettings(StrictModel):
         Duration.parse("10s"), description="Per-scrape deadline; the exporter answers within it (must be <= scrape_interval)."
     )
     evaluation_interval: Duration = Field(Duration.parse("15s"), description="How often rules are evaluated.")
-    retention: Duration = Field(Duration.parse("15d"), description="TSDB retention (passed to Prometheus as a flag).")
+    retention: Duration = Field(
+        Duration.parse("35d"),
+        description="TSDB retention (passed to Prometheus as a flag). Must cover every SLO window (the window's SLI "
+        "and budget read it all back); the default is the plan's 30d window plus 5 days to look at the start of one.",
+    )
     external_labels: dict[LabelName, str] = Field(
         default_factory=dict, description="Labels added to every series and alert leaving Prometheus (environment is added by default)."
     )
