@@ -19,7 +19,7 @@ import promql_parser as promql
 from alerts.dependency_inhibition import DATASTORE_DOWN, SERVICE_DOWN, dependents
 from alerts.model import AlertRule
 from alerts.promql_labels import ABSENT_FUNCTIONS, metric_names, output_labels, range_selector
-from alerts.slo_rules import burn_windows
+from alerts.slo_rules import alertable_windows, burn_windows
 from stack.metric_catalog import MetricCatalog, recording_rule_entries
 from stack.spec.model import Spec
 from stack.spec.values import Duration, Ratio
@@ -340,15 +340,17 @@ def _finding(rule_id: str, rule: LintedRule, message: str) -> Finding:
 
 def threshold_coherence(spec: Spec, spec_name: str = "stack.yaml") -> list[Finding]:
     """Info: a service's HighErrorRate threshold above the error ratio its errors SLO already pages at."""
-    # The fastest page of the burn-rate table (14.4x over 1h and 5m for a 30d window).
-    pages = [window for window in burn_windows() if window.severity == "critical"]
-    fastest = max(pages, key=lambda window: window.budget_consumed / window.long.milliseconds)
     findings = []
     for index, service in enumerate(spec.services):
         critical = service.thresholds.error_rate.critical
         slo = next((s for s in service.slos if s.kind == "errors"), None)
         if critical is None or slo is None:
             continue
+        # The fastest page among the pairs that can fire for this SLO (14.4x over 1h and 5m for 30d).
+        pages = [window for window in alertable_windows(slo, burn_windows()) if window.severity == "critical"]
+        if not pages:
+            continue
+        fastest = max(pages, key=lambda window: window.budget_consumed / window.long.milliseconds)
         burn_rate = fastest.burn_rate(slo.window)
         pages_at = Ratio(burn_rate * (1 - slo.objective.value))
         if critical.value > pages_at.value:

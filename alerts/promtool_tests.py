@@ -140,11 +140,11 @@ def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind) ->
         level = {"quiet": instance.quiet_level, "blocked": instance.blocked_level}.get(kind, instance.fire_level)
         assert level is not None, "case_kinds() asks for quiet and blocked cases only where every member has one"
         scenario = instance.scenario(level)
-        # A firing case's description is compared to the letter: move off a rounding tie, further
-        # onto the firing side.
+        # Where something fires (this alert, or the faster siblings of a blocked case), descriptions
+        # are compared to the letter: move off a rounding tie, further from the threshold.
         step = 1.001 if instance.fires_above else 0.999
         for _ in range(20):
-            if kind in SILENT_KINDS or _rendered_exactly(rule, scenario.value):
+            if kind == "quiet" or _rendered_exactly(rule, scenario.value):
                 break
             level *= step
             scenario = instance.scenario(level)

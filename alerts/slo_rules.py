@@ -152,6 +152,14 @@ def burn_threshold(slo: Slo, window: BurnWindow) -> Decimal:
     return window.burn_rate(slo.window) * (Decimal(1) - slo.objective.value)
 
 
+def alertable_windows(slo: Slo, windows: tuple[BurnWindow, ...]) -> tuple[BurnWindow, ...]:
+    """The pairs that mean something for this SLO: a burn rate of at least 1 (below it the budget
+    outlasts the window: a 3d pair of a 7d SLO would fire at 0.23x, well inside the budget; at 1x,
+    the 30d table's slowest ticket, it runs out exactly at the window's end) and a threshold below
+    a 100% error ratio (14.4x a 10% budget is 144% errors: it can never fire)."""
+    return tuple(w for w in windows if w.burn_rate(slo.window) >= 1 and burn_threshold(slo, w) < 1)
+
+
 def _burn_term(service: Service, slo: Slo, window: BurnWindow, faster: BurnWindow | None) -> str:
     threshold = burn_threshold(slo, window)
     selector = f'service="{service.name}", slo="{slo.name}"'
@@ -173,8 +181,9 @@ def burn_rate_alerts(context: RuleContext, service: Service, windows: tuple[Burn
     """One rule per SLO of ``service`` and window pair."""
     rules = []
     for slo in service.slos:
-        for index, window in enumerate(windows):
-            faster = windows[index - 1] if index else None
+        pairs = alertable_windows(slo, windows)
+        for index, window in enumerate(pairs):
+            faster = pairs[index - 1] if index else None
             kind = "page" if window.severity == "critical" else "ticket"
             speed = f" at more than {number(window.burn_rate(slo.window))}x the sustainable rate"
             rules.append(AlertRule(

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import grafanalib.core as G
 
 from alerts.service_rules import ERROR_RATIO_RECORD, P95_RECORD, requests_rate_record
-from alerts.slo_rules import burn_windows, error_ratio_record
+from alerts.slo_rules import alertable_windows, burn_windows, error_ratio_record
 from dashboards import links as ids
 from dashboards.datasources import ELASTICSEARCH, JAEGER
 from dashboards.panels import (
@@ -117,7 +117,7 @@ def _instance_panels(service: Service) -> list[Panel]:
 def _slo_panels(service: Service, slo: Slo) -> list[Panel]:
     scope = (f"service={quoted(service.name)}", f"slo={quoted(slo.name)}")
     budget = Decimal(1) - slo.objective.value
-    windows = burn_windows()
+    windows = alertable_windows(slo, burn_windows())
     burn = {w.long: (float(w.burn_rate(slo.window) * budget), RED if w.severity == "critical" else ORANGE)
             for w in windows}
     targets = [prom(selector(error_ratio_record(long), *scope), f"{long} window") for long in burn]

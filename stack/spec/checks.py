@@ -170,6 +170,26 @@ def latency_buckets(spec: Spec) -> list[Issue]:
     return issues
 
 
+def alertable_slos(spec: Spec) -> list[Issue]:
+    """An SLO for which no burn-rate window pair can fire is one nobody would hear about."""
+    # Imported here: the window table is the alerting layer's data, read by this one check only.
+    from alerts.slo_rules import alertable_windows, burn_threshold, burn_windows
+
+    issues: list[Issue] = []
+    windows = burn_windows()
+    for index, service in enumerate(spec.services):
+        for position, slo in enumerate(service.slos):
+            if alertable_windows(slo, windows):
+                continue
+            shown = "; ".join(f"{w.long}/{w.short} {float(w.burn_rate(slo.window)):.3g}x = "
+                              f"{float(burn_threshold(slo, w)) * 100:.3g}% errors" for w in windows)
+            issues.append((("services", index, "slos", position),
+                           f"no burn-rate window pair can fire for objective {slo.objective} over {slo.window} "
+                           f"({shown}; a pair needs a burn rate of at least 1x and fewer than 100% errors): "
+                           "raise the objective or lengthen the window"))
+    return issues
+
+
 def retention_covers_slo_windows(spec: Spec) -> list[Issue]:
     """Each SLO's window SLI and error budget read the whole window back: Prometheus must keep it."""
     retention = spec.prometheus.retention
@@ -233,6 +253,7 @@ CHECKS: tuple[Callable[[Spec], list[Issue]], ...] = (
     dependencies,
     notification_references,
     latency_buckets,
+    alertable_slos,
     retention_covers_slo_windows,
     prometheus_timing,
     target_versions,
