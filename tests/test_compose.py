@@ -26,7 +26,7 @@ from stack.validate.compose_checks import (
 )
 from stack.validate.findings import ValidationContext
 from tests.compose.trees import (
-    SHARED_SCHEMAS,
+    SCHEMAS,
     build_tree,
     fake_dashboards,
     load_yaml,
@@ -48,7 +48,7 @@ def compose(tree: ValidationContext) -> dict[str, Any]:
 
 
 def test_the_compose_file_validates_against_the_compose_spec_schema(compose: dict[str, Any]) -> None:
-    schema = json.loads((SHARED_SCHEMAS / "compose-spec.json").read_text())
+    schema = json.loads((SCHEMAS / "compose-spec.json").read_text())
     errors = [f"{e.json_path}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(compose)]
     assert errors == []
 

@@ -1,4 +1,4 @@
-"""kubernetes/*.yaml: core kinds via kubernetes-validate, operator kinds against the shared CRD schemas,
+"""kubernetes/*.yaml: core kinds via kubernetes-validate, operator kinds against the vendored CRD schemas,
 the same rule groups as the rule files, and the exporter's hardening."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from stack.validate.kubernetes_checks import (
     prometheus_operator_validator,
 )
 from tests.compose.trees import (
-    SHARED_SCHEMAS,
+    SCHEMAS,
     build_tree,
     fake_dashboards,
     load_documents,
@@ -39,7 +39,7 @@ CRDS = {
 
 
 def crd_schema(kind: str) -> dict[str, Any]:
-    crd = yaml.safe_load((SHARED_SCHEMAS / "crds" / CRDS[kind]).read_text())
+    crd = yaml.safe_load((SCHEMAS / "crds" / CRDS[kind]).read_text())
     return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 
@@ -64,7 +64,7 @@ def test_core_objects_validate_with_kubernetes_validate(objects: list[dict[str, 
         kubernetes_validate.validate(document, "1.30", strict=True)
 
 
-def test_operator_objects_validate_against_the_shared_crd_schemas(objects: list[dict[str, Any]]) -> None:
+def test_operator_objects_validate_against_the_vendored_crd_schemas(objects: list[dict[str, Any]]) -> None:
     for kind in CRDS:
         validator = jsonschema.Draft7Validator(crd_schema(kind))
         found = of_kind(objects, kind)

@@ -16,8 +16,8 @@ from stack.metric_catalog import MetricCatalog, build_catalog
 from stack.spec.loader import load_spec, load_spec_text
 from stack.spec.model import Spec
 
-# The reference schema lives beside the repository (../shared), never inside the product.
-SCHEMA_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "schemas" / "grafana-dashboard.jsonschema.json"
+# The reference schema is vendored test data (tests/schemas/SOURCES.md), never part of the product.
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "grafana-dashboard.jsonschema.json"
 
 # Two services with different thresholds, a replica, a queue with a dead-letter queue,
 # warning levels on the host, logs and traces off: every branch the default spec leaves out.
@@ -95,8 +95,8 @@ def datasource_uids(spec: Spec) -> dict[str, str]:
 @cache
 def schema_validator() -> Draft7Validator:
     if not SCHEMA_PATH.is_file():
-        pytest.fail(f"the Grafana dashboard schema is missing at {SCHEMA_PATH} (expected beside the repository in "
-                    "../shared/schemas); the schema tests cannot run without it")
+        pytest.fail(f"the Grafana dashboard schema is missing at {SCHEMA_PATH} (vendored in tests/schemas); "
+                    "the schema tests cannot run without it")
     return Draft7Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
 
 
