@@ -34,7 +34,7 @@ class Dependents:
     queues: tuple[str, ...]  # queues those services name in depends_on
 
 
-def _reached(spec: Spec) -> dict[str, set[str]]:
+def reachable(spec: Spec) -> dict[str, set[str]]:
     """service -> every datastore and service it reaches through depends_on (queues lead to their datastore)."""
     services = {s.name: s for s in spec.services}
     queues = {q.name: q for q in spec.queues}
@@ -58,9 +58,10 @@ def _reached(spec: Spec) -> dict[str, set[str]]:
     return reached
 
 
-def dependents(spec: Spec, cause: str) -> Dependents:
-    """The services that reach ``cause`` (a datastore or service name) and the queues they name."""
-    reached = _reached(spec)
+def dependents(spec: Spec, cause: str, reached: dict[str, set[str]] | None = None) -> Dependents:
+    """The services that reach ``cause`` (a datastore or service name) and the queues they name;
+    ``reached``: ``reachable(spec)`` when the caller asks for many causes (computed once)."""
+    reached = reachable(spec) if reached is None else reached
     services = [s for s in spec.services if cause in reached[s.name]]
     queue_names = {q.name for q in spec.queues}
     queues = dict.fromkeys(q for s in services for q in s.depends_on if q in queue_names)
@@ -87,12 +88,13 @@ def dependency_inhibit_rules(spec: Spec, rules: Sequence[AlertRule], external: l
     """(d) A down datastore silences its dependents' symptoms; (e) ServiceDown silences its own
     service's symptoms and its dependents'. ``external``: the external label names."""
     present = {r.name for r in rules}
+    reached = reachable(spec)
     result: list[dict[str, Any]] = []
     for store in spec.datastores:
         alert = DATASTORE_DOWN[store.kind]
         if alert in present:
             source = [format_matcher("alertname", "=", alert), format_matcher("datastore", "=", store.name)]
-            result += _rules_for(source, dependents(spec, store.name), rules, external)
+            result += _rules_for(source, dependents(spec, store.name, reached), rules, external)
     if SERVICE_DOWN not in present:
         return result
     own = _symptoms(rules, "service")
@@ -101,7 +103,7 @@ def dependency_inhibit_rules(spec: Spec, rules: Sequence[AlertRule], external: l
                        "target_matchers": [one_of("alertname", own)], "equal": [*external, "service"]})
     for service in spec.services:
         source = [format_matcher("alertname", "=", SERVICE_DOWN), format_matcher("service", "=", service.name)]
-        result += _rules_for(source, dependents(spec, service.name), rules, external)
+        result += _rules_for(source, dependents(spec, service.name, reached), rules, external)
     return result
 
 
@@ -110,11 +112,14 @@ def explained_by(spec: Spec, rules: Sequence[AlertRule], alertname: str, subject
     rule = next((r for r in rules if r.name == alertname), None)
     if rule is None or not rule.symptom:
         return []
+    reached = reachable(spec)
+
     def hit(affected: Dependents) -> bool:
         return subject in (affected.services if rule.subject == "service" else affected.queues)
 
     causes = [f"{DATASTORE_DOWN[store.kind]} ({store.name})" for store in spec.datastores
-              if hit(dependents(spec, store.name))]
+              if hit(dependents(spec, store.name, reached))]
     causes += [f"{SERVICE_DOWN} ({service.name})" for service in spec.services
-               if (rule.subject == "service" and subject == service.name) or hit(dependents(spec, service.name))]
+               if (rule.subject == "service" and subject == service.name)
+               or hit(dependents(spec, service.name, reached))]
     return causes

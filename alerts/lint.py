@@ -16,7 +16,7 @@ from typing import Any
 
 import promql_parser as promql
 
-from alerts.dependency_inhibition import DATASTORE_DOWN, SERVICE_DOWN, dependents
+from alerts.dependency_inhibition import DATASTORE_DOWN, SERVICE_DOWN, dependents, reachable
 from alerts.model import AlertRule
 from alerts.promql_labels import ABSENT_FUNCTIONS, metric_names, output_labels, range_selector
 from alerts.slo_rules import alertable_windows, burn_windows
@@ -382,9 +382,10 @@ def cause_timing(spec: Spec, rules: Sequence[AlertRule], spec_name: str = "stack
     silences. Alertmanager notifies an alert whose hold has passed at once, so the symptom would
     reach it before its cause and page."""
     symptoms = [r for r in rules if r.symptom]
-    causes = [(f"datastores[{i}]", d.name, DATASTORE_DOWN[d.kind], d.thresholds.down_for, dependents(spec, d.name), False)
-              for i, d in enumerate(spec.datastores)]
-    causes += [(f"services[{i}]", s.name, SERVICE_DOWN, s.thresholds.down_for, dependents(spec, s.name), True)
+    reached = reachable(spec)
+    causes = [(f"datastores[{i}]", d.name, DATASTORE_DOWN[d.kind], d.thresholds.down_for,
+               dependents(spec, d.name, reached), False) for i, d in enumerate(spec.datastores)]
+    causes += [(f"services[{i}]", s.name, SERVICE_DOWN, s.thresholds.down_for, dependents(spec, s.name, reached), True)
                for i, s in enumerate(spec.services)]
     findings = []
     for where, name, alert, down_for, affected, own in causes:
