@@ -381,7 +381,13 @@ def cause_timing(spec: Spec, rules: Sequence[AlertRule], spec_name: str = "stack
     """Warning: a datastore's or service's ``down_for`` not below the shortest hold of a symptom it
     silences. Alertmanager notifies an alert whose hold has passed at once, so the symptom would
     reach it before its cause and page."""
-    symptoms = [r for r in rules if r.symptom]
+    # (subject label, value) -> the symptom with the shortest hold about it: linear in the rules.
+    quickest: dict[tuple[str, str], AlertRule] = {}
+    for rule in (r for r in rules if r.symptom):
+        for instance in rule.instances:
+            key = (rule.subject, instance.labels.get(rule.subject, ""))
+            if key not in quickest or rule.for_ < quickest[key].for_:
+                quickest[key] = rule
     reached = reachable(spec)
     causes = [(f"datastores[{i}]", d.name, DATASTORE_DOWN[d.kind], d.thresholds.down_for,
                dependents(spec, d.name, reached), False) for i, d in enumerate(spec.datastores)]
@@ -389,12 +395,9 @@ def cause_timing(spec: Spec, rules: Sequence[AlertRule], spec_name: str = "stack
                for i, s in enumerate(spec.services)]
     findings = []
     for where, name, alert, down_for, affected, own in causes:
-        services = {*affected.services, *([name] if own else [])}
-
-        def silenced(rule: AlertRule) -> bool:
-            subjects = services if rule.subject == "service" else set(affected.queues)
-            return any(i.labels.get(rule.subject) in subjects for i in rule.instances)
-        shortest = min((r for r in symptoms if silenced(r)), key=lambda r: r.for_, default=None)
+        subjects = [("service", s) for s in {*affected.services, *([name] if own else [])}]
+        silenced = [quickest[key] for key in [*subjects, *(("queue", q) for q in affected.queues)] if key in quickest]
+        shortest = min(silenced, key=lambda r: r.for_, default=None)
         if shortest is not None and down_for >= shortest.for_:
             findings.append(Finding(
                 VALIDATOR, RULE_SEVERITY["cause-after-symptom"], spec_name, f"{where}.thresholds.down_for",
