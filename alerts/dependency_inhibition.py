@@ -108,7 +108,9 @@ def dependency_inhibit_rules(spec: Spec, rules: Sequence[AlertRule], external: l
 
 
 def explained_by(spec: Spec, rules: Sequence[AlertRule], alertname: str, subject: str) -> list[str]:
-    """For docs/alerts.md: the down alerts (with their subject) that silence ``alertname`` about ``subject``."""
+    """The down alerts (with their subject) that silence ``alertname`` about ``subject``, read from
+    the dependency graph alone. docs/alerts.md reads the generated inhibit rules instead; this is
+    the graph's side of the same answer, which the tests hold the rules to."""
     rule = next((r for r in rules if r.name == alertname), None)
     if rule is None or not rule.symptom:
         return []
