@@ -19,6 +19,7 @@ import promql_parser as promql
 from alerts.dependency_inhibition import DATASTORE_DOWN, SERVICE_DOWN, dependents, reachable
 from alerts.model import AlertRule
 from alerts.promql_labels import ABSENT_FUNCTIONS, metric_names, output_labels, range_selector
+from alerts.service_rules import latency_edge
 from alerts.slo_rules import alertable_windows, burn_windows
 from stack.metric_catalog import MetricCatalog, recording_rule_entries
 from stack.spec.model import Spec
@@ -42,6 +43,7 @@ LINT_RULES: dict[str, str] = {
     "threshold-coherence": "A critical error-rate alert fires above the level where the errors SLO already pages.",
     "watchdog-unwired": "The always-firing Watchdog has no receiver: nothing notices when alerting itself dies.",
     "cause-after-symptom": "A down alert holds as long as a symptom it silences: the symptom can page first.",
+    "latency-threshold-off-bucket": "A p95 threshold between two histogram buckets: the alert compares at the next bucket up.",
 }
 
 RULE_SEVERITY: dict[str, Severity] = {
@@ -50,6 +52,7 @@ RULE_SEVERITY: dict[str, Severity] = {
     "threshold-coherence": "info",
     "watchdog-unwired": "info",
     "cause-after-symptom": "warning",
+    "latency-threshold-off-bucket": "warning",
 }
 
 COMPARISON_OPERATORS = frozenset({"==", "!=", ">", "<", ">=", "<="})
@@ -364,6 +367,29 @@ def threshold_coherence(spec: Spec, spec_name: str = "stack.yaml") -> list[Findi
                     "the owner decides whether both are wanted",
                 )
             )
+    return findings
+
+
+def latency_bucket_rounding(spec: Spec, spec_name: str = "stack.yaml") -> list[Finding]:
+    """Warning: a p95 threshold between two bucket bounds of the service's histogram; the alert
+    compares at the next bound up (only a p95 above a bound is certain)."""
+    findings = []
+    for index, service in enumerate(spec.services):
+        metrics = service.request_metrics
+        for level in ("critical", "warning"):
+            threshold = getattr(service.thresholds.latency_p95, level)
+            edge = latency_edge(service, level)
+            if threshold is None or edge is None or edge == threshold:
+                continue
+            below = max((b for b in metrics.buckets if b < threshold.seconds), default=0.0)
+            findings.append(Finding(
+                VALIDATOR, RULE_SEVERITY["latency-threshold-off-bucket"], spec_name,
+                f"services[{index}].thresholds.latency_p95.{level}",
+                f"[latency-threshold-off-bucket] {service.name}: p95 {threshold} lies between the bucket bounds "
+                f"{below:g}s and {edge.seconds:g}s of {metrics.histogram}, where histogram_quantile interpolates "
+                f"(latencies under {threshold} can read above it); the alert compares at {edge}, the next bound up. "
+                f"Add {threshold.seconds:g} to request_metrics.buckets (and to the app's histogram) to alert at "
+                f"{threshold}"))
     return findings
 
 

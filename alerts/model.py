@@ -36,6 +36,7 @@ class Scenario:
     holds_until: Duration | None = None  # the value is only guaranteed until then (windowed counts)
     measure: float | None = None  # what the rule compares, when it is not the alert's value (absent())
     facts: Mapping[str, str] = field(default_factory=dict)  # values of non-label placeholders ({probe_reason})
+    request_rate: float | None = None  # requests/s the input serves, for alerts with a traffic guard
 
     @property
     def compared(self) -> float:
@@ -58,6 +59,28 @@ class AlertInstance:
     quiet_level: float | None  # a level just on the safe side, at which it must not (None: always fires)
     # Above this level the rule cannot fire (a slower burn-rate pair, while the faster pair's window burns).
     blocked_above: float | None = None
+    # Traffic guard (requests/s, steady traffic): below it the rule stays quiet at any level.
+    min_request_rate: float | None = None
+    blocked_min_request_rate: float | None = None  # the faster pair blocks only on traffic it can fire on
+    # The same levels on a given request rate (the "too little traffic" case); None: no traffic guard.
+    sparse: Callable[[float, float], Scenario] | None = None
+
+    def guarded(self, scenario: Scenario) -> bool:
+        """The scenario serves too little traffic for this rule to fire."""
+        return (self.min_request_rate is not None and scenario.request_rate is not None
+                and scenario.request_rate < self.min_request_rate)
+
+    def blocked(self, scenario: Scenario) -> bool:
+        """A faster burn-rate pair covers this level (and has the traffic to fire on it)."""
+        if self.blocked_above is None or scenario.compared <= self.blocked_above:
+            return False
+        return (self.blocked_min_request_rate is None or scenario.request_rate is None
+                or scenario.request_rate >= self.blocked_min_request_rate)
+
+    @property
+    def sparse_rate(self) -> float | None:
+        """A request rate just under the guard, for the "too little traffic" case."""
+        return None if self.sparse is None or self.min_request_rate is None else self.min_request_rate * 0.8
 
     @property
     def blocked_level(self) -> float | None:

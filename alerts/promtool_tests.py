@@ -26,9 +26,9 @@ from stack.spec.model import Spec
 from stack.spec.values import Duration
 
 TESTS_DIR = PurePosixPath("prometheus/tests")
-CaseKind = Literal["fires", "quiet", "before-for", "blocked"]
+CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
-SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked"})
+SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse"})
 
 
 class SynthesisError(Exception):
@@ -53,7 +53,7 @@ class Timing:
 
 def _holds(instance: AlertInstance, scenario: Scenario) -> bool:
     measured = scenario.compared
-    if instance.blocked_above is not None and measured > instance.blocked_above:
+    if instance.guarded(scenario) or instance.blocked(scenario):
         return False
     return measured > instance.threshold if instance.fires_above else measured < instance.threshold
 
@@ -139,7 +139,12 @@ def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind) ->
     for instance in instances:
         level = {"quiet": instance.quiet_level, "blocked": instance.blocked_level}.get(kind, instance.fire_level)
         assert level is not None, "case_kinds() asks for quiet and blocked cases only where every member has one"
-        scenario = instance.scenario(level)
+        build = instance.scenario
+        if kind == "sparse":
+            assert instance.sparse is not None and instance.sparse_rate is not None
+            sparse, rate = instance.sparse, instance.sparse_rate
+            build = lambda at, sparse=sparse, rate=rate: sparse(at, rate)  # noqa: E731
+        scenario = build(level)
         # Where something fires (this alert, or the faster siblings of a blocked case), descriptions
         # are compared to the letter: move off a rounding tie, further from the threshold.
         step = 1.001 if instance.fires_above else 0.999
@@ -147,7 +152,7 @@ def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind) ->
             if kind == "quiet" or _rendered_exactly(rule, scenario.value):
                 break
             level *= step
-            scenario = instance.scenario(level)
+            scenario = build(level)
         if _holds(instance, scenario) == (kind in SILENT_KINDS):
             raise SynthesisError(f"{rule.name} {dict(instance.labels)}: the {kind} level {level} lands on the wrong side")
         members.append(_Member(instance, level, scenario))
@@ -190,7 +195,8 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
     subjects = sorted({m.instance.labels.get(rule.subject, "") for m in members})
     shown = ", ".join(subjects[:5]) + (f" and {len(subjects) - 5} more" if len(subjects) > 5 else "")
     what = {"fires": "fires", "quiet": "stays quiet just inside the threshold", "before-for": "does not fire before for",
-            "blocked": "stays quiet while a faster window pair covers the burn"}[kind]
+            "blocked": "stays quiet while a faster window pair covers the burn",
+            "sparse": "stays quiet on too little traffic"}[kind]
     levels = sorted({f"{m.level:g}" for m in members})
     return {
         "name": f"{rule.name} {what} ({rule.subject} {shown}; level {', '.join(levels[:3])})",
@@ -265,12 +271,16 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: 
 
 def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) -> list[CaseKind]:
     """The cases an alert is tested with: it fires; it stays quiet just inside its threshold (unless
-    it always fires, like the Watchdog); it does not fire before ``for`` (unless it has none)."""
+    it always fires, like the Watchdog); a slower burn pair stays quiet at a burn its faster pair
+    covers; a traffic-guarded alert stays quiet at a firing level on traffic just under its guard;
+    it does not fire before ``for`` (unless it has none)."""
     kinds: list[CaseKind] = ["fires"]
     if all(m.quiet_level is not None for m in members):
         kinds.append("quiet")
     if all(m.blocked_level is not None for m in members):
         kinds.append("blocked")
+    if all(m.sparse_rate is not None for m in members):
+        kinds.append("sparse")
     if rule.for_.milliseconds:
         if rule.for_.milliseconds <= timing.evaluation.milliseconds:
             raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")

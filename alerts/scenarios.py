@@ -48,31 +48,38 @@ def failed_probe(up_metric: str, labels: Mapping[str, str], failure: Mapping[str
     return Scenario(series, up.value, up.ready_after, facts={"probe_reason": reason})
 
 
+def _requests(share: float, per_interval: float) -> float:
+    """``share`` of ``per_interval`` requests: whole requests when the total is whole (counters of a
+    busy service), the exact share when it is a fraction (a trickle: 0.9 requests per scrape)."""
+    return round(share * per_interval) if isinstance(per_interval, int) else share * per_interval
+
+
 def error_ratio(count_metric: str, labels: Mapping[str, str], status_label: str, level: float, interval: Duration,
-                per_interval: int = 10000, error_status: str = "500") -> Scenario:
+                per_interval: float = 10000, error_status: str = "500") -> Scenario:
     """Two request counters whose 5xx share is ``level`` (rounded to whole requests)."""
-    errors = round(level * per_interval)
+    errors = _requests(level, per_interval)
     ok = per_interval - errors
     series = (
-        InputSeries(selector(count_metric, {**labels, status_label: "200"}), f"0+{ok}x{{n}}"),
-        InputSeries(selector(count_metric, {**labels, status_label: error_status}), f"0+{errors}x{{n}}"),
+        InputSeries(selector(count_metric, {**labels, status_label: "200"}), f"0+{_number(ok)}x{{n}}"),
+        InputSeries(selector(count_metric, {**labels, status_label: error_status}), f"0+{_number(errors)}x{{n}}"),
     )
     seconds = interval.seconds
     value = (errors / seconds) / ((ok / seconds) + (errors / seconds))
-    return Scenario(series, value, interval)
+    return Scenario(series, value, interval, request_rate=per_interval / seconds)
 
 
-def histogram(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], counts: Mapping[float, int],
-              total: int) -> tuple[InputSeries, ...]:
+def histogram(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], counts: Mapping[float, float],
+              total: float) -> tuple[InputSeries, ...]:
     """Bucket and count series of a histogram receiving ``counts[bucket bound]`` requests per interval
     (``total`` in all; any not in ``counts`` land in the +Inf bucket)."""
     series: list[InputSeries] = []
     cumulative = 0
     for bound in buckets:
         cumulative += counts.get(bound, 0)
-        series.append(InputSeries(selector(f"{metric}_bucket", {**labels, "le": le_text(bound)}), f"0+{cumulative}x{{n}}"))
-    series.append(InputSeries(selector(f"{metric}_bucket", {**labels, "le": "+Inf"}), f"0+{total}x{{n}}"))
-    series.append(InputSeries(selector(f"{metric}_count", labels), f"0+{total}x{{n}}"))
+        series.append(InputSeries(selector(f"{metric}_bucket", {**labels, "le": le_text(bound)}),
+                                  f"0+{_number(cumulative)}x{{n}}"))
+    series.append(InputSeries(selector(f"{metric}_bucket", {**labels, "le": "+Inf"}), f"0+{_number(total)}x{{n}}"))
+    series.append(InputSeries(selector(f"{metric}_count", labels), f"0+{_number(total)}x{{n}}"))
     return tuple(series)
 
 
@@ -82,7 +89,7 @@ def le_text(bound: float) -> str:
 
 
 def latency_quantile(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], quantile: float,
-                     level: float, interval: Duration, per_interval: int = 1000) -> Scenario:
+                     level: float, interval: Duration, per_interval: float = 1000) -> Scenario:
     """A histogram whose ``quantile`` (by histogram_quantile's linear interpolation) is about ``level``.
 
     Requests go to the bucket holding ``level``, plus enough "fast" ones in the first bucket
@@ -92,21 +99,23 @@ def latency_quantile(metric: str, labels: Mapping[str, str], buckets: tuple[floa
     upper = buckets[index]
     lower = buckets[index - 1] if index else 0.0
     position = (level - lower) / (upper - lower)
-    fast = round((quantile - position) / (1 - position) * per_interval) if index and position < quantile else 0
+    fast = _requests((quantile - position) / (1 - position), per_interval) if index and position < quantile else 0
     counts = {upper: per_interval - fast}
     if fast:
         counts[buckets[0]] = counts.get(buckets[0], 0) + fast
     value = lower + (upper - lower) * ((quantile * per_interval - fast) / (per_interval - fast))
-    return Scenario(histogram(metric, labels, buckets, counts, per_interval), value, interval)
+    return Scenario(histogram(metric, labels, buckets, counts, per_interval), value, interval,
+                    request_rate=per_interval / interval.seconds)
 
 
 def slow_share(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], threshold: float, level: float,
-               interval: Duration, per_interval: int = 10000) -> Scenario:
+               interval: Duration, per_interval: float = 10000) -> Scenario:
     """A histogram where a ``level`` share of requests is slower than ``threshold`` (a bucket bound)."""
-    slow = round(level * per_interval)
+    slow = _requests(level, per_interval)
     above = next((bound for bound in buckets if bound > threshold), None)
     counts = {threshold: per_interval - slow, **({above: slow} if above is not None else {})}
-    return Scenario(histogram(metric, labels, buckets, counts, per_interval), slow / per_interval, interval)
+    return Scenario(histogram(metric, labels, buckets, counts, per_interval), slow / per_interval, interval,
+                    request_rate=per_interval / interval.seconds)
 
 
 def ramp(metric: str, labels: Mapping[str, str], level: float, window: Duration, interval: Duration) -> Scenario:

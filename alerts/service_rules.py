@@ -6,17 +6,21 @@ on them names its subject and owner; the scrape config puts both labels on the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, any_of, grouped, matcher, number, threshold_note
 from alerts.model import AlertInstance, AlertRule, RecordingRule, RuleGroup, Scenario
 from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, some_down_rules
 from stack.spec.model import EXPORTER_JOB, Service
+from stack.spec.thresholds import LatencyLevels
 from stack.spec.values import Duration
 
 RATE_WINDOW = "5m"
-# Windows of the request-rate recordings: 5m for the RED alerts, the long burn-rate windows for SLO guards.
-REQUEST_RATE_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+# Windows of the request-rate recordings: 5m for the RED alerts (the SLO rules record their own
+# windows' totals, slo:sli_events:rate<w>, beside the ratios that divide by them).
+REQUEST_RATE_WINDOWS = (RATE_WINDOW,)
 
 # Why each hold time (`for:`) is what it is.
 FOR_CRITICAL_RED = Duration.parse("2m")
@@ -24,9 +28,9 @@ FOR_CRITICAL_RED_REASON = "the 5m rate already smooths spikes; 2m more rules out
 FOR_WARNING_RED = Duration.parse("10m")
 FOR_WARNING_RED_REASON = "a warning is a ticket, not a page: only a sustained degradation is worth one"
 KEEP_FIRING_RED_REASON = (
-    f"the {RATE_WINDOW} window still holds the incident's requests for {RATE_WINDOW} after it ends (two "
-    "evaluations more for the recording rule): the page stays up until the warning of its family has cleared "
-    "too, so the warning never reaches anyone as the incident's tail, and a recovering service does not re-page")
+    "once firing, the page holds while the measure stays above the warning level (hysteresis in the expression), "
+    f"so its warning never outlives it; keep_firing_for bridges a dip under that level on random traffic (the "
+    f"{RATE_WINDOW} window plus two evaluations for the recording rule), so a steady fault pages once")
 FOR_FLAPPING = Duration.parse("5m")
 FOR_FLAPPING_REASON = "restarts are counted over 30m already; 5m confirms it is not one rolling deploy"
 
@@ -66,6 +70,20 @@ def service_recording_rules(service: Service) -> list[RecordingRule]:
         )
     )
     return rules
+
+
+def traffic_floor(service: Service, window: Duration) -> float:
+    """Requests a ratio over ``window`` needs before an alert may read it: the stricter of the
+    spec's min_requests (a count) and min_request_rate (a rate, times the window)."""
+    thresholds = service.thresholds
+    return max(float(thresholds.min_requests), thresholds.min_request_rate * window.seconds)
+
+
+def traffic_guard(selector: str, window: Duration, floor: float, record: str | None = None) -> str:
+    """``and``-term keeping an alert quiet while ``window`` holds fewer than ``floor`` requests
+    (``record``: the recorded request rate over ``window``)."""
+    record = record or requests_rate_record(str(window))
+    return f"and on (service, team)\n{record}{{{selector}}} * {number(window.seconds)} >= {number(round(floor, 6))}"
 
 
 def _labels(service: Service) -> dict[str, str]:
@@ -190,14 +208,26 @@ def health_check_rules(context: RuleContext, services: list[Service]) -> list[Al
 
 
 def _red_rule(context: RuleContext, name: str, severity: str, entries: list[tuple[object, object, list[Service]]],
-              record: str, value_format: str, what: str, **text: object) -> AlertRule:
-    """One rule over every service; entries are (threshold as shown, threshold as PromQL number, services)."""
+              record: str, value_format: str, what: str, release: Callable[[Service], object | None] = lambda s: None,
+              **text: object) -> AlertRule:
+    """One rule over every service; entries are (threshold as shown, threshold as PromQL number, services).
+
+    ``release``: the level a firing alert must fall under before it can resolve (the service's
+    warning level, for a critical alert): hysteresis. A 10% error ratio over a window of a few
+    hundred random requests wanders; without it the page would resolve on a dip under 5% and
+    leave its warning (1%) to reach chat as the incident's tail, or re-page on the next rise.
+    """
     terms = []
+    window = Duration.parse(RATE_WINDOW)
     for _, limit, services in entries:
-        selector = matcher("service", [s.name for s in services])
-        guard = min(s.thresholds.min_request_rate for s in services)
-        terms.append(f"{record}{{{selector}}} > {number(limit)}\n"
-                     f"and on (service, team)\n{requests_rate_record(RATE_WINDOW)}{{{selector}}} > {number(guard)}")
+        for (floor, low), group in grouped(services, lambda s: (traffic_floor(s, window), release(s))):
+            selector = matcher("service", [s.name for s in group])
+            above = f"{record}{{{selector}}} > {number(limit)}"
+            if low is not None:
+                firing = f'ALERTS{{alertname="{name}", alertstate="firing", {selector}}}'
+                above = (f"(\n  {above}\n  or\n  {record}{{{selector}}} > {number(low)}\n"
+                         f"  and on (service, team)\n  {firing}\n)")
+            terms.append(f"{above}\n{traffic_guard(selector, window, floor)}")
     critical = severity == "critical"
     return AlertRule(
         name=name, expr=any_of(terms),
@@ -238,9 +268,11 @@ def error_rate_rules(context: RuleContext, services: list[Service]) -> list[Aler
             continue
         groups = [(t, t.value, g) for t, g in grouped(entries, lambda s: getattr(s.thresholds.error_rate, severity))]
         critical = severity == "critical"
+        warning_level = (lambda s: s.thresholds.error_rate.warning and s.thresholds.error_rate.warning.value)
         rules.append(_red_rule(
             context, name, severity, groups, ERROR_RATIO_RECORD, "percentage",
             f"{{service}} answers {{value}} of requests with a 5xx status over {RATE_WINDOW}",
+            release=warning_level if critical else lambda s: None,
             summary="A service answers too many requests with a server error." if critical
             else "A service's server-error rate has risen.",
             meaning=f"The share of the service's requests that failed with a 5xx over {RATE_WINDOW} is above its "
@@ -255,27 +287,56 @@ def error_rate_rules(context: RuleContext, services: list[Service]) -> list[Aler
     return rules
 
 
+def red_traffic_floor(service: Service) -> float:
+    """The RED traffic guard as a steady request rate (requests/s)."""
+    window = Duration.parse(RATE_WINDOW)
+    return traffic_floor(service, window) / window.seconds
+
+
 def _ratio_instance(context: RuleContext, service: Service, threshold: float) -> AlertInstance:
     metrics = service.request_metrics
+    interval = context.scrape_interval
 
-    def build(level: float) -> Scenario:
+    def build(level: float, rate: float | None = None) -> Scenario:
+        per_interval = 10000 if rate is None else rate * interval.seconds
         return scenarios.error_ratio(f"{metrics.histogram}_count", _request_labels(service), metrics.status_label,
-                                     level, context.scrape_interval)
+                                     level, interval, per_interval=per_interval)
 
-    return AlertInstance(_labels(service), threshold, True, build, min(threshold * 2, (threshold + 1) / 2), threshold * 0.9)
+    return AlertInstance(_labels(service), threshold, True, build, min(threshold * 2, (threshold + 1) / 2),
+                         threshold * 0.9, min_request_rate=red_traffic_floor(service), sparse=build)
+
+
+def latency_edge(service: Service, severity: str) -> Duration | None:
+    """Where the service's p95 threshold of ``severity`` is compared: the threshold itself when it is
+    a bucket bound of the histogram, else the next bound up. Inside a bucket histogram_quantile
+    interpolates (latencies of 1.2-1.8 s read as a p95 of 2.4 s in a 1-2.5 s bucket), so only a p95
+    above a bound is certain; validate reports each rounding ([latency-threshold-off-bucket])."""
+    threshold = getattr(service.thresholds.latency_p95, severity)
+    if threshold is None:
+        return None
+    edge = service.request_metrics.edge_at_or_above(threshold.seconds)
+    return threshold if edge is None or service.request_metrics.has_edge(threshold.seconds) else Duration.of_seconds(edge)
+
+
+def compared_latency_levels(service: Service) -> LatencyLevels:
+    """The service's p95 levels where the alerts compare them (bucket bounds, see latency_edge)."""
+    return service.thresholds.latency_p95.model_copy(
+        update={level: latency_edge(service, level) for level in ("critical", "warning")})
 
 
 def latency_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
     rules = []
     for name, severity in [("HighLatency", "critical"), ("LatencyDegraded", "warning")]:
-        entries = [s for s in services if getattr(s.thresholds.latency_p95, severity) is not None]
+        entries = [s for s in services if latency_edge(s, severity) is not None]
         if not entries:
             continue
-        groups = [(t, t.seconds, g) for t, g in grouped(entries, lambda s: getattr(s.thresholds.latency_p95, severity))]
+        groups = [(t, t.seconds, g) for t, g in grouped(entries, lambda s: latency_edge(s, severity))]
         critical = severity == "critical"
+        warning_edge = (lambda s: (edge := latency_edge(s, "warning")) and edge.seconds)
         rules.append(_red_rule(
             context, name, severity, groups, P95_RECORD, "duration",
             f"{{service}} p95 latency is {{value}} over {RATE_WINDOW}",
+            release=warning_edge if critical else lambda s: None,
             summary="A service responds too slowly." if critical else "A service has slowed down.",
             meaning=f"The 95th percentile of the service's request duration over {RATE_WINDOW} is above its "
                     f"{severity} threshold, while it had traffic.",
@@ -283,7 +344,7 @@ def latency_rules(context: RuleContext, services: list[Service]) -> list[AlertRu
                           "Is a dependency slow (database queries, locks, cache misses)?",
                           "Is the service saturated (CPU, event-loop lag, connection pool)?"),
             family="latency",
-            instances=tuple(_latency_instance(context, s, getattr(s.thresholds.latency_p95, severity).seconds)
+            instances=tuple(_latency_instance(context, s, latency_edge(s, severity).seconds)  # type: ignore[union-attr]
                             for s in entries),
         ))
     return rules
@@ -291,12 +352,17 @@ def latency_rules(context: RuleContext, services: list[Service]) -> list[AlertRu
 
 def _latency_instance(context: RuleContext, service: Service, threshold: float) -> AlertInstance:
     metrics = service.request_metrics
+    interval = context.scrape_interval
 
-    def build(level: float) -> Scenario:
+    def build(level: float, rate: float | None = None) -> Scenario:
+        per_interval = 1000 if rate is None else rate * interval.seconds
         return scenarios.latency_quantile(metrics.histogram, _request_labels(service), metrics.buckets, 0.95, level,
-                                          context.scrape_interval)
+                                          interval, per_interval=per_interval)
 
-    return AlertInstance(_labels(service), threshold, True, build, threshold * 2, threshold * 0.9)
+    # histogram_quantile reports at most the highest bucket bound (the spec keeps thresholds below it).
+    fire = min(threshold * 2, max(metrics.buckets))
+    return AlertInstance(_labels(service), threshold, True, build, fire, threshold * 0.9,
+                         min_request_rate=red_traffic_floor(service), sparse=build)
 
 
 def flapping_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:

@@ -1,8 +1,9 @@
 """SLO recording rules and multi-window, multi-burn-rate alerts (one alert rule per window pair).
 
-Recording rules, per service and SLO (labels ``service``, ``slo``, ``team``):
-``slo:sli_error:ratio_rate<w>`` for every window, ``slo:objective:ratio``,
-``slo:error_budget:ratio``, ``slo:sli_error:ratio_rate<slo window>`` and
+Recording rules, per service (``slo:sli_events:rate<w>``, each window's request total) and per
+SLO (labels ``service``, ``slo``, ``team``): ``slo:sli_error:ratio_rate<w>`` for every window,
+``slo:objective:ratio``, ``slo:error_budget:ratio``, ``slo:sli_error:ratio_rate<slo window>``
+(from ``slo:window_bad_events:rate5m`` and ``slo:window_events:rate5m``) and
 ``slo:error_budget_remaining:ratio``. Thresholds are Decimal products, so they print as
 clean decimals (``0.0144``).
 """
@@ -20,7 +21,7 @@ from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, number
 from alerts.model import AlertInstance, AlertRule, RecordingRule, RuleGroup, Scenario
-from alerts.service_rules import requests_rate_record
+from alerts.service_rules import traffic_floor, traffic_guard
 from stack.spec.model import Service, Slo
 from stack.spec.values import Duration
 
@@ -52,16 +53,31 @@ def sli_windows(windows: tuple[BurnWindow, ...]) -> list[Duration]:
     return sorted({w.long for w in windows} | {w.short for w in windows})
 
 
+# Windows at least this long are recorded in each service's slower group (``slo-<service>-long``),
+# evaluated every SLOW_INTERVAL: a 6h, 1d or 3d rate moves by well under 1% in a minute, and the
+# pairs reading them hold 15m or 1h, so a minute-old value changes nothing but the cost, which
+# grows with the samples in the window: rate(x[3d]) reads 17,280 samples per series at 15s.
+LONG_WINDOW = Duration.parse("6h")
+SLOW_INTERVAL = Duration.parse("1m")
+# The window SLI's inputs: 5m rates, sampled once a minute in the slower group.
+WINDOW_INPUT = Duration.parse("5m")
+
+
+def is_long(window: Duration) -> bool:
+    return window >= LONG_WINDOW
+
+
 def error_ratio_record(window: Duration) -> str:
     return f"slo:sli_error:ratio_rate{window}"
 
 
-def bad_events_record(window: Duration) -> str:
-    return f"slo:sli_bad_events:rate{window}"
-
-
 def events_record(window: Duration) -> str:
+    """All requests per second over ``window``: each SLO ratio's denominator, recorded once per service."""
     return f"slo:sli_events:rate{window}"
+
+
+WINDOW_BAD_EVENTS = f"slo:window_bad_events:rate{WINDOW_INPUT}"
+WINDOW_EVENTS = f"slo:window_events:rate{WINDOW_INPUT}"
 
 
 def _total_expr(service: Service, window: Duration) -> str:
@@ -69,68 +85,87 @@ def _total_expr(service: Service, window: Duration) -> str:
     return f"sum by (service, team) (rate({service.request_metrics.histogram}_count{{{job}}}[{window}]))"
 
 
-def _bad_events_expr(service: Service, slo: Slo, window: Duration) -> str:
-    """Bad requests per second. A client library creates the 5xx series on the first 5xx, so a
-    service that never failed has none: while requests are counted, that is zero, not nothing."""
+def _events(service: Service, window: Duration) -> str:
+    return f'{events_record(window)}{{service="{service.name}"}}'
+
+
+def _bad_events_expr(service: Service, slo: Slo, window: Duration, events: str) -> str:
+    """Bad requests per second, ``events`` the recorded total. A client library creates the 5xx
+    series on the first 5xx, so a service that never failed has none: while requests are counted,
+    that is zero, not nothing."""
     metrics = service.request_metrics
     job = f'job="{service.job}"'
-    total = _total_expr(service, window)
     if slo.kind == "errors":
         errors = f'{metrics.status_label}=~"{metrics.error_status_regex}"'
-        return f"sum by (service, team) (rate({metrics.histogram}_count{{{job}, {errors}}}[{window}]))\nor\n0 * {total}"
+        return f"sum by (service, team) (rate({metrics.histogram}_count{{{job}, {errors}}}[{window}]))\nor\n0 * {events}"
     assert slo.threshold is not None
     good = f'le="{scenarios.le_text(slo.threshold.seconds)}"'
-    return f"{total}\n-\nsum by (service, team) (rate({metrics.histogram}_bucket{{{job}, {good}}}[{window}]))"
+    return f"{events}\n-\nsum by (service, team) (rate({metrics.histogram}_bucket{{{job}, {good}}}[{window}]))"
 
 
 def _error_ratio_expr(service: Service, slo: Slo, window: Duration) -> str:
     if slo.kind == "availability":
         return f'1 - avg by (service, team) (avg_over_time(up{{job="{service.job}"}}[{window}]))'
-    return f"(\n{_bad_events_expr(service, slo, window)}\n)\n/\n{_total_expr(service, window)}"
+    events = _events(service, window)
+    return f"(\n{_bad_events_expr(service, slo, window, events)}\n)\n/\n{events}"
 
 
-def _window_ratio_rules(service: Service, slo: Slo, windows: tuple[BurnWindow, ...]) -> list[RecordingRule]:
-    """The SLI over the SLO's whole window. Request SLOs weigh each 5m by its traffic (bad events
-    over all events, both summed over the window): an idle 5m (0/0) adds nothing instead of
-    making the window NaN, and a busy hour counts more than a quiet one. Availability, measured
-    from scrapes, is a plain average over time."""
-    labels = {"service": service.name, "slo": slo.name}
-    selector = f'service="{service.name}", slo="{slo.name}"'
-    short = min(w.short for w in windows)
-    if slo.kind == "availability":
-        return [RecordingRule(error_ratio_record(slo.window),
-                              f"avg_over_time({error_ratio_record(short)}{{{selector}}}[{slo.window}])", labels)]
-    return [
-        RecordingRule(bad_events_record(short), _bad_events_expr(service, slo, short), labels),
-        RecordingRule(events_record(short), _total_expr(service, short), labels),
-        RecordingRule(error_ratio_record(slo.window),
-                      f"sum_over_time({bad_events_record(short)}{{{selector}}}[{slo.window}])\n/\n"
-                      f"sum_over_time({events_record(short)}{{{selector}}}[{slo.window}])", labels),
-    ]
+def _request_slos(service: Service) -> bool:
+    return any(slo.kind != "availability" for slo in service.slos)
 
 
-def slo_recording_rules(service: Service, slo: Slo, windows: tuple[BurnWindow, ...]) -> list[RecordingRule]:
-    labels = {"service": service.name, "slo": slo.name}
-    budget = Decimal(1) - slo.objective.value
-    selector = f'service="{service.name}", slo="{slo.name}"'
-    rules = [RecordingRule(error_ratio_record(w), _error_ratio_expr(service, slo, w), labels) for w in sli_windows(windows)]
-    static = {"team": service.team, **labels}
-    rules += [
-        RecordingRule("slo:objective:ratio", f"vector({number(slo.objective.value)})", static),
-        RecordingRule("slo:error_budget:ratio", f"vector({number(budget)})", static),
-        *_window_ratio_rules(service, slo, windows),
-        RecordingRule("slo:error_budget_remaining:ratio",
-                      f"1 - {error_ratio_record(slo.window)}{{{selector}}} / {number(budget)}", labels),
-    ]
+def _window_rules(service: Service) -> list[RecordingRule]:
+    """The SLI over each SLO's whole window, from 5m rates sampled once a minute: bad events over
+    all events, both summed over the window. Traffic-weighted: an idle 5m (0/0) adds nothing instead
+    of making the window NaN, and a busy hour counts more than a quiet one. Availability counts
+    time, not requests: its events are the samples themselves, so the SLI is the share of time down."""
+    rules: list[RecordingRule] = []
+    events = f'{WINDOW_EVENTS}{{service="{service.name}"}}'
+    if _request_slos(service):
+        rules.append(RecordingRule(WINDOW_EVENTS, _total_expr(service, WINDOW_INPUT), {"service": service.name}))
+    for slo in service.slos:
+        labels = {"service": service.name, "slo": slo.name}
+        selector = f'service="{service.name}", slo="{slo.name}"'
+        budget = Decimal(1) - slo.objective.value
+        if slo.kind == "availability":
+            bad = _error_ratio_expr(service, slo, WINDOW_INPUT)
+            ratio = f"avg_over_time({WINDOW_BAD_EVENTS}{{{selector}}}[{slo.window}])"
+        else:
+            bad = _bad_events_expr(service, slo, WINDOW_INPUT, events)
+            ratio = (f"sum_over_time({WINDOW_BAD_EVENTS}{{{selector}}}[{slo.window}])\n/ on (service, team)\n"
+                     f"sum_over_time({events}[{slo.window}])")
+        rules += [
+            RecordingRule(WINDOW_BAD_EVENTS, bad, labels),
+            RecordingRule(error_ratio_record(slo.window), ratio, labels),
+            RecordingRule("slo:objective:ratio", f"vector({number(slo.objective.value)})",
+                          {"team": service.team, **labels}),
+            RecordingRule("slo:error_budget:ratio", f"vector({number(budget)})", {"team": service.team, **labels}),
+            RecordingRule("slo:error_budget_remaining:ratio",
+                          f"1 - {error_ratio_record(slo.window)}{{{selector}}} / {number(budget)}", labels),
+        ]
     return rules
+
+
+def slo_recording_rules(service: Service, windows: tuple[BurnWindow, ...], long: bool) -> list[RecordingRule]:
+    """The service's SLI recordings for its short windows (``long`` False) or its long ones and the
+    window SLIs (True). Each window's request total is recorded once (``slo:sli_events:rate<w>``)
+    and every request SLO of the service divides by it, in the same group and evaluation."""
+    chosen = [w for w in sli_windows(windows) if is_long(w) == long]
+    rules: list[RecordingRule] = []
+    for window in chosen:
+        if _request_slos(service):
+            rules.append(RecordingRule(events_record(window), _total_expr(service, window), {"service": service.name}))
+        rules += [RecordingRule(error_ratio_record(window), _error_ratio_expr(service, slo, window),
+                                {"service": service.name, "slo": slo.name}) for slo in service.slos]
+    return rules + (_window_rules(service) if long else [])
 
 
 def _slo_labels(service: Service, slo: Slo) -> dict[str, str]:
     return {"service": service.name, "team": service.team, "slo": slo.name}
 
 
-def _scenario(context: RuleContext, service: Service, slo: Slo, level: float) -> Scenario:
-    """Every window sees the same error ratio ``level``."""
+def _scenario(context: RuleContext, service: Service, slo: Slo, level: float, rate: float | None = None) -> Scenario:
+    """Every window sees the same error ratio ``level`` (on ``rate`` requests/s, or plenty)."""
     metrics = service.request_metrics
     interval = context.scrape_interval
     base = {"job": service.job, "instance": service.targets[0], "service": service.name, "team": service.team}
@@ -139,12 +174,13 @@ def _scenario(context: RuleContext, service: Service, slo: Slo, level: float) ->
         up = scenarios.constant("up", base, round(1 - level, 6))
         return Scenario(up.series, 1 - round(1 - level, 6), interval)
     request = {**base, metrics.method_label: "GET", metrics.route_label: "/api/bookmarks"}
+    per_interval = 100000 if rate is None else rate * interval.seconds
     if slo.kind == "errors":
         return scenarios.error_ratio(f"{metrics.histogram}_count", request, metrics.status_label, level, interval,
-                                     per_interval=100000)
+                                     per_interval=per_interval)
     assert slo.threshold is not None
     return scenarios.slow_share(metrics.histogram, request, metrics.buckets, slo.threshold.seconds, level, interval,
-                                per_interval=100000)
+                                per_interval=per_interval)
 
 
 def burn_threshold(slo: Slo, window: BurnWindow) -> Decimal:
@@ -160,20 +196,38 @@ def alertable_windows(slo: Slo, windows: tuple[BurnWindow, ...]) -> tuple[BurnWi
     return tuple(w for w in windows if w.burn_rate(slo.window) >= 1 and burn_threshold(slo, w) < 1)
 
 
+def _pair_guard(service: Service, slo: Slo, window: BurnWindow) -> str:
+    """Both windows of a pair must hold enough requests (a ratio of requests needs requests;
+    availability is measured by scrapes and has no guard)."""
+    if slo.kind == "availability":
+        return ""
+    selector = f'service="{service.name}"'
+    return "".join(f"\n{traffic_guard(selector, w, traffic_floor(service, w), events_record(w))}"
+                   for w in (window.long, window.short))
+
+
+def pair_floor(service: Service, slo: Slo, window: BurnWindow) -> float | None:
+    """The pair's traffic guard as a steady request rate (requests/s); None for availability."""
+    if slo.kind == "availability":
+        return None
+    return max(traffic_floor(service, w) / w.seconds for w in (window.long, window.short))
+
+
 def _burn_term(service: Service, slo: Slo, window: BurnWindow, faster: BurnWindow | None) -> str:
     threshold = burn_threshold(slo, window)
     selector = f'service="{service.name}", slo="{slo.name}"'
     term = (f"{error_ratio_record(window.long)}{{{selector}}} > {number(threshold)}\n"
-            f"and {error_ratio_record(window.short)}{{{selector}}} > {number(threshold)}")
-    if slo.kind != "availability":  # a ratio of requests needs requests; availability is measured by scrapes
-        term += (f"\nand on (service, team)\n{requests_rate_record(str(window.long))}{{service=\"{service.name}\"}}"
-                 f" > {number(service.thresholds.min_request_rate)}")
+            f"and {error_ratio_record(window.short)}{{{selector}}} > {number(threshold)}"
+            f"{_pair_guard(service, slo, window)}")
     if faster is not None:
-        # A burn the faster pair's long window still sees above its own threshold is that pair's
-        # incident: it paged (or pages) for it. Without this, the slower pair would start paging
-        # once the fast pair resolves, for an incident that is over.
-        term += (f"\nunless on (service, slo)\n{error_ratio_record(faster.long)}{{{selector}}}"
-                 f" > {number(burn_threshold(slo, faster))}")
+        # A burn the faster pair's long window still sees above its own threshold, on traffic it can
+        # fire on, is that pair's incident: it paged (or pages) for it. Without this, the slower pair
+        # would start paging once the fast pair resolves, for an incident that is over. On traffic
+        # too thin for the faster pair, the slower pair is the one that can page.
+        faster_term = (f"{error_ratio_record(faster.long)}{{{selector}}} > {number(burn_threshold(slo, faster))}"
+                       f"{_pair_guard(service, slo, faster)}")
+        term += f"\nunless on (service, slo)\n" + (f"(\n  {faster_term.replace(chr(10), chr(10) + '  ')}\n)"
+                                                     if slo.kind != "availability" else faster_term)
     return term
 
 
@@ -219,23 +273,32 @@ def _burn_instance(context: RuleContext, service: Service, slo: Slo, window: Bur
     # this pair above the faster pair's threshold: the firing level sits between the two.
     blocked = float(burn_threshold(slo, faster)) if faster is not None else None
     fire = min(threshold * 2, (threshold + 1) / 2, *([(threshold + blocked) / 2] if blocked is not None else []))
+    floor = pair_floor(service, slo, window)
     return AlertInstance(
         _slo_labels(service, slo), threshold, True, lambda level: _scenario(context, service, slo, level),
-        fire, threshold * 0.9, blocked_above=blocked,
+        fire, threshold * 0.9, blocked_above=blocked, min_request_rate=floor,
+        blocked_min_request_rate=pair_floor(service, slo, faster) if faster is not None else None,
+        sparse=(lambda level, rate: _scenario(context, service, slo, level, rate)) if floor is not None else None,
     )
 
 
 def slo_rule_groups(context: RuleContext) -> list[RuleGroup]:
-    """One group per service: its SLO recordings, then its burn-rate alerts.
+    """Two groups per service with SLOs: ``slo-<service>`` at the evaluation interval (the short
+    windows' recordings, then the burn-rate alerts) and ``slo-<service>-long`` every SLOW_INTERVAL
+    (the 6h, 1d and 3d windows, the window SLIs and budgets).
 
-    Groups are evaluated concurrently, so the SLO cost per evaluation no longer grows with the
-    number of services in one serial group; within a group rules run in order, so each alert
-    reads the recordings of the same evaluation (no one-interval lag).
+    Groups are evaluated concurrently, so the cost per evaluation does not pile up in one serial
+    group as services are added; within a group rules run in order, so each ratio divides by the
+    total recorded just before it. An alert reading the slower group sees values up to a minute
+    old: only the slow pairs do, and they hold 15m or more.
     """
     windows = burn_windows()
-    return [
-        RuleGroup(f"slo-{service.name}",
-                  (*(rule for slo in service.slos for rule in slo_recording_rules(service, slo, windows)),
-                   *burn_rate_alerts(context, service, windows)))
-        for service in context.spec.services if service.slos
-    ]
+    groups = []
+    for service in context.spec.services:
+        if not service.slos:
+            continue
+        groups.append(RuleGroup(f"slo-{service.name}", (*slo_recording_rules(service, windows, long=False),
+                                                       *burn_rate_alerts(context, service, windows))))
+        groups.append(RuleGroup(f"slo-{service.name}-long", tuple(slo_recording_rules(service, windows, long=True)),
+                                SLOW_INTERVAL))
+    return groups

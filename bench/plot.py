@@ -99,25 +99,28 @@ def queue_probe(data: dict[str, Any]) -> Figure:
 
 
 def rule_eval(data: dict[str, Any]) -> Figure:
-    variants = [("with_recording_rules_ms", "generated (per-service groups)", OURS),
-                ("one_slo_alert_group_ms", "one slo-alerts group for all services", "#9467bd"),
-                ("without_recording_rules_ms", "alerts inline the recorded expressions", REFERENCE)]
-    variants = [v for v in variants if v[0] in data]
+    """Before/after: evaluation time per minute, and per group kind per evaluation."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    labels = [label for _, label, _ in variants]
-    totals = [sum(data[key].values()) for key, _, _ in variants]
-    largest = [max(data[key].values()) for key, _, _ in variants]
-    colors = [color for _, _, color in variants]
-    left.barh(labels, totals, color=colors)
-    left.set(xlabel="ms of rule evaluation per round (all groups)", title=f"{data['services']} services: total")
-    right.barh(labels, largest, color=colors)
-    right.set(xlabel="ms (one group runs serially)", title="Largest single group")
-    right.set_yticklabels([])
-    for axis, values in ((left, totals), (right, largest)):
-        for index, value in enumerate(values):
-            axis.annotate(f" {value:.0f}", (value, index), va="center", ha="left", fontsize="small")
-        axis.set_xlim(0, max(values) * 1.15)
-        axis.invert_yaxis()
+    variants = [("before", f"before ({data['before_revision']})", REFERENCE), ("after", "after", OURS)]
+    per_minute = [data["per_minute_ms"][key] for key, _, _ in variants]
+    left.barh([label for _, label, _ in variants], per_minute, color=[color for _, _, color in variants])
+    left.set(xlabel="ms of rule evaluation per minute (all groups)",
+             title=f"{data['services']} services, {data['days']:g} days of data")
+    for index, value in enumerate(per_minute):
+        left.annotate(f" {value:.0f}", (value, index), va="center", ha="left", fontsize="small")
+    left.set_xlim(0, max(per_minute) * 1.2)
+    left.invert_yaxis()
+    kinds = data["by_kind_ms"]
+    labels = sorted({k for values in kinds.values() for k in values if max(
+        kinds["before"].get(k, 0), kinds["after"].get(k, 0)) >= 1})
+    height = 0.4
+    for offset, (key, label, color) in enumerate(variants):
+        right.barh([i + offset * height for i in range(len(labels))], [kinds[key].get(k, 0) for k in labels],
+                   height=height, color=color, label=label)
+    right.set_yticks([i + height / 2 for i in range(len(labels))], labels, fontsize="small")
+    right.set(xlabel="ms per evaluation (groups of one kind summed)", title="By group kind")
+    right.invert_yaxis()
+    right.legend(fontsize="small")
     return figure
 
 

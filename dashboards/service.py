@@ -13,7 +13,13 @@ from urllib.parse import quote
 
 import grafanalib.core as G
 
-from alerts.service_rules import ERROR_RATIO_RECORD, P95_RECORD, requests_rate_record
+from alerts.service_rules import (
+    ERROR_RATIO_RECORD,
+    P95_RECORD,
+    compared_latency_levels,
+    red_traffic_floor,
+    requests_rate_record,
+)
 from alerts.slo_rules import alertable_windows, burn_windows, error_ratio_record
 from dashboards import links as ids
 from dashboards.datasources import ELASTICSEARCH, JAEGER
@@ -70,7 +76,7 @@ def _red_panels(service: Service) -> list[Panel]:
                    "percentunit", alert_steps(thresholds.error_rate), w=8, minimum=0),
         timeseries("Latency p50 / p95 / p99", "How long do requests take? Dashed lines: the LatencyDegraded "
                    "(warning) and HighLatency (critical) thresholds, which apply to p95.",
-                   refs(*quantiles), "s", alert_steps(thresholds.latency_p95), w=8, minimum=0),
+                   refs(*quantiles), "s", alert_steps(compared_latency_levels(service)), w=8, minimum=0),
     ]
 
 
@@ -80,13 +86,13 @@ def _status_panels(service: Service) -> list[Panel]:
     scope = (name, JOB, INSTANCE)
     panels = [
         stat("Request rate (5m)", "Requests per second as the alerts see them (recording rule); error-rate and "
-             "latency alerts stay quiet below the spec's min_request_rate.",
+             "latency alerts stay quiet below their traffic guard (spec: min_requests in 5m, min_request_rate).",
              [prom(selector(requests_rate_record("5m"), name))], "reqps",
-             steps(ORANGE, (service.thresholds.min_request_rate, GREEN))),
+             steps(ORANGE, (red_traffic_floor(service), GREEN))),
         stat("Error ratio (5m)", "The error ratio HighErrorRate and ErrorRateIncreased compare with their thresholds.",
              [prom(selector(ERROR_RATIO_RECORD, name))], "percentunit", alert_steps(service.thresholds.error_rate)),
         stat("p95 latency (5m)", "The p95 HighLatency and LatencyDegraded compare with their thresholds.",
-             [prom(selector(P95_RECORD, name))], "s", alert_steps(service.thresholds.latency_p95)),
+             [prom(selector(P95_RECORD, name))], "s", alert_steps(compared_latency_levels(service))),
         stat("All instances up", "Is every scrape target of the service up? ServiceDown fires after "
              f"{service.thresholds.down_for} down.", [prom(f"min(up{{{', '.join(scope)}}})")], "none",
              up_steps(), mappings=UP_MAPPINGS),

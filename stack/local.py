@@ -165,7 +165,7 @@ def _write_runtime_configs(state_dir: Path, tree: Path, fast: bool, ports: dict[
     (prom_dir / "rules").mkdir(parents=True)
     for rule_file in sorted((tree / "prometheus" / "rules").glob("*.yml")):
         text = rule_file.read_text()
-        (prom_dir / "rules" / rule_file.name).write_text(fast_rule_file(text, holds=holds) if fast else text)
+        (prom_dir / "rules" / rule_file.name).write_text(fast_rule_file(text, holds) if fast else text)
     config = yaml.safe_load((tree / "prometheus" / "prometheus.yml").read_text())
     local = local_prometheus_config(config, addr["prometheus"], addr["alertmanager"], addr["exporter"],
                                     addr["node-exporter"], node_job)

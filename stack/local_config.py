@@ -4,10 +4,11 @@ Nothing here starts a process or touches the disk; ``stack.local`` does. Two thi
 a local stack:
 
 * ``--fast`` shrinks time so an end-to-end run takes minutes. ``fast_spec`` scales the spec's
-  own durations (scrape/evaluation intervals, ``down_for``, Alertmanager's timers) and
-  ``fast_rule_file`` scales what the rule generators hard-code (each rule's ``for:`` and every
-  PromQL range window) by the same factor, so every rule keeps its shape, thresholds and the
-  ratio between its windows — only the clock runs faster.
+  own durations (scrape/evaluation intervals, Alertmanager's timers) and ``fast_rule_file``
+  scales what the rule files carry (each rule's ``for:`` and ``keep_firing_for:``, every PromQL
+  range window) by the evaluation interval's factor, so every rule keeps its shape, thresholds,
+  the ratio between its windows and the number of evaluations in each — only the clock runs
+  faster.
 * The generated configs name the compose hosts (``alertmanager:9093``, ``obstack-receiver``);
   ``local_prometheus_config`` and ``local_alertmanager_config`` point them at local ports.
 """
@@ -119,19 +120,27 @@ def hold_factor(spec: Spec, factor: int = FAST_FACTOR) -> int:
     return max(1, spec.prometheus.evaluation_interval.milliseconds // fast.milliseconds)
 
 
-def fast_rule_file(text: str, factor: int = FAST_FACTOR, holds: int = FAST_FACTOR) -> str:
-    """A generated rule file with each range window and ``keep_firing_for:`` (it covers a window
-    draining) divided by ``factor``, and each ``for:`` by ``holds`` (see ``hold_factor``)."""
+def fast_rule_file(text: str, factor: int = FAST_FACTOR) -> str:
+    """A generated rule file with every time in it divided by ``factor`` (``hold_factor(spec)``):
+    range windows, ``for:``, ``keep_firing_for:`` and group intervals.
+
+    One factor for all: the rules run as in production, each window holding as many evaluations
+    and scrapes as there, only on a faster clock. Windows are not divided by the 60 of the
+    intervals: a 5m window would hold 5 s of traffic, 25 requests at 5 req/s, and a 10% error
+    ratio would read 0 one window in fourteen; at 20 s it holds 100. The traffic guards keep
+    their numbers, so they ask for the same request *rate* as in production (the same count
+    would need 15 times the traffic)."""
     document = yaml.safe_load(text) or {}
     for group in document.get("groups", []):
+        if "interval" in group:
+            group["interval"] = str(scale(Duration.parse(group["interval"]), factor))
         for rule in group.get("rules", []):
             rule["expr"] = fast_expr(str(rule["expr"]), factor)
-            if "for" in rule:
-                rule["for"] = str(scale(Duration.parse(rule["for"]), holds, MIN_FOR))
-            if "keep_firing_for" in rule:
-                rule["keep_firing_for"] = str(scale(Duration.parse(rule["keep_firing_for"]), factor, MIN_FOR))
-    header = (f"# obstack local --fast: the generated rules with range windows and keep_firing_for: divided by "
-              f"{factor}, for: by {holds}.\n"
+            for key in ("for", "keep_firing_for"):
+                if key in rule:
+                    rule[key] = str(scale(Duration.parse(rule[key]), factor, MIN_FOR))
+    header = (f"# obstack local --fast: the generated rules with every range window, for:, keep_firing_for: and "
+              f"group interval divided by {factor}.\n"
               "# Do not edit; `obstack local up` rewrites it.\n")
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 

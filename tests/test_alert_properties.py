@@ -40,7 +40,9 @@ def thresholds(draw: st.DrawFn) -> dict[str, object]:
         "warning_errors": warning_errors,
         "critical_errors": draw(st.integers(warning_errors + 1, 60)),
         "warning_latency": warning_latency,
-        "critical_latency": draw(st.integers(warning_latency + 10, 9000)),
+        # Above 5s the next bucket bound of prom-client's is its highest (10s), where a p95 can never
+        # exceed it: the spec refuses such a threshold (tests/test_spec_errors.py).
+        "critical_latency": draw(st.integers(warning_latency + 10, 5000)),
         "pool": draw(st.integers(30, 95)),
         "depth": depth,
         "backlog": draw(st.integers(depth + 1, 20000)),
@@ -54,6 +56,10 @@ def thresholds(draw: st.DrawFn) -> dict[str, object]:
 # Found by this test: the synthesized p95 (343.75ms) sat on a rounding tie, which PromQL's floats
 # printed as 343.7ms and the expectation as 343.8ms.
 @example({"warning_errors": 1, "critical_errors": 2, "warning_latency": 172, "critical_latency": 182, "pool": 30,
+          "depth": 1, "backlog": 2, "memory": 30, "disk": 2})
+# Found by this test: a 5001ms p95 compared at the 10s bound could never fire (now a spec error);
+# 5000ms is the highest threshold that can, and its firing level must stay under 10s.
+@example({"warning_errors": 1, "critical_errors": 2, "warning_latency": 20, "critical_latency": 5000, "pool": 30,
           "depth": 1, "backlog": 2, "memory": 30, "disk": 2})
 def test_generated_tests_pass_for_any_valid_thresholds(values: dict[str, object]) -> None:
     spec = load_spec_text(SPEC.format(**values), "prop.yaml").spec

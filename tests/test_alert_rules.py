@@ -157,6 +157,9 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
         if any(r.name == rule.name and r.instances[0].blocked_above is not None for r in alert_rules(spec)):
             # Slower burn-rate pairs: also silent at a burn their faster pair's window covers.
             expected.add("stays quiet while a faster window pair covers the burn")
+        if any(r.name == rule.name and r.instances[0].sparse is not None for r in alert_rules(spec)):
+            # Ratios of requests (RED, request SLOs): also silent at a firing level on too little traffic.
+            expected.add("stays quiet on too little traffic")
         assert kinds[rule.name] == expected
         for instance in rule.instances:
             expected = {**rule.labels, **instance.labels}
@@ -235,8 +238,8 @@ def test_one_burn_rule_per_window_pair_labelled_with_its_windows() -> None:
 def test_availability_burn_has_no_traffic_guard_but_request_slos_do() -> None:
     burns = {(r.static_labels["slo"], r.static_labels["long_window"]): r.expr
              for r in alert_rules(load_spec().spec) if r.name == "ErrorBudgetBurn"}
-    assert "service:http_requests:rate1h" in burns[("errors", "1h")]
-    assert "service:http_requests:rate1h" not in burns[("availability", "1h")]
+    assert "slo:sli_events:rate1h" in burns[("errors", "1h")]
+    assert "slo:sli_events:rate1h" not in burns[("availability", "1h")]
 
 
 def test_every_level_set_in_the_spec_becomes_an_alert() -> None:

@@ -10,9 +10,10 @@ Every wait polls with a deadline.
 
 Detection latency is fault -> notification received by `obstack receiver`, checked against
 scrape interval + evaluation interval + the rule's ``for`` + group_wait + ``SLACK`` (the fast
-profile's values, read from the running configs). ``SLACK`` covers what the sum leaves out: the
-evaluation that turns pending into firing, Prometheus' send to Alertmanager, the webhook, and
-for the error rate the range window filling up to the threshold. Latencies are written to
+profile's values, read from the running configs), plus for the error rate one range window
+filling up. ``SLACK`` covers what the sum leaves out: the evaluation that turns pending into
+firing, Prometheus' send to Alertmanager and the webhook. The API's traffic is random (Poisson
+arrivals, Bernoulli errors, 5 req/s): the error-rate page must also hold through a steady fault. Latencies are written to
 ``$OBSTACK_DETECTION_OUT`` (JSON) when set, for bench/detection.py.
 """
 
@@ -36,6 +37,7 @@ import yaml
 
 from alerts.stack_rules import WATCHDOG
 from stack import local
+from stack.local_config import hold_factor
 from stack.spec.loader import default_spec_text, load_spec
 from stack.spec.values import Duration
 from tests.support.fake_api import FakeBookmarkApi
@@ -57,6 +59,7 @@ class Stack:
     urls: dict[str, str]
     timing: dict[str, float]
     rule_for: dict[str, float]
+    hold_factor: int
     latencies: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def notifications(self) -> list[dict[str, Any]]:
@@ -75,13 +78,14 @@ class Stack:
             return None
         return poll(find, timeout, f"{alertname} {status} notification{' on ' + path if path else ''}")
 
-    def bound(self, alertname: str) -> float:
+    def bound(self, alertname: str, fill: float = 0.0) -> float:
+        """``fill``: how long the alert's range window takes to reach its threshold (ratio alerts)."""
         t = self.timing
-        return t["scrape"] + t["evaluation"] + self.rule_for[alertname] + t["group_wait"] + SLACK
+        return t["scrape"] + t["evaluation"] + fill + self.rule_for[alertname] + t["group_wait"] + SLACK
 
-    def record(self, alertname: str, fault_at: float, entry: dict[str, Any]) -> float:
+    def record(self, alertname: str, fault_at: float, entry: dict[str, Any], fill: float = 0.0) -> float:
         latency = received(entry) - fault_at
-        self.latencies[alertname] = {"latency": round(latency, 3), "bound": round(self.bound(alertname), 3)}
+        self.latencies[alertname] = {"latency": round(latency, 3), "bound": round(self.bound(alertname, fill), 3)}
         return latency
 
     def query(self, promql: str) -> list[dict[str, Any]]:
@@ -182,7 +186,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                       "group_wait": seconds(am["route"]["group_wait"]),
                       "group_interval": seconds(am["route"]["group_interval"])}
             result = Stack(postgres, redis, api, state_dir, {p.name: p.url for p in processes}, timing,
-                           _durations(state_dir / "prometheus" / "rules"))
+                           _durations(state_dir / "prometheus" / "rules"), hold_factor(load_spec(spec_path).spec))
             yield result
         finally:
             local.down(state_dir)
@@ -244,12 +248,17 @@ def test_postgres_down_pages_its_cause_alone_and_exporter_recovers(stack: Stack)
     stack.assert_only_cause_paged("PostgresDown", fault_at)
 
 
-def test_error_rate_pages_and_inhibits_warning(stack: Stack) -> None:
+def test_error_rate_pages_once_holds_steady_and_inhibits_warning(stack: Stack) -> None:
+    """10% of requests fail at random (Bernoulli) on random arrivals at 5 req/s: one page, which
+    stays up for the whole steady fault (no resolve and re-page as the window's ratio wanders)."""
+    assert stack.api.rate == 5.0
     fault_at = time.time()
     stack.api.set_faults(error_rate=0.10)
     try:
         entry = stack.wait_notification("HighErrorRate", "firing", "/pager", after=fault_at)
-        assert stack.record("HighErrorRate", fault_at, entry) <= stack.bound("HighErrorRate")
+        # The 5m window (20s here) reaches 5% errors half-way at 10%; a whole window leaves room for chance.
+        fill = Duration.parse("5m").seconds / stack.hold_factor
+        assert stack.record("HighErrorRate", fault_at, entry, fill) <= stack.bound("HighErrorRate", fill)
         # The warning fires in Prometheus too, and Alertmanager holds it back while the page stands.
         poll(lambda: "ErrorRateIncreased" in stack.firing(), WAIT, "ErrorRateIncreased firing in Prometheus")
 
@@ -257,6 +266,14 @@ def test_error_rate_pages_and_inhibits_warning(stack: Stack) -> None:
             alerts = http_json(f"{stack.urls['alertmanager']}/api/v2/alerts?filter=alertname%3D%22ErrorRateIncreased%22")
             return bool(alerts) and all(a["status"]["state"] == "suppressed" for a in alerts)
         poll(inhibited, WAIT, "ErrorRateIncreased suppressed in Alertmanager")
+        # Two more windows of the same fault (10 minutes in production): the page never drops.
+        deadline = time.monotonic() + 2 * fill
+        while time.monotonic() < deadline:
+            assert "HighErrorRate" in stack.firing(), "HighErrorRate resolved during a steady fault"
+            time.sleep(0.2)
+        statuses = [a["status"] for e in stack.notifications() if received(e) >= fault_at and e["path"] == "/pager"
+                    for a in e["payload"]["alerts"] if a["labels"]["alertname"] == "HighErrorRate"]
+        assert statuses == ["firing"], f"HighErrorRate notifications during the fault: {statuses}"
     finally:
         recover_at = time.time()
         stack.api.set_faults(error_rate=0.0)

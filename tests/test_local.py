@@ -79,7 +79,7 @@ def test_fast_holds_keep_causes_firing_before_their_symptoms() -> None:
     assert hold_factor(loaded.spec) == 15  # 15s evaluations become 1s ones: a hold keeps its evaluations
     for artifact in generate(dataclasses.replace(loaded, spec=fast_spec(loaded.spec))):
         if artifact.path.parent.as_posix() == "prometheus/rules":
-            for group in yaml.safe_load(fast_rule_file(artifact.content, holds=hold_factor(loaded.spec)))["groups"]:
+            for group in yaml.safe_load(fast_rule_file(artifact.content, hold_factor(loaded.spec)))["groups"]:
                 for rule in group["rules"]:
                     if "alert" in rule:
                         hold = Duration.parse(rule.get("for", "0s"))

@@ -16,11 +16,13 @@ from alerts.lint import (
     LINT_RULES,
     RULE_CHECKS,
     RULE_SEVERITY,
+    latency_bucket_rounding,
     lint_rule_files,
     output_labels,
     threshold_coherence,
     watchdog_wiring,
 )
+from alerts.rule_files import rule_files
 from stack.metric_catalog import CatalogEntry, MetricCatalog, build_catalog
 from stack.spec.loader import load_spec, load_spec_text
 from stack.validate.findings import Finding
@@ -75,7 +77,8 @@ def assert_reported(rule_id: str, findings: list[Finding], location: str = "g/Te
 def test_every_rule_has_an_id_a_doc_and_a_severity() -> None:
     assert set(RULE_CHECKS) <= set(LINT_RULES)
     assert set(LINT_RULES) - set(RULE_CHECKS) == {"expr-parse", "duplicate-rule", "threshold-coherence",
-                                                  "watchdog-unwired", "cause-after-symptom"}
+                                                  "watchdog-unwired", "cause-after-symptom",
+                                                      "latency-threshold-off-bucket"}
     assert all(doc.strip() and "\n" not in doc for doc in LINT_RULES.values())
     assert set(RULE_SEVERITY) == set(LINT_RULES)
 
@@ -221,6 +224,23 @@ def test_an_unwired_watchdog_is_reported_as_info() -> None:
     (finding,) = watchdog_wiring(load_spec_text(text, "t.yaml").spec, "t.yaml")
     assert (finding.severity, finding.location) == ("info", "notifications.watchdog.receiver")
     assert finding.message.startswith("[watchdog-unwired] the Watchdog alert fires but goes to no receiver")
+
+
+def test_a_p95_threshold_between_buckets_is_compared_at_the_next_bound_and_reported() -> None:
+    """prom-client's buckets have 1s and 2.5s, not 2s: the alert compares at 2.5s, never on an
+    interpolated p95 inside the bucket, and validate says so with the fix."""
+    assert latency_bucket_rounding(load_spec().spec) == []  # the bookmark API declares a 2s bucket
+    text = "project: shop\nservices:\n  - name: api\n    targets: [api:8080]\n" \
+           "    thresholds: {latency_p95: {critical: 2s, warning: 500ms}}\n"
+    spec = load_spec_text(text, "t.yaml").spec
+    (finding,) = latency_bucket_rounding(spec, "t.yaml")
+    assert (finding.severity, finding.location) == ("warning", "services[0].thresholds.latency_p95.critical")
+    assert finding.message.startswith("[latency-threshold-off-bucket] api: p95 2s lies between the bucket bounds "
+                                      "1s and 2.5s of http_request_duration_seconds")
+    assert "Add 2 to request_metrics.buckets" in finding.message
+    (high,) = [r for f in rule_files(spec) for r in f.alert_rules if r.name == "HighLatency"]
+    assert "service:http_request_duration_seconds:p95_rate5m{service=\"api\"} > 2.5\n" in high.expr
+    assert high.instances[0].threshold == 2.5
 
 
 # --------------------------------------------------------------------------- missing-annotation

@@ -67,8 +67,26 @@ def test_the_window_sli_is_traffic_weighted_and_never_nan(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("kind", ["errors", "latency"])
-def test_request_slos_record_bad_and_all_events_once(kind: str) -> None:
+def test_request_slos_divide_by_one_recorded_total_per_window(kind: str) -> None:
+    """Each window's request total is recorded once per service (not once per SLO, nor once in the
+    numerator and again in the denominator) and every request SLO's ratio divides by it."""
     rules = next(a for a in generate(load_spec(None)) if a.path.name == "slo.yml")
-    records = [r["record"] for g in yaml.safe_load(rules.content)["groups"] for r in g["rules"]
-               if "record" in r and r.get("labels", {}).get("slo") == kind]
-    assert records.count("slo:sli_bad_events:rate5m") == 1 and records.count("slo:sli_events:rate5m") == 1
+    entries = [r for g in yaml.safe_load(rules.content)["groups"] for r in g["rules"] if "record" in r]
+    totals = [r["record"] for r in entries if r["record"].startswith("slo:sli_events:rate")]
+    assert len(totals) == len(set(totals)) == 7  # 5m, 30m, 1h, 2h, 6h, 1d, 3d
+    for entry in entries:
+        if entry["record"].startswith("slo:sli_error:ratio_rate") and entry["labels"]["slo"] == kind \
+                and not entry["record"].endswith("30d"):
+            window = entry["record"].removeprefix("slo:sli_error:ratio_rate")
+            assert entry["expr"].count("_count{") <= 1  # the 5xx numerator only, never the total again
+            assert entry["expr"].rstrip().endswith(f'slo:sli_events:rate{window}{{service="bookmark-api"}}')
+
+
+def test_long_windows_evaluate_in_a_slower_group() -> None:
+    rules = next(a for a in generate(load_spec(None)) if a.path.name == "slo.yml")
+    groups = {g["name"]: g for g in yaml.safe_load(rules.content)["groups"]}
+    assert groups["slo-bookmark-api-long"]["interval"] == "1m" and "interval" not in groups["slo-bookmark-api"]
+    slow = {r["record"] for r in groups["slo-bookmark-api-long"]["rules"]}
+    assert {"slo:sli_error:ratio_rate1d", "slo:sli_error:ratio_rate3d", "slo:sli_error:ratio_rate30d"} <= slow
+    assert not any("[1d]" in r["expr"] or "[3d]" in r["expr"] or "[30d]" in r["expr"]
+                   for r in groups["slo-bookmark-api"]["rules"] if "record" in r)

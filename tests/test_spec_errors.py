@@ -165,6 +165,10 @@ CASES: list[Case] = [
                "        objective: 95%\n"  # 9
                "        threshold: 150ms\n")),  # 10
          10, "services[0].slos[0].threshold", "150ms (0.15s) is not a bucket of http_request_duration_seconds"),
+    case("latency-p95-never-fires",
+         edit(("        warning: 1%\n", "        warning: 1%\n      latency_p95: {critical: 7s, warning: 500ms}\n")),
+         12, "services[0].thresholds.latency_p95.critical",
+         "7s can never fire: a p95 read from http_request_duration_seconds never exceeds its highest bucket (10s)"),
     case("runbook-unknown-placeholder",
          edit(append="runbook_url: https://runbooks.example.com/{project}/{service}\n"),
          NEXT, "runbook_url", "unknown placeholder {service}"),

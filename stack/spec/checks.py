@@ -158,7 +158,7 @@ def latency_buckets(spec: Spec) -> list[Issue]:
     for index, service in enumerate(spec.services):
         buckets = service.request_metrics.buckets
         for position, slo in enumerate(service.slos):
-            if slo.threshold is not None and not any(abs(b - slo.threshold.seconds) < 1e-9 for b in buckets):
+            if slo.threshold is not None and not service.request_metrics.has_edge(slo.threshold.seconds):
                 issues.append(
                     (
                         ("services", index, "slos", position, "threshold"),
@@ -167,6 +167,29 @@ def latency_buckets(spec: Spec) -> list[Issue]:
                         "pick one of those or declare the bucket under request_metrics.buckets",
                     )
                 )
+    return issues
+
+
+def latency_thresholds_below_top_bucket(spec: Spec) -> list[Issue]:
+    """histogram_quantile never reports more than the highest finite bucket bound, and a threshold
+    between two bounds is compared at the next bound up ([latency-threshold-off-bucket]): a p95
+    threshold whose bound is the highest one could never fire."""
+    issues: list[Issue] = []
+    for index, service in enumerate(spec.services):
+        metrics = service.request_metrics
+        top = max(metrics.buckets)
+        for level in ("critical", "warning"):
+            threshold = getattr(service.thresholds.latency_p95, level)
+            if threshold is None:
+                continue
+            edge = metrics.edge_at_or_above(threshold.seconds)
+            if edge is None or edge >= top - 1e-9:
+                below = sorted(b for b in metrics.buckets if b < top)
+                fix = f"use at most {below[-1]:g}s, or" if below else "declare more buckets:"
+                issues.append((("services", index, "thresholds", "latency_p95", level),
+                               f"{threshold} can never fire: a p95 read from {metrics.histogram} never exceeds its "
+                               f"highest bucket ({top:g}s), and a threshold is compared at a bucket bound at or above "
+                               f"it; {fix} declare a higher bucket under request_metrics.buckets"))
     return issues
 
 
@@ -253,6 +276,7 @@ CHECKS: tuple[Callable[[Spec], list[Issue]], ...] = (
     dependencies,
     notification_references,
     latency_buckets,
+    latency_thresholds_below_top_bucket,
     alertable_slos,
     retention_covers_slo_windows,
     prometheus_timing,

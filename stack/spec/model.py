@@ -93,6 +93,14 @@ class RequestMetrics(StrictModel):
         PROM_CLIENT_BUCKETS, min_length=1, description="The histogram's bucket bounds in seconds (le values)."
     )
 
+    def has_edge(self, seconds: float) -> bool:
+        return any(abs(b - seconds) < 1e-9 for b in self.buckets)
+
+    def edge_at_or_above(self, seconds: float) -> float | None:
+        """The lowest bucket bound at or above ``seconds``: where a latency threshold between two
+        bounds is compared (p95 above it is certain; inside a bucket it is interpolated)."""
+        return min((b for b in self.buckets if b >= seconds - 1e-9), default=None)
+
 
 class Slo(StrictModel):
     name: Name = Field(description="SLO name, the 'slo' label of its rules and alerts.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, model_validator
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
 from .base import StrictModel
 from .values import Duration, Ratio
@@ -137,6 +137,12 @@ class ServiceThresholds(StrictModel):
         0.1,
         description="Traffic guard in requests/s: error-rate, latency and SLO burn alerts stay quiet below it, "
         "since one failed request among a handful is not an incident (availability still covers a dead service).",
+    )
+    min_requests: PositiveInt = Field(
+        100,
+        description="Traffic guard in requests per window: an error-rate or latency alert needs this many requests "
+        "in its 5m window, a burn-rate pair in each of its windows, before it can fire (2 errors among 30 requests "
+        "are 6.7% but no incident). With min_request_rate, the stricter of the two applies to each window.",
     )
     restarts: RestartLevels = Field(default_factory=RestartLevels)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from alerts.lint import cause_timing, lint_rule_files, threshold_coherence, watchdog_wiring
+from alerts.lint import cause_timing, latency_bucket_rounding, lint_rule_files, threshold_coherence, watchdog_wiring
 from alerts.rule_files import RULES_DIR, rule_files
 from stack.metric_catalog import build_catalog
 from stack.validate.findings import Finding, ValidationContext, ValidatorResult
@@ -41,6 +41,7 @@ def rule_lint_validator(context: ValidationContext) -> ValidatorResult:
     result.findings += lint_rule_files(files, catalog, spec.prometheus.scrape_interval.seconds)
     result.findings += threshold_coherence(spec, context.loaded.name)
     result.findings += watchdog_wiring(spec, context.loaded.name)
+    result.findings += latency_bucket_rounding(spec, context.loaded.name)
     result.findings += cause_timing(spec, [r for f in rule_files(spec) for r in f.alert_rules], context.loaded.name)
     rules = sum(len(group.get("rules", [])) for f in files.values() for group in f.get("groups", []))
     if not any(f.severity == "error" for f in result.findings):

@@ -2,22 +2,24 @@
 
 It exposes what prom-client exposes in the real API — the ``http_request_duration_seconds``
 histogram with ``method``, ``route`` and ``status_code`` — plus ``/health``. A background thread
-generates its own traffic (``rate`` requests per second), so rates move without a load tool.
-``POST /control`` with ``{"error_rate": 0.1, "latency": 0.02}`` changes the faults.
+generates its own traffic, so rates move without a load tool. ``POST /control`` with
+``{"error_rate": 0.1, "latency": 0.02}`` changes the faults.
 
 Like the real API it needs its datastores: ``dependencies`` are (host, port) pairs it checks with a
 TCP connect every ``DEPENDENCY_CHECK`` seconds. While one is unreachable every request fails with
 503 and ``/health`` answers 503, so a stopped Redis or Postgres shows as the symptoms a real
 service would show (errors, a failing health check, a burning error budget).
 
-Errors are deterministic rather than random: with an error rate of 10% exactly every tenth
-request fails, so the error ratio over a short window is the asked one and a test on it is
-not at the mercy of chance.
+Traffic is what the world sends, from a seeded generator: requests arrive at random (a Poisson
+process of ``rate`` per second: bursts and gaps), on a random route, and each fails on its own
+with probability ``error_rate`` (Bernoulli). Evenly spaced errors — every tenth request at 10% —
+keep a short window's ratio exactly on the asked one and hid flapping that real traffic shows.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import socket
 import threading
 import time
@@ -29,16 +31,18 @@ from prometheus_client.exposition import generate_latest
 
 HOST = "127.0.0.1"
 ROUTES = (("GET", "/api/bookmarks"), ("POST", "/api/bookmarks"), ("GET", "/api/bookmarks/:id"))
-# prom-client's default buckets include 0.1, the spec's latency SLO threshold.
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# The default spec's buckets: prom-client's defaults (0.1 is the latency SLO's threshold) plus 2,
+# where the p95 page sits.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0)
 DEPENDENCY_CHECK = 0.25  # seconds between checks of the dependencies
 
 
 class FakeBookmarkApi:
     """The simulated API on a free port of 127.0.0.1, with its own traffic thread."""
 
-    def __init__(self, rate: float = 50.0, dependencies: tuple[tuple[str, int], ...] = ()) -> None:
+    def __init__(self, rate: float = 5.0, dependencies: tuple[tuple[str, int], ...] = (), seed: int = 7) -> None:
         self.rate = rate
+        self._random = random.Random(seed)
         self.dependencies = dependencies
         self._dependencies_up = True
         self._checked_at = 0.0
@@ -48,8 +52,6 @@ class FakeBookmarkApi:
         self.histogram = Histogram("http_request_duration_seconds", "Duration of HTTP requests in seconds",
                                    ("method", "route", "status_code"), registry=self.registry, buckets=BUCKETS)
         self._lock = threading.Lock()
-        self._count = 0
-        self._errors = 0
         self._stop = threading.Event()
         self._httpd = ThreadingHTTPServer((HOST, 0), self._handler())
         self._httpd.daemon_threads = True
@@ -83,26 +85,25 @@ class FakeBookmarkApi:
         return self._dependencies_up
 
     def request(self) -> None:
-        """Serve one simulated request: it fails (503) while a dependency is down; otherwise the next
-        one fails (500) when errors lag behind the error rate."""
-        if not self.dependencies_up():
-            method, route = ROUTES[self._count % len(ROUTES)]
-            self.histogram.labels(method, route, "503").observe(self.latency)
-            return
+        """Serve one simulated request on a random route: it fails (503) while a dependency is down;
+        otherwise it fails (500) with probability ``error_rate``."""
         with self._lock:
-            self._count += 1
-            failed = self._errors < self.error_rate * self._count - 1e-9
-            if failed:
-                self._errors += 1
-            if self.error_rate == 0:
-                self._count = self._errors = 0  # a later error rate starts from a clean slate
+            method, route = self._random.choice(ROUTES)
+            failed = self._random.random() < self.error_rate
             latency = self.latency
-        method, route = ROUTES[self._count % len(ROUTES)]
+        if not self.dependencies_up():
+            self.histogram.labels(method, route, "503").observe(latency)
+            return
         self.histogram.labels(method, route, "500" if failed else "200").observe(latency)
 
     def _traffic(self) -> None:
-        interval = 1.0 / self.rate
-        while not self._stop.wait(interval):
+        """Poisson arrivals: exponential gaps of mean 1/rate, served in the order they fall due."""
+        due = time.monotonic()
+        while not self._stop.is_set():
+            with self._lock:
+                due += self._random.expovariate(self.rate)
+            if self._stop.wait(max(0.0, due - time.monotonic())):
+                return
             self.request()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
