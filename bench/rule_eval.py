@@ -117,9 +117,9 @@ def _family(name: str, series: list[tuple[str, Any]], times: range) -> Iterator[
             yield f"{name}{{{labels}}} {value(at)} {at}\n"
 
 
-def backfill_text(path: Path, jobs: list[tuple[str, str, str]], address: str, history: History,
-                  times: range, window_records: str) -> None:
-    """The history of every series a long window reads, as OpenMetrics text."""
+def history_series(jobs: list[tuple[str, str, str]], address: str, history: History,
+                   window_records: str) -> tuple[dict[str, list[tuple[str, Any]]], dict[str, list[tuple[str, Any]]]]:
+    """(raw, recorded): every series a long window reads, as (labels, value at time t) per family."""
     share = 1 / len(ROUTES)
     raw: dict[str, list[tuple[str, Any]]] = {"http_request_duration_seconds_count": [],
                                              "http_request_duration_seconds_bucket": [], "up": []}
@@ -140,22 +140,42 @@ def backfill_text(path: Path, jobs: list[tuple[str, str, str]], address: str, hi
             if window_records == "before":  # slo:sli_{bad_,}events:rate5m{service, slo, team}, every 15 s
                 records.setdefault("slo:sli_bad_events:rate5m", []).append((f'{own},slo="{slo}"', lambda at, r=rate: r))
                 records.setdefault("slo:sli_events:rate5m", []).append((f'{own},slo="{slo}"', lambda at: RATE))
-            else:  # slo:window_bad_events:rate5m{service, slo, team} and one slo:window_events:rate5m, every minute
+            else:  # slo:window_bad_events:rate5m{service, slo, team}, every minute
                 records.setdefault("slo:window_bad_events:rate5m", []).append(
                     (f'{own},slo="{slo}"', lambda at, r=rate: r))
         if window_records == "after":
             records.setdefault("slo:window_events:rate5m", []).append((own, lambda at: RATE))
-            records.setdefault("slo:window_bad_events:rate5m", []).append(
-                (f'{own},slo="availability"', lambda at: 0))
+            records.setdefault("slo:window_bad_events:rate5m", []).append((f'{own},slo="availability"', lambda at: 0))
         else:
             records.setdefault("slo:sli_error:ratio_rate5m", []).append((f'{own},slo="availability"', lambda at: 0))
-    record_times = range(times.start, times.stop, 60 if window_records == "after" else INTERVAL)
-    with path.open("w") as out:
-        for name, series in raw.items():
-            out.writelines(_family(name, series, times))
-        for name, series in records.items():
-            out.writelines(_family(name, series, record_times))
-        out.write("# EOF\n")
+    return raw, records
+
+
+BLOCK = 2 * 3600  # promtool 2.42 writes 2h blocks and re-reads its whole input for each one
+
+
+def backfill(data_dir: Path, scratch: Path, jobs: list[tuple[str, str, str]], address: str, history: History,
+             start: int, end: int, resolution: int, window_records: str) -> int:
+    """Write the history into TSDB blocks under ``data_dir``, one OpenMetrics file and one promtool
+    run per 2h block (one file for all would be parsed once per block). Returns the bytes written."""
+    raw, records = history_series(jobs, address, history, window_records)
+    record_step = 60 if window_records == "after" else INTERVAL
+    written = 0
+    for block_start in range(start - start % BLOCK, end, BLOCK):
+        path = scratch / f"{window_records}-{block_start}.om"
+        low, high = max(start, block_start), min(end, block_start + BLOCK)
+        with path.open("w") as out:
+            for families, step in ((raw, resolution), (records, record_step)):
+                first = start + -(-(low - start) // step) * step  # the first sample time at or after low
+                times = range(first, high, step)
+                for name, series in families.items():
+                    out.writelines(_family(name, series, times))
+            out.write("# EOF\n")
+        written += path.stat().st_size
+        subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(data_dir)],
+                       check=True, capture_output=True)
+        path.unlink()
+    return written
 
 
 def rules_at(revision: str, spec_text: str, workdir: Path) -> dict[str, Any]:
@@ -173,14 +193,11 @@ def rules_at(revision: str, spec_text: str, workdir: Path) -> dict[str, Any]:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
 
 
-def measure(rule_docs: dict[str, Any], config: dict[str, Any], history_file: Path, warmup: float,
+def measure(rule_docs: dict[str, Any], config: dict[str, Any], root: Path, warmup: float,
             seconds: float) -> dict[str, float]:
-    """Median last duration (ms) per rule group, on backfilled history plus live scrapes."""
-    root = Path(tempfile.mkdtemp(prefix="bench-rule-eval-"))
+    """Median last duration (ms) per rule group, on the history backfilled in ``root/data`` plus live scrapes."""
     port = free_port()
     try:
-        subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(history_file), str(root / "data")],
-                       check=True, capture_output=True)
         (root / "rules").mkdir()
         for name, doc in rule_docs.items():
             (root / "rules" / name).write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -242,8 +259,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-before-") as workdir:
         before = rules_at(args.before, loaded.text, Path(workdir))
     config = yaml.safe_load(prometheus_config_artifacts(spec)[0].content)
-    now = time.time()
-    history = History(origin=now - args.days * 86400)
+    history = History(origin=time.time() - args.days * 86400)
     server = serve(history)
     address = f"127.0.0.1:{server.server_address[1]}"
     services = {s.job: s for s in spec.services}
@@ -253,18 +269,16 @@ def main() -> None:
     config = {"global": {**config["global"], "scrape_interval": f"{INTERVAL}s", "evaluation_interval": f"{INTERVAL}s"},
               "rule_files": ["rules/*.yml"], "scrape_configs": jobs}
     subjects = [(s.job, s.name, s.team) for s in spec.services]
-    # History up to two minutes ago; the live scrapes take over from there.
-    times = range(int(history.origin), int(now) - 120, args.resolution)
     results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-history-") as scratch:
-        for name, docs in (("before", before), ("after", after)):
-            history_file = Path(scratch) / f"{name}.om"
-            started = time.monotonic()
-            backfill_text(history_file, subjects, address, history, times, name)
-            print(f"{name}: {history_file.stat().st_size / 1e6:.0f} MB of history written in "
-                  f"{time.monotonic() - started:.0f}s; measuring", flush=True)
-            results[name] = measure(docs, config, history_file, args.warmup, args.measure)
-            history_file.unlink()
+    for name, docs in (("before", before), ("after", after)):
+        root = Path(tempfile.mkdtemp(prefix="bench-rule-eval-"))
+        started = time.monotonic()
+        # History up to two minutes ago; the live scrapes take over from there.
+        written = backfill(root / "data", root, subjects, address, history, int(history.origin), int(time.time()) - 120,
+                           args.resolution, name)
+        print(f"{name}: {written / 1e6:.0f} MB of history backfilled in {time.monotonic() - started:.0f}s; measuring",
+              flush=True)
+        results[name] = measure(docs, config, root, args.warmup, args.measure)
     server.shutdown()
     cost = {name: per_minute(docs, results[name]) for name, docs in (("before", before), ("after", after))}
     print(f"\n{args.services} services, {args.days:g} days of history at {args.resolution}s, scrape and evaluation "
