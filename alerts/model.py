@@ -16,6 +16,7 @@ from typing import Literal
 from stack.spec.values import Duration
 
 ValueFormat = Literal["percentage", "duration", "number", "none"]
+ENOUGH_WINDOW_LIMIT = Duration.parse("1h")
 # "none": the Watchdog, which is no problem at all and routed apart from every severity.
 Severity = Literal["critical", "warning", "info", "none"]
 
@@ -64,6 +65,12 @@ class AlertInstance:
     blocked_min_request_rate: float | None = None  # the faster pair blocks only on traffic it can fire on
     # The same levels on a given request rate (the "too little traffic" case); None: no traffic guard.
     sparse: Callable[[float, float], Scenario] | None = None
+    # The longest window the traffic guard counts requests in: a count over a window still filling
+    # reads low (rate() divides by the whole window), so "just enough traffic" is checked once it is full.
+    guard_window: Duration | None = None
+    # Hysteresis: once firing, the rule holds while the measure stays above this level (a page's
+    # warning level); None: it resolves as soon as its condition clears.
+    release_level: float | None = None
 
     def guarded(self, scenario: Scenario) -> bool:
         """The scenario serves too little traffic for this rule to fire."""
@@ -80,7 +87,15 @@ class AlertInstance:
     @property
     def sparse_rate(self) -> float | None:
         """A request rate just under the guard, for the "too little traffic" case."""
-        return None if self.sparse is None or self.min_request_rate is None else self.min_request_rate * 0.8
+        return None if self.sparse is None or self.min_request_rate is None else self.min_request_rate * 0.9
+
+    @property
+    def enough_rate(self) -> float | None:
+        """A request rate just over the guard, for the "just enough traffic" case (guards counting
+        over an hour at most: a longer window would need days of test input)."""
+        if self.sparse is None or self.min_request_rate is None or self.guard_window is None:
+            return None
+        return self.min_request_rate * 1.25 if self.guard_window <= ENOUGH_WINDOW_LIMIT else None
 
     @property
     def blocked_level(self) -> float | None:

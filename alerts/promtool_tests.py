@@ -19,14 +19,15 @@ from typing import Any, Literal
 
 from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
-from alerts.model import AlertInstance, AlertRule, InputSeries, RuleFile, Scenario
+from alerts.model import ENOUGH_WINDOW_LIMIT, AlertInstance, AlertRule, InputSeries, RuleFile, Scenario
+from alerts.scenarios import sample_text
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 from stack.spec.values import Duration
 
 TESTS_DIR = PurePosixPath("prometheus/tests")
-CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse"]
+CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
 SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse"})
 
@@ -39,6 +40,12 @@ class SynthesisError(Exception):
 class Timing:
     evaluation: Duration
     sample: Duration
+    scrape: Duration | None = None  # the spec's scrape interval, which scenarios size their counters for
+
+    @property
+    def sample_ratio(self) -> float:
+        """Test samples per scrape the scenarios were sized for (a 2m step on 15s scrapes: 8)."""
+        return 1.0 if self.scrape is None else self.sample.milliseconds / self.scrape.milliseconds
 
     @property
     def margin_ms(self) -> int:
@@ -58,9 +65,25 @@ def _holds(instance: AlertInstance, scenario: Scenario) -> bool:
     return measured > instance.threshold if instance.fires_above else measured < instance.threshold
 
 
+def _guard_filling(instance: AlertInstance, scenario: Scenario, at_ms: int) -> bool | None:
+    """Whether the traffic guard still holds the rule back at ``at_ms`` because its window is not
+    full yet (rate() divides the requests seen so far by the whole window); None: too close to call."""
+    if instance.guard_window is None or instance.min_request_rate is None or scenario.request_rate is None:
+        return False
+    filled = scenario.request_rate * min(1.0, at_ms / instance.guard_window.milliseconds)
+    if filled >= instance.min_request_rate * 1.1:
+        return False
+    return True if filled < instance.min_request_rate * 0.9 else None
+
+
 def _state(rule: AlertRule, instance: AlertInstance, scenario: Scenario, at_ms: int, timing: Timing) -> bool | None:
     """Firing (True), surely not (False) or too close to call (None) at ``at_ms``."""
     if not _holds(instance, scenario):
+        return False
+    filling = _guard_filling(instance, scenario, at_ms)
+    if filling is None:
+        return None
+    if filling:
         return False
     if at_ms < rule.for_.milliseconds:
         return False
@@ -134,16 +157,28 @@ def _rendered_exactly(rule: AlertRule, value: float) -> bool:
     return render(value * (1 + 1e-9)) == render(value * (1 - 1e-9))
 
 
-def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind) -> list[_Member]:
+def _filled(scenario: Scenario, window: Duration | None) -> Scenario:
+    """The scenario read only once ``window`` is full of its samples."""
+    if window is None or window <= scenario.ready_after:
+        return scenario
+    return replace(scenario, ready_after=window)
+
+
+def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, timing: Timing) -> list[_Member]:
     members = []
     for instance in instances:
         level = {"quiet": instance.quiet_level, "blocked": instance.blocked_level}.get(kind, instance.fire_level)
         assert level is not None, "case_kinds() asks for quiet and blocked cases only where every member has one"
         build = instance.scenario
-        if kind == "sparse":
-            assert instance.sparse is not None and instance.sparse_rate is not None
-            sparse, rate = instance.sparse, instance.sparse_rate
-            build = lambda at, sparse=sparse, rate=rate: sparse(at, rate)  # noqa: E731
+        if kind in ("sparse", "enough"):
+            sparse, rate = instance.sparse, instance.sparse_rate if kind == "sparse" else instance.enough_rate
+            assert sparse is not None and rate is not None
+            window = instance.guard_window
+            ready = window if window is not None and window <= ENOUGH_WINDOW_LIMIT else None
+            # Counters are sized per scrape interval; a coarser test step spaces the same
+            # increments further apart, so they grow by as much more to keep ``rate``.
+            build = lambda at, sparse=sparse, rate=rate, ready=ready: _filled(  # noqa: E731
+                replace(sparse(at, rate * timing.sample_ratio), request_rate=rate), ready)
         scenario = build(level)
         # Where something fires (this alert, or the faster siblings of a blocked case), descriptions
         # are compared to the letter: move off a rounding tie, further from the threshold.
@@ -159,9 +194,63 @@ def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind) ->
     return members
 
 
+_COUNTER = re.compile(r"^0\+(\S+)x\{n\}$")
+
+
+def _then(first: Scenario, second: Scenario, samples: int) -> Scenario:
+    """``first``'s input for ``samples`` scrapes, then ``second``'s rates (counters carry on)."""
+    series = []
+    for a, b in zip(first.series, second.series, strict=True):
+        before, after = _COUNTER.match(a.values), _COUNTER.match(b.values)
+        if a.series != b.series or before is None or after is None:
+            raise SynthesisError(f"{a.series}: only counters of the same series can change rate mid-test")
+        step, next_step = float(before.group(1)), float(after.group(1))
+        resumed = sample_text(step * samples + next_step)
+        series.append(InputSeries(a.series, f"0+{before.group(1)}x{samples - 1} {resumed}+{after.group(1)}x{{n}}"))
+    return replace(second, series=tuple(series))
+
+
+def _two_phase_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, timing: Timing,
+                    baseline: list[InputSeries]) -> dict[str, Any]:
+    """Hysteresis: fire, then ease to between the release level and the threshold ("holds": still
+    firing once the window reads only the eased input) or to under the release level ("releases":
+    resolved once keep_firing_for has passed too)."""
+    members, expected = [], []
+    switch_ms = at_ms = 0
+    for instance in instances:
+        assert instance.release_level is not None and instance.guard_window is not None
+        firing = instance.scenario(instance.fire_level)
+        switch_ms = max(switch_ms, timing.round_up(firing.ready_after.milliseconds + rule.for_.milliseconds
+                                                   + timing.margin_ms))
+    for instance in instances:
+        assert instance.release_level is not None and instance.guard_window is not None
+        if kind == "holds":
+            # A quarter of the way up from the release level: well inside the hold, and under any
+            # release level moved up by mistake.
+            level = instance.release_level + (instance.threshold - instance.release_level) / 4
+        else:
+            level = instance.release_level * 0.9
+        eased = instance.scenario(level)
+        scenario = _then(instance.scenario(instance.fire_level), eased, switch_ms // timing.sample.milliseconds + 1)
+        drained = switch_ms + instance.guard_window.milliseconds + timing.margin_ms
+        if kind == "releases":
+            drained += (rule.keep_firing_for.milliseconds if rule.keep_firing_for else 0)
+        at_ms = max(at_ms, timing.round_up(drained))
+        members.append(_Member(instance, level, scenario))
+    for member in members:
+        if kind == "holds":
+            annotations = dict(rule.annotations)
+            annotations["description"] = rendered(source_text(rule.description), {**member.instance.labels},
+                                                  member.scenario.value, rule.value_format)
+            expected.append({"exp_labels": {**rule.labels, **member.instance.labels}, "exp_annotations": annotations})
+    return _group(rule, members, kind, at_ms, expected, timing, baseline)
+
+
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
           baseline: list[InputSeries]) -> dict[str, Any]:
-    members = _members(rule, instances, kind)
+    if kind in ("holds", "releases"):
+        return _two_phase_case(rule, instances, kind, timing, baseline)
+    members = _members(rule, instances, kind, timing)
     ready = max(m.scenario.ready_after.milliseconds for m in members)
     until = min((m.scenario.holds_until.milliseconds for m in members if m.scenario.holds_until), default=None)
     if kind == "before-for":
@@ -196,7 +285,8 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
     shown = ", ".join(subjects[:5]) + (f" and {len(subjects) - 5} more" if len(subjects) > 5 else "")
     what = {"fires": "fires", "quiet": "stays quiet just inside the threshold", "before-for": "does not fire before for",
             "blocked": "stays quiet while a faster window pair covers the burn",
-            "sparse": "stays quiet on too little traffic"}[kind]
+            "sparse": "stays quiet on too little traffic", "enough": "fires on just enough traffic",
+            "holds": "holds while above its release level", "releases": "resolves under its release level"}[kind]
     levels = sorted({f"{m.level:g}" for m in members})
     return {
         "name": f"{rule.name} {what} ({rule.subject} {shown}; level {', '.join(levels[:3])})",
@@ -235,8 +325,8 @@ class HoldClass:
     def timing(self, spec: Spec) -> Timing:
         evaluation, sample = spec.prometheus.evaluation_interval, spec.prometheus.scrape_interval
         if self.step is None:
-            return Timing(evaluation, sample)
-        return Timing(max(evaluation, self.step), max(sample, self.step))
+            return Timing(evaluation, sample, sample)
+        return Timing(max(evaluation, self.step), max(sample, self.step), sample)
 
 
 HOLD_CLASSES: tuple[HoldClass, ...] = (
@@ -281,6 +371,10 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
         kinds.append("blocked")
     if all(m.sparse_rate is not None for m in members):
         kinds.append("sparse")
+    if all(m.enough_rate is not None for m in members):
+        kinds.append("enough")
+    if all(m.release_level is not None and m.guard_window is not None for m in members):
+        kinds += ["holds", "releases"]
     if rule.for_.milliseconds:
         if rule.for_.milliseconds <= timing.evaluation.milliseconds:
             raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")

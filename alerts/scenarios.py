@@ -22,19 +22,19 @@ def selector(metric: str, labels: Mapping[str, str]) -> str:
     return f"{metric}{{{inner}}}"
 
 
-def _number(value: float) -> str:
+def sample_text(value: float) -> str:
     return repr(round(value, 9)).removesuffix(".0") if value != int(value) else str(int(value))
 
 
 def constant(metric: str, labels: Mapping[str, str], level: float) -> Scenario:
     """A gauge holding ``level``."""
-    return Scenario((InputSeries(selector(metric, labels), f"{_number(level)}x{{n}}"),), float(level), ZERO)
+    return Scenario((InputSeries(selector(metric, labels), f"{sample_text(level)}x{{n}}"),), float(level), ZERO)
 
 
 def down(metric: str, labels: Mapping[str, str], level: float) -> Scenario:
     """A 0/1 health gauge: level 0 is down (the alert's value), anything else is up."""
     value = 0.0 if level == 0 else 1.0
-    return Scenario((InputSeries(selector(metric, labels), f"{_number(value)}x{{n}}"),), value, ZERO)
+    return Scenario((InputSeries(selector(metric, labels), f"{sample_text(value)}x{{n}}"),), value, ZERO)
 
 
 def failed_probe(up_metric: str, labels: Mapping[str, str], failure: Mapping[str, str], level: float,
@@ -54,18 +54,35 @@ def _requests(share: float, per_interval: float) -> float:
     return round(share * per_interval) if isinstance(per_interval, int) else share * per_interval
 
 
+# Request scenarios run on this many instances of the service (PM2 workers, pods), unevenly
+# loaded: an aggregation that keeps the instance, or takes max/min/avg where the rule sums,
+# then reads another value than the rule does, and the generated tests reject it.
+REPLICAS = 3
+OK_SHARES = (0.5, 0.3, 0.2)  # successful (or fast) requests per instance
+
+
+def replicas(labels: Mapping[str, str], count: int = REPLICAS) -> list[dict[str, str]]:
+    """``labels`` of ``count`` instances of one service: the first keeps its instance label."""
+    host, _, port = labels["instance"].rpartition(":")
+    others = [f"{host}-{index}:{port}" if host else f"{labels['instance']}-{index}" for index in range(2, count + 1)]
+    return [dict(labels), *({**labels, "instance": other} for other in others)]
+
+
 def error_ratio(count_metric: str, labels: Mapping[str, str], status_label: str, level: float, interval: Duration,
                 per_interval: float = 10000, error_status: str = "500") -> Scenario:
-    """Two request counters whose 5xx share is ``level`` (rounded to whole requests)."""
+    """Request counters on REPLICAS instances whose 5xx share, all instances together, is
+    ``level`` (rounded to whole requests): errors spread evenly, successes unevenly."""
     errors = _requests(level, per_interval)
     ok = per_interval - errors
-    series = (
-        InputSeries(selector(count_metric, {**labels, status_label: "200"}), f"0+{_number(ok)}x{{n}}"),
-        InputSeries(selector(count_metric, {**labels, status_label: error_status}), f"0+{_number(errors)}x{{n}}"),
-    )
+    series: list[InputSeries] = []
+    for share, instance in zip(OK_SHARES, replicas(labels)):
+        series.append(InputSeries(selector(count_metric, {**instance, status_label: "200"}),
+                                  f"0+{sample_text(ok * share)}x{{n}}"))
+        series.append(InputSeries(selector(count_metric, {**instance, status_label: error_status}),
+                                  f"0+{sample_text(errors / REPLICAS)}x{{n}}"))
     seconds = interval.seconds
     value = (errors / seconds) / ((ok / seconds) + (errors / seconds))
-    return Scenario(series, value, interval, request_rate=per_interval / seconds)
+    return Scenario(tuple(series), value, interval, request_rate=per_interval / seconds)
 
 
 def histogram(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], counts: Mapping[float, float],
@@ -77,15 +94,15 @@ def histogram(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...]
     for bound in buckets:
         cumulative += counts.get(bound, 0)
         series.append(InputSeries(selector(f"{metric}_bucket", {**labels, "le": le_text(bound)}),
-                                  f"0+{_number(cumulative)}x{{n}}"))
-    series.append(InputSeries(selector(f"{metric}_bucket", {**labels, "le": "+Inf"}), f"0+{_number(total)}x{{n}}"))
-    series.append(InputSeries(selector(f"{metric}_count", labels), f"0+{_number(total)}x{{n}}"))
+                                  f"0+{sample_text(cumulative)}x{{n}}"))
+    series.append(InputSeries(selector(f"{metric}_bucket", {**labels, "le": "+Inf"}), f"0+{sample_text(total)}x{{n}}"))
+    series.append(InputSeries(selector(f"{metric}_count", labels), f"0+{sample_text(total)}x{{n}}"))
     return tuple(series)
 
 
 def le_text(bound: float) -> str:
     """Bucket bounds as prom-client writes them (1 -> "1", 0.1 -> "0.1")."""
-    return _number(bound)
+    return sample_text(bound)
 
 
 def latency_quantile(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], quantile: float,
@@ -100,12 +117,16 @@ def latency_quantile(metric: str, labels: Mapping[str, str], buckets: tuple[floa
     lower = buckets[index - 1] if index else 0.0
     position = (level - lower) / (upper - lower)
     fast = _requests((quantile - position) / (1 - position), per_interval) if index and position < quantile else 0
-    counts = {upper: per_interval - fast}
-    if fast:
-        counts[buckets[0]] = counts.get(buckets[0], 0) + fast
     value = lower + (upper - lower) * ((quantile * per_interval - fast) / (per_interval - fast))
-    return Scenario(histogram(metric, labels, buckets, counts, per_interval), value, interval,
-                    request_rate=per_interval / interval.seconds)
+    # The slow requests on the first instance, the fast ones on the others: only the histogram of
+    # all instances together has this quantile.
+    first, *rest = replicas(labels)
+    slow = per_interval - fast
+    series = list(histogram(metric, first, buckets, {upper: slow}, slow))
+    for instance in rest:
+        part = fast / len(rest)
+        series += histogram(metric, instance, buckets, {buckets[0]: part} if part else {}, part)
+    return Scenario(tuple(series), value, interval, request_rate=per_interval / interval.seconds)
 
 
 def slow_share(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], threshold: float, level: float,
@@ -113,16 +134,20 @@ def slow_share(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...
     """A histogram where a ``level`` share of requests is slower than ``threshold`` (a bucket bound)."""
     slow = _requests(level, per_interval)
     above = next((bound for bound in buckets if bound > threshold), None)
-    counts = {threshold: per_interval - slow, **({above: slow} if above is not None else {})}
-    return Scenario(histogram(metric, labels, buckets, counts, per_interval), slow / per_interval, interval,
-                    request_rate=per_interval / interval.seconds)
+    good = per_interval - slow
+    series: list[InputSeries] = []
+    # Slow requests spread evenly, fast ones unevenly, over the instances.
+    for share, instance in zip(OK_SHARES, replicas(labels)):
+        counts = {threshold: good * share, **({above: slow / REPLICAS} if above is not None else {})}
+        series += histogram(metric, instance, buckets, counts, good * share + slow / REPLICAS)
+    return Scenario(tuple(series), slow / per_interval, interval, request_rate=per_interval / interval.seconds)
 
 
 def ramp(metric: str, labels: Mapping[str, str], level: float, window: Duration, interval: Duration) -> Scenario:
     """A series growing linearly so that delta/increase over ``window`` is ``level``."""
     samples = window.milliseconds / interval.milliseconds
     step = level / samples
-    return Scenario((InputSeries(selector(metric, labels), f"0+{_number(step)}x{{n}}"),), step * samples, window)
+    return Scenario((InputSeries(selector(metric, labels), f"0+{sample_text(step)}x{{n}}"),), step * samples, window)
 
 
 def steps(metric: str, labels: Mapping[str, str], changes: int, window: Duration, interval: Duration) -> Scenario:

@@ -223,7 +223,7 @@ def _red_rule(context: RuleContext, name: str, severity: str, entries: list[tupl
         for (floor, low), group in grouped(services, lambda s: (traffic_floor(s, window), release(s))):
             selector = matcher("service", [s.name for s in group])
             above = f"{record}{{{selector}}} > {number(limit)}"
-            if low is not None:
+            if low is not None and float(low) < float(limit):  # type: ignore[arg-type]
                 firing = f'ALERTS{{alertname="{name}", alertstate="firing", {selector}}}'
                 above = (f"(\n  {above}\n  or\n  {record}{{{selector}}} > {number(low)}\n"
                          f"  and on (service, team)\n  {firing}\n)")
@@ -281,7 +281,8 @@ def error_rate_rules(context: RuleContext, services: list[Service]) -> list[Aler
                           "Did a deploy or config change just happen? Roll back first, investigate after.",
                           "Are its dependencies (database, cache, queue) healthy?"),
             family="error-rate",
-            instances=tuple(_ratio_instance(context, s, float(getattr(s.thresholds.error_rate, severity).value))
+            instances=tuple(_ratio_instance(context, s, float(getattr(s.thresholds.error_rate, severity).value),
+                                            _release(critical, warning_level(s), s.thresholds.error_rate.critical))
                             for s in entries),
         ))
     return rules
@@ -293,7 +294,17 @@ def red_traffic_floor(service: Service) -> float:
     return traffic_floor(service, window) / window.seconds
 
 
-def _ratio_instance(context: RuleContext, service: Service, threshold: float) -> AlertInstance:
+def _release(critical: bool, warning: object, threshold: object) -> float | None:
+    """A critical alert's release level (its warning's), when there is one below its threshold."""
+    if not critical or warning is None or threshold is None:
+        return None
+    low = float(warning)  # type: ignore[arg-type]
+    high = float(getattr(threshold, "value", getattr(threshold, "seconds", threshold)))  # type: ignore[arg-type]
+    return low if low < high else None
+
+
+def _ratio_instance(context: RuleContext, service: Service, threshold: float,
+                    release: float | None = None) -> AlertInstance:
     metrics = service.request_metrics
     interval = context.scrape_interval
 
@@ -303,7 +314,8 @@ def _ratio_instance(context: RuleContext, service: Service, threshold: float) ->
                                      level, interval, per_interval=per_interval)
 
     return AlertInstance(_labels(service), threshold, True, build, min(threshold * 2, (threshold + 1) / 2),
-                         threshold * 0.9, min_request_rate=red_traffic_floor(service), sparse=build)
+                         threshold * 0.9, min_request_rate=red_traffic_floor(service), sparse=build,
+                         guard_window=Duration.parse(RATE_WINDOW), release_level=release)
 
 
 def latency_edge(service: Service, severity: str) -> Duration | None:
@@ -344,13 +356,15 @@ def latency_rules(context: RuleContext, services: list[Service]) -> list[AlertRu
                           "Is a dependency slow (database queries, locks, cache misses)?",
                           "Is the service saturated (CPU, event-loop lag, connection pool)?"),
             family="latency",
-            instances=tuple(_latency_instance(context, s, latency_edge(s, severity).seconds)  # type: ignore[union-attr]
+            instances=tuple(_latency_instance(context, s, latency_edge(s, severity).seconds,  # type: ignore[union-attr]
+                                              _release(critical, warning_edge(s), latency_edge(s, "critical")))
                             for s in entries),
         ))
     return rules
 
 
-def _latency_instance(context: RuleContext, service: Service, threshold: float) -> AlertInstance:
+def _latency_instance(context: RuleContext, service: Service, threshold: float,
+                      release: float | None = None) -> AlertInstance:
     metrics = service.request_metrics
     interval = context.scrape_interval
 
@@ -362,7 +376,8 @@ def _latency_instance(context: RuleContext, service: Service, threshold: float) 
     # histogram_quantile reports at most the highest bucket bound (the spec keeps thresholds below it).
     fire = min(threshold * 2, max(metrics.buckets))
     return AlertInstance(_labels(service), threshold, True, build, fire, threshold * 0.9,
-                         min_request_rate=red_traffic_floor(service), sparse=build)
+                         min_request_rate=red_traffic_floor(service), sparse=build,
+                         guard_window=Duration.parse(RATE_WINDOW), release_level=release)
 
 
 def flapping_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:

@@ -279,6 +279,7 @@ def _burn_instance(context: RuleContext, service: Service, slo: Slo, window: Bur
         fire, threshold * 0.9, blocked_above=blocked, min_request_rate=floor,
         blocked_min_request_rate=pair_floor(service, slo, faster) if faster is not None else None,
         sparse=(lambda level, rate: _scenario(context, service, slo, level, rate)) if floor is not None else None,
+        guard_window=window.long if floor is not None else None,
     )
 
 

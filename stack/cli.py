@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from alerts.mutation import rule_mutants
 from stack import __version__
 from stack.pipeline import generate as generate_artifacts
 from stack.spec.errors import SpecError
@@ -20,6 +22,8 @@ from stack.spec.loader import LoadedSpec, default_spec_text, load_spec
 from stack.spec.model import Spec
 from stack.validate.checks import run_validators, select_by_name
 from stack.validate.findings import ValidationContext, ValidatorResult
+from stack.validate.mutation import BaselineFailed, report_lines, run_mutants
+from stack.validate.tools import ToolMissing
 from stack.writer import OutputError, WriteReport, check_tree, write_tree
 
 EXIT_FAILED = 1  # the stack is not as it should be (drift, a failed validator)
@@ -144,6 +148,37 @@ def validate(
     else:
         _print_results(results)
     if any(result.failed for result in results):
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def mutate(
+    out: OutOption = Path("build"),
+    files: Annotated[Optional[list[str]], typer.Option(
+        "--file", help="Mutate only this rule file (repeatable), e.g. services.yml: the files a change touched.")] = None,
+    min_kill_rate: Annotated[float, typer.Option(
+        "--min-kill-rate", help="Exit 1 when fewer of the mutants are killed (0..1).", min=0, max=1)] = 0.95,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", help="promtool runs at once (default: one per core).",
+                                                min=1)] = None,
+) -> None:
+    """Mutation-test the generated rules in --out: apply plausible mistakes to each rule, one at a
+    time, run the generated promtool tests that can see it, and report the share rejected and
+    every survivor (docs/alerting.md, "Mutation testing")."""
+    rules = out / "prometheus" / "rules"
+    if not rules.is_dir():
+        _fail([f"{rules}: no generated rule files; run `obstack generate --out {out}` first"], EXIT_BAD_INPUT)
+    known = sorted(p.name for p in rules.glob("*.yml"))
+    unknown = sorted(set(files or []) - set(known))
+    if unknown:
+        _fail([f"--file {unknown[0]}: not a generated rule file (known: {', '.join(known)})"], EXIT_BAD_INPUT)
+    mutants = [m for name in (files or known) for m in rule_mutants(name, yaml.safe_load((rules / name).read_text()))]
+    try:
+        report = run_mutants(out, mutants, jobs)
+    except (ToolMissing, BaselineFailed) as error:
+        _fail([str(error)], EXIT_BAD_INPUT)
+    for line in report_lines(report):
+        print(line)
+    if report.kill_rate < min_kill_rate:
         raise typer.Exit(EXIT_FAILED)
 
 

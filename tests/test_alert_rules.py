@@ -157,9 +157,15 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
         if any(r.name == rule.name and r.instances[0].blocked_above is not None for r in alert_rules(spec)):
             # Slower burn-rate pairs: also silent at a burn their faster pair's window covers.
             expected.add("stays quiet while a faster window pair covers the burn")
-        if any(r.name == rule.name and r.instances[0].sparse is not None for r in alert_rules(spec)):
+        same = [r for r in alert_rules(spec) if r.name == rule.name]
+        if any(r.instances[0].sparse is not None for r in same):
             # Ratios of requests (RED, request SLOs): also silent at a firing level on too little traffic.
             expected.add("stays quiet on too little traffic")
+        if any(r.instances[0].enough_rate is not None for r in same):
+            expected.add("fires on just enough traffic")  # guards counting over an hour at most
+        if any(r.instances[0].release_level is not None for r in same):
+            # A critical RED alert's hysteresis: it holds above its warning level, and lets go under it.
+            expected |= {"holds while above its release level", "resolves under its release level"}
         assert kinds[rule.name] == expected
         for instance in rule.instances:
             expected = {**rule.labels, **instance.labels}

@@ -1,0 +1,245 @@
+"""Mutants of generated rules: each a copy of one rule with one plausible mistake in it.
+
+A generated test suite is only as good as the wrong rules it rejects. The operators below make
+the mistakes people make in alerting rules: a comparison turned or a threshold moved, a
+conjunct (``and`` — a traffic guard, a filter) or an ``or`` / ``unless`` branch dropped, one
+aggregation swapped for another, a ``by`` label dropped or one added, a label matcher widened,
+narrowed or dropped, a range window halved or doubled, ``for`` or ``keep_firing_for`` removed.
+Pure: rule documents in, mutants out; ``stack.validate.mutation`` runs the tests against them.
+
+Expressions are parsed with promql-parser and re-rendered with the one change; every mutant is
+parsed again, so none is invalid PromQL, and mutants rendering to the original are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import promql_parser as promql
+
+from stack.spec.values import Duration
+
+Path = tuple[str | int, ...]
+COMPARISONS = {">": "<", "<": ">", ">=": "<=", "<=": ">=", "==": "!=", "!=": "=="}
+AGGREGATIONS = ("sum", "max", "min", "avg", "count")
+SET_OPERATORS = ("and", "or", "unless")
+THRESHOLD_FACTORS = (0.8, 2.5)  # inside the quiet case's 90% and beyond the firing case's 2x
+WINDOW_FACTORS = (0.5, 2)
+ADDED_BY_LABEL = "instance"  # the label an aggregation most often forgets to drop
+
+
+@dataclass(frozen=True)
+class Mutant:
+    file: str  # rule file name (services.yml)
+    group: str
+    position: int  # the rule's index in its group
+    rule: str  # alert or record name
+    operator: str  # what was changed, e.g. "threshold x0.8"
+    detail: str  # where: the changed piece of the expression, shortened
+    expr: str  # the rule's expression after the change (unchanged for field mutants)
+    drop: str | None = None  # a rule field removed instead (for, keep_firing_for)
+
+    @property
+    def key(self) -> str:
+        """Stable identity for reports and the allowlist of equivalent mutants."""
+        return f"{self.file}:{self.group}:{self.rule}#{self.position}: {self.operator}: {self.detail}"
+
+
+def _duration(delta: timedelta) -> str:
+    return str(Duration(int(delta.total_seconds() * 1000)))
+
+
+def _children(node: Any) -> list[tuple[str | int, Any]]:
+    kind = type(node).__name__
+    if kind == "BinaryExpr":
+        return [("lhs", node.lhs), ("rhs", node.rhs)]
+    if kind == "AggregateExpr":
+        return ([("param", node.param)] if node.param is not None else []) + [("expr", node.expr)]
+    if kind == "Call":
+        return list(enumerate(node.args))
+    if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
+        return [("expr", node.expr)]
+    return []
+
+
+def _walk(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    yield path, node
+    for key, child in _children(node):
+        yield from _walk(child, (*path, key))
+
+
+def _selector_text(node: Any, matchers: list[tuple[str, str, str]] | None = None) -> str:
+    """A vector selector, with ``matchers`` (name, op, value) in place of its own when given."""
+    if matchers is None:
+        matchers = [(m.name, _match_op(m.op), m.value) for m in node.matchers.matchers]
+    inner = ", ".join(f'{name}{op}"{_escape(value)}"' for name, op, value in matchers)
+    text = f"{node.name or ''}{{{inner}}}"
+    if node.offset is not None:
+        text += f" offset {_duration(node.offset)}"
+    return text
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _match_op(op: Any) -> str:
+    return {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}[str(op)]
+
+
+def render(node: Any, changes: dict[Path, str], path: Path = ()) -> str:
+    """``node`` as PromQL, with the subtree at each path of ``changes`` replaced by its text."""
+    if path in changes:
+        return changes[path]
+    if not any(changed[:len(path)] == path for changed in changes):
+        return str(node)
+    kind = type(node).__name__
+    sub = lambda key, child: render(child, changes, (*path, key))  # noqa: E731
+    if kind == "BinaryExpr":
+        modifier = f" {node.modifier}" if node.modifier is not None and str(node.modifier) else ""
+        return f"({sub('lhs', node.lhs)}) {node.op}{modifier} ({sub('rhs', node.rhs)})"
+    if kind == "AggregateExpr":
+        modifier = f" {node.modifier}" if node.modifier is not None and str(node.modifier) else ""
+        param = f"{sub('param', node.param)}, " if node.param is not None else ""
+        return f"{node.op}{modifier} ({param}{sub('expr', node.expr)})"
+    if kind == "Call":
+        return f"{node.func.name}({', '.join(sub(i, arg) for i, arg in enumerate(node.args))})"
+    if kind == "ParenExpr":
+        return f"({sub('expr', node.expr)})"
+    if kind == "UnaryExpr":
+        return f"-({sub('expr', node.expr)})"
+    if kind == "SubqueryExpr":
+        step = _duration(node.step) if node.step is not None else ""
+        return f"({sub('expr', node.expr)})[{_duration(node.range)}:{step}]"
+    raise ValueError(f"cannot render a change inside {kind}")
+
+
+def _short(text: str, limit: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _number(value: float) -> str:
+    return repr(round(value, 9)).removesuffix(".0")
+
+
+def expression_mutants(expr: str) -> Iterator[tuple[str, str, str]]:
+    """(operator, detail, mutated expression) for every mutation of ``expr``."""
+    root = promql.parse(expr)
+    original = str(root)
+    seen: set[str] = set()
+    for path, node in _walk(root):
+        for operator, detail, text in _node_mutations(node):
+            mutated = render(root, {path: text})
+            try:
+                canonical = str(promql.parse(mutated))
+            except ValueError:
+                continue
+            if canonical == original or canonical in seen:
+                continue
+            seen.add(canonical)
+            yield operator, detail, mutated
+
+
+def _node_mutations(node: Any) -> Iterator[tuple[str, str, str]]:
+    kind = type(node).__name__
+    if kind == "BinaryExpr":
+        yield from _binary_mutations(node)
+    elif kind == "AggregateExpr":
+        yield from _aggregation_mutations(node)
+    elif kind == "MatrixSelector":
+        yield from _window_mutations(node)
+        yield from _matcher_mutations(node.vector_selector, f"[{_duration(node.range)}]")
+    elif kind == "VectorSelector":
+        yield from _matcher_mutations(node, "")
+
+
+def _binary_mutations(node: Any) -> Iterator[tuple[str, str, str]]:
+    op = str(node.op)
+    lhs, rhs = str(node.lhs), str(node.rhs)
+    modifier = f" {node.modifier}" if node.modifier is not None and str(node.modifier) else ""
+    if op in SET_OPERATORS:
+        yield f"drop the {op} branch", _short(f"{op} {rhs}"), lhs
+        if op != "unless":
+            yield f"keep only the {op} branch", _short(f"{op} {rhs}"), rhs
+        return
+    if op in COMPARISONS:
+        yield "invert the comparison", _short(f"{op} {rhs}"), f"({lhs}) {COMPARISONS[op]}{modifier} ({rhs})"
+        for side, value in (("rhs", node.rhs), ("lhs", node.lhs)):
+            if type(value).__name__ == "NumberLiteral" and value.val:
+                for factor in THRESHOLD_FACTORS:
+                    moved = _number(value.val * factor)
+                    text = (f"({lhs}) {op}{modifier} {moved}" if side == "rhs" else f"{moved} {op}{modifier} ({rhs})")
+                    yield f"threshold x{factor:g}", _short(f"{op} {value.val:g} -> {moved}"), text
+
+
+def _aggregation_mutations(node: Any) -> Iterator[tuple[str, str, str]]:
+    op = str(node.op)
+    modifier = str(node.modifier) if node.modifier is not None else ""
+    param = f"{node.param}, " if node.param is not None else ""
+    inner = str(node.expr)
+    if op in AGGREGATIONS:
+        for other in AGGREGATIONS:
+            if other != op:
+                yield "swap the aggregation", f"{op} -> {other}", f"{other} {modifier} ({param}{inner})"
+    if node.modifier is not None and str(node.modifier.type) == "AggModifierType.By":
+        labels = list(node.modifier.labels)
+        for label in labels:
+            kept = ", ".join(lab for lab in labels if lab != label)
+            yield "drop a by label", f"by ({', '.join(labels)}) -> by ({kept})", f"{op} by ({kept}) ({param}{inner})"
+        if ADDED_BY_LABEL not in labels:
+            wider = ", ".join([*labels, ADDED_BY_LABEL])
+            yield "add a by label", f"by (... {ADDED_BY_LABEL})", f"{op} by ({wider}) ({param}{inner})"
+
+
+def _window_mutations(node: Any) -> Iterator[tuple[str, str, str]]:
+    window = node.range
+    for factor in WINDOW_FACTORS:
+        changed = _duration(window * factor)
+        yield f"window x{factor:g}", f"[{_duration(window)}] -> [{changed}]", _with_range(node, changed)
+
+
+def _with_range(node: Any, window: str) -> str:
+    selector = node.vector_selector
+    text = _selector_text(selector)
+    if selector.offset is not None:
+        base, offset = text.rsplit(" offset ", 1)
+        return f"{base}[{window}] offset {offset}"
+    return f"{text}[{window}]"
+
+
+def _matcher_mutations(selector: Any, window: str) -> Iterator[tuple[str, str, str]]:
+    matchers = [(m.name, _match_op(m.op), m.value) for m in selector.matchers.matchers]
+    for index, (name, op, value) in enumerate(matchers):
+        if name == "__name__":
+            continue
+        rest = matchers[:index] + matchers[index + 1:]
+        changes = [("drop a matcher", f'{name}{op}"{value}" dropped', rest)]
+        if op == "=~":
+            changes.append(("widen a regex", f'{name}=~"{value}" -> ".+"', [*rest[:index], (name, op, ".+"), *rest[index:]]))
+        if op in ("=", "=~"):
+            changes.append(("negate a matcher", f'{name}{op}"{value}" -> {"!=" if op == "=" else "!~"}',
+                            [*rest[:index], (name, "!=" if op == "=" else "!~", value), *rest[index:]]))
+        for operator, detail, changed in changes:
+            text = _selector_text(selector, changed)
+            if window:
+                base, _, offset = text.partition(" offset ")
+                text = f"{base}{window}" + (f" offset {offset}" if offset else "")
+            yield operator, detail, text
+
+
+def rule_mutants(file: str, document: dict[str, Any]) -> Iterator[Mutant]:
+    """Every mutant of every rule of one rule file (a parsed ``groups:`` document)."""
+    for group in document.get("groups", []):
+        for position, rule in enumerate(group.get("rules", [])):
+            name = rule.get("alert") or rule.get("record")
+            expr = str(rule["expr"])
+            for operator, detail, mutated in expression_mutants(expr):
+                yield Mutant(file, group["name"], position, name, operator, detail, mutated)
+            for field in ("for", "keep_firing_for"):
+                if field in rule and Duration.parse(str(rule[field])).milliseconds:
+                    yield Mutant(file, group["name"], position, name, f"drop {field}", f"{field}: {rule[field]}",
+                                 expr, drop=field)
