@@ -74,11 +74,16 @@ def number(value: object) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def parenthesized(term: str) -> str:
+    """``term`` in parentheses, one level indented, for a multi-line expression."""
+    return f"(\n  {term.replace(chr(10), chr(10) + '  ')}\n)"
+
+
 def any_of(terms: list[str]) -> str:
     """One expression firing for any term: subjects with different thresholds share one rule."""
     if len(terms) == 1:
         return terms[0]
-    return "\nor\n".join(f"(\n  {term.replace(chr(10), chr(10) + '  ')}\n)" for term in terms)
+    return "\nor\n".join(parenthesized(term) for term in terms)
 
 
 def threshold_note(thresholds: list[object]) -> str:

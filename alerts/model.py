@@ -90,12 +90,18 @@ class AlertInstance:
         return None if self.sparse is None or self.min_request_rate is None else self.min_request_rate * 0.9
 
     @property
+    def fillable_guard_window(self) -> Duration | None:
+        """The guard's window when a test can fill it (an hour at most: longer would need days of input)."""
+        window = self.guard_window
+        return window if window is not None and window <= ENOUGH_WINDOW_LIMIT else None
+
+    @property
     def enough_rate(self) -> float | None:
-        """A request rate just over the guard, for the "just enough traffic" case (guards counting
-        over an hour at most: a longer window would need days of test input)."""
-        if self.sparse is None or self.min_request_rate is None or self.guard_window is None:
+        """A request rate just over the guard, for the "just enough traffic" case (checked once
+        the guard's window is full, so only where a test can fill it)."""
+        if self.sparse is None or self.min_request_rate is None or self.fillable_guard_window is None:
             return None
-        return self.min_request_rate * 1.25 if self.guard_window <= ENOUGH_WINDOW_LIMIT else None
+        return self.min_request_rate * 1.25
 
     @property
     def blocked_level(self) -> float | None:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
-from alerts.model import ENOUGH_WINDOW_LIMIT, AlertInstance, AlertRule, InputSeries, RuleFile, Scenario
+from alerts.model import AlertInstance, AlertRule, InputSeries, RuleFile, Scenario
 from alerts.scenarios import sample_text
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact, dump_yaml
@@ -173,8 +173,7 @@ def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, ti
         if kind in ("sparse", "enough"):
             sparse, rate = instance.sparse, instance.sparse_rate if kind == "sparse" else instance.enough_rate
             assert sparse is not None and rate is not None
-            window = instance.guard_window
-            ready = window if window is not None and window <= ENOUGH_WINDOW_LIMIT else None
+            ready = instance.fillable_guard_window
             # Counters are sized per scrape interval; a coarser test step spaces the same
             # increments further apart, so they grow by as much more to keep ``rate``.
             build = lambda at, sparse=sparse, rate=rate, ready=ready: _filled(  # noqa: E731
@@ -216,13 +215,11 @@ def _two_phase_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseK
     firing once the window reads only the eased input) or to under the release level ("releases":
     resolved once keep_firing_for has passed too)."""
     members, expected = [], []
-    switch_ms = at_ms = 0
-    for instance in instances:
-        assert instance.release_level is not None and instance.guard_window is not None
-        firing = instance.scenario(instance.fire_level)
-        switch_ms = max(switch_ms, timing.round_up(firing.ready_after.milliseconds + rule.for_.milliseconds
-                                                   + timing.margin_ms))
-    for instance in instances:
+    firing = [instance.scenario(instance.fire_level) for instance in instances]
+    switch_ms = max(timing.round_up(f.ready_after.milliseconds + rule.for_.milliseconds + timing.margin_ms)
+                    for f in firing)
+    at_ms = 0
+    for instance, fired in zip(instances, firing):
         assert instance.release_level is not None and instance.guard_window is not None
         if kind == "holds":
             # A quarter of the way up from the release level: well inside the hold, and under any
@@ -231,7 +228,7 @@ def _two_phase_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseK
         else:
             level = instance.release_level * 0.9
         eased = instance.scenario(level)
-        scenario = _then(instance.scenario(instance.fire_level), eased, switch_ms // timing.sample.milliseconds + 1)
+        scenario = _then(fired, eased, switch_ms // timing.sample.milliseconds + 1)
         drained = switch_ms + instance.guard_window.milliseconds + timing.margin_ms
         if kind == "releases":
             drained += (rule.keep_firing_for.milliseconds if rule.keep_firing_for else 0)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from alerts import scenarios
 from alerts.annotations import go_template
-from alerts.common import RuleContext, any_of, grouped, matcher, number, threshold_note
+from alerts.common import RuleContext, any_of, grouped, matcher, number, parenthesized, threshold_note
 from alerts.model import AlertInstance, AlertRule, RecordingRule, RuleGroup, Scenario
 from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, some_down_rules
 from stack.spec.model import EXPORTER_JOB, Service
@@ -208,7 +208,7 @@ def health_check_rules(context: RuleContext, services: list[Service]) -> list[Al
 
 
 def _red_rule(context: RuleContext, name: str, severity: str, entries: list[tuple[object, object, list[Service]]],
-              record: str, value_format: str, what: str, release: Callable[[Service], object | None] = lambda s: None,
+              record: str, value_format: str, what: str, release: Callable[[Service], float | None] = lambda s: None,
               **text: object) -> AlertRule:
     """One rule over every service; entries are (threshold as shown, threshold as PromQL number, services).
 
@@ -223,10 +223,10 @@ def _red_rule(context: RuleContext, name: str, severity: str, entries: list[tupl
         for (floor, low), group in grouped(services, lambda s: (traffic_floor(s, window), release(s))):
             selector = matcher("service", [s.name for s in group])
             above = f"{record}{{{selector}}} > {number(limit)}"
-            if low is not None and float(low) < float(limit):  # type: ignore[arg-type]
+            if low is not None:
                 firing = f'ALERTS{{alertname="{name}", alertstate="firing", {selector}}}'
-                above = (f"(\n  {above}\n  or\n  {record}{{{selector}}} > {number(low)}\n"
-                         f"  and on (service, team)\n  {firing}\n)")
+                above = parenthesized(f"{above}\nor\n{record}{{{selector}}} > {number(low)}\n"
+                                      f"and on (service, team)\n{firing}")
             terms.append(f"{above}\n{traffic_guard(selector, window, floor)}")
     critical = severity == "critical"
     return AlertRule(
@@ -268,11 +268,10 @@ def error_rate_rules(context: RuleContext, services: list[Service]) -> list[Aler
             continue
         groups = [(t, t.value, g) for t, g in grouped(entries, lambda s: getattr(s.thresholds.error_rate, severity))]
         critical = severity == "critical"
-        warning_level = (lambda s: s.thresholds.error_rate.warning and s.thresholds.error_rate.warning.value)
         rules.append(_red_rule(
             context, name, severity, groups, ERROR_RATIO_RECORD, "percentage",
             f"{{service}} answers {{value}} of requests with a 5xx status over {RATE_WINDOW}",
-            release=warning_level if critical else lambda s: None,
+            release=error_release if critical else lambda s: None,
             summary="A service answers too many requests with a server error." if critical
             else "A service's server-error rate has risen.",
             meaning=f"The share of the service's requests that failed with a 5xx over {RATE_WINDOW} is above its "
@@ -282,7 +281,7 @@ def error_rate_rules(context: RuleContext, services: list[Service]) -> list[Aler
                           "Are its dependencies (database, cache, queue) healthy?"),
             family="error-rate",
             instances=tuple(_ratio_instance(context, s, float(getattr(s.thresholds.error_rate, severity).value),
-                                            _release(critical, warning_level(s), s.thresholds.error_rate.critical))
+                                            error_release(s) if critical else None)
                             for s in entries),
         ))
     return rules
@@ -294,13 +293,21 @@ def red_traffic_floor(service: Service) -> float:
     return traffic_floor(service, window) / window.seconds
 
 
-def _release(critical: bool, warning: object, threshold: object) -> float | None:
-    """A critical alert's release level (its warning's), when there is one below its threshold."""
-    if not critical or warning is None or threshold is None:
-        return None
-    low = float(warning)  # type: ignore[arg-type]
-    high = float(getattr(threshold, "value", getattr(threshold, "seconds", threshold)))  # type: ignore[arg-type]
-    return low if low < high else None
+def _below(low: float | None, high: float | None) -> float | None:
+    """``low`` when it is below ``high``: a release level that means something."""
+    return low if low is not None and high is not None and low < high else None
+
+
+def error_release(service: Service) -> float | None:
+    """Where a firing HighErrorRate lets go: the warning level, when it is below the critical one."""
+    levels = service.thresholds.error_rate
+    return _below(levels.warning and float(levels.warning.value), levels.critical and float(levels.critical.value))
+
+
+def latency_release(service: Service) -> float | None:
+    """Where a firing HighLatency lets go: the warning's bucket bound, when it is below the critical one's."""
+    warning, critical = latency_edge(service, "warning"), latency_edge(service, "critical")
+    return _below(warning and warning.seconds, critical and critical.seconds)
 
 
 def _ratio_instance(context: RuleContext, service: Service, threshold: float,
@@ -344,11 +351,10 @@ def latency_rules(context: RuleContext, services: list[Service]) -> list[AlertRu
             continue
         groups = [(t, t.seconds, g) for t, g in grouped(entries, lambda s: latency_edge(s, severity))]
         critical = severity == "critical"
-        warning_edge = (lambda s: (edge := latency_edge(s, "warning")) and edge.seconds)
         rules.append(_red_rule(
             context, name, severity, groups, P95_RECORD, "duration",
             f"{{service}} p95 latency is {{value}} over {RATE_WINDOW}",
-            release=warning_edge if critical else lambda s: None,
+            release=latency_release if critical else lambda s: None,
             summary="A service responds too slowly." if critical else "A service has slowed down.",
             meaning=f"The 95th percentile of the service's request duration over {RATE_WINDOW} is above its "
                     f"{severity} threshold, while it had traffic.",
@@ -357,7 +363,7 @@ def latency_rules(context: RuleContext, services: list[Service]) -> list[AlertRu
                           "Is the service saturated (CPU, event-loop lag, connection pool)?"),
             family="latency",
             instances=tuple(_latency_instance(context, s, latency_edge(s, severity).seconds,  # type: ignore[union-attr]
-                                              _release(critical, warning_edge(s), latency_edge(s, "critical")))
+                                              latency_release(s) if critical else None)
                             for s in entries),
         ))
     return rules

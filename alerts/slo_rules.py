@@ -19,7 +19,7 @@ import yaml
 
 from alerts import scenarios
 from alerts.annotations import go_template
-from alerts.common import RuleContext, number
+from alerts.common import RuleContext, number, parenthesized
 from alerts.model import AlertInstance, AlertRule, RecordingRule, RuleGroup, Scenario
 from alerts.service_rules import traffic_floor, traffic_guard
 from stack.spec.model import Service, Slo
@@ -226,8 +226,8 @@ def _burn_term(service: Service, slo: Slo, window: BurnWindow, faster: BurnWindo
         # too thin for the faster pair, the slower pair is the one that can page.
         faster_term = (f"{error_ratio_record(faster.long)}{{{selector}}} > {number(burn_threshold(slo, faster))}"
                        f"{_pair_guard(service, slo, faster)}")
-        term += f"\nunless on (service, slo)\n" + (f"(\n  {faster_term.replace(chr(10), chr(10) + '  ')}\n)"
-                                                     if slo.kind != "availability" else faster_term)
+        term += "\nunless on (service, slo)\n" + (parenthesized(faster_term) if slo.kind != "availability"
+                                                   else faster_term)
     return term
 
 

@@ -94,7 +94,8 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
                 progress: Callable[[int, int], None] | None = None) -> MutationReport:
     """Mutation-test the generated tree at ``tree`` (its prometheus/rules and prometheus/tests)."""
     rules_dir, tests_dir = tree / RULES_DIR, tree / TESTS_DIR
-    documents = {p.name: yaml.safe_load(p.read_text()) for p in sorted(rules_dir.glob("*.yml"))}
+    texts = {p.name: p.read_text() for p in sorted(rules_dir.glob("*.yml"))}
+    documents = {name: yaml.safe_load(text) for name, text in texts.items()}
     tests = []
     for path in sorted(tests_dir.glob("*.test.yml")):
         document = yaml.safe_load(path.read_text())
@@ -116,7 +117,7 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
 
     def run(item: tuple[Mutant, list[tuple[_TestFile, list[dict[str, Any]]]]]) -> tuple[Mutant, bool]:
         mutant, selected = item
-        return mutant, _killed(mutant, selected, documents)
+        return mutant, _killed(mutant, selected, documents[mutant.file], texts)
 
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as pool:
         for mutant, killed in pool.map(run, runnable):
@@ -161,14 +162,16 @@ def _mutated(document: dict[str, Any], mutant: Mutant) -> dict[str, Any]:
 
 
 def _killed(mutant: Mutant, selected: Iterable[tuple[_TestFile, list[dict[str, Any]]]],
-            documents: dict[str, dict[str, Any]]) -> bool:
-    """Whether any selected test group fails against the mutant."""
+            document: dict[str, Any], texts: dict[str, str]) -> bool:
+    """Whether any selected test group fails against the mutant. Only the mutated file is written
+    anew; the others, and only those the selected tests load, are copied as generated."""
+    selected = list(selected)
     root = Path(tempfile.mkdtemp(prefix="obstack-mutant-"))
     try:
         (root / "rules").mkdir()
         (root / "tests").mkdir()
-        for name, document in documents.items():
-            text = yaml.safe_dump(_mutated(document, mutant) if name == mutant.file else document, sort_keys=False)
+        for name in {f for test, _ in selected for f in test.rule_files}:
+            text = yaml.safe_dump(_mutated(document, mutant), sort_keys=False) if name == mutant.file else texts[name]
             (root / "rules" / name).write_text(text)
         names = []
         for test, groups in selected:
