@@ -66,13 +66,25 @@ def down_rules(context: RuleContext) -> list[AlertRule]:
     return rules
 
 
+POOL_STATE_SHARES = (("idle", 0.5), ("active", 0.3), ("idle in transaction", 0.2))
+
+
+def _by_state(used: int) -> list[tuple[str, int]]:
+    """``used`` connections split over the pool's states by POOL_STATE_SHARES (whole connections)."""
+    counts = [(state, round(used * share)) for state, share in POOL_STATE_SHARES[:-1]]
+    return [*counts, (POOL_STATE_SHARES[-1][0], used - sum(count for _, count in counts))]
+
+
 def _pool_scenario(context: RuleContext, store: Datastore, level: float) -> Scenario:
     labels = exporter_labels(context, store)
     maximum = 1000
     used = round(level * maximum)
     if store.kind == "postgres":
         series = (
-            scenarios.constant("obstack_postgres_connections", {**labels, "state": "active"}, used).series
+            # Spread over states as a real pool is (most idle): a rule reading one state, or the
+            # largest, reads another value than the sum.
+            tuple(s for state, count in _by_state(used)
+                  for s in scenarios.constant("obstack_postgres_connections", {**labels, "state": state}, count).series)
             + scenarios.constant("obstack_postgres_max_connections", labels, maximum).series
         )
     else:

@@ -20,6 +20,7 @@ from typing import Any
 
 import promql_parser as promql
 
+from alerts.promql_labels import output_labels
 from stack.spec.values import Duration
 
 Path = tuple[str | int, ...]
@@ -41,6 +42,8 @@ class Mutant:
     detail: str  # where: the changed piece of the expression, shortened
     expr: str  # the rule's expression after the change (unchanged for field mutants)
     drop: str | None = None  # a rule field removed instead (for, keep_firing_for)
+    # Why the mutant cannot change any alert, when the engine can prove it (not run, counted apart).
+    equivalent: str | None = None
 
     @property
     def key(self) -> str:
@@ -128,11 +131,17 @@ def _number(value: float) -> str:
 
 def expression_mutants(expr: str) -> Iterator[tuple[str, str, str]]:
     """(operator, detail, mutated expression) for every mutation of ``expr``."""
+    for operator, detail, mutated, _ in _expression_mutants(expr):
+        yield operator, detail, mutated
+
+
+def _expression_mutants(expr: str) -> Iterator[tuple[str, str, str, str | None]]:
+    """As expression_mutants, with the reason a mutant is equivalent when that can be proven."""
     root = promql.parse(expr)
     original = str(root)
     seen: set[str] = set()
     for path, node in _walk(root):
-        for operator, detail, text in _node_mutations(node):
+        for operator, detail, text, *matcher in _node_mutations(node):
             mutated = render(root, {path: text})
             try:
                 canonical = str(promql.parse(mutated))
@@ -141,10 +150,73 @@ def expression_mutants(expr: str) -> Iterator[tuple[str, str, str]]:
             if canonical == original or canonical in seen:
                 continue
             seen.add(canonical)
-            yield operator, detail, mutated
+            widened = operator in ("drop a matcher", "widen a regex") and matcher
+            yield operator, detail, mutated, (_pinned_by_join(root, path, matcher[0]) if widened else None)
 
 
-def _node_mutations(node: Any) -> Iterator[tuple[str, str, str]]:
+# Binary operators that pass on only the series matching the other side (one-to-one).
+_MATCHING_OPERATORS = frozenset({"and", "+", "-", "*", "/", "%", "^", "atan2",
+                                 "==", "!=", ">", "<", ">=", "<="})
+
+
+def _child(node: Any, key: str | int) -> Any:
+    return dict(_children(node))[key]
+
+
+def _matches_on(node: Any, label: str) -> bool:
+    """Whether the binary operation ``node`` matches its sides on ``label`` (one-to-one)."""
+    modifier = node.modifier
+    if modifier is None:
+        return True
+    set_operator = str(node.op) in SET_OPERATORS  # many-to-many by definition
+    if not set_operator and str(modifier.card) != "VectorMatchCardinality.OneToOne":
+        return False
+    matching = modifier.matching
+    if matching is None:
+        return True
+    included = str(matching.type) == "LabelModifierType.Include"
+    return (label in matching.labels) == included
+
+
+def _pins(node: Any, matcher: tuple[str, str, str]) -> bool:
+    """Every series ``node`` can return passes ``matcher`` (label, op, value): each selector in it
+    carries that very matcher and the label reaches its result."""
+    selectors = [n for _, n in _walk(node) if type(n).__name__ == "VectorSelector"]
+    selectors += [n.vector_selector for _, n in _walk(node) if type(n).__name__ == "MatrixSelector"]
+    if not selectors or any(type(n).__name__ == "Call" and n.func.name in ("label_replace", "label_join")
+                            for _, n in _walk(node)):
+        return False
+    owned = lambda s: matcher in {(m.name, _match_op(m.op), m.value) for m in s.matchers.matchers}  # noqa: E731
+    return all(owned(s) for s in selectors) and output_labels(node).may_have(matcher[0])
+
+
+def _pinned_by_join(root: Any, path: Path, matcher: tuple[str, str, str]) -> str | None:
+    """Why widening ``matcher`` on the selector at ``path`` cannot change the result, if it cannot:
+    the series it adds carry another value of the label, the label is kept up to a one-to-one
+    match on it (``and``, ``unless``'s right side, arithmetic, comparison), and the other side of
+    that match holds only series passing the same matcher, so the added series find no partner."""
+    label, op, value = matcher
+    nodes = [root]
+    for key in path:
+        nodes.append(_child(nodes[-1], key))
+    for depth in range(len(path) - 1, -1, -1):
+        child, parent, key = nodes[depth + 1], nodes[depth], path[depth]
+        if not output_labels(child).may_have(label):
+            return None  # aggregated away: the added series may merge with the subject's
+        if type(parent).__name__ == "Call" and parent.func.name in ("label_replace", "label_join"):
+            return None
+        if type(parent).__name__ != "BinaryExpr":
+            continue
+        other = parent.rhs if key == "lhs" else parent.lhs
+        operator = str(parent.op)
+        matching = operator in _MATCHING_OPERATORS or (operator == "unless" and key == "rhs")
+        if matching and _matches_on(parent, label) and _pins(other, matcher):
+            return (f'the other side of its "{operator}" keeps only {label}{op}"{value}" and matches on {label}: '
+                    "the series the mutant adds find no partner")
+    return None
+
+
+def _node_mutations(node: Any) -> Iterator[tuple[Any, ...]]:
     kind = type(node).__name__
     if kind == "BinaryExpr":
         yield from _binary_mutations(node)
@@ -211,7 +283,7 @@ def _with_range(node: Any, window: str) -> str:
     return f"{text}[{window}]"
 
 
-def _matcher_mutations(selector: Any, window: str) -> Iterator[tuple[str, str, str]]:
+def _matcher_mutations(selector: Any, window: str) -> Iterator[tuple[str, str, str, tuple[str, str, str]]]:
     matchers = [(m.name, _match_op(m.op), m.value) for m in selector.matchers.matchers]
     for index, (name, op, value) in enumerate(matchers):
         if name == "__name__":
@@ -228,7 +300,7 @@ def _matcher_mutations(selector: Any, window: str) -> Iterator[tuple[str, str, s
             if window:
                 base, _, offset = text.partition(" offset ")
                 text = f"{base}{window}" + (f" offset {offset}" if offset else "")
-            yield operator, detail, text
+            yield operator, detail, text, (name, op, value)
 
 
 def rule_mutants(file: str, document: dict[str, Any]) -> Iterator[Mutant]:
@@ -237,8 +309,8 @@ def rule_mutants(file: str, document: dict[str, Any]) -> Iterator[Mutant]:
         for position, rule in enumerate(group.get("rules", [])):
             name = rule.get("alert") or rule.get("record")
             expr = str(rule["expr"])
-            for operator, detail, mutated in expression_mutants(expr):
-                yield Mutant(file, group["name"], position, name, operator, detail, mutated)
+            for operator, detail, mutated, equivalent in _expression_mutants(expr):
+                yield Mutant(file, group["name"], position, name, operator, detail, mutated, equivalent=equivalent)
             for field in ("for", "keep_firing_for"):
                 if field in rule and Duration.parse(str(rule[field])).milliseconds:
                     yield Mutant(file, group["name"], position, name, f"drop {field}", f"{field}: {rule[field]}",

@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
-from alerts.model import AlertInstance, AlertRule, InputSeries, RuleFile, Scenario
+from alerts.model import AlertInstance, AlertRule, InputSeries, RecordingRule, RuleFile, Scenario
+from alerts.neighbours import Filter, metric_filters, neighbours
 from alerts.scenarios import sample_text
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact, dump_yaml
@@ -27,9 +28,10 @@ from stack.spec.model import Spec
 from stack.spec.values import Duration
 
 TESTS_DIR = PurePosixPath("prometheus/tests")
-CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases"]
+CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
+                   "spike"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
-SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse"})
+SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike"})
 
 
 class SynthesisError(Exception):
@@ -243,11 +245,133 @@ def _two_phase_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseK
     return _group(rule, members, kind, at_ms, expected, timing, baseline)
 
 
+# Cases given neighbour series, and the level of the neighbours' input: the other side of the threshold.
+_NEIGHBOUR_LEVELS: dict[str, str] = {"fires": "quiet", "before-for": "quiet", "quiet": "fire"}
+
+
+def _neighbour_series(instances: list[AlertInstance], kind: CaseKind, filters: list[dict[str, set[Filter]]]
+                      ) -> list[InputSeries]:
+    """The subjects' input at the contrasting level, each filtered label moved outside its filter
+    (alerts.neighbours): a rule that lost a filter reads them and fires, or stops firing."""
+    contrast = _NEIGHBOUR_LEVELS.get(kind)
+    if contrast is None:
+        return []
+    series: list[InputSeries] = []
+    for instance in instances:
+        level = instance.quiet_level if contrast == "quiet" else instance.fire_level
+        if level is not None:
+            series += neighbours(instance.scenario(level).series, filters)
+    return series
+
+
+_GAUGE = re.compile(r"^([^\s+]+)x\{n\}$")
+
+
+def _gauges(scenario: Scenario) -> bool:
+    return all(_GAUGE.match(s.values) for s in scenario.series)
+
+
+def _recoverable(instance: AlertInstance) -> bool:
+    """Fires and recovers on gauges (a target down then up): the value it fired with is exact."""
+    return instance.quiet_level is not None and _gauges(instance.scenario(instance.fire_level)) \
+        and _gauges(instance.scenario(instance.quiet_level))
+
+
+def _then_gauges(first: Scenario, second: Scenario, samples: int) -> tuple[InputSeries, ...]:
+    """``first``'s gauges for ``samples`` scrapes, then ``second``'s; a series only in ``first``
+    ends (a stale marker), one only in ``second`` starts then."""
+    before = {s.series: _GAUGE.match(s.values).group(1) for s in first.series}  # type: ignore[union-attr]
+    after = {s.series: _GAUGE.match(s.values).group(1) for s in second.series}  # type: ignore[union-attr]
+    return tuple(InputSeries(name, f"{before[name] if name in before else '_'}x{samples - 1} "
+                             + (f"{after[name]}x{{n}}" if name in after else "stale"))
+                 for name in dict.fromkeys([*before, *after]))
+
+
+def _recovery_case(rule: AlertRule, instances: list[AlertInstance], timing: Timing,
+                   baseline: list[InputSeries]) -> dict[str, Any]:
+    """keep_firing_for: fire, then recover (the quiet level); still firing, with the value it fired
+    with, once the condition has surely cleared; resolved once keep_firing_for has passed."""
+    assert rule.keep_firing_for is not None
+    firing = [instance.scenario(instance.fire_level) for instance in instances]
+    switch_ms = max(timing.round_up(f.ready_after.milliseconds + rule.for_.milliseconds + timing.margin_ms)
+                    for f in firing)
+    samples = switch_ms // timing.sample.milliseconds + 1
+    cleared_ms = samples * timing.sample.milliseconds  # the first recovered sample
+    keep = rule.keep_firing_for.milliseconds
+    held_ms = timing.round_up(cleared_ms + max(timing.margin_ms, keep // 2))
+    if held_ms + timing.evaluation.milliseconds >= cleared_ms + keep:
+        raise SynthesisError(f"{rule.name}: keep_firing_for ({rule.keep_firing_for}) is too short to test")
+    resolved_ms = timing.round_up(cleared_ms + keep + 2 * timing.margin_ms)
+    members, expected = [], []
+    for instance, fired in zip(instances, firing):
+        assert instance.quiet_level is not None
+        recovered = instance.scenario(instance.quiet_level)
+        members.append(_Member(instance, instance.fire_level,
+                               replace(recovered, series=_then_gauges(fired, recovered, samples))))
+        annotations = dict(rule.annotations)
+        annotations["description"] = rendered(source_text(rule.description), {**instance.labels, **fired.facts},
+                                               fired.value, rule.value_format)
+        expected.append({"exp_labels": {**rule.labels, **instance.labels}, "exp_annotations": annotations})
+    group = _group(rule, members, "recovers", resolved_ms, [], timing, baseline)
+    held = {"eval_time": str(Duration(held_ms)), "alertname": rule.name, "exp_alerts": expected}
+    group["alert_rule_test"] = [held, *group["alert_rule_test"]]
+    return group
+
+
+SPIKE_TRAFFIC_GROWTH = 100  # the plateau's traffic over the spike's: the spike leaves the window's ratio at once
+
+
+def _spike_case(rule: AlertRule, instances: list[AlertInstance], timing: Timing,
+                baseline: list[InputSeries]) -> dict[str, Any]:
+    """Hysteresis holds only a *firing* alert: a burst past the threshold for half of ``for``, then
+    a plateau above the release level on far more traffic (so the window drops under the
+    threshold at once). The alert was pending, resets, and stays quiet."""
+    sample = timing.sample.milliseconds
+    spike_samples = rule.for_.milliseconds // 2 // sample + 1
+    members = []
+    for instance in instances:
+        assert instance.sparse is not None and instance.min_request_rate is not None
+        assert instance.release_level is not None
+        rate = instance.min_request_rate * 30
+        burst = instance.sparse(instance.fire_level, rate * timing.sample_ratio)
+        level = instance.release_level + (instance.threshold - instance.release_level) / 4
+        plateau = instance.sparse(level, rate * SPIKE_TRAFFIC_GROWTH * timing.sample_ratio)
+        members.append(_Member(instance, level, _then(burst, plateau, spike_samples)))
+    at_ms = timing.round_up(spike_samples * sample + rule.for_.milliseconds + 2 * timing.margin_ms)
+    return _group(rule, members, "spike", at_ms, [], timing, baseline)
+
+
+def _spikeable(rule: AlertRule, instance: AlertInstance, timing: Timing) -> bool:
+    """A spike of half of ``for`` spans two samples and clears ``for`` by two evaluations."""
+    sample, hold = timing.sample.milliseconds, rule.for_.milliseconds
+    return (instance.release_level is not None and instance.sparse is not None
+            and instance.min_request_rate is not None and hold // 2 >= sample
+            and (hold // 2 // sample + 1) * sample + timing.margin_ms < hold)
+
+
+def _after_family(rule: AlertRule, members: list[_Member], kind: CaseKind, index: SiblingIndex, timing: Timing,
+                  ready: int, until: int | None, expected: list[dict[str, Any]]) -> int | None:
+    """For a quiet case of a rule with hysteresis: a second, later check, once every alert of its
+    family (the warning the level is above) has had time to fire. The hold must be the rule's own
+    firing alert, not any alert of the subject. None where it does not apply."""
+    if kind != "quiet" or expected or until is not None or rule.family is None:
+        return None
+    if any(m.instance.release_level is None for m in members):
+        return None
+    holds = [r.for_.milliseconds for entries in index.values() for r, _ in entries if r.family == rule.family]
+    return timing.round_up(ready + max(holds) + rule.for_.milliseconds + 2 * timing.margin_ms)
+
+
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
-          baseline: list[InputSeries]) -> dict[str, Any]:
+          baseline: list[InputSeries], filters: list[dict[str, set[Filter]]] | None = None) -> dict[str, Any]:
     if kind in ("holds", "releases"):
         return _two_phase_case(rule, instances, kind, timing, baseline)
+    if kind == "recovers":
+        return _recovery_case(rule, instances, timing, baseline)
+    if kind == "spike":
+        return _spike_case(rule, instances, timing, baseline)
     members = _members(rule, instances, kind, timing)
+    baseline = _neighbour_series(instances, kind, filters or []) + baseline
     ready = max(m.scenario.ready_after.milliseconds for m in members)
     until = min((m.scenario.holds_until.milliseconds for m in members if m.scenario.holds_until), default=None)
     if kind == "before-for":
@@ -268,7 +392,13 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
                 break
             expected += found
         if expected is not None:
-            return _group(rule, members, kind, at_ms, expected, timing, baseline)
+            later = _after_family(rule, members, kind, index, timing, ready, until, expected)
+            if later is None:
+                return _group(rule, members, kind, at_ms, expected, timing, baseline)
+            group = _group(rule, members, kind, later, [], timing, baseline)
+            first = {"eval_time": str(Duration(at_ms)), "alertname": rule.name, "exp_alerts": expected}
+            group["alert_rule_test"] = [first, *group["alert_rule_test"]]
+            return group
     raise SynthesisError(f"{rule.name}: no unambiguous time for the {kind} case")
 
 
@@ -277,13 +407,16 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
     samples = at_ms // timing.sample.milliseconds + 2
     own = [{"series": s.series, "values": s.values.format(n=samples)} for m in members for s in m.scenario.series]
     taken = {entry["series"] for entry in own}
-    others = [{"series": b.series, "values": b.values.format(n=samples)} for b in baseline if b.series not in taken]
+    others = [{"series": b.series, "values": b.values.format(n=samples)}
+              for b in {b.series: b for b in baseline}.values() if b.series not in taken]
     subjects = sorted({m.instance.labels.get(rule.subject, "") for m in members})
     shown = ", ".join(subjects[:5]) + (f" and {len(subjects) - 5} more" if len(subjects) > 5 else "")
     what = {"fires": "fires", "quiet": "stays quiet just inside the threshold", "before-for": "does not fire before for",
             "blocked": "stays quiet while a faster window pair covers the burn",
             "sparse": "stays quiet on too little traffic", "enough": "fires on just enough traffic",
-            "holds": "holds while above its release level", "releases": "resolves under its release level"}[kind]
+            "holds": "holds while above its release level", "releases": "resolves under its release level",
+            "recovers": "keeps firing for keep_firing_for after it recovers",
+            "spike": "stays quiet after a spike shorter than for"}[kind]
     levels = sorted({f"{m.level:g}" for m in members})
     return {
         "name": f"{rule.name} {what} ({rule.subject} {shown}; level {', '.join(levels[:3])})",
@@ -344,16 +477,28 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: 
     rules = [rule for f in all_files for rule in f.alert_rules]
     index = sibling_index(rules)
     tests = []
+    records: dict[str, list[str]] = {}
+    for f in all_files:
+        for group in f.groups:
+            for recording in group.rules:
+                if isinstance(recording, RecordingRule):
+                    records.setdefault(recording.record, []).append(recording.expr)
     for rule in _tested_together([r for r in rule_file.alert_rules if hold_class(r) == hold]):
+        filters = _alert_filters(rule.name, rules, records)
         for members in _compatible_sets(rule):
             baseline = _baseline(rule, members, rules)
-            tests += _shared_input([_case(rule, members, kind, index, timing, baseline)
+            tests += _shared_input([_case(rule, members, kind, index, timing, baseline, filters)
                                     for kind in case_kinds(rule, members, timing)])
     return {
         "rule_files": [f"../rules/{f.path.name}" for f in _needed_files(rule_file, all_files)],
         "evaluation_interval": str(timing.evaluation),
         "tests": tests,
     }
+
+
+def _alert_filters(name: str, rules: list[AlertRule], records: dict[str, list[str]]) -> list[dict[str, set[Filter]]]:
+    """The filters of each rule firing as ``name`` (a test checks them all), per metric."""
+    return [metric_filters(rule.expr, records) for rule in rules if rule.name == name]
 
 
 def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) -> list[CaseKind]:
@@ -372,6 +517,10 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
         kinds.append("enough")
     if all(m.release_level is not None and m.guard_window is not None for m in members):
         kinds += ["holds", "releases"]
+    if rule.keep_firing_for is not None and all(_recoverable(m) for m in members):
+        kinds.append("recovers")
+    if all(_spikeable(rule, m, timing) for m in members):
+        kinds.append("spike")
     if rule.for_.milliseconds:
         if rule.for_.milliseconds <= timing.evaluation.milliseconds:
             raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")

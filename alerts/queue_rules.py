@@ -6,7 +6,6 @@ queue's ``datastore`` and ``team``, so a down datastore can silence its queues' 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from alerts import scenarios
@@ -133,14 +132,11 @@ def _growth_rules(context: RuleContext, name: str, attribute: str, metric_select
 def _growth_rules_of(context: RuleContext, severity: str, name: str, attribute: str,
                      metric_selector: Callable[[str], str], metric: str, extra: dict[str, str], summary: str,
                      what: str, meaning: str, checks: tuple[str, ...], queues: list[Queue]) -> list[AlertRule]:
-    samples = round(GROWTH_WINDOW.seconds / context.scrape_interval.seconds)
-
     def instance(queue: Queue, threshold: int) -> AlertInstance:
         labels = {**queue_labels(context, queue), **extra}
-        # A whole number of jobs per sample keeps the synthesized delta exact.
-        fire = samples * math.ceil((threshold * 2 + 1) / samples)
+        # Twice the threshold: a threshold moved up by mistake (x2.5) no longer fires on it.
         return AlertInstance(labels, threshold, True, lambda level: _ramp(metric, labels, level, context),
-                             fire, threshold * 0.9)
+                             max(threshold * 2, 1), threshold * 0.9)
 
     return _levels(context, name, severity, queues, attribute, lambda selector, threshold: dict(
         expr=f"delta({metric_selector(selector)}[{GROWTH_WINDOW}]) > {threshold}",

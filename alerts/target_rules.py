@@ -35,8 +35,10 @@ class ScrapeJob:
         return {"job": self.job, **self.labels}
 
     def up_series(self, up: list[int]) -> Scenario:
-        """``up`` of each target (in order) as input series; the value is the highest one."""
-        series = tuple(s for target, value in zip(self.targets, up)
+        """``up`` of each target (in order) as input series; the value is the highest one. Values
+        past the job's targets go to replicas of its last one (the job scaled out)."""
+        extra = tuple(f"{self.targets[-1]}-replica{index}" for index in range(2, len(up) - len(self.targets) + 2))
+        series = tuple(s for target, value in zip(self.targets + extra, up)
                        for s in scenarios.constant(UP, {**self.alert_labels, "instance": target}, value).series)
         return Scenario(series, float(max(up)), Duration(0))
 
@@ -73,9 +75,12 @@ def all_down_rules(context: RuleContext, name: str, severity: Severity, subject:
                  for _, members in grouped(group, lambda j: tuple(j.labels))]
 
         def instance(job: ScrapeJob) -> AlertInstance:
-            # Quiet: one target still answering keeps the job alive (max, not min or avg).
+            # Quiet: one target still answering keeps the job alive (max, not min). A job of one
+            # target is tested scaled out to two, so that a rule taking the least target shows.
+            targets = max(2, len(job.targets))
+
             def build(level: float) -> Scenario:
-                return job.up_series([0] * len(job.targets) if level == 0 else [1] + [0] * (len(job.targets) - 1))
+                return job.up_series([0] * targets if level == 0 else [1] + [0] * (targets - 1))
             return AlertInstance(job.alert_labels, scenarios.DOWN, False, build, 0, 1)
 
         rules.append(AlertRule(

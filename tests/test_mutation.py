@@ -14,7 +14,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from alerts.model import InputSeries
 from alerts.mutation import expression_mutants, render, rule_mutants
+from alerts.neighbours import metric_filters, neighbours
 from stack.cli import app
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
@@ -22,9 +24,12 @@ from stack.validate.mutation import BaselineFailed, run_mutants
 from stack.writer import write_tree
 from tests.support.servers import require_binary
 
-# The share of the default spec's services.yml mutants the generated tests kill today (76.8%). Issue 14
-# asks for 95% over every rule file; the survivors are listed by `obstack mutate`.
-SERVICES_FLOOR = 0.75
+# The rule files mutation-tested in `make test`, on the default spec and a second one unlike it.
+# slo.yml (about 1000 mutants, each running the SLO tests of hours of input) runs with
+# `obstack mutate --file slo.yml` (docs/alerting.md).
+CHECKED_FILES = ("services.yml", "datastores.yml", "queues.yml", "host.yml", "stack.yml")
+KILL_RATE = 0.95
+SECOND_SPEC = Path(__file__).parent / "specs" / "shop.yaml"
 
 GUARDED = ('(service:http_request_errors:ratio_rate5m{service="api"} > 0.05)\n'
            'and on (service, team)\nservice:http_requests:rate5m{service="api"} * 300 >= 100')
@@ -72,14 +77,61 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_the_generated_service_tests_kill_the_mutants(tree: Path) -> None:
-    rules = yaml.safe_load((tree / "prometheus/rules/services.yml").read_text())
-    report = run_mutants(tree, list(rule_mutants("services.yml", rules)))
+@pytest.mark.parametrize(("spec_path", "stride"), [(None, 1), (SECOND_SPEC, 3)], ids=["default", "shop"])
+def test_the_generated_tests_kill_the_mutants(spec_path: Path | None, stride: int, tmp_path: Path) -> None:
+    """Every mutant of the default spec; every third of the second spec's 715, to keep `make test`
+    near its 15 minutes (all of them: `obstack mutate --file ...` on its tree, docs/alerting.md)."""
+    require_binary("promtool", "prometheus")
+    write_tree(tmp_path, generate(load_spec(spec_path)))
+    mutants = [m for name in CHECKED_FILES
+               for m in rule_mutants(name, yaml.safe_load((tmp_path / "prometheus/rules" / name).read_text()))]
+    mutants = mutants[::stride]
+    report = run_mutants(tmp_path, mutants)
     killed = {m.operator for m in report.killed}
     # The mistakes the audit found surviving, now rejected.
-    assert {"drop the and branch", "swap the aggregation", "widen a regex", "add a by label"} <= killed
+    assert {"drop the and branch", "swap the aggregation", "widen a regex", "add a by label", "drop a matcher",
+            "drop keep_firing_for", "threshold x2.5", "threshold x0.8"} <= killed
     survivors = "\n".join(m.key for m in report.survived)
-    assert report.kill_rate >= SERVICES_FLOOR, f"kill rate {report.kill_rate:.1%}; survivors:\n{survivors}"
+    assert report.kill_rate >= KILL_RATE, f"kill rate {report.kill_rate:.1%}; survivors:\n{survivors}"
+
+
+def test_widening_a_filter_the_other_side_of_a_match_pins_is_proven_equivalent() -> None:
+    document = {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": (
+        'r{service="api"} > 0.05 and on (service) q{service="api"} * 300 >= 100\n'
+        'or sum by (team) (x{service="api"}) / y{service="api"} > 1')}]}]}
+    dropped = {(m.detail, m.equivalent is not None) for m in rule_mutants("f.yml", document)
+               if m.operator == "drop a matcher"}
+    # Both sides of the guarded comparison pin service: either filter alone is redundant.
+    assert dropped == {('service="api" dropped', True), ('service="api" dropped', False)}
+    reasons = [m.equivalent for m in rule_mutants("f.yml", document) if m.equivalent]
+    assert len(reasons) == 2 and all('keeps only service="api"' in r for r in reasons)
+    # Under sum by (team) the label is aggregated away: dropping its filter is a real mistake.
+    unfiltered = [m for m in rule_mutants("f.yml", document) if m.operator == "drop a matcher" and "x{}" in m.expr]
+    assert len(unfiltered) == 1 and unfiltered[0].equivalent is None
+
+
+def test_neighbours_leave_exactly_the_filters_every_selector_applies() -> None:
+    records = {"service:errors:ratio": ['sum by (service) (rate(reqs{job="api", code=~"5.."}[5m]))'
+                                        ' / sum by (service) (rate(reqs{job="api"}[5m]))']}
+    filters = metric_filters('service:errors:ratio{service="api"} > 0.05 and on (service) '
+                             'up{job="api", service="api"} == 1', records)
+    assert filters["reqs"] == {("job", "=", "api")}  # code=~"5.." is on one selector only
+    assert filters["up"] == {("job", "=", "api"), ("service", "=", "api")}
+    series = [InputSeries('up{job="api", service="api", instance="a:1"}', "1x{n}"),
+              InputSeries('reqs{job="api", code="500", instance="a:1"}', "0+1x{n}")]
+    copies = {s.series for s in neighbours(series, [filters])}
+    assert copies == {'up{job="api-neighbour", service="api", instance="a:1"}',
+                      'up{job="api", service="api-neighbour", instance="a:1"}',
+                      'reqs{job="api-neighbour", code="500", instance="a:1"}'}
+    # A regex filter: the copy leaves it; one it cannot leave gets no copy.
+    queue = [InputSeries('jobs{queue="import"}', "5x{n}")]
+    assert [s.series for s in neighbours(queue, [{"jobs": {("queue", "=~", "import|check")}}])] == \
+        ['jobs{queue="import-neighbour"}']
+    assert neighbours(queue, [{"jobs": {("queue", "=~", ".*")}}]) == []
+    # Two rules of one alert name, each for its own queues: the copy must leave both filters.
+    both = [{"jobs": {("queue", "=", "import")}}, {"jobs": {("queue", "=~", "check|mail")}}]
+    assert [s.series for s in neighbours(queue, both)] == ['jobs{queue="import-neighbour"}']
+    assert neighbours(queue, [{"jobs": {("queue", "=", "import")}}, {"jobs": set()}]) == []
 
 
 def test_a_failing_baseline_is_refused_not_counted_as_kills(tree: Path, tmp_path: Path) -> None:
