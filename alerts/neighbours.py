@@ -51,10 +51,16 @@ def _selectors(node: promql.Expr) -> Iterable[promql.VectorSelector]:
         yield from _selectors(child)
 
 
-def metric_filters(expr: str, records: Mapping[str, list[str]]) -> dict[str, set[Filter]]:
-    """metric -> the filters every selector of it carries, in ``expr`` and in the expressions of
-    the recordings it reads (``records``: record name -> its expressions), transitively."""
-    found: dict[str, set[Filter]] = {}
+# A recording as the filters see it: its expression and the labels it sets statically.
+Recording = tuple[str, Mapping[str, str]]
+
+
+def metric_filters(expr: str, records: Mapping[str, list[Recording]]) -> dict[str, list[set[Filter]]]:
+    """metric -> the filters of each selector of it, in ``expr`` and in the expressions of the
+    recordings it reads (``records``: record name -> (expression, static labels) of each rule
+    recording it), transitively. A recording whose static labels the selector excludes
+    (``service:errors{service="api"}`` is not web's) is not followed."""
+    found: dict[str, list[set[Filter]]] = {}
     pending, seen = [expr], set()
     while pending:
         text = pending.pop()
@@ -65,8 +71,10 @@ def metric_filters(expr: str, records: Mapping[str, list[str]]) -> dict[str, set
             filters = {(m.name, _OPS[str(m.op)], m.value) for m in vector.matchers.matchers
                        if str(m.op) in _OPS and m.name != "__name__"}
             for name in metric_names(vector):
-                found[name] = found[name] & filters if name in found else filters
-                pending += records.get(name, [])
+                found.setdefault(name, []).append(filters)
+                pending += [source for source, labels in records.get(name, [])
+                            if all(_matches(op, pattern, labels[label])
+                                   for label, op, pattern in filters if label in labels)]
     return found
 
 
@@ -81,23 +89,24 @@ def _matches(op: str, pattern: str, value: str) -> bool:
     return value == pattern if op == "=" else re.fullmatch(pattern, value) is not None
 
 
-def neighbours(series: Iterable[InputSeries], rules: list[Mapping[str, set[Filter]]]) -> list[InputSeries]:
+def neighbours(series: Iterable[InputSeries], rules: list[Mapping[str, list[set[Filter]]]]) -> list[InputSeries]:
     """For each input series and each filtered label it carries, a copy with that label's value
-    just outside the filters (``api`` -> ``api-neighbour``): only where every rule (``rules``: the
-    metric_filters of each rule the test checks) filters the label and rejects the new value."""
+    just outside the filters (``api`` -> ``api-neighbour``), where no selector of the series'
+    metric selects it: every selector in every rule (``rules``: the metric_filters of each rule
+    the test checks) filters the label and rejects the new value."""
     copies: dict[str, InputSeries] = {}
     for entry in series:
         parsed = _parsed(entry.series)
         if parsed is None:
             continue
         metric, labels = parsed
-        names = sorted({label for filters in rules for label, _, _ in filters.get(metric, ())})
-        for label in names:
+        selectors = [filters for rule in rules for filters in rule.get(metric, [])]
+        for label in sorted({name for filters in selectors for name, _, _ in filters}):
             if label not in labels:
                 continue
             moved = labels[label] + NEIGHBOUR_SUFFIX
-            if rules and all(any(name == label and not _matches(op, pattern, moved)
-                                 for name, op, pattern in filters.get(metric, ())) for filters in rules):
+            if all(any(name == label and not _matches(op, pattern, moved) for name, op, pattern in filters)
+                   for filters in selectors):
                 text = selector(metric, {**labels, label: moved})
                 copies.setdefault(text, InputSeries(text, entry.values))
     return list(copies.values())

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
 from alerts.model import AlertInstance, AlertRule, InputSeries, RecordingRule, RuleFile, Scenario
-from alerts.neighbours import Filter, metric_filters, neighbours
+from alerts.neighbours import Filter, Recording, metric_filters, neighbours
 from alerts.scenarios import sample_text
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact, dump_yaml
@@ -249,8 +249,8 @@ def _two_phase_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseK
 _NEIGHBOUR_LEVELS: dict[str, str] = {"fires": "quiet", "before-for": "quiet", "quiet": "fire"}
 
 
-def _neighbour_series(instances: list[AlertInstance], kind: CaseKind, filters: list[dict[str, set[Filter]]]
-                      ) -> list[InputSeries]:
+def _neighbour_series(instances: list[AlertInstance], kind: CaseKind,
+                      filters: list[dict[str, list[set[Filter]]]]) -> list[InputSeries]:
     """The subjects' input at the contrasting level, each filtered label moved outside its filter
     (alerts.neighbours): a rule that lost a filter reads them and fires, or stops firing."""
     contrast = _NEIGHBOUR_LEVELS.get(kind)
@@ -363,7 +363,8 @@ def _after_family(rule: AlertRule, members: list[_Member], kind: CaseKind, index
 
 
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
-          baseline: list[InputSeries], filters: list[dict[str, set[Filter]]] | None = None) -> dict[str, Any]:
+          baseline: list[InputSeries], filters: list[dict[str, list[set[Filter]]]] | None = None
+          ) -> dict[str, Any]:
     if kind in ("holds", "releases"):
         return _two_phase_case(rule, instances, kind, timing, baseline)
     if kind == "recovers":
@@ -372,6 +373,10 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
         return _spike_case(rule, instances, timing, baseline)
     members = _members(rule, instances, kind, timing)
     baseline = _neighbour_series(instances, kind, filters or []) + baseline
+    if kind == "sparse":
+        # Traffic just under the guard, and as much again from a neighbour: a guard that lost
+        # its filter counts both and lets the rule fire.
+        baseline = neighbours([s for m in members for s in m.scenario.series], filters or []) + baseline
     ready = max(m.scenario.ready_after.milliseconds for m in members)
     until = min((m.scenario.holds_until.milliseconds for m in members if m.scenario.holds_until), default=None)
     if kind == "before-for":
@@ -477,12 +482,12 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: 
     rules = [rule for f in all_files for rule in f.alert_rules]
     index = sibling_index(rules)
     tests = []
-    records: dict[str, list[str]] = {}
+    records: dict[str, list[Recording]] = {}
     for f in all_files:
         for group in f.groups:
             for recording in group.rules:
                 if isinstance(recording, RecordingRule):
-                    records.setdefault(recording.record, []).append(recording.expr)
+                    records.setdefault(recording.record, []).append((recording.expr, recording.labels))
     for rule in _tested_together([r for r in rule_file.alert_rules if hold_class(r) == hold]):
         filters = _alert_filters(rule.name, rules, records)
         for members in _compatible_sets(rule):
@@ -496,7 +501,8 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: 
     }
 
 
-def _alert_filters(name: str, rules: list[AlertRule], records: dict[str, list[str]]) -> list[dict[str, set[Filter]]]:
+def _alert_filters(name: str, rules: list[AlertRule], records: dict[str, list[Recording]]
+                   ) -> list[dict[str, list[set[Filter]]]]:
     """The filters of each rule firing as ``name`` (a test checks them all), per metric."""
     return [metric_filters(rule.expr, records) for rule in rules if rule.name == name]
 

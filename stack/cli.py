@@ -22,7 +22,7 @@ from stack.spec.loader import LoadedSpec, default_spec_text, load_spec
 from stack.spec.model import Spec
 from stack.validate.checks import run_validators, select_by_name
 from stack.validate.findings import ValidationContext, ValidatorResult
-from stack.validate.mutation import BaselineFailed, report_lines, run_mutants
+from stack.validate.mutation import BaselineFailed, ChangesUnknown, changed_rule_files, report_lines, run_mutants
 from stack.validate.tools import ToolMissing
 from stack.writer import OutputError, WriteReport, check_tree, write_tree
 
@@ -158,8 +158,11 @@ def mutate(
         "--file", help="Mutate only this rule file (repeatable), e.g. services.yml: the files a change touched.")] = None,
     min_kill_rate: Annotated[float, typer.Option(
         "--min-kill-rate", help="Exit 1 when fewer of the mutants are killed (0..1).", min=0, max=1)] = 0.95,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", help="promtool runs at once (default: one per core).",
+    jobs: Annotated[Optional[int], typer.Option("--jobs", help="promtool processes at once (default: one per core).",
                                                 min=1)] = None,
+    changed_since: Annotated[Optional[str], typer.Option(
+        "--changed-since", metavar="REV",
+        help="Mutate only the rule files that differ from git revision REV (HEAD: uncommitted changes).")] = None,
 ) -> None:
     """Mutation-test the generated rules in --out: apply plausible mistakes to each rule, one at a
     time, run the generated promtool tests that can see it, and report the share rejected and
@@ -171,6 +174,15 @@ def mutate(
     unknown = sorted(set(files or []) - set(known))
     if unknown:
         _fail([f"--file {unknown[0]}: not a generated rule file (known: {', '.join(known)})"], EXIT_BAD_INPUT)
+    if changed_since is not None:
+        try:
+            changed = changed_rule_files(rules, changed_since)
+        except (ToolMissing, ChangesUnknown) as error:
+            _fail([str(error)], EXIT_BAD_INPUT)
+        files = [name for name in changed if not files or name in files]
+        if not files:
+            print(f"no rule file in {rules} changed since {changed_since}: nothing to mutate")
+            return
     mutants = [m for name in (files or known) for m in rule_mutants(name, yaml.safe_load((rules / name).read_text()))]
     try:
         report = run_mutants(out, mutants, jobs)

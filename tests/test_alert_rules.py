@@ -26,54 +26,7 @@ PLAN_ALERTS = {
     "LatencyDegraded": "warning", "QueueDepthHigh": "warning", "ConnectionPoolExhaustion": "warning",
 }
 
-TWO_TEAMS = """
-project: shop
-team: platform
-services:
-  - name: api
-    team: payments
-    targets: [api:8080]
-    thresholds:
-      error_rate: {critical: 3%, warning: 0.5%}
-      latency_p95: {critical: 1s, warning: 250ms}
-    slos:
-      - {name: availability, kind: availability, objective: 99.5%}
-      - {name: latency, kind: latency, objective: 99%, threshold: 250ms}
-  - name: web
-    targets: [web-1:3000, web-2:3000]
-    thresholds:
-      down_for: 3m
-      restarts: {critical: 10, warning: 3}
-datastores:
-  - {name: db, kind: postgres, dsn_env: SHOP_DSN, team: payments}
-  - {name: replica, kind: postgres, role: replica, dsn_file: /run/secrets/replica_dsn}
-  - {name: cache, kind: redis, url_env: SHOP_REDIS, thresholds: {connections: {warning: 90%, critical: 95%}}}
-queues:
-  - name: emails
-    backend: bullmq
-    datastore: cache
-    dead_letter: emails-dead
-    thresholds:
-      backlog: {critical: 200, warning: 50}
-      failed_jobs: {critical: 100, warning: 10}
-      oldest_waiting: {critical: 1h, warning: 5m}
-  - {name: reports, backend: rq, datastore: cache}
-  - {name: invoices, backend: pgboss, datastore: db, team: payments}
-host:
-  node_exporter_targets: [host-a:9100, host-b:9100]
-  thresholds:
-    memory_used: {critical: 90%, warning: 75%}
-    disk_free: {critical: 5%, warning: 15%}
-notifications:
-  receivers:
-    - {name: oncall, type: webhook, url: "http://pager.internal/hook"}
-    - {name: payments-oncall, type: webhook, url: "http://pager.internal/payments"}
-    - {name: tickets, type: webhook, url: "http://tickets.internal/hook"}
-  routes:
-    - {team: payments, severity: critical, receiver: payments-oncall}
-    - {severity: critical, receiver: oncall}
-  default_receiver: tickets
-"""
+TWO_TEAMS = (Path(__file__).parent / "specs" / "shop.yaml").read_text()  # also the mutation check's second spec
 
 
 def write_tree(spec: Spec, root: Path) -> Path:
@@ -132,12 +85,17 @@ def test_every_plan_alert_exists_with_its_severity() -> None:
         assert (name, severity) in by_name, name
 
 
+RECOVERS = "keeps firing for keep_firing_for after it recovers"
+QUIET = "stays quiet just inside the threshold"
+
+
 @pytest.mark.parametrize("text", ["default", "two-teams"])
 def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) -> None:
     spec = load_spec().spec if text == "default" else load_spec_text(TWO_TEAMS, "t.yaml").spec
     groups = [g for a in promtool_test_artifacts(spec) for g in yaml.safe_load(a.content)["tests"]]
     fired: dict[str, list[dict[str, str]]] = {}
     kinds: dict[str, set[str]] = {}
+    hysteresis = {r.name for r in alert_rules(spec) if r.instances and r.instances[0].release_level is not None}
     for group in groups:
         assert group["interval"], "promtool 2.42 wants interval on every test group"
         case = group["alert_rule_test"][0]
@@ -145,7 +103,10 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
         head, _, tail = group["name"].partition(" (")
         kind = head.removeprefix(case["alertname"] + " ")
         also = [k for k in tail.rsplit(")", 1)[-1].split("; ") if k]
-        assert len(group["alert_rule_test"]) == 1 + len(also)
+        # Checked twice: held then resolved after a recovery; quiet, and still quiet once the
+        # family's warning has fired (hysteresis).
+        twice = kind == RECOVERS or (kind == QUIET and case["alertname"] in hysteresis)
+        assert len(group["alert_rule_test"]) == 1 + len(also) + twice
         kinds.setdefault(case["alertname"], set()).update([kind, *also])
         if kind == "fires":
             fired.setdefault(case["alertname"], []).extend(a["exp_labels"] for a in case["exp_alerts"])
@@ -164,8 +125,12 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
         if any(r.instances[0].enough_rate is not None for r in same):
             expected.add("fires on just enough traffic")  # guards counting over an hour at most
         if any(r.instances[0].release_level is not None for r in same):
-            # A critical RED alert's hysteresis: it holds above its warning level, and lets go under it.
-            expected |= {"holds while above its release level", "resolves under its release level"}
+            # A critical RED alert's hysteresis: it holds above its warning level, and lets go under
+            # it; a pending alert does not hold (a spike shorter than for).
+            expected |= {"holds while above its release level", "resolves under its release level",
+                         "stays quiet after a spike shorter than for"}
+        elif rule.keep_firing_for is not None:
+            expected.add(RECOVERS)  # a cause on gauges: still firing after it recovers, then resolved
         assert kinds[rule.name] == expected
         for instance in rule.instances:
             expected = {**rule.labels, **instance.labels}

@@ -7,6 +7,7 @@ default spec's service rules, and the share they reject must not fall.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import promql_parser
@@ -20,7 +21,7 @@ from alerts.neighbours import metric_filters, neighbours
 from stack.cli import app
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
-from stack.validate.mutation import BaselineFailed, run_mutants
+from stack.validate.mutation import BaselineFailed, changed_rule_files, run_mutants
 from stack.writer import write_tree
 from tests.support.servers import require_binary
 
@@ -111,12 +112,16 @@ def test_widening_a_filter_the_other_side_of_a_match_pins_is_proven_equivalent()
 
 
 def test_neighbours_leave_exactly_the_filters_every_selector_applies() -> None:
-    records = {"service:errors:ratio": ['sum by (service) (rate(reqs{job="api", code=~"5.."}[5m]))'
-                                        ' / sum by (service) (rate(reqs{job="api"}[5m]))']}
+    records = {"service:errors:ratio": [
+        ('sum by (service) (rate(reqs{job="api", code=~"5.."}[5m])) / sum by (service) (rate(reqs{job="api"}[5m]))',
+         {"service": "api"}),
+        ('sum by (service) (rate(reqs{job="web", code=~"5.."}[5m])) / sum by (service) (rate(reqs{job="web"}[5m]))',
+         {"service": "web"})]}
     filters = metric_filters('service:errors:ratio{service="api"} > 0.05 and on (service) '
                              'up{job="api", service="api"} == 1', records)
-    assert filters["reqs"] == {("job", "=", "api")}  # code=~"5.." is on one selector only
-    assert filters["up"] == {("job", "=", "api"), ("service", "=", "api")}
+    # Each selector's filters; web's recording of the same name is not followed.
+    assert filters["reqs"] == [{("job", "=", "api"), ("code", "=~", "5..")}, {("job", "=", "api")}]
+    assert filters["up"] == [{("job", "=", "api"), ("service", "=", "api")}]
     series = [InputSeries('up{job="api", service="api", instance="a:1"}', "1x{n}"),
               InputSeries('reqs{job="api", code="500", instance="a:1"}', "0+1x{n}")]
     copies = {s.series for s in neighbours(series, [filters])}
@@ -125,13 +130,13 @@ def test_neighbours_leave_exactly_the_filters_every_selector_applies() -> None:
                       'reqs{job="api-neighbour", code="500", instance="a:1"}'}
     # A regex filter: the copy leaves it; one it cannot leave gets no copy.
     queue = [InputSeries('jobs{queue="import"}', "5x{n}")]
-    assert [s.series for s in neighbours(queue, [{"jobs": {("queue", "=~", "import|check")}}])] == \
+    assert [s.series for s in neighbours(queue, [{"jobs": [{("queue", "=~", "import|check")}]}])] == \
         ['jobs{queue="import-neighbour"}']
-    assert neighbours(queue, [{"jobs": {("queue", "=~", ".*")}}]) == []
-    # Two rules of one alert name, each for its own queues: the copy must leave both filters.
-    both = [{"jobs": {("queue", "=", "import")}}, {"jobs": {("queue", "=~", "check|mail")}}]
+    assert neighbours(queue, [{"jobs": [{("queue", "=~", ".*")}]}]) == []
+    # Two terms (or rules) of one alert, each for its own queues: the copy must leave both filters.
+    both = [{"jobs": [{("queue", "=", "import")}, {("queue", "=~", "check|mail")}]}]
     assert [s.series for s in neighbours(queue, both)] == ['jobs{queue="import-neighbour"}']
-    assert neighbours(queue, [{"jobs": {("queue", "=", "import")}}, {"jobs": set()}]) == []
+    assert neighbours(queue, [{"jobs": [{("queue", "=", "import")}, set()]}]) == []
 
 
 def test_a_failing_baseline_is_refused_not_counted_as_kills(tree: Path, tmp_path: Path) -> None:
@@ -147,3 +152,24 @@ def test_mutate_command_reports_and_refuses_unknown_files(tree: Path) -> None:
     result = CliRunner().invoke(app, ["mutate", "--out", str(tree), "--file", "nope.yml"])
     assert result.exit_code == 2
     assert "--file nope.yml: not a generated rule file (known: datastores.yml" in result.output
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_only_the_rule_files_changed_since_a_revision_are_mutated(tmp_path: Path) -> None:
+    require_binary("git", "git")
+    write_tree(tmp_path, generate(load_spec(None)))
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "generated")
+    rules = tmp_path / "prometheus/rules"
+    assert changed_rule_files(rules, "HEAD") == []
+    result = CliRunner().invoke(app, ["mutate", "--out", str(tmp_path), "--changed-since", "HEAD"])
+    assert result.exit_code == 0 and "changed since HEAD: nothing to mutate" in result.output
+    (rules / "host.yml").write_text((rules / "host.yml").read_text() + "\n")
+    (rules / "extra.yml").write_text("groups: []\n")
+    assert changed_rule_files(rules, "HEAD") == ["extra.yml", "host.yml"]
+    result = CliRunner().invoke(app, ["mutate", "--out", str(tmp_path), "--changed-since", "no-such-rev"])
+    assert result.exit_code == 2 and "--changed-since no-such-rev:" in result.output

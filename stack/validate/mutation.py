@@ -3,12 +3,14 @@
 Each mutant (``alerts.mutation``) is one rule file with one plausible mistake. It is *killed*
 when a generated test that can see it fails: the test groups of the alert itself, or, for a
 recording rule, of every alert that reads the recorded series (directly or through other
-recordings). Only those groups run, from the test files that load the mutated file, so a
-mutant costs one short promtool run; mutants run in parallel, one per core.
+recordings). Only those groups run, from the test files that load the mutated file: the cheap
+ones first, the dear ones only for mutants that survive them. Mutants run in batches, one
+promtool process a batch, a batch per core at a time.
 
 A mutant no alert can see (a recording only dashboards read) is reported apart: no alert test
-could kill it. A survivor listed in ``EQUIVALENT`` (with the reason it cannot change any alert)
-is counted as killed; every other survivor is listed in the report.
+could kill it. A mutant the engine proves equivalent, or a survivor listed in ``EQUIVALENT``
+(with the reason it cannot change any alert), is counted as killed and listed with its reason;
+every other survivor is listed in the report.
 """
 
 from __future__ import annotations
@@ -40,10 +42,31 @@ EQUIVALENT: dict[str, str] = {
     r".*:p95_rate\w+#\d+: swap the aggregation: sum -> avg":
         "histogram_quantile is scale-invariant: the mean of the instances' bucket rates is their sum "
         "divided by one count for every bucket (client libraries export every bucket)",
+    r".*(InstancesDown|ScrapeTargetsDown)#\d+: threshold x0.8: < 1 -> 0.8":
+        "the share of a job's targets up takes only the values k/n: with fewer than five targets none "
+        "lies between 0.8 and 1, so '< 0.8' and '< 1' fire on the same shares (with five or more, the "
+        "firing case at (n-1)/n rejects the mutant)",
     r"[^:]+:service-[^:]+-recording:[^#]+#\d+: drop a by label: by \(service, ([^)]*)\) -> by \(\1\)":
         "the recording sets the service label statically and its job filter reads one service, "
         "so the label comes back with the same value",
 }
+
+
+class ChangesUnknown(Exception):
+    """The rule files changed since a git revision cannot be told (not a repository, no such revision)."""
+
+
+def changed_rule_files(rules_dir: Path, revision: str) -> list[str]:
+    """The rule files in ``rules_dir`` that differ from their version at git ``revision``, or are
+    new since: the files a change touched, for a mutation run on them alone."""
+    diff = run_tool("git", ["diff", "--name-only", "--relative", revision, "--", "."], cwd=rules_dir)
+    if diff.returncode != 0:
+        reason = diff.output.splitlines()[0] if diff.output else "git failed"
+        raise ChangesUnknown(f"--changed-since {revision}: {reason} (needs a git repository holding {rules_dir} "
+                             "and a revision it knows, e.g. HEAD)")
+    new = run_tool("git", ["ls-files", "--others", "--exclude-standard", "--", "."], cwd=rules_dir)
+    names = {Path(line).name for line in (diff.output + "\n" + new.output).splitlines() if line.strip()}
+    return sorted(name for name in names if name.endswith(".yml") and (rules_dir / name).is_file())
 
 
 class BaselineFailed(Exception):

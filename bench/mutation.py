@@ -1,0 +1,137 @@
+"""Mutation testing time at 10 and 100 services: before and after batching and staging.
+
+Run: python bench/mutation.py [--services 10,100] [--sample 240] [--seed 1] [--before e5eefbe] [--json FILE]
+
+For each size, bench/generation.py's spec with that many services, and the mutants of its
+``services.yml`` (the rule file that grows with the services: 17 to 18 mutants a service). A
+seeded random sample of ``--sample`` of them (the same mutants for both runs: both revisions'
+engines make the same mutants in the same order, which the bench checks) runs, one run after the
+other, with:
+
+* **before**: the obstack at ``--before`` (a git revision, checked out in a temporary worktree),
+  its own generated tree and runner: one promtool process per mutant running every test group
+  that can see it;
+* **after**: this checkout: richer generated tests (neighbour series, recovery, spike and late
+  quiet cases), and the runner that proves join-pinned filter drops equivalent without running
+  them, runs each mutant's cheap groups first (its dear ones only if it survives them) and
+  judges up to 24 mutants per promtool process.
+
+Measured per run: wall seconds for the sample, including the check that the tests pass on the
+unmutated rules (paid once a run); seconds a mutant past that check; the whole file's wall
+time estimated from it (per-mutant time x mutant count + the check); the sample's kill rate.
+Results go to bench/results/mutation.json for bench/plot.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, results_path, write_results
+from generation import spec_with
+
+BEFORE = "e5eefbe"  # one promtool run per mutant, every selected group, tests without neighbours
+
+# Run in a subprocess with PYTHONPATH set to the revision under test: generate its tree, time
+# its baseline check alone, then its run over the sampled mutants (which checks the baseline too).
+RUNNER = """
+import json, sys, time
+from pathlib import Path
+import yaml
+from alerts.mutation import rule_mutants
+from stack.pipeline import generate
+from stack.spec.loader import load_spec
+from stack.validate import mutation
+from stack.writer import write_tree
+
+spec, tree, chosen = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
+write_tree(tree, generate(load_spec(spec)))
+mutants = list(rule_mutants("services.yml", yaml.safe_load((tree / "prometheus/rules/services.yml").read_text())))
+start = time.perf_counter()
+mutation.run_mutants(tree, [])
+baseline = time.perf_counter() - start
+start = time.perf_counter()
+report = mutation.run_mutants(tree, [mutants[i] for i in chosen])
+print(json.dumps({"seconds": time.perf_counter() - start, "baseline": baseline, "mutants": len(mutants),
+                  "keys": [mutants[i].key for i in chosen], "killed": len(report.killed),
+                  "equivalent": len(report.equivalent), "survived": len(report.survived),
+                  "unread": len(report.unread)}))
+"""
+
+
+def _run(source: Path, spec: Path, workdir: Path, chosen: list[int]) -> dict[str, Any]:
+    completed = subprocess.run([sys.executable, "-c", RUNNER, str(spec), str(workdir / "tree"), json.dumps(chosen)],
+                               check=True, capture_output=True, text=True, cwd=source,
+                               env={**os.environ, "PYTHONPATH": str(source)})
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    tested = result["killed"] + result["equivalent"] + result["survived"]
+    per_mutant = (result["seconds"] - result["baseline"]) / max(1, len(chosen))
+    result.update(per_mutant=per_mutant, whole_file=per_mutant * result["mutants"] + result["baseline"],
+                  kill_rate=(result["killed"] + result["equivalent"]) / tested if tested else 1.0)
+    return result
+
+
+def _mutant_count(spec: Path) -> int:
+    import yaml
+
+    from alerts.mutation import rule_mutants
+    from stack.pipeline import generate
+    from stack.spec.loader import load_spec
+    rules = next(a for a in generate(load_spec(spec)) if a.path.name == "services.yml")
+    return len(list(rule_mutants("services.yml", yaml.safe_load(rules.content))))
+
+
+def measure(services: int, sample: int, seed: int, before: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="obstack-bench-mutation-") as scratch:
+        root = Path(scratch)
+        spec = root / "stack.yaml"
+        spec.write_text(spec_with(services).text)
+        count = _mutant_count(spec)
+        chosen = sorted(random.Random(seed).sample(range(count), min(sample, count)))
+        worktree = root / "before-src"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(worktree), before],
+                       check=True, capture_output=True)
+        try:
+            (root / "before").mkdir()
+            old = _run(worktree, spec, root / "before", chosen)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True)
+        (root / "after").mkdir()
+        new = _run(ROOT, spec, root / "after", chosen)
+        if old.pop("keys") != new.pop("keys"):
+            raise RuntimeError("the two revisions made different mutants: the sample is not comparable")
+        return {"services": services, "mutants": count, "sample": len(chosen), "before": old, "after": new}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", default="10,100")
+    parser.add_argument("--sample", type=int, default=240)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--before", default=BEFORE)
+    parser.add_argument("--json", type=Path, default=results_path("mutation"))
+    args = parser.parse_args()
+    rows = [measure(int(n), args.sample, args.seed, args.before) for n in args.services.split(",")]
+    print("| services | services.yml mutants | sample | run | sample wall s | baseline s | s per mutant "
+          "| whole file, estimated | sample kill rate |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        for run in ("before", "after"):
+            r = row[run]
+            print(f"| {row['services']} | {row['mutants']} | {row['sample']} | {run} | {r['seconds']:.0f} "
+                  f"| {r['baseline']:.0f} | {r['per_mutant']:.2f} | {r['whole_file'] / 60:.0f} min "
+                  f"| {r['kill_rate']:.1%} |")
+        print(f"| {row['services']} | | | after/before | {row['after']['seconds'] / row['before']['seconds']:.2f} "
+              f"| | {row['after']['per_mutant'] / row['before']['per_mutant']:.2f} | | |")
+    write_results(args.json, " ".join(["python", *sys.argv]), {"rows": rows})
+
+
+if __name__ == "__main__":
+    main()
