@@ -71,6 +71,13 @@ class AlertInstance:
     # Hysteresis: once firing, the rule holds while the measure stays above this level (a page's
     # warning level); None: it resolves as soon as its condition clears.
     release_level: float | None = None
+    # Counts of events in a window (changes()): the same count spread over time, one event every
+    # ``gap`` ((level, gap) -> Scenario), and the window counted over; None: not an event count.
+    spaced: Callable[[float, Duration], Scenario] | None = None
+    count_window: Duration | None = None
+    # The measure jumping from nothing to a level at one instant (ready_after), for a windowed
+    # measure whose ordinary input crosses the threshold at a time not known exactly.
+    onset: ScenarioBuilder | None = None
 
     def guarded(self, scenario: Scenario) -> bool:
         """The scenario serves too little traffic for this rule to fire."""

@@ -29,9 +29,9 @@ from stack.spec.values import Duration
 
 TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
-                   "spike"]
+                   "spike", "spread", "spread-wide", "onset"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
-SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike"})
+SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset"})
 
 
 class SynthesisError(Exception):
@@ -362,15 +362,111 @@ def _after_family(rule: AlertRule, members: list[_Member], kind: CaseKind, index
     return timing.round_up(ready + max(holds) + rule.for_.milliseconds + 2 * timing.margin_ms)
 
 
+def _spread_gap(rule: AlertRule, instance: AlertInstance, kind: CaseKind, timing: Timing) -> Duration | None:
+    """The time between events of a spread case, on the sample grid; None where it cannot be built.
+
+    "spread": the firing count, one event every gap, all still inside the window when the alert
+    is checked (``for`` after the last); a window of half the length then holds fewer than the
+    threshold. "spread-wide": the same count, so far apart that no window holds more than the
+    threshold (a window of twice the length holds them all)."""
+    window, level, sample = instance.count_window, instance.fire_level, timing.sample.milliseconds
+    if window is None or instance.spaced is None or level < 2:
+        return None
+    if kind == "spread":
+        # Room for for, the margin and a few samples, so the first event stays clear of the window's edge.
+        room = window.milliseconds - rule.for_.milliseconds - 2 * timing.margin_ms - 4 * sample
+        gap = room // (int(level) - 1)
+        gap -= gap % sample
+        # The last events within half a window of the check: at most the threshold of them.
+        recent = (window.milliseconds // 2 - rule.for_.milliseconds - timing.margin_ms) // max(gap, 1) + 1
+        return Duration(gap) if gap >= 2 * sample and recent <= instance.threshold else None
+    gap = -(-window.milliseconds // int(instance.threshold)) + sample
+    gap += -gap % sample
+    return Duration(gap) if gap * int(level) + rule.for_.milliseconds < 2 * window.milliseconds else None
+
+
+def _events_firing(rule: AlertRule, instance: AlertInstance, gap: int, events: int, at_ms: int,
+                   timing: Timing) -> bool | None:
+    """Whether a rule counting events in a window fires at ``at_ms`` on ``events`` events one every
+    ``gap`` ms: its count above its threshold at every evaluation through its ``for`` (True), not
+    above it at ``at_ms`` (False), or too close to call (an event at a window's edge: None)."""
+    window, sample = instance.count_window, timing.sample.milliseconds
+    if window is None:
+        return None
+
+    def count(at: int) -> int | None:
+        times = [gap * i for i in range(1, events + 1)]
+        start = at - window.milliseconds
+        if any(start - sample <= t <= start + 2 * sample for t in times):
+            return None  # changes() needs the samples either side of an event inside the range
+        return sum(start < t <= at for t in times)
+    now = count(at_ms)
+    if now is None:
+        return None
+    if now <= instance.threshold:
+        return False
+    step = timing.evaluation.milliseconds
+    held = [count(at_ms - k * step) for k in range((rule.for_.milliseconds + timing.margin_ms) // step + 1)]
+    if any(c is None for c in held):
+        return None
+    return True if all(c is not None and c > instance.threshold for c in held) else None
+
+
+def _spread_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
+                 timing: Timing, baseline: list[InputSeries]) -> dict[str, Any] | None:
+    """Events spread over time: the firing count one every gap (_spread_gap). "spread" fires, with
+    the whole count, ``for`` after the last event; "spread-wide" stays quiet then. Other rules of
+    the name (the other severity) are expected as their own thresholds say; None where that is
+    too close to call."""
+    members, gaps, at_ms = [], [], 0
+    for instance in instances:
+        gap = _spread_gap(rule, instance, kind, timing)
+        assert gap is not None and instance.spaced is not None
+        scenario = instance.spaced(instance.fire_level, gap)
+        at_ms = max(at_ms, timing.round_up(scenario.ready_after.milliseconds + rule.for_.milliseconds
+                                           + timing.margin_ms))
+        members.append(_Member(instance, instance.fire_level, scenario))
+        gaps.append(gap.milliseconds)
+    expected = []
+    for member, gap in zip(members, gaps):
+        for sibling, other in index[(rule.name, frozenset(member.instance.labels.items()))]:
+            firing = _events_firing(sibling, other, gap, int(member.level), at_ms, timing)
+            if firing is None or (sibling.labels == rule.labels and firing != (kind == "spread")):
+                return None
+            if firing:
+                annotations = dict(sibling.annotations)
+                annotations["description"] = rendered(source_text(sibling.description), {**other.labels},
+                                                      member.scenario.value, sibling.value_format)
+                expected.append({"exp_labels": {**sibling.labels, **other.labels}, "exp_annotations": annotations})
+    return _group(rule, members, kind, at_ms, expected, timing, baseline)
+
+
+def _onset_case(rule: AlertRule, instances: list[AlertInstance], timing: Timing,
+                baseline: list[InputSeries]) -> dict[str, Any]:
+    """``for`` counted from the moment the condition starts: the measure jumps past the threshold
+    at one instant; one evaluation before ``for`` has passed since, the alert is still pending."""
+    members = []
+    for instance in instances:
+        assert instance.onset is not None
+        members.append(_Member(instance, instance.fire_level, instance.onset(instance.fire_level)))
+    jumped = max(m.scenario.ready_after.milliseconds for m in members)
+    at_ms = timing.round_up(jumped) + rule.for_.milliseconds - timing.evaluation.milliseconds
+    return _group(rule, members, "onset", at_ms, [], timing, baseline)
+
+
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
           baseline: list[InputSeries], filters: list[dict[str, list[set[Filter]]]] | None = None
-          ) -> dict[str, Any]:
+          ) -> dict[str, Any] | None:
     if kind in ("holds", "releases"):
         return _two_phase_case(rule, instances, kind, timing, baseline)
     if kind == "recovers":
         return _recovery_case(rule, instances, timing, baseline)
     if kind == "spike":
         return _spike_case(rule, instances, timing, baseline)
+    if kind in ("spread", "spread-wide"):
+        return _spread_case(rule, instances, kind, index, timing, baseline)  # None: skipped, too close to call
+    if kind == "onset":
+        return _onset_case(rule, instances, timing, baseline)
     members = _members(rule, instances, kind, timing)
     baseline = _neighbour_series(instances, kind, filters or []) + baseline
     if kind == "sparse":
@@ -421,7 +517,10 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "sparse": "stays quiet on too little traffic", "enough": "fires on just enough traffic",
             "holds": "holds while above its release level", "releases": "resolves under its release level",
             "recovers": "keeps firing for keep_firing_for after it recovers",
-            "spike": "stays quiet after a spike shorter than for"}[kind]
+            "spike": "stays quiet after a spike shorter than for",
+            "spread": "fires on events spread over its window",
+            "spread-wide": "stays quiet on events spread wider than its window",
+            "onset": "does not fire before for after a sudden jump"}[kind]
     levels = sorted({f"{m.level:g}" for m in members})
     return {
         "name": f"{rule.name} {what} ({rule.subject} {shown}; level {', '.join(levels[:3])})",
@@ -492,8 +591,9 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: 
         filters = _alert_filters(rule.name, rules, records)
         for members in _compatible_sets(rule):
             baseline = _baseline(rule, members, rules)
-            tests += _shared_input([_case(rule, members, kind, index, timing, baseline, filters)
-                                    for kind in case_kinds(rule, members, timing)])
+            cases = [_case(rule, members, kind, index, timing, baseline, filters)
+                     for kind in case_kinds(rule, members, timing)]
+            tests += _shared_input([case for case in cases if case is not None])
     return {
         "rule_files": [f"../rules/{f.path.name}" for f in _needed_files(rule_file, all_files)],
         "evaluation_interval": str(timing.evaluation),
@@ -527,6 +627,10 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
         kinds.append("recovers")
     if all(_spikeable(rule, m, timing) for m in members):
         kinds.append("spike")
+    kinds += [kind for kind in ("spread", "spread-wide")
+              if all(_spread_gap(rule, m, kind, timing) is not None for m in members)]
+    if rule.for_.milliseconds > timing.margin_ms + timing.evaluation.milliseconds and all(m.onset for m in members):
+        kinds.append("onset")
     if rule.for_.milliseconds:
         if rule.for_.milliseconds <= timing.evaluation.milliseconds:
             raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")
@@ -554,7 +658,7 @@ def _shared_input(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
-_REPEAT = re.compile(r"x\d+")
+_REPEAT = re.compile(r"x\d+$")  # the length of the last run: how long the input lasts
 
 
 def _samples(group: dict[str, Any]) -> int:

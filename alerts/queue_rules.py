@@ -136,7 +136,9 @@ def _growth_rules_of(context: RuleContext, severity: str, name: str, attribute: 
         labels = {**queue_labels(context, queue), **extra}
         # Twice the threshold: a threshold moved up by mistake (x2.5) no longer fires on it.
         return AlertInstance(labels, threshold, True, lambda level: _ramp(metric, labels, level, context),
-                             max(threshold * 2, 1), threshold * 0.9)
+                             max(threshold * 2, 1), threshold * 0.9,
+                             onset=lambda level: scenarios.jump(metric, labels, level, GROWTH_WINDOW,
+                                                                context.scrape_interval))
 
     return _levels(context, name, severity, queues, attribute, lambda selector, threshold: dict(
         expr=f"delta({metric_selector(selector)}[{GROWTH_WINDOW}]) > {threshold}",

@@ -157,3 +157,20 @@ def steps(metric: str, labels: Mapping[str, str], changes: int, window: Duration
     return Scenario(
         (InputSeries(selector(metric, labels), f"{values} {1000 + changes}x{{n}}"),), float(changes), ready, window
     )
+
+
+def spaced_steps(metric: str, labels: Mapping[str, str], changes: int, gap: Duration, interval: Duration) -> Scenario:
+    """A gauge that changes value ``changes`` times, one every ``gap`` (the first after one gap):
+    restarts spread over time, for changes() over a window."""
+    samples = gap.milliseconds // interval.milliseconds
+    values = " ".join(f"{1000 + i}x{samples - 1}" for i in range(changes))
+    ready = Duration(gap.milliseconds * changes)
+    return Scenario((InputSeries(selector(metric, labels), f"{values} {1000 + changes}x{{n}}"),), float(changes), ready)
+
+
+def jump(metric: str, labels: Mapping[str, str], level: float, lead: Duration, interval: Duration) -> Scenario:
+    """A gauge at 0 for ``lead``, then at ``level`` at once: delta() over a window of at most
+    ``lead`` reads ``level`` from the jump on (a sudden batch of failures)."""
+    samples = lead.milliseconds // interval.milliseconds
+    return Scenario((InputSeries(selector(metric, labels), f"0x{samples - 1} {sample_text(level)}x{{n}}"),),
+                    float(level), Duration(samples * interval.milliseconds))

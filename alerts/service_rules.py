@@ -404,9 +404,11 @@ def _flapping_rules(context: RuleContext, services: list[Service], severity: str
         threshold = getattr(service.thresholds.restarts, severity)
         assert threshold is not None and service.process_start_metric is not None
         metric = service.process_start_metric
+        interval = context.scrape_interval
         return AlertInstance(labels, threshold, True,
-                             lambda level: scenarios.steps(metric, labels, int(level), window, context.scrape_interval),
-                             threshold + 2, threshold)
+                             lambda level: scenarios.steps(metric, labels, int(level), window, interval),
+                             threshold + 2, threshold, count_window=window,
+                             spaced=lambda level, gap: scenarios.spaced_steps(metric, labels, int(level), gap, interval))
 
     return [AlertRule(
         name="ServiceFlapping", expr=any_of(terms), for_=FOR_FLAPPING, for_reason=FOR_FLAPPING_REASON,

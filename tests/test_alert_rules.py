@@ -131,6 +131,11 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
                          "stays quiet after a spike shorter than for"}
         elif rule.keep_firing_for is not None:
             expected.add(RECOVERS)  # a cause on gauges: still firing after it recovers, then resolved
+        if any(r.instances[0].count_window is not None for r in same):
+            # Events counted in a window (restarts): the count spread over the window, and wider.
+            expected |= {"fires on events spread over its window", "stays quiet on events spread wider than its window"}
+        if any(r.instances[0].onset is not None for r in same):
+            expected.add("does not fire before for after a sudden jump")  # windowed growth: for from the onset
         assert kinds[rule.name] == expected
         for instance in rule.instances:
             expected = {**rule.labels, **instance.labels}
