@@ -7,6 +7,7 @@ computed the way PromQL does, so the expected annotation text is exact.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from alerts.model import InputSeries, Scenario
@@ -68,16 +69,32 @@ def replicas(labels: Mapping[str, str], count: int = REPLICAS) -> list[dict[str,
     return [dict(labels), *({**labels, "instance": other} for other in others)]
 
 
+CLIENT_ERROR_STATUS = "404"
+CLIENT_ERROR_SHARE = 0.1  # of the requests that are not server errors
+
+
+def client_error_status(error_regex: str) -> str | None:
+    """A 4xx status the service's error regex does not count (None when it counts 404 too): request
+    inputs carry some, so a rule counting client errors as failures reads another share."""
+    return None if re.fullmatch(error_regex, CLIENT_ERROR_STATUS) else CLIENT_ERROR_STATUS
+
+
 def error_ratio(count_metric: str, labels: Mapping[str, str], status_label: str, level: float, interval: Duration,
-                per_interval: float = 10000, error_status: str = "500") -> Scenario:
+                per_interval: float = 10000, error_status: str = "500",
+                client_error: str | None = CLIENT_ERROR_STATUS) -> Scenario:
     """Request counters on REPLICAS instances whose 5xx share, all instances together, is
-    ``level`` (rounded to whole requests): errors spread evenly, successes unevenly."""
+    ``level`` (rounded to whole requests): errors spread evenly, successes unevenly, and a tenth
+    of the rest answered with ``client_error`` (a 4xx, not an error) where given."""
     errors = _requests(level, per_interval)
     ok = per_interval - errors
     series: list[InputSeries] = []
     for share, instance in zip(OK_SHARES, replicas(labels)):
-        series.append(InputSeries(selector(count_metric, {**instance, status_label: "200"}),
-                                  f"0+{sample_text(ok * share)}x{{n}}"))
+        answered = {"200": ok * share}
+        if client_error is not None:
+            answered = {"200": ok * share * (1 - CLIENT_ERROR_SHARE), client_error: ok * share * CLIENT_ERROR_SHARE}
+        for status, count in answered.items():
+            series.append(InputSeries(selector(count_metric, {**instance, status_label: status}),
+                                      f"0+{sample_text(count)}x{{n}}"))
         series.append(InputSeries(selector(count_metric, {**instance, status_label: error_status}),
                                   f"0+{sample_text(errors / REPLICAS)}x{{n}}"))
     seconds = interval.seconds

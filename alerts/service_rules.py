@@ -318,7 +318,8 @@ def _ratio_instance(context: RuleContext, service: Service, threshold: float,
     def build(level: float, rate: float | None = None) -> Scenario:
         per_interval = 10000 if rate is None else rate * interval.seconds
         return scenarios.error_ratio(f"{metrics.histogram}_count", _request_labels(service), metrics.status_label,
-                                     level, interval, per_interval=per_interval)
+                                     level, interval, per_interval=per_interval,
+                                     client_error=scenarios.client_error_status(metrics.error_status_regex))
 
     return AlertInstance(_labels(service), threshold, True, build, min(threshold * 2, (threshold + 1) / 2),
                          threshold * 0.9, min_request_rate=red_traffic_floor(service), sparse=build,

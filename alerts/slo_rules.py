@@ -177,7 +177,8 @@ def _scenario(context: RuleContext, service: Service, slo: Slo, level: float, ra
     per_interval = 100000 if rate is None else rate * interval.seconds
     if slo.kind == "errors":
         return scenarios.error_ratio(f"{metrics.histogram}_count", request, metrics.status_label, level, interval,
-                                     per_interval=per_interval)
+                                     per_interval=per_interval,
+                                     client_error=scenarios.client_error_status(metrics.error_status_regex))
     assert slo.threshold is not None
     return scenarios.slow_share(metrics.histogram, request, metrics.buckets, slo.threshold.seconds, level, interval,
                                 per_interval=per_interval)

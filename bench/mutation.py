@@ -40,7 +40,7 @@ from generation import spec_with
 BEFORE = "e5eefbe"  # one promtool run per mutant, every selected group, tests without neighbours
 
 # Run in a subprocess with PYTHONPATH set to the revision under test: generate its tree, time
-# its baseline check alone, then its run over the sampled mutants (which checks the baseline too).
+# its baseline check (the tests on the unmutated rules), then its run over the sampled mutants.
 RUNNER = """
 import json, sys, time
 from pathlib import Path
@@ -57,9 +57,10 @@ mutants = list(rule_mutants("services.yml", yaml.safe_load((tree / "prometheus/r
 start = time.perf_counter()
 mutation.run_mutants(tree, [])
 baseline = time.perf_counter() - start
+mutation._check_baseline = lambda *args: None  # checked (and timed) above
 start = time.perf_counter()
 report = mutation.run_mutants(tree, [mutants[i] for i in chosen])
-print(json.dumps({"seconds": time.perf_counter() - start, "baseline": baseline, "mutants": len(mutants),
+print(json.dumps({"seconds": time.perf_counter() - start + baseline, "baseline": baseline, "mutants": len(mutants),
                   "keys": [mutants[i].key for i in chosen], "killed": len(report.killed),
                   "equivalent": len(report.equivalent), "survived": len(report.survived),
                   "unread": len(report.unread)}))

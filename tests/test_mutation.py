@@ -16,7 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 from alerts.model import InputSeries
-from alerts.mutation import expression_mutants, render, rule_mutants
+from alerts.mutation import Mutant, expression_mutants, render, rule_mutants
 from alerts.neighbours import metric_filters, neighbours
 from stack.cli import app
 from stack.pipeline import generate
@@ -173,3 +173,15 @@ def test_only_the_rule_files_changed_since_a_revision_are_mutated(tmp_path: Path
     assert changed_rule_files(rules, "HEAD") == ["extra.yml", "host.yml"]
     result = CliRunner().invoke(app, ["mutate", "--out", str(tmp_path), "--changed-since", "no-such-rev"])
     assert result.exit_code == 2 and "--changed-since no-such-rev:" in result.output
+
+
+def test_counting_client_errors_as_failures_is_rejected(tree: Path) -> None:
+    """The audit's "4xx counted as errors": request inputs carry 404s, so the ratio moves."""
+    rules = yaml.safe_load((tree / "prometheus/rules/services.yml").read_text())
+    group = next(g for g in rules["groups"] if g["name"].endswith("-recording"))
+    position, rule = next((i, r) for i, r in enumerate(group["rules"]) if r["record"].endswith("errors:ratio_rate5m"))
+    assert 'status_code=~"5.."' in rule["expr"]
+    wrong = Mutant("services.yml", group["name"], position, rule["record"], "count 4xx", "5.. -> [45]..",
+                   rule["expr"].replace('status_code=~"5.."', 'status_code=~"[45].."'))
+    report = run_mutants(tree, [wrong])
+    assert report.killed == [wrong]
