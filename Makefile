@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/rule_eval.py
 	$(BIN)/python bench/detection.py
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/mutation.py
 	$(BIN)/python bench/plot.py
 
 ## plots: redraw docs/img/bench-*.png from bench/results/*.json

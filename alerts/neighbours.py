@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import promql_parser as promql
 
@@ -55,10 +57,27 @@ def _selectors(node: promql.Expr) -> Iterable[promql.VectorSelector]:
 Recording = tuple[str, Mapping[str, str]]
 
 
-def metric_filters(expr: str, records: Mapping[str, list[Recording]]) -> dict[str, list[set[Filter]]]:
+class Recordings:
+    """The recording rules by record name, and which of them a selector can read (memoized: at
+    a hundred services every alert rule of a name reads one service's recordings of many names)."""
+
+    def __init__(self, records: Mapping[str, list[Recording]]) -> None:
+        self._records = records
+        self._read: dict[tuple[str, frozenset[Filter]], list[str]] = {}
+
+    def read_by(self, name: str, filters: frozenset[Filter]) -> list[str]:
+        """The expressions of the recordings of ``name`` whose static labels ``filters`` allow."""
+        key = (name, filters)
+        if key not in self._read:
+            self._read[key] = [source for source, labels in self._records.get(name, [])
+                               if all(_matches(op, pattern, labels[label])
+                                      for label, op, pattern in filters if label in labels)]
+        return self._read[key]
+
+
+def metric_filters(expr: str, records: Recordings) -> dict[str, list[set[Filter]]]:
     """metric -> the filters of each selector of it, in ``expr`` and in the expressions of the
-    recordings it reads (``records``: record name -> (expression, static labels) of each rule
-    recording it), transitively. A recording whose static labels the selector excludes
+    recordings it reads, transitively. A recording whose static labels the selector excludes
     (``service:errors{service="api"}`` is not web's) is not followed."""
     found: dict[str, list[set[Filter]]] = {}
     pending, seen = [expr], set()
@@ -67,17 +86,23 @@ def metric_filters(expr: str, records: Mapping[str, list[Recording]]) -> dict[st
         if text in seen:
             continue
         seen.add(text)
-        for vector in _selectors(promql.parse(text)):
-            filters = {(m.name, _OPS[str(m.op)], m.value) for m in vector.matchers.matchers
-                       if str(m.op) in _OPS and m.name != "__name__"}
-            for name in metric_names(vector):
-                found.setdefault(name, []).append(filters)
-                pending += [source for source, labels in records.get(name, [])
-                            if all(_matches(op, pattern, labels[label])
-                                   for label, op, pattern in filters if label in labels)]
+        for names, frozen in _selector_filters(text):
+            for name in names:
+                found.setdefault(name, []).append(set(frozen))
+                pending += records.read_by(name, frozen)
     return found
 
 
+@lru_cache(maxsize=4096)
+def _selector_filters(text: str) -> tuple[tuple[tuple[str, ...], frozenset[Filter]], ...]:
+    """(metric names, filters) of each selector in ``text`` (parsed once: recordings are read by many rules)."""
+    return tuple((tuple(metric_names(vector)),
+                  frozenset((m.name, _OPS[str(m.op)], m.value) for m in vector.matchers.matchers
+                            if str(m.op) in _OPS and m.name != "__name__"))
+                 for vector in _selectors(promql.parse(text)))
+
+
+@lru_cache(maxsize=65536)
 def _parsed(series: str) -> tuple[str, dict[str, str]] | None:
     node = promql.parse(series)
     if not isinstance(node, promql.VectorSelector) or not node.name:
@@ -89,24 +114,55 @@ def _matches(op: str, pattern: str, value: str) -> bool:
     return value == pattern if op == "=" else re.fullmatch(pattern, value) is not None
 
 
-def neighbours(series: Iterable[InputSeries], rules: list[Mapping[str, list[set[Filter]]]]) -> list[InputSeries]:
+@dataclass
+class Neighbourhood:
+    """The selectors an alert's rules apply to each metric (each a set of filters), for telling
+    fast whether a moved label value escapes all of them: built once per alert name, each
+    (metric, label, value) judged once."""
+
+    selectors: dict[str, list[frozenset[Filter]]]
+    _hidden: dict[tuple[str, str, str], bool] = field(default_factory=dict)
+    _labels: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rules: Iterable[Mapping[str, list[set[Filter]]]]) -> Neighbourhood:
+        """From the metric_filters of each rule the test checks."""
+        merged: dict[str, set[frozenset[Filter]]] = {}
+        for rule in rules:
+            for metric, sets in rule.items():
+                merged.setdefault(metric, set()).update(frozenset(filters) for filters in sets)
+        return cls({metric: sorted(sets, key=sorted) for metric, sets in merged.items()})
+
+    def labels(self, metric: str) -> list[str]:
+        if metric not in self._labels:
+            self._labels[metric] = sorted({name for filters in self.selectors.get(metric, ()) for name, _, _ in filters})
+        return self._labels[metric]
+
+    def hides(self, metric: str, label: str, value: str) -> bool:
+        """No selector of ``metric`` selects ``label="value"``: each filters the label and rejects it."""
+        key = (metric, label, value)
+        if key not in self._hidden:
+            self._hidden[key] = all(any(name == label and not _matches(op, pattern, value)
+                                        for name, op, pattern in filters)
+                                    for filters in self.selectors.get(metric, ()))
+        return self._hidden[key]
+
+
+def neighbours(series: Iterable[InputSeries], hood: Neighbourhood) -> list[InputSeries]:
     """For each input series and each filtered label it carries, a copy with that label's value
     just outside the filters (``api`` -> ``api-neighbour``), where no selector of the series'
-    metric selects it: every selector in every rule (``rules``: the metric_filters of each rule
-    the test checks) filters the label and rejects the new value."""
+    metric selects it (``hood``: the selectors of every rule the test checks)."""
     copies: dict[str, InputSeries] = {}
     for entry in series:
         parsed = _parsed(entry.series)
         if parsed is None:
             continue
         metric, labels = parsed
-        selectors = [filters for rule in rules for filters in rule.get(metric, [])]
-        for label in sorted({name for filters in selectors for name, _, _ in filters}):
+        for label in hood.labels(metric):
             if label not in labels:
                 continue
             moved = labels[label] + NEIGHBOUR_SUFFIX
-            if all(any(name == label and not _matches(op, pattern, moved) for name, op, pattern in filters)
-                   for filters in selectors):
+            if hood.hides(metric, label, moved):
                 text = selector(metric, {**labels, label: moved})
                 copies.setdefault(text, InputSeries(text, entry.values))
     return list(copies.values())

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
 from alerts.model import AlertInstance, AlertRule, InputSeries, RecordingRule, RuleFile, Scenario
-from alerts.neighbours import Filter, Recording, metric_filters, neighbours
+from alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
 from alerts.scenarios import sample_text
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact, dump_yaml
@@ -249,19 +249,18 @@ def _two_phase_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseK
 _NEIGHBOUR_LEVELS: dict[str, str] = {"fires": "quiet", "before-for": "quiet", "quiet": "fire"}
 
 
-def _neighbour_series(instances: list[AlertInstance], kind: CaseKind,
-                      filters: list[dict[str, list[set[Filter]]]]) -> list[InputSeries]:
+def _neighbour_series(instances: list[AlertInstance], kind: CaseKind, hood: Neighbourhood) -> list[InputSeries]:
     """The subjects' input at the contrasting level, each filtered label moved outside its filter
     (alerts.neighbours): a rule that lost a filter reads them and fires, or stops firing."""
     contrast = _NEIGHBOUR_LEVELS.get(kind)
-    if contrast is None:
+    if contrast is None or not instances:
         return []
-    series: list[InputSeries] = []
-    for instance in instances:
-        level = instance.quiet_level if contrast == "quiet" else instance.fire_level
-        if level is not None:
-            series += neighbours(instance.scenario(level).series, filters)
-    return series
+    # The first subject's neighbours only: in a group of several subjects the others already
+    # stand beside each one (a rule that lost its subject filter reads them), so more copies
+    # would only grow the tests with the spec.
+    instance = instances[0]
+    level = instance.quiet_level if contrast == "quiet" else instance.fire_level
+    return [] if level is None else neighbours(instance.scenario(level).series, hood)
 
 
 _GAUGE = re.compile(r"^([^\s+]+)x\{n\}$")
@@ -455,8 +454,7 @@ def _onset_case(rule: AlertRule, instances: list[AlertInstance], timing: Timing,
 
 
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
-          baseline: list[InputSeries], filters: list[dict[str, list[set[Filter]]]] | None = None
-          ) -> dict[str, Any] | None:
+          baseline: list[InputSeries], hood: Neighbourhood | None = None) -> dict[str, Any] | None:
     if kind in ("holds", "releases"):
         return _two_phase_case(rule, instances, kind, timing, baseline)
     if kind == "recovers":
@@ -468,11 +466,12 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
     if kind == "onset":
         return _onset_case(rule, instances, timing, baseline)
     members = _members(rule, instances, kind, timing)
-    baseline = _neighbour_series(instances, kind, filters or []) + baseline
+    hood = hood or Neighbourhood({})
+    baseline = _neighbour_series(instances, kind, hood) + baseline
     if kind == "sparse":
         # Traffic just under the guard, and as much again from a neighbour: a guard that lost
         # its filter counts both and lets the rule fire.
-        baseline = neighbours([s for m in members for s in m.scenario.series], filters or []) + baseline
+        baseline = neighbours(members[0].scenario.series, hood) + baseline
     ready = max(m.scenario.ready_after.milliseconds for m in members)
     until = min((m.scenario.holds_until.milliseconds for m in members if m.scenario.holds_until), default=None)
     if kind == "before-for":
@@ -587,11 +586,14 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: 
             for recording in group.rules:
                 if isinstance(recording, RecordingRule):
                     records.setdefault(recording.record, []).append((recording.expr, recording.labels))
+    recordings = Recordings(records)
+    hoods: dict[str, Neighbourhood] = {}  # per alert name
     for rule in _tested_together([r for r in rule_file.alert_rules if hold_class(r) == hold]):
-        filters = _alert_filters(rule.name, rules, records)
+        if rule.name not in hoods:
+            hoods[rule.name] = Neighbourhood.of(metric_filters(r.expr, recordings) for r in rules if r.name == rule.name)
         for members in _compatible_sets(rule):
             baseline = _baseline(rule, members, rules)
-            cases = [_case(rule, members, kind, index, timing, baseline, filters)
+            cases = [_case(rule, members, kind, index, timing, baseline, hoods[rule.name])
                      for kind in case_kinds(rule, members, timing)]
             tests += _shared_input([case for case in cases if case is not None])
     return {
@@ -599,12 +601,6 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: 
         "evaluation_interval": str(timing.evaluation),
         "tests": tests,
     }
-
-
-def _alert_filters(name: str, rules: list[AlertRule], records: dict[str, list[Recording]]
-                   ) -> list[dict[str, list[set[Filter]]]]:
-    """The filters of each rule firing as ``name`` (a test checks them all), per metric."""
-    return [metric_filters(rule.expr, records) for rule in rules if rule.name == name]
 
 
 def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) -> list[CaseKind]:

@@ -1,12 +1,12 @@
 """Mutation testing time at 10 and 100 services: before and after batching and staging.
 
-Run: python bench/mutation.py [--services 10,100] [--sample 240] [--seed 1] [--before e5eefbe] [--json FILE]
+Run: python bench/mutation.py [--services 10,100] [--sample 120,24] [--seed 1] [--before e5eefbe] [--json FILE]
 
 For each size, bench/generation.py's spec with that many services, and the mutants of its
 ``services.yml`` (the rule file that grows with the services: 17 to 18 mutants a service). A
-seeded random sample of ``--sample`` of them (the same mutants for both runs: both revisions'
-engines make the same mutants in the same order, which the bench checks) runs, one run after the
-other, with:
+seeded random sample of ``--sample`` of them (one size per service count; the same mutants for
+both runs: both revisions' engines make the same mutants in the same order, which the bench
+checks) runs, one run after the other, with:
 
 * **before**: the obstack at ``--before`` (a git revision, checked out in a temporary worktree),
   its own generated tree and runner: one promtool process per mutant running every test group
@@ -114,12 +114,15 @@ def measure(services: int, sample: int, seed: int, before: str) -> dict[str, Any
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", default="10,100")
-    parser.add_argument("--sample", type=int, default=240)
+    parser.add_argument("--sample", default="120,24", help="mutants sampled, per service count")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--before", default=BEFORE)
     parser.add_argument("--json", type=Path, default=results_path("mutation"))
     args = parser.parse_args()
-    rows = [measure(int(n), args.sample, args.seed, args.before) for n in args.services.split(",")]
+    sizes = [int(n) for n in args.services.split(",")]
+    samples = [int(n) for n in args.sample.split(",")]
+    samples += samples[-1:] * (len(sizes) - len(samples))
+    rows = [measure(n, sample, args.seed, args.before) for n, sample in zip(sizes, samples)]
     print("| services | services.yml mutants | sample | run | sample wall s | baseline s | s per mutant "
           "| whole file, estimated | sample kill rate |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -170,9 +170,34 @@ def validate(data: dict[str, Any]) -> Figure:
     return figure
 
 
+def mutation(data: dict[str, Any]) -> Figure:
+    """Before/after per service count: seconds a mutant, and the whole services.yml estimated."""
+    rows = data["rows"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    labels = [f"{row['services']} services\n({row['sample']} of {row['mutants']} mutants)" for row in rows]
+    height = 0.4
+    for offset, (key, color) in enumerate((("before", REFERENCE), ("after", OURS))):
+        positions = [index + offset * height for index in range(len(rows))]
+        per_mutant = [row[key]["per_mutant"] for row in rows]
+        whole = [row[key]["whole_file"] / 60 for row in rows]
+        left.barh(positions, per_mutant, height=height, color=color, label=key)
+        right.barh(positions, whole, height=height, color=color, label=key)
+        for axis, values, unit in ((left, per_mutant, "s"), (right, whole, "min")):
+            for position, value in zip(positions, values):
+                axis.annotate(f" {value:.1f} {unit}", (value, position), va="center", ha="left", fontsize="small")
+    for axis, title, xlabel in ((left, "Seconds a mutant (sample, 2 cores)", "seconds"),
+                                (right, "Whole services.yml, estimated", "minutes")):
+        axis.set_yticks([index + height / 2 for index in range(len(rows))], labels, fontsize="small")
+        axis.invert_yaxis()
+        axis.set(title=title, xlabel=xlabel)
+        axis.set_xlim(0, axis.get_xlim()[1] * 1.25)
+        axis.legend(fontsize="small", loc="lower right")
+    return figure
+
+
 PLOTS: dict[str, Callable[[dict[str, Any]], Figure]] = {
     "generation": generation, "scrape_latency": scrape_latency, "queue_probe": queue_probe,
-    "rule_eval": rule_eval, "detection": detection, "validate": validate,
+    "rule_eval": rule_eval, "detection": detection, "validate": validate, "mutation": mutation,
 }
 
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from alerts.model import InputSeries
 from alerts.mutation import Mutant, expression_mutants, render, rule_mutants
-from alerts.neighbours import metric_filters, neighbours
+from alerts.neighbours import Neighbourhood, Recordings, metric_filters, neighbours
 from stack.cli import app
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
@@ -118,25 +118,25 @@ def test_neighbours_leave_exactly_the_filters_every_selector_applies() -> None:
         ('sum by (service) (rate(reqs{job="web", code=~"5.."}[5m])) / sum by (service) (rate(reqs{job="web"}[5m]))',
          {"service": "web"})]}
     filters = metric_filters('service:errors:ratio{service="api"} > 0.05 and on (service) '
-                             'up{job="api", service="api"} == 1', records)
+                             'up{job="api", service="api"} == 1', Recordings(records))
     # Each selector's filters; web's recording of the same name is not followed.
     assert filters["reqs"] == [{("job", "=", "api"), ("code", "=~", "5..")}, {("job", "=", "api")}]
     assert filters["up"] == [{("job", "=", "api"), ("service", "=", "api")}]
     series = [InputSeries('up{job="api", service="api", instance="a:1"}', "1x{n}"),
               InputSeries('reqs{job="api", code="500", instance="a:1"}', "0+1x{n}")]
-    copies = {s.series for s in neighbours(series, [filters])}
+    copies = {s.series for s in neighbours(series, Neighbourhood.of([filters]))}
     assert copies == {'up{job="api-neighbour", service="api", instance="a:1"}',
                       'up{job="api", service="api-neighbour", instance="a:1"}',
                       'reqs{job="api-neighbour", code="500", instance="a:1"}'}
     # A regex filter: the copy leaves it; one it cannot leave gets no copy.
     queue = [InputSeries('jobs{queue="import"}', "5x{n}")]
-    assert [s.series for s in neighbours(queue, [{"jobs": [{("queue", "=~", "import|check")}]}])] == \
-        ['jobs{queue="import-neighbour"}']
-    assert neighbours(queue, [{"jobs": [{("queue", "=~", ".*")}]}]) == []
+    regex = Neighbourhood.of([{"jobs": [{("queue", "=~", "import|check")}]}])
+    assert [s.series for s in neighbours(queue, regex)] == ['jobs{queue="import-neighbour"}']
+    assert neighbours(queue, Neighbourhood.of([{"jobs": [{("queue", "=~", ".*")}]}])) == []
     # Two terms (or rules) of one alert, each for its own queues: the copy must leave both filters.
     both = [{"jobs": [{("queue", "=", "import")}, {("queue", "=~", "check|mail")}]}]
-    assert [s.series for s in neighbours(queue, both)] == ['jobs{queue="import-neighbour"}']
-    assert neighbours(queue, [{"jobs": [{("queue", "=", "import")}, set()]}]) == []
+    assert [s.series for s in neighbours(queue, Neighbourhood.of(both))] == ['jobs{queue="import-neighbour"}']
+    assert neighbours(queue, Neighbourhood.of([{"jobs": [{("queue", "=", "import")}, set()]}])) == []
 
 
 def test_a_failing_baseline_is_refused_not_counted_as_kills(tree: Path, tmp_path: Path) -> None:
