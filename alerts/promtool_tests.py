@@ -245,6 +245,7 @@ def _two_phase_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseK
     return _group(rule, members, kind, at_ms, expected, timing, baseline)
 
 
+NEIGHBOUR_SUBJECTS = 3  # subjects of a test group given neighbour series
 # Cases given neighbour series, and the level of the neighbours' input: the other side of the threshold.
 _NEIGHBOUR_LEVELS: dict[str, str] = {"fires": "quiet", "before-for": "quiet", "quiet": "fire"}
 
@@ -255,12 +256,15 @@ def _neighbour_series(instances: list[AlertInstance], kind: CaseKind, hood: Neig
     contrast = _NEIGHBOUR_LEVELS.get(kind)
     if contrast is None or not instances:
         return []
-    # The first subject's neighbours only: in a group of several subjects the others already
-    # stand beside each one (a rule that lost its subject filter reads them), so more copies
+    # The first few subjects' neighbours only: in a group of many subjects the others already
+    # stand beside each one (a rule that lost its subject filter reads them), so copies for all
     # would only grow the tests with the spec.
-    instance = instances[0]
-    level = instance.quiet_level if contrast == "quiet" else instance.fire_level
-    return [] if level is None else neighbours(instance.scenario(level).series, hood)
+    series: list[InputSeries] = []
+    for instance in instances[:NEIGHBOUR_SUBJECTS]:
+        level = instance.quiet_level if contrast == "quiet" else instance.fire_level
+        if level is not None:
+            series += neighbours(instance.scenario(level).series, hood)
+    return series
 
 
 _GAUGE = re.compile(r"^([^\s+]+)x\{n\}$")
@@ -471,7 +475,7 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
     if kind == "sparse":
         # Traffic just under the guard, and as much again from a neighbour: a guard that lost
         # its filter counts both and lets the rule fire.
-        baseline = neighbours(members[0].scenario.series, hood) + baseline
+        baseline = neighbours([s for m in members[:NEIGHBOUR_SUBJECTS] for s in m.scenario.series], hood) + baseline
     ready = max(m.scenario.ready_after.milliseconds for m in members)
     until = min((m.scenario.holds_until.milliseconds for m in members if m.scenario.holds_until), default=None)
     if kind == "before-for":

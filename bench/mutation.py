@@ -1,6 +1,7 @@
 """Mutation testing time at 10 and 100 services: before and after batching and staging.
 
-Run: python bench/mutation.py [--services 10,100] [--sample 120,24] [--seed 1] [--before e5eefbe] [--json FILE]
+Run: python bench/mutation.py [--services 10,100] [--sample 120,12] [--seed 1] [--before e5eefbe] [--skip-before]
+                              [--json FILE]
 
 For each size, bench/generation.py's spec with that many services, and the mutants of its
 ``services.yml`` (the rule file that grows with the services: 17 to 18 mutants a service). A
@@ -89,51 +90,65 @@ def _mutant_count(spec: Path) -> int:
     return len(list(rule_mutants("services.yml", yaml.safe_load(rules.content))))
 
 
-def measure(services: int, sample: int, seed: int, before: str) -> dict[str, Any]:
+def measure(services: int, sample: int, seed: int, before: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="obstack-bench-mutation-") as scratch:
         root = Path(scratch)
         spec = root / "stack.yaml"
         spec.write_text(spec_with(services).text)
         count = _mutant_count(spec)
         chosen = sorted(random.Random(seed).sample(range(count), min(sample, count)))
-        worktree = root / "before-src"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(worktree), before],
-                       check=True, capture_output=True)
-        try:
-            (root / "before").mkdir()
-            old = _run(worktree, spec, root / "before", chosen)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True)
+        old = None
+        if before is not None:
+            worktree = root / "before-src"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(worktree), before],
+                           check=True, capture_output=True)
+            try:
+                (root / "before").mkdir()
+                old = _run(worktree, spec, root / "before", chosen)
+            finally:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)],
+                               capture_output=True)
         (root / "after").mkdir()
         new = _run(ROOT, spec, root / "after", chosen)
-        if old.pop("keys") != new.pop("keys"):
+        if old is not None and old.pop("keys") != new["keys"]:
             raise RuntimeError("the two revisions made different mutants: the sample is not comparable")
-        return {"services": services, "mutants": count, "sample": len(chosen), "before": old, "after": new}
+        new.pop("keys")
+        revision = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
+                                  text=True, check=False).stdout.strip()
+        return {"services": services, "mutants": count, "sample": len(chosen), "before_revision": before,
+                "after_revision": revision, "before": old, "after": new}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", default="10,100")
-    parser.add_argument("--sample", default="120,24", help="mutants sampled, per service count")
+    parser.add_argument("--sample", default="120,12", help="mutants sampled, per service count")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--before", default=BEFORE)
+    parser.add_argument("--skip-before", action="store_true",
+                        help="only this checkout (the before runner's baseline check alone outlasts its 15-minute "
+                             "timeout at 100 services)")
     parser.add_argument("--json", type=Path, default=results_path("mutation"))
     args = parser.parse_args()
     sizes = [int(n) for n in args.services.split(",")]
     samples = [int(n) for n in args.sample.split(",")]
     samples += samples[-1:] * (len(sizes) - len(samples))
-    rows = [measure(n, sample, args.seed, args.before) for n, sample in zip(sizes, samples)]
+    rows = [measure(n, sample, args.seed, None if args.skip_before else args.before)
+            for n, sample in zip(sizes, samples)]
     print("| services | services.yml mutants | sample | run | sample wall s | baseline s | s per mutant "
           "| whole file, estimated | sample kill rate |")
     print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         for run in ("before", "after"):
             r = row[run]
+            if r is None:
+                continue
             print(f"| {row['services']} | {row['mutants']} | {row['sample']} | {run} | {r['seconds']:.0f} "
                   f"| {r['baseline']:.0f} | {r['per_mutant']:.2f} | {r['whole_file'] / 60:.0f} min "
                   f"| {r['kill_rate']:.1%} |")
-        print(f"| {row['services']} | | | after/before | {row['after']['seconds'] / row['before']['seconds']:.2f} "
-              f"| | {row['after']['per_mutant'] / row['before']['per_mutant']:.2f} | | |")
+        if row["before"] is not None:
+            print(f"| {row['services']} | | | after/before | {row['after']['seconds'] / row['before']['seconds']:.2f} "
+                  f"| | {row['after']['per_mutant'] / row['before']['per_mutant']:.2f} | | |")
     write_results(args.json, " ".join(["python", *sys.argv]), {"rows": rows})
 
 

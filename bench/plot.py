@@ -177,9 +177,10 @@ def mutation(data: dict[str, Any]) -> Figure:
     labels = [f"{row['services']} services\n({row['sample']} of {row['mutants']} mutants)" for row in rows]
     height = 0.4
     for offset, (key, color) in enumerate((("before", REFERENCE), ("after", OURS))):
-        positions = [index + offset * height for index in range(len(rows))]
-        per_mutant = [row[key]["per_mutant"] for row in rows]
-        whole = [row[key]["whole_file"] / 60 for row in rows]
+        measured = [(index, row[key]) for index, row in enumerate(rows) if row.get(key) is not None]
+        positions = [index + offset * height for index, _ in measured]
+        per_mutant = [run["per_mutant"] for _, run in measured]
+        whole = [run["whole_file"] / 60 for _, run in measured]
         left.barh(positions, per_mutant, height=height, color=color, label=key)
         right.barh(positions, whole, height=height, color=color, label=key)
         for axis, values, unit in ((left, per_mutant, "s"), (right, whole, "min")):
