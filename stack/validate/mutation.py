@@ -136,7 +136,8 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
         document = yaml.safe_load(path.read_text())
         tests.append(_TestFile(path.name, tuple(Path(f).name for f in document["rule_files"]), document))
     readers = _record_readers(documents)
-    _check_baseline(tests_dir, [t.name for t in tests if any(Path(f).name in documents for f in t.rule_files)])
+    _check_baseline(tests_dir, [t.name for t in tests if any(Path(f).name in documents for f in t.rule_files)],
+                    jobs or os.cpu_count() or 2)
     if mutants is None:
         mutants = [m for name, doc in documents.items() for m in rule_mutants(name, doc)]
     report = MutationReport()
@@ -240,12 +241,24 @@ def _batch_killed(batch: list[tuple[int, Mutant, Selected]], documents: dict[str
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _check_baseline(tests_dir: Path, names: list[str]) -> None:
-    """Every test file passes on the unmutated rules; otherwise every mutant would look killed."""
-    outcome = run_tool("promtool", ["test", "rules", *names], cwd=tests_dir, timeout=900)
-    if outcome.returncode != 0:
-        failed = [line.strip() for line in outcome.output.splitlines() if line.strip().startswith("name:")]
-        raise BaselineFailed(f"the generated tests fail on the unmutated rules ({', '.join(failed[:3]) or 'see promtool'}): "
+BASELINE_TIMEOUT = 3600  # seconds a test file may take (an SLO file of a hundred services takes minutes)
+
+
+def _check_baseline(tests_dir: Path, names: list[str], jobs: int = 2) -> None:
+    """Every test file passes on the unmutated rules; otherwise every mutant would look killed.
+    One promtool process a file, ``jobs`` at once."""
+    def check(name: str) -> str | None:
+        outcome = run_tool("promtool", ["test", "rules", name], cwd=tests_dir, timeout=BASELINE_TIMEOUT)
+        if outcome.returncode == 124:
+            return f"{name} did not finish within {BASELINE_TIMEOUT} s"
+        if outcome.returncode != 0:
+            failed = [line.strip() for line in outcome.output.splitlines() if line.strip().startswith("name:")]
+            return f"{name}: {', '.join(failed[:3]) or 'see promtool test rules ' + name}"
+        return None
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        problems = [problem for problem in pool.map(check, names) if problem is not None]
+    if problems:
+        raise BaselineFailed(f"the generated tests fail on the unmutated rules ({'; '.join(problems[:3])}): "
                              "fix them before judging mutants")
 
 
