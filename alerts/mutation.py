@@ -181,10 +181,11 @@ def _matches_on(node: Any, label: str) -> bool:
 def _pins(node: Any, matcher: tuple[str, str, str]) -> bool:
     """Every series ``node`` can return passes ``matcher`` (label, op, value): each selector in it
     carries that very matcher and the label reaches its result."""
-    selectors = [n for _, n in _walk(node) if type(n).__name__ == "VectorSelector"]
-    selectors += [n.vector_selector for _, n in _walk(node) if type(n).__name__ == "MatrixSelector"]
+    nodes = [n for _, n in _walk(node)]
+    selectors = [n for n in nodes if type(n).__name__ == "VectorSelector"]
+    selectors += [n.vector_selector for n in nodes if type(n).__name__ == "MatrixSelector"]
     if not selectors or any(type(n).__name__ == "Call" and n.func.name in ("label_replace", "label_join")
-                            for _, n in _walk(node)):
+                            for n in nodes):
         return False
     owned = lambda s: matcher in {(m.name, _match_op(m.op), m.value) for m in s.matchers.matchers}  # noqa: E731
     return all(owned(s) for s in selectors) and output_labels(node).may_have(matcher[0])

@@ -296,11 +296,12 @@ def _cost(group: dict[str, Any]) -> float:
 def _stages(selected: list[tuple[_TestFile, list[dict[str, Any]]]]
             ) -> list[list[tuple[_TestFile, list[dict[str, Any]]]]]:
     """The selected groups in two runs: the cheapest, up to FIRST_STAGE_SHARE of the cost, then the rest."""
-    pairs = sorted(((test, group) for test, groups in selected for group in groups), key=lambda p: _cost(p[1]))
-    budget, spent, first, rest = FIRST_STAGE_SHARE * sum(_cost(g) for _, g in pairs), 0.0, [], []
-    for test, group in pairs:
-        (first if not first or spent + _cost(group) <= budget else rest).append((test, group))
-        spent += _cost(group)
+    costed = sorted(((_cost(group), index, test, group) for index, (test, groups) in enumerate(selected)
+                     for group in groups), key=lambda item: (item[0], item[1]))
+    budget, spent, first, rest = FIRST_STAGE_SHARE * sum(cost for cost, *_ in costed), 0.0, [], []
+    for cost, _, test, group in costed:
+        (first if not first or spent + cost <= budget else rest).append((test, group))
+        spent += cost
 
     def by_file(part: list[tuple[_TestFile, dict[str, Any]]]) -> list[tuple[_TestFile, list[dict[str, Any]]]]:
         files: dict[str, tuple[_TestFile, list[dict[str, Any]]]] = {}
