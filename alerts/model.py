@@ -49,6 +49,16 @@ ScenarioBuilder = Callable[[float], Scenario]
 
 
 @dataclass(frozen=True)
+class BurnWindows:
+    """A burn-rate pair's windows, and the long window of the faster pair that blocks it (None: the
+    fastest pair)."""
+
+    long: Duration
+    short: Duration
+    faster_long: Duration | None = None
+
+
+@dataclass(frozen=True)
 class AlertInstance:
     """One subject an alert can fire for."""
 
@@ -78,6 +88,8 @@ class AlertInstance:
     # The measure jumping from nothing to a level at one instant (ready_after), for a windowed
     # measure whose ordinary input crosses the threshold at a time not known exactly.
     onset: ScenarioBuilder | None = None
+    # A burn-rate pair's windows: its input can burn one window and not the other.
+    burn_windows: BurnWindows | None = None
 
     def guarded(self, scenario: Scenario) -> bool:
         """The scenario serves too little traffic for this rule to fire."""

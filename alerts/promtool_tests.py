@@ -17,9 +17,10 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
+from alerts import burn_profile
 from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
-from alerts.model import AlertInstance, AlertRule, InputSeries, RecordingRule, RuleFile, Scenario
+from alerts.model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
 from alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
 from alerts.scenarios import sample_text
 from alerts.rule_files import rule_files
@@ -29,9 +30,10 @@ from stack.spec.values import Duration
 
 TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
-                   "spike", "spread", "spread-wide", "onset"]
+                   "spike", "spread", "spread-wide", "onset", "short-burns", "long-burns"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
-SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset"})
+SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset",
+                                          "short-burns", "long-burns"})
 
 
 class SynthesisError(Exception):
@@ -457,6 +459,110 @@ def _onset_case(rule: AlertRule, instances: list[AlertInstance], timing: Timing,
     return _group(rule, members, "onset", at_ms, [], timing, baseline)
 
 
+# Tried in turn for the "only one window burns" cases: the burst's level, as a multiple of the
+# pair's threshold (at most a 100% error ratio); "short-burns": the input's length, in bursts
+# (the long window, and the slower pairs' windows, must read the burst diluted; the shortest
+# input that does is the cheapest to evaluate); "long-burns": the burst's length, as a share of
+# the long window.
+SHORT_BURNS = tuple((multiple, length) for length in (1.5, 2, 3, 4, 6, 8, 12, 16, 20, 24, 32)
+                    for multiple in (1.25, 1.5))
+LONG_BURNS = tuple((multiple, share) for multiple in (6.0, 3.0, 12.0) for share in (0.25, 0.125, 0.5, 0.75))
+
+
+@dataclass(frozen=True)
+class _OneWindow:
+    multiple: float  # the burst's level over the pair's threshold
+    switch: int  # the first sample of the second level
+    at_ms: int
+
+    def level(self, instance: AlertInstance) -> float:
+        return min(self.multiple * instance.threshold, 1.0)
+
+
+def _one_window_levels(instance: AlertInstance, kind: CaseKind, design: _OneWindow,
+                       timing: Timing) -> burn_profile.TwoLevels:
+    level = design.level(instance)
+    first, second = (0.0, level) if kind == "short-burns" else (level, 0.0)
+    return burn_profile.TwoLevels(first, second, design.switch, timing.sample.milliseconds,
+                                  counter=not _gauges(instance.scenario(instance.fire_level)))
+
+
+def _one_window_holds(rule: AlertRule, instance: AlertInstance, kind: CaseKind, design: _OneWindow,
+                      index: SiblingIndex, timing: Timing) -> bool:
+    """The design has teeth for ``instance`` (the pair comparing only the burning window would
+    fire) and every pair of its subject surely stays quiet."""
+    own = burn_profile.pair(rule, instance)
+    if own is None:
+        return False
+    levels = _one_window_levels(instance, kind, design, timing)
+    step, margin = timing.evaluation.milliseconds, timing.margin_ms
+    burning = "short" if kind == "short-burns" else "long"
+    if burn_profile.firing(lambda t: own.condition(levels, t, burning), design.at_ms, own.hold.milliseconds,
+                           step, margin) is not True:
+        return False
+    for sibling, other in index[(rule.name, frozenset(instance.labels.items()))]:
+        pair = burn_profile.pair(sibling, other)
+        if pair is None or burn_profile.firing(lambda t, p=pair: p.condition(levels, t), design.at_ms,
+                                               pair.hold.milliseconds, step, margin) is not False:
+            return False
+    return True
+
+
+def _one_window_candidates(rule: AlertRule, pair: BurnWindows, kind: CaseKind, timing: Timing) -> list[_OneWindow]:
+    sample, hold = timing.sample.milliseconds, rule.for_.milliseconds
+    # The short window needs ``for`` and a margin after a burst has filled it (short-burns), or
+    # after one has left it (long-burns); a long burst may also have to leave the faster pair's
+    # long window, or that pair blocks this one whatever its windows say.
+    settle = pair.short.milliseconds + hold + 2 * timing.margin_ms + 2 * sample
+    designs = []
+    if kind == "short-burns":
+        for multiple, length in SHORT_BURNS:
+            at_ms = timing.round_up(settle * length)
+            designs.append(_OneWindow(multiple, (at_ms - settle) // sample, at_ms))
+        return designs
+    gaps = {settle, max(settle, (pair.faster_long or Duration(0)).milliseconds + hold + 2 * timing.margin_ms)}
+    for multiple, share in LONG_BURNS:
+        burst = math.ceil(pair.long.milliseconds * share / sample) * sample
+        designs += [_OneWindow(multiple, burst // sample, timing.round_up(burst + gap)) for gap in sorted(gaps)]
+    return designs
+
+
+def _one_window_design(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
+                       timing: Timing) -> _OneWindow | None:
+    """"short-burns": a burst that keeps the short window past the threshold through ``for``, at
+    the end of an input long enough that the long window (and the slower pairs') reads it diluted
+    under the threshold. "long-burns": a burst at the start that keeps the long window past the
+    threshold after it has left the short window. The shortest input that works for every member
+    (the cheapest to evaluate); None if none does."""
+    windows = {instance.burn_windows for instance in instances}
+    if len(windows) != 1 or None in windows:
+        return None
+    (pair,) = windows
+    assert pair is not None
+    for design in sorted(_one_window_candidates(rule, pair, kind, timing), key=lambda d: d.at_ms):
+        if all(_one_window_holds(rule, instance, kind, design, index, timing) for instance in instances):
+            return design
+    return None
+
+
+def _one_window_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
+                     timing: Timing, baseline: list[InputSeries]) -> dict[str, Any] | None:
+    """A burn-rate pair stays quiet while only one of its windows burns (``_one_window_design``);
+    so do the other pairs of the subject. None where no burst tells the cases apart."""
+    design = _one_window_design(rule, instances, kind, index, timing)
+    if design is None:
+        return None
+    members = []
+    for instance in instances:
+        level = design.level(instance)
+        first, second = (0.0, level) if kind == "short-burns" else (level, 0.0)
+        before, after = instance.scenario(first), instance.scenario(second)
+        scenario = (replace(after, series=_then_gauges(before, after, design.switch)) if _gauges(before)
+                    else _then(before, after, design.switch))
+        members.append(_Member(instance, level, scenario))
+    return _group(rule, members, kind, design.at_ms, [], timing, baseline)
+
+
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
           baseline: list[InputSeries], hood: Neighbourhood | None = None) -> dict[str, Any] | None:
     if kind in ("holds", "releases"):
@@ -469,6 +575,8 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
         return _spread_case(rule, instances, kind, index, timing, baseline)  # None: skipped, too close to call
     if kind == "onset":
         return _onset_case(rule, instances, timing, baseline)
+    if kind in ("short-burns", "long-burns"):
+        return _one_window_case(rule, instances, kind, index, timing, baseline)
     members = _members(rule, instances, kind, timing)
     hood = hood or Neighbourhood({})
     baseline = _neighbour_series(instances, kind, hood) + baseline
@@ -523,7 +631,12 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "spike": "stays quiet after a spike shorter than for",
             "spread": "fires on events spread over its window",
             "spread-wide": "stays quiet on events spread wider than its window",
-            "onset": "does not fire before for after a sudden jump"}[kind]
+            "onset": "does not fire before for after a sudden jump",
+            "short-burns": "stays quiet while only its short window [{short}] burns",
+            "long-burns": "stays quiet while only its long window [{long}] burns"}[kind]
+    windows = members[0].instance.burn_windows if members else None
+    if windows is not None:
+        what = what.format(short=windows.short, long=windows.long)
     levels = sorted({f"{m.level:g}" for m in members})
     return {
         "name": f"{rule.name} {what} ({rule.subject} {shown}; level {', '.join(levels[:3])})",
@@ -610,7 +723,8 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: 
 def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) -> list[CaseKind]:
     """The cases an alert is tested with: it fires; it stays quiet just inside its threshold (unless
     it always fires, like the Watchdog); a slower burn pair stays quiet at a burn its faster pair
-    covers; a traffic-guarded alert stays quiet at a firing level on traffic just under its guard;
+    covers; a burn pair stays quiet while only one of its windows burns (where a burst shows it);
+    a traffic-guarded alert stays quiet at a firing level on traffic just under its guard;
     it does not fire before ``for`` (unless it has none)."""
     kinds: list[CaseKind] = ["fires"]
     if all(m.quiet_level is not None for m in members):
@@ -631,6 +745,8 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
               if all(_spread_gap(rule, m, kind, timing) is not None for m in members)]
     if rule.for_.milliseconds > timing.margin_ms + timing.evaluation.milliseconds and all(m.onset for m in members):
         kinds.append("onset")
+    if all(m.burn_windows is not None for m in members):
+        kinds += ["short-burns", "long-burns"]
     if rule.for_.milliseconds:
         if rule.for_.milliseconds <= timing.evaluation.milliseconds:
             raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")

@@ -20,7 +20,7 @@ import yaml
 from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, number, parenthesized
-from alerts.model import AlertInstance, AlertRule, RecordingRule, RuleGroup, Scenario
+from alerts.model import AlertInstance, AlertRule, BurnWindows, RecordingRule, RuleGroup, Scenario
 from alerts.service_rules import traffic_floor, traffic_guard
 from stack.spec.model import Service, Slo
 from stack.spec.values import Duration
@@ -281,6 +281,7 @@ def _burn_instance(context: RuleContext, service: Service, slo: Slo, window: Bur
         blocked_min_request_rate=pair_floor(service, slo, faster) if faster is not None else None,
         sparse=(lambda level, rate: _scenario(context, service, slo, level, rate)) if floor is not None else None,
         guard_window=window.long if floor is not None else None,
+        burn_windows=BurnWindows(window.long, window.short, faster.long if faster is not None else None),
     )
 
 

@@ -136,6 +136,10 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
             expected |= {"fires on events spread over its window", "stays quiet on events spread wider than its window"}
         if any(r.instances[0].onset is not None for r in same):
             expected.add("does not fire before for after a sudden jump")  # windowed growth: for from the onset
+        for windows in {r.instances[0].burn_windows for r in same} - {None}:
+            # Every burn-rate pair: quiet while only its short window burns, and while only its long one does.
+            expected |= {f"stays quiet while only its short window [{windows.short}] burns",
+                         f"stays quiet while only its long window [{windows.long}] burns"}
         assert kinds[rule.name] == expected
         for instance in rule.instances:
             expected = {**rule.labels, **instance.labels}

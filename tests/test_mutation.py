@@ -7,6 +7,7 @@ default spec's service rules, and the share they reject must not fall.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -185,3 +186,52 @@ def test_counting_client_errors_as_failures_is_rejected(tree: Path) -> None:
                    rule["expr"].replace('status_code=~"5.."', 'status_code=~"[45].."'))
     report = run_mutants(tree, [wrong])
     assert report.killed == [wrong]
+
+
+def _burn_pair_mutants(tree: Path) -> dict[tuple[str, str], list[Mutant]]:
+    """Every burn-rate pair with its short window's comparison dropped, and with its long one's,
+    by pair (long and short window)."""
+    rules = yaml.safe_load((tree / "prometheus/rules/slo.yml").read_text())
+    mutants: dict[tuple[str, str], list[Mutant]] = {}
+    for group in rules["groups"]:
+        for position, rule in enumerate(group["rules"]):
+            if rule.get("alert") != "ErrorBudgetBurn":
+                continue
+            long_term, short_term, *rest = rule["expr"].split("\n", 2)
+            windows = (rule["labels"]["long_window"], rule["labels"]["short_window"])
+            assert short_term.startswith("and ") and f"rate{windows[1]}" in short_term
+            pair = f'{rule["labels"]["slo"]} {windows[0]}/{windows[1]}'
+            mutants.setdefault(windows, []).extend([
+                Mutant("slo.yml", group["name"], position, "ErrorBudgetBurn", "drop the short window", pair,
+                       "\n".join([long_term, *rest])),
+                Mutant("slo.yml", group["name"], position, "ErrorBudgetBurn", "drop the long window", pair,
+                       "\n".join([short_term.removeprefix("and "), *rest])),
+            ])
+    return mutants
+
+
+def _only_tests(tree: Path, into: Path, names: tuple[str, ...]) -> Path:
+    """A copy of ``tree``'s rules and of the test groups whose names contain one of ``names``."""
+    shutil.copytree(tree / "prometheus", into / "prometheus")
+    for path in (into / "prometheus/tests").glob("*.test.yml"):
+        document = yaml.safe_load(path.read_text())
+        document["tests"] = [t for t in document["tests"] if any(name in t["name"] for name in names)]
+        if document["tests"]:
+            path.write_text(yaml.safe_dump(document, sort_keys=False))
+        else:
+            path.unlink()
+    return into
+
+
+def test_a_burn_pair_missing_either_window_is_rejected(tree: Path, tmp_path: Path) -> None:
+    """The audit's "dropped the short (or the long) window of a burn-rate pair": each pair is tested
+    with input burning only its short window and only its long one, and must stay quiet. Each
+    pair's mutants run against those two cases of its own (every SLO case would see them: minutes
+    of promtool)."""
+    by_pair = _burn_pair_mutants(tree)
+    assert sorted(by_pair) == [("1d", "2h"), ("1h", "5m"), ("3d", "6h"), ("6h", "30m")]
+    for (long, short), mutants in by_pair.items():
+        assert len(mutants) == 2 * 3  # three SLOs
+        cases = (f"only its short window [{short}] burns", f"only its long window [{long}] burns")
+        report = run_mutants(_only_tests(tree, tmp_path / long, cases), mutants)
+        assert report.survived == [] and len(report.killed) == len(mutants), (long, short)
