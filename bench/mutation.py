@@ -56,7 +56,12 @@ spec, tree, chosen = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3
 write_tree(tree, generate(load_spec(spec)))
 mutants = list(rule_mutants("services.yml", yaml.safe_load((tree / "prometheus/rules/services.yml").read_text())))
 start = time.perf_counter()
-mutation.run_mutants(tree, [])
+if hasattr(mutation, "_baseline_groups"):  # the check covers the groups the mutants run: time it for the whole file
+    stages, mutation._run_stages = mutation._run_stages, lambda *args: set()
+    mutation.run_mutants(tree, mutants)
+    mutation._run_stages = stages
+else:  # an older runner checks every test file, mutants or none
+    mutation.run_mutants(tree, [])
 baseline = time.perf_counter() - start
 mutation._check_baseline = lambda *args: None  # checked (and timed) above
 start = time.perf_counter()

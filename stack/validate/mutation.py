@@ -136,8 +136,6 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
         document = yaml.safe_load(path.read_text())
         tests.append(_TestFile(path.name, tuple(Path(f).name for f in document["rule_files"]), document))
     readers = _record_readers(documents)
-    _check_baseline(tests_dir, [t.name for t in tests if any(Path(f).name in documents for f in t.rule_files)],
-                    jobs or os.cpu_count() or 2)
     if mutants is None:
         mutants = [m for name, doc in documents.items() for m in rule_mutants(name, doc)]
     report = MutationReport()
@@ -152,6 +150,7 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
             runnable.append((mutant, selected))
         else:
             report.unread.append(mutant)
+    _check_baseline(_baseline_groups(runnable), texts, jobs or os.cpu_count() or 2)
     killed = _run_stages(runnable, documents, texts, jobs or os.cpu_count() or 2, progress)
     for index, (mutant, _) in enumerate(runnable):
         if index in killed:
@@ -244,19 +243,39 @@ def _batch_killed(batch: list[tuple[int, Mutant, Selected]], documents: dict[str
 BASELINE_TIMEOUT = 3600  # seconds a test file may take (an SLO file of a hundred services takes minutes)
 
 
-def _check_baseline(tests_dir: Path, names: list[str], jobs: int = 2) -> None:
-    """Every test file passes on the unmutated rules; otherwise every mutant would look killed.
-    One promtool process a file, ``jobs`` at once."""
-    def check(name: str) -> str | None:
-        outcome = run_tool("promtool", ["test", "rules", name], cwd=tests_dir, timeout=BASELINE_TIMEOUT)
+def _baseline_groups(runnable: list[tuple[Mutant, Selected]]) -> Selected:
+    """Every test group some mutant will run, once, by test file: what must pass unmutated."""
+    files: dict[str, tuple[_TestFile, dict[int, dict[str, Any]]]] = {}
+    for _, selected in runnable:
+        for test, groups in selected:
+            files.setdefault(test.name, (test, {}))[1].update((id(group), group) for group in groups)
+    return [(test, list(groups.values())) for test, groups in files.values()]
+
+
+def _check_baseline(selected: Selected, texts: dict[str, str], jobs: int = 2) -> None:
+    """The test groups the mutants will run pass on the unmutated rules; otherwise every mutant
+    would look killed. One promtool process a test file, ``jobs`` at once."""
+    root = Path(tempfile.mkdtemp(prefix="obstack-baseline-"))
+
+    def check(test: _TestFile, groups: list[dict[str, Any]]) -> str | None:
+        outcome = run_tool("promtool", ["test", "rules", test.name], cwd=root / "tests", timeout=BASELINE_TIMEOUT)
         if outcome.returncode == 124:
-            return f"{name} did not finish within {BASELINE_TIMEOUT} s"
+            return f"{test.name} did not finish within {BASELINE_TIMEOUT} s"
         if outcome.returncode != 0:
             failed = [line.strip() for line in outcome.output.splitlines() if line.strip().startswith("name:")]
-            return f"{name}: {', '.join(failed[:3]) or 'see promtool test rules ' + name}"
+            return f"{test.name}: {', '.join(failed[:3]) or 'see promtool test rules ' + test.name}"
         return None
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        problems = [problem for problem in pool.map(check, names) if problem is not None]
+    try:
+        (root / "rules").mkdir()
+        (root / "tests").mkdir()
+        for name, text in texts.items():
+            (root / "rules" / name).write_text(text)
+        for test, groups in selected:
+            (root / "tests" / test.name).write_text(yaml.safe_dump({**test.document, "tests": groups}, sort_keys=False))
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            problems = [problem for problem in pool.map(lambda item: check(*item), selected) if problem is not None]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     if problems:
         raise BaselineFailed(f"the generated tests fail on the unmutated rules ({'; '.join(problems[:3])}): "
                              "fix them before judging mutants")
