@@ -464,9 +464,10 @@ def _onset_case(rule: AlertRule, instances: list[AlertInstance], timing: Timing,
 # (the long window, and the slower pairs' windows, must read the burst diluted; the shortest
 # input that does is the cheapest to evaluate); "long-burns": the burst's length, as a share of
 # the long window.
-SHORT_BURNS = tuple((multiple, length) for length in (1.5, 2, 3, 4, 6, 8, 12, 16, 20, 24, 32)
-                    for multiple in (1.25, 1.5))
-LONG_BURNS = tuple((multiple, share) for multiple in (6.0, 3.0, 12.0) for share in (0.25, 0.125, 0.5, 0.75))
+SHORT_BURNS = tuple((multiple, length) for length in (1.5, 2, 2.5, 3, 4, 6, 8, 12, 16, 20, 24, 32)
+                    for multiple in (1.1, 1.25, 1.5))
+LONG_BURNS = tuple((multiple, share) for multiple in (6.0, 3.0, 12.0)
+                   for share in (1 / 32, 1 / 16, 0.125, 0.25, 0.5, 0.75))
 
 
 @dataclass(frozen=True)
@@ -638,8 +639,9 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
     if windows is not None:
         what = what.format(short=windows.short, long=windows.long)
     levels = sorted({f"{m.level:g}" for m in members})
+    slo = f"slo {rule.labels['slo']}; " if "slo" in rule.labels else ""  # one rule an SLO: say which
     return {
-        "name": f"{rule.name} {what} ({rule.subject} {shown}; level {', '.join(levels[:3])})",
+        "name": f"{rule.name} {what} ({rule.subject} {shown}; {slo}level {', '.join(levels[:3])})",
         "interval": str(timing.sample),
         "input_series": own + others,
         "alert_rule_test": [{"eval_time": str(Duration(at_ms)), "alertname": rule.name, "exp_alerts": expected}],

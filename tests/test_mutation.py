@@ -80,15 +80,20 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(("spec_path", "stride"), [(None, 1), (SECOND_SPEC, 3)], ids=["default", "shop"])
-def test_the_generated_tests_kill_the_mutants(spec_path: Path | None, stride: int, tmp_path: Path) -> None:
+def test_the_generated_tests_kill_the_mutants(spec_path: Path | None, stride: int, tmp_path: Path,
+                                             request: pytest.FixtureRequest) -> None:
     """Every mutant of the default spec; every third of the second spec's 715, to keep `make test`
     near its 15 minutes (all of them: `obstack mutate --file ...` on its tree, docs/alerting.md)."""
     require_binary("promtool", "prometheus")
-    write_tree(tmp_path, generate(load_spec(spec_path)))
+    if spec_path is None:
+        root = request.getfixturevalue("tree")
+    else:
+        root = tmp_path
+        write_tree(root, generate(load_spec(spec_path)))
     mutants = [m for name in CHECKED_FILES
-               for m in rule_mutants(name, yaml.safe_load((tmp_path / "prometheus/rules" / name).read_text()))]
+               for m in rule_mutants(name, yaml.safe_load((root / "prometheus/rules" / name).read_text()))]
     mutants = mutants[::stride]
-    report = run_mutants(tmp_path, mutants)
+    report = run_mutants(root, mutants)
     killed = {m.operator for m in report.killed}
     # The mistakes the audit found surviving, now rejected.
     assert {"drop the and branch", "swap the aggregation", "widen a regex", "add a by label", "drop a matcher",
@@ -145,8 +150,12 @@ def test_a_failing_baseline_is_refused_not_counted_as_kills(tree: Path, tmp_path
     write_tree(broken, generate(load_spec(None)))
     path = broken / "prometheus/rules/services.yml"
     path.write_text(path.read_text().replace("> 0.05", "> 0.5"))
+    mutants = list(rule_mutants("services.yml", yaml.safe_load(path.read_text())))
     with pytest.raises(BaselineFailed, match="the generated tests fail on the unmutated rules"):
-        run_mutants(broken, [])
+        run_mutants(broken, mutants)
+    # Only the groups the mutants run must pass: the host file's mutants never see services.yml's tests.
+    host = list(rule_mutants("host.yml", yaml.safe_load((broken / "prometheus/rules/host.yml").read_text())))
+    assert run_mutants(broken, host[:3]).tested == 3
 
 
 def test_mutate_command_reports_and_refuses_unknown_files(tree: Path) -> None:
@@ -188,34 +197,34 @@ def test_counting_client_errors_as_failures_is_rejected(tree: Path) -> None:
     assert report.killed == [wrong]
 
 
-def _burn_pair_mutants(tree: Path) -> dict[tuple[str, str], list[Mutant]]:
+def _burn_pair_mutants(tree: Path) -> dict[tuple[str, str, str], list[Mutant]]:
     """Every burn-rate pair with its short window's comparison dropped, and with its long one's,
-    by pair (long and short window)."""
+    by SLO and pair (long and short window)."""
     rules = yaml.safe_load((tree / "prometheus/rules/slo.yml").read_text())
-    mutants: dict[tuple[str, str], list[Mutant]] = {}
+    mutants: dict[tuple[str, str, str], list[Mutant]] = {}
     for group in rules["groups"]:
         for position, rule in enumerate(group["rules"]):
             if rule.get("alert") != "ErrorBudgetBurn":
                 continue
             long_term, short_term, *rest = rule["expr"].split("\n", 2)
-            windows = (rule["labels"]["long_window"], rule["labels"]["short_window"])
-            assert short_term.startswith("and ") and f"rate{windows[1]}" in short_term
-            pair = f'{rule["labels"]["slo"]} {windows[0]}/{windows[1]}'
-            mutants.setdefault(windows, []).extend([
+            labels = rule["labels"]
+            assert short_term.startswith("and ") and f"rate{labels['short_window']}" in short_term
+            pair = f'{labels["slo"]} {labels["long_window"]}/{labels["short_window"]}'
+            mutants[(labels["slo"], labels["long_window"], labels["short_window"])] = [
                 Mutant("slo.yml", group["name"], position, "ErrorBudgetBurn", "drop the short window", pair,
                        "\n".join([long_term, *rest])),
                 Mutant("slo.yml", group["name"], position, "ErrorBudgetBurn", "drop the long window", pair,
                        "\n".join([short_term.removeprefix("and "), *rest])),
-            ])
+            ]
     return mutants
 
 
-def _only_tests(tree: Path, into: Path, names: tuple[str, ...]) -> Path:
-    """A copy of ``tree``'s rules and of the test groups whose names contain one of ``names``."""
+def _only_tests(tree: Path, into: Path, names: tuple[str, ...], also: str) -> Path:
+    """A copy of ``tree``'s rules and of the test groups whose names contain one of ``names`` and ``also``."""
     shutil.copytree(tree / "prometheus", into / "prometheus")
     for path in (into / "prometheus/tests").glob("*.test.yml"):
         document = yaml.safe_load(path.read_text())
-        document["tests"] = [t for t in document["tests"] if any(name in t["name"] for name in names)]
+        document["tests"] = [t for t in document["tests"] if also in t["name"] and any(n in t["name"] for n in names)]
         if document["tests"]:
             path.write_text(yaml.safe_dump(document, sort_keys=False))
         else:
@@ -229,9 +238,10 @@ def test_a_burn_pair_missing_either_window_is_rejected(tree: Path, tmp_path: Pat
     pair's mutants run against those two cases of its own (every SLO case would see them: minutes
     of promtool)."""
     by_pair = _burn_pair_mutants(tree)
-    assert sorted(by_pair) == [("1d", "2h"), ("1h", "5m"), ("3d", "6h"), ("6h", "30m")]
-    for (long, short), mutants in by_pair.items():
-        assert len(mutants) == 2 * 3  # three SLOs
+    assert len(by_pair) == 3 * 4  # three SLOs, four pairs each
+    for (slo, long, short), mutants in by_pair.items():
         cases = (f"only its short window [{short}] burns", f"only its long window [{long}] burns")
-        report = run_mutants(_only_tests(tree, tmp_path / long, cases), mutants)
-        assert report.survived == [] and len(report.killed) == len(mutants), (long, short)
+        copy = _only_tests(tree, tmp_path / f"{slo}-{long}", cases, f"; slo {slo}; ")
+        assert sum(len(yaml.safe_load(p.read_text())["tests"]) for p in copy.glob("prometheus/tests/*")) == 2
+        report = run_mutants(copy, mutants)
+        assert report.survived == [] and len(report.killed) == len(mutants), (slo, long, short)
