@@ -470,6 +470,11 @@ LONG_BURNS = tuple((multiple, share) for multiple in (6.0, 3.0, 12.0)
                    for share in (1 / 32, 1 / 16, 0.125, 0.25, 0.5, 0.75))
 
 
+# After a long window's burst the ratio settles just under the threshold, not at nothing: the short
+# window reads it under, and a rule reading it high (the worst target, min for avg) fires.
+SETTLED_SHARE = 0.8
+
+
 @dataclass(frozen=True)
 class _OneWindow:
     multiple: float  # the burst's level over the pair's threshold
@@ -479,11 +484,16 @@ class _OneWindow:
     def level(self, instance: AlertInstance) -> float:
         return min(self.multiple * instance.threshold, 1.0)
 
+    def levels(self, instance: AlertInstance, kind: CaseKind) -> tuple[float, float]:
+        """The ratio before and after the switch."""
+        if kind == "short-burns":
+            return 0.0, self.level(instance)
+        return self.level(instance), SETTLED_SHARE * instance.threshold
+
 
 def _one_window_levels(instance: AlertInstance, kind: CaseKind, design: _OneWindow,
                        timing: Timing) -> burn_profile.TwoLevels:
-    level = design.level(instance)
-    first, second = (0.0, level) if kind == "short-burns" else (level, 0.0)
+    first, second = design.levels(instance, kind)
     return burn_profile.TwoLevels(first, second, design.switch, timing.sample.milliseconds,
                                   counter=not _gauges(instance.scenario(instance.fire_level)))
 
@@ -556,7 +566,7 @@ def _one_window_case(rule: AlertRule, instances: list[AlertInstance], kind: Case
     members = []
     for instance in instances:
         level = design.level(instance)
-        first, second = (0.0, level) if kind == "short-burns" else (level, 0.0)
+        first, second = design.levels(instance, kind)
         before, after = instance.scenario(first), instance.scenario(second)
         scenario = (replace(after, series=_then_gauges(before, after, design.switch)) if _gauges(before)
                     else _then(before, after, design.switch))

@@ -69,6 +69,22 @@ def replicas(labels: Mapping[str, str], count: int = REPLICAS) -> list[dict[str,
     return [dict(labels), *({**labels, "instance": other} for other in others)]
 
 
+# Of a job's failed scrapes, the share on its first target (the rest on a second): uneven, so a
+# rule reading the worst target (min), the best (max) or one target reads another share.
+FAILED_SCRAPES_FIRST = 0.75
+
+
+def failed_scrapes(labels: Mapping[str, str], level: float, interval: Duration) -> Scenario:
+    """``up`` of two targets of a job, a ``level`` share of all their scrapes failing: each target's
+    ``up`` a fractional constant standing for its share of successful scrapes (what
+    avg_over_time(up[w]) reads), most failures on the first (all of its scrapes at most)."""
+    first = min(1.0, 2 * FAILED_SCRAPES_FIRST * level)
+    ups = [round(1 - share, 6) for share in (first, 2 * level - first)]
+    series = tuple(InputSeries(selector("up", target), f"{sample_text(up)}x{{n}}")
+                   for up, target in zip(ups, replicas(labels, len(ups))))
+    return Scenario(series, 1 - sum(ups) / len(ups), interval)
+
+
 CLIENT_ERROR_STATUS = "404"
 CLIENT_ERROR_SHARE = 0.1  # of the requests that are not server errors
 

@@ -170,9 +170,7 @@ def _scenario(context: RuleContext, service: Service, slo: Slo, level: float, ra
     interval = context.scrape_interval
     base = {"job": service.job, "instance": service.targets[0], "service": service.name, "team": service.team}
     if slo.kind == "availability":
-        # avg_over_time(up) is the share of successful scrapes; a fractional constant stands for that share.
-        up = scenarios.constant("up", base, round(1 - level, 6))
-        return Scenario(up.series, 1 - round(1 - level, 6), interval)
+        return scenarios.failed_scrapes(base, level, interval)
     request = {**base, metrics.method_label: "GET", metrics.route_label: "/api/bookmarks"}
     per_interval = 100000 if rate is None else rate * interval.seconds
     if slo.kind == "errors":
