@@ -7,9 +7,12 @@ default spec's service rules, and the share they reject must not fall.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import promql_parser
 import pytest
@@ -245,3 +248,39 @@ def test_a_burn_pair_missing_either_window_is_rejected(tree: Path, tmp_path: Pat
         assert sum(len(yaml.safe_load(p.read_text())["tests"]) for p in copy.glob("prometheus/tests/*")) == 2
         report = run_mutants(copy, mutants)
         assert report.survived == [] and len(report.killed) == len(mutants), (slo, long, short)
+
+
+def _slo_rule(tree: Path, match: Callable[[dict[str, Any]], bool]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    for group in yaml.safe_load((tree / "prometheus/rules/slo.yml").read_text())["groups"]:
+        for position, rule in enumerate(group["rules"]):
+            if match(rule):
+                yield group["name"], position, rule
+
+
+GUARD = re.compile(r"\nand on \(service, team\)\nslo:sli_events:rate\w+\{[^}]*\} \* \d+ >= [\d.]+")
+
+
+def _unguarded(expr: str) -> str:
+    """A burn pair's expression without its own traffic guard (the faster pair's, after unless, stays)."""
+    own, unless, faster = expr.partition("\nunless")
+    assert GUARD.search(own)
+    return GUARD.sub("", own) + unless + faster
+
+
+def test_the_audit_s_slo_mistakes_are_rejected(tree: Path, tmp_path: Path) -> None:
+    """The audit's other SLO mutants: a request SLO's pair without its traffic guard (the "too
+    little traffic" case fires it), and availability as the worst target's (min) rather than the
+    mean over the job's targets, in every burn window."""
+    unguarded = [Mutant("slo.yml", group, position, "ErrorBudgetBurn", "drop the traffic guard",
+                        rule["labels"]["long_window"], _unguarded(rule["expr"]))
+                 for group, position, rule in _slo_rule(tree, lambda r: r.get("alert") == "ErrorBudgetBurn"
+                                                        and r["labels"]["slo"] == "errors")]
+    worst = [Mutant("slo.yml", group, position, rule["record"], "min for avg", rule["labels"]["slo"],
+                    rule["expr"].replace("1 - avg by", "1 - min by"))
+             for group, position, rule in _slo_rule(tree, lambda r: r.get("record", "").startswith(
+                 "slo:sli_error:ratio_rate") and "avg_over_time(up" in r["expr"])]
+    assert len(unguarded) == 4 and len(worst) == 7  # four pairs; the availability SLI over each burn window
+    for slo, mutants in (("errors", unguarded), ("availability", worst)):
+        copy = _only_tests(tree, tmp_path / slo, ("ErrorBudgetBurn",), f"; slo {slo}; ")
+        report = run_mutants(copy, mutants)
+        assert report.survived == [] and len(report.killed) == len(mutants), [m.key for m in report.survived]
