@@ -471,8 +471,9 @@ LONG_BURNS = tuple((multiple, share) for multiple in (6.0, 3.0, 12.0)
 
 
 # After a long window's burst the ratio settles just under the threshold, not at nothing: the short
-# window reads it under, and a rule reading it high (the worst target, min for avg) fires.
-SETTLED_SHARE = 0.8
+# window reads it under, and a rule reading it high (the worst target, min for avg) or comparing
+# it with a threshold lowered by a fifth fires.
+SETTLED_SHARE = 0.9
 
 
 @dataclass(frozen=True)

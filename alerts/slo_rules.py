@@ -269,9 +269,10 @@ def _burn_instance(context: RuleContext, service: Service, slo: Slo, window: Bur
                    faster: BurnWindow | None) -> AlertInstance:
     threshold = float(burn_threshold(slo, window))
     # Every window sees the same ratio in the scenarios, so the faster pair's long window blocks
-    # this pair above the faster pair's threshold: the firing level sits between the two.
+    # this pair above the faster pair's threshold: the firing level sits just under it (where a
+    # hold-back threshold lowered by a fifth would block it).
     blocked = float(burn_threshold(slo, faster)) if faster is not None else None
-    fire = min(threshold * 2, (threshold + 1) / 2, *([(threshold + blocked) / 2] if blocked is not None else []))
+    fire = min((threshold + 1) / 2, threshold * 2 if blocked is None else blocked * 0.9)
     floor = pair_floor(service, slo, window)
     return AlertInstance(
         _slo_labels(service, slo), threshold, True, lambda level: _scenario(context, service, slo, level),
