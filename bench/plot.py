@@ -192,7 +192,7 @@ def mutation(data: dict[str, Any]) -> Figure:
         axis.invert_yaxis()
         axis.set(title=title, xlabel=xlabel)
         axis.set_xlim(0, axis.get_xlim()[1] * 1.25)
-        axis.legend(fontsize="small", loc="lower right")
+        axis.legend(fontsize="small", loc="upper right")
     return figure
 
 
