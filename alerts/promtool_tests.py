@@ -492,21 +492,16 @@ class _OneWindow:
         return self.level(instance), SETTLED_SHARE * instance.threshold
 
 
-def _one_window_levels(instance: AlertInstance, kind: CaseKind, design: _OneWindow,
-                       timing: Timing) -> burn_profile.TwoLevels:
-    first, second = design.levels(instance, kind)
-    return burn_profile.TwoLevels(first, second, design.switch, timing.sample.milliseconds,
-                                  counter=not _gauges(instance.scenario(instance.fire_level)))
-
-
-def _one_window_holds(rule: AlertRule, instance: AlertInstance, kind: CaseKind, design: _OneWindow,
+def _one_window_holds(rule: AlertRule, instance: AlertInstance, counter: bool, kind: CaseKind, design: _OneWindow,
                       index: SiblingIndex, timing: Timing) -> bool:
     """The design has teeth for ``instance`` (the pair comparing only the burning window would
-    fire) and every pair of its subject surely stays quiet."""
+    fire) and every pair of its subject surely stays quiet. ``counter``: its input is counters
+    (request ratios), not gauges (``up``)."""
     own = burn_profile.pair(rule, instance)
     if own is None:
         return False
-    levels = _one_window_levels(instance, kind, design, timing)
+    first, second = design.levels(instance, kind)
+    levels = burn_profile.TwoLevels(first, second, design.switch, timing.sample.milliseconds, counter)
     step, margin = timing.evaluation.milliseconds, timing.margin_ms
     burning = "short" if kind == "short-burns" else "long"
     if burn_profile.firing(lambda t: own.condition(levels, t, burning), design.at_ms, own.hold.milliseconds,
@@ -551,8 +546,10 @@ def _one_window_design(rule: AlertRule, instances: list[AlertInstance], kind: Ca
         return None
     (pair,) = windows
     assert pair is not None
+    counters = [not _gauges(instance.scenario(instance.fire_level)) for instance in instances]
     for design in sorted(_one_window_candidates(rule, pair, kind, timing), key=lambda d: d.at_ms):
-        if all(_one_window_holds(rule, instance, kind, design, index, timing) for instance in instances):
+        if all(_one_window_holds(rule, instance, counter, kind, design, index, timing)
+               for instance, counter in zip(instances, counters)):
             return design
     return None
 

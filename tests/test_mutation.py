@@ -200,25 +200,28 @@ def test_counting_client_errors_as_failures_is_rejected(tree: Path) -> None:
     assert report.killed == [wrong]
 
 
+def _slo_rule(tree: Path, match: Callable[[dict[str, Any]], bool]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    for group in yaml.safe_load((tree / "prometheus/rules/slo.yml").read_text())["groups"]:
+        for position, rule in enumerate(group["rules"]):
+            if match(rule):
+                yield group["name"], position, rule
+
+
 def _burn_pair_mutants(tree: Path) -> dict[tuple[str, str, str], list[Mutant]]:
     """Every burn-rate pair with its short window's comparison dropped, and with its long one's,
     by SLO and pair (long and short window)."""
-    rules = yaml.safe_load((tree / "prometheus/rules/slo.yml").read_text())
     mutants: dict[tuple[str, str, str], list[Mutant]] = {}
-    for group in rules["groups"]:
-        for position, rule in enumerate(group["rules"]):
-            if rule.get("alert") != "ErrorBudgetBurn":
-                continue
-            long_term, short_term, *rest = rule["expr"].split("\n", 2)
-            labels = rule["labels"]
-            assert short_term.startswith("and ") and f"rate{labels['short_window']}" in short_term
-            pair = f'{labels["slo"]} {labels["long_window"]}/{labels["short_window"]}'
-            mutants[(labels["slo"], labels["long_window"], labels["short_window"])] = [
-                Mutant("slo.yml", group["name"], position, "ErrorBudgetBurn", "drop the short window", pair,
-                       "\n".join([long_term, *rest])),
-                Mutant("slo.yml", group["name"], position, "ErrorBudgetBurn", "drop the long window", pair,
-                       "\n".join([short_term.removeprefix("and "), *rest])),
-            ]
+    for group, position, rule in _slo_rule(tree, lambda r: r.get("alert") == "ErrorBudgetBurn"):
+        long_term, short_term, *rest = rule["expr"].split("\n", 2)
+        labels = rule["labels"]
+        assert short_term.startswith("and ") and f"rate{labels['short_window']}" in short_term
+        pair = f'{labels["slo"]} {labels["long_window"]}/{labels["short_window"]}'
+        mutants[(labels["slo"], labels["long_window"], labels["short_window"])] = [
+            Mutant("slo.yml", group, position, "ErrorBudgetBurn", "drop the short window", pair,
+                   "\n".join([long_term, *rest])),
+            Mutant("slo.yml", group, position, "ErrorBudgetBurn", "drop the long window", pair,
+                   "\n".join([short_term.removeprefix("and "), *rest])),
+        ]
     return mutants
 
 
@@ -248,13 +251,6 @@ def test_a_burn_pair_missing_either_window_is_rejected(tree: Path, tmp_path: Pat
         assert sum(len(yaml.safe_load(p.read_text())["tests"]) for p in copy.glob("prometheus/tests/*")) == 2
         report = run_mutants(copy, mutants)
         assert report.survived == [] and len(report.killed) == len(mutants), (slo, long, short)
-
-
-def _slo_rule(tree: Path, match: Callable[[dict[str, Any]], bool]) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    for group in yaml.safe_load((tree / "prometheus/rules/slo.yml").read_text())["groups"]:
-        for position, rule in enumerate(group["rules"]):
-            if match(rule):
-                yield group["name"], position, rule
 
 
 GUARD = re.compile(r"\nand on \(service, team\)\nslo:sli_events:rate\w+\{[^}]*\} \* \d+ >= [\d.]+")
