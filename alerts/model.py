@@ -27,6 +27,9 @@ class InputSeries:
 
     series: str
     values: str
+    # A counter of the instance that restarts during the test (alerts.scenarios.restarted): it
+    # drops back a scrape before the evaluation, as a recycled worker's counters do.
+    restarts: bool = False
 
 
 @dataclass(frozen=True)

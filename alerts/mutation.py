@@ -4,7 +4,9 @@ A generated test suite is only as good as the wrong rules it rejects. The operat
 the mistakes people make in alerting rules: a comparison turned or a threshold moved, a
 conjunct (``and`` — a traffic guard, a filter) or an ``or`` / ``unless`` branch dropped, one
 aggregation swapped for another, a ``by`` label dropped or one added, a label matcher widened,
-narrowed or dropped, a range window halved or doubled, ``for`` or ``keep_firing_for`` removed.
+narrowed or dropped, a range window halved or doubled, a counter read as a gauge (``rate`` as
+``deriv``, ``increase`` as ``delta``: wrong only across a restart), ``for`` or ``keep_firing_for``
+removed.
 Pure: rule documents in, mutants out; ``stack.validate.mutation`` runs the tests against them.
 
 Expressions are parsed with promql-parser and re-rendered with the one change; every mutant is
@@ -30,6 +32,9 @@ SET_OPERATORS = ("and", "or", "unless")
 THRESHOLD_FACTORS = (0.8, 2.5)  # inside the quiet case's 90% and beyond the firing case's 2x
 WINDOW_FACTORS = (0.5, 2)
 ADDED_BY_LABEL = "instance"  # the label an aggregation most often forgets to drop
+# A counter read as a gauge: the function reads the same on a steady counter and goes wrong at a
+# reset (a process restart), where the counter drops back.
+COUNTER_AS_GAUGE = {"rate": "deriv", "increase": "delta"}
 
 
 @dataclass(frozen=True)
@@ -228,6 +233,10 @@ def _node_mutations(node: Any) -> Iterator[tuple[Any, ...]]:
         yield from _matcher_mutations(node.vector_selector, f"[{_duration(node.range)}]")
     elif kind == "VectorSelector":
         yield from _matcher_mutations(node, "")
+    elif kind == "Call" and node.func.name in COUNTER_AS_GAUGE:
+        gauge = COUNTER_AS_GAUGE[node.func.name]
+        yield ("read a counter as a gauge", f"{node.func.name}() -> {gauge}()",
+               f"{gauge}({', '.join(str(arg) for arg in node.args)})")
 
 
 def _binary_mutations(node: Any) -> Iterator[tuple[str, str, str]]:

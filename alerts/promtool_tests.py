@@ -22,7 +22,7 @@ from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
 from alerts.model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
 from alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
-from alerts.scenarios import sample_text
+from alerts.scenarios import restarted, sample_text
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
@@ -209,7 +209,7 @@ def _then(first: Scenario, second: Scenario, samples: int) -> Scenario:
             raise SynthesisError(f"{a.series}: only counters of the same series can change rate mid-test")
         step, next_step = float(before.group(1)), float(after.group(1))
         resumed = sample_text(step * samples + next_step)
-        series.append(InputSeries(a.series, f"0+{before.group(1)}x{samples - 1} {resumed}+{after.group(1)}x{{n}}"))
+        series.append(replace(a, values=f"0+{before.group(1)}x{samples - 1} {resumed}+{after.group(1)}x{{n}}"))
     return replace(second, series=tuple(series))
 
 
@@ -626,7 +626,9 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
 def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, expected: list[dict[str, Any]],
            timing: Timing, baseline: list[InputSeries]) -> dict[str, Any]:
     samples = at_ms // timing.sample.milliseconds + 2
-    own = [{"series": s.series, "values": s.values.format(n=samples)} for m in members for s in m.scenario.series]
+    restart = at_ms // timing.sample.milliseconds - 1  # a scrape before the (last) evaluation
+    own = [{"series": s.series, "values": restarted(s.values.format(n=samples), restart) if s.restarts
+            else s.values.format(n=samples)} for m in members for s in m.scenario.series]
     taken = {entry["series"] for entry in own}
     others = [{"series": b.series, "values": b.values.format(n=samples)}
               for b in {b.series: b for b in baseline}.values() if b.series not in taken]

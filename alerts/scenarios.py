@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 
 from alerts.model import InputSeries, Scenario
 from stack.spec.values import Duration
@@ -85,6 +86,59 @@ def failed_scrapes(labels: Mapping[str, str], level: float, interval: Duration) 
     return Scenario(series, 1 - sum(ups) / len(ups), interval)
 
 
+# Of a request scenario's instances, the one whose process restarts during the test (a PM2
+# worker recycled at max_memory_restart, a pod rescheduled): its counters drop back.
+RESTARTING = 1
+
+
+def _restarting(series: list[InputSeries], instance: int, restarting: int = RESTARTING) -> list[InputSeries]:
+    return [replace(s, restarts=True) for s in series] if instance == restarting else series
+
+
+_NUMBER = r"\d+(?:\.\d+)?(?:e[+-]?\d+)?"
+_SEGMENT = re.compile(rf"^(-?{_NUMBER})(?:([+-])({_NUMBER})x(\d+))?$")
+
+
+def restarted(values: str, at: int) -> str:
+    """A counter's promtool ``values`` (expanded counts, no placeholders) as if its process
+    restarted just before sample ``at``: from there on it counts from zero again, the sample at
+    ``at`` holding only the increase since the one before. rate() and increase() read the same
+    as before (Prometheus adds a reset counter's new value); delta() and deriv() read the drop.
+
+    Unchanged when the drop would not read as a reset: a counter still at zero, or one that grew
+    more in its last step than in all the steps before it.
+    """
+    segments: list[tuple[float, float, int]] = []  # start, step, number of samples
+    for token in values.split():
+        match = _SEGMENT.match(token)
+        if match is None:
+            raise ValueError(f"restarted(): {token!r} is not a counter segment")
+        start, sign, step, count = match.groups()
+        segments.append((float(start), float(f"{sign}{step}") if sign else 0.0, int(count) + 1 if count else 1))
+
+    def value(index: int) -> float:
+        for start, step, count in segments:
+            if index < count:
+                return start + step * index
+            index -= count
+        raise ValueError(f"restarted(): no sample {at} in {values!r}")
+    if at < 1:
+        return values
+    before, increase = value(at - 1), value(at) - value(at - 1)
+    if not 0 <= increase < before:
+        return values
+    parts, position = [], 0
+    for start, step, count in segments:
+        pieces = [(start, count)] if position + count <= at or position >= at else \
+            [(start, at - position), (start + step * (at - position), count - (at - position))]
+        for first, length in pieces:
+            shifted = first - before if position >= at else first
+            parts.append(sample_text(shifted) if length == 1 else
+                         f"{sample_text(shifted)}{'-' if step < 0 else '+'}{sample_text(abs(step))}x{length - 1}")
+            position += length
+    return " ".join(parts)
+
+
 CLIENT_ERROR_STATUS = "404"
 CLIENT_ERROR_SHARE = 0.1  # of the requests that are not server errors
 
@@ -104,15 +158,14 @@ def error_ratio(count_metric: str, labels: Mapping[str, str], status_label: str,
     errors = _requests(level, per_interval)
     ok = per_interval - errors
     series: list[InputSeries] = []
-    for share, instance in zip(OK_SHARES, replicas(labels)):
+    for position, (share, instance) in enumerate(zip(OK_SHARES, replicas(labels))):
         answered = {"200": ok * share}
         if client_error is not None:
             answered = {"200": ok * share * (1 - CLIENT_ERROR_SHARE), client_error: ok * share * CLIENT_ERROR_SHARE}
-        for status, count in answered.items():
-            series.append(InputSeries(selector(count_metric, {**instance, status_label: status}),
-                                      f"0+{sample_text(count)}x{{n}}"))
-        series.append(InputSeries(selector(count_metric, {**instance, status_label: error_status}),
-                                  f"0+{sample_text(errors / REPLICAS)}x{{n}}"))
+        answered[error_status] = errors / REPLICAS
+        series += _restarting([InputSeries(selector(count_metric, {**instance, status_label: status}),
+                                           f"0+{sample_text(count)}x{{n}}") for status, count in answered.items()],
+                              position)
     seconds = interval.seconds
     value = (errors / seconds) / ((ok / seconds) + (errors / seconds))
     return Scenario(tuple(series), value, interval, request_rate=per_interval / seconds)
@@ -153,12 +206,15 @@ def latency_quantile(metric: str, labels: Mapping[str, str], buckets: tuple[floa
     value = lower + (upper - lower) * ((quantile * per_interval - fast) / (per_interval - fast))
     # The slow requests on the first instance, the fast ones on the others: only the histogram of
     # all instances together has this quantile.
+    # The restarting instance is one with requests: a fast one, or the slow one when all are slow.
     first, *rest = replicas(labels)
     slow = per_interval - fast
-    series = list(histogram(metric, first, buckets, {upper: slow}, slow))
-    for instance in rest:
+    restarting = RESTARTING if fast else 0
+    series = _restarting(list(histogram(metric, first, buckets, {upper: slow}, slow)), 0, restarting)
+    for position, instance in enumerate(rest, 1):
         part = fast / len(rest)
-        series += histogram(metric, instance, buckets, {buckets[0]: part} if part else {}, part)
+        series += _restarting(list(histogram(metric, instance, buckets, {buckets[0]: part} if part else {}, part)),
+                              position, restarting)
     return Scenario(tuple(series), value, interval, request_rate=per_interval / interval.seconds)
 
 
@@ -170,17 +226,21 @@ def slow_share(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...
     good = per_interval - slow
     series: list[InputSeries] = []
     # Slow requests spread evenly, fast ones unevenly, over the instances.
-    for share, instance in zip(OK_SHARES, replicas(labels)):
+    for position, (share, instance) in enumerate(zip(OK_SHARES, replicas(labels))):
         counts = {threshold: good * share, **({above: slow / REPLICAS} if above is not None else {})}
-        series += histogram(metric, instance, buckets, counts, good * share + slow / REPLICAS)
+        series += _restarting(list(histogram(metric, instance, buckets, counts, good * share + slow / REPLICAS)),
+                              position)
     return Scenario(tuple(series), slow / per_interval, interval, request_rate=per_interval / interval.seconds)
 
 
-def ramp(metric: str, labels: Mapping[str, str], level: float, window: Duration, interval: Duration) -> Scenario:
-    """A series growing linearly so that delta/increase over ``window`` is ``level``."""
+def ramp(metric: str, labels: Mapping[str, str], level: float, window: Duration, interval: Duration,
+         counter: bool = False) -> Scenario:
+    """A series growing linearly so that delta/increase over ``window`` is ``level``; a
+    ``counter`` (read with rate/increase) restarts during the test (``restarted``)."""
     samples = window.milliseconds / interval.milliseconds
     step = level / samples
-    return Scenario((InputSeries(selector(metric, labels), f"0+{sample_text(step)}x{{n}}"),), step * samples, window)
+    series = InputSeries(selector(metric, labels), f"0+{sample_text(step)}x{{n}}", restarts=counter)
+    return Scenario((series,), step * samples, window)
 
 
 def steps(metric: str, labels: Mapping[str, str], changes: int, window: Duration, interval: Duration) -> Scenario:

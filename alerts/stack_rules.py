@@ -33,7 +33,8 @@ def _instances(context: RuleContext, job: str, targets: list[str], metric: str, 
             samples = RATE_WINDOW.seconds / context.scrape_interval.seconds
             result.append(AlertInstance(
                 labels, 0, True,
-                lambda level, labels=labels: scenarios.ramp(metric, labels, level, RATE_WINDOW, context.scrape_interval),
+                lambda level, labels=labels: scenarios.ramp(metric, labels, level, RATE_WINDOW, context.scrape_interval,
+                                                            counter=True),
                 samples, 0,
             ))
     return tuple(result)
@@ -143,8 +144,9 @@ def _send_error_instance(context: RuleContext, target: str, alertmanager: str) -
 
     def build(level: float) -> Scenario:
         interval = context.scrape_interval
-        sent = scenarios.ramp("prometheus_notifications_sent_total", labels, 1000, RATE_WINDOW, interval)
-        errors = scenarios.ramp("prometheus_notifications_errors_total", labels, 1000 * level, RATE_WINDOW, interval)
+        sent = scenarios.ramp("prometheus_notifications_sent_total", labels, 1000, RATE_WINDOW, interval, counter=True)
+        errors = scenarios.ramp("prometheus_notifications_errors_total", labels, 1000 * level, RATE_WINDOW, interval,
+                                counter=True)
         return Scenario(sent.series + errors.series, errors.value / sent.value, RATE_WINDOW)
     # Twice the threshold and 90% of it: a threshold moved either way by mistake changes the outcome.
     return AlertInstance(labels, SEND_ERROR_RATIO, True, build, SEND_ERROR_RATIO * 2, SEND_ERROR_RATIO * 0.9)

@@ -65,6 +65,7 @@ def test_aggregations_windows_and_regexes_are_mutated() -> None:
     assert ("add a by label", "by (... instance)") in found
     assert ("window x2", "[5m] -> [10m]") in found
     assert ("widen a regex", 'code=~"5.." -> ".+"') in found
+    assert ("read a counter as a gauge", "rate() -> deriv()") in found
 
 
 def test_rules_lose_their_for_and_keep_firing_for() -> None:
@@ -100,7 +101,7 @@ def test_the_generated_tests_kill_the_mutants(spec_path: Path | None, stride: in
     killed = {m.operator for m in report.killed}
     # The mistakes the audit found surviving, now rejected.
     assert {"drop the and branch", "swap the aggregation", "widen a regex", "add a by label", "drop a matcher",
-            "drop keep_firing_for", "threshold x2.5", "threshold x0.8"} <= killed
+            "drop keep_firing_for", "threshold x2.5", "threshold x0.8", "read a counter as a gauge"} <= killed
     survivors = "\n".join(m.key for m in report.survived)
     assert report.kill_rate >= KILL_RATE, f"kill rate {report.kill_rate:.1%}; survivors:\n{survivors}"
 
