@@ -4,8 +4,10 @@ Each mutant (``alerts.mutation``) is one rule file with one plausible mistake. I
 when a generated test that can see it fails: the test groups of the alert itself, or, for a
 recording rule, of every alert that reads the recorded series (directly or through other
 recordings). Only those groups run, from the test files that load the mutated file: the cheap
-ones first, the dear ones only for mutants that survive them. Mutants run in batches, one
-promtool process a batch, a batch per core at a time.
+ones first, the dear ones only for mutants that survive them. Each group loads only the rules
+that can change the alerts it checks (``alerts.relevance``: promtool evaluates every loaded rule
+at every step, so an SLO group loading all of slo.yml pays three times over). Mutants run in
+batches, one promtool process a batch, a batch per core at a time.
 
 A mutant no alert can see (a recording only dashboards read) is reported apart: no alert test
 could kill it. A mutant the engine proves equivalent, or a survivor listed in ``EQUIVALENT``
@@ -15,6 +17,7 @@ every other survivor is listed in the report.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -30,6 +33,7 @@ import yaml
 
 from alerts.mutation import Mutant, rule_mutants
 from alerts.promtool_tests import TESTS_DIR
+from alerts.relevance import needed_rules
 from alerts.rule_files import RULES_DIR
 from stack.spec.values import Duration
 from stack.validate.tools import ToolMissing, run_tool
@@ -129,8 +133,7 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
                 progress: Callable[[int, int], None] | None = None) -> MutationReport:
     """Mutation-test the generated tree at ``tree`` (its prometheus/rules and prometheus/tests)."""
     rules_dir, tests_dir = tree / RULES_DIR, tree / TESTS_DIR
-    texts = {p.name: p.read_text() for p in sorted(rules_dir.glob("*.yml"))}
-    documents = {name: yaml.safe_load(text) for name, text in texts.items()}
+    documents = {path.name: yaml.safe_load(path.read_text()) for path in sorted(rules_dir.glob("*.yml"))}
     tests = []
     for path in sorted(tests_dir.glob("*.test.yml")):
         document = yaml.safe_load(path.read_text())
@@ -150,8 +153,8 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
             runnable.append((mutant, selected))
         else:
             report.unread.append(mutant)
-    _check_baseline(_baseline_groups(runnable), texts, jobs or os.cpu_count() or 2)
-    killed = _run_stages(runnable, documents, texts, jobs or os.cpu_count() or 2, progress)
+    _check_baseline(_baseline_groups(runnable), documents, jobs or os.cpu_count() or 2)
+    killed = _run_stages(runnable, documents, jobs or os.cpu_count() or 2, progress)
     for index, (mutant, _) in enumerate(runnable):
         if index in killed:
             report.killed.append(mutant)
@@ -170,7 +173,7 @@ Selected = list[tuple[_TestFile, list[dict[str, Any]]]]
 
 
 def _run_stages(runnable: list[tuple[Mutant, Selected]], documents: dict[str, dict[str, Any]],
-                texts: dict[str, str], jobs: int, progress: Callable[[int, int], None] | None) -> set[int]:
+                jobs: int, progress: Callable[[int, int], None] | None) -> set[int]:
     """Indexes of the killed mutants. Every mutant's cheap groups run first (in batches, ``jobs``
     batches at once); only the survivors run their dear ones."""
     stages = [_stages(selected) for _, selected in runnable]
@@ -183,7 +186,7 @@ def _run_stages(runnable: list[tuple[Mutant, Selected]], documents: dict[str, di
         batches = [work[i:i + size] for i in range(0, len(work), size)]
 
         def run(batch: list[tuple[int, Selected]]) -> set[int]:
-            return _batch_killed([(index, runnable[index][0], part) for index, part in batch], documents, texts)
+            return _batch_killed([(index, runnable[index][0], part) for index, part in batch], documents)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             for batch, found in zip(batches, pool.map(run, batches)):
                 killed |= found
@@ -203,41 +206,64 @@ def _promtool() -> str:
     return executable
 
 
-def _batch_killed(batch: list[tuple[int, Mutant, Selected]], documents: dict[str, dict[str, Any]],
-                  texts: dict[str, str]) -> set[int]:
+def _write_runs(home: Path, selected: Selected, documents: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Write the ``selected`` test groups under ``home`` (its tests/ and rules/), each group loading
+    only the rules it can be changed by (``alerts.relevance``): groups of one test file needing the
+    same rules share a file. Returns the files written (relative to home) by original test file."""
+    runs: dict[str, tuple[_TestFile, list[dict[str, Any]], dict[str, str]]] = {}
+    for test, groups in selected:
+        for group in groups:
+            needed = needed_rules({name: documents[name] for name in test.rule_files},
+                                  {case["alertname"] for case in group.get("alert_rule_test", [])},
+                                  [series["series"] for series in group.get("input_series", [])])
+            texts = {name: yaml.safe_dump(needed[name], sort_keys=False) for name in test.rule_files}
+            key = hashlib.sha256("\0".join([test.name, *texts.values()]).encode()).hexdigest()[:12]
+            runs.setdefault(key, (test, [], texts))[1].append(group)
+    written: dict[str, list[str]] = {}
+    for key, (test, groups, texts) in runs.items():
+        (home / "rules" / key).mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            (home / "rules" / key / name).write_text(text)
+        (home / "tests").mkdir(parents=True, exist_ok=True)
+        path = f"tests/{key}-{test.name}"
+        (home / path).write_text(yaml.safe_dump(
+            {**test.document, "rule_files": [f"../rules/{key}/{name}" for name in test.rule_files], "tests": groups},
+            sort_keys=False))
+        written.setdefault(test.name, []).append(path)
+    return written
+
+
+def _batch_killed(batch: list[tuple[int, Mutant, Selected]], documents: dict[str, dict[str, Any]]) -> set[int]:
     """Which mutants of ``batch`` fail a selected test group: one promtool run over all of them,
-    each mutant's rule files and tests in a directory of its own. Only the mutated file is
-    written anew; the others, and only those its tests load, are copied as generated."""
+    each mutant's rule files and tests in a directory of its own."""
     root = Path(tempfile.mkdtemp(prefix="obstack-mutants-"))
     try:
         owner: dict[str, int] = {}
         for index, mutant, selected in batch:
-            home = root / f"m{index}"
-            (home / "rules").mkdir(parents=True)
-            (home / "tests").mkdir()
-            for name in {f for test, _ in selected for f in test.rule_files}:
-                text = (yaml.safe_dump(_mutated(documents[mutant.file], mutant), sort_keys=False)
-                        if name == mutant.file else texts[name])
-                (home / "rules" / name).write_text(text)
-            for test, groups in selected:
-                (home / "tests" / test.name).write_text(
-                    yaml.safe_dump({**test.document, "tests": groups}, sort_keys=False))
-                owner[f"m{index}/tests/{test.name}"] = index
+            mutated = {**documents, mutant.file: _mutated(documents[mutant.file], mutant)}
+            for paths in _write_runs(root / f"m{index}", selected, mutated).values():
+                owner.update((f"m{index}/{path}", index) for path in paths)
         # promtool writes each file's name and, when it passes, SUCCESS to stdout; failures go to stderr.
         run = subprocess.run([_promtool(), "test", "rules", *owner], cwd=root, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True, timeout=1800, check=False)
-        passed, current = set(), None
-        for line in run.stdout.splitlines():
-            if (unit := _UNIT.match(line)) is not None:
-                current = unit.group(1)
-            elif current is not None and line.strip() == "SUCCESS":
-                passed.add(current)
+        passed = _passed(run.stdout)
         failed = {index for name, index in owner.items() if name not in passed}
         if run.returncode != 0 and not failed:
             raise RuntimeError("promtool failed without a failing test file")
         return failed
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _passed(output: str) -> set[str]:
+    """The test files promtool's output reports as passing."""
+    passed, current = set(), None
+    for line in output.splitlines():
+        if (unit := _UNIT.match(line)) is not None:
+            current = unit.group(1)
+        elif current is not None and line.strip() == "SUCCESS":
+            passed.add(current)
+    return passed
 
 
 BASELINE_TIMEOUT = 3600  # seconds a test file may take (an SLO file of a hundred services takes minutes)
@@ -252,28 +278,25 @@ def _baseline_groups(runnable: list[tuple[Mutant, Selected]]) -> Selected:
     return [(test, list(groups.values())) for test, groups in files.values()]
 
 
-def _check_baseline(selected: Selected, texts: dict[str, str], jobs: int = 2) -> None:
-    """The test groups the mutants will run pass on the unmutated rules; otherwise every mutant
-    would look killed. One promtool process a test file, ``jobs`` at once."""
+def _check_baseline(selected: Selected, documents: dict[str, dict[str, Any]], jobs: int = 2) -> None:
+    """The test groups the mutants will run pass on the unmutated rules, each loading the rules it
+    needs as the mutants' runs do; otherwise every mutant would look killed. One promtool process a
+    test file, ``jobs`` at once."""
     root = Path(tempfile.mkdtemp(prefix="obstack-baseline-"))
 
-    def check(test: _TestFile, groups: list[dict[str, Any]]) -> str | None:
-        outcome = run_tool("promtool", ["test", "rules", test.name], cwd=root / "tests", timeout=BASELINE_TIMEOUT)
+    def check(test: str, paths: list[str]) -> str | None:
+        outcome = run_tool("promtool", ["test", "rules", *paths], cwd=root, timeout=BASELINE_TIMEOUT)
         if outcome.returncode == 124:
-            return f"{test.name} did not finish within {BASELINE_TIMEOUT} s"
+            return f"{test} did not finish within {BASELINE_TIMEOUT} s"
         if outcome.returncode != 0:
             failed = [line.strip() for line in outcome.output.splitlines() if line.strip().startswith("name:")]
-            return f"{test.name}: {', '.join(failed[:3]) or 'see promtool test rules ' + test.name}"
+            return f"{test}: {', '.join(failed[:3]) or 'see promtool test rules ' + test}"
         return None
     try:
-        (root / "rules").mkdir()
-        (root / "tests").mkdir()
-        for name, text in texts.items():
-            (root / "rules" / name).write_text(text)
-        for test, groups in selected:
-            (root / "tests" / test.name).write_text(yaml.safe_dump({**test.document, "tests": groups}, sort_keys=False))
+        written = _write_runs(root, selected, documents)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            problems = [problem for problem in pool.map(lambda item: check(*item), selected) if problem is not None]
+            problems = [problem for problem in pool.map(lambda item: check(*item), written.items())
+                        if problem is not None]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     if problems:

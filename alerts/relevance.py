@@ -1,0 +1,190 @@
+"""Which rules can matter to a promtool test group: the alerts it checks, the recordings they
+read, less every rule that has nothing to read in the group's input.
+
+promtool evaluates every rule of the loaded files at every step of a test group, so a group
+that checks one alert pays for all the others. A rule can be left out of a group's run without
+changing any alert it checks when
+
+- no alert it checks reads the rule, directly, through recordings, or through ``ALERTS``; or
+- the rule outputs nothing at any step: every way to a result needs a series the group's input
+  does not hold (``a / b`` needs both sides, ``a or b`` one, ``a unless b`` its left side), and
+  no function makes a series out of nothing (``absent()``, ``vector()``).
+
+Pure: rule documents and a test group in, the rule documents to load for it out. The mutation
+runner (``stack.validate.mutation``) runs each group against these; its baseline check runs the
+unmutated rules the same way, so a wrong leave-out would fail there before any mutant is judged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any
+
+import promql_parser as promql
+
+Labels = Mapping[str, str]
+Documents = Mapping[str, dict[str, Any]]
+
+# Functions whose result does not need a series in their arguments.
+FROM_NOTHING = frozenset({"absent", "absent_over_time", "vector", "time", "pi"})
+ALERT_SERIES = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
+
+
+@cache
+def _parse(expr: str) -> Any:
+    return promql.parse(expr)
+
+
+def _matchers(selector: Any) -> list[tuple[str, str, str]]:
+    ops = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
+    found = [(m.name, ops[str(m.op)], m.value) for m in selector.matchers.matchers]
+    return ([("__name__", "=", selector.name)] if selector.name else []) + found
+
+
+def _passes(value: str, op: str, wanted: str) -> bool:
+    if op in ("=", "!="):
+        return (value == wanted) == (op == "=")
+    return (re.fullmatch(wanted, value) is not None) == (op == "=~")
+
+
+def _selectors(node: Any) -> Iterable[Any]:
+    kind = type(node).__name__
+    if kind == "VectorSelector":
+        yield node
+    elif kind == "MatrixSelector":
+        yield node.vector_selector
+    for child in _children(node):
+        yield from _selectors(child)
+
+
+def _children(node: Any) -> list[Any]:
+    kind = type(node).__name__
+    if kind == "BinaryExpr":
+        return [node.lhs, node.rhs]
+    if kind == "AggregateExpr":
+        return [node.expr] + ([node.param] if node.param is not None else [])
+    if kind == "Call":
+        return list(node.args)
+    if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
+        return [node.expr]
+    return []
+
+
+def _scalar(node: Any) -> bool:
+    kind = type(node).__name__
+    if kind in ("NumberLiteral", "StringLiteral"):
+        return True
+    if kind == "Call":
+        return str(node.func.return_type) in ("ValueType.Scalar", "ValueType.String")
+    if kind in ("ParenExpr", "UnaryExpr"):
+        return _scalar(node.expr)
+    if kind == "BinaryExpr":
+        return _scalar(node.lhs) and _scalar(node.rhs)
+    return False
+
+
+class _Rules:
+    """The rules of some rule documents, by the series names they write."""
+
+    def __init__(self, documents: Documents) -> None:
+        self.rules = [rule for document in documents.values() for group in document.get("groups", [])
+                      for rule in group.get("rules", [])]
+        self.records: dict[str, list[dict[str, Any]]] = {}
+        for rule in self.rules:
+            if "record" in rule:
+                self.records.setdefault(rule["record"], []).append(rule)
+
+    def alerts(self, names: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+        """The alert rules whose ALERTS series could pass ``names`` (alertname matchers)."""
+        return [rule for rule in self.rules if "alert" in rule
+                and all(_passes(rule["alert"], op, value) for _, op, value in names)]
+
+    def read_by(self, rule: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rules whose output ``rule`` reads."""
+        found = []
+        for selector in _selectors(_parse(str(rule["expr"]))):
+            matchers = _matchers(selector)
+            name = selector.name
+            if name in ALERT_SERIES:
+                found += self.alerts([m for m in matchers if m[0] == "alertname"])
+            elif name in self.records:
+                found += [rule for rule in self.records[name] if _may_carry(rule.get("labels") or {}, matchers)]
+        return found
+
+
+def needed_rules(documents: Documents, alertnames: Iterable[str], input_series: Iterable[str]) -> dict[str, Any]:
+    """``documents`` (rule file name -> parsed rule file) with only the rules a test group of
+    ``alertnames`` fed ``input_series`` (promtool series selectors) can be changed by; groups
+    left empty are dropped."""
+    rules = _Rules(documents)
+    inputs = [dict((name, value) for name, _, value in _matchers(_parse(series))) for series in input_series]
+    wanted = set(alertnames)
+    present = _Presence(rules, inputs)
+    kept: set[int] = set()
+    pending = [rule for rule in rules.rules if rule.get("alert") in wanted]
+    while pending:
+        rule = pending.pop()
+        if id(rule) not in kept and present.rule(rule):
+            kept.add(id(rule))
+            pending += rules.read_by(rule)
+    result = {}
+    for name, document in documents.items():
+        groups = [{**group, "rules": [rule for rule in group["rules"] if id(rule) in kept]}
+                  for group in document.get("groups", [])]
+        result[name] = {"groups": [group for group in groups if group["rules"]]}
+    return result
+
+
+class _Presence:
+    """Whether a rule may output a series, given the series a test group's input holds."""
+
+    def __init__(self, rules: _Rules, inputs: list[dict[str, str]]) -> None:
+        self.rules, self.inputs = rules, inputs
+        self.known: dict[int, bool] = {}
+
+    def rule(self, rule: dict[str, Any]) -> bool:
+        key = id(rule)
+        if key not in self.known:
+            self.known[key] = True  # a rule reading itself (through ALERTS) may: assume it does
+            self.known[key] = self.node(_parse(str(rule["expr"])))
+        return self.known[key]
+
+    def node(self, node: Any) -> bool:
+        kind = type(node).__name__
+        if kind == "VectorSelector":
+            return self.selector(node)
+        if kind == "MatrixSelector":
+            return self.selector(node.vector_selector)
+        if kind == "Call":
+            vectors = [arg for arg in node.args if not _scalar(arg)]
+            return node.func.name in FROM_NOTHING or not vectors or any(self.node(arg) for arg in vectors)
+        if kind == "BinaryExpr":
+            if _scalar(node.lhs) or _scalar(node.rhs):
+                return _scalar(node.lhs) and _scalar(node.rhs) or self.node(node.rhs if _scalar(node.lhs) else node.lhs)
+            op = str(node.op)
+            if op == "or":
+                return self.node(node.lhs) or self.node(node.rhs)
+            if op == "unless":
+                return self.node(node.lhs)
+            return self.node(node.lhs) and self.node(node.rhs)
+        children = [child for child in _children(node) if not _scalar(child)]
+        return all(self.node(child) for child in children) if children else True
+
+    def selector(self, selector: Any) -> bool:
+        matchers = _matchers(selector)
+        if selector.name in ALERT_SERIES:
+            return True
+        if selector.name in self.rules.records:
+            return any(self.rule(rule) and _may_carry(rule.get("labels") or {}, matchers)
+                       for rule in self.rules.records[selector.name])
+        return any(all(_passes(series.get(label, ""), op, value) for label, op, value in matchers)
+                   for series in self.inputs)
+
+
+def _may_carry(static: Labels, matchers: list[tuple[str, str, str]]) -> bool:
+    """A recording with ``static`` labels may write a series the matchers select (labels it does not
+    set come from its input: they may)."""
+    return all(_passes(str(static[label]), op, value) for label, op, value in matchers
+               if label in static and label != "__name__")

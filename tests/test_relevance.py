@@ -1,0 +1,56 @@
+"""Which rules a promtool test group loads in mutation runs: only those that can change the alerts
+it checks (the mutation runner's baseline check proves it on every generated tree it runs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerts.relevance import needed_rules
+
+RULES: dict[str, Any] = {"groups": [
+    {"name": "fast", "rules": [
+        {"record": "events:rate5m", "expr": 'sum by (service) (rate(requests_total{job="api"}[5m]))'},
+        {"record": "error:ratio5m", "labels": {"slo": "errors"},
+         "expr": '(sum by (service) (rate(requests_total{job="api", code=~"5.."}[5m])) or 0 * events:rate5m)'
+                 ' / events:rate5m'},
+        {"record": "error:ratio5m", "labels": {"slo": "latency"},
+         "expr": '(events:rate5m - sum by (service) (rate(latency_bucket{job="api", le="0.1"}[5m])))'
+                 ' / events:rate5m'},
+        {"record": "error:ratio5m", "labels": {"slo": "availability"},
+         "expr": '1 - avg by (service) (avg_over_time(up{job="api"}[5m]))'},
+        {"alert": "Burn", "expr": 'error:ratio5m{slo="errors"} > 0.1 or error:ratio5m{slo="errors"} > 0.05'
+                                  ' and on (service) ALERTS{alertname="Burn", alertstate="firing"}'},
+        {"alert": "BurnAvailability", "expr": 'error:ratio5m{slo="availability"} > 0.1'},
+        {"alert": "Missing", "expr": 'absent(up{job="api"})'},
+    ]},
+]}
+
+
+def kept(alerts: set[str], series: list[str]) -> list[str]:
+    document = needed_rules({"f.yml": RULES}, alerts, series)["f.yml"]
+    return [f'{rule.get("alert") or rule["record"]}{rule.get("labels", {}).get("slo", "")}'
+            for group in document["groups"] for rule in group["rules"]]
+
+
+def test_a_group_loads_its_alert_and_the_recordings_it_reads() -> None:
+    requests = ['requests_total{job="api", code="200"}', 'requests_total{job="api", code="500"}']
+    assert kept({"Burn"}, requests) == ["events:rate5m", "error:ratio5merrors", "Burn"]
+
+
+def test_a_recording_with_nothing_to_read_is_left_out() -> None:
+    # No 5xx series: the errors ratio still reads 0 through its "or" branch, so it stays.
+    assert kept({"Burn"}, ['requests_total{job="api", code="200"}']) == ["events:rate5m", "error:ratio5merrors", "Burn"]
+    # No request series at all: nothing the Burn alert reads can have data.
+    assert kept({"Burn"}, ['up{job="api"}']) == []
+    # The latency ratio needs both sides of its "-": with no buckets it never outputs a series.
+    assert "error:ratio5mlatency" not in kept({"Burn", "BurnAvailability"}, ['requests_total{job="api"}'])
+
+
+def test_a_matcher_on_a_recording_s_static_label_tells_which_rules_feed_it() -> None:
+    assert kept({"BurnAvailability"}, ['up{job="api"}']) == ["error:ratio5mavailability", "BurnAvailability"]
+    assert kept({"Burn"}, ['up{job="api"}']) == []  # only the availability ratio has data: Burn reads errors
+
+
+def test_alerts_made_out_of_nothing_are_always_kept() -> None:
+    assert kept({"Missing"}, []) == ["Missing"]
+    assert kept({"Missing"}, ['up{job="other"}']) == ["Missing"]
