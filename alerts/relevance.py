@@ -114,12 +114,28 @@ class _Rules:
         return found
 
 
-def needed_rules(documents: Documents, alertnames: Iterable[str], input_series: Iterable[str]) -> dict[str, Any]:
+class GroupInput:
+    """The series a test group's input holds (promtool series selectors), and which selectors
+    find one of them (remembered: a mutation run asks again for every mutant)."""
+
+    def __init__(self, input_series: Iterable[str]) -> None:
+        self.series = [{name: value for name, _, value in _matchers(_parse(text))} for text in input_series]
+        self._found: dict[tuple[tuple[str, str, str], ...], bool] = {}
+
+    def selects(self, matchers: list[tuple[str, str, str]]) -> bool:
+        key = tuple(matchers)
+        if key not in self._found:
+            self._found[key] = any(all(_passes(series.get(label, ""), op, value) for label, op, value in matchers)
+                                   for series in self.series)
+        return self._found[key]
+
+
+def needed_rules(documents: Documents, alertnames: Iterable[str], inputs: GroupInput | Iterable[str]
+                 ) -> dict[str, Any]:
     """``documents`` (rule file name -> parsed rule file) with only the rules a test group of
-    ``alertnames`` fed ``input_series`` (promtool series selectors) can be changed by; groups
-    left empty are dropped."""
+    ``alertnames`` fed ``inputs`` can be changed by; groups left empty are dropped."""
     rules = _Rules(documents)
-    inputs = [dict((name, value) for name, _, value in _matchers(_parse(series))) for series in input_series]
+    inputs = inputs if isinstance(inputs, GroupInput) else GroupInput(inputs)
     wanted = set(alertnames)
     present = _Presence(rules, inputs)
     kept: set[int] = set()
@@ -140,7 +156,7 @@ def needed_rules(documents: Documents, alertnames: Iterable[str], input_series: 
 class _Presence:
     """Whether a rule may output a series, given the series a test group's input holds."""
 
-    def __init__(self, rules: _Rules, inputs: list[dict[str, str]]) -> None:
+    def __init__(self, rules: _Rules, inputs: GroupInput) -> None:
         self.rules, self.inputs = rules, inputs
         self.known: dict[int, bool] = {}
 
@@ -179,8 +195,7 @@ class _Presence:
         if selector.name in self.rules.records:
             return any(self.rule(rule) and _may_carry(rule.get("labels") or {}, matchers)
                        for rule in self.rules.records[selector.name])
-        return any(all(_passes(series.get(label, ""), op, value) for label, op, value in matchers)
-                   for series in self.inputs)
+        return self.inputs.selects(matchers)
 
 
 def _may_carry(static: Labels, matchers: list[tuple[str, str, str]]) -> bool:

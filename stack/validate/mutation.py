@@ -33,7 +33,7 @@ import yaml
 
 from alerts.mutation import Mutant, rule_mutants
 from alerts.promtool_tests import TESTS_DIR
-from alerts.relevance import needed_rules
+from alerts.relevance import GroupInput, needed_rules
 from alerts.rule_files import RULES_DIR
 from stack.spec.values import Duration
 from stack.validate.tools import ToolMissing, run_tool
@@ -50,9 +50,13 @@ EQUIVALENT: dict[str, str] = {
         "the share of a job's targets up takes only the values k/n: with fewer than five targets none "
         "lies between 0.8 and 1, so '< 0.8' and '< 1' fire on the same shares (with five or more, the "
         "firing case at (n-1)/n rejects the mutant)",
-    r"[^:]+:service-[^:]+-recording:[^#]+#\d+: drop a by label: by \(service, ([^)]*)\) -> by \(\1\)":
+    r"[^:]+:(service-[^:]+-recording|slo-[^:]+):[^#]+#\d+: drop a by label: by \(service, ([^)]*)\) -> by \(\2\)":
         "the recording sets the service label statically and its job filter reads one service, "
         "so the label comes back with the same value",
+    r"slo\.yml:slo-[^:]+:slo:sli_error:ratio_rate\w+#\d+: drop a matcher: service=\"[^\"]+\" dropped":
+        "the SLI divides the service's bad requests by its request rate (or subtracts its good ones "
+        "from it), matching one-to-one on (service, team); the other side reads the service's own job, "
+        "whose series carry its service label, so the request rates of other services find no partner",
 }
 
 
@@ -129,6 +133,59 @@ def _groups_for(test: _TestFile, alerts: set[str]) -> list[dict[str, Any]]:
             if any(case["alertname"] in alerts for case in group.get("alert_rule_test", []))]
 
 
+@dataclass(frozen=True)
+class _GroupRun:
+    """One test group of one test file, with the rule documents it loads: only the rules that can
+    change the alerts it checks (``alerts.relevance``)."""
+
+    test: _TestFile
+    group: dict[str, Any]
+    rules: dict[str, dict[str, Any]]  # rule file name -> document
+
+
+Selected = list[_GroupRun]
+
+
+class _Groups:
+    """The test groups of a tree with what each needs of the unmutated rules, worked out once."""
+
+    def __init__(self, tests: list[_TestFile], documents: dict[str, dict[str, Any]]) -> None:
+        self.documents = documents
+        self.inputs: dict[int, GroupInput] = {}
+        self.original: dict[int, _GroupRun] = {}
+        for test in tests:
+            for group in test.document.get("tests", []):
+                self.inputs[id(group)] = GroupInput(series["series"] for series in group.get("input_series", []))
+
+    def alertnames(self, group: dict[str, Any]) -> set[str]:
+        return {case["alertname"] for case in group.get("alert_rule_test", [])}
+
+    def unmutated(self, test: _TestFile, group: dict[str, Any]) -> _GroupRun:
+        if id(group) not in self.original:
+            rules = needed_rules({name: self.documents[name] for name in test.rule_files}, self.alertnames(group),
+                                 self.inputs[id(group)])
+            self.original[id(group)] = _GroupRun(test, group, rules)
+        return self.original[id(group)]
+
+    def mutated(self, test: _TestFile, group: dict[str, Any], mutant: Mutant, document: dict[str, Any]
+                ) -> _GroupRun | None:
+        """The group's run against the mutant (``document``: the mutated rule file), or None when the
+        mutated rule, as generated and as mutated, has no part in it: nothing it checks could change."""
+        rules = needed_rules({name: document if name == mutant.file else self.documents[name]
+                              for name in test.rule_files}, self.alertnames(group), self.inputs[id(group)])
+        if not (_holds(rules, mutant, document)
+                or _holds(self.unmutated(test, group).rules, mutant, self.documents[mutant.file])):
+            return None
+        return _GroupRun(test, group, rules)
+
+
+def _holds(rules: dict[str, dict[str, Any]], mutant: Mutant, document: dict[str, Any]) -> bool:
+    """Whether ``rules`` keep the rule the mutant changes, as it stands in ``document`` (the rule
+    file as generated, or as mutated)."""
+    target = next(g for g in document["groups"] if g["name"] == mutant.group)["rules"][mutant.position]
+    return any(rule is target for group in rules.get(mutant.file, {}).get("groups", []) for rule in group["rules"])
+
+
 def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> MutationReport:
     """Mutation-test the generated tree at ``tree`` (its prometheus/rules and prometheus/tests)."""
@@ -142,19 +199,29 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
     if mutants is None:
         mutants = [m for name, doc in documents.items() for m in rule_mutants(name, doc)]
     report = MutationReport()
-    runnable: list[tuple[Mutant, list[tuple[_TestFile, list[dict[str, Any]]]]]] = []
+    groups = _Groups(tests, documents)
+    runnable: list[tuple[Mutant, Selected]] = []
     for mutant in mutants:
         if mutant.equivalent is not None:  # proven by the engine: nothing to run
             report.equivalent.append((mutant, mutant.equivalent))
             continue
         alerts = {mutant.rule} if mutant.rule not in readers else readers[mutant.rule]
-        selected = [(t, groups) for t in tests if mutant.file in t.rule_files and (groups := _groups_for(t, alerts))]
+        candidates = [(test, group) for test in tests if mutant.file in test.rule_files
+                      for group in _groups_for(test, alerts)]
+        if not candidates:
+            report.unread.append(mutant)
+            continue
+        document = _mutated(documents[mutant.file], mutant)
+        selected = [run for test, group in candidates if (run := groups.mutated(test, group, mutant, document))]
         if selected:
             runnable.append((mutant, selected))
-        else:
-            report.unread.append(mutant)
-    _check_baseline(_baseline_groups(runnable), documents, jobs or os.cpu_count() or 2)
-    killed = _run_stages(runnable, documents, jobs or os.cpu_count() or 2, progress)
+        elif (reason := equivalent_reason(mutant)) is not None:
+            report.equivalent.append((mutant, reason))
+        else:  # no test group gives the rule anything to read: no test can tell the mistake
+            report.survived.append(mutant)
+    jobs = jobs or os.cpu_count() or 2
+    _check_baseline(_baseline_groups(runnable, groups), jobs)
+    killed = _run_stages(runnable, jobs, progress)
     for index, (mutant, _) in enumerate(runnable):
         if index in killed:
             report.killed.append(mutant)
@@ -169,11 +236,9 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
 # the start-up and rule-loading cost is paid once per batch rather than once per mutant.
 BATCH_SIZE = 24
 
-Selected = list[tuple[_TestFile, list[dict[str, Any]]]]
 
-
-def _run_stages(runnable: list[tuple[Mutant, Selected]], documents: dict[str, dict[str, Any]],
-                jobs: int, progress: Callable[[int, int], None] | None) -> set[int]:
+def _run_stages(runnable: list[tuple[Mutant, Selected]], jobs: int,
+                progress: Callable[[int, int], None] | None) -> set[int]:
     """Indexes of the killed mutants. Every mutant's cheap groups run first (in batches, ``jobs``
     batches at once); only the survivors run their dear ones."""
     stages = [_stages(selected) for _, selected in runnable]
@@ -184,11 +249,8 @@ def _run_stages(runnable: list[tuple[Mutant, Selected]], documents: dict[str, di
                 if index not in killed and len(stages[index]) > stage]
         size = max(1, min(BATCH_SIZE, -(-len(work) // (jobs * 2))))
         batches = [work[i:i + size] for i in range(0, len(work), size)]
-
-        def run(batch: list[tuple[int, Selected]]) -> set[int]:
-            return _batch_killed([(index, runnable[index][0], part) for index, part in batch], documents)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for batch, found in zip(batches, pool.map(run, batches)):
+            for batch, found in zip(batches, pool.map(_batch_killed, batches)):
                 killed |= found
                 done += len(batch)
                 if progress is not None:
@@ -206,21 +268,17 @@ def _promtool() -> str:
     return executable
 
 
-def _write_runs(home: Path, selected: Selected, documents: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-    """Write the ``selected`` test groups under ``home`` (its tests/ and rules/), each group loading
-    only the rules it can be changed by (``alerts.relevance``): groups of one test file needing the
-    same rules share a file. Returns the files written (relative to home) by original test file."""
-    runs: dict[str, tuple[_TestFile, list[dict[str, Any]], dict[str, str]]] = {}
-    for test, groups in selected:
-        for group in groups:
-            needed = needed_rules({name: documents[name] for name in test.rule_files},
-                                  {case["alertname"] for case in group.get("alert_rule_test", [])},
-                                  [series["series"] for series in group.get("input_series", [])])
-            texts = {name: yaml.safe_dump(needed[name], sort_keys=False) for name in test.rule_files}
-            key = hashlib.sha256("\0".join([test.name, *texts.values()]).encode()).hexdigest()[:12]
-            runs.setdefault(key, (test, [], texts))[1].append(group)
+def _write_runs(home: Path, selected: Selected) -> dict[str, list[str]]:
+    """Write the ``selected`` group runs under ``home`` (its tests/ and rules/), runs of one test
+    file loading the same rules in one file. Returns the files written (relative to home) by
+    original test file."""
+    files: dict[str, tuple[_TestFile, list[dict[str, Any]], dict[str, str]]] = {}
+    for run in selected:
+        texts = {name: yaml.safe_dump(run.rules[name], sort_keys=False) for name in run.test.rule_files}
+        key = hashlib.sha256("\0".join([run.test.name, *texts.values()]).encode()).hexdigest()[:12]
+        files.setdefault(key, (run.test, [], texts))[1].append(run.group)
     written: dict[str, list[str]] = {}
-    for key, (test, groups, texts) in runs.items():
+    for key, (test, groups, texts) in files.items():
         (home / "rules" / key).mkdir(parents=True, exist_ok=True)
         for name, text in texts.items():
             (home / "rules" / key / name).write_text(text)
@@ -233,15 +291,14 @@ def _write_runs(home: Path, selected: Selected, documents: dict[str, dict[str, A
     return written
 
 
-def _batch_killed(batch: list[tuple[int, Mutant, Selected]], documents: dict[str, dict[str, Any]]) -> set[int]:
-    """Which mutants of ``batch`` fail a selected test group: one promtool run over all of them,
-    each mutant's rule files and tests in a directory of its own."""
+def _batch_killed(batch: list[tuple[int, Selected]]) -> set[int]:
+    """Which mutants of ``batch`` (index, its group runs) fail a group: one promtool run over all of
+    them, each mutant's rule files and tests in a directory of its own."""
     root = Path(tempfile.mkdtemp(prefix="obstack-mutants-"))
     try:
         owner: dict[str, int] = {}
-        for index, mutant, selected in batch:
-            mutated = {**documents, mutant.file: _mutated(documents[mutant.file], mutant)}
-            for paths in _write_runs(root / f"m{index}", selected, mutated).values():
+        for index, selected in batch:
+            for paths in _write_runs(root / f"m{index}", selected).values():
                 owner.update((f"m{index}/{path}", index) for path in paths)
         # promtool writes each file's name and, when it passes, SUCCESS to stdout; failures go to stderr.
         run = subprocess.run([_promtool(), "test", "rules", *owner], cwd=root, stdout=subprocess.PIPE,
@@ -269,16 +326,16 @@ def _passed(output: str) -> set[str]:
 BASELINE_TIMEOUT = 3600  # seconds a test file may take (an SLO file of a hundred services takes minutes)
 
 
-def _baseline_groups(runnable: list[tuple[Mutant, Selected]]) -> Selected:
-    """Every test group some mutant will run, once, by test file: what must pass unmutated."""
-    files: dict[str, tuple[_TestFile, dict[int, dict[str, Any]]]] = {}
+def _baseline_groups(runnable: list[tuple[Mutant, Selected]], groups: _Groups) -> Selected:
+    """Every test group some mutant will run, once, against the unmutated rules: what must pass."""
+    runs: dict[int, _GroupRun] = {}
     for _, selected in runnable:
-        for test, groups in selected:
-            files.setdefault(test.name, (test, {}))[1].update((id(group), group) for group in groups)
-    return [(test, list(groups.values())) for test, groups in files.values()]
+        for run in selected:
+            runs.setdefault(id(run.group), groups.unmutated(run.test, run.group))
+    return list(runs.values())
 
 
-def _check_baseline(selected: Selected, documents: dict[str, dict[str, Any]], jobs: int = 2) -> None:
+def _check_baseline(selected: Selected, jobs: int = 2) -> None:
     """The test groups the mutants will run pass on the unmutated rules, each loading the rules it
     needs as the mutants' runs do; otherwise every mutant would look killed. One promtool process a
     test file, ``jobs`` at once."""
@@ -293,7 +350,7 @@ def _check_baseline(selected: Selected, documents: dict[str, dict[str, Any]], jo
             return f"{test}: {', '.join(failed[:3]) or 'see promtool test rules ' + test}"
         return None
     try:
-        written = _write_runs(root, selected, documents)
+        written = _write_runs(root, selected)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             problems = [problem for problem in pool.map(lambda item: check(*item), written.items())
                         if problem is not None]
@@ -335,22 +392,14 @@ def _cost(group: dict[str, Any]) -> float:
     return steps * (len(group.get("input_series", [])) + 1)
 
 
-def _stages(selected: list[tuple[_TestFile, list[dict[str, Any]]]]
-            ) -> list[list[tuple[_TestFile, list[dict[str, Any]]]]]:
+def _stages(selected: Selected) -> list[Selected]:
     """The selected groups in two runs: the cheapest, up to FIRST_STAGE_SHARE of the cost, then the rest."""
-    costed = sorted(((_cost(group), index, test, group) for index, (test, groups) in enumerate(selected)
-                     for group in groups), key=lambda item: (item[0], item[1]))
+    costed = sorted(((_cost(run.group), index, run) for index, run in enumerate(selected)), key=lambda item: item[:2])
     budget, spent, first, rest = FIRST_STAGE_SHARE * sum(cost for cost, *_ in costed), 0.0, [], []
-    for cost, _, test, group in costed:
-        (first if not first or spent + cost <= budget else rest).append((test, group))
+    for cost, _, run in costed:
+        (first if not first or spent + cost <= budget else rest).append(run)
         spent += cost
-
-    def by_file(part: list[tuple[_TestFile, dict[str, Any]]]) -> list[tuple[_TestFile, list[dict[str, Any]]]]:
-        files: dict[str, tuple[_TestFile, list[dict[str, Any]]]] = {}
-        for test, group in part:
-            files.setdefault(test.name, (test, []))[1].append(group)
-        return list(files.values())
-    return [stage for stage in (by_file(first), by_file(rest)) if stage]
+    return [stage for stage in (first, rest) if stage]
 
 
 def report_lines(report: MutationReport) -> list[str]:
