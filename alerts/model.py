@@ -59,6 +59,9 @@ class BurnWindows:
     long: Duration
     short: Duration
     faster_long: Duration | None = None
+    # The requests each window must hold before the pair may fire (its traffic guards); None: no guard.
+    long_floor: float | None = None
+    short_floor: float | None = None
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,11 @@ from stack.spec.values import Duration
 
 TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
-                   "spike", "spread", "spread-wide", "onset", "short-burns", "long-burns"]
+                   "spike", "spread", "spread-wide", "onset", "short-burns", "long-burns", "young-quiet",
+                   "young-fires"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
 SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset",
-                                          "short-burns", "long-burns"})
+                                          "short-burns", "long-burns", "young-quiet"})
 
 
 class SynthesisError(Exception):
@@ -572,6 +573,92 @@ def _one_window_case(rule: AlertRule, instances: list[AlertInstance], kind: Case
     return _group(rule, members, kind, design.at_ms, [], timing, baseline)
 
 
+# Traffic that started a while ago: the long window's guard reads this share of its floor in the
+# quiet case (a guard lowered by a fifth lets the pair fire), and twice its floor at the check in
+# the firing case, having crossed it halfway (a guard raised 2.5 times is never reached).
+YOUNG_QUIET_SHARE = 0.9
+YOUNG_FIRING_SHARE = 2.0
+# The short window's guard is read with this much to spare.
+YOUNG_SHORT_MARGIN = 1.1
+YOUNG_LOWERED = 0.8  # the long guard's share a mutant lowers it to, to be crossed ``for`` before the check
+
+
+@dataclass(frozen=True)
+class _YoungTraffic:
+    at_ms: int  # the check, this long after the traffic started
+    rate: float  # requests/s
+
+
+def _young_traffic(rule: AlertRule, windows: BurnWindows, kind: CaseKind, timing: Timing) -> _YoungTraffic | None:
+    """When and at which steady rate to check a pair on traffic younger than its long window: its
+    counters start at zero, so the long window's guard reads rate x age exactly (rate() does not
+    extrapolate a counter past its zero), while the short window is full and holds enough. None
+    where no such time exists before the long window fills."""
+    assert windows.long_floor is not None and windows.short_floor is not None
+    hold = rule.for_.milliseconds + timing.margin_ms + timing.evaluation.milliseconds
+    short_ms = windows.short.milliseconds
+    if kind == "young-quiet":
+        # The short guard met ``for`` before the check; if it can be, so is a long guard lowered
+        # by a fifth (crossed at 0.8/0.9 of the age).
+        for at_ms in (timing.round_up(max(short_ms + hold, hold / (1 - YOUNG_LOWERED / YOUNG_QUIET_SHARE))),
+                      timing.round_up(short_ms + hold)):
+            rate = YOUNG_QUIET_SHARE * windows.long_floor / (at_ms / 1000)
+            met_ms = at_ms - hold
+            if rate * min(met_ms, short_ms) / 1000 >= YOUNG_SHORT_MARGIN * windows.short_floor:
+                break
+    else:  # the long guard is crossed halfway to the check, ``for`` and a margin before it
+        at_ms = timing.round_up(max(2 * hold, short_ms))
+        rate = YOUNG_FIRING_SHARE * windows.long_floor / (at_ms / 1000)
+        met_ms = at_ms // 2
+    if at_ms + timing.evaluation.milliseconds >= windows.long.milliseconds:
+        return None
+    if rate * min(met_ms, short_ms) / 1000 < YOUNG_SHORT_MARGIN * windows.short_floor:
+        return None
+    return _YoungTraffic(at_ms, rate)
+
+
+def _young_quiet_sibling(sibling: AlertRule, instance: AlertInstance, level: float, traffic: _YoungTraffic) -> bool:
+    """Whether another pair of the subject surely stays quiet on the young traffic: its burn
+    threshold is above the level, or one of its guards holds it back."""
+    if level < instance.threshold * (1 - burn_profile.TOLERANCE):
+        return True
+    windows = instance.burn_windows
+    if windows is None or windows.long_floor is None or windows.short_floor is None:
+        return False
+    return any(traffic.rate * min(traffic.at_ms, window.milliseconds) / 1000 < floor * (1 - burn_profile.TOLERANCE)
+               for window, floor in ((windows.long, windows.long_floor), (windows.short, windows.short_floor)))
+
+
+def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
+                timing: Timing, baseline: list[InputSeries]) -> dict[str, Any] | None:
+    """A burn pair on traffic younger than its long window, burning at its firing level: quiet
+    while the long window holds too few requests (``young-quiet``), firing once it holds enough
+    (``young-fires``); every other pair of the subject quiet. None where no time tells."""
+    members, expected, at_ms = [], [], None
+    for instance in instances:
+        windows, sparse = instance.burn_windows, instance.sparse
+        assert windows is not None and sparse is not None
+        traffic = _young_traffic(rule, windows, kind, timing)
+        if traffic is None or at_ms not in (None, traffic.at_ms):
+            return None
+        at_ms = traffic.at_ms
+        level = instance.fire_level
+        scenario = replace(sparse(level, traffic.rate * timing.sample_ratio), request_rate=traffic.rate)
+        siblings = index[(rule.name, frozenset(instance.labels.items()))]
+        if not all(_young_quiet_sibling(other, sibling, level, traffic) for other, sibling in siblings
+                   if sibling is not instance):
+            return None
+        if kind == "young-fires":
+            annotations = dict(rule.annotations)
+            annotations["description"] = rendered(source_text(rule.description), {**instance.labels, **scenario.facts},
+                                                  scenario.value, rule.value_format)
+            expected.append({"exp_labels": {**rule.labels, **instance.labels}, "exp_annotations": annotations})
+        members.append(_Member(instance, level, scenario))
+    if at_ms is None:
+        return None
+    return _group(rule, members, kind, at_ms, expected, timing, baseline)
+
+
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
           baseline: list[InputSeries], hood: Neighbourhood | None = None) -> dict[str, Any] | None:
     if kind in ("holds", "releases"):
@@ -586,6 +673,8 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
         return _onset_case(rule, instances, timing, baseline)
     if kind in ("short-burns", "long-burns"):
         return _one_window_case(rule, instances, kind, index, timing, baseline)
+    if kind in ("young-quiet", "young-fires"):
+        return _young_case(rule, instances, kind, index, timing, baseline)
     members = _members(rule, instances, kind, timing)
     hood = hood or Neighbourhood({})
     baseline = _neighbour_series(instances, kind, hood) + baseline
@@ -644,7 +733,9 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "spread-wide": "stays quiet on events spread wider than its window",
             "onset": "does not fire before for after a sudden jump",
             "short-burns": "stays quiet while only its short window [{short}] burns",
-            "long-burns": "stays quiet while only its long window [{long}] burns"}[kind]
+            "long-burns": "stays quiet while only its long window [{long}] burns",
+            "young-quiet": "stays quiet while its long window [{long}] has seen too few requests",
+            "young-fires": "fires once its long window [{long}] has seen enough requests"}[kind]
     windows = members[0].instance.burn_windows if members else None
     if windows is not None:
         what = what.format(short=windows.short, long=windows.long)
@@ -759,6 +850,9 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
         kinds.append("onset")
     if all(m.burn_windows is not None for m in members):
         kinds += ["short-burns", "long-burns"]
+    if all(m.burn_windows is not None and m.burn_windows.long_floor is not None and m.sparse is not None
+           for m in members):
+        kinds += ["young-quiet", "young-fires"]
     if rule.for_.milliseconds:
         if rule.for_.milliseconds <= timing.evaluation.milliseconds:
             raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")

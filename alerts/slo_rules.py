@@ -280,7 +280,9 @@ def _burn_instance(context: RuleContext, service: Service, slo: Slo, window: Bur
         blocked_min_request_rate=pair_floor(service, slo, faster) if faster is not None else None,
         sparse=(lambda level, rate: _scenario(context, service, slo, level, rate)) if floor is not None else None,
         guard_window=window.long if floor is not None else None,
-        burn_windows=BurnWindows(window.long, window.short, faster.long if faster is not None else None),
+        burn_windows=BurnWindows(window.long, window.short, faster.long if faster is not None else None,
+                                 *((traffic_floor(service, window.long), traffic_floor(service, window.short))
+                                   if floor is not None else (None, None))),
     )
 
 
