@@ -629,6 +629,11 @@ def _young_quiet_sibling(sibling: AlertRule, instance: AlertInstance, level: flo
                for window, floor in ((windows.long, windows.long_floor), (windows.short, windows.short_floor)))
 
 
+def _pair_labels(rule: AlertRule) -> dict[str, str]:
+    """A rule's static labels but its subject's: the same for one pair of every service."""
+    return {key: value for key, value in rule.labels.items() if key != rule.subject}
+
+
 def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
                 timing: Timing, baseline: list[InputSeries]) -> dict[str, Any] | None:
     """A burn pair on traffic younger than its long window, burning at its firing level: quiet
@@ -644,15 +649,19 @@ def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind,
         at_ms = traffic.at_ms
         level = instance.fire_level
         scenario = replace(sparse(level, traffic.rate * timing.sample_ratio), request_rate=traffic.rate)
+        # The subject's own rule (``rule`` may stand for the same pair of several services) and
+        # the other pairs of its SLO.
         siblings = index[(rule.name, frozenset(instance.labels.items()))]
+        pair = _pair_labels(rule)
+        own = next(other for other, _ in siblings if _pair_labels(other) == pair)
         if not all(_young_quiet_sibling(other, sibling, level, traffic) for other, sibling in siblings
-                   if sibling is not instance):
+                   if _pair_labels(other) != pair):
             return None
         if kind == "young-fires":
-            annotations = dict(rule.annotations)
-            annotations["description"] = rendered(source_text(rule.description), {**instance.labels, **scenario.facts},
-                                                  scenario.value, rule.value_format)
-            expected.append({"exp_labels": {**rule.labels, **instance.labels}, "exp_annotations": annotations})
+            annotations = dict(own.annotations)
+            annotations["description"] = rendered(source_text(own.description), {**instance.labels, **scenario.facts},
+                                                  scenario.value, own.value_format)
+            expected.append({"exp_labels": {**own.labels, **instance.labels}, "exp_annotations": annotations})
         members.append(_Member(instance, level, scenario))
     if at_ms is None:
         return None

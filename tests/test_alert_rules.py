@@ -138,6 +138,9 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
             # Every burn-rate pair: quiet while only its short window burns, and while only its long one does.
             expected |= {f"stays quiet while only its short window [{windows.short}] burns",
                          f"stays quiet while only its long window [{windows.long}] burns"}
+            if windows.long_floor is not None:  # request SLOs: traffic younger than the long window
+                expected |= {f"stays quiet while its long window [{windows.long}] has seen too few requests",
+                             f"fires once its long window [{windows.long}] has seen enough requests"}
         assert kinds[rule.name] == expected
         for instance in rule.instances:
             expected = {**rule.labels, **instance.labels}

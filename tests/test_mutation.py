@@ -32,12 +32,9 @@ from tests.support.servers import require_binary
 # The rule files mutation-tested in `make test`, on the default spec and a second one unlike it.
 CHECKED_FILES = ("services.yml", "datastores.yml", "queues.yml", "host.yml", "stack.yml")
 KILL_RATE = 0.95
-# slo.yml (about 1000 mutants, each running SLO tests of hours of input): a fixed sample, every
-# SLO_STRIDE-th mutant, in `make test`. Its kill rate is below KILL_RATE (docs/alerting.md lists
-# the survivor classes), so it is held at what it reached, SLO_KILL_RATE, and raised with it:
-# a rule or scenario change that lets more SLO mistakes through fails here.
-SLO_STRIDE = 24
-SLO_KILL_RATE = 0.85
+# slo.yml (about 1000 mutants, each running SLO tests of hours of input; a sample of 42 takes
+# 3.5 minutes) runs with `obstack mutate --file slo.yml` (docs/alerting.md); the mistakes the
+# audit found in it are checked here on every pair.
 SECOND_SPEC = Path(__file__).parent / "specs" / "shop.yaml"
 
 GUARDED = ('(service:http_request_errors:ratio_rate5m{service="api"} > 0.05)\n'
@@ -286,10 +283,3 @@ def test_the_audit_s_slo_mistakes_are_rejected(tree: Path, tmp_path: Path) -> No
         report = run_mutants(copy, mutants)
         assert report.survived == [] and len(report.killed) == len(mutants), [m.key for m in report.survived]
 
-
-def test_a_sample_of_the_slo_mutants_is_killed(tree: Path) -> None:
-    mutants = list(rule_mutants("slo.yml", yaml.safe_load((tree / "prometheus/rules/slo.yml").read_text())))
-    report = run_mutants(tree, mutants[::SLO_STRIDE])
-    survivors = "\n".join(m.key for m in report.survived)
-    assert report.tested >= 30 and report.kill_rate >= SLO_KILL_RATE, \
-        f"slo.yml kill rate {report.kill_rate:.1%} of {report.tested}; survivors:\n{survivors}"
