@@ -658,6 +658,8 @@ def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind,
                    if _pair_labels(other) != pair):
             return None
         if kind == "young-fires":
+            if not _rendered_exactly(own, scenario.value):  # a value on a rounding tie may print either way
+                return None
             annotations = dict(own.annotations)
             annotations["description"] = rendered(source_text(own.description), {**instance.labels, **scenario.facts},
                                                   scenario.value, own.value_format)
