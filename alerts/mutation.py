@@ -23,9 +23,9 @@ from typing import Any
 import promql_parser as promql
 
 from alerts.promql_labels import output_labels
+from alerts.promql_tree import Path, children, match_op, walk
 from stack.spec.values import Duration
 
-Path = tuple[str | int, ...]
 COMPARISONS = {">": "<", "<": ">", ">=": "<=", "<=": ">=", "==": "!=", "!=": "=="}
 AGGREGATIONS = ("sum", "max", "min", "avg", "count")
 SET_OPERATORS = ("and", "or", "unless")
@@ -60,29 +60,10 @@ def _duration(delta: timedelta) -> str:
     return str(Duration(int(delta.total_seconds() * 1000)))
 
 
-def _children(node: Any) -> list[tuple[str | int, Any]]:
-    kind = type(node).__name__
-    if kind == "BinaryExpr":
-        return [("lhs", node.lhs), ("rhs", node.rhs)]
-    if kind == "AggregateExpr":
-        return ([("param", node.param)] if node.param is not None else []) + [("expr", node.expr)]
-    if kind == "Call":
-        return list(enumerate(node.args))
-    if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
-        return [("expr", node.expr)]
-    return []
-
-
-def _walk(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
-    yield path, node
-    for key, child in _children(node):
-        yield from _walk(child, (*path, key))
-
-
 def _selector_text(node: Any, matchers: list[tuple[str, str, str]] | None = None) -> str:
     """A vector selector, with ``matchers`` (name, op, value) in place of its own when given."""
     if matchers is None:
-        matchers = [(m.name, _match_op(m.op), m.value) for m in node.matchers.matchers]
+        matchers = [(m.name, match_op(m.op), m.value) for m in node.matchers.matchers]
     inner = ", ".join(f'{name}{op}"{_escape(value)}"' for name, op, value in matchers)
     text = f"{node.name or ''}{{{inner}}}"
     if node.offset is not None:
@@ -92,10 +73,6 @@ def _selector_text(node: Any, matchers: list[tuple[str, str, str]] | None = None
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _match_op(op: Any) -> str:
-    return {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}[str(op)]
 
 
 def render(node: Any, changes: dict[Path, str], path: Path = ()) -> str:
@@ -145,7 +122,7 @@ def _expression_mutants(expr: str) -> Iterator[tuple[str, str, str, str | None]]
     root = promql.parse(expr)
     original = str(root)
     seen: set[str] = set()
-    for path, node in _walk(root):
+    for path, node in walk(root):
         for operator, detail, text, *matcher in _node_mutations(node):
             mutated = render(root, {path: text})
             try:
@@ -165,7 +142,7 @@ _MATCHING_OPERATORS = frozenset({"and", "+", "-", "*", "/", "%", "^", "atan2",
 
 
 def _child(node: Any, key: str | int) -> Any:
-    return dict(_children(node))[key]
+    return dict(children(node))[key]
 
 
 def _matches_on(node: Any, label: str) -> bool:
@@ -186,13 +163,13 @@ def _matches_on(node: Any, label: str) -> bool:
 def _pins(node: Any, matcher: tuple[str, str, str]) -> bool:
     """Every series ``node`` can return passes ``matcher`` (label, op, value): each selector in it
     carries that very matcher and the label reaches its result."""
-    nodes = [n for _, n in _walk(node)]
+    nodes = [n for _, n in walk(node)]
     selectors = [n for n in nodes if type(n).__name__ == "VectorSelector"]
     selectors += [n.vector_selector for n in nodes if type(n).__name__ == "MatrixSelector"]
     if not selectors or any(type(n).__name__ == "Call" and n.func.name in ("label_replace", "label_join")
                             for n in nodes):
         return False
-    owned = lambda s: matcher in {(m.name, _match_op(m.op), m.value) for m in s.matchers.matchers}  # noqa: E731
+    owned = lambda s: matcher in {(m.name, match_op(m.op), m.value) for m in s.matchers.matchers}  # noqa: E731
     return all(owned(s) for s in selectors) and output_labels(node).may_have(matcher[0])
 
 
@@ -294,7 +271,7 @@ def _with_range(node: Any, window: str) -> str:
 
 
 def _matcher_mutations(selector: Any, window: str) -> Iterator[tuple[str, str, str, tuple[str, str, str]]]:
-    matchers = [(m.name, _match_op(m.op), m.value) for m in selector.matchers.matchers]
+    matchers = [(m.name, match_op(m.op), m.value) for m in selector.matchers.matchers]
     for index, (name, op, value) in enumerate(matchers):
         if name == "__name__":
             continue

@@ -24,6 +24,8 @@ from typing import Any
 
 import promql_parser as promql
 
+from alerts.promql_tree import children, match_op, walk
+
 Labels = Mapping[str, str]
 Documents = Mapping[str, dict[str, Any]]
 
@@ -38,8 +40,7 @@ def _parse(expr: str) -> Any:
 
 
 def _matchers(selector: Any) -> list[tuple[str, str, str]]:
-    ops = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
-    found = [(m.name, ops[str(m.op)], m.value) for m in selector.matchers.matchers]
+    found = [(m.name, match_op(m.op), m.value) for m in selector.matchers.matchers]
     return ([("__name__", "=", selector.name)] if selector.name else []) + found
 
 
@@ -50,26 +51,12 @@ def _passes(value: str, op: str, wanted: str) -> bool:
 
 
 def _selectors(node: Any) -> Iterable[Any]:
-    kind = type(node).__name__
-    if kind == "VectorSelector":
-        yield node
-    elif kind == "MatrixSelector":
-        yield node.vector_selector
-    for child in _children(node):
-        yield from _selectors(child)
-
-
-def _children(node: Any) -> list[Any]:
-    kind = type(node).__name__
-    if kind == "BinaryExpr":
-        return [node.lhs, node.rhs]
-    if kind == "AggregateExpr":
-        return [node.expr] + ([node.param] if node.param is not None else [])
-    if kind == "Call":
-        return list(node.args)
-    if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
-        return [node.expr]
-    return []
+    for _, each in walk(node):
+        kind = type(each).__name__
+        if kind == "VectorSelector":
+            yield each
+        elif kind == "MatrixSelector":
+            yield each.vector_selector
 
 
 def _scalar(node: Any) -> bool:
@@ -185,8 +172,8 @@ class _Presence:
             if op == "unless":
                 return self.node(node.lhs)
             return self.node(node.lhs) and self.node(node.rhs)
-        children = [child for child in _children(node) if not _scalar(child)]
-        return all(self.node(child) for child in children) if children else True
+        vectors = [child for _, child in children(node) if not _scalar(child)]
+        return all(self.node(child) for child in vectors) if vectors else True
 
     def selector(self, selector: Any) -> bool:
         matchers = _matchers(selector)
