@@ -169,7 +169,8 @@ def _filled(scenario: Scenario, window: Duration | None) -> Scenario:
     return replace(scenario, ready_after=window)
 
 
-def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, timing: Timing) -> list[_Member]:
+def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, timing: Timing,
+             index: SiblingIndex) -> list[_Member]:
     members = []
     for instance in instances:
         level = {"quiet": instance.quiet_level, "blocked": instance.blocked_level}.get(kind, instance.fire_level)
@@ -184,11 +185,16 @@ def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, ti
             build = lambda at, sparse=sparse, rate=rate, ready=ready: _filled(  # noqa: E731
                 replace(sparse(at, rate * timing.sample_ratio), request_rate=rate), ready)
         scenario = build(level)
-        # Where something fires (this alert, or the faster siblings of a blocked case), descriptions
-        # are compared to the letter: move off a rounding tie, further from the threshold.
+        # Where something fires (this alert, the faster siblings of a blocked case, a faster pair or
+        # the warning beside a quiet level), descriptions are compared to the letter: move off a
+        # rounding tie, away from the threshold's side the case must stay on.
         step = 1.001 if instance.fires_above else 0.999
+        described = kind != "quiet" or any(_holds(other, scenario) for sibling, other in
+                                           index[(rule.name, frozenset(instance.labels.items()))] if sibling is not rule)
+        if kind == "quiet":
+            step = 1 / step
         for _ in range(20):
-            if kind == "quiet" or _rendered_exactly(rule, scenario.value):
+            if not described or _rendered_exactly(rule, scenario.value):
                 break
             level *= step
             scenario = build(level)
@@ -686,7 +692,7 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
         return _one_window_case(rule, instances, kind, index, timing, baseline)
     if kind in ("young-quiet", "young-fires"):
         return _young_case(rule, instances, kind, index, timing, baseline)
-    members = _members(rule, instances, kind, timing)
+    members = _members(rule, instances, kind, timing, index)
     hood = hood or Neighbourhood({})
     baseline = _neighbour_series(instances, kind, hood) + baseline
     if kind == "sparse":
