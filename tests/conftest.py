@@ -18,6 +18,16 @@ from tests.support.servers import (
 __all__ = ["require_binary"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules marked ``long_running(seconds)`` first, the longest first (the rest keep their order):
+    with one worker per core, the end-to-end stack starts at once and the other modules fill the
+    other worker around it, instead of a long module starting last and running alone."""
+    def seconds(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("long_running")
+        return marker.args[0] if marker is not None else 0.0
+    items.sort(key=lambda item: -seconds(item))
+
+
 # --------------------------------------------------------------------------
 # Private database servers (never the system ones on 5432/6379)
 

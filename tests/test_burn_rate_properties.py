@@ -27,6 +27,8 @@ from stack.spec.loader import load_spec_text
 from stack.spec.values import Duration
 from tests.test_alert_rules import check_and_test
 
+pytestmark = pytest.mark.long_running(65)  # seconds in one process: scheduled first (tests/conftest.py)
+
 SPEC = """
 project: p
 prometheus: {{retention: 30d}}

@@ -19,6 +19,8 @@ from stack.spec.loader import load_spec
 from stack.writer import write_tree
 from tests.support.monitoring import AlertmanagerServer, PrometheusServer, RejectingProxy
 
+pytestmark = pytest.mark.long_running(45)  # seconds in one process: scheduled first (tests/conftest.py)
+
 REPO = Path(__file__).parent.parent
 
 SPEC = """

@@ -44,6 +44,8 @@ from tests.support.fake_api import FakeBookmarkApi
 from tests.support.monitoring import http_json
 from tests.support.servers import PostgresServer, RedisServer
 
+pytestmark = pytest.mark.long_running(330)  # seconds in one process: scheduled first (tests/conftest.py)
+
 SLACK = 6.0  # seconds; see the module docstring
 WAIT = 60.0  # upper bound of any single wait: a broken path fails, it never hangs
 

@@ -29,6 +29,8 @@ from stack.validate.mutation import BaselineFailed, changed_rule_files, run_muta
 from stack.writer import write_tree
 from tests.support.servers import require_binary
 
+pytestmark = pytest.mark.long_running(75)  # seconds in one process: scheduled first (tests/conftest.py)
+
 # The rule files mutation-tested in `make test`, on the default spec and a second one unlike it.
 CHECKED_FILES = ("services.yml", "datastores.yml", "queues.yml", "host.yml", "stack.yml")
 KILL_RATE = 0.95

@@ -339,6 +339,10 @@ def _run(spec_case: Case, directory: Path) -> Run:
         text=True,
         timeout=120,
         cwd=REPO,  # `-m stack` imports this checkout
+        # A copy of the environment, read before the fork: these runs go on in threads while pytest
+        # sets PYTEST_CURRENT_TEST for the next test, and a child exec'ing with the live environ
+        # (env=None) can read it mid-update (seen: execve failing with EFAULT, "Bad address").
+        env=dict(os.environ),
     )
     entries = sorted(p.name for p in out.iterdir()) if out.exists() else []
     return Run(spec, out, proc.returncode, proc.stdout, proc.stderr, entries)

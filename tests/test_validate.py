@@ -14,6 +14,8 @@ import pytest
 
 from tests.support.servers import require_binary
 
+pytestmark = pytest.mark.long_running(60)  # seconds in one process: scheduled first (tests/conftest.py)
+
 
 def obstack(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
