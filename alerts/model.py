@@ -129,6 +129,17 @@ class AlertInstance:
         return self.min_request_rate * 1.25
 
     @property
+    def unblocked_rate(self) -> float | None:
+        """A request rate this rule can fire on and the faster pair that blocks it cannot (its guard
+        asks for more), for the "fires while the faster pair has too little traffic" case: just under
+        the faster pair's guard, with a tenth to spare over this rule's. None where none exists."""
+        if (self.sparse is None or self.blocked_level is None or self.min_request_rate is None
+                or self.blocked_min_request_rate is None):
+            return None
+        rate = self.blocked_min_request_rate * 0.9
+        return rate if rate >= self.min_request_rate * 1.1 else None
+
+    @property
     def blocked_level(self) -> float | None:
         """A level past ``blocked_above`` at which the rule must stay silent (None: nothing blocks it)."""
         if self.blocked_above is None:

@@ -31,7 +31,7 @@ from stack.spec.values import Duration
 TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
                    "spike", "spread", "spread-wide", "onset", "short-burns", "long-burns", "young-quiet",
-                   "young-fires"]
+                   "young-fires", "unblocked"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
 SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset",
                                           "short-burns", "long-burns", "young-quiet"})
@@ -162,6 +162,18 @@ def _rendered_exactly(rule: AlertRule, value: float) -> bool:
     return render(value * (1 + 1e-9)) == render(value * (1 - 1e-9))
 
 
+GUARD_MARGIN = 1.1  # a guard read as met holds this much more than its floor
+
+
+def _guards_met(instance: AlertInstance, rate: float) -> Duration:
+    """When steady traffic at ``rate`` from a zero counter has filled every window of a burn pair
+    past its guard: each window holds rate x min(age, window) requests (rate() does not extrapolate
+    a counter past its zero), and ``rate`` fills even the short window's floor before it is full."""
+    windows = instance.burn_windows
+    assert windows is not None and windows.long_floor is not None and windows.short_floor is not None
+    return Duration(math.ceil(1000 * GUARD_MARGIN * max(windows.long_floor, windows.short_floor) / rate))
+
+
 def _filled(scenario: Scenario, window: Duration | None) -> Scenario:
     """The scenario read only once ``window`` is full of its samples."""
     if window is None or window <= scenario.ready_after:
@@ -176,7 +188,12 @@ def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, ti
         level = {"quiet": instance.quiet_level, "blocked": instance.blocked_level}.get(kind, instance.fire_level)
         assert level is not None, "case_kinds() asks for quiet and blocked cases only where every member has one"
         build = instance.scenario
-        if kind in ("sparse", "enough"):
+        if kind == "unblocked":
+            level, rate = instance.blocked_level, instance.unblocked_rate
+            assert level is not None and rate is not None and instance.sparse is not None
+            build = lambda at, sparse=instance.sparse, rate=rate, ready=_guards_met(instance, rate): replace(  # noqa: E731
+                sparse(at, rate * timing.sample_ratio), request_rate=rate, ready_after=ready)
+        elif kind in ("sparse", "enough"):
             sparse, rate = instance.sparse, instance.sparse_rate if kind == "sparse" else instance.enough_rate
             assert sparse is not None and rate is not None
             ready = instance.fillable_guard_window
@@ -752,7 +769,8 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "short-burns": "stays quiet while only its short window [{short}] burns",
             "long-burns": "stays quiet while only its long window [{long}] burns",
             "young-quiet": "stays quiet while its long window [{long}] has seen too few requests",
-            "young-fires": "fires once its long window [{long}] has seen enough requests"}[kind]
+            "young-fires": "fires once its long window [{long}] has seen enough requests",
+            "unblocked": "fires while the faster pair has too little traffic"}[kind]
     windows = members[0].instance.burn_windows if members else None
     if windows is not None:
         what = what.format(short=windows.short, long=windows.long)
@@ -843,7 +861,7 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: 
 def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) -> list[CaseKind]:
     """The cases an alert is tested with: it fires; it stays quiet just inside its threshold (unless
     it always fires, like the Watchdog); a slower burn pair stays quiet at a burn its faster pair
-    covers; a burn pair stays quiet while only one of its windows burns (where a burst shows it);
+    covers, and fires at that burn on traffic too thin for the faster pair; a burn pair stays quiet while only one of its windows burns (where a burst shows it);
     a traffic-guarded alert stays quiet at a firing level on traffic just under its guard;
     it does not fire before ``for`` (unless it has none)."""
     kinds: list[CaseKind] = ["fires"]
@@ -870,6 +888,8 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
     if all(m.burn_windows is not None and m.burn_windows.long_floor is not None and m.sparse is not None
            for m in members):
         kinds += ["young-quiet", "young-fires"]
+    if all(m.unblocked_rate is not None for m in members):
+        kinds.append("unblocked")
     if rule.for_.milliseconds:
         if rule.for_.milliseconds <= timing.evaluation.milliseconds:
             raise SynthesisError(f"{rule.name}: for ({rule.for_}) must exceed the evaluation interval to be tested")

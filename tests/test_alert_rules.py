@@ -125,6 +125,9 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
             expected.add("stays quiet on too little traffic")
         if any(r.instances[0].enough_rate is not None for r in same):
             expected.add("fires on just enough traffic")  # guards counting over an hour at most
+        if any(r.instances[0].unblocked_rate is not None for r in same):
+            # Slower burn pairs whose faster pair asks for more traffic: the slower one pages alone on less.
+            expected.add("fires while the faster pair has too little traffic")
         if any(r.instances[0].release_level is not None for r in same):
             # A critical RED alert's hysteresis: it holds above its warning level, and lets go under
             # it; a pending alert does not hold (a spike shorter than for).
