@@ -31,10 +31,10 @@ from stack.spec.values import Duration
 TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
                    "spike", "spread", "spread-wide", "onset", "short-burns", "long-burns", "young-quiet",
-                   "young-fires", "unblocked"]
+                   "young-fires", "unblocked", "trickle"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
 SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset",
-                                          "short-burns", "long-burns", "young-quiet"})
+                                          "short-burns", "long-burns", "young-quiet", "trickle"})
 
 
 class SynthesisError(Exception):
@@ -693,6 +693,87 @@ def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind,
     return _group(rule, members, kind, at_ms, expected, timing, baseline)
 
 
+# Traffic that fell to a trickle: before it, the long window's guard gets this multiple of its
+# floor; after, the short window's guard reads this share of its floor (a guard lowered by a fifth
+# lets the pair fire).
+TRICKLE_BEFORE = 1.5
+TRICKLE_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class _Trickle:
+    switch_ms: int  # when the traffic falls
+    at_ms: int  # the check
+    rate: float  # requests/s before the fall
+    trickle: float  # requests/s after it
+
+    def requests(self, window: Duration) -> float:
+        """The requests a window ending at the check holds (counters start at zero)."""
+        start = self.at_ms - window.milliseconds
+        before = max(0, self.switch_ms - max(start, 0))
+        after = self.at_ms - max(start, self.switch_ms)
+        return (self.rate * before + self.trickle * after) / 1000
+
+
+def _trickle(rule: AlertRule, windows: BurnWindows, timing: Timing) -> _Trickle | None:
+    """Traffic for a short window's guard: plenty for a short window's length, then a trickle
+    until the short window holds only the trickle. None where a pair without the short window's
+    guard would not have fired by then (``for`` not passed since the long guard was met)."""
+    assert windows.long_floor is not None and windows.short_floor is not None
+    sample = timing.sample.milliseconds
+    switch_ms = math.ceil(windows.short.milliseconds / sample) * sample
+    at_ms = timing.round_up(switch_ms + windows.short.milliseconds + timing.margin_ms + 2 * sample)
+    traffic = _Trickle(switch_ms, at_ms, TRICKLE_BEFORE * windows.long_floor / (switch_ms / 1000),
+                       TRICKLE_SHARE * windows.short_floor / (windows.short.milliseconds / 1000))
+    met_ms = switch_ms / TRICKLE_BEFORE  # the long guard met (the short one sooner)
+    if at_ms - met_ms < rule.for_.milliseconds + timing.margin_ms + timing.evaluation.milliseconds:
+        return None
+    if traffic.requests(windows.long) < GUARD_MARGIN * windows.long_floor:
+        return None
+    return traffic
+
+
+def _trickle_quiet_sibling(instance: AlertInstance, level: float, traffic: _Trickle) -> bool:
+    """Whether a pair surely stays quiet on the trickle: its burn threshold is above the level, or
+    one of its windows holds too few requests for its guard."""
+    if level < instance.threshold * (1 - burn_profile.TOLERANCE):
+        return True
+    windows = instance.burn_windows
+    if windows is None or windows.long_floor is None or windows.short_floor is None:
+        return False
+    return any(traffic.requests(window) < floor * (1 - burn_profile.TOLERANCE)
+               for window, floor in ((windows.long, windows.long_floor), (windows.short, windows.short_floor)))
+
+
+def _trickle_case(rule: AlertRule, instances: list[AlertInstance], index: SiblingIndex, timing: Timing,
+                  baseline: list[InputSeries]) -> dict[str, Any] | None:
+    """A burn pair at its firing level whose traffic fell to a trickle: the long window holds plenty
+    of requests, the short one 90% of its guard's. Quiet, with every other pair of the subject (a
+    pair that lost its short window's guard, or lowered it by a fifth, still fires). At steady
+    traffic both guards bind at the same rate, so "too little traffic" alone cannot tell a pair
+    missing its short window's guard. None where no input tells."""
+    windows = {instance.burn_windows for instance in instances}
+    if len(windows) != 1 or rule.keep_firing_for is not None:
+        return None
+    (pair,) = windows
+    assert pair is not None
+    traffic = _trickle(rule, pair, timing)
+    if traffic is None:
+        return None
+    switch = traffic.switch_ms // timing.sample.milliseconds
+    members = []
+    for instance in instances:
+        sparse, level = instance.sparse, instance.fire_level
+        assert sparse is not None
+        if not all(_trickle_quiet_sibling(other, level, traffic)
+                   for _, other in index[(rule.name, frozenset(instance.labels.items()))]):
+            return None
+        busy = sparse(level, traffic.rate * timing.sample_ratio)
+        quiet = sparse(level, traffic.trickle * timing.sample_ratio)
+        members.append(_Member(instance, level, _then(busy, quiet, switch)))
+    return _group(rule, members, "trickle", traffic.at_ms, [], timing, baseline)
+
+
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
           baseline: list[InputSeries], hood: Neighbourhood | None = None) -> dict[str, Any] | None:
     if kind in ("holds", "releases"):
@@ -709,6 +790,8 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
         return _one_window_case(rule, instances, kind, index, timing, baseline)
     if kind in ("young-quiet", "young-fires"):
         return _young_case(rule, instances, kind, index, timing, baseline)
+    if kind == "trickle":
+        return _trickle_case(rule, instances, index, timing, baseline)
     members = _members(rule, instances, kind, timing, index)
     hood = hood or Neighbourhood({})
     baseline = _neighbour_series(instances, kind, hood) + baseline
@@ -770,7 +853,8 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "long-burns": "stays quiet while only its long window [{long}] burns",
             "young-quiet": "stays quiet while its long window [{long}] has seen too few requests",
             "young-fires": "fires once its long window [{long}] has seen enough requests",
-            "unblocked": "fires while the faster pair has too little traffic"}[kind]
+            "unblocked": "fires while the faster pair has too little traffic",
+            "trickle": "stays quiet while its short window [{short}] has seen too few requests"}[kind]
     windows = members[0].instance.burn_windows if members else None
     if windows is not None:
         what = what.format(short=windows.short, long=windows.long)
@@ -887,7 +971,7 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
         kinds += ["short-burns", "long-burns"]
     if all(m.burn_windows is not None and m.burn_windows.long_floor is not None and m.sparse is not None
            for m in members):
-        kinds += ["young-quiet", "young-fires"]
+        kinds += ["young-quiet", "young-fires", "trickle"]
     if all(m.unblocked_rate is not None for m in members):
         kinds.append("unblocked")
     if rule.for_.milliseconds:

@@ -146,7 +146,8 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
                          f"stays quiet while only its long window [{windows.long}] burns"}
             if windows.long_floor is not None:  # request SLOs: traffic younger than the long window
                 expected |= {f"stays quiet while its long window [{windows.long}] has seen too few requests",
-                             f"fires once its long window [{windows.long}] has seen enough requests"}
+                             f"fires once its long window [{windows.long}] has seen enough requests",
+                             f"stays quiet while its short window [{windows.short}] has seen too few requests"}
         assert kinds[rule.name] == expected
         for instance in rule.instances:
             expected = {**rule.labels, **instance.labels}
