@@ -140,6 +140,16 @@ class AlertInstance:
         return rate if rate >= self.min_request_rate * 1.1 else None
 
     @property
+    def near_fire_level(self) -> float | None:
+        """Twice the threshold, where ``fire_level`` sits further out than 2.5 times it (a slower
+        burn pair's, just under the faster pair's threshold, so that a hold-back lowered by a fifth
+        blocks it): a threshold raised 2.5 times still fires there, not at twice the threshold.
+        None where the firing level is near enough already."""
+        if not self.fires_above or self.threshold <= 0 or self.fire_level <= 2.5 * self.threshold:
+            return None
+        return 2 * self.threshold
+
+    @property
     def blocked_level(self) -> float | None:
         """A level past ``blocked_above`` at which the rule must stay silent (None: nothing blocks it)."""
         if self.blocked_above is None:

@@ -31,7 +31,7 @@ from stack.spec.values import Duration
 TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
                    "spike", "spread", "spread-wide", "onset", "short-burns", "long-burns", "young-quiet",
-                   "young-fires", "unblocked", "trickle"]
+                   "young-fires", "unblocked", "trickle", "released", "near-fires"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
 SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset",
                                           "short-burns", "long-burns", "young-quiet", "trickle"})
@@ -185,7 +185,8 @@ def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, ti
              index: SiblingIndex) -> list[_Member]:
     members = []
     for instance in instances:
-        level = {"quiet": instance.quiet_level, "blocked": instance.blocked_level}.get(kind, instance.fire_level)
+        level = {"quiet": instance.quiet_level, "blocked": instance.blocked_level,
+                 "near-fires": instance.near_fire_level}.get(kind, instance.fire_level)
         assert level is not None, "case_kinds() asks for quiet and blocked cases only where every member has one"
         build = instance.scenario
         if kind == "unblocked":
@@ -746,7 +747,7 @@ def _trickle_quiet_sibling(instance: AlertInstance, level: float, traffic: _Tric
 
 
 def _trickle_case(rule: AlertRule, instances: list[AlertInstance], index: SiblingIndex, timing: Timing,
-                  baseline: list[InputSeries]) -> dict[str, Any] | None:
+                  baseline: list[InputSeries], hood: Neighbourhood) -> dict[str, Any] | None:
     """A burn pair at its firing level whose traffic fell to a trickle: the long window holds plenty
     of requests, the short one 90% of its guard's. Quiet, with every other pair of the subject (a
     pair that lost its short window's guard, or lowered it by a fifth, still fires). At steady
@@ -771,7 +772,79 @@ def _trickle_case(rule: AlertRule, instances: list[AlertInstance], index: Siblin
         busy = sparse(level, traffic.rate * timing.sample_ratio)
         quiet = sparse(level, traffic.trickle * timing.sample_ratio)
         members.append(_Member(instance, level, _then(busy, quiet, switch)))
+    # The same traffic again from a neighbour: a short guard that lost its filter counts both.
+    baseline = neighbours([s for m in members[:NEIGHBOUR_SUBJECTS] for s in m.scenario.series], hood) + baseline
     return _group(rule, members, "trickle", traffic.at_ms, [], timing, baseline)
+
+
+def _faster_pair(instance: AlertInstance, index: SiblingIndex, name: str) -> AlertInstance | None:
+    """The pair that holds this slower one back (its long window is ``faster_long``), or None."""
+    windows = instance.burn_windows
+    if windows is None or windows.faster_long is None:
+        return None
+    return next((other for _, other in index[(name, frozenset(instance.labels.items()))]
+                 if other.burn_windows is not None and other.burn_windows.long == windows.faster_long), None)
+
+
+def _released(rule: AlertRule, pair: BurnWindows, faster: BurnWindows, timing: Timing) -> _Trickle | None:
+    """Traffic for a hold-back's guard: plenty for the faster pair's short window's length (the
+    slower pair's long guard gets 1.5 times its requests), then a trickle at 90% of the faster pair's
+    short guard. Checked ``for`` and a margin after the faster pair's short window holds only the
+    trickle, while every window of the slower pair still holds 1.1 times its guard's requests from
+    then on. None where the windows do not allow it."""
+    assert pair.long_floor is not None and pair.short_floor is not None
+    assert faster.long_floor is not None and faster.short_floor is not None
+    sample = timing.sample.milliseconds
+    switch_ms = math.ceil(faster.short.milliseconds / sample) * sample
+    released_ms = switch_ms + faster.short.milliseconds + sample
+    at_ms = timing.round_up(released_ms + rule.for_.milliseconds + timing.margin_ms + timing.evaluation.milliseconds)
+    traffic = _Trickle(switch_ms, at_ms, TRICKLE_BEFORE * pair.long_floor / (switch_ms / 1000),
+                       TRICKLE_SHARE * faster.short_floor / (faster.short.milliseconds / 1000))
+    for when in (released_ms, at_ms):
+        seen = replace(traffic, at_ms=when)
+        if (seen.requests(pair.long) < GUARD_MARGIN * pair.long_floor
+                or seen.requests(pair.short) < GUARD_MARGIN * pair.short_floor
+                or seen.requests(faster.long) < GUARD_MARGIN * faster.long_floor):
+            return None
+    return traffic
+
+
+def _released_case(rule: AlertRule, instances: list[AlertInstance], index: SiblingIndex, timing: Timing,
+                   baseline: list[InputSeries]) -> dict[str, Any] | None:
+    """A slower burn pair at a burn its faster pair covers, once the traffic has fallen so far that
+    the faster pair's short window holds too few requests (90% of its guard's): the faster pair
+    cannot fire, so it no longer holds the slower one back, which fires. A hold-back clause that
+    lost the faster pair's short guard, or lowered it by a fifth, keeps holding it. Every other pair
+    of the subject surely quiet. None where no input tells."""
+    members, expected, at_ms = [], [], None
+    for instance in instances:
+        pair, faster = instance.burn_windows, _faster_pair(instance, index, rule.name)
+        level = instance.blocked_level
+        if (pair is None or faster is None or faster.burn_windows is None or level is None
+                or pair.long_floor is None or faster.burn_windows.short_floor is None or instance.sparse is None):
+            return None
+        traffic = _released(rule, pair, faster.burn_windows, timing)
+        if traffic is None or at_ms not in (None, traffic.at_ms):
+            return None
+        at_ms = traffic.at_ms
+        siblings = index[(rule.name, frozenset(instance.labels.items()))]
+        own = next(other for other, _ in siblings if _pair_labels(other) == _pair_labels(rule))
+        if not all(_trickle_quiet_sibling(other, level, traffic) for sibling, other in siblings
+                   if _pair_labels(sibling) != _pair_labels(rule)):
+            return None
+        busy = instance.sparse(level, traffic.rate * timing.sample_ratio)
+        scenario = _then(busy, instance.sparse(level, traffic.trickle * timing.sample_ratio),
+                         traffic.switch_ms // timing.sample.milliseconds)
+        if not _rendered_exactly(own, busy.value):  # a value on a rounding tie may print either way
+            return None
+        annotations = dict(own.annotations)
+        annotations["description"] = rendered(source_text(own.description), {**instance.labels, **busy.facts},
+                                              busy.value, own.value_format)
+        expected.append({"exp_labels": {**own.labels, **instance.labels}, "exp_annotations": annotations})
+        members.append(_Member(instance, level, scenario))
+    if at_ms is None:
+        return None
+    return _group(rule, members, "released", at_ms, expected, timing, baseline)
 
 
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
@@ -791,7 +864,9 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
     if kind in ("young-quiet", "young-fires"):
         return _young_case(rule, instances, kind, index, timing, baseline)
     if kind == "trickle":
-        return _trickle_case(rule, instances, index, timing, baseline)
+        return _trickle_case(rule, instances, index, timing, baseline, hood or Neighbourhood({}))
+    if kind == "released":
+        return _released_case(rule, instances, index, timing, baseline)
     members = _members(rule, instances, kind, timing, index)
     hood = hood or Neighbourhood({})
     baseline = _neighbour_series(instances, kind, hood) + baseline
@@ -854,7 +929,9 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "young-quiet": "stays quiet while its long window [{long}] has seen too few requests",
             "young-fires": "fires once its long window [{long}] has seen enough requests",
             "unblocked": "fires while the faster pair has too little traffic",
-            "trickle": "stays quiet while its short window [{short}] has seen too few requests"}[kind]
+            "trickle": "stays quiet while its short window [{short}] has seen too few requests",
+            "released": "fires once the faster pair's short window has seen too few requests",
+            "near-fires": "fires at twice its threshold"}[kind]
     windows = members[0].instance.burn_windows if members else None
     if windows is not None:
         what = what.format(short=windows.short, long=windows.long)
@@ -945,14 +1022,17 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: 
 def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) -> list[CaseKind]:
     """The cases an alert is tested with: it fires; it stays quiet just inside its threshold (unless
     it always fires, like the Watchdog); a slower burn pair stays quiet at a burn its faster pair
-    covers, and fires at that burn on traffic too thin for the faster pair; a burn pair stays quiet while only one of its windows burns (where a burst shows it);
-    a traffic-guarded alert stays quiet at a firing level on traffic just under its guard;
-    it does not fire before ``for`` (unless it has none)."""
+    covers, and fires at that burn on traffic too thin for the faster pair, steady or fallen; a
+    burn pair stays quiet while only one of its windows burns (where a burst shows it), and while
+    either window has seen too few requests; a traffic-guarded alert stays quiet at a firing level
+    on traffic just under its guard; it does not fire before ``for`` (unless it has none)."""
     kinds: list[CaseKind] = ["fires"]
     if all(m.quiet_level is not None for m in members):
         kinds.append("quiet")
     if all(m.blocked_level is not None for m in members):
         kinds.append("blocked")
+    if all(m.near_fire_level is not None for m in members):
+        kinds.append("near-fires")
     if all(m.sparse_rate is not None for m in members):
         kinds.append("sparse")
     if all(m.enough_rate is not None for m in members):
@@ -972,6 +1052,8 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
     if all(m.burn_windows is not None and m.burn_windows.long_floor is not None and m.sparse is not None
            for m in members):
         kinds += ["young-quiet", "young-fires", "trickle"]
+        if all(m.blocked_level is not None for m in members):
+            kinds.append("released")
     if all(m.unblocked_rate is not None for m in members):
         kinds.append("unblocked")
     if rule.for_.milliseconds:

@@ -125,6 +125,8 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
             expected.add("stays quiet on too little traffic")
         if any(r.instances[0].enough_rate is not None for r in same):
             expected.add("fires on just enough traffic")  # guards counting over an hour at most
+        if any(r.instances[0].near_fire_level is not None for r in same):
+            expected.add("fires at twice its threshold")  # a firing level further out than 2.5x the threshold
         if any(r.instances[0].unblocked_rate is not None for r in same):
             # Slower burn pairs whose faster pair asks for more traffic: the slower one pages alone on less.
             expected.add("fires while the faster pair has too little traffic")
@@ -148,6 +150,8 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
                 expected |= {f"stays quiet while its long window [{windows.long}] has seen too few requests",
                              f"fires once its long window [{windows.long}] has seen enough requests",
                              f"stays quiet while its short window [{windows.short}] has seen too few requests"}
+                if windows.faster_long is not None:  # a slower pair: released once its faster pair lacks traffic
+                    expected.add("fires once the faster pair's short window has seen too few requests")
         assert kinds[rule.name] == expected
         for instance in rule.instances:
             expected = {**rule.labels, **instance.labels}
