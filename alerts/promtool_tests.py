@@ -31,10 +31,11 @@ from stack.spec.values import Duration
 TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
                    "spike", "spread", "spread-wide", "onset", "short-burns", "long-burns", "young-quiet",
-                   "young-fires", "unblocked", "trickle", "released", "near-fires"]
+                   "young-fires", "unblocked", "trickle", "trickle-fires", "released",
+                   "held", "near-fires"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
 SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset",
-                                          "short-burns", "long-burns", "young-quiet", "trickle"})
+                                          "short-burns", "long-burns", "young-quiet", "trickle", "held"})
 
 
 class SynthesisError(Exception):
@@ -658,6 +659,17 @@ def _pair_labels(rule: AlertRule) -> dict[str, str]:
     return {key: value for key, value in rule.labels.items() if key != rule.subject}
 
 
+def _described(rule: AlertRule, instance: AlertInstance, scenario: Scenario) -> dict[str, Any] | None:
+    """The firing alert ``rule`` raises for ``instance`` on ``scenario``, as promtool expects it;
+    None where its value sits on a rounding tie (it may print either way)."""
+    if not _rendered_exactly(rule, scenario.value):
+        return None
+    annotations = dict(rule.annotations)
+    annotations["description"] = rendered(source_text(rule.description), {**instance.labels, **scenario.facts},
+                                          scenario.value, rule.value_format)
+    return {"exp_labels": {**rule.labels, **instance.labels}, "exp_annotations": annotations}
+
+
 def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
                 timing: Timing, baseline: list[InputSeries]) -> dict[str, Any] | None:
     """A burn pair on traffic younger than its long window, burning at its firing level: quiet
@@ -682,12 +694,9 @@ def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind,
                    if _pair_labels(other) != pair):
             return None
         if kind == "young-fires":
-            if not _rendered_exactly(own, scenario.value):  # a value on a rounding tie may print either way
+            if (alert := _described(own, instance, scenario)) is None:
                 return None
-            annotations = dict(own.annotations)
-            annotations["description"] = rendered(source_text(own.description), {**instance.labels, **scenario.facts},
-                                                  scenario.value, own.value_format)
-            expected.append({"exp_labels": {**own.labels, **instance.labels}, "exp_annotations": annotations})
+            expected.append(alert)
         members.append(_Member(instance, level, scenario))
     if at_ms is None:
         return None
@@ -699,6 +708,7 @@ def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind,
 # lets the pair fire).
 TRICKLE_BEFORE = 1.5
 TRICKLE_SHARE = 0.9
+TRICKLE_ENOUGH = 1.25  # the firing variant: a short guard raised 2.5 times is not met
 
 
 @dataclass(frozen=True)
@@ -716,7 +726,7 @@ class _Trickle:
         return (self.rate * before + self.trickle * after) / 1000
 
 
-def _trickle(rule: AlertRule, windows: BurnWindows, timing: Timing) -> _Trickle | None:
+def _trickle(rule: AlertRule, windows: BurnWindows, timing: Timing, share: float = TRICKLE_SHARE) -> _Trickle | None:
     """Traffic for a short window's guard: plenty for a short window's length, then a trickle
     until the short window holds only the trickle. None where a pair without the short window's
     guard would not have fired by then (``for`` not passed since the long guard was met)."""
@@ -725,7 +735,7 @@ def _trickle(rule: AlertRule, windows: BurnWindows, timing: Timing) -> _Trickle 
     switch_ms = math.ceil(windows.short.milliseconds / sample) * sample
     at_ms = timing.round_up(switch_ms + windows.short.milliseconds + timing.margin_ms + 2 * sample)
     traffic = _Trickle(switch_ms, at_ms, TRICKLE_BEFORE * windows.long_floor / (switch_ms / 1000),
-                       TRICKLE_SHARE * windows.short_floor / (windows.short.milliseconds / 1000))
+                       share * windows.short_floor / (windows.short.milliseconds / 1000))
     met_ms = switch_ms / TRICKLE_BEFORE  # the long guard met (the short one sooner)
     if at_ms - met_ms < rule.for_.milliseconds + timing.margin_ms + timing.evaluation.milliseconds:
         return None
@@ -746,35 +756,43 @@ def _trickle_quiet_sibling(instance: AlertInstance, level: float, traffic: _Tric
                for window, floor in ((windows.long, windows.long_floor), (windows.short, windows.short_floor)))
 
 
-def _trickle_case(rule: AlertRule, instances: list[AlertInstance], index: SiblingIndex, timing: Timing,
-                  baseline: list[InputSeries], hood: Neighbourhood) -> dict[str, Any] | None:
+def _trickle_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
+                  timing: Timing, baseline: list[InputSeries], hood: Neighbourhood) -> dict[str, Any] | None:
     """A burn pair at its firing level whose traffic fell to a trickle: the long window holds plenty
-    of requests, the short one 90% of its guard's. Quiet, with every other pair of the subject (a
-    pair that lost its short window's guard, or lowered it by a fifth, still fires). At steady
-    traffic both guards bind at the same rate, so "too little traffic" alone cannot tell a pair
-    missing its short window's guard. None where no input tells."""
+    of requests, the short one 90% of its guard's ("trickle": quiet; a pair that lost its short
+    window's guard, or lowered it by a fifth, still fires) or 125% ("trickle-fires": firing; one
+    whose short guard was raised 2.5 times has stopped). Every other pair of the subject quiet. At
+    steady traffic both guards bind at the same rate, so "too little traffic" alone cannot tell a
+    pair missing its short window's guard. None where no input tells."""
     windows = {instance.burn_windows for instance in instances}
     if len(windows) != 1 or rule.keep_firing_for is not None:
         return None
     (pair,) = windows
     assert pair is not None
-    traffic = _trickle(rule, pair, timing)
+    traffic = _trickle(rule, pair, timing, TRICKLE_SHARE if kind == "trickle" else TRICKLE_ENOUGH)
     if traffic is None:
         return None
     switch = traffic.switch_ms // timing.sample.milliseconds
-    members = []
+    members, expected = [], []
     for instance in instances:
         sparse, level = instance.sparse, instance.fire_level
         assert sparse is not None
-        if not all(_trickle_quiet_sibling(other, level, traffic)
-                   for _, other in index[(rule.name, frozenset(instance.labels.items()))]):
+        siblings = index[(rule.name, frozenset(instance.labels.items()))]
+        own = next(other for other, _ in siblings if _pair_labels(other) == _pair_labels(rule))
+        if not all(_trickle_quiet_sibling(other, level, traffic) for sibling, other in siblings
+                   if kind == "trickle" or _pair_labels(sibling) != _pair_labels(rule)):
             return None
         busy = sparse(level, traffic.rate * timing.sample_ratio)
         quiet = sparse(level, traffic.trickle * timing.sample_ratio)
+        if kind == "trickle-fires":
+            if (alert := _described(own, instance, busy)) is None:
+                return None
+            expected.append(alert)
         members.append(_Member(instance, level, _then(busy, quiet, switch)))
-    # The same traffic again from a neighbour: a short guard that lost its filter counts both.
-    baseline = neighbours([s for m in members[:NEIGHBOUR_SUBJECTS] for s in m.scenario.series], hood) + baseline
-    return _group(rule, members, "trickle", traffic.at_ms, [], timing, baseline)
+    if kind == "trickle":
+        # The same traffic again from a neighbour: a short guard that lost its filter counts both.
+        baseline = neighbours([s for m in members[:NEIGHBOUR_SUBJECTS] for s in m.scenario.series], hood) + baseline
+    return _group(rule, members, kind, traffic.at_ms, expected, timing, baseline)
 
 
 def _faster_pair(instance: AlertInstance, index: SiblingIndex, name: str) -> AlertInstance | None:
@@ -786,12 +804,13 @@ def _faster_pair(instance: AlertInstance, index: SiblingIndex, name: str) -> Ale
                  if other.burn_windows is not None and other.burn_windows.long == windows.faster_long), None)
 
 
-def _released(rule: AlertRule, pair: BurnWindows, faster: BurnWindows, timing: Timing) -> _Trickle | None:
+def _released(rule: AlertRule, pair: BurnWindows, faster: BurnWindows, timing: Timing,
+              share: float = TRICKLE_SHARE) -> _Trickle | None:
     """Traffic for a hold-back's guard: plenty for the faster pair's short window's length (the
-    slower pair's long guard gets 1.5 times its requests), then a trickle at 90% of the faster pair's
-    short guard. Checked ``for`` and a margin after the faster pair's short window holds only the
-    trickle, while every window of the slower pair still holds 1.1 times its guard's requests from
-    then on. None where the windows do not allow it."""
+    slower pair's long guard gets 1.5 times its requests), then a trickle at ``share`` of the faster
+    pair's short guard. Checked ``for`` and a margin after the faster pair's short window holds only
+    the trickle, while every window of the slower pair (and the faster pair's long one) still holds
+    1.1 times its guard's requests from then on. None where the windows do not allow it."""
     assert pair.long_floor is not None and pair.short_floor is not None
     assert faster.long_floor is not None and faster.short_floor is not None
     sample = timing.sample.milliseconds
@@ -799,7 +818,7 @@ def _released(rule: AlertRule, pair: BurnWindows, faster: BurnWindows, timing: T
     released_ms = switch_ms + faster.short.milliseconds + sample
     at_ms = timing.round_up(released_ms + rule.for_.milliseconds + timing.margin_ms + timing.evaluation.milliseconds)
     traffic = _Trickle(switch_ms, at_ms, TRICKLE_BEFORE * pair.long_floor / (switch_ms / 1000),
-                       TRICKLE_SHARE * faster.short_floor / (faster.short.milliseconds / 1000))
+                       share * faster.short_floor / (faster.short.milliseconds / 1000))
     for when in (released_ms, at_ms):
         seen = replace(traffic, at_ms=when)
         if (seen.requests(pair.long) < GUARD_MARGIN * pair.long_floor
@@ -809,13 +828,14 @@ def _released(rule: AlertRule, pair: BurnWindows, faster: BurnWindows, timing: T
     return traffic
 
 
-def _released_case(rule: AlertRule, instances: list[AlertInstance], index: SiblingIndex, timing: Timing,
-                   baseline: list[InputSeries]) -> dict[str, Any] | None:
+def _released_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
+                   timing: Timing, baseline: list[InputSeries]) -> dict[str, Any] | None:
     """A slower burn pair at a burn its faster pair covers, once the traffic has fallen so far that
-    the faster pair's short window holds too few requests (90% of its guard's): the faster pair
-    cannot fire, so it no longer holds the slower one back, which fires. A hold-back clause that
-    lost the faster pair's short guard, or lowered it by a fifth, keeps holding it. Every other pair
-    of the subject surely quiet. None where no input tells."""
+    the faster pair's short window holds 90% of its guard's requests ("released": the faster pair
+    cannot fire, so it no longer holds the slower one back, which fires; a hold-back clause that
+    lost the faster pair's short guard, or lowered it by a fifth, keeps holding it) or 125% ("held":
+    the faster pair fires and holds the slower one back; a hold-back whose guard was raised 2.5
+    times lets it fire too). Every other pair of the subject surely quiet. None where no input tells."""
     members, expected, at_ms = [], [], None
     for instance in instances:
         pair, faster = instance.burn_windows, _faster_pair(instance, index, rule.name)
@@ -823,28 +843,28 @@ def _released_case(rule: AlertRule, instances: list[AlertInstance], index: Sibli
         if (pair is None or faster is None or faster.burn_windows is None or level is None
                 or pair.long_floor is None or faster.burn_windows.short_floor is None or instance.sparse is None):
             return None
-        traffic = _released(rule, pair, faster.burn_windows, timing)
+        traffic = _released(rule, pair, faster.burn_windows, timing,
+                            TRICKLE_SHARE if kind == "released" else TRICKLE_ENOUGH)
         if traffic is None or at_ms not in (None, traffic.at_ms):
             return None
         at_ms = traffic.at_ms
         siblings = index[(rule.name, frozenset(instance.labels.items()))]
         own = next(other for other, _ in siblings if _pair_labels(other) == _pair_labels(rule))
+        firing, fires = (own, instance) if kind == "released" else next(
+            (sibling, other) for sibling, other in siblings if other is faster)
         if not all(_trickle_quiet_sibling(other, level, traffic) for sibling, other in siblings
-                   if _pair_labels(sibling) != _pair_labels(rule)):
+                   if _pair_labels(sibling) != _pair_labels(rule) and other is not fires):
             return None
         busy = instance.sparse(level, traffic.rate * timing.sample_ratio)
         scenario = _then(busy, instance.sparse(level, traffic.trickle * timing.sample_ratio),
                          traffic.switch_ms // timing.sample.milliseconds)
-        if not _rendered_exactly(own, busy.value):  # a value on a rounding tie may print either way
+        if (alert := _described(firing, fires, busy)) is None:
             return None
-        annotations = dict(own.annotations)
-        annotations["description"] = rendered(source_text(own.description), {**instance.labels, **busy.facts},
-                                              busy.value, own.value_format)
-        expected.append({"exp_labels": {**own.labels, **instance.labels}, "exp_annotations": annotations})
+        expected.append(alert)
         members.append(_Member(instance, level, scenario))
     if at_ms is None:
         return None
-    return _group(rule, members, "released", at_ms, expected, timing, baseline)
+    return _group(rule, members, kind, at_ms, expected, timing, baseline)
 
 
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
@@ -863,10 +883,10 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
         return _one_window_case(rule, instances, kind, index, timing, baseline)
     if kind in ("young-quiet", "young-fires"):
         return _young_case(rule, instances, kind, index, timing, baseline)
-    if kind == "trickle":
-        return _trickle_case(rule, instances, index, timing, baseline, hood or Neighbourhood({}))
-    if kind == "released":
-        return _released_case(rule, instances, index, timing, baseline)
+    if kind in ("trickle", "trickle-fires"):
+        return _trickle_case(rule, instances, kind, index, timing, baseline, hood or Neighbourhood({}))
+    if kind in ("released", "held"):
+        return _released_case(rule, instances, kind, index, timing, baseline)
     members = _members(rule, instances, kind, timing, index)
     hood = hood or Neighbourhood({})
     baseline = _neighbour_series(instances, kind, hood) + baseline
@@ -930,7 +950,9 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "young-fires": "fires once its long window [{long}] has seen enough requests",
             "unblocked": "fires while the faster pair has too little traffic",
             "trickle": "stays quiet while its short window [{short}] has seen too few requests",
+            "trickle-fires": "fires while its short window [{short}] has seen just enough requests",
             "released": "fires once the faster pair's short window has seen too few requests",
+            "held": "stays quiet while the faster pair's short window has seen just enough requests",
             "near-fires": "fires at twice its threshold"}[kind]
     windows = members[0].instance.burn_windows if members else None
     if windows is not None:
@@ -1051,9 +1073,9 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
         kinds += ["short-burns", "long-burns"]
     if all(m.burn_windows is not None and m.burn_windows.long_floor is not None and m.sparse is not None
            for m in members):
-        kinds += ["young-quiet", "young-fires", "trickle"]
+        kinds += ["young-quiet", "young-fires", "trickle", "trickle-fires"]
         if all(m.blocked_level is not None for m in members):
-            kinds.append("released")
+            kinds += ["released", "held"]
     if all(m.unblocked_rate is not None for m in members):
         kinds.append("unblocked")
     if rule.for_.milliseconds:

@@ -149,9 +149,11 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
             if windows.long_floor is not None:  # request SLOs: traffic younger than the long window
                 expected |= {f"stays quiet while its long window [{windows.long}] has seen too few requests",
                              f"fires once its long window [{windows.long}] has seen enough requests",
-                             f"stays quiet while its short window [{windows.short}] has seen too few requests"}
+                             f"stays quiet while its short window [{windows.short}] has seen too few requests",
+                             f"fires while its short window [{windows.short}] has seen just enough requests"}
                 if windows.faster_long is not None:  # a slower pair: released once its faster pair lacks traffic
-                    expected.add("fires once the faster pair's short window has seen too few requests")
+                    expected |= {"fires once the faster pair's short window has seen too few requests",
+                                 "stays quiet while the faster pair's short window has seen just enough requests"}
         assert kinds[rule.name] == expected
         for instance in rule.instances:
             expected = {**rule.labels, **instance.labels}
