@@ -613,6 +613,10 @@ class _YoungTraffic:
     at_ms: int  # the check, this long after the traffic started
     rate: float  # requests/s
 
+    def requests(self, window: Duration) -> float:
+        """The requests a window ending at the check holds (counters start at zero)."""
+        return self.rate * min(self.at_ms, window.milliseconds) / 1000
+
 
 def _young_traffic(rule: AlertRule, windows: BurnWindows, kind: CaseKind, timing: Timing) -> _YoungTraffic | None:
     """When and at which steady rate to check a pair on traffic younger than its long window: its
@@ -642,21 +646,26 @@ def _young_traffic(rule: AlertRule, windows: BurnWindows, kind: CaseKind, timing
     return _YoungTraffic(at_ms, rate)
 
 
-def _young_quiet_sibling(sibling: AlertRule, instance: AlertInstance, level: float, traffic: _YoungTraffic) -> bool:
-    """Whether another pair of the subject surely stays quiet on the young traffic: its burn
-    threshold is above the level, or one of its guards holds it back."""
+def _surely_quiet(instance: AlertInstance, level: float, traffic: _YoungTraffic | _Trickle) -> bool:
+    """Whether a burn pair surely stays quiet on ``traffic`` at ``level``: its burn threshold is
+    above the level, or one of its windows holds too few requests for its guard."""
     if level < instance.threshold * (1 - burn_profile.TOLERANCE):
         return True
     windows = instance.burn_windows
     if windows is None or windows.long_floor is None or windows.short_floor is None:
         return False
-    return any(traffic.rate * min(traffic.at_ms, window.milliseconds) / 1000 < floor * (1 - burn_profile.TOLERANCE)
+    return any(traffic.requests(window) < floor * (1 - burn_profile.TOLERANCE)
                for window, floor in ((windows.long, windows.long_floor), (windows.short, windows.short_floor)))
 
 
 def _pair_labels(rule: AlertRule) -> dict[str, str]:
     """A rule's static labels but its subject's: the same for one pair of every service."""
     return {key: value for key, value in rule.labels.items() if key != rule.subject}
+
+
+def _own(rule: AlertRule, siblings: list[tuple[AlertRule, AlertInstance]]) -> AlertRule:
+    """The subject's own rule among its siblings (``rule`` may stand for one pair of several services)."""
+    return next(other for other, _ in siblings if _pair_labels(other) == _pair_labels(rule))
 
 
 def _described(rule: AlertRule, instance: AlertInstance, scenario: Scenario) -> dict[str, Any] | None:
@@ -689,8 +698,8 @@ def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind,
         # the other pairs of its SLO.
         siblings = index[(rule.name, frozenset(instance.labels.items()))]
         pair = _pair_labels(rule)
-        own = next(other for other, _ in siblings if _pair_labels(other) == pair)
-        if not all(_young_quiet_sibling(other, sibling, level, traffic) for other, sibling in siblings
+        own = _own(rule, siblings)
+        if not all(_surely_quiet(sibling, level, traffic) for other, sibling in siblings
                    if _pair_labels(other) != pair):
             return None
         if kind == "young-fires":
@@ -744,18 +753,6 @@ def _trickle(rule: AlertRule, windows: BurnWindows, timing: Timing, share: float
     return traffic
 
 
-def _trickle_quiet_sibling(instance: AlertInstance, level: float, traffic: _Trickle) -> bool:
-    """Whether a pair surely stays quiet on the trickle: its burn threshold is above the level, or
-    one of its windows holds too few requests for its guard."""
-    if level < instance.threshold * (1 - burn_profile.TOLERANCE):
-        return True
-    windows = instance.burn_windows
-    if windows is None or windows.long_floor is None or windows.short_floor is None:
-        return False
-    return any(traffic.requests(window) < floor * (1 - burn_profile.TOLERANCE)
-               for window, floor in ((windows.long, windows.long_floor), (windows.short, windows.short_floor)))
-
-
 def _trickle_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
                   timing: Timing, baseline: list[InputSeries], hood: Neighbourhood) -> dict[str, Any] | None:
     """A burn pair at its firing level whose traffic fell to a trickle: the long window holds plenty
@@ -778,8 +775,8 @@ def _trickle_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKin
         sparse, level = instance.sparse, instance.fire_level
         assert sparse is not None
         siblings = index[(rule.name, frozenset(instance.labels.items()))]
-        own = next(other for other, _ in siblings if _pair_labels(other) == _pair_labels(rule))
-        if not all(_trickle_quiet_sibling(other, level, traffic) for sibling, other in siblings
+        own = _own(rule, siblings)
+        if not all(_surely_quiet(other, level, traffic) for sibling, other in siblings
                    if kind == "trickle" or _pair_labels(sibling) != _pair_labels(rule)):
             return None
         busy = sparse(level, traffic.rate * timing.sample_ratio)
@@ -849,10 +846,10 @@ def _released_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKi
             return None
         at_ms = traffic.at_ms
         siblings = index[(rule.name, frozenset(instance.labels.items()))]
-        own = next(other for other, _ in siblings if _pair_labels(other) == _pair_labels(rule))
+        own = _own(rule, siblings)
         firing, fires = (own, instance) if kind == "released" else next(
             (sibling, other) for sibling, other in siblings if other is faster)
-        if not all(_trickle_quiet_sibling(other, level, traffic) for sibling, other in siblings
+        if not all(_surely_quiet(other, level, traffic) for sibling, other in siblings
                    if _pair_labels(sibling) != _pair_labels(rule) and other is not fires):
             return None
         busy = instance.sparse(level, traffic.rate * timing.sample_ratio)
