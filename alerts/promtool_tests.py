@@ -32,7 +32,7 @@ TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
                    "spike", "spread", "spread-wide", "onset", "short-burns", "long-burns", "young-quiet",
                    "young-fires", "unblocked", "trickle", "trickle-fires", "released",
-                   "held", "near-fires"]
+                   "held", "near-fires", "idle"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
 SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset",
                                           "short-burns", "long-burns", "young-quiet", "trickle", "held"})
@@ -346,6 +346,88 @@ def _recovery_case(rule: AlertRule, instances: list[AlertInstance], timing: Timi
     group = _group(rule, members, "recovers", resolved_ms, [], timing, baseline)
     held = {"eval_time": str(Duration(held_ms)), "alertname": rule.name, "exp_alerts": expected}
     group["alert_rule_test"] = [held, *group["alert_rule_test"]]
+    return group
+
+
+@dataclass(frozen=True)
+class _Lull:
+    """Traffic at a firing level until the alert fires, then none at all (a lull, a client gone).
+
+    The guard's window still holds the busy requests for a while: the rule reads the same ratio
+    (numerator and denominator lose their traffic together) and keeps firing; once the window is
+    empty it reads nothing and the alert resolves, after ``keep_firing_for`` where it has one.
+    Times are from the test's start; ``stopped_ms`` is the last sample with new requests.
+    """
+
+    stopped_ms: int
+    lull_ms: int  # still firing: the window is half busy (a halved window reads no traffic)
+    # The window is empty (and a rule reading half of it would have let go): firing only for
+    # keep_firing_for (None: the rule has none).
+    kept_ms: int | None
+    empty_ms: int  # resolved
+
+
+def _lull(rule: AlertRule, instance: AlertInstance, timing: Timing, fired: Scenario | None = None) -> _Lull | None:
+    """The times of a lull case for ``instance`` firing on ``fired`` (default: its firing level), or
+    None where the rule has no traffic guard over counters, or its busy traffic would not hold the
+    guard through half a window."""
+    window, floor = instance.guard_window, instance.min_request_rate
+    if instance.burn_windows is not None or window is None or floor is None or not instance.fires_above:
+        return None
+    fired = fired or instance.scenario(instance.fire_level)
+    if fired.request_rate is None or not all(_COUNTER.match(s.values) for s in fired.series):
+        return None
+    sample, evaluation = timing.sample.milliseconds, timing.evaluation.milliseconds
+    switch_ms = timing.round_up(fired.ready_after.milliseconds + rule.for_.milliseconds + timing.margin_ms)
+    stopped_ms = (switch_ms // sample + 1) * sample
+    lull_ms = timing.round_up(stopped_ms + window.milliseconds // 2 + timing.margin_ms)
+    busy_ms = window.milliseconds - (lull_ms - stopped_ms) - sample  # of the window, at the lull check
+    needed = GUARD_MARGIN * floor * window.seconds  # requests the guard needs, with a margin
+    if fired.request_rate * busy_ms / 1000 < needed:
+        return None
+    empty_ms = timing.round_up(stopped_ms + window.milliseconds + timing.margin_ms)
+    keep = rule.keep_firing_for
+    if keep is None:
+        return _Lull(stopped_ms, lull_ms, None, empty_ms)
+    # The guard surely holds while the window keeps ``needed`` of the busy requests: the condition
+    # held at least until then, so the alert is kept firing for keep_firing_for after it.
+    held_until = stopped_ms + window.milliseconds - math.ceil(1000 * needed / fired.request_rate) - sample
+    last_held = held_until - held_until % evaluation
+    # Checked once the window is empty, and once a rule reading half the window would have
+    # resolved after its keep_firing_for.
+    kept_ms = max(empty_ms, timing.round_up(stopped_ms + window.milliseconds // 2 + keep.milliseconds
+                                            + 2 * timing.margin_ms))
+    if kept_ms + evaluation > last_held + keep.milliseconds:
+        return None
+    return _Lull(stopped_ms, lull_ms, kept_ms, timing.round_up(stopped_ms + window.milliseconds + keep.milliseconds
+                                                               + 2 * timing.margin_ms))
+
+
+def _lull_case(rule: AlertRule, instances: list[AlertInstance], index: SiblingIndex, timing: Timing,
+               baseline: list[InputSeries]) -> dict[str, Any] | None:
+    """Fires, then the traffic stops: still firing (with the value it fired with) while its window
+    holds half busy, half silent samples; resolved once the window is empty (a ``keep_firing_for``
+    holds it that much longer). A rule reading a shorter window than it says loses its traffic
+    early; a longer one keeps it too long; one without its keep_firing_for resolves too soon."""
+    fired = _members(rule, instances, "fires", timing, index)  # off any rounding tie
+    lulls = [_lull(rule, m.instance, timing, m.scenario) for m in fired]
+    firing = [_described(rule, m.instance, m.scenario) for m in fired]
+    if not all(lulls) or not all(firing):
+        return None
+    # One set of times for every member: the latest member's (the others' checks have slack:
+    # their traffic stopped no later, and a later lull check only needs less of their window).
+    lull = max((lull for lull in lulls if lull), key=lambda lull: lull.stopped_ms)
+    if any(other and (other.stopped_ms != lull.stopped_ms or other.kept_ms != lull.kept_ms) for other in lulls):
+        return None
+    samples = lull.stopped_ms // timing.sample.milliseconds
+    members = []
+    for member in fired:
+        silent = replace(member.scenario, series=tuple(replace(s, values="0+0x{n}") for s in member.scenario.series))
+        members.append(replace(member, scenario=_then(member.scenario, silent, samples)))
+    group = _group(rule, members, "idle", lull.empty_ms, [], timing, baseline)
+    checks = [(lull.lull_ms, firing)] + ([(lull.kept_ms, firing)] if lull.kept_ms is not None else [])
+    group["alert_rule_test"] = [{"eval_time": str(Duration(at)), "alertname": rule.name, "exp_alerts": expected}
+                                for at, expected in checks] + group["alert_rule_test"]
     return group
 
 
@@ -872,6 +954,8 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
         return _recovery_case(rule, instances, timing, baseline)
     if kind == "spike":
         return _spike_case(rule, instances, timing, baseline)
+    if kind == "idle":
+        return _lull_case(rule, instances, index, timing, baseline)
     if kind in ("spread", "spread-wide"):
         return _spread_case(rule, instances, kind, index, timing, baseline)  # None: skipped, too close to call
     if kind == "onset":
@@ -950,10 +1034,13 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "trickle-fires": "fires while its short window [{short}] has seen just enough requests",
             "released": "fires once the faster pair's short window has seen too few requests",
             "held": "stays quiet while the faster pair's short window has seen just enough requests",
-            "near-fires": "fires at twice its threshold"}[kind]
+            "near-fires": "fires at twice its threshold",
+            "idle": "keeps firing while traffic stops, until its window [{guard}] is empty"}[kind]
     windows = members[0].instance.burn_windows if members else None
     if windows is not None:
         what = what.format(short=windows.short, long=windows.long)
+    elif kind == "idle":
+        what = what.format(guard=members[0].instance.guard_window)
     levels = sorted({f"{m.level:g}" for m in members})
     slo = f"slo {rule.labels['slo']}; " if "slo" in rule.labels else ""  # one rule an SLO: say which
     return {
@@ -1062,6 +1149,8 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
         kinds.append("recovers")
     if all(_spikeable(rule, m, timing) for m in members):
         kinds.append("spike")
+    if all(_lull(rule, m, timing) is not None for m in members):
+        kinds.append("idle")
     kinds += [kind for kind in ("spread", "spread-wide")
               if all(_spread_gap(rule, m, kind, timing) is not None for m in members)]
     if rule.for_.milliseconds > timing.margin_ms + timing.evaluation.milliseconds and all(m.onset for m in members):

@@ -88,6 +88,7 @@ def test_every_plan_alert_exists_with_its_severity() -> None:
 
 RECOVERS = "keeps firing for keep_firing_for after it recovers"
 QUIET = "stays quiet just inside the threshold"
+LULL = "keeps firing while traffic stops, until its window [5m] is empty"
 
 
 @pytest.mark.parametrize("text", ["default", "two-teams"])
@@ -97,6 +98,7 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
     fired: dict[str, list[dict[str, str]]] = {}
     kinds: dict[str, set[str]] = {}
     hysteresis = {r.name for r in alert_rules(spec) if r.instances and r.instances[0].release_level is not None}
+    kept = {r.name for r in alert_rules(spec) if r.keep_firing_for is not None}
     for group in groups:
         assert group["interval"], "promtool 2.42 wants interval on every test group"
         case = group["alert_rule_test"][0]
@@ -107,7 +109,9 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
         # Checked twice: held then resolved after a recovery; quiet, and still quiet once the
         # family's warning has fired (hysteresis).
         twice = kind == RECOVERS or (kind == QUIET and case["alertname"] in hysteresis)
-        assert len(group["alert_rule_test"]) == 1 + len(also) + twice
+        # A lull: firing half-way through the window, (kept firing once it is empty,) resolved.
+        lull = (1 + (case["alertname"] in kept)) if kind == LULL else 0
+        assert len(group["alert_rule_test"]) == 1 + len(also) + twice + lull
         kinds.setdefault(case["alertname"], set()).update([kind, *also])
         if kind == "fires":
             fired.setdefault(case["alertname"], []).extend(a["exp_labels"] for a in case["exp_alerts"])
@@ -135,6 +139,9 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
             # it; a pending alert does not hold (a spike shorter than for).
             expected |= {"holds while above its release level", "resolves under its release level",
                          "stays quiet after a spike shorter than for"}
+            # Traffic that stops: the critical RED alerts (the warnings hold longer than half a window
+            # and are tested at a 2m step, too coarse for the lull's checks).
+            expected.add(LULL)
         elif rule.keep_firing_for is not None:
             expected.add(RECOVERS)  # a cause on gauges: still firing after it recovers, then resolved
         if any(r.instances[0].count_window is not None for r in same):
