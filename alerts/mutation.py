@@ -31,7 +31,9 @@ AGGREGATIONS = ("sum", "max", "min", "avg", "count")
 SET_OPERATORS = ("and", "or", "unless")
 THRESHOLD_FACTORS = (0.8, 2.5)  # inside the quiet case's 90% and beyond the firing case's 2x
 WINDOW_FACTORS = (0.5, 2)
-ADDED_BY_LABEL = "instance"  # the label an aggregation most often forgets to drop
+# The labels an aggregation most often forgets to drop: the instance (a PM2 worker, a pod), and
+# the route of a request metric (the generated request inputs serve two routes).
+ADDED_BY_LABELS = ("instance", "route")
 # A counter read as a gauge: the function reads the same on a steady counter and goes wrong at a
 # reset (a process restart), where the counter drops back.
 COUNTER_AS_GAUGE = {"rate": "deriv", "increase": "delta"}
@@ -49,6 +51,9 @@ class Mutant:
     drop: str | None = None  # a rule field removed instead (for, keep_firing_for)
     # Why the mutant cannot change any alert, when the engine can prove it (not run, counted apart).
     equivalent: str | None = None
+    # The change only adds or removes series of an ``or 0 * ...`` branch, all zero (a ratio's 0 for
+    # a service that never failed): no alert can tell when every reader compares ``> t >= 0``.
+    zeros_only: bool = False
 
     @property
     def key(self) -> str:
@@ -75,12 +80,20 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def _text(node: Any) -> str:
+    """``node`` as PromQL that parses again. The parser prints string literals and label values
+    with their backslashes unescaped (a regex matching "fuse." followed by anything comes back
+    with a lone backslash before the dot, an unknown escape); a backslash in PromQL text can only
+    stand in a string, so each is doubled."""
+    return str(node).replace("\\", "\\\\")
+
+
 def render(node: Any, changes: dict[Path, str], path: Path = ()) -> str:
     """``node`` as PromQL, with the subtree at each path of ``changes`` replaced by its text."""
     if path in changes:
         return changes[path]
     if not any(changed[:len(path)] == path for changed in changes):
-        return str(node)
+        return _text(node)
     kind = type(node).__name__
     sub = lambda key, child: render(child, changes, (*path, key))  # noqa: E731
     if kind == "BinaryExpr":
@@ -113,12 +126,59 @@ def _number(value: float) -> str:
 
 def expression_mutants(expr: str) -> Iterator[tuple[str, str, str]]:
     """(operator, detail, mutated expression) for every mutation of ``expr``."""
-    for operator, detail, mutated, _ in _expression_mutants(expr):
+    for operator, detail, mutated, _, _ in _expression_mutants(expr):
         yield operator, detail, mutated
 
 
-def _expression_mutants(expr: str) -> Iterator[tuple[str, str, str, str | None]]:
-    """As expression_mutants, with the reason a mutant is equivalent when that can be proven."""
+def _zero_product(node: Any) -> bool:
+    """``0 * x`` or ``x * 0`` (in parentheses or not): a vector of zeros."""
+    while type(node).__name__ == "ParenExpr":
+        node = node.expr
+    if type(node).__name__ != "BinaryExpr" or str(node.op) != "*":
+        return False
+    return any(type(side).__name__ == "NumberLiteral" and side.val == 0 for side in (node.lhs, node.rhs))
+
+
+def _in_zero_branch(root: Any, path: Path, operator: str) -> bool:
+    """The change at ``path`` only touches the zeros an ``or 0 * ...`` adds: it lies in that
+    branch, or drops it."""
+    nodes = [root]
+    for key in path:
+        nodes.append(_child(nodes[-1], key))
+    for depth, key in enumerate(path):
+        parent = nodes[depth]
+        if type(parent).__name__ == "BinaryExpr" and str(parent.op) == "or" and key == "rhs" \
+                and _zero_product(parent.rhs):
+            return True
+    node = nodes[-1]
+    return operator == "drop the or branch" and _zero_product(node.rhs)
+
+
+def compared_above_zero(expr: str, name: str) -> bool:
+    """Every selector of ``name`` in ``expr`` is the left side of ``> t`` (t >= 0) or ``>= t``
+    (t > 0): a series at 0 and no series read the same there."""
+    root = promql.parse(expr)
+    nodes = dict(walk(root))
+    for path, node in nodes.items():
+        if type(node).__name__ != "VectorSelector" or node.name != name:
+            continue
+        inner = path
+        while len(inner) > 0 and type(nodes[inner[:-1]]).__name__ == "ParenExpr":
+            inner = inner[:-1]
+        parent = nodes.get(inner[:-1]) if inner else None
+        if parent is None or type(parent).__name__ != "BinaryExpr" or inner[-1] != "lhs":
+            return False
+        bound = parent.rhs
+        if type(bound).__name__ != "NumberLiteral" or (parent.modifier is not None and parent.modifier.return_bool):
+            return False
+        if not ((str(parent.op) == ">" and bound.val >= 0) or (str(parent.op) == ">=" and bound.val > 0)):
+            return False
+    return True
+
+
+def _expression_mutants(expr: str) -> Iterator[tuple[str, str, str, str | None, bool]]:
+    """As expression_mutants, with the reason a mutant is equivalent when that can be proven, and
+    whether it only touches the zeros of an ``or 0 * ...`` branch."""
     root = promql.parse(expr)
     original = str(root)
     seen: set[str] = set()
@@ -133,7 +193,8 @@ def _expression_mutants(expr: str) -> Iterator[tuple[str, str, str, str | None]]
                 continue
             seen.add(canonical)
             widened = operator in ("drop a matcher", "widen a regex") and matcher
-            yield operator, detail, mutated, (_pinned_by_join(root, path, matcher[0]) if widened else None)
+            yield (operator, detail, mutated, (_pinned_by_join(root, path, matcher[0]) if widened else None),
+                   _in_zero_branch(root, path, operator))
 
 
 # Binary operators that pass on only the series matching the other side (one-to-one).
@@ -213,12 +274,12 @@ def _node_mutations(node: Any) -> Iterator[tuple[Any, ...]]:
     elif kind == "Call" and node.func.name in COUNTER_AS_GAUGE:
         gauge = COUNTER_AS_GAUGE[node.func.name]
         yield ("read a counter as a gauge", f"{node.func.name}() -> {gauge}()",
-               f"{gauge}({', '.join(str(arg) for arg in node.args)})")
+               f"{gauge}({', '.join(_text(arg) for arg in node.args)})")
 
 
 def _binary_mutations(node: Any) -> Iterator[tuple[str, str, str]]:
     op = str(node.op)
-    lhs, rhs = str(node.lhs), str(node.rhs)
+    lhs, rhs = _text(node.lhs), _text(node.rhs)
     modifier = f" {node.modifier}" if node.modifier is not None and str(node.modifier) else ""
     if op in SET_OPERATORS:
         yield f"drop the {op} branch", _short(f"{op} {rhs}"), lhs
@@ -238,8 +299,8 @@ def _binary_mutations(node: Any) -> Iterator[tuple[str, str, str]]:
 def _aggregation_mutations(node: Any) -> Iterator[tuple[str, str, str]]:
     op = str(node.op)
     modifier = str(node.modifier) if node.modifier is not None else ""
-    param = f"{node.param}, " if node.param is not None else ""
-    inner = str(node.expr)
+    param = f"{_text(node.param)}, " if node.param is not None else ""
+    inner = _text(node.expr)
     if op in AGGREGATIONS:
         for other in AGGREGATIONS:
             if other != op:
@@ -249,9 +310,10 @@ def _aggregation_mutations(node: Any) -> Iterator[tuple[str, str, str]]:
         for label in labels:
             kept = ", ".join(lab for lab in labels if lab != label)
             yield "drop a by label", f"by ({', '.join(labels)}) -> by ({kept})", f"{op} by ({kept}) ({param}{inner})"
-        if ADDED_BY_LABEL not in labels:
-            wider = ", ".join([*labels, ADDED_BY_LABEL])
-            yield "add a by label", f"by (... {ADDED_BY_LABEL})", f"{op} by ({wider}) ({param}{inner})"
+        for added in ADDED_BY_LABELS:
+            if added not in labels:
+                wider = ", ".join([*labels, added])
+                yield "add a by label", f"by (... {added})", f"{op} by ({wider}) ({param}{inner})"
 
 
 def _window_mutations(node: Any) -> Iterator[tuple[str, str, str]]:
@@ -296,8 +358,9 @@ def rule_mutants(file: str, document: dict[str, Any]) -> Iterator[Mutant]:
         for position, rule in enumerate(group.get("rules", [])):
             name = rule.get("alert") or rule.get("record")
             expr = str(rule["expr"])
-            for operator, detail, mutated, equivalent in _expression_mutants(expr):
-                yield Mutant(file, group["name"], position, name, operator, detail, mutated, equivalent=equivalent)
+            for operator, detail, mutated, equivalent, zeros in _expression_mutants(expr):
+                yield Mutant(file, group["name"], position, name, operator, detail, mutated, equivalent=equivalent,
+                             zeros_only=zeros)
             for field in ("for", "keep_firing_for"):
                 if field in rule and Duration.parse(str(rule[field])).milliseconds:
                     yield Mutant(file, group["name"], position, name, f"drop {field}", f"{field}: {rule[field]}",
