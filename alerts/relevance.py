@@ -24,6 +24,7 @@ from typing import Any
 
 import promql_parser as promql
 
+from alerts.promql_labels import output_labels
 from alerts.promql_tree import children, match_op, walk
 
 Labels = Mapping[str, str]
@@ -116,6 +117,11 @@ class GroupInput:
                                    for series in self.series)
         return self._found[key]
 
+    def carries(self, matchers: list[tuple[str, str, str]], label: str) -> bool:
+        """Whether a series the matchers find carries ``label``."""
+        return any(label in series and all(_passes(series.get(name, ""), op, value) for name, op, value in matchers)
+                   for series in self.series)
+
 
 def needed_rules(documents: Documents, alertnames: Iterable[str], inputs: GroupInput | Iterable[str]
                  ) -> dict[str, Any]:
@@ -183,6 +189,29 @@ class _Presence:
             return any(self.rule(rule) and _may_carry(rule.get("labels") or {}, matchers)
                        for rule in self.rules.records[selector.name])
         return self.inputs.selects(matchers)
+
+
+def reads_label(documents: Documents, expr: str, label: str, inputs: Iterable[GroupInput]) -> bool:
+    """Whether a series ``expr`` reads may carry ``label``: an input series its selectors find
+    carries it, or a recording it reads may keep it (sets it, or passes it on from what it reads).
+    ``ALERTS`` may carry any label."""
+    rules, inputs = _Rules(documents), list(inputs)
+
+    def reads(text: str, seen: frozenset[str]) -> bool:
+        for selector in _selectors(_parse(text)):
+            name, matchers = selector.name, _matchers(selector)
+            if name in ALERT_SERIES:
+                return True
+            if name in rules.records:
+                if name not in seen and any(
+                        label in (rule.get("labels") or {})
+                        or output_labels(_parse(str(rule["expr"]))).may_have(label)
+                        and reads(str(rule["expr"]), seen | {name}) for rule in rules.records[name]):
+                    return True
+            elif any(group.carries(matchers, label) for group in inputs):
+                return True
+        return False
+    return reads(expr, frozenset())
 
 
 def _may_carry(static: Labels, matchers: list[tuple[str, str, str]]) -> bool:

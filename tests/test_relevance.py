@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.relevance import needed_rules
+from alerts.relevance import GroupInput, needed_rules, reads_label
 
 RULES: dict[str, Any] = {"groups": [
     {"name": "fast", "rules": [
@@ -54,3 +54,14 @@ def test_a_matcher_on_a_recording_s_static_label_tells_which_rules_feed_it() -> 
 def test_alerts_made_out_of_nothing_are_always_kept() -> None:
     assert kept({"Missing"}, []) == ["Missing"]
     assert kept({"Missing"}, ['up{job="other"}']) == ["Missing"]
+
+
+def test_a_label_is_read_where_an_input_series_or_a_recording_may_carry_it() -> None:
+    inputs = [GroupInput(['requests_total{job="api", code="200", route="/a"}', 'up{job="api"}'])]
+    documents = {"f.yml": RULES}
+    assert reads_label(documents, 'sum by (service) (rate(requests_total{job="api"}[5m]))', "route", inputs)
+    assert not reads_label(documents, 'max by (job) (up{job="api"})', "route", inputs)
+    # events:rate5m keeps only service: the route never reaches a rule reading it.
+    assert not reads_label(documents, "sum by (service) (events:rate5m)", "route", inputs)
+    assert reads_label(documents, 'sum by (service) (error:ratio5m{slo="errors"})', "slo", inputs)  # a static label
+    assert reads_label(documents, 'count by (service) (ALERTS{alertname="Burn"})', "route", inputs)  # may: any label

@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from alerts.mutation import Mutant, rule_mutants
+from alerts.mutation import Mutant, compared_above_zero, rule_mutants
 from alerts.promtool_tests import TESTS_DIR
-from alerts.relevance import GroupInput, needed_rules
+from alerts.relevance import GroupInput, needed_rules, reads_label
 from alerts.rule_files import RULES_DIR
 from stack.spec.values import Duration
 from stack.validate.tools import ToolMissing, run_tool
@@ -211,6 +211,10 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
         if not candidates:
             report.unread.append(mutant)
             continue
+        if (reason := _label_unread(mutant, documents, [groups.inputs[id(group)] for _, group in candidates])
+                or _zeros_unseen(mutant, documents, readers)):
+            report.equivalent.append((mutant, reason))
+            continue
         document = _mutated(documents[mutant.file], mutant)
         selected = [run for test, group in candidates if (run := groups.mutated(test, group, mutant, document))]
         if selected:
@@ -359,6 +363,42 @@ def _check_baseline(selected: Selected, jobs: int = 2) -> None:
     if problems:
         raise BaselineFailed(f"the generated tests fail on the unmutated rules ({'; '.join(problems[:3])}): "
                              "fix them before judging mutants")
+
+
+_ADDED_LABEL = re.compile(r"by \(\.\.\. (\S+)\)")
+
+
+def _label_unread(mutant: Mutant, documents: dict[str, dict[str, Any]], inputs: list[GroupInput]) -> str | None:
+    """Why an aggregation keeping one more label cannot change anything, if it cannot: no series
+    the rule reads carries the label (in the inputs its tests give it, which carry every label the
+    spec says the metrics have, and through its recordings)."""
+    added = _ADDED_LABEL.fullmatch(mutant.detail) if mutant.operator == "add a by label" else None
+    if added is None or reads_label(documents, mutant.expr, added.group(1), inputs):
+        return None
+    return f"no series it reads carries {added.group(1)}: the added by label splits nothing"
+
+
+def _zeros_unseen(mutant: Mutant, documents: dict[str, dict[str, Any]], readers: dict[str, set[str]]) -> str | None:
+    """Why a change to the zeros of a recording's ``or 0 * ...`` branch cannot change any alert, if
+    it cannot: every alert reading the recording compares it ``> t`` with t >= 0 (or ``>= t``,
+    t > 0), where a series at 0 and no series are the same, and no recording an alert reads
+    reads it."""
+    if not mutant.zeros_only or mutant.rule not in readers:
+        return None
+    name = re.compile(rf"(?<![\w:]){re.escape(mutant.rule)}(?![\w:])")
+    for document in documents.values():
+        for group in document.get("groups", []):
+            for rule in group["rules"]:
+                expr = str(rule["expr"])
+                if rule.get("record") == mutant.rule or not name.search(expr):
+                    continue
+                if "record" in rule and readers.get(rule["record"]):
+                    return None  # read on by a recording some alert reads: not followed
+                if "alert" in rule and not compared_above_zero(expr, mutant.rule):
+                    return None
+    return ("it only changes the zero series of the 'or 0 * ...' branch (the ratio of a service that never "
+            "failed), and every alert reading the recording compares it '> threshold', where 0 and nothing "
+            "are the same")
 
 
 def equivalent_reason(mutant: Mutant) -> str | None:
