@@ -5,7 +5,7 @@ from __future__ import annotations
 from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, number
-from alerts.model import AlertInstance, AlertRule, RuleGroup, Scenario
+from alerts.model import AlertInstance, AlertRule, InputSeries, RuleGroup, Scenario
 from stack.spec.values import Duration
 
 FOR_HOST = Duration.parse("5m")
@@ -30,12 +30,31 @@ def _disk_labels(context: RuleContext, target: str) -> dict[str, str]:
     return {"device": "/dev/vda1", "fstype": "ext4", "mountpoint": "/", **_node_labels(context, target)}
 
 
+FIRE_SHARE = 0.85  # of the free-space threshold, the firing level
+
+# Beside the disk under test, two full filesystems node-exporter reports on every host that the
+# alert must leave alone: a tmpfs (its "free space" is memory) and a disk mounted read-only (a
+# snapshot, an archive: nothing writes to it). A rule that lost its fstype or read-only filter
+# fires on them.
+FULL_SHARE = 0.01
+NOT_WATCHED = ({"device": "tmpfs", "fstype": "tmpfs", "mountpoint": "/run", "readonly": 0},
+               {"device": "/dev/vdb1", "fstype": "ext4", "mountpoint": "/mnt/archive", "readonly": 1})
+
+
+def _filesystem(labels: dict[str, str], available: int, size: int, readonly: int) -> tuple[InputSeries, ...]:
+    return (scenarios.constant("node_filesystem_avail_bytes", labels, available).series
+            + scenarios.constant("node_filesystem_size_bytes", labels, size).series
+            + scenarios.constant("node_filesystem_readonly", labels, readonly).series)
+
+
 def _disk_scenario(labels: dict[str, str], level: float) -> Scenario:
     size = 100_000_000_000
     available = round(size * level)
-    series = (scenarios.constant("node_filesystem_avail_bytes", labels, available).series
-              + scenarios.constant("node_filesystem_size_bytes", labels, size).series
-              + scenarios.constant("node_filesystem_readonly", labels, 0).series)
+    series = _filesystem(labels, available, size, 0)
+    for other in NOT_WATCHED:
+        series += _filesystem({**labels, "device": str(other["device"]), "fstype": str(other["fstype"]),
+                               "mountpoint": str(other["mountpoint"])},
+                              round(size * FULL_SHARE), size, int(other["readonly"]))
     return Scenario(series, available / size, Duration(0))
 
 
@@ -94,7 +113,9 @@ def disk_rules(context: RuleContext) -> list[AlertRule]:
             instances=tuple(
                 AlertInstance(_disk_labels(context, t), limit, False,
                               lambda level, t=t: _disk_scenario(_disk_labels(context, t), level),
-                              limit / 2, min(limit * 1.1, (limit + 1) / 2))
+                              # Fires between 80% of the threshold and the threshold: a threshold
+                              # lowered by a fifth stays quiet there (half of it would not).
+                              limit * FIRE_SHARE, min(limit * 1.1, (limit + 1) / 2))
                 for t in context.spec.host.node_exporter_targets
             ),
         ))

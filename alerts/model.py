@@ -96,6 +96,9 @@ class AlertInstance:
     onset: ScenarioBuilder | None = None
     # A burn-rate pair's windows: its input can burn one window and not the other.
     burn_windows: BurnWindows | None = None
+    # The window of a measure a pause in its traffic leaves as it was until the window is empty (a
+    # ratio of two counters, a quantile of a histogram's rates); None: not such a measure.
+    lull_window: Duration | None = None
 
     def guarded(self, scenario: Scenario) -> bool:
         """The scenario serves too little traffic for this rule to fire."""

@@ -32,10 +32,10 @@ TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
                    "spike", "spread", "spread-wide", "onset", "short-burns", "long-burns", "young-quiet",
                    "young-fires", "unblocked", "trickle", "trickle-fires", "released",
-                   "held", "near-fires", "idle"]
+                   "held", "near-fires", "idle", "vanishes", "appears"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
 SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset",
-                                          "short-burns", "long-burns", "young-quiet", "trickle", "held"})
+                                          "short-burns", "long-burns", "young-quiet", "trickle", "held", "appears"})
 
 
 class SynthesisError(Exception):
@@ -275,7 +275,10 @@ def _two_phase_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseK
 
 NEIGHBOUR_SUBJECTS = 3  # subjects of a test group given neighbour series
 # Cases given neighbour series, and the level of the neighbours' input: the other side of the threshold.
-_NEIGHBOUR_LEVELS: dict[str, str] = {"fires": "quiet", "before-for": "quiet", "quiet": "fire"}
+# A burn pair quiet while only one window burns has neighbours burning both: a window's rule that
+# lost its filter reads them and the pair fires.
+_NEIGHBOUR_LEVELS: dict[str, str] = {"fires": "quiet", "before-for": "quiet", "quiet": "fire",
+                                     "short-burns": "fire", "long-burns": "fire"}
 
 
 def _neighbour_series(instances: list[AlertInstance], kind: CaseKind, hood: Neighbourhood) -> list[InputSeries]:
@@ -369,32 +372,35 @@ class _Lull:
 
 def _lull(rule: AlertRule, instance: AlertInstance, timing: Timing, fired: Scenario | None = None) -> _Lull | None:
     """The times of a lull case for ``instance`` firing on ``fired`` (default: its firing level), or
-    None where the rule has no traffic guard over counters, or its busy traffic would not hold the
-    guard through half a window."""
-    window, floor = instance.guard_window, instance.min_request_rate
-    if instance.burn_windows is not None or window is None or floor is None or not instance.fires_above:
+    None where its measure is not one a pause leaves unchanged (``lull_window``), its input is not
+    counters, or its busy traffic would not hold its traffic guard through half a window."""
+    window = instance.lull_window
+    if window is None or instance.burn_windows is not None or not instance.fires_above:
         return None
     fired = fired or instance.scenario(instance.fire_level)
-    if fired.request_rate is None or not all(_COUNTER.match(s.values) for s in fired.series):
+    if not all(_COUNTER.match(s.values) for s in fired.series):
         return None
     sample, evaluation = timing.sample.milliseconds, timing.evaluation.milliseconds
     switch_ms = timing.round_up(fired.ready_after.milliseconds + rule.for_.milliseconds + timing.margin_ms)
     stopped_ms = (switch_ms // sample + 1) * sample
     lull_ms = timing.round_up(stopped_ms + window.milliseconds // 2 + timing.margin_ms)
-    busy_ms = window.milliseconds - (lull_ms - stopped_ms) - sample  # of the window, at the lull check
-    needed = GUARD_MARGIN * floor * window.seconds  # requests the guard needs, with a margin
-    if fired.request_rate * busy_ms / 1000 < needed:
+    # The condition surely holds while the window keeps an increase: two samples (and, under a
+    # traffic guard, the requests it needs, with a margin).
+    held_until = stopped_ms + window.milliseconds - 2 * sample
+    if instance.min_request_rate is not None:
+        if fired.request_rate is None:
+            return None
+        needed = GUARD_MARGIN * instance.min_request_rate * window.seconds
+        held_until -= math.ceil(1000 * needed / fired.request_rate)
+    if held_until < lull_ms + evaluation:
         return None
     empty_ms = timing.round_up(stopped_ms + window.milliseconds + timing.margin_ms)
     keep = rule.keep_firing_for
     if keep is None:
         return _Lull(stopped_ms, lull_ms, None, empty_ms)
-    # The guard surely holds while the window keeps ``needed`` of the busy requests: the condition
-    # held at least until then, so the alert is kept firing for keep_firing_for after it.
-    held_until = stopped_ms + window.milliseconds - math.ceil(1000 * needed / fired.request_rate) - sample
+    # Kept firing for keep_firing_for after the condition last held. Checked once the window is
+    # empty, and once a rule reading half the window would have resolved after its keep_firing_for.
     last_held = held_until - held_until % evaluation
-    # Checked once the window is empty, and once a rule reading half the window would have
-    # resolved after its keep_firing_for.
     kept_ms = max(empty_ms, timing.round_up(stopped_ms + window.milliseconds // 2 + keep.milliseconds
                                             + 2 * timing.margin_ms))
     if kept_ms + evaluation > last_held + keep.milliseconds:
@@ -428,6 +434,60 @@ def _lull_case(rule: AlertRule, instances: list[AlertInstance], index: SiblingIn
     checks = [(lull.lull_ms, firing)] + ([(lull.kept_ms, firing)] if lull.kept_ms is not None else [])
     group["alert_rule_test"] = [{"eval_time": str(Duration(at)), "alertname": rule.name, "exp_alerts": expected}
                                 for at, expected in checks] + group["alert_rule_test"]
+    return group
+
+
+def _vanishing(instance: AlertInstance) -> bool:
+    """The alert fires on the absence of series its quiet input holds (``absent()``, ``unless``):
+    both inputs gauges, the firing one lacking a series of the quiet one."""
+    if instance.quiet_level is None:
+        return False
+    fired, quiet = instance.scenario(instance.fire_level), instance.scenario(instance.quiet_level)
+    return _gauges(fired) and _gauges(quiet) and bool({s.series for s in quiet.series} - {s.series for s in fired.series})
+
+
+def _vanish_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
+                 timing: Timing, baseline: list[InputSeries]) -> dict[str, Any] | None:
+    """Series that go away or come late, as a real Prometheus sees them.
+
+    "vanishes": the quiet input (a job's targets, a service's request series), then a stale
+    marker: the target left discovery, the process stopped exposing the metric. Still pending
+    an evaluation before ``for`` has passed since, firing once it has.
+    "appears": the firing input first (nothing yet), then the series arrive half-way to ``for``
+    (a process that serves its first request a minute after it starts, a job whose discovery
+    finds targets late): pending an evaluation before they arrive, and quiet once ``for`` has
+    passed (the pending alert was reset).
+    """
+    sample, evaluation = timing.sample.milliseconds, timing.evaluation.milliseconds
+    if any(len(index[(rule.name, frozenset(i.labels.items()))]) != 1 for i in instances):
+        return None  # another rule of the name fires for the subject too: not this case's to time
+    hold = rule.for_.milliseconds
+    if kind == "vanishes":
+        lead = max(timing.margin_ms, hold)  # quiet long enough to be settled
+    else:
+        lead = hold // 2 // sample * sample
+        if lead < evaluation + sample or lead + timing.margin_ms >= hold:
+            return None  # too short a for to tell pending from reset
+    samples = lead // sample
+    members, firing = [], []
+    for instance in instances:
+        assert instance.quiet_level is not None
+        fired, quiet = instance.scenario(instance.fire_level), instance.scenario(instance.quiet_level)
+        first, then = (quiet, fired) if kind == "vanishes" else (fired, quiet)
+        members.append(_Member(instance, instance.fire_level, replace(then, series=_then_gauges(first, then, samples))))
+        firing.append(_described(rule, instance, fired))
+    if not all(firing):
+        return None
+    changed_ms = samples * sample  # the stale marker, or the first sample of the new series
+    if kind == "vanishes":
+        checks = [(timing.round_up(changed_ms + hold) - evaluation, []),
+                  (timing.round_up(changed_ms + hold + timing.margin_ms), firing)]
+    else:
+        checks = [(changed_ms - evaluation - changed_ms % evaluation if changed_ms % evaluation else
+                   changed_ms - evaluation, []), (timing.round_up(hold + timing.margin_ms), [])]
+    group = _group(rule, members, kind, checks[-1][0], checks[-1][1], timing, baseline)
+    group["alert_rule_test"] = [{"eval_time": str(Duration(at)), "alertname": rule.name, "exp_alerts": expected}
+                                for at, expected in checks[:-1]] + group["alert_rule_test"]
     return group
 
 
@@ -956,12 +1016,15 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
         return _spike_case(rule, instances, timing, baseline)
     if kind == "idle":
         return _lull_case(rule, instances, index, timing, baseline)
+    if kind in ("vanishes", "appears"):
+        return _vanish_case(rule, instances, kind, index, timing, baseline)
     if kind in ("spread", "spread-wide"):
         return _spread_case(rule, instances, kind, index, timing, baseline)  # None: skipped, too close to call
     if kind == "onset":
         return _onset_case(rule, instances, timing, baseline)
     if kind in ("short-burns", "long-burns"):
-        return _one_window_case(rule, instances, kind, index, timing, baseline)
+        neighbours_burning = _neighbour_series(instances, kind, hood or Neighbourhood({}))
+        return _one_window_case(rule, instances, kind, index, timing, neighbours_burning + baseline)
     if kind in ("young-quiet", "young-fires"):
         return _young_case(rule, instances, kind, index, timing, baseline)
     if kind in ("trickle", "trickle-fires"):
@@ -1035,12 +1098,13 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "released": "fires once the faster pair's short window has seen too few requests",
             "held": "stays quiet while the faster pair's short window has seen just enough requests",
             "near-fires": "fires at twice its threshold",
-            "idle": "keeps firing while traffic stops, until its window [{guard}] is empty"}[kind]
+            "idle": "keeps firing while traffic stops, until its window [{window}] is empty",
+            "vanishes": "fires once its series have been gone past for", "appears": "stays quiet when its series appear late"}[kind]
     windows = members[0].instance.burn_windows if members else None
     if windows is not None:
         what = what.format(short=windows.short, long=windows.long)
     elif kind == "idle":
-        what = what.format(guard=members[0].instance.guard_window)
+        what = what.format(window=members[0].instance.lull_window)
     levels = sorted({f"{m.level:g}" for m in members})
     slo = f"slo {rule.labels['slo']}; " if "slo" in rule.labels else ""  # one rule an SLO: say which
     return {
@@ -1151,6 +1215,8 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
         kinds.append("spike")
     if all(_lull(rule, m, timing) is not None for m in members):
         kinds.append("idle")
+    if rule.for_.milliseconds and all(_vanishing(m) for m in members):
+        kinds += ["vanishes", "appears"]
     kinds += [kind for kind in ("spread", "spread-wide")
               if all(_spread_gap(rule, m, kind, timing) is not None for m in members)]
     if rule.for_.milliseconds > timing.margin_ms + timing.evaluation.milliseconds and all(m.onset for m in members):

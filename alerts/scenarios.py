@@ -70,6 +70,24 @@ def replicas(labels: Mapping[str, str], count: int = REPLICAS) -> list[dict[str,
     return [dict(labels), *({**labels, "instance": other} for other in others)]
 
 
+# Each instance serves two routes of the service, unevenly: the failing (or slow) requests on the
+# first, the good ones shared out. A rule that keeps the route (``by (service, route)``) reads
+# each route's own share, and the generated tests reject it.
+ROUTE_SHARES = (0.6, 0.4)  # of an instance's good (or fast) requests
+
+
+def routes(labels: Mapping[str, str], route_label: str | None) -> list[dict[str, str]]:
+    """``labels`` on each route: the first keeps its route, the second is a route under it
+    (``/api/bookmarks/:id``). One route where the labels carry none."""
+    if route_label is None or route_label not in labels:
+        return [dict(labels)]
+    return [dict(labels), {**labels, route_label: f"{labels[route_label].rstrip('/')}/:id"}]
+
+
+def _route_shares(count: int) -> tuple[float, ...]:
+    return ROUTE_SHARES if count == len(ROUTE_SHARES) else (1.0,)
+
+
 # Of a job's failed scrapes, the share on its first target (the rest on a second): uneven, so a
 # rule reading the worst target (min), the best (max) or one target reads another share.
 FAILED_SCRAPES_FIRST = 0.75
@@ -151,21 +169,27 @@ def client_error_status(error_regex: str) -> str | None:
 
 def error_ratio(count_metric: str, labels: Mapping[str, str], status_label: str, level: float, interval: Duration,
                 per_interval: float = 10000, error_status: str = "500",
-                client_error: str | None = CLIENT_ERROR_STATUS) -> Scenario:
-    """Request counters on REPLICAS instances whose 5xx share, all instances together, is
-    ``level`` (rounded to whole requests): errors spread evenly, successes unevenly, and a tenth
-    of the rest answered with ``client_error`` (a 4xx, not an error) where given."""
+                client_error: str | None = CLIENT_ERROR_STATUS, route_label: str | None = None) -> Scenario:
+    """Request counters on REPLICAS instances (and two routes of each, where ``route_label`` names
+    the labels' route) whose 5xx share, all together, is ``level`` (rounded to whole requests):
+    errors spread evenly over the instances, on the first route; successes unevenly; and a tenth of
+    the rest answered with ``client_error`` (a 4xx, not an error) where given."""
     errors = _requests(level, per_interval)
     ok = per_interval - errors
     series: list[InputSeries] = []
     for position, (share, instance) in enumerate(zip(OK_SHARES, replicas(labels))):
-        answered = {"200": ok * share}
-        if client_error is not None:
-            answered = {"200": ok * share * (1 - CLIENT_ERROR_SHARE), client_error: ok * share * CLIENT_ERROR_SHARE}
-        answered[error_status] = errors / REPLICAS
-        series += _restarting([InputSeries(selector(count_metric, {**instance, status_label: status}),
-                                           f"0+{sample_text(count)}x{{n}}") for status, count in answered.items()],
-                              position)
+        served = routes(instance, route_label)
+        instance_series = []
+        for route, route_share in zip(served, _route_shares(len(served))):
+            good = ok * share * route_share
+            answered = {"200": good}
+            if client_error is not None:
+                answered = {"200": good * (1 - CLIENT_ERROR_SHARE), client_error: good * CLIENT_ERROR_SHARE}
+            if route is served[0]:
+                answered[error_status] = errors / REPLICAS
+            instance_series += [InputSeries(selector(count_metric, {**route, status_label: status}),
+                                            f"0+{sample_text(count)}x{{n}}") for status, count in answered.items()]
+        series += _restarting(instance_series, position)
     seconds = interval.seconds
     value = (errors / seconds) / ((ok / seconds) + (errors / seconds))
     return Scenario(tuple(series), value, interval, request_rate=per_interval / seconds)
@@ -192,11 +216,13 @@ def le_text(bound: float) -> str:
 
 
 def latency_quantile(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], quantile: float,
-                     level: float, interval: Duration, per_interval: float = 1000) -> Scenario:
+                     level: float, interval: Duration, per_interval: float = 1000,
+                     route_label: str | None = None) -> Scenario:
     """A histogram whose ``quantile`` (by histogram_quantile's linear interpolation) is about ``level``.
 
     Requests go to the bucket holding ``level``, plus enough "fast" ones in the first bucket
-    to move the quantile's rank to ``level`` within it.
+    to move the quantile's rank to ``level`` within it. The slow ones on the first route, the fast
+    ones shared over both (where ``route_label`` names the labels' route).
     """
     index = next((i for i, bound in enumerate(buckets) if bound >= level), len(buckets) - 1)
     upper = buckets[index]
@@ -212,24 +238,32 @@ def latency_quantile(metric: str, labels: Mapping[str, str], buckets: tuple[floa
     restarting = RESTARTING if fast else 0
     series = _restarting(list(histogram(metric, first, buckets, {upper: slow}, slow)), 0, restarting)
     for position, instance in enumerate(rest, 1):
-        part = fast / len(rest)
-        series += _restarting(list(histogram(metric, instance, buckets, {buckets[0]: part} if part else {}, part)),
-                              position, restarting)
+        served = routes(instance, route_label)
+        instance_series: list[InputSeries] = []
+        for route, route_share in zip(served, _route_shares(len(served))):
+            part = fast / len(rest) * route_share
+            instance_series += histogram(metric, route, buckets, {buckets[0]: part} if part else {}, part)
+        series += _restarting(instance_series, position, restarting)
     return Scenario(tuple(series), value, interval, request_rate=per_interval / interval.seconds)
 
 
 def slow_share(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], threshold: float, level: float,
-               interval: Duration, per_interval: float = 10000) -> Scenario:
+               interval: Duration, per_interval: float = 10000, route_label: str | None = None) -> Scenario:
     """A histogram where a ``level`` share of requests is slower than ``threshold`` (a bucket bound)."""
     slow = _requests(level, per_interval)
     above = next((bound for bound in buckets if bound > threshold), None)
     good = per_interval - slow
     series: list[InputSeries] = []
-    # Slow requests spread evenly, fast ones unevenly, over the instances.
+    # Slow requests spread evenly over the instances, on the first route; fast ones unevenly.
     for position, (share, instance) in enumerate(zip(OK_SHARES, replicas(labels))):
-        counts = {threshold: good * share, **({above: slow / REPLICAS} if above is not None else {})}
-        series += _restarting(list(histogram(metric, instance, buckets, counts, good * share + slow / REPLICAS)),
-                              position)
+        served = routes(instance, route_label)
+        instance_series: list[InputSeries] = []
+        for route, route_share in zip(served, _route_shares(len(served))):
+            fast = good * share * route_share
+            late = slow / REPLICAS if route is served[0] else 0
+            counts = {threshold: fast, **({above: late} if above is not None and late else {})}
+            instance_series += histogram(metric, route, buckets, counts, fast + late)
+        series += _restarting(instance_series, position)
     return Scenario(tuple(series), slow / per_interval, interval, request_rate=per_interval / interval.seconds)
 
 

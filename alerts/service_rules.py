@@ -319,11 +319,13 @@ def _ratio_instance(context: RuleContext, service: Service, threshold: float,
         per_interval = 10000 if rate is None else rate * interval.seconds
         return scenarios.error_ratio(f"{metrics.histogram}_count", _request_labels(service), metrics.status_label,
                                      level, interval, per_interval=per_interval,
-                                     client_error=scenarios.client_error_status(metrics.error_status_regex))
+                                     client_error=scenarios.client_error_status(metrics.error_status_regex),
+                                     route_label=metrics.route_label)
 
     return AlertInstance(_labels(service), threshold, True, build, min(threshold * 2, (threshold + 1) / 2),
                          threshold * 0.9, min_request_rate=red_traffic_floor(service), sparse=build,
-                         guard_window=Duration.parse(RATE_WINDOW), release_level=release)
+                         guard_window=Duration.parse(RATE_WINDOW), release_level=release,
+                         lull_window=Duration.parse(RATE_WINDOW))
 
 
 def latency_edge(service: Service, severity: str) -> Duration | None:
@@ -378,13 +380,14 @@ def _latency_instance(context: RuleContext, service: Service, threshold: float,
     def build(level: float, rate: float | None = None) -> Scenario:
         per_interval = 1000 if rate is None else rate * interval.seconds
         return scenarios.latency_quantile(metrics.histogram, _request_labels(service), metrics.buckets, 0.95, level,
-                                          interval, per_interval=per_interval)
+                                          interval, per_interval=per_interval, route_label=metrics.route_label)
 
     # histogram_quantile reports at most the highest bucket bound (the spec keeps thresholds below it).
     fire = min(threshold * 2, max(metrics.buckets))
     return AlertInstance(_labels(service), threshold, True, build, fire, threshold * 0.9,
                          min_request_rate=red_traffic_floor(service), sparse=build,
-                         guard_window=Duration.parse(RATE_WINDOW), release_level=release)
+                         guard_window=Duration.parse(RATE_WINDOW), release_level=release,
+                         lull_window=Duration.parse(RATE_WINDOW))
 
 
 def flapping_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:

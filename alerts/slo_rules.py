@@ -176,10 +176,11 @@ def _scenario(context: RuleContext, service: Service, slo: Slo, level: float, ra
     if slo.kind == "errors":
         return scenarios.error_ratio(f"{metrics.histogram}_count", request, metrics.status_label, level, interval,
                                      per_interval=per_interval,
-                                     client_error=scenarios.client_error_status(metrics.error_status_regex))
+                                     client_error=scenarios.client_error_status(metrics.error_status_regex),
+                                     route_label=metrics.route_label)
     assert slo.threshold is not None
     return scenarios.slow_share(metrics.histogram, request, metrics.buckets, slo.threshold.seconds, level, interval,
-                                per_interval=per_interval)
+                                per_interval=per_interval, route_label=metrics.route_label)
 
 
 def burn_threshold(slo: Slo, window: BurnWindow) -> Decimal:

@@ -149,7 +149,8 @@ def _send_error_instance(context: RuleContext, target: str, alertmanager: str) -
                                 counter=True)
         return Scenario(sent.series + errors.series, errors.value / sent.value, RATE_WINDOW)
     # Twice the threshold and 90% of it: a threshold moved either way by mistake changes the outcome.
-    return AlertInstance(labels, SEND_ERROR_RATIO, True, build, SEND_ERROR_RATIO * 2, SEND_ERROR_RATIO * 0.9)
+    return AlertInstance(labels, SEND_ERROR_RATIO, True, build, SEND_ERROR_RATIO * 2, SEND_ERROR_RATIO * 0.9,
+                         lull_window=RATE_WINDOW)
 
 
 def stack_rule_groups(context: RuleContext) -> list[RuleGroup]:

@@ -12,7 +12,7 @@ import yaml
 
 from alerts.stack_rules import WATCHDOG
 
-from alerts.promtool_tests import promtool_test_artifacts
+from alerts.promtool_tests import HOLD_CLASSES, hold_class, promtool_test_artifacts
 from alerts.rule_files import rule_file_artifacts, rule_files
 from stack.pipeline import generate
 from stack.spec.loader import load_spec, load_spec_text
@@ -89,6 +89,8 @@ def test_every_plan_alert_exists_with_its_severity() -> None:
 RECOVERS = "keeps firing for keep_firing_for after it recovers"
 QUIET = "stays quiet just inside the threshold"
 LULL = "keeps firing while traffic stops, until its window [5m] is empty"
+VANISHES, APPEARS = "fires once its series have been gone past for", "stays quiet when its series appear late"
+ABSENCE_ALERTS = ("ScrapeJobMissing", "RequestMetricsMissing")
 
 
 @pytest.mark.parametrize("text", ["default", "two-teams"])
@@ -111,7 +113,8 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
         twice = kind == RECOVERS or (kind == QUIET and case["alertname"] in hysteresis)
         # A lull: firing half-way through the window, (kept firing once it is empty,) resolved.
         lull = (1 + (case["alertname"] in kept)) if kind == LULL else 0
-        assert len(group["alert_rule_test"]) == 1 + len(also) + twice + lull
+        pending = kind in (VANISHES, APPEARS)  # also checked an evaluation before it may change
+        assert len(group["alert_rule_test"]) == 1 + len(also) + twice + lull + pending
         kinds.setdefault(case["alertname"], set()).update([kind, *also])
         if kind == "fires":
             fired.setdefault(case["alertname"], []).extend(a["exp_labels"] for a in case["exp_alerts"])
@@ -139,9 +142,6 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
             # it; a pending alert does not hold (a spike shorter than for).
             expected |= {"holds while above its release level", "resolves under its release level",
                          "stays quiet after a spike shorter than for"}
-            # Traffic that stops: the critical RED alerts (the warnings hold longer than half a window
-            # and are tested at a 2m step, too coarse for the lull's checks).
-            expected.add(LULL)
         elif rule.keep_firing_for is not None:
             expected.add(RECOVERS)  # a cause on gauges: still firing after it recovers, then resolved
         if any(r.instances[0].count_window is not None for r in same):
@@ -161,6 +161,14 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
                 if windows.faster_long is not None:  # a slower pair: released once its faster pair lacks traffic
                     expected |= {"fires once the faster pair's short window has seen too few requests",
                                  "stays quiet while the faster pair's short window has seen just enough requests"}
+        if rule.instances[0].lull_window is not None and hold_class(rule) == HOLD_CLASSES[0]:
+            # Ratios of counters (RED, notification errors): traffic that stops. Not at a 2m step
+            # (the RED warnings): too coarse for the lull's checks inside a 5m window.
+            expected.add(LULL)
+        if rule.name in ABSENCE_ALERTS:
+            # Fired by missing series: tested with the series vanishing (a stale marker), and with
+            # them arriving half-way to for (pending, then reset).
+            expected |= {VANISHES, APPEARS}
         assert kinds[rule.name] == expected
         for instance in rule.instances:
             expected = {**rule.labels, **instance.labels}

@@ -20,7 +20,7 @@ import yaml
 from typer.testing import CliRunner
 
 from alerts.model import InputSeries
-from alerts.mutation import Mutant, expression_mutants, render, rule_mutants
+from alerts.mutation import Mutant, compared_above_zero, expression_mutants, render, rule_mutants
 from alerts.neighbours import Neighbourhood, Recordings, metric_filters, neighbours
 from stack.cli import app
 from stack.pipeline import generate
@@ -34,8 +34,8 @@ pytestmark = pytest.mark.long_running(490)  # seconds in one process: scheduled 
 # The rule files mutation-tested in `make test`, on the default spec and a second one unlike it.
 CHECKED_FILES = ("services.yml", "datastores.yml", "queues.yml", "host.yml", "stack.yml")
 KILL_RATE = 0.95
-# slo.yml: about 1000 mutants, each running SLO tests of hours of input, so a fixed sample of every
-# eighth (126; about 7 minutes on 2 cores). `obstack mutate --file slo.yml` runs them all
+# slo.yml: about 1030 mutants, each running SLO tests of hours of input, so a fixed sample of every
+# eighth (130; 7 to 12 minutes on 2 cores). `obstack mutate --file slo.yml` runs them all
 # (docs/alerting.md); the mistakes the audit found in it are checked below on every pair.
 SLO_FILE, SLO_STRIDE = "slo.yml", 8
 SECOND_SPEC = Path(__file__).parent / "specs" / "shop.yaml"
@@ -67,6 +67,7 @@ def test_aggregations_windows_and_regexes_are_mutated() -> None:
     assert ("swap the aggregation", "sum -> avg") in found
     assert ("drop a by label", "by (service, team) -> by (team)") in found
     assert ("add a by label", "by (... instance)") in found
+    assert ("add a by label", "by (... route)") in found
     assert ("window x2", "[5m] -> [10m]") in found
     assert ("widen a regex", 'code=~"5.." -> ".+"') in found
     assert ("read a counter as a gauge", "rate() -> deriv()") in found
@@ -90,7 +91,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(("spec_path", "stride"), [(None, 1), (SECOND_SPEC, 3)], ids=["default", "shop"])
 def test_the_generated_tests_kill_the_mutants(spec_path: Path | None, stride: int, tmp_path: Path,
                                              request: pytest.FixtureRequest) -> None:
-    """Every mutant of the default spec; every third of the second spec's 715, to keep `make test`
+    """Every mutant of the default spec; every third of the second spec's 774, to keep `make test`
     near its 15 minutes (all of them: `obstack mutate --file ...` on its tree, docs/alerting.md)."""
     require_binary("promtool", "prometheus")
     if spec_path is None:
@@ -296,3 +297,63 @@ def test_the_audit_s_slo_mistakes_are_rejected(tree: Path, tmp_path: Path) -> No
         report = run_mutants(copy, mutants)
         assert report.survived == [] and len(report.killed) == len(mutants), [m.key for m in report.survived]
 
+
+
+def test_keeping_the_route_is_rejected_and_a_label_no_series_carries_is_equivalent(tree: Path) -> None:
+    """Request inputs serve two routes: an aggregation that keeps the route splits the ratio per
+    route and is rejected; on `up`, which has no route, the same mistake changes nothing."""
+    mutants = [m for name in ("services.yml",)
+               for m in rule_mutants(name, yaml.safe_load((tree / "prometheus/rules" / name).read_text()))
+               if m.operator == "add a by label" and m.detail == "by (... route)"]
+    on_requests = [m for m in mutants if m.rule.startswith("service:")]
+    on_up = [m for m in mutants if m.rule == "ServiceDown"]
+    assert on_requests and on_up
+    report = run_mutants(tree, on_requests + on_up)
+    assert report.killed == on_requests
+    assert [(m, reason) for m, reason in report.equivalent] == [
+        (m, "no series it reads carries route: the added by label splits nothing") for m in on_up]
+
+
+def test_the_audit_s_disk_filter_mistakes_are_rejected(tree: Path) -> None:
+    """The audit's "removed the disk read-only / fstype filters": every host's input also holds a
+    full tmpfs and a full disk mounted read-only, which the alert must leave alone."""
+    rules = yaml.safe_load((tree / "prometheus/rules/host.yml").read_text())
+    group = rules["groups"][0]
+    position, rule = next((i, r) for i, r in enumerate(group["rules"]) if r["alert"] == "DiskSpaceLow")
+    expr = rule["expr"]
+    pseudo = re.search(r', fstype!~"[^"]+"', expr).group(0)  # type: ignore[union-attr]
+    no_fstype = Mutant("host.yml", group["name"], position, "DiskSpaceLow", "drop fstype everywhere", pseudo,
+                       expr.replace(pseudo, ""))
+    writable = expr.split("\nand ")[0]
+    no_readonly = Mutant("host.yml", group["name"], position, "DiskSpaceLow", "drop the read-only filter",
+                         "and node_filesystem_readonly == 0", writable)
+    assert no_fstype.expr != expr and "fstype" not in no_fstype.expr and "readonly" not in no_readonly.expr
+    report = run_mutants(tree, [no_fstype, no_readonly])
+    assert report.killed == [no_fstype, no_readonly]
+
+
+def test_rules_with_a_backslash_in_a_regex_are_mutated() -> None:
+    """A regex such as fstype!~"fuse\\..*" is printed back by the parser with its backslash
+    unescaped; every mutant of such a rule must still parse (none silently lost)."""
+    expr = 'node_filesystem_avail_bytes{job="node", fstype!~"tmpfs|fuse\\\\..*"} < 0.1'
+    mutants = list(expression_mutants(expr))
+    assert {"invert the comparison", "threshold x0.8", "drop a matcher", "negate a matcher"} <= {m[0] for m in mutants}
+    for _, _, text in mutants:
+        promql_parser.parse(text)
+    kept = next(text for operator, _, text in mutants if operator == "invert the comparison")
+    assert 'fstype!~"tmpfs|fuse\\\\..*"' in kept  # escaped as written, so it parses to the same regex
+
+
+def test_changes_to_the_zeros_of_an_or_branch_are_marked_and_equivalent_only_under_positive_comparisons() -> None:
+    ratio = '(sum by (service) (rate(errors_total{job="api"}[5m])) or 0 * events:rate5m{service="api"})' \
+            ' / events:rate5m{service="api"}'
+    document = {"groups": [{"name": "g", "rules": [{"record": "error:ratio5m", "expr": ratio}]}]}
+    zeros = {(m.operator, m.detail) for m in rule_mutants("f.yml", document) if m.zeros_only}
+    assert ("drop the or branch", "or 0 * events:rate5m{service=\"api\"}") in zeros
+    assert ("negate a matcher", 'service="api" -> !=') in zeros
+    assert not any(op == "drop a matcher" and "job" in detail for op, detail in zeros)  # the errors side
+    assert compared_above_zero('error:ratio5m{service="api"} > 0.01 unless on (service) error:ratio5m > 0.1',
+                               "error:ratio5m")
+    for reads_zero in ('error:ratio5m < 0.01', 'error:ratio5m >= 0', 'error:ratio5m > bool 0.01',
+                       'absent(error:ratio5m)', '0.01 < error:ratio5m'):
+        assert not compared_above_zero(reads_zero, "error:ratio5m"), reads_zero

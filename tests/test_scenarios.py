@@ -1,18 +1,21 @@
 """Input series of the generated tests: a restarting instance's counters read right by rate()
-and increase(), wrong by delta() and deriv() — checked with promtool itself."""
+and increase(), wrong by delta() and deriv() — checked with promtool itself; requests spread over
+instances and routes."""
 
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from alerts.scenarios import restarted
+from alerts.scenarios import error_ratio, restarted
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
+from stack.spec.values import Duration
 from tests.support.servers import require_binary
 
 
@@ -92,3 +95,27 @@ def test_every_request_alert_is_tested_across_a_restart() -> None:
 def _drops(values: str) -> bool:
     samples = expand(values) if "_" not in values and "stale" not in values else []
     return any(b < a for a, b in zip(samples, samples[1:]))
+
+
+def test_requests_are_spread_over_two_routes_with_the_errors_on_the_first() -> None:
+    """A rule that keeps the route reads each route's own share: 0 on one, more than the level on the other."""
+    labels = {"job": "api", "instance": "api:3000", "route": "/api/bookmarks"}
+    scenario = error_ratio("req_count", labels, "code", 0.02, Duration.parse("15s"), per_interval=10000,
+                           route_label="route")
+    per_route: dict[str, dict[str, float]] = {}
+    for series in scenario.series:
+        route = re.search(r'route="([^"]+)"', series.series).group(1)  # type: ignore[union-attr]
+        code = re.search(r'code="(\d+)"', series.series).group(1)  # type: ignore[union-attr]
+        step = float(series.values.split("+")[1].split("x")[0])
+        per_route.setdefault(route, {}).setdefault(code, 0.0)
+        per_route[route][code] += step
+    assert set(per_route) == {"/api/bookmarks", "/api/bookmarks/:id"}
+    assert "500" not in per_route["/api/bookmarks/:id"]
+    total = sum(sum(codes.values()) for codes in per_route.values())
+    assert per_route["/api/bookmarks"]["500"] / total == pytest.approx(0.02) == scenario.value
+    first = per_route["/api/bookmarks"]
+    assert first["500"] / sum(first.values()) > 0.02  # the route that fails, alone, reads more
+    # Without a route label in the labels: one route, as before.
+    single = error_ratio("req_count", {"job": "api", "instance": "api:3000"}, "code", 0.02, Duration.parse("15s"),
+                         route_label="route")
+    assert all("route=" not in s.series for s in single.series)
