@@ -29,15 +29,13 @@ from stack.validate.mutation import BaselineFailed, changed_rule_files, run_muta
 from stack.writer import write_tree
 from tests.support.servers import require_binary
 
-pytestmark = pytest.mark.long_running(490)  # seconds in one process: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.long_running(200)  # seconds in one process: scheduled first (tests/conftest.py)
 
 # The rule files mutation-tested in `make test`, on the default spec and a second one unlike it.
 CHECKED_FILES = ("services.yml", "datastores.yml", "queues.yml", "host.yml", "stack.yml")
 KILL_RATE = 0.95
-# slo.yml: about 1030 mutants, each running SLO tests of hours of input, so a fixed sample of every
-# eighth (130; 7 to 12 minutes on 2 cores). `obstack mutate --file slo.yml` runs them all
-# (docs/alerting.md); the mistakes the audit found in it are checked below on every pair.
-SLO_FILE, SLO_STRIDE = "slo.yml", 8
+# slo.yml is sampled in tests/test_mutation_slo.py (a module of its own: it runs beside this one);
+# the mistakes the audit found in it are checked below on every pair.
 SECOND_SPEC = Path(__file__).parent / "specs" / "shop.yaml"
 
 GUARDED = ('(service:http_request_errors:ratio_rate5m{service="api"} > 0.05)\n'
@@ -108,16 +106,6 @@ def test_the_generated_tests_kill_the_mutants(spec_path: Path | None, stride: in
     assert {"drop the and branch", "swap the aggregation", "widen a regex", "add a by label", "drop a matcher",
             "drop keep_firing_for", "threshold x2.5", "threshold x0.8", "read a counter as a gauge"} <= killed
     survivors = "\n".join(m.key for m in report.survived)
-    assert report.kill_rate >= KILL_RATE, f"kill rate {report.kill_rate:.1%}; survivors:\n{survivors}"
-
-
-def test_the_generated_slo_tests_kill_a_sample_of_the_slo_mutants(tree: Path) -> None:
-    """Every eighth mutant of the default spec's slo.yml, the same ones every run (rule order)."""
-    document = yaml.safe_load((tree / "prometheus/rules" / SLO_FILE).read_text())
-    mutants = list(rule_mutants(SLO_FILE, document))[::SLO_STRIDE]
-    report = run_mutants(tree, mutants)
-    survivors = "\n".join(m.key for m in report.survived)
-    assert report.tested >= 100, report.tested  # a sample, not a handful
     assert report.kill_rate >= KILL_RATE, f"kill rate {report.kill_rate:.1%}; survivors:\n{survivors}"
 
 
@@ -309,7 +297,8 @@ def test_keeping_the_route_is_rejected_and_a_label_no_series_carries_is_equivale
     on_up = [m for m in mutants if m.rule == "ServiceDown"]
     assert on_requests and on_up
     report = run_mutants(tree, on_requests + on_up)
-    assert report.killed == on_requests
+    order = lambda mutants: sorted(mutants, key=lambda m: (m.key, m.expr))  # noqa: E731 (killed in any order)
+    assert order(report.killed) == order(on_requests)
     assert [(m, reason) for m, reason in report.equivalent] == [
         (m, "no series it reads carries route: the added by label splits nothing") for m in on_up]
 

@@ -20,9 +20,12 @@ from tests.support.servers import require_binary
 
 
 def expand(values: str) -> list[float]:
-    """promtool's expanding notation (numbers, ``axn`` and ``a+bxn`` only) as the samples it stands for."""
+    """promtool's expanding notation (numbers, ``axn`` and ``a+bxn``) as the samples it stands for;
+    missing samples (``_``, ``_xn``) and stale markers hold none."""
     samples: list[float] = []
     for token in values.split():
+        if token == "stale" or token.startswith("_"):
+            continue
         start, _, rest = token.partition("+")
         step, _, count = rest.partition("x") if rest else ("0", "", start.partition("x")[2] or "0")
         samples += [float(start.partition("x")[0]) + float(step) * i for i in range(int(count) + 1)]
