@@ -483,8 +483,8 @@ def _vanish_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind
         checks = [(timing.round_up(changed_ms + hold) - evaluation, []),
                   (timing.round_up(changed_ms + hold + timing.margin_ms), firing)]
     else:
-        checks = [(changed_ms - evaluation - changed_ms % evaluation if changed_ms % evaluation else
-                   changed_ms - evaluation, []), (timing.round_up(hold + timing.margin_ms), [])]
+        last_before = (changed_ms - 1) // evaluation * evaluation  # the last evaluation before they arrive
+        checks = [(last_before, []), (timing.round_up(hold + timing.margin_ms), [])]
     group = _group(rule, members, kind, checks[-1][0], checks[-1][1], timing, baseline)
     group["alert_rule_test"] = [{"eval_time": str(Duration(at)), "alertname": rule.name, "exp_alerts": expected}
                                 for at, expected in checks[:-1]] + group["alert_rule_test"]
