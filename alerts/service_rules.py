@@ -7,12 +7,14 @@ on them names its subject and owner; the scrape config puts both labels on the s
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, any_of, grouped, matcher, number, parenthesized, threshold_note
 from alerts.model import AlertInstance, AlertRule, RecordingRule, RuleGroup, Scenario
 from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, some_down_rules
+from stack.metric_catalog import RESIDENT_MEMORY
 from stack.spec.model import EXPORTER_JOB, Service
 from stack.spec.thresholds import LatencyLevels
 from stack.spec.values import Duration
@@ -428,6 +430,52 @@ def _flapping_rules(context: RuleContext, services: list[Service], severity: str
     )]
 
 
+# A worker's resident memory over this share of PM2's max_memory_restart: the reload is near.
+MEMORY_RESTART_SHARE = 0.9
+FOR_MEMORY_RESTART = Duration.parse("5m")
+FOR_MEMORY_RESTART_REASON = ("garbage collection lets resident memory swing for a minute or two; 5m near the limit "
+                             "is a worker growing into it")
+
+
+def memory_restart_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
+    """WorkerMemoryNearRestart: a worker's resident memory past 90% of the service's PM2
+    ``max_memory_restart``. PM2 compares the two every 30 s and reloads the worker over it: its
+    in-flight requests fail, its counters start again from zero."""
+    entries = [s for s in services if s.max_memory_restart is not None]
+    if not entries:
+        return []
+    groups = grouped(entries, lambda s: s.max_memory_restart)
+    terms = [f"{RESIDENT_MEMORY}{{{matcher('job', [s.job for s in group])}}} / {limit.bytes} > "
+             f"{number(MEMORY_RESTART_SHARE)}" for limit, group in groups]
+
+    def instance(service: Service, target: str) -> AlertInstance:
+        labels = {"job": service.job, "instance": target, **_labels(service)}
+        assert service.max_memory_restart is not None
+        limit = service.max_memory_restart.bytes
+
+        def build(level: float) -> Scenario:
+            resident = round(limit * level)
+            return replace(scenarios.constant(RESIDENT_MEMORY, labels, resident), value=resident / limit)
+        return AlertInstance(labels, MEMORY_RESTART_SHARE, True, build, (MEMORY_RESTART_SHARE + 1) / 2,
+                             MEMORY_RESTART_SHARE * 0.9)
+
+    return [AlertRule(
+        name="WorkerMemoryNearRestart", expr=any_of(terms), for_=FOR_MEMORY_RESTART,
+        for_reason=FOR_MEMORY_RESTART_REASON, severity="warning", subject="service",
+        summary="A worker's memory is close to PM2's max_memory_restart: PM2 will reload it.",
+        description=go_template("{instance} of {service} uses {value} of its max_memory_restart"
+                                + (f" ({groups[0][0]})" if len(groups) == 1 else "")
+                                + "; PM2 reloads it past the limit.", "percentage"),
+        runbook_url=context.runbook("WorkerMemoryNearRestart"), dashboard_url=None, value_format="percentage",
+        meaning="The worker's resident memory is above 90% of the service's max_memory_restart (spec: "
+                "services[].max_memory_restart, as in its PM2 ecosystem file). PM2 checks every 30 s and reloads a "
+                "worker over the limit: its in-flight requests fail and its counters start again.",
+        first_checks=("Is it one worker growing (a leak) or all of them (load, a larger working set)?",
+                      "Take a heap snapshot before the reload loses it; compare with a fresh worker."),
+        family=None, instances=tuple(instance(s, t) for s in entries for t in s.targets),
+    )]
+
+
 def service_rule_groups(context: RuleContext) -> list[RuleGroup]:
     services = list(context.spec.services)
     if not services:
@@ -435,7 +483,8 @@ def service_rule_groups(context: RuleContext) -> list[RuleGroup]:
     alerts = (*service_down_rules(context, services), *request_metrics_missing_rules(context, services),
               *health_check_rules(context, services),
               *error_rate_rules(context, services),
-              *latency_rules(context, services), *flapping_rules(context, services))
+              *latency_rules(context, services), *flapping_rules(context, services),
+              *memory_restart_rules(context, services))
     # One recording group per service: groups are evaluated concurrently, so the recordings' cost
     # per evaluation does not pile up in one serial group as services are added.
     recordings = [RuleGroup(f"service-{s.name}-recording", tuple(service_recording_rules(s))) for s in services]

@@ -30,6 +30,8 @@ STACK_TARGET_LABELS: tuple[str, ...] = ("team",)  # the prometheus and alertmana
 COUNTER_SUFFIXES: tuple[str, ...] = ("_total", "_count", "_sum", "_bucket")
 
 _FILESYSTEM = ("device", "fstype", "mountpoint")
+# prom-client's (and every Prometheus client's) process memory gauge, read against max_memory_restart.
+RESIDENT_MEMORY = "process_resident_memory_bytes"
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,8 @@ def service_entries(service: Service) -> list[CatalogEntry]:
     start_metric = getattr(service, "process_start_metric", "process_start_time_seconds")
     if start_metric:
         entries.append(CatalogEntry(start_metric, "gauge", (), "Process start time, in unixtime.", source, scrape))
+    if getattr(service, "max_memory_restart", None) is not None:
+        entries.append(CatalogEntry(RESIDENT_MEMORY, "gauge", (), "Resident memory size in bytes.", source, scrape))
     return entries
 
 

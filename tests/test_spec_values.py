@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from stack.spec.loader import load_spec, load_spec_text
 from stack.spec.model import ALERTMANAGER_FLOOR, PROMETHEUS_FLOOR
-from stack.spec.values import Duration, Ratio, Version
+from stack.spec.values import ByteSize, Duration, Ratio, Version
 
 # prometheus/common model/time.go: durationRE, as ParseDuration uses it (it also refuses "",
 # accepts the bare "0", and refuses more than 1<<63-1 milliseconds).
@@ -292,3 +292,29 @@ def test_minimal_entries_inherit_team_and_derive_fields() -> None:
         assert (queue.thresholds.backlog.critical, queue.thresholds.backlog.warning) == (1000, 500)
     assert spec.host.team == "payments"
     assert spec.teams == ["payments", "backoffice"]
+
+
+# PM2 7.0.4, lib/API/schema.json: max_memory_restart matches ^\d+(G|M|K)?$ (or is a number of
+# bytes); lib/tools/Config.js multiplies K, M and G by 1024, 1024**2 and 1024**3.
+PM2_BYTE_SIZE_RE = re.compile(r"^\d+(G|M|K)?$")
+PM2_UNITS = {"G": 1024**3, "M": 1024**2, "K": 1024}
+
+
+@given(st.integers(min_value=1, max_value=10**6), st.sampled_from(["", "K", "M", "G"]))
+def test_byte_size_reads_pm2_s_notation_as_pm2_does(count: int, unit: str) -> None:
+    text = f"{count}{unit}"
+    assert PM2_BYTE_SIZE_RE.match(text)
+    size = ByteSize.parse(text)
+    assert size.bytes == count * PM2_UNITS.get(unit, 1)
+    assert ByteSize.parse(str(size)) == size and PM2_BYTE_SIZE_RE.match(str(size))  # its text is PM2's too
+
+
+@pytest.mark.parametrize("bad", ["1.5G", "500MB", "0M", "", "-1M", "M", True, 0, -5, 1.5, None])
+def test_byte_size_refuses_what_pm2_refuses(bad: object) -> None:
+    with pytest.raises(ValueError, match="not a memory size"):
+        ByteSize.parse(bad)
+
+
+def test_the_default_spec_carries_the_plan_s_max_memory_restart() -> None:
+    service = load_spec().spec.services[0]
+    assert service.max_memory_restart == ByteSize(500 * 1024**2)

@@ -29,7 +29,7 @@ from .grafana import GrafanaSettings
 from .notifications import Notifications, Receiver, Route, Watchdog, WebhookReceiver
 from .platform import ComposeSettings, KubernetesSettings, LogsSettings, TracingSettings
 from .thresholds import DatastoreThresholds, HostThresholds, QueueThresholds, ServiceThresholds
-from .values import Duration, Ratio, Version
+from .values import ByteSize, Duration, Ratio, Version
 
 # Debian's prometheus and prometheus-alertmanager: the oldest releases the output must load in.
 PROMETHEUS_FLOOR = Version(2, 42)
@@ -148,6 +148,11 @@ class Service(StrictModel):
     process_start_metric: MetricName | None = Field(
         "process_start_time_seconds",
         description="Gauge of the process start time (prom-client default metrics), for restart alerts; null turns them off.",
+    )
+    max_memory_restart: ByteSize | None = Field(
+        None,
+        description="PM2's max_memory_restart of the service's workers (e.g. '500M'): PM2 reloads a worker whose "
+                    "resident memory exceeds it; WorkerMemoryNearRestart warns at 90% (null: no such limit).",
     )
     slos: list[Slo] = Field(default_factory=_plan_slos, description="Service level objectives (default: the plan's three).")
     thresholds: ServiceThresholds = Field(default_factory=ServiceThresholds)

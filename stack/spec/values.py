@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
@@ -37,9 +37,28 @@ def _core_schema_for(parse: Any) -> core_schema.CoreSchema:
     )
 
 
+class _SpecValue:
+    """A spec value pydantic validates with the class's own ``parse`` and writes as its text;
+    ``JSON_SCHEMA`` is what the spec's JSON schema says of it."""
+
+    JSON_SCHEMA: ClassVar[dict[str, Any]]
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return _core_schema_for(cls.parse)  # type: ignore[attr-defined]
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return dict(cls.JSON_SCHEMA)
+
+
 @dataclass(frozen=True, order=True)
-class Duration:
+class Duration(_SpecValue):
     """A Prometheus duration such as ``30s``, ``1h30m`` or ``500ms``."""
+
+    JSON_SCHEMA: ClassVar[dict[str, Any]] = {
+        "type": "string", "pattern": _DURATION_PATTERN.replace("^(", "^(?=.)("), "examples": ["30s", "5m", "1h30m"],
+    }
 
     milliseconds: int
 
@@ -83,21 +102,22 @@ class Duration:
                 parts.append(f"{count}{unit}")
         return "".join(parts)
 
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return _core_schema_for(cls.parse)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
-        return {"type": "string", "pattern": _DURATION_PATTERN.replace("^(", "^(?=.)("), "examples": ["30s", "5m", "1h30m"]}
 
 
 _PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
 @dataclass(frozen=True, order=True)
-class Ratio:
+class Ratio(_SpecValue):
     """A fraction in [0, 1], written ``'5%'`` or ``0.05`` in the spec."""
+
+    JSON_SCHEMA: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%\s*$"},
+            {"type": "number", "minimum": 0, "maximum": 1},
+        ],
+        "examples": ["5%", "99.9%", 0.05],
+    }
 
     value: Decimal
 
@@ -140,19 +160,43 @@ class Ratio:
     def __str__(self) -> str:
         return self.percent
 
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return _core_schema_for(cls.parse)
+
+
+# PM2's max_memory_restart (pm2 lib/API/schema.json and lib/tools/Config.js, 7.0.4): a number of
+# bytes, or digits with K, M or G, each a power of 1024.
+_BYTE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
+_BYTE_SIZE_RE = re.compile(r"^(\d+)([KMG])?$")
+
+
+@dataclass(frozen=True, order=True)
+class ByteSize(_SpecValue):
+    """A memory size in PM2's notation: ``500M``, ``1G``, ``512K`` (powers of 1024) or bytes."""
+
+    JSON_SCHEMA: ClassVar[dict[str, Any]] = {
+        "anyOf": [{"type": "string", "pattern": r"^\d+[KMG]?$"}, {"type": "integer", "minimum": 1}],
+        "examples": ["500M", "1G"],
+    }
+
+    bytes: int
 
     @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
-        return {
-            "anyOf": [
-                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%\s*$"},
-                {"type": "number", "minimum": 0, "maximum": 1},
-            ],
-            "examples": ["5%", "99.9%", 0.05],
-        }
+    def parse(cls, value: Any) -> ByteSize:
+        if isinstance(value, ByteSize):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return cls(value)
+        match = _BYTE_SIZE_RE.match(value.strip()) if isinstance(value, str) else None
+        if match is None or int(match.group(1)) == 0:
+            raise ValueError(f"'{value}' is not a memory size; write it as PM2 does: digits with K, M or G "
+                             "(powers of 1024), e.g. '500M', or a number of bytes")
+        return cls(int(match.group(1)) * _BYTE_UNITS.get(match.group(2) or "", 1))
+
+    def __str__(self) -> str:
+        for unit in ("G", "M", "K"):
+            if self.bytes % _BYTE_UNITS[unit] == 0:
+                return f"{self.bytes // _BYTE_UNITS[unit]}{unit}"
+        return str(self.bytes)
+
 
 
 def _clean(number: Decimal) -> Decimal:
@@ -169,8 +213,11 @@ _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
 
 
 @dataclass(frozen=True, order=True)
-class Version:
+class Version(_SpecValue):
     """A release version such as ``2.42`` or ``0.25.0`` (patch optional)."""
+
+    JSON_SCHEMA: ClassVar[dict[str, Any]] = {"type": "string", "pattern": r"^v?\d+\.\d+(\.\d+)?$",
+                                             "examples": ["2.42", "0.25.0"]}
 
     major: int
     minor: int
@@ -188,11 +235,3 @@ class Version:
 
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}" + (f".{self.patch}" if self.patch else "")
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return _core_schema_for(cls.parse)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
-        return {"type": "string", "pattern": r"^v?\d+\.\d+(\.\d+)?$", "examples": ["2.42", "0.25.0"]}
