@@ -15,6 +15,7 @@ import grafanalib.core as G
 
 from alerts.service_rules import (
     ERROR_RATIO_RECORD,
+    MEMORY_RESTART_SHARE,
     P95_RECORD,
     compared_latency_levels,
     red_traffic_floor,
@@ -50,6 +51,7 @@ from dashboards.panels import (
     traces,
     up_steps,
 )
+from stack.metric_catalog import RESIDENT_MEMORY
 from stack.spec.model import Service, Slo, Spec
 
 RESTART_WINDOW = "30m"  # the window ServiceFlapping counts restarts over
@@ -117,6 +119,13 @@ def _instance_panels(service: Service) -> list[Panel]:
             "ServiceFlapping threshold.",
             [prom(f"changes({selector(service.process_start_metric, *scope)}[{RESTART_WINDOW}])", "{{instance}}")],
             "short", alert_steps(service.thresholds.restarts), minimum=0))
+    if service.max_memory_restart is not None:
+        limit = service.max_memory_restart
+        panels.append(timeseries(
+            f"Worker memory, share of max_memory_restart ({limit})", "Each worker's resident memory against the "
+            "PM2 limit that reloads it. Dashed: the WorkerMemoryNearRestart threshold.",
+            [prom(f"{selector(RESIDENT_MEMORY, *scope)} / {limit.bytes}", "{{instance}}")],
+            "percentunit", steps(GREEN, (MEMORY_RESTART_SHARE, ORANGE)), minimum=0))
     return panels
 
 
