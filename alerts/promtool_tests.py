@@ -800,6 +800,15 @@ def _surely_quiet(instance: AlertInstance, level: float, traffic: _YoungTraffic 
                for window, floor in ((windows.long, windows.long_floor), (windows.short, windows.short_floor)))
 
 
+def _others_surely_quiet(rule: AlertRule, siblings: list[tuple[AlertRule, AlertInstance]], level: float,
+                         traffic: _YoungTraffic | _Trickle, own_too: bool = False,
+                         besides: AlertInstance | None = None) -> bool:
+    """Whether every other pair of the subject's SLO (and its own, with ``own_too``), but
+    ``besides``, surely stays quiet on ``traffic`` at ``level``."""
+    return all(_surely_quiet(instance, level, traffic) for sibling, instance in siblings
+               if (own_too or _pair_labels(sibling) != _pair_labels(rule)) and instance is not besides)
+
+
 def _pair_labels(rule: AlertRule) -> dict[str, str]:
     """A rule's static labels but its subject's: the same for one pair of every service."""
     return {key: value for key, value in rule.labels.items() if key != rule.subject}
@@ -839,10 +848,8 @@ def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind,
         # The subject's own rule (``rule`` may stand for the same pair of several services) and
         # the other pairs of its SLO.
         siblings = index[(rule.name, frozenset(instance.labels.items()))]
-        pair = _pair_labels(rule)
         own = _own(rule, siblings)
-        if not all(_surely_quiet(sibling, level, traffic) for other, sibling in siblings
-                   if _pair_labels(other) != pair):
+        if not _others_surely_quiet(rule, siblings, level, traffic):
             return None
         if kind == "young-fires":
             if (alert := _described(own, instance, scenario)) is None:
@@ -918,8 +925,7 @@ def _trickle_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKin
         assert sparse is not None
         siblings = index[(rule.name, frozenset(instance.labels.items()))]
         own = _own(rule, siblings)
-        if not all(_surely_quiet(other, level, traffic) for sibling, other in siblings
-                   if kind == "trickle" or _pair_labels(sibling) != _pair_labels(rule)):
+        if not _others_surely_quiet(rule, siblings, level, traffic, own_too=kind == "trickle"):
             return None
         busy = sparse(level, traffic.rate * timing.sample_ratio)
         quiet = sparse(level, traffic.trickle * timing.sample_ratio)
@@ -991,8 +997,7 @@ def _released_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKi
         own = _own(rule, siblings)
         firing, fires = (own, instance) if kind == "released" else next(
             (sibling, other) for sibling, other in siblings if other is faster)
-        if not all(_surely_quiet(other, level, traffic) for sibling, other in siblings
-                   if _pair_labels(sibling) != _pair_labels(rule) and other is not fires):
+        if not _others_surely_quiet(rule, siblings, level, traffic, besides=fires):
             return None
         busy = instance.sparse(level, traffic.rate * timing.sample_ratio)
         scenario = _then(busy, instance.sparse(level, traffic.trickle * timing.sample_ratio),

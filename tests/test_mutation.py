@@ -28,6 +28,7 @@ from stack.spec.loader import load_spec
 from stack.validate.mutation import BaselineFailed, changed_rule_files, run_mutants
 from stack.writer import write_tree
 from tests.support.servers import require_binary
+from tests.support.trees import generated_tree
 
 pytestmark = pytest.mark.long_running(200)  # seconds in one process: scheduled first (tests/conftest.py)
 
@@ -80,10 +81,7 @@ def test_rules_lose_their_for_and_keep_firing_for() -> None:
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_binary("promtool", "prometheus")
-    root = tmp_path_factory.mktemp("mutation")
-    write_tree(root, generate(load_spec(None)))
-    return root
+    return generated_tree(tmp_path_factory.mktemp("mutation"))
 
 
 @pytest.mark.parametrize(("spec_path", "stride"), [(None, 1), (SECOND_SPEC, 3)], ids=["default", "shop"])
@@ -91,12 +89,7 @@ def test_the_generated_tests_kill_the_mutants(spec_path: Path | None, stride: in
                                              request: pytest.FixtureRequest) -> None:
     """Every mutant of the default spec; every third of the second spec's 774, to keep `make test`
     near its 15 minutes (all of them: `obstack mutate --file ...` on its tree, docs/alerting.md)."""
-    require_binary("promtool", "prometheus")
-    if spec_path is None:
-        root = request.getfixturevalue("tree")
-    else:
-        root = tmp_path
-        write_tree(root, generate(load_spec(spec_path)))
+    root = request.getfixturevalue("tree") if spec_path is None else generated_tree(tmp_path, spec_path)
     mutants = [m for name in CHECKED_FILES
                for m in rule_mutants(name, yaml.safe_load((root / "prometheus/rules" / name).read_text()))]
     mutants = mutants[::stride]

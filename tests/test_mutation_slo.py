@@ -13,11 +13,8 @@ import pytest
 import yaml
 
 from alerts.mutation import rule_mutants
-from stack.pipeline import generate
-from stack.spec.loader import load_spec
 from stack.validate.mutation import run_mutants
-from stack.writer import write_tree
-from tests.support.servers import require_binary
+from tests.support.trees import generated_tree
 from tests.test_mutation import KILL_RATE
 
 pytestmark = pytest.mark.long_running(600)  # seconds in one process: scheduled first (tests/conftest.py)
@@ -29,10 +26,7 @@ SLO_FILE, SLO_STRIDE = "slo.yml", 8
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_binary("promtool", "prometheus")
-    root = tmp_path_factory.mktemp("mutation-slo")
-    write_tree(root, generate(load_spec(None)))
-    return root
+    return generated_tree(tmp_path_factory.mktemp("mutation-slo"))
 
 
 def test_the_generated_slo_tests_kill_a_sample_of_the_slo_mutants(tree: Path) -> None:
