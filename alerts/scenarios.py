@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from alerts.model import InputSeries, Scenario
 from stack.spec.values import Duration
@@ -163,15 +163,16 @@ CLIENT_ERROR_STATUS = "404"
 CLIENT_ERROR_SHARE = 0.1  # of the requests that are not server errors
 
 
-def client_error_status(error_regex: str) -> str | None:
-    """A 4xx status the service's error regex does not count (None when it counts 404 too): request
+def client_error_status(error_regex: str, status: str = CLIENT_ERROR_STATUS) -> str | None:
+    """A 4xx ``status`` the service's error regex does not count (None when it counts it too): request
     inputs carry some, so a rule counting client errors as failures reads another share."""
-    return None if re.fullmatch(error_regex, CLIENT_ERROR_STATUS) else CLIENT_ERROR_STATUS
+    return None if re.fullmatch(error_regex, status) else status
 
 
 def error_ratio(count_metric: str, labels: Mapping[str, str], status_label: str, level: float, interval: Duration,
                 per_interval: float = 10000, error_status: str = "500",
-                client_error: str | None = CLIENT_ERROR_STATUS, route_label: str | None = None) -> Scenario:
+                client_error: str | None = CLIENT_ERROR_STATUS, route_label: str | None = None,
+                ok_status: str = "200") -> Scenario:
     """Request counters on REPLICAS instances (one of them serving two routes, where ``route_label``
     names the labels' route) whose 5xx share, all together, is ``level`` (rounded to whole requests):
     errors spread evenly over the instances, on the first route; successes unevenly; and a tenth of
@@ -184,9 +185,9 @@ def error_ratio(count_metric: str, labels: Mapping[str, str], status_label: str,
         instance_series = []
         for route, route_share in zip(served, _route_shares(len(served))):
             good = ok * share * route_share
-            answered = {"200": good}
+            answered = {ok_status: good}
             if client_error is not None:
-                answered = {"200": good * (1 - CLIENT_ERROR_SHARE), client_error: good * CLIENT_ERROR_SHARE}
+                answered = {ok_status: good * (1 - CLIENT_ERROR_SHARE), client_error: good * CLIENT_ERROR_SHARE}
             if route is served[0]:
                 answered[error_status] = errors / REPLICAS
             instance_series += [InputSeries(selector(count_metric, {**route, status_label: status}),
@@ -197,10 +198,21 @@ def error_ratio(count_metric: str, labels: Mapping[str, str], status_label: str,
     return Scenario(tuple(series), value, interval, request_rate=per_interval / seconds)
 
 
+@dataclass(frozen=True)
+class RequestCounter:
+    """A request counter kept apart from the latency histogram (prometheus-fastapi-instrumentator's
+    http_requests_total): latency inputs count their requests on it too, as answered with ``status``."""
+
+    name: str
+    status_label: str
+    status: str
+
+
 def histogram(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], counts: Mapping[float, float],
-              total: float) -> tuple[InputSeries, ...]:
+              total: float, counter: RequestCounter | None = None) -> tuple[InputSeries, ...]:
     """Bucket and count series of a histogram receiving ``counts[bucket bound]`` requests per interval
-    (``total`` in all; any not in ``counts`` land in the +Inf bucket)."""
+    (``total`` in all; any not in ``counts`` land in the +Inf bucket), and the same requests on
+    ``counter`` where the service counts them apart."""
     series: list[InputSeries] = []
     cumulative = 0
     for bound in buckets:
@@ -209,6 +221,9 @@ def histogram(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...]
                                   f"0+{sample_text(cumulative)}x{{n}}"))
     series.append(InputSeries(selector(f"{metric}_bucket", {**labels, "le": "+Inf"}), f"0+{sample_text(total)}x{{n}}"))
     series.append(InputSeries(selector(f"{metric}_count", labels), f"0+{sample_text(total)}x{{n}}"))
+    if counter is not None:
+        series.append(InputSeries(selector(counter.name, {**labels, counter.status_label: counter.status}),
+                                  f"0+{sample_text(total)}x{{n}}"))
     return tuple(series)
 
 
@@ -219,7 +234,7 @@ def le_text(bound: float) -> str:
 
 def latency_quantile(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], quantile: float,
                      level: float, interval: Duration, per_interval: float = 1000,
-                     route_label: str | None = None) -> Scenario:
+                     route_label: str | None = None, counter: RequestCounter | None = None) -> Scenario:
     """A histogram whose ``quantile`` (by histogram_quantile's linear interpolation) is about ``level``.
 
     Requests go to the bucket holding ``level``, plus enough "fast" ones in the first bucket
@@ -238,19 +253,20 @@ def latency_quantile(metric: str, labels: Mapping[str, str], buckets: tuple[floa
     first, *rest = replicas(labels)
     slow = per_interval - fast
     restarting = RESTARTING if fast else 0
-    series = _restarting(list(histogram(metric, first, buckets, {upper: slow}, slow)), 0, restarting)
+    series = _restarting(list(histogram(metric, first, buckets, {upper: slow}, slow, counter)), 0, restarting)
     for position, instance in enumerate(rest, 1):
         served = routes(instance, route_label, position == 1)  # the first with fast requests
         instance_series: list[InputSeries] = []
         for route, route_share in zip(served, _route_shares(len(served))):
             part = fast / len(rest) * route_share
-            instance_series += histogram(metric, route, buckets, {buckets[0]: part} if part else {}, part)
+            instance_series += histogram(metric, route, buckets, {buckets[0]: part} if part else {}, part, counter)
         series += _restarting(instance_series, position, restarting)
     return Scenario(tuple(series), value, interval, request_rate=per_interval / interval.seconds)
 
 
 def slow_share(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...], threshold: float, level: float,
-               interval: Duration, per_interval: float = 10000, route_label: str | None = None) -> Scenario:
+               interval: Duration, per_interval: float = 10000, route_label: str | None = None,
+               counter: RequestCounter | None = None) -> Scenario:
     """A histogram where a ``level`` share of requests is slower than ``threshold`` (a bucket bound)."""
     slow = _requests(level, per_interval)
     above = next((bound for bound in buckets if bound > threshold), None)
@@ -264,7 +280,7 @@ def slow_share(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...
             fast = good * share * route_share
             late = slow / REPLICAS if route is served[0] else 0
             counts = {threshold: fast, **({above: late} if above is not None and late else {})}
-            instance_series += histogram(metric, route, buckets, counts, fast + late)
+            instance_series += histogram(metric, route, buckets, counts, fast + late, counter)
         series += _restarting(instance_series, position)
     return Scenario(tuple(series), slow / per_interval, interval, request_rate=per_interval / interval.seconds)
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from alerts import scenarios
+from alerts import request_inputs, scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, any_of, grouped, matcher, number, parenthesized, threshold_note
 from alerts.model import AlertInstance, AlertRule, RecordingRule, RuleGroup, Scenario
 from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, some_down_rules
 from stack.metric_catalog import RESIDENT_MEMORY
-from stack.spec.model import EXPORTER_JOB, Service
+from stack.spec.model import EXPORTER_JOB, RequestMetrics, Service
 from stack.spec.thresholds import LatencyLevels
 from stack.spec.values import Duration
 
@@ -48,7 +48,7 @@ P95_RECORD = f"service:http_request_duration_seconds:p95_rate{RATE_WINDOW}"
 def service_recording_rules(service: Service) -> list[RecordingRule]:
     metrics = service.request_metrics
     job = f'job="{service.job}"'
-    count = f"{metrics.histogram}_count"
+    count = metrics.request_counter
     # The static service label keeps one service's recordings apart from another's (promtool's duplicate lint).
     labels = {"service": service.name}
     rules = [
@@ -96,11 +96,6 @@ def _series_labels(service: Service) -> dict[str, str]:
     return {"job": service.job, "instance": service.targets[0], **_labels(service)}
 
 
-def _request_labels(service: Service) -> dict[str, str]:
-    metrics = service.request_metrics
-    return {**_series_labels(service), metrics.method_label: "GET", metrics.route_label: "/api/bookmarks"}
-
-
 def scrape_job(service: Service) -> ScrapeJob:
     return ScrapeJob(service.job, tuple(service.targets), _labels(service), service.thresholds.down_for)
 
@@ -141,13 +136,19 @@ FOR_METRICS_MISSING_REASON = (
     "its first observation); 10m of traffic-free uptime is rare for a service, a renamed metric is not")
 
 
+def _request_series(metrics: RequestMetrics) -> tuple[str, ...]:
+    """The series a service's requests must show up in: the request counter, and the latency
+    histogram's count where requests are counted apart from it."""
+    return tuple(dict.fromkeys((metrics.request_counter, f"{metrics.histogram}_count")))
+
+
 def request_metrics_missing_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
     """A target that is scraped (``up == 1``) but exposes no request histogram: every RED and SLO
     alert of the service reads nothing and stays silent."""
     terms = []
-    for histogram, group in grouped(services, lambda s: s.request_metrics.histogram):
+    for metrics, group in grouped(services, lambda s: _request_series(s.request_metrics)):
         jobs = matcher("job", [s.job for s in group])
-        terms.append(f"up{{{jobs}}} == 1\nunless on (job, instance)\n{histogram}_count{{{jobs}}}")
+        terms += [f"up{{{jobs}}} == 1\nunless on (job, instance)\n{metric}{{{jobs}}}" for metric in metrics]
 
     def instance(service: Service, target: str) -> AlertInstance:
         labels = {"job": service.job, "instance": target, **_labels(service)}
@@ -156,9 +157,10 @@ def request_metrics_missing_rules(context: RuleContext, services: list[Service])
             up = scenarios.constant("up", labels, 1).series
             if level:  # scraped, and no request series
                 return Scenario(up, 1.0, Duration(0), measure=1.0)
-            count = scenarios.constant(f"{service.request_metrics.histogram}_count",
-                                       {**labels, **_request_labels(service), "instance": target}, 5).series
-            return Scenario(up + count, 1.0, Duration(0), measure=0.0)
+            request = request_inputs.request_labels(service.request_metrics, labels)
+            counts = tuple(series for metric in _request_series(service.request_metrics)
+                           for series in scenarios.constant(metric, request, 5).series)
+            return Scenario(up + counts, 1.0, Duration(0), measure=0.0)
         return AlertInstance(labels, scenarios.DOWN, True, build, 1, 0)
 
     return [AlertRule(
@@ -319,10 +321,7 @@ def _ratio_instance(context: RuleContext, service: Service, threshold: float,
 
     def build(level: float, rate: float | None = None) -> Scenario:
         per_interval = 10000 if rate is None else rate * interval.seconds
-        return scenarios.error_ratio(f"{metrics.histogram}_count", _request_labels(service), metrics.status_label,
-                                     level, interval, per_interval=per_interval,
-                                     client_error=scenarios.client_error_status(metrics.error_status_regex),
-                                     route_label=metrics.route_label)
+        return request_inputs.error_ratio(metrics, _series_labels(service), level, interval, per_interval)
 
     return AlertInstance(_labels(service), threshold, True, build, min(threshold * 2, (threshold + 1) / 2),
                          threshold * 0.9, min_request_rate=red_traffic_floor(service), sparse=build,
@@ -381,8 +380,7 @@ def _latency_instance(context: RuleContext, service: Service, threshold: float,
 
     def build(level: float, rate: float | None = None) -> Scenario:
         per_interval = 1000 if rate is None else rate * interval.seconds
-        return scenarios.latency_quantile(metrics.histogram, _request_labels(service), metrics.buckets, 0.95, level,
-                                          interval, per_interval=per_interval, route_label=metrics.route_label)
+        return request_inputs.latency_quantile(metrics, _series_labels(service), 0.95, level, interval, per_interval)
 
     # histogram_quantile reports at most the highest bucket bound (the spec keeps thresholds below it).
     fire = min(threshold * 2, max(metrics.buckets))

@@ -17,7 +17,7 @@ from importlib import resources
 
 import yaml
 
-from alerts import scenarios
+from alerts import request_inputs, scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, number, parenthesized
 from alerts.model import AlertInstance, AlertRule, BurnWindows, RecordingRule, RuleGroup, Scenario
@@ -82,7 +82,7 @@ WINDOW_EVENTS = f"slo:window_events:rate{WINDOW_INPUT}"
 
 def _total_expr(service: Service, window: Duration) -> str:
     job = f'job="{service.job}"'
-    return f"sum by (service, team) (rate({service.request_metrics.histogram}_count{{{job}}}[{window}]))"
+    return f"sum by (service, team) (rate({service.request_metrics.request_counter}{{{job}}}[{window}]))"
 
 
 def _events(service: Service, window: Duration) -> str:
@@ -97,7 +97,7 @@ def _bad_events_expr(service: Service, slo: Slo, window: Duration, events: str) 
     job = f'job="{service.job}"'
     if slo.kind == "errors":
         errors = f'{metrics.status_label}=~"{metrics.error_status_regex}"'
-        return f"sum by (service, team) (rate({metrics.histogram}_count{{{job}, {errors}}}[{window}]))\nor\n0 * {events}"
+        return f"sum by (service, team) (rate({metrics.request_counter}{{{job}, {errors}}}[{window}]))\nor\n0 * {events}"
     assert slo.threshold is not None
     good = f'le="{scenarios.le_text(slo.threshold.seconds)}"'
     return f"{events}\n-\nsum by (service, team) (rate({metrics.histogram}_bucket{{{job}, {good}}}[{window}]))"
@@ -171,16 +171,11 @@ def _scenario(context: RuleContext, service: Service, slo: Slo, level: float, ra
     base = {"job": service.job, "instance": service.targets[0], "service": service.name, "team": service.team}
     if slo.kind == "availability":
         return scenarios.failed_scrapes(base, level, interval)
-    request = {**base, metrics.method_label: "GET", metrics.route_label: "/api/bookmarks"}
     per_interval = 100000 if rate is None else rate * interval.seconds
     if slo.kind == "errors":
-        return scenarios.error_ratio(f"{metrics.histogram}_count", request, metrics.status_label, level, interval,
-                                     per_interval=per_interval,
-                                     client_error=scenarios.client_error_status(metrics.error_status_regex),
-                                     route_label=metrics.route_label)
+        return request_inputs.error_ratio(metrics, base, level, interval, per_interval)
     assert slo.threshold is not None
-    return scenarios.slow_share(metrics.histogram, request, metrics.buckets, slo.threshold.seconds, level, interval,
-                                per_interval=per_interval, route_label=metrics.route_label)
+    return request_inputs.slow_share(metrics, base, slo.threshold.seconds, level, interval, per_interval)
 
 
 def burn_threshold(slo: Slo, window: BurnWindow) -> Decimal:

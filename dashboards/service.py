@@ -62,16 +62,22 @@ BUDGET_STEPS = ((0, ORANGE), (0.25, GREEN))
 def _red_panels(service: Service) -> list[Panel]:
     metrics = service.request_metrics
     scope = (f"service={quoted(service.name)}", JOB, INSTANCE)
-    count = selector(f"{metrics.histogram}_count", *scope)
-    errors = selector(f"{metrics.histogram}_count", *scope, f"{metrics.status_label}=~{quoted(metrics.error_status_regex)}")
+    count = selector(metrics.request_counter, *scope)
+    errors = selector(metrics.request_counter, *scope, f"{metrics.status_label}=~{quoted(metrics.error_status_regex)}")
     bucket = selector(f"{metrics.histogram}_bucket", *scope)
     thresholds = service.thresholds
     quantiles = [prom(f"histogram_quantile({q}, sum by (le) (rate({bucket}[{RATE_INTERVAL}])))", f"p{int(q * 100)}")
                  for q in (0.5, 0.95, 0.99)]
+    # A library without a route label (express-prom-bundle's default) shows the service as one series.
+    by_route = (timeseries("Requests per second by route", "How much traffic does each route get (all instances "
+                           "selected)?", [prom(f"sum by ({metrics.route_label}) (rate({count}[{RATE_INTERVAL}]))",
+                                               f"{{{{{metrics.route_label}}}}}")], "reqps", w=8)
+                if metrics.route_label else
+                timeseries("Requests per second", "How much traffic does the service get (all instances selected)? "
+                           "Its instrumentation has no route label (spec: request_metrics.route_label).",
+                           [prom(f"sum(rate({count}[{RATE_INTERVAL}]))", "requests")], "reqps", w=8))
     return [
-        timeseries("Requests per second by route", "How much traffic does each route get (all instances selected)?",
-                   [prom(f"sum by ({metrics.route_label}) (rate({count}[{RATE_INTERVAL}]))",
-                         f"{{{{{metrics.route_label}}}}}")], "reqps", w=8),
+        by_route,
         timeseries("Error ratio", "Which share of requests fails with a server error? Dashed lines: the "
                    "ErrorRateIncreased (warning) and HighErrorRate (critical) thresholds.",
                    [prom(f"sum(rate({errors}[{RATE_INTERVAL}]))\n/\nsum(rate({count}[{RATE_INTERVAL}]))", "error ratio")],

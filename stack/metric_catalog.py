@@ -168,20 +168,23 @@ def self_monitoring_entries() -> list[CatalogEntry]:
 
 
 def service_entries(service: Service) -> list[CatalogEntry]:
-    """The request histogram's three series and the process start time a service exposes."""
+    """The request histogram's three series (and the request counter, where the library counts
+    requests apart from it) and the process gauges a service exposes."""
     metrics = service.request_metrics
     source = f"service:{service.name}"
     scrape = (*SCRAPE_LABELS, *SERVICE_TARGET_LABELS)
-    request_labels = (metrics.method_label, metrics.route_label, metrics.status_label)
     series = [
-        ("_bucket", (*request_labels, "le"), "Requests per duration bucket (cumulative)."),
-        ("_count", request_labels, "Requests answered."),
-        ("_sum", request_labels, "Total request duration in seconds."),
+        ("_bucket", (*metrics.histogram_labels, "le"), "Requests per duration bucket (cumulative)."),
+        ("_count", metrics.histogram_labels, "Requests answered."),
+        ("_sum", metrics.histogram_labels, "Total request duration in seconds."),
     ]
     entries = [
         CatalogEntry(f"{metrics.histogram}{suffix}", "counter", labels, help, source, scrape)
         for suffix, labels, help in series
     ]
+    if metrics.requests is not None:
+        entries.append(CatalogEntry(metrics.requests, "counter", metrics.request_labels, "Requests answered, by status.",
+                                    source, scrape))
     # The spec may name another start-time gauge or none (null turns restart alerts off).
     start_metric = getattr(service, "process_start_metric", "process_start_time_seconds")
     if start_metric:

@@ -27,6 +27,7 @@ from .deploy import DeploySettings
 from .exporter import Exporter
 from .grafana import GrafanaSettings
 from .notifications import Notifications, Receiver, Route, Watchdog, WebhookReceiver
+from .request_presets import STATUS_EXAMPLES, PresetName, StatusFormat, fill_from_preset
 from .platform import ComposeSettings, KubernetesSettings, LogsSettings, TracingSettings
 from .thresholds import DatastoreThresholds, HostThresholds, QueueThresholds, ServiceThresholds
 from .values import ByteSize, Duration, Ratio, Version
@@ -41,8 +42,6 @@ ALERTMANAGER_JOB = "alertmanager"
 NODE_JOB = "node"  # the default of host.job
 EXPORTER_JOB = "obstack-exporter"
 
-# prom-client's default histogram buckets (seconds), the Node convention the plan's API follows.
-PROM_CLIENT_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class TargetVersions(StrictModel):
@@ -80,18 +79,56 @@ class PrometheusSettings(StrictModel):
 
 
 class RequestMetrics(StrictModel):
-    """How a service exposes its requests (default: prom-client's Node convention)."""
+    """How a service exposes its requests: a preset for the library it uses (default: prom-client's
+    Node convention), every key of which can be set by hand."""
 
-    histogram: MetricName = Field(
-        "http_request_duration_seconds", description="Request duration histogram; requests are counted from its _count."
+    derived_fields = ("histogram", "requests", "method_label", "route_label", "status_label", "status_format",
+                      "error_status_regex", "buckets")
+    preset: PresetName = Field(
+        "prom-client",
+        description="The instrumentation library, whose defaults fill every key left out: prom-client, "
+                    "express-prom-bundle, fastapi-instrumentator or opentelemetry (docs/instrumenting.md).",
     )
-    method_label: LabelName = Field("method", description="Label holding the HTTP method.")
-    route_label: LabelName = Field("route", description="Label holding the route.")
-    status_label: LabelName = Field("status_code", description="Label holding the HTTP status code.")
-    error_status_regex: str = Field("5..", description="Status codes that count as errors (regex on status_label).")
+    histogram: MetricName = Field(description="Request duration histogram in seconds (default: the preset's).")
+    requests: MetricName | None = Field(
+        description="Counter of requests carrying the status label (e.g. http_requests_total); null: requests and "
+                    "errors are counted from the histogram's _count (default: the preset's).")
+    method_label: LabelName | None = Field(description="Label holding the HTTP method; null: none (default: the preset's).")
+    route_label: LabelName | None = Field(
+        description="Label holding the route pattern; null: none, panels show the service as one (default: the preset's).")
+    status_label: LabelName = Field(description="Label holding the HTTP status (default: the preset's).")
+    status_format: StatusFormat = Field(
+        description="How the status label spells a status: code ('503') or class ('5xx') (default: the preset's).")
+    error_status_regex: str = Field(
+        description="Statuses that count as errors, a regex on status_label (default: 5.. for codes, 5xx for classes).")
     buckets: tuple[PositiveFloat, ...] = Field(
-        PROM_CLIENT_BUCKETS, min_length=1, description="The histogram's bucket bounds in seconds (le values)."
-    )
+        min_length=1, description="The histogram's bucket bounds in seconds, its le values (default: the preset's).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_defaults(cls, data: Any) -> Any:
+        return fill_from_preset(data)
+
+    @property
+    def request_counter(self) -> str:
+        """The counter requests and errors are counted from."""
+        return self.requests or f"{self.histogram}_count"
+
+    @property
+    def request_labels(self) -> tuple[str, ...]:
+        """The labels of the request counter (method, route and status where the library has them)."""
+        return tuple(label for label in (self.method_label, self.route_label, self.status_label) if label)
+
+    @property
+    def histogram_labels(self) -> tuple[str, ...]:
+        """The histogram's labels besides le: with a separate request counter, no status."""
+        if self.requests is None:
+            return self.request_labels
+        return tuple(label for label in (self.method_label, self.route_label) if label)
+
+    def status_example(self, kind: Literal["error", "ok", "client_error"]) -> str:
+        """A status value of this format: what generated test inputs carry."""
+        return STATUS_EXAMPLES[self.status_format][kind]
 
     def has_edge(self, seconds: float) -> bool:
         return any(abs(b - seconds) < 1e-9 for b in self.buckets)

@@ -1,0 +1,212 @@
+"""Do the series the generated rules and panels read exist? A check of a service's real metrics
+(a live Prometheus' series, or a scrape captured from the service) against its spec.
+
+Pure: the spec, the expressions obstack generated and a list of series in; findings out, each one
+line naming the spec key to fix. A wrong ``request_metrics`` does not fail loudly anywhere else:
+every RED and SLO alert of the service just reads nothing and stays silent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import promql_parser as promql
+
+from alerts.promql_tree import match_op, walk
+from stack.metric_catalog import RESIDENT_MEMORY, SCRAPE_LABELS, SERVICE_TARGET_LABELS
+from stack.spec.model import Service, Spec
+from stack.spec.request_presets import STATUS_EXAMPLES
+
+Series = Mapping[str, str]  # one series' labels, its metric name under __name__
+# Labels Prometheus puts on every target of a service: present whatever the library emits.
+TARGET_LABELS = frozenset({*SCRAPE_LABELS, *SERVICE_TARGET_LABELS})
+# Grafana template variables ($job, ${instance}) stand for any value of their label.
+_VARIABLE = re.compile(r"\$\{?\w+\}?")
+_RANGE_VARIABLE = re.compile(r"\[\$\{?\w+\}?\]")  # [$__rate_interval]: any range will do
+_STATUS_SHAPES = {fmt: re.compile(r"\d{3}" if fmt == "code" else r"\dxx") for fmt in STATUS_EXAMPLES}
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem: the spec key to fix and what is wrong there."""
+
+    key: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class Read:
+    """One selector a rule or panel reads, with the labels it aggregates by."""
+
+    reader: str  # the rule's or panel's name
+    metric: str
+    matchers: tuple[tuple[str, str, str], ...]  # (label, op, value), __name__ left out
+    grouping: tuple[str, ...]
+
+
+def series_from_exposition(text: str, target: Mapping[str, str]) -> list[dict[str, str]]:
+    """The series of one scrape (Prometheus text format), with the ``target`` labels Prometheus adds."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return [{"__name__": sample.name, **sample.labels, **target}
+            for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def reads(exprs: Iterable[tuple[str, str]]) -> list[Read]:
+    """Every selector of the ``(reader, expr)`` pairs; template variables match anything."""
+    found: list[Read] = []
+    for reader, expr in exprs:
+        tree = promql.parse(_VARIABLE.sub(".*", _RANGE_VARIABLE.sub("[5m]", expr)))
+        grouping: dict[tuple[str | int, ...], tuple[str, ...]] = {}
+        for path, node in walk(tree):
+            kind = type(node).__name__
+            inherited = next((grouping[path[:i]] for i in range(len(path), -1, -1) if path[:i] in grouping), ())
+            if kind == "AggregateExpr":
+                modifier = node.modifier
+                by = tuple(modifier.labels) if modifier is not None and modifier.type == promql.AggModifierType.By else ()
+                grouping[path] = (*inherited, *by)
+            selector = node.vector_selector if kind == "MatrixSelector" else node if kind == "VectorSelector" else None
+            if selector is not None and selector.name:
+                matchers = tuple((m.name, match_op(m.op), m.value) for m in selector.matchers.matchers
+                                 if m.name != "__name__")
+                found.append(Read(reader, selector.name, matchers, inherited))
+    return found
+
+
+def rule_exprs(rule_files: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(rule name, expr) of every rule in rule-file documents."""
+    return [(rule.get("alert") or rule.get("record"), rule["expr"])
+            for document in rule_files for group in document.get("groups", []) for rule in group.get("rules", [])]
+
+
+def dashboard_exprs(dashboards: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(panel title, expr) of every query of every panel, rows' nested panels included."""
+    pairs = []
+    for dashboard in dashboards:
+        panels = list(dashboard.get("panels", []))
+        while panels:
+            panel = panels.pop()
+            panels.extend(panel.get("panels", []))
+            pairs += [(f"{dashboard.get('title')} / {panel.get('title')}", target["expr"])
+                      for target in panel.get("targets", []) if target.get("expr")]
+    return pairs
+
+
+def _passes(value: str | None, op: str, wanted: str) -> bool:
+    value = value or ""  # an absent label reads as the empty string
+    if op in ("=", "!="):
+        return (value == wanted) == (op == "=")
+    return (re.fullmatch(wanted, value) is not None) == (op == "=~")
+
+
+def _belongs(read: Read, service: Service) -> bool:
+    """The read selects this service's series (its job or service label, where it names one)."""
+    labels = {"job": service.job, "service": service.name}
+    return all(_passes(labels[name], op, value) for name, op, value in read.matchers if name in labels)
+
+
+class _Keys:
+    """Which spec key decides each metric and label name of a service."""
+
+    def __init__(self, service: Service, index: int) -> None:
+        base = f"services[{index}]"
+        metrics = service.request_metrics
+        self.metrics = {f"{metrics.histogram}{suffix}": f"{base}.request_metrics.histogram"
+                        for suffix in ("_bucket", "_count", "_sum")}
+        if metrics.requests:
+            self.metrics[metrics.requests] = f"{base}.request_metrics.requests"
+        if service.process_start_metric:
+            self.metrics[service.process_start_metric] = f"{base}.process_start_metric"
+        if service.max_memory_restart is not None:
+            self.metrics[RESIDENT_MEMORY] = f"{base}.max_memory_restart"
+        named = {"method_label": metrics.method_label, "route_label": metrics.route_label,
+                 "status_label": metrics.status_label}
+        self.labels = {label: f"{base}.request_metrics.{key}" for key, label in named.items() if label}
+        self.buckets = f"{base}.request_metrics.buckets"
+        self.status_format = f"{base}.request_metrics.status_format"
+
+
+def service_findings(spec: Spec, exprs: Iterable[tuple[str, str]], series: Sequence[Series]) -> list[Finding]:
+    """What the service's rules and panels (``exprs``) read that ``series`` do not hold: missing
+    metrics and labels, buckets other than the spec's, status values of another format."""
+    all_reads = reads(exprs)
+    findings: set[Finding] = set()
+    for index, service in enumerate(spec.services):
+        keys = _Keys(service, index)
+        mine = [s for s in series if s.get("job") == service.job]
+        by_metric: dict[str, list[Series]] = {}
+        for each in mine:
+            by_metric.setdefault(each.get("__name__", ""), []).append(each)
+        readers: dict[tuple[str, str], list[str]] = {}
+        for read in all_reads:
+            if read.metric in keys.metrics and _belongs(read, service):
+                for gap in _gaps(read, by_metric.get(read.metric, []), keys, service):
+                    readers.setdefault(gap, []).append(read.reader)
+        findings.update(Finding(key, f"{problem}; read by {_named(names)}") for (key, problem), names in readers.items())
+        findings.update(_bucket_findings(service, by_metric, keys))
+        findings.update(_status_findings(service, by_metric, keys))
+    return sorted(findings)
+
+
+def _named(readers: list[str]) -> str:
+    unique = list(dict.fromkeys(readers))
+    return unique[0] if len(unique) == 1 else f"{unique[0]} (and {len(unique) - 1} more)"
+
+
+def _gaps(read: Read, candidates: list[Series], keys: _Keys, service: Service) -> list[tuple[str, str]]:
+    """(spec key, problem) for what ``read`` needs that ``candidates`` (its metric's series) lack."""
+    if not candidates:
+        return [(keys.metrics[read.metric], f"{service.name} exposes no series named {read.metric} (job {service.job})")]
+    gaps = []
+    carried = {label for each in candidates for label in each}
+    for label in (*[name for name, _, _ in read.matchers], *read.grouping):
+        if label in TARGET_LABELS or label == "le" or label in carried:
+            continue
+        seen = ", ".join(sorted(carried - TARGET_LABELS - {"__name__"}))
+        gaps.append((keys.labels.get(label, keys.metrics[read.metric]),
+                     f"the {read.metric} series of {service.name} carry no label '{label}' (theirs: {seen or 'none'})"))
+    return gaps
+
+
+def _bucket_findings(service: Service, by_metric: Mapping[str, list[Series]], keys: _Keys) -> list[Finding]:
+    metrics = service.request_metrics
+    bounds = {float(each["le"]) for each in by_metric.get(f"{metrics.histogram}_bucket", [])
+              if each.get("le") not in (None, "+Inf")}
+    if not bounds:
+        return []
+    declared = set(metrics.buckets)
+    if _same(bounds, declared):
+        return []
+    thresholds = [slo.threshold.seconds for slo in service.slos if slo.threshold is not None]
+    missing = [t for t in thresholds if not any(abs(t - b) < 1e-9 for b in bounds)]
+    problem = (f"declares buckets {_bounds(declared)} but {metrics.histogram} of {service.name} has "
+               f"{_bounds(bounds)}")
+    if missing:
+        problem += f"; the latency SLO threshold {_bounds(set(missing))} is no bucket bound of it"
+    return [Finding(keys.buckets, problem)]
+
+
+def _same(left: set[float], right: set[float]) -> bool:
+    return len(left) == len(right) and all(any(abs(a - b) < 1e-9 for b in right) for a in left)
+
+
+def _bounds(values: set[float]) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in sorted(values)) + "]"
+
+
+def _status_findings(service: Service, by_metric: Mapping[str, list[Series]], keys: _Keys) -> list[Finding]:
+    metrics = service.request_metrics
+    values = {each[metrics.status_label] for each in by_metric.get(metrics.request_counter, [])
+              if metrics.status_label in each}
+    shape = _STATUS_SHAPES[metrics.status_format]
+    odd = sorted(v for v in values if not shape.fullmatch(v))
+    if not odd:
+        return []
+    return [Finding(keys.status_format, f"is '{metrics.status_format}' but {metrics.request_counter} of "
+                                        f"{service.name} has {metrics.status_label} values {', '.join(odd)}")]
