@@ -99,6 +99,10 @@ class AlertInstance:
     # The window of a measure a pause in its traffic leaves as it was until the window is empty (a
     # ratio of two counters, a quantile of a histogram's rates); None: not such a measure.
     lull_window: Duration | None = None
+    # A second firing input for an alert on missing series that reads several: another of them
+    # missing, the rest present (the request counter and the latency histogram of a library that
+    # keeps them apart); None: one firing input covers it.
+    part_missing: ScenarioBuilder | None = None
 
     def guarded(self, scenario: Scenario) -> bool:
         """The scenario serves too little traffic for this rule to fire."""

@@ -32,7 +32,7 @@ TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
                    "spike", "spread", "spread-wide", "onset", "short-burns", "long-burns", "young-quiet",
                    "young-fires", "unblocked", "trickle", "trickle-fires", "released",
-                   "held", "near-fires", "idle", "vanishes", "appears"]
+                   "held", "near-fires", "idle", "vanishes", "appears", "part-missing"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
 SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset",
                                           "short-burns", "long-burns", "young-quiet", "trickle", "held", "appears"})
@@ -190,7 +190,10 @@ def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, ti
                  "near-fires": instance.near_fire_level}.get(kind, instance.fire_level)
         assert level is not None, "case_kinds() asks for quiet and blocked cases only where every member has one"
         build = instance.scenario
-        if kind == "unblocked":
+        if kind == "part-missing":
+            assert instance.part_missing is not None
+            build = instance.part_missing
+        elif kind == "unblocked":
             level, rate = instance.blocked_level, instance.unblocked_rate
             assert level is not None and rate is not None and instance.sparse is not None
             build = lambda at, sparse=instance.sparse, rate=rate, ready=_guards_met(instance, rate): replace(  # noqa: E731
@@ -1013,6 +1016,8 @@ def _released_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKi
 
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
           baseline: list[InputSeries], hood: Neighbourhood | None = None) -> dict[str, Any] | None:
+    if kind == "part-missing":
+        instances = [i for i in instances if i.part_missing is not None]
     if kind in ("holds", "releases"):
         return _two_phase_case(rule, instances, kind, timing, baseline)
     if kind == "recovers":
@@ -1104,7 +1109,8 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "held": "stays quiet while the faster pair's short window has seen just enough requests",
             "near-fires": "fires at twice its threshold",
             "idle": "keeps firing while traffic stops, until its window [{window}] is empty",
-            "vanishes": "fires once its series have been gone past for", "appears": "stays quiet when its series appear late"}[kind]
+            "vanishes": "fires once its series have been gone past for", "appears": "stays quiet when its series appear late",
+            "part-missing": "fires when another of the series it reads is missing"}[kind]
     windows = members[0].instance.burn_windows if members else None
     if windows is not None:
         what = what.format(short=windows.short, long=windows.long)
@@ -1222,6 +1228,8 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
         kinds.append("idle")
     if rule.for_.milliseconds and all(_vanishing(m) for m in members):
         kinds += ["vanishes", "appears"]
+    if any(m.part_missing is not None for m in members):
+        kinds.append("part-missing")  # for the members with such an input (_case)
     kinds += [kind for kind in ("spread", "spread-wide")
               if all(_spread_gap(rule, m, kind, timing) is not None for m in members)]
     if rule.for_.milliseconds > timing.margin_ms + timing.evaluation.milliseconds and all(m.onset for m in members):

@@ -143,8 +143,8 @@ def _request_series(metrics: RequestMetrics) -> tuple[str, ...]:
 
 
 def request_metrics_missing_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
-    """A target that is scraped (``up == 1``) but exposes no request histogram: every RED and SLO
-    alert of the service reads nothing and stays silent."""
+    """A target that is scraped (``up == 1``) but lacks its request series (the histogram, and the
+    request counter where apart): every RED and SLO alert of the service reads nothing and stays silent."""
     terms = []
     for metrics, group in grouped(services, lambda s: _request_series(s.request_metrics)):
         jobs = matcher("job", [s.job for s in group])
@@ -153,28 +153,38 @@ def request_metrics_missing_rules(context: RuleContext, services: list[Service])
     def instance(service: Service, target: str) -> AlertInstance:
         labels = {"job": service.job, "instance": target, **_labels(service)}
 
-        def build(level: float) -> Scenario:
+        request = request_inputs.request_labels(service.request_metrics, labels)
+        wanted = _request_series(service.request_metrics)
+
+        def exposing(metrics: tuple[str, ...], level: float) -> Scenario:
             up = scenarios.constant("up", labels, 1).series
-            if level:  # scraped, and no request series
-                return Scenario(up, 1.0, Duration(0), measure=1.0)
-            request = request_inputs.request_labels(service.request_metrics, labels)
-            counts = tuple(series for metric in _request_series(service.request_metrics)
-                           for series in scenarios.constant(metric, request, 5).series)
-            return Scenario(up + counts, 1.0, Duration(0), measure=0.0)
-        return AlertInstance(labels, scenarios.DOWN, True, build, 1, 0)
+            counts = tuple(series for metric in metrics for series in scenarios.constant(metric, request, 5).series)
+            return Scenario(up + counts, 1.0, Duration(0), measure=level)
+
+        def build(level: float) -> Scenario:
+            # Firing: scraped, without the request counter (the histogram, where apart, still there).
+            return exposing(wanted[1:], 1.0) if level else exposing(wanted, 0.0)
+
+        def histogram_missing(level: float) -> Scenario:
+            return exposing(wanted[:1], 1.0)
+
+        return AlertInstance(labels, scenarios.DOWN, True, build, 1, 0,
+                             part_missing=histogram_missing if len(wanted) > 1 else None)
 
     return [AlertRule(
         name="RequestMetricsMissing", expr=any_of(terms), for_=FOR_METRICS_MISSING,
         for_reason=FOR_METRICS_MISSING_REASON, severity="warning", subject="service", value_format="none",
         summary="A service is scraped but exposes no request metrics: its RED and SLO alerts are blind.",
-        description=go_template("{instance} of {service} answers scrapes but has no request histogram series: "
+        description=go_template("{instance} of {service} answers scrapes but lacks its request series: "
                                 "renamed metric, new middleware, or a wrong request_metrics in the spec.", "none"),
-        meaning="The target is up, but the request histogram the RED and SLO rules read is absent, so none of "
-                "them can fire. Client libraries create the series on the first request, so a process that has "
-                "served nothing since it started also shows here.",
+        meaning="The target is up, but the request series the RED and SLO rules read are absent (the request "
+                "histogram; the request counter too, where the library keeps one apart), so none of them can "
+                "fire. Client libraries create the series on the first request, so a process that has served "
+                "nothing since it started also shows here.",
         runbook_url=context.runbook("RequestMetricsMissing"), dashboard_url=None, family=None,
         first_checks=("curl the target's metrics path: which request metric does it expose, with which labels?",
-                      "Does services[].request_metrics in the spec name that histogram and its labels?",
+                      "Does services[].request_metrics in the spec name it (its preset, or histogram and requests)? "
+                      "`obstack verify --prometheus URL` names every key that does not match.",
                       "Did a deploy change the instrumentation (middleware, metric prefix)?"),
         instances=tuple(instance(s, t) for s in services for t in s.targets),
     )]

@@ -385,6 +385,42 @@ def drill(
         raise typer.Exit(EXIT_FAILED)
 
 
+@app.command()
+def verify(
+    spec: SpecOption = None,
+    prometheus: Annotated[Optional[str], typer.Option(
+        "--prometheus", help="URL of the Prometheus that scrapes the services. Default: deploy.prometheus.url.")] = None,
+) -> None:
+    """Check a running Prometheus against the spec: every series the rules and dashboards read exists
+    for each service's job, with the labels they read and the spec's buckets; exit 1 on any problem."""
+    from stack.deploy.errors import DeployError
+    from stack.deploy.http import HttpClient
+    from stack.deploy.targets import deploy_settings, http_settings
+    from stack.verify import verify as check
+
+    loaded = _load(spec)
+    settings = deploy_settings(loaded.spec)
+    url = prometheus or settings.prometheus.url
+    if not url:
+        _fail(["no Prometheus to verify against: give --prometheus URL (or deploy.prometheus.url in the spec)"],
+              EXIT_BAD_INPUT)
+    try:
+        findings = check(loaded.spec, HttpClient(url, "prometheus", http_settings(settings)))
+    except DeployError as error:
+        _fail([f"verify: {error}"], EXIT_BAD_INPUT)
+    for finding in findings:
+        print(f"{loaded.name}: {finding}")
+    services = len(loaded.spec.services)
+    if findings:
+        print(f"{_count(len(findings), 'problem')} in what {url} holds for {_count(services, 'service')}", file=sys.stderr)
+        raise typer.Exit(EXIT_FAILED)
+    print(f"{url} holds every series the rules and dashboards of {_count(services, 'service')} read")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 # ---------------------------------------------------------------------------------------------
 # The stack as local processes, without Docker (stack/local.py)
 
@@ -408,6 +444,28 @@ def local_up(spec: SpecOption = None, state_dir: StateDirOption = Path(".obstack
         _fail([str(error)], EXIT_FAILED)
     for process in processes:
         print(f"{process.name:<13} pid {process.pid:<8} {process.url}")
+    prometheus = next((p.url for p in processes if p.name == "prometheus"), None)
+    if prometheus:
+        _local_verify(loaded, prometheus)
+
+
+def _local_verify(loaded: LoadedSpec, url: str) -> None:
+    """`obstack verify` on the fresh local stack (every job has been scraped once): what it found,
+    as information; a service that has served no request yet has no request series."""
+    from stack.deploy.errors import DeployError
+    from stack.deploy.http import HttpClient, HttpSettings
+    from stack.verify import verify as check
+
+    try:
+        findings = check(loaded.spec, HttpClient(url, "prometheus", HttpSettings(timeout=5, retries=1)))
+    except DeployError as error:
+        print(f"verify: skipped: {error}")
+        return
+    for finding in findings:
+        print(f"verify: {finding}")
+    print(f"verify: {_count(len(findings), 'problem')}" + (
+        f" (a service that has served no request yet shows here too: run `obstack verify --prometheus {url}` "
+        "again once it has traffic)" if findings else ": every series the rules and dashboards read is there"))
 
 
 @local_app.command("down")

@@ -51,11 +51,13 @@ class Read:
 
 
 def series_from_exposition(text: str, target: Mapping[str, str]) -> list[dict[str, str]]:
-    """The series of one scrape (Prometheus text format), with the ``target`` labels Prometheus adds."""
+    """The series Prometheus holds after one scrape (Prometheus text format) of ``target``: the
+    samples with the target's labels added, and the scrape's own ``up``."""
     from prometheus_client.parser import text_string_to_metric_families
 
     return [{"__name__": sample.name, **sample.labels, **target}
-            for family in text_string_to_metric_families(text) for sample in family.samples]
+            for family in text_string_to_metric_families(text) for sample in family.samples] + [
+        {"__name__": "up", **target}]
 
 
 def reads(exprs: Iterable[tuple[str, str]]) -> list[Read]:
@@ -111,6 +113,11 @@ def _belongs(read: Read, service: Service) -> bool:
     return all(_passes(labels[name], op, value) for name, op, value in read.matchers if name in labels)
 
 
+def exposed_metrics(service: Service) -> tuple[str, ...]:
+    """The metric names the spec says the service exposes (rules and panels may read any of them)."""
+    return tuple(_Keys(service, 0).metrics)
+
+
 class _Keys:
     """Which spec key decides each metric and label name of a service."""
 
@@ -132,14 +139,25 @@ class _Keys:
         self.status_format = f"{base}.request_metrics.status_format"
 
 
-def service_findings(spec: Spec, exprs: Iterable[tuple[str, str]], series: Sequence[Series]) -> list[Finding]:
+def service_findings(spec: Spec, exprs: Iterable[tuple[str, str]], series: Sequence[Series],
+                     down_jobs: frozenset[str] = frozenset()) -> list[Finding]:
     """What the service's rules and panels (``exprs``) read that ``series`` do not hold: missing
-    metrics and labels, buckets other than the spec's, status values of another format."""
+    metrics and labels, buckets other than the spec's, status values of another format. A job in
+    ``down_jobs`` (every target down) is one finding: nothing it exposes can be checked."""
     all_reads = reads(exprs)
     findings: set[Finding] = set()
     for index, service in enumerate(spec.services):
         keys = _Keys(service, index)
+        if service.job in down_jobs:
+            findings.add(Finding(f"services[{index}].targets", f"every target of job {service.job} is down (up == 0), "
+                                 f"so nothing {service.name} exposes can be checked: start it, or fix its targets"))
+            continue
         mine = [s for s in series if s.get("job") == service.job]
+        if not mine:
+            findings.add(Finding(f"services[{index}].job", f"no series of job {service.job} at all (not even up): "
+                                 f"{service.name} is not scraped, or under another job name; every rule of it "
+                                 f"selects job=\"{service.job}\""))
+            continue
         by_metric: dict[str, list[Series]] = {}
         for each in mine:
             by_metric.setdefault(each.get("__name__", ""), []).append(each)

@@ -15,10 +15,11 @@ import pytest
 import yaml
 
 from alerts.rule_files import rule_file_dict, rule_files
-from dashboards.generate import build_dashboards
-from stack.series_check import dashboard_exprs, rule_exprs, series_from_exposition, service_findings
+from stack.series_check import series_from_exposition, service_findings
 from stack.spec.loader import load_spec_text
+from stack.verify import generated_exprs
 from stack.spec.model import Spec
+from stack.spec.request_presets import preset_table
 from tests.support.servers import require_binary
 
 FIXTURES = Path(__file__).parent / "fixtures" / "clients"
@@ -64,8 +65,7 @@ def captured(directory: Path, scrape: str = "after") -> list[dict[str, str]]:
 
 
 def findings(spec: Spec, series: list[dict[str, str]]) -> list[str]:
-    exprs = rule_exprs(rule_file_dict(f) for f in rule_files(spec)) + dashboard_exprs(build_dashboards(spec))
-    return [str(f) for f in service_findings(spec, exprs, series)]
+    return [str(f) for f in service_findings(spec, generated_exprs(spec), series)]
 
 
 @pytest.mark.parametrize("preset", CAPTURES)
@@ -202,3 +202,8 @@ def test_the_rules_measure_the_traffic_the_real_library_saw(preset: str, tmp_pat
     (tmp_path / "test.yml").write_text(yaml.safe_dump(test))
     result = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_instrumenting_guide_lists_the_presets_as_the_code_defines_them() -> None:
+    guide = (Path(__file__).parent.parent / "docs" / "instrumenting.md").read_text()
+    assert preset_table() in guide, "docs/instrumenting.md: paste stack.spec.request_presets.preset_table()"

@@ -124,6 +124,10 @@ def test_cli_up_status_down_manages_exactly_its_processes(tmp_path: Path) -> Non
     try:
         result = runner.invoke(app, ["local", "up", "--fast", "--state-dir", str(state)])
         assert result.exit_code == 0, result.output
+        # verify ran on the first scrapes: the bookmark API is not running here.
+        assert ("verify: services[0].targets: every target of job bookmark-api is down (up == 0), so nothing "
+                "bookmark-api exposes can be checked: start it, or fix its targets") in result.output
+        assert result.output.rstrip().splitlines()[-1].startswith("verify: ")
         processes = load_state(state)
         assert [p.name for p in processes] == ["receiver", "alertmanager", "node-exporter", "exporter", "prometheus"]
         assert sorted(f.name for f in (state / "pids").iterdir()) == sorted(f"{p.name}.pid" for p in processes)

@@ -90,7 +90,7 @@ PRESETS: dict[str, Preset] = {
             buckets=(0.1, 0.5, 1),
             notes="Errors come from http_requests_total, whose status label holds the class ('5xx'); the latency "
                   "histogram has no status label. Its buckets are 0.1, 0.5 and 1 s: a latency threshold must be "
-                  "one of them, or pass buckets to metrics.default() and declare them here.",
+                  "one of them, or pass latency_lowr_buckets to instrument() and declare them here.",
         ),
         Preset(
             name="opentelemetry",
@@ -123,3 +123,17 @@ def fill_from_preset(data: Any) -> Any:
     if status_format in ERROR_STATUS_REGEX:
         defaults["error_status_regex"] = ERROR_STATUS_REGEX[status_format]
     return {**defaults, **data}
+
+
+def preset_table() -> str:
+    """The presets as a markdown table (docs/instrumenting.md holds it; a test keeps it current)."""
+    rows = ["| preset | captured from | request series | method, route, status labels | status | buckets (s) |",
+            "|---|---|---|---|---|---|"]
+    for preset in PRESETS.values():
+        series = f"`{preset.histogram}` histogram" + (f", errors from `{preset.requests}`" if preset.requests else "")
+        labels = ", ".join(f"`{label}`" if label else "none" for label in
+                           (preset.method_label, preset.route_label, preset.status_label))
+        status = f"{preset.status_format} (`{STATUS_EXAMPLES[preset.status_format]['error']}`)"
+        buckets = ", ".join(f"{b:g}" for b in preset.buckets)
+        rows.append(f"| `{preset.name}` | {preset.library} | {series} | {labels} | {status} | {buckets} |")
+    return "\n".join(rows)

@@ -19,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import yaml
+
 from tests.support.servers import HOST, free_port, require_binary
 
 READY_TIMEOUT = 30.0
@@ -113,14 +115,17 @@ class PrometheusServer(_MonitoringServer):
     binary = "prometheus"
     package = "prometheus"
 
-    def __init__(self, rule_files: tuple[str, ...] = ("rules/*.yml",)) -> None:
+    def __init__(self, rule_files: tuple[str, ...] = ("rules/*.yml",),
+                 scrape_configs: list[dict[str, Any]] | None = None) -> None:
         super().__init__()
         self.rules_dir = self.root / "rules"
         self.rules_dir.mkdir()
         # A one-second evaluation interval so freshly loaded rules report health within a test.
-        (self.root / "prometheus.yml").write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            "rule_files:\n" + "".join(f"  - {f}\n" for f in rule_files), encoding="utf-8")
+        config: dict[str, Any] = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                                  "rule_files": list(rule_files)}
+        if scrape_configs:
+            config["scrape_configs"] = scrape_configs
+        (self.root / "prometheus.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
 
     def _argv(self, executable: str) -> list[str]:
         return [executable, f"--config.file={self.root / 'prometheus.yml'}",
