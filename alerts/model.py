@@ -103,6 +103,9 @@ class AlertInstance:
     # missing, the rest present (the request counter and the latency histogram of a library that
     # keeps them apart); None: one firing input covers it.
     part_missing: ScenarioBuilder | None = None
+    # A firing level the rule's ``unless`` rules out (a restart count read from several processes in
+    # turn): it must stay quiet there; None: the rule has no such clause.
+    masked: ScenarioBuilder | None = None
 
     def guarded(self, scenario: Scenario) -> bool:
         """The scenario serves too little traffic for this rule to fire."""

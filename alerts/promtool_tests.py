@@ -32,10 +32,12 @@ TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
                    "spike", "spread", "spread-wide", "onset", "short-burns", "long-burns", "young-quiet",
                    "young-fires", "unblocked", "trickle", "trickle-fires", "released",
-                   "held", "near-fires", "idle", "vanishes", "appears", "part-missing"]
+                   "held", "near-fires", "idle", "vanishes", "appears", "part-missing",
+                   "masked"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
 SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset",
-                                          "short-burns", "long-burns", "young-quiet", "trickle", "held", "appears"})
+                                          "short-burns", "long-burns", "young-quiet", "trickle", "held", "appears",
+                                          "masked"})
 
 
 class SynthesisError(Exception):
@@ -193,6 +195,9 @@ def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, ti
         if kind == "part-missing":
             assert instance.part_missing is not None
             build = instance.part_missing
+        elif kind == "masked":
+            assert instance.masked is not None
+            build = instance.masked
         elif kind == "unblocked":
             level, rate = instance.blocked_level, instance.unblocked_rate
             assert level is not None and rate is not None and instance.sparse is not None
@@ -1110,7 +1115,8 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "near-fires": "fires at twice its threshold",
             "idle": "keeps firing while traffic stops, until its window [{window}] is empty",
             "vanishes": "fires once its series have been gone past for", "appears": "stays quiet when its series appear late",
-            "part-missing": "fires when another of the series it reads is missing"}[kind]
+            "part-missing": "fires when another of the series it reads is missing",
+            "masked": "stays quiet at a firing level its unless clause rules out"}[kind]
     windows = members[0].instance.burn_windows if members else None
     if windows is not None:
         what = what.format(short=windows.short, long=windows.long)
@@ -1230,6 +1236,8 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
         kinds += ["vanishes", "appears"]
     if any(m.part_missing is not None for m in members):
         kinds.append("part-missing")  # for the members with such an input (_case)
+    if all(m.masked is not None for m in members):
+        kinds.append("masked")
     kinds += [kind for kind in ("spread", "spread-wide")
               if all(_spread_gap(rule, m, kind, timing) is not None for m in members)]
     if rule.for_.milliseconds > timing.margin_ms + timing.evaluation.milliseconds and all(m.onset for m in members):

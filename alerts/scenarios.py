@@ -313,6 +313,22 @@ def spaced_steps(metric: str, labels: Mapping[str, str], changes: int, gap: Dura
     return Scenario((InputSeries(selector(metric, labels), f"{values} {1000 + changes}x{{n}}"),), float(changes), ready)
 
 
+# Round-robin inputs cycle this long (in samples) before holding: longer than any test of them.
+ROUND_ROBIN_SAMPLES = 720
+
+
+def round_robin(metric: str, labels: Mapping[str, str], processes: int, interval: Duration) -> Scenario:
+    """A process start-time gauge read from ``processes`` processes in turn, as a PM2 cluster (or a
+    load balancer) answers scrapes of one port: it goes back each time the turn comes round again,
+    which no restart does (a restart only moves it on). One process: a steady start time."""
+    if processes <= 1:
+        return Scenario((InputSeries(selector(metric, labels), "1000x{n}"),), 0.0, ZERO, measure=0.0)
+    cycle = f"1000+10x{processes - 1}"
+    # The last process first, so the first step back comes with the second sample at any test step.
+    values = " ".join([sample_text(1000 + 10 * (processes - 1))] + [cycle] * (ROUND_ROBIN_SAMPLES // processes))
+    return Scenario((InputSeries(selector(metric, labels), f"{values} 1000x{{n}}"),), 1.0, interval, measure=1.0)
+
+
 def jump(metric: str, labels: Mapping[str, str], level: float, lead: Duration, interval: Duration) -> Scenario:
     """A gauge at 0 for ``lead``, then at ``level`` at once: delta() over a window of at most
     ``lead`` reads ``level`` from the jump on (a sudden batch of failures)."""

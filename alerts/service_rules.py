@@ -410,8 +410,10 @@ def _flapping_rules(context: RuleContext, services: list[Service], severity: str
         return []
     window = Duration.parse("30m")
     groups = grouped(entries, lambda s: (s.process_start_metric, getattr(s.thresholds.restarts, severity)))
-    terms = [f"changes({metric}{{{matcher('job', [s.job for s in group])}}}[{window}]) > {threshold}"
-             for (metric, threshold), group in groups]
+    # A start time that went back is not a restart: several processes answer the target in turn
+    # (ScrapeTargetSharedByProcesses), and every turn would count as one.
+    terms = [f"changes({metric}{{{jobs}}}[{window}]) > {threshold}\nunless\nresets({metric}{{{jobs}}}[{window}]) > 0"
+             for (metric, threshold), group in groups for jobs in [matcher("job", [s.job for s in group])]]
 
     def instance(service: Service, target: str) -> AlertInstance:
         labels = {"job": service.job, "instance": target, **_labels(service)}
@@ -422,7 +424,8 @@ def _flapping_rules(context: RuleContext, services: list[Service], severity: str
         return AlertInstance(labels, threshold, True,
                              lambda level: scenarios.steps(metric, labels, int(level), window, interval),
                              threshold + 2, threshold, count_window=window,
-                             spaced=lambda level, gap: scenarios.spaced_steps(metric, labels, int(level), gap, interval))
+                             spaced=lambda level, gap: scenarios.spaced_steps(metric, labels, int(level), gap, interval),
+                             masked=lambda level: _round_robin_restarts(metric, labels, threshold, interval))
 
     return [AlertRule(
         name="ServiceFlapping", expr=any_of(terms), for_=FOR_FLAPPING, for_reason=FOR_FLAPPING_REASON,
@@ -435,6 +438,59 @@ def _flapping_rules(context: RuleContext, services: list[Service], severity: str
         first_checks=("Why did it exit? Check the logs just before each restart and the exit codes.",
                       "Is it killed for memory (OOM) or by a liveness probe?"),
         family="restarts", instances=tuple(instance(s, t) for s in entries for t in s.targets),
+    )]
+
+
+# Processes answering one target in turn in the generated inputs (a PM2 cluster of three workers).
+SHARING_PROCESSES = 3
+
+
+def _round_robin_restarts(metric: str, labels: dict[str, str], threshold: int, interval: Duration) -> Scenario:
+    """Start times read from several processes in turn: more changes than ``threshold`` (ready once
+    the count has passed it), none of them a restart, so the restart count must stay quiet."""
+    scenario = scenarios.round_robin(metric, labels, SHARING_PROCESSES, interval)
+    return replace(scenario, measure=0.0, ready_after=Duration(interval.milliseconds * (threshold + 2)))
+SHARED_TARGET_WINDOW = Duration.parse("10m")
+FOR_SHARED_TARGET = Duration.parse("15m")
+FOR_SHARED_TARGET_REASON = (f"one step back (a clock stepped back) leaves the {SHARED_TARGET_WINDOW} window within "
+                            f"{SHARED_TARGET_WINDOW}; steps back for longer are several processes answering in turn")
+
+
+def shared_target_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
+    """ScrapeTargetSharedByProcesses: a target whose process start time goes back. A restart only
+    moves it on; it goes back when several processes answer the target's scrapes in turn (PM2's
+    cluster mode balancing one port over its workers, a load balancer in front of replicas). The
+    target's counters then jump between processes' values: its rates, ratios and restarts are wrong."""
+    entries = [s for s in services if s.process_start_metric]
+    if not entries:
+        return []
+    terms = [f"resets({metric}{{{matcher('job', [s.job for s in group])}}}[{SHARED_TARGET_WINDOW}]) > 0"
+             for metric, group in grouped(entries, lambda s: s.process_start_metric)]
+
+    def instance(service: Service, target: str) -> AlertInstance:
+        labels = {"job": service.job, "instance": target, **_labels(service)}
+        metric = service.process_start_metric
+        assert metric is not None
+        return AlertInstance(labels, scenarios.DOWN, True,
+                             lambda level: scenarios.round_robin(metric, labels, SHARING_PROCESSES if level else 1,
+                                                                 context.scrape_interval), 1, 0)
+
+    return [AlertRule(
+        name="ScrapeTargetSharedByProcesses", expr=any_of(terms), for_=FOR_SHARED_TARGET,
+        for_reason=FOR_SHARED_TARGET_REASON, severity="warning", subject="service", value_format="none",
+        summary="Several processes answer one scrape target in turn: its rates and restart counts are wrong.",
+        description=go_template("{instance} of {service} answers scrapes from several processes in turn (its "
+                                "process start time goes back): scrape each worker on its own port.", "none"),
+        meaning="The target's process start time went back, which no restart does: a PM2 cluster balancing one "
+                "port over its workers, or a load balancer in front of replicas, hands each scrape to another "
+                "process. Its counters jump between the processes' values, so request rates and error ratios "
+                "read from it are wrong, and restarts cannot be counted (ServiceFlapping ignores the target).",
+        runbook_url=context.runbook("ScrapeTargetSharedByProcesses"), dashboard_url=None, family=None,
+        first_checks=("Is the service a PM2 cluster scraped on its shared port? Have each worker serve metrics "
+                      "on PORT + NODE_APP_INSTANCE and list every worker port as a target "
+                      "(docs/instrumenting.md, PM2 cluster mode).",
+                      "Is the target a load-balanced address? Scrape the replicas themselves."),
+        instances=tuple(instance(s, t) for s in entries for t in s.targets),
     )]
 
 
@@ -492,7 +548,7 @@ def service_rule_groups(context: RuleContext) -> list[RuleGroup]:
               *health_check_rules(context, services),
               *error_rate_rules(context, services),
               *latency_rules(context, services), *flapping_rules(context, services),
-              *memory_restart_rules(context, services))
+              *memory_restart_rules(context, services), *shared_target_rules(context, services))
     # One recording group per service: groups are evaluated concurrently, so the recordings' cost
     # per evaluation does not pile up in one serial group as services are added.
     recordings = [RuleGroup(f"service-{s.name}-recording", tuple(service_recording_rules(s))) for s in services]

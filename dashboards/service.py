@@ -17,6 +17,7 @@ from alerts.service_rules import (
     ERROR_RATIO_RECORD,
     MEMORY_RESTART_SHARE,
     P95_RECORD,
+    SHARED_TARGET_WINDOW,
     compared_latency_levels,
     red_traffic_floor,
     requests_rate_record,
@@ -112,6 +113,12 @@ def _status_panels(service: Service) -> list[Panel]:
                            "ServiceFlapping fires above the threshold.",
                            [prom(f"max(changes({selector(service.process_start_metric, *scope)}[{RESTART_WINDOW}]))")],
                            "short", alert_steps(service.thresholds.restarts)))
+        panels.append(stat(
+            f"Start time going back ({SHARED_TARGET_WINDOW})", "Steps back of a target's process start time: "
+            "several processes answer its scrapes in turn (a PM2 cluster on one port), so its counters mix them. "
+            "ScrapeTargetSharedByProcesses fires when this stays above 0.",
+            [prom(f"max(resets({selector(service.process_start_metric, *scope)}[{SHARED_TARGET_WINDOW}]))")],
+            "short", steps(GREEN, (1, ORANGE))))
     return panels
 
 
