@@ -140,10 +140,13 @@ class _Keys:
 
 
 def service_findings(spec: Spec, exprs: Iterable[tuple[str, str]], series: Sequence[Series],
-                     down_jobs: frozenset[str] = frozenset()) -> list[Finding]:
+                     down_jobs: frozenset[str] = frozenset(),
+                     shared_targets: frozenset[tuple[str, str]] = frozenset()) -> list[Finding]:
     """What the service's rules and panels (``exprs``) read that ``series`` do not hold: missing
-    metrics and labels, buckets other than the spec's, status values of another format. A job in
-    ``down_jobs`` (every target down) is one finding: nothing it exposes can be checked."""
+    metrics and labels, buckets other than the spec's, status values of another format, a PM2
+    worker label the aggregated layout needs. A job in ``down_jobs`` (every target down) is one
+    finding: nothing it exposes can be checked. ``shared_targets`` ((job, instance) whose start
+    time went back) are targets several processes answer in turn."""
     all_reads = reads(exprs)
     findings: set[Finding] = set()
     for index, service in enumerate(spec.services):
@@ -169,7 +172,26 @@ def service_findings(spec: Spec, exprs: Iterable[tuple[str, str]], series: Seque
         findings.update(Finding(key, f"{problem}; read by {_named(names)}") for (key, problem), names in readers.items())
         findings.update(_bucket_findings(service, by_metric, keys))
         findings.update(_status_findings(service, by_metric, keys))
+        findings.update(_worker_findings(service, index, by_metric, keys))
+        findings.update(Finding(f"services[{index}].targets", f"{instance} answers scrapes from several processes in "
+                                f"turn (its {service.process_start_metric} goes back): a PM2 cluster balancing one "
+                                "port over its workers; scrape each worker on its own port (pm2.layout: worker-ports)")
+                        for job, instance in sorted(shared_targets) if job == service.job)
     return sorted(findings)
+
+
+def _worker_findings(service: Service, index: int, by_metric: Mapping[str, list[Series]], keys: _Keys) -> list[Finding]:
+    """An aggregated PM2 endpoint must keep each worker's series apart by the worker label."""
+    if service.pm2 is None or service.pm2.layout != "aggregated":
+        return []
+    label = service.pm2.worker_label
+    unlabelled = sorted(metric for metric in keys.metrics
+                        if any(label not in each for each in by_metric.get(metric, [])))
+    if not unlabelled:
+        return []
+    return [Finding(f"services[{index}].pm2.worker_label", f"the {', '.join(unlabelled)} series of {service.name} "
+                    f"carry no label '{label}': the aggregating endpoint sums the workers' counters, which drop at "
+                    "every worker restart (set it with register.setDefaultLabels in each worker)")]
 
 
 def _named(readers: list[str]) -> str:

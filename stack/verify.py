@@ -46,5 +46,26 @@ def down_jobs(client: HttpClient, spec: Spec) -> frozenset[str]:
     return frozenset(item["metric"].get("job", "") for item in result) & {service.job for service in spec.services}
 
 
+def shared_targets(client: HttpClient, spec: Spec) -> frozenset[tuple[str, str]]:
+    """(job, instance) of the services' targets whose process start time went back recently:
+    several processes answer them in turn."""
+    found: set[tuple[str, str]] = set()
+    for metric, jobs in sorted(_start_metrics(spec).items()):
+        selector = f'{metric}{{job=~"{"|".join(sorted(jobs))}"}}'
+        query = urlencode({"query": f"max by (job, instance) (resets({selector}[{RECENT_SECONDS}s])) > 0"})
+        found |= {(item["metric"].get("job", ""), item["metric"].get("instance", ""))
+                  for item in client.json("GET", f"/api/v1/query?{query}")["data"]["result"]}
+    return frozenset(found)
+
+
+def _start_metrics(spec: Spec) -> dict[str, set[str]]:
+    metrics: dict[str, set[str]] = {}
+    for service in spec.services:
+        if service.process_start_metric:
+            metrics.setdefault(service.process_start_metric, set()).add(service.job)
+    return metrics
+
+
 def verify(spec: Spec, client: HttpClient) -> list[Finding]:
-    return service_findings(spec, generated_exprs(spec), prometheus_series(client, spec), down_jobs(client, spec))
+    return service_findings(spec, generated_exprs(spec), prometheus_series(client, spec), down_jobs(client, spec),
+                            shared_targets(client, spec))

@@ -107,7 +107,7 @@ def test_a_wrong_preset_is_named_key_by_key(prometheus: tuple[str, dict[str, str
     name = str(spec)
     assert result.stdout.splitlines() == [
         f"{name}: services[1].process_start_metric: web exposes no series named process_start_time_seconds (job web); "
-        "read by ServiceFlapping (and 2 more)",
+        "read by ServiceFlapping (and 4 more)",
         f"{name}: services[1].request_metrics.buckets: declares buckets [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, "
         "2.5, 5, 10] but http_request_duration_seconds of web has [0.003, 0.03, 0.1, 0.3, 1.5, 10]",
         f"{name}: services[1].request_metrics.route_label: the http_request_duration_seconds_count series of web "

@@ -11,7 +11,7 @@ import string
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .model import ALERTMANAGER_FLOOR, PROMETHEUS_FLOOR, Spec
+from .model import ALERTMANAGER_FLOOR, OMITTED_BY_AGGREGATION, PROMETHEUS_FLOOR, Spec
 from .positions import YamlPath
 
 Issue = tuple[YamlPath, str]
@@ -193,6 +193,18 @@ def latency_thresholds_below_top_bucket(spec: Spec) -> list[Issue]:
     return issues
 
 
+def aggregated_start_time(spec: Spec) -> list[Issue]:
+    """An aggregated PM2 endpoint (prom-client's AggregatorRegistry) drops process_start_time_seconds:
+    restart alerts reading it would never fire."""
+    return [(("services", index, "process_start_metric"),
+             f"{OMITTED_BY_AGGREGATION} is dropped by prom-client's AggregatorRegistry (pm2.layout: aggregated), "
+             "so restarts would go unseen; name a per-worker start-time gauge the workers expose (e.g. "
+             "app_worker_start_time_seconds), or null to turn restart alerts off")
+            for index, service in enumerate(spec.services)
+            if service.pm2 is not None and service.pm2.layout == "aggregated"
+            and service.process_start_metric == OMITTED_BY_AGGREGATION]
+
+
 def alertable_slos(spec: Spec) -> list[Issue]:
     """An SLO for which no burn-rate window pair can fire is one nobody would hear about."""
     # Imported here: the window table is the alerting layer's data, read by this one check only.
@@ -277,6 +289,7 @@ CHECKS: tuple[Callable[[Spec], list[Issue]], ...] = (
     notification_references,
     latency_buckets,
     latency_thresholds_below_top_bucket,
+    aggregated_start_time,
     alertable_slos,
     retention_covers_slo_windows,
     prometheus_timing,

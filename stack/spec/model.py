@@ -170,6 +170,24 @@ def _plan_slos() -> list[Slo]:
     ]
 
 
+# prom-client's AggregatorRegistry drops this gauge (aggregator 'omit'): an aggregated PM2 endpoint lacks it.
+OMITTED_BY_AGGREGATION = "process_start_time_seconds"
+
+
+class Pm2Cluster(StrictModel):
+    """A service run by PM2 in cluster mode, and how its workers are scraped (docs/instrumenting.md)."""
+
+    layout: Literal["worker-ports", "aggregated"] = Field(
+        "worker-ports",
+        description="worker-ports: each worker serves /metrics on its own port (PORT + NODE_APP_INSTANCE), every "
+                    "port a target; aggregated: one endpoint merges the workers' metrics (prom-client's "
+                    "AggregatorRegistry), each worker's series told apart by worker_label.",
+    )
+    worker_label: LabelName = Field(
+        "worker", description="aggregated only: the label each worker's series carry (registry.setDefaultLabels); "
+                              "without it the workers' counters are summed, and drop at every worker restart.")
+
+
 class Service(StrictModel):
     """A service Prometheus scrapes: its targets, request metrics, SLOs and thresholds."""
 
@@ -191,6 +209,7 @@ class Service(StrictModel):
         description="PM2's max_memory_restart of the service's workers (e.g. '500M'): PM2 reloads a worker whose "
                     "resident memory exceeds it; WorkerMemoryNearRestart warns at 90% (null: no such limit).",
     )
+    pm2: Pm2Cluster | None = Field(None, description="PM2 cluster mode: how its workers are scraped (null: not PM2).")
     slos: list[Slo] = Field(default_factory=_plan_slos, description="Service level objectives (default: the plan's three).")
     thresholds: ServiceThresholds = Field(default_factory=ServiceThresholds)
     depends_on: list[Name] = Field(default_factory=list, description="Services, datastores and queues it needs.")
