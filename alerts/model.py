@@ -65,6 +65,14 @@ class BurnWindows:
 
 
 @dataclass(frozen=True)
+class OtherFiring:
+    """Another input the alert must fire on, and how the case names it ("fires <what>")."""
+
+    what: str
+    build: ScenarioBuilder
+
+
+@dataclass(frozen=True)
 class AlertInstance:
     """One subject an alert can fire for."""
 
@@ -99,10 +107,9 @@ class AlertInstance:
     # The window of a measure a pause in its traffic leaves as it was until the window is empty (a
     # ratio of two counters, a quantile of a histogram's rates); None: not such a measure.
     lull_window: Duration | None = None
-    # A second firing input for an alert on missing series that reads several: another of them
-    # missing, the rest present (the request counter and the latency histogram of a library that
-    # keeps them apart); None: one firing input covers it.
-    part_missing: ScenarioBuilder | None = None
+    # A second firing input, through another branch of the rule (``or``): another of the series
+    # it watches missing, another sign of the same fault; None: one firing input covers the rule.
+    other_firing: OtherFiring | None = None
     # A firing level the rule's ``unless`` rules out (a restart count read from several processes in
     # turn): it must stay quiet there; None: the rule has no such clause.
     masked: ScenarioBuilder | None = None

@@ -32,7 +32,7 @@ TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
                    "spike", "spread", "spread-wide", "onset", "short-burns", "long-burns", "young-quiet",
                    "young-fires", "unblocked", "trickle", "trickle-fires", "released",
-                   "held", "near-fires", "idle", "vanishes", "appears", "part-missing",
+                   "held", "near-fires", "idle", "vanishes", "appears", "other-firing",
                    "masked"]
 # Cases in which the alert under test must stay silent (its siblings may fire).
 SILENT_KINDS: frozenset[str] = frozenset({"quiet", "blocked", "sparse", "spike", "spread-wide", "onset",
@@ -192,9 +192,9 @@ def _members(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, ti
                  "near-fires": instance.near_fire_level}.get(kind, instance.fire_level)
         assert level is not None, "case_kinds() asks for quiet and blocked cases only where every member has one"
         build = instance.scenario
-        if kind == "part-missing":
-            assert instance.part_missing is not None
-            build = instance.part_missing
+        if kind == "other-firing":
+            assert instance.other_firing is not None
+            build = instance.other_firing.build
         elif kind == "masked":
             assert instance.masked is not None
             build = instance.masked
@@ -1021,8 +1021,8 @@ def _released_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKi
 
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
           baseline: list[InputSeries], hood: Neighbourhood | None = None) -> dict[str, Any] | None:
-    if kind == "part-missing":
-        instances = [i for i in instances if i.part_missing is not None]
+    if kind == "other-firing":
+        instances = [i for i in instances if i.other_firing is not None]
     if kind in ("holds", "releases"):
         return _two_phase_case(rule, instances, kind, timing, baseline)
     if kind == "recovers":
@@ -1115,13 +1115,17 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "near-fires": "fires at twice its threshold",
             "idle": "keeps firing while traffic stops, until its window [{window}] is empty",
             "vanishes": "fires once its series have been gone past for", "appears": "stays quiet when its series appear late",
-            "part-missing": "fires when another of the series it reads is missing",
+            "other-firing": "fires {other}",
             "masked": "stays quiet at a firing level its unless clause rules out"}[kind]
     windows = members[0].instance.burn_windows if members else None
     if windows is not None:
         what = what.format(short=windows.short, long=windows.long)
     elif kind == "idle":
         what = what.format(window=members[0].instance.lull_window)
+    elif kind == "other-firing":
+        other = members[0].instance.other_firing
+        assert other is not None
+        what = what.format(other=other.what)
     levels = sorted({f"{m.level:g}" for m in members})
     slo = f"slo {rule.labels['slo']}; " if "slo" in rule.labels else ""  # one rule an SLO: say which
     return {
@@ -1234,8 +1238,8 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
         kinds.append("idle")
     if rule.for_.milliseconds and all(_vanishing(m) for m in members):
         kinds += ["vanishes", "appears"]
-    if any(m.part_missing is not None for m in members):
-        kinds.append("part-missing")  # for the members with such an input (_case)
+    if any(m.other_firing is not None for m in members):
+        kinds.append("other-firing")  # for the members with such an input (_case)
     if all(m.masked is not None for m in members):
         kinds.append("masked")
     kinds += [kind for kind in ("spread", "spread-wide")

@@ -8,7 +8,7 @@ computed the way PromQL does, so the expected annotation text is exact.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from alerts.model import InputSeries, Scenario
@@ -314,7 +314,13 @@ def spaced_steps(metric: str, labels: Mapping[str, str], changes: int, gap: Dura
 
 
 # Round-robin inputs cycle this long (in samples) before holding: longer than any test of them.
-ROUND_ROBIN_SAMPLES = 720
+ROUND_ROBIN_SAMPLES = 240
+
+
+def _cycle(values: list[str], hold: str) -> str:
+    """``values`` repeated for ROUND_ROBIN_SAMPLES samples, then ``hold`` for the rest of the test."""
+    repeated = (values * (ROUND_ROBIN_SAMPLES // len(values) + 1))[:ROUND_ROBIN_SAMPLES]
+    return " ".join(repeated) + f" {hold}x{{n}}"
 
 
 def round_robin(metric: str, labels: Mapping[str, str], processes: int, interval: Duration) -> Scenario:
@@ -323,10 +329,51 @@ def round_robin(metric: str, labels: Mapping[str, str], processes: int, interval
     which no restart does (a restart only moves it on). One process: a steady start time."""
     if processes <= 1:
         return Scenario((InputSeries(selector(metric, labels), "1000x{n}"),), 0.0, ZERO, measure=0.0)
-    cycle = f"1000+10x{processes - 1}"
     # The last process first, so the first step back comes with the second sample at any test step.
-    values = " ".join([sample_text(1000 + 10 * (processes - 1))] + [cycle] * (ROUND_ROBIN_SAMPLES // processes))
-    return Scenario((InputSeries(selector(metric, labels), f"{values} 1000x{{n}}"),), 1.0, interval, measure=1.0)
+    starts = [sample_text(1000 + 10 * ((p - 1) % processes)) for p in range(processes)]
+    return Scenario((InputSeries(selector(metric, labels), _cycle(starts, "1000")),), 1.0, interval, measure=1.0)
+
+
+def shared_target(start: str, counter: str, labels: Mapping[str, str], counters: Sequence[Mapping[str, str]],
+                  sign: str, interval: Duration, worker_label: str = "worker") -> Scenario:
+    """A target's start time and request counters (two series: ``counters``, their labels) as
+    several processes answering it in turn leave them, or one process restarting (``sign``):
+
+    - "start-times": start times of two processes in turn; the counters alike (none has served a
+      request);
+    - "counters": start times alike (PM2 starts its workers within the same second, and prom-client
+      reports whole seconds); the first counter of two processes in turn, going back at every turn,
+      the second only in one of them, so read every other scrape and never going back;
+    - "restart": one process restarting every few scrapes: its start time moves on, and both
+      counters start again from zero at the same scrape (a counter reset with a restart is no sign
+      of sharing; two series reset by one restart are one restart).
+
+    "start-times" and "restart" also hold a second, steady worker's series behind the same target
+    (an aggregating endpoint keeping workers apart by ``worker_label``): the target's signs are
+    the worst worker's, not a sum or an average over them.
+    """
+    def worker(each: Mapping[str, str], name: str) -> dict[str, str]:
+        return {**each, worker_label: name}
+
+    first, second = (selector(counter, worker(each, "0")) for each in counters)
+    start_series = selector(start, worker(labels, "0"))
+    steady = (InputSeries(selector(start, worker(labels, "1")), "900x{n}"),
+              *(InputSeries(selector(counter, worker(each, "1")), "0+7x{n}") for each in counters))
+    if sign == "start-times":
+        series = (InputSeries(start_series, _cycle(["1010", "1000"], "1000")),
+                  InputSeries(first, "0x{n}"), InputSeries(second, "0x{n}"), *steady)
+        return Scenario(series, 1.0, interval, measure=1.0)
+    if sign == "counters":
+        series = (InputSeries(start_series, "1000x{n}"), InputSeries(first, _cycle(["500", "20"], "500")),
+                  InputSeries(second, " ".join(f"{30 + i} _" for i in range(ROUND_ROBIN_SAMPLES // 2)) + " 0x{n}"))
+        return Scenario(series, 1.0, interval, measure=1.0)
+    every = 4  # samples between restarts, the first at the second sample: one in any window of the test
+    restarts = range(1, ROUND_ROBIN_SAMPLES // every)
+    series = (InputSeries(start_series, "1000 " + " ".join(f"{1000 + 60 * r}x{every - 1}" for r in restarts)
+                          + " 1000x{n}"),
+              InputSeries(first, "500 " + " ".join(f"0+50x{every - 1}" for _ in restarts) + " 0x{n}"),
+              InputSeries(second, "50 " + " ".join(f"0+5x{every - 1}" for _ in restarts) + " 0x{n}"), *steady)
+    return Scenario(series, 0.0, ZERO, measure=0.0)
 
 
 def jump(metric: str, labels: Mapping[str, str], level: float, lead: Duration, interval: Duration) -> Scenario:

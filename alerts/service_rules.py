@@ -12,7 +12,7 @@ from dataclasses import replace
 from alerts import request_inputs, scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, any_of, grouped, matcher, number, parenthesized, threshold_note
-from alerts.model import AlertInstance, AlertRule, RecordingRule, RuleGroup, Scenario
+from alerts.model import AlertInstance, AlertRule, OtherFiring, RecordingRule, RuleGroup, Scenario
 from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, some_down_rules
 from stack.metric_catalog import RESIDENT_MEMORY
 from stack.spec.model import EXPORTER_JOB, RequestMetrics, Service
@@ -169,7 +169,8 @@ def request_metrics_missing_rules(context: RuleContext, services: list[Service])
             return exposing(wanted[:1], 1.0)
 
         return AlertInstance(labels, scenarios.DOWN, True, build, 1, 0,
-                             part_missing=histogram_missing if len(wanted) > 1 else None)
+                             other_firing=OtherFiring("when the histogram is missing and the request counter there",
+                                                      histogram_missing) if len(wanted) > 1 else None)
 
     return [AlertRule(
         name="RequestMetricsMissing", expr=any_of(terms), for_=FOR_METRICS_MISSING,
@@ -456,24 +457,42 @@ FOR_SHARED_TARGET_REASON = (f"one step back (a clock stepped back) leaves the {S
                             f"{SHARED_TARGET_WINDOW}; steps back for longer are several processes answering in turn")
 
 
+def shared_target_expr(start: str, counter: str, jobs: str, window: Duration = SHARED_TARGET_WINDOW) -> str:
+    """Targets (job, instance, service, team) several processes answer in turn: the start time went
+    back, or the request counter went back more often than the process restarted."""
+    by = "max by (job, instance, service, team)"
+    return (f"{by} (resets({start}{{{jobs}}}[{window}])) > 0\nor\n"
+            f"{by} (resets({counter}{{{jobs}}}[{window}]))\n> {by} (changes({start}{{{jobs}}}[{window}]))")
+
+
 def shared_target_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
-    """ScrapeTargetSharedByProcesses: a target whose process start time goes back. A restart only
-    moves it on; it goes back when several processes answer the target's scrapes in turn (PM2's
-    cluster mode balancing one port over its workers, a load balancer in front of replicas). The
-    target's counters then jump between processes' values: its rates, ratios and restarts are wrong."""
+    """ScrapeTargetSharedByProcesses: several processes answer one target's scrapes in turn (PM2's
+    cluster mode balancing one port over its workers, a load balancer in front of replicas). Its
+    start time goes back, which no restart does; or, where the processes started within the same
+    second, its request counter goes back more often than it restarted. The target's counters jump
+    between processes' values: its rates, ratios and restarts are wrong."""
     entries = [s for s in services if s.process_start_metric]
     if not entries:
         return []
-    terms = [f"resets({metric}{{{matcher('job', [s.job for s in group])}}}[{SHARED_TARGET_WINDOW}]) > 0"
-             for metric, group in grouped(entries, lambda s: s.process_start_metric)]
+    groups = grouped(entries, lambda s: (s.process_start_metric, s.request_metrics.request_counter))
+    terms = [shared_target_expr(start, counter, matcher("job", [s.job for s in group]))
+             for (start, counter), group in groups]
 
     def instance(service: Service, target: str) -> AlertInstance:
         labels = {"job": service.job, "instance": target, **_labels(service)}
-        metric = service.process_start_metric
-        assert metric is not None
-        return AlertInstance(labels, scenarios.DOWN, True,
-                             lambda level: scenarios.round_robin(metric, labels, SHARING_PROCESSES if level else 1,
-                                                                 context.scrape_interval), 1, 0)
+        metrics = service.request_metrics
+        start = service.process_start_metric
+        assert start is not None
+        request = request_inputs.request_labels(metrics, labels)
+        counters = [{**request, metrics.status_label: metrics.status_example(status)} for status in ("ok", "client_error")]
+        interval = context.scrape_interval
+
+        def sign(name: str) -> Scenario:
+            return scenarios.shared_target(start, metrics.request_counter, labels, counters, name, interval)
+
+        return AlertInstance(labels, scenarios.DOWN, True, lambda level: sign("start-times" if level else "restart"), 1, 0,
+                             other_firing=OtherFiring("on request counters going back while the start times are alike",
+                                                      lambda level: sign("counters")))
 
     return [AlertRule(
         name="ScrapeTargetSharedByProcesses", expr=any_of(terms), for_=FOR_SHARED_TARGET,

@@ -174,8 +174,9 @@ def service_findings(spec: Spec, exprs: Iterable[tuple[str, str]], series: Seque
         findings.update(_status_findings(service, by_metric, keys))
         findings.update(_worker_findings(service, index, by_metric, keys))
         findings.update(Finding(f"services[{index}].targets", f"{instance} answers scrapes from several processes in "
-                                f"turn (its {service.process_start_metric} goes back): a PM2 cluster balancing one "
-                                "port over its workers; scrape each worker on its own port (pm2.layout: worker-ports)")
+                                f"turn (its {service.process_start_metric} or request counter goes back): a PM2 "
+                                "cluster balancing one port over its workers; scrape each worker on its own port "
+                                "(pm2.layout: worker-ports)")
                         for job, instance in sorted(shared_targets) if job == service.job)
     return sorted(findings)
 

@@ -11,10 +11,12 @@ import time
 from urllib.parse import urlencode
 
 from alerts.rule_files import rule_file_dict, rule_files
+from alerts.service_rules import shared_target_expr
 from dashboards.generate import build_dashboards
 from stack.deploy.http import HttpClient
 from stack.series_check import Finding, Series, dashboard_exprs, exposed_metrics, rule_exprs, service_findings
 from stack.spec.model import Spec
+from stack.spec.values import Duration
 
 # Series seen in this window count as exposed now (a few scrape intervals: a renamed metric's
 # old series are still in the TSDB, but no longer scraped).
@@ -47,23 +49,17 @@ def down_jobs(client: HttpClient, spec: Spec) -> frozenset[str]:
 
 
 def shared_targets(client: HttpClient, spec: Spec) -> frozenset[tuple[str, str]]:
-    """(job, instance) of the services' targets whose process start time went back recently:
-    several processes answer them in turn."""
+    """(job, instance) of the services' targets several processes answer in turn, by the signs
+    ScrapeTargetSharedByProcesses reads, over the recent window."""
     found: set[tuple[str, str]] = set()
-    for metric, jobs in sorted(_start_metrics(spec).items()):
-        selector = f'{metric}{{job=~"{"|".join(sorted(jobs))}"}}'
-        query = urlencode({"query": f"max by (job, instance) (resets({selector}[{RECENT_SECONDS}s])) > 0"})
-        found |= {(item["metric"].get("job", ""), item["metric"].get("instance", ""))
-                  for item in client.json("GET", f"/api/v1/query?{query}")["data"]["result"]}
-    return frozenset(found)
-
-
-def _start_metrics(spec: Spec) -> dict[str, set[str]]:
-    metrics: dict[str, set[str]] = {}
     for service in spec.services:
-        if service.process_start_metric:
-            metrics.setdefault(service.process_start_metric, set()).add(service.job)
-    return metrics
+        if not service.process_start_metric:
+            continue
+        expr = shared_target_expr(service.process_start_metric, service.request_metrics.request_counter,
+                                  f'job="{service.job}"', Duration(RECENT_SECONDS * 1000))
+        result = client.json("GET", f"/api/v1/query?{urlencode({'query': expr})}")["data"]["result"]
+        found |= {(item["metric"].get("job", ""), item["metric"].get("instance", "")) for item in result}
+    return frozenset(found)
 
 
 def verify(spec: Spec, client: HttpClient) -> list[Finding]:

@@ -147,9 +147,9 @@ def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) 
         if any(r.instances[0].count_window is not None for r in same):
             # Events counted in a window (restarts): the count spread over the window, and wider.
             expected |= {"fires on events spread over its window", "stays quiet on events spread wider than its window"}
-        if any(i.part_missing is not None for r in same for i in r.instances):
-            # Missing series of a service whose library counts requests apart from the histogram.
-            expected.add("fires when another of the series it reads is missing")
+        for other in {i.other_firing.what for r in same for i in r.instances if i.other_firing is not None}:
+            # Another branch of the rule: a second missing series, another sign of the same fault.
+            expected.add(f"fires {other}")
         if all(i.masked is not None for r in same for i in r.instances):
             # A restart count beside its unless clause: round-robin start times are no restarts.
             expected.add("stays quiet at a firing level its unless clause rules out")

@@ -61,5 +61,5 @@ def test_a_target_answered_by_several_processes_is_named() -> None:
                       shared_targets=frozenset({("api", "api:9400"), ("other", "x:1")}))
     assert found == [
         "services[0].targets: api:9400 answers scrapes from several processes in turn (its "
-        "app_worker_start_time_seconds goes back): a PM2 cluster balancing one port over its workers; scrape each "
-        "worker on its own port (pm2.layout: worker-ports)"]
+        "app_worker_start_time_seconds or request counter goes back): a PM2 cluster balancing one port over its "
+        "workers; scrape each worker on its own port (pm2.layout: worker-ports)"]
