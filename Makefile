@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= build
 STAMP := $(VENV)/.installed
+EXAMPLE := examples/bookmark-api
+EXAMPLE_STAMP := $(EXAMPLE)/node_modules/.installed
 
-.PHONY: run test system-deps install golden docs bench plots clean
+.PHONY: run test system-deps install example golden docs bench plots clean
 
 ## run: set up, generate and validate the embedded bookmark-api spec into ./build
 run: system-deps $(STAMP)
@@ -15,14 +17,21 @@ run: system-deps $(STAMP)
 	@echo
 	@echo "Generated tree: $(OUT)/  (start with $(OUT)/docs/stack.md and $(OUT)/prometheus/prometheus.yml)"
 
-## test: set up (Python packages and Debian tools) and run the whole suite
-test: system-deps $(STAMP)
+## test: set up (Python packages, Debian tools, the reference app's npm packages) and run the whole suite
+test: system-deps $(STAMP) $(EXAMPLE_STAMP)
 	$(BIN)/python -m pytest
 
 system-deps:
 	@bash scripts/install-system-deps.sh
 
 install: $(STAMP)
+
+## example: the reference bookmark API's npm packages (express, prom-client, pg, ioredis, bullmq, pm2)
+example: $(EXAMPLE_STAMP)
+
+$(EXAMPLE_STAMP): $(EXAMPLE)/package-lock.json
+	cd $(EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,4 +64,4 @@ docs: $(STAMP)
 	$(BIN)/python -m stack.spec.reference > docs/spec-reference.md
 
 clean:
-	rm -rf $(OUT) $(VENV) .pytest_cache
+	rm -rf $(OUT) $(VENV) .pytest_cache $(EXAMPLE)/node_modules

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system tools obstack's validators and tests run for real:
 # promtool, amtool, docker-compose (config checks), Postgres/Redis binaries
-# (private test servers) and node-exporter (`obstack local`); with the argument
+# (private test servers), node-exporter (`obstack local`) and Node with npm (the reference
+# bookmark API the PM2 end-to-end test runs); with the argument
 # `bench`, also the reference exporters.
 # Installs with apt-get when root; otherwise names what is missing.
 set -euo pipefail
@@ -14,6 +15,8 @@ declare -A needed=(
   [redis-server]=redis-server
   [redis-cli]=redis-tools
   [prometheus-node-exporter]=prometheus-node-exporter
+  [node]=nodejs
+  [npm]=npm
 )
 # `install-system-deps.sh bench` adds the reference exporters the benchmarks compare against.
 if [ "${1:-}" = "bench" ]; then
