@@ -1,8 +1,10 @@
 """Detection latency per fault (fault -> notification received) from the end-to-end suite.
 
 Run: python bench/detection.py [--runs 3] [--json FILE]
-Each run is `pytest tests/test_end_to_end.py` (the stack in `obstack local --fast`), which
-writes its latencies to $OBSTACK_DETECTION_OUT; this prints a Markdown table per fault: the
+Each run is `pytest tests/test_end_to_end.py` (the stack in `obstack local --fast`, the simulated
+API), which writes its latencies to $OBSTACK_DETECTION_OUT, and `pytest tests/test_pm2_cluster.py`
+(the reference bookmark API under PM2), which writes its error-rate page's to
+$OBSTACK_PM2_DETECTION_OUT; this prints a Markdown table per fault: the
 bound (scrape + evaluation + for + group_wait + slack), and the min/median/max latency; every
 run's latencies go to bench/results/detection.json for bench/plot.py.
 """
@@ -23,9 +25,13 @@ from common import ROOT, results_path, write_results
 
 def run_once(out: Path) -> dict:
     """One end-to-end run; its timing and per-fault latencies."""
-    env = {**os.environ, "OBSTACK_DETECTION_OUT": str(out)}
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_end_to_end.py"], cwd=ROOT, env=env, check=True)
-    return json.loads(out.read_text())
+    pm2 = out.with_suffix(".pm2.json")
+    env = {**os.environ, "OBSTACK_DETECTION_OUT": str(out), "OBSTACK_PM2_DETECTION_OUT": str(pm2)}
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "tests/test_end_to_end.py", "tests/test_pm2_cluster.py"],
+                   cwd=ROOT, env=env, check=True)
+    run = json.loads(out.read_text())
+    run["faults"].update({f"{name} (PM2 reference app)": fault for name, fault in json.loads(pm2.read_text()).items()})
+    return run
 
 
 def main() -> None:

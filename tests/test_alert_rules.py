@@ -75,8 +75,8 @@ def alert_rules(spec: Spec) -> list:
     return [rule for f in rule_files(spec) for rule in f.alert_rules]
 
 
-def test_default_spec_rules_pass_promtool_lint_and_their_tests(tmp_path: Path) -> None:
-    check_and_test(load_spec().spec, tmp_path)
+# The default spec's rules through promtool's lint and their generated tests: the `promtool check
+# rules` and `promtool test rules` validators, in tests/test_validate.py's full validation.
 
 
 def test_every_plan_alert_exists_with_its_severity() -> None:
