@@ -8,7 +8,7 @@ which PM2 spreads over the workers) runs throughout. The tests check what the un
 `obstack verify` finds nothing against the real app; a fault switched on in every worker pages
 HighErrorRate with the error ratio it was set to; a rolling reload of the workers is no restart
 storm and no rate spike. The naive layout, the app's port scraped through PM2's balancing, is
-replayed from a capture of this app in tests/test_pm2_shared_port.py.
+replayed from a capture of this app in tests/test_pm2_replays.py.
 """
 
 from __future__ import annotations
