@@ -74,7 +74,17 @@ def fill_rq(url: str) -> dict[str, int]:
     queue = Queue("default", connection=connection)
     queue.enqueue("math.sqrt", 4)
     queue.enqueue("math.sqrt", -1)  # ValueError: fails
-    SimpleWorker([queue], connection=connection).work(burst=True)
+    class BurstWorker(SimpleWorker):
+        """Without rq's command channel, a pub/sub thread for kill and shutdown commands a burst
+        run never gets: stopping it can wait out its 60 s poll on a busy machine."""
+
+        def subscribe(self) -> None:
+            pass
+
+        def unsubscribe(self) -> None:
+            pass
+
+    BurstWorker([queue], connection=connection).work(burst=True)
     first = queue.enqueue("math.sqrt", 9)
     # Backdate the oldest job's enqueue time (test data; the probe only reads it).
     old = datetime.now(timezone.utc) - timedelta(seconds=180)
