@@ -19,10 +19,9 @@ from tests.test_mutation import KILL_RATE
 
 pytestmark = pytest.mark.long_running(600)  # seconds in one process: scheduled first (tests/conftest.py)
 
-# About 1040 mutants, each running SLO tests of hours of input, so a fixed sample of every tenth
-# (104; every eighth until the PM2 end-to-end test joined the 15-minute suite). `obstack mutate
-# --file slo.yml` runs them all (docs/alerting.md).
-SLO_FILE, SLO_STRIDE = "slo.yml", 10
+# About 1030 mutants, each running SLO tests of hours of input, so a fixed sample of every eighth
+# (130). `obstack mutate --file slo.yml` runs them all (docs/alerting.md).
+SLO_FILE, SLO_STRIDE = "slo.yml", 8
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +30,10 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_generated_slo_tests_kill_a_sample_of_the_slo_mutants(tree: Path) -> None:
-    """Every tenth mutant of the default spec's slo.yml, the same ones every run (rule order)."""
+    """Every eighth mutant of the default spec's slo.yml, the same ones every run (rule order)."""
     document = yaml.safe_load((tree / "prometheus/rules" / SLO_FILE).read_text())
     mutants = list(rule_mutants(SLO_FILE, document))[::SLO_STRIDE]
     report = run_mutants(tree, mutants)
     survivors = "\n".join(m.key for m in report.survived)
-    assert report.tested >= 90, report.tested  # a sample, not a handful
+    assert report.tested >= 100, report.tested  # a sample, not a handful
     assert report.kill_rate >= KILL_RATE, f"kill rate {report.kill_rate:.1%}; survivors:\n{survivors}"
