@@ -45,7 +45,8 @@ def _matchers(selector: Any) -> list[tuple[str, str, str]]:
     return ([("__name__", "=", selector.name)] if selector.name else []) + found
 
 
-def _passes(value: str, op: str, wanted: str) -> bool:
+def passes(value: str, op: str, wanted: str) -> bool:
+    """A label value against one matcher (an absent label reads as the empty string)."""
     if op in ("=", "!="):
         return (value == wanted) == (op == "=")
     return (re.fullmatch(wanted, value) is not None) == (op == "=~")
@@ -87,7 +88,7 @@ class _Rules:
     def alerts(self, names: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
         """The alert rules whose ALERTS series could pass ``names`` (alertname matchers)."""
         return [rule for rule in self.rules if "alert" in rule
-                and all(_passes(rule["alert"], op, value) for _, op, value in names)]
+                and all(passes(rule["alert"], op, value) for _, op, value in names)]
 
     def read_by(self, rule: dict[str, Any]) -> list[dict[str, Any]]:
         """The rules whose output ``rule`` reads."""
@@ -113,13 +114,13 @@ class GroupInput:
     def selects(self, matchers: list[tuple[str, str, str]]) -> bool:
         key = tuple(matchers)
         if key not in self._found:
-            self._found[key] = any(all(_passes(series.get(label, ""), op, value) for label, op, value in matchers)
+            self._found[key] = any(all(passes(series.get(label, ""), op, value) for label, op, value in matchers)
                                    for series in self.series)
         return self._found[key]
 
     def carries(self, matchers: list[tuple[str, str, str]], label: str) -> bool:
         """Whether a series the matchers find carries ``label``."""
-        return any(label in series and all(_passes(series.get(name, ""), op, value) for name, op, value in matchers)
+        return any(label in series and all(passes(series.get(name, ""), op, value) for name, op, value in matchers)
                    for series in self.series)
 
 
@@ -217,5 +218,5 @@ def reads_label(documents: Documents, expr: str, label: str, inputs: Iterable[Gr
 def _may_carry(static: Labels, matchers: list[tuple[str, str, str]]) -> bool:
     """A recording with ``static`` labels may write a series the matchers select (labels it does not
     set come from its input: they may)."""
-    return all(_passes(str(static[label]), op, value) for label, op, value in matchers
+    return all(passes(str(static[label]), op, value) for label, op, value in matchers
                if label in static and label != "__name__")

@@ -326,9 +326,7 @@ def _cycle(values: list[str], hold: str) -> str:
 def round_robin(metric: str, labels: Mapping[str, str], processes: int, interval: Duration) -> Scenario:
     """A process start-time gauge read from ``processes`` processes in turn, as a PM2 cluster (or a
     load balancer) answers scrapes of one port: it goes back each time the turn comes round again,
-    which no restart does (a restart only moves it on). One process: a steady start time."""
-    if processes <= 1:
-        return Scenario((InputSeries(selector(metric, labels), "1000x{n}"),), 0.0, ZERO, measure=0.0)
+    which no restart does (a restart only moves it on)."""
     # The last process first, so the first step back comes with the second sample at any test step.
     starts = [sample_text(1000 + 10 * ((p - 1) % processes)) for p in range(processes)]
     return Scenario((InputSeries(selector(metric, labels), _cycle(starts, "1000")),), 1.0, interval, measure=1.0)

@@ -499,10 +499,11 @@ def shared_target_rules(context: RuleContext, services: list[Service]) -> list[A
         for_reason=FOR_SHARED_TARGET_REASON, severity="warning", subject="service", value_format="none",
         summary="Several processes answer one scrape target in turn: its rates and restart counts are wrong.",
         description=go_template("{instance} of {service} answers scrapes from several processes in turn (its "
-                                "process start time goes back): scrape each worker on its own port.", "none"),
-        meaning="The target's process start time went back, which no restart does: a PM2 cluster balancing one "
-                "port over its workers, or a load balancer in front of replicas, hands each scrape to another "
-                "process. Its counters jump between the processes' values, so request rates and error ratios "
+                                "start time or request counter goes back): scrape each worker on its own port.",
+                                "none"),
+        meaning="The target's process start time went back, which no restart does, or its request counter went "
+                "back more often than the process restarted: a PM2 cluster balancing one port over its workers, "
+                "or a load balancer in front of replicas, hands each scrape to another process. Its counters jump between the processes' values, so request rates and error ratios "
                 "read from it are wrong, and restarts cannot be counted (ServiceFlapping ignores the target).",
         runbook_url=context.runbook("ScrapeTargetSharedByProcesses"), dashboard_url=None, family=None,
         first_checks=("Is the service a PM2 cluster scraped on its shared port? Have each worker serve metrics "

@@ -16,6 +16,7 @@ from typing import Any
 import promql_parser as promql
 
 from alerts.promql_tree import match_op, walk
+from alerts.relevance import passes
 from stack.metric_catalog import RESIDENT_MEMORY, SCRAPE_LABELS, SERVICE_TARGET_LABELS
 from stack.spec.model import Service, Spec
 from stack.spec.request_presets import STATUS_EXAMPLES
@@ -100,17 +101,10 @@ def dashboard_exprs(dashboards: Iterable[Mapping[str, Any]]) -> list[tuple[str, 
     return pairs
 
 
-def _passes(value: str | None, op: str, wanted: str) -> bool:
-    value = value or ""  # an absent label reads as the empty string
-    if op in ("=", "!="):
-        return (value == wanted) == (op == "=")
-    return (re.fullmatch(wanted, value) is not None) == (op == "=~")
-
-
 def _belongs(read: Read, service: Service) -> bool:
     """The read selects this service's series (its job or service label, where it names one)."""
     labels = {"job": service.job, "service": service.name}
-    return all(_passes(labels[name], op, value) for name, op, value in read.matchers if name in labels)
+    return all(passes(labels[name], op, value) for name, op, value in read.matchers if name in labels)
 
 
 def exposed_metrics(service: Service) -> tuple[str, ...]:

@@ -26,14 +26,11 @@ RECENT_SECONDS = 300
 def prometheus_series(client: HttpClient, spec: Spec, now: float | None = None) -> list[Series]:
     """Every series Prometheus saw recently of the metrics the spec's services should expose."""
     end = time.time() if now is None else now
-    found: list[Series] = []
     wanted = sorted({(service.job, metric) for service in spec.services
                      for metric in ("up", *exposed_metrics(service))})
-    for job, metric in wanted:
-        query = urlencode({"match[]": f'{{__name__="{metric}", job="{job}"}}', "start": end - RECENT_SECONDS,
-                           "end": end})
-        found.extend(client.json("GET", f"/api/v1/series?{query}")["data"])
-    return found
+    query = urlencode({"match[]": [f'{{__name__="{metric}", job="{job}"}}' for job, metric in wanted],
+                       "start": end - RECENT_SECONDS, "end": end}, doseq=True)
+    return list(client.json("GET", f"/api/v1/series?{query}")["data"])
 
 
 def generated_exprs(spec: Spec) -> list[tuple[str, str]]:
