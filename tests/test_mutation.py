@@ -25,7 +25,8 @@ from alerts.neighbours import Neighbourhood, Recordings, metric_filters, neighbo
 from stack.cli import app
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
-from stack.validate.mutation import BaselineFailed, changed_rule_files, run_mutants
+from stack.validate.mutation import (FIRST_STAGE_SHARE, GROUP_OVERHEAD, STAGE_GROWTH, BaselineFailed, _cost,
+                                     _GroupRun, _stages, _TestFile, changed_rule_files, run_mutants)
 from stack.writer import write_tree
 from tests.support.servers import require_binary
 from tests.support.trees import generated_tree
@@ -77,6 +78,24 @@ def test_rules_lose_their_for_and_keep_firing_for() -> None:
         {"alert": "A", "expr": "x > 1", "for": "2m", "keep_firing_for": "5m"}, {"record": "r", "expr": "sum(x)"}]}]}
     drops = {m.drop for m in rule_mutants("f.yml", document) if m.drop}
     assert drops == {"for", "keep_firing_for"}
+
+
+def test_each_mutant_s_groups_run_cheapest_first_in_stages_of_growing_cost() -> None:
+    """A mutant is killed by its first failing group: the cheap groups run first, a few at a time,
+    and each stage may cost STAGE_GROWTH times the share of the one before."""
+    test = _TestFile("t.test.yml", ("r.yml",), {})
+    steps = [1, 2, 3, 5, 8, 13, 40, 100, 300, 1000, 1000, 3000]
+    runs = [_GroupRun(test, {"name": f"g{n}", "interval": "1m", "alert_rule_test": [{"eval_time": f"{n}m"}],
+                             "input_series": [{}]}, {}) for n in reversed(steps)]
+    stages = _stages(runs)
+    costs = [[_cost(run.group) for run in stage] for stage in stages]
+    assert [c for stage in costs for c in stage] == sorted(_cost(run.group) for run in runs)
+    assert len(stages) >= 4 and all(stages)
+    total, spent, share = sum(map(sum, costs)), 0.0, FIRST_STAGE_SHARE
+    for stage in costs[:-1]:
+        assert len(stage) == 1 or spent + sum(stage) <= share * total
+        spent, share = spent + sum(stage), share * STAGE_GROWTH
+    assert _cost(runs[-1].group) == 1 * 2 + GROUP_OVERHEAD  # a step and its one series, and set-up
 
 
 @pytest.fixture(scope="module")

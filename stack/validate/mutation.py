@@ -257,8 +257,8 @@ BATCH_SIZE = 24
 
 def _run_stages(runnable: list[tuple[Mutant, Selected]], jobs: int,
                 progress: Callable[[int, int], None] | None) -> set[int]:
-    """Indexes of the killed mutants. Every mutant's cheap groups run first (in batches, ``jobs``
-    batches at once); only the survivors run their dear ones."""
+    """Indexes of the killed mutants. Every mutant's cheapest groups run first (in batches, ``jobs``
+    batches at once); only the survivors of a stage run their next, dearer ones."""
     stages = [_stages(selected) for _, selected in runnable]
     killed: set[int] = set()
     done = 0
@@ -433,26 +433,39 @@ def _mutated(document: dict[str, Any], mutant: Mutant) -> dict[str, Any]:
     return {"groups": groups}
 
 
-# The share of the selected tests' cost run first: most mutants fail one of the cheap groups,
-# and a mutant is killed as soon as one group fails, so the dear ones run only for the rest.
-FIRST_STAGE_SHARE = 0.3
+# A mutant is killed as soon as one group fails, and most fail one of their cheapest groups
+# (measured on the default spec's slo.yml: the cheapest killer is under 0.1% of the mutant's test
+# cost for most of them). So each mutant's groups run in stages of growing cost: the first takes
+# FIRST_STAGE_SHARE of the cost, each next one STAGE_GROWTH times the share before, and only the
+# survivors of a stage run the next. Two stages (30%, then the rest) cost 2.3 times as much.
+FIRST_STAGE_SHARE = 0.002
+STAGE_GROWTH = 3
+# promtool opens a fresh storage and loads the rules for every group: about as much work as
+# GROUP_OVERHEAD sample-evaluations (measured: ~36 ms a group against ~38 us a sample-step).
+GROUP_OVERHEAD = 1000
 
 
 def _cost(group: dict[str, Any]) -> float:
-    """promtool's work for a test group: evaluation steps times the series it feeds."""
+    """promtool's work for a test group: evaluation steps times the series it feeds, plus its set-up."""
     steps = max(Duration.parse(str(case["eval_time"])).milliseconds for case in group["alert_rule_test"])
     steps /= Duration.parse(str(group["interval"])).milliseconds
-    return steps * (len(group.get("input_series", [])) + 1)
+    return steps * (len(group.get("input_series", [])) + 1) + GROUP_OVERHEAD
 
 
 def _stages(selected: Selected) -> list[Selected]:
-    """The selected groups in two runs: the cheapest, up to FIRST_STAGE_SHARE of the cost, then the rest."""
+    """The selected groups in runs of growing cost, cheapest first: every run but the last holds
+    at least one group and, past its first, stays within its share of the total cost."""
     costed = sorted(((_cost(run.group), index, run) for index, run in enumerate(selected)), key=lambda item: item[:2])
-    budget, spent, first, rest = FIRST_STAGE_SHARE * sum(cost for cost, *_ in costed), 0.0, [], []
+    total = sum(cost for cost, *_ in costed)
+    stages: list[Selected] = [[]]
+    spent, share = 0.0, FIRST_STAGE_SHARE
     for cost, _, run in costed:
-        (first if not first or spent + cost <= budget else rest).append(run)
+        while stages[-1] and spent + cost > share * total and share < 1:
+            stages.append([])
+            share = min(1.0, share * STAGE_GROWTH)
+        stages[-1].append(run)
         spent += cost
-    return [stage for stage in (first, rest) if stage]
+    return stages
 
 
 def report_lines(report: MutationReport) -> list[str]:
