@@ -434,8 +434,8 @@ def _mutated(document: dict[str, Any], mutant: Mutant) -> dict[str, Any]:
 
 
 # A mutant is killed as soon as one group fails, and most fail one of their cheapest groups
-# (measured on the default spec's slo.yml: the cheapest killer is under 0.1% of the mutant's test
-# cost for most of them). So each mutant's groups run in stages of growing cost: the first takes
+# (measured on the default spec's slo.yml sample: the cheapest killer is under 1% of the mutant's
+# test cost for 80 of the 92 killed, median 0.17%). So each mutant's groups run in stages of growing cost: the first takes
 # FIRST_STAGE_SHARE of the cost, each next one STAGE_GROWTH times the share before, and only the
 # survivors of a stage run the next. Two stages (30%, then the rest) cost 2.3 times as much.
 FIRST_STAGE_SHARE = 0.002
