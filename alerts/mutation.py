@@ -176,9 +176,10 @@ def compared_above_zero(expr: str, name: str) -> bool:
     return True
 
 
-def _expression_mutants(expr: str) -> Iterator[tuple[str, str, str, str | None, bool]]:
+def _expression_mutants(expr: str, value_unseen: bool = False) -> Iterator[tuple[str, str, str, str | None, bool]]:
     """As expression_mutants, with the reason a mutant is equivalent when that can be proven, and
-    whether it only touches the zeros of an ``or 0 * ...`` branch."""
+    whether it only touches the zeros of an ``or 0 * ...`` branch. ``value_unseen``: the expression
+    is an alert's whose texts show no value (only which series it returns matters)."""
     root = promql.parse(expr)
     original = str(root)
     seen: set[str] = set()
@@ -193,8 +194,43 @@ def _expression_mutants(expr: str) -> Iterator[tuple[str, str, str, str | None, 
                 continue
             seen.add(canonical)
             widened = operator in ("drop a matcher", "widen a regex") and matcher
-            yield (operator, detail, mutated, (_pinned_by_join(root, path, matcher[0]) if widened else None),
-                   _in_zero_branch(root, path, operator))
+            equivalent = _pinned_by_join(root, path, matcher[0]) if widened else None
+            if operator == "swap the aggregation" and value_unseen:
+                equivalent = _positive_either_way(root, path, detail)
+            yield operator, detail, mutated, equivalent, _in_zero_branch(root, path, operator)
+
+
+# Aggregations that are above 0 together over values that are never negative (any one above 0).
+_POSITIVE_TOGETHER = frozenset({"sum", "max", "avg"})
+# Functions whose every value is 0 or more.
+_NEVER_NEGATIVE = frozenset({"changes", "resets", "rate", "irate", "increase"})
+
+
+def _positive_either_way(root: Any, path: Path, detail: str) -> str | None:
+    """Why swapping the aggregation at ``path`` (``detail``: "max -> sum") cannot change which
+    series pass, if it cannot: both are sum, max or avg, of a function that is never negative, and
+    the result is only compared ``> 0``: each is above 0 exactly when one of the values is."""
+    before, _, after = detail.partition(" -> ")
+    if not {before, after} <= _POSITIVE_TOGETHER:
+        return None
+    nodes = [root]
+    for key in path:
+        nodes.append(_child(nodes[-1], key))
+    argument = nodes[-1].expr
+    while type(argument).__name__ == "ParenExpr":
+        argument = argument.expr
+    if type(argument).__name__ != "Call" or argument.func.name not in _NEVER_NEGATIVE:
+        return None
+    depth = len(path)
+    while depth > 0 and type(nodes[depth - 1]).__name__ == "ParenExpr":
+        depth -= 1
+    parent = nodes[depth - 1] if depth else None
+    if (parent is None or type(parent).__name__ != "BinaryExpr" or path[depth - 1] != "lhs" or str(parent.op) != ">"
+            or type(parent.rhs).__name__ != "NumberLiteral" or parent.rhs.val != 0
+            or (parent.modifier is not None and parent.modifier.return_bool)):
+        return None
+    return (f"{argument.func.name}() is never negative and the {before} is only compared > 0: the {before} and "
+            f"the {after} are above 0 exactly when one of the values is, and the alert's texts show no value")
 
 
 # Binary operators that pass on only the series matching the other side (one-to-one).
@@ -358,7 +394,9 @@ def rule_mutants(file: str, document: dict[str, Any]) -> Iterator[Mutant]:
         for position, rule in enumerate(group.get("rules", [])):
             name = rule.get("alert") or rule.get("record")
             expr = str(rule["expr"])
-            for operator, detail, mutated, equivalent, zeros in _expression_mutants(expr):
+            # An alert whose texts show no value is judged by the series it fires for alone.
+            value_unseen = "alert" in rule and "$value" not in str(rule.get("annotations") or {})
+            for operator, detail, mutated, equivalent, zeros in _expression_mutants(expr, value_unseen):
                 yield Mutant(file, group["name"], position, name, operator, detail, mutated, equivalent=equivalent,
                              zeros_only=zeros)
             for field in ("for", "keep_firing_for"):

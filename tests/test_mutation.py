@@ -25,8 +25,11 @@ from alerts.neighbours import Neighbourhood, Recordings, metric_filters, neighbo
 from stack.cli import app
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
+from alerts.promql_tree import walk
+from alerts.relevance import GroupInput
 from stack.validate.mutation import (FIRST_STAGE_SHARE, GROUP_OVERHEAD, STAGE_GROWTH, BaselineFailed, _cost,
-                                     _GroupRun, _stages, _TestFile, changed_rule_files, run_mutants)
+                                     _GroupRun, _label_unread, _stages, _TestFile, changed_rule_files,
+                                     run_mutants)
 from stack.writer import write_tree
 from tests.support.servers import require_binary
 from tests.support.trees import generated_tree
@@ -78,6 +81,43 @@ def test_rules_lose_their_for_and_keep_firing_for() -> None:
         {"alert": "A", "expr": "x > 1", "for": "2m", "keep_firing_for": "5m"}, {"record": "r", "expr": "sum(x)"}]}]}
     drops = {m.drop for m in rule_mutants("f.yml", document) if m.drop}
     assert drops == {"for", "keep_firing_for"}
+
+
+SHARED = ('max by (job) (resets(start{job="a"}[10m])) > 0\n'
+          'or max by (job) (resets(requests{job="a"}[10m])) > max by (job) (changes(start{job="a"}[10m]))')
+
+
+def _swaps(rule: dict[str, Any]) -> dict[str, str | None]:
+    document = {"groups": [{"name": "g", "rules": [rule]}]}
+    return {m.expr: m.equivalent for m in rule_mutants("f.yml", document)
+            if m.operator == "swap the aggregation" and m.detail in ("max -> sum", "max -> avg")}
+
+
+def test_a_sum_or_mean_for_a_max_of_counts_compared_above_zero_is_proven_equivalent() -> None:
+    """resets() is never negative: its max, sum and mean are above 0 together. Only where the
+    comparison is "> 0", and only for an alert whose texts show no value."""
+    swaps = _swaps({"alert": "A", "expr": SHARED, "annotations": {"summary": "shared"}})
+    proven = {expr for expr, reason in swaps.items() if reason}
+    assert len(swaps) == 6 and len(proven) == 2  # the first max, to sum and to avg
+    assert all("resets(start" in expr.split(" or ")[0] and "max" not in expr.split(" or ")[0] for expr in proven)
+    assert not any(_swaps({"alert": "A", "expr": SHARED, "annotations": {"description": "{{ $value }}"}}).values())
+    assert not any(_swaps({"record": "r", "expr": SHARED}).values())  # a recording's value is read
+    assert not any(_swaps({"alert": "A", "expr": 'max by (job) (resets(start[10m])) > 1'}).values())
+    assert not any(_swaps({"alert": "A", "expr": 'max by (job) (delta(start[10m])) > 0'}).values())
+
+
+def test_an_added_by_label_is_judged_on_the_aggregation_it_widens() -> None:
+    """route is on the request counter, not on the start time: keeping it in an aggregation of the
+    start time splits nothing, in the counter's it does."""
+    inputs = [GroupInput(['start{job="a"}', 'requests{job="a", route="/x"}', 'requests{job="a", route="/y"}'])]
+    document = {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": SHARED}]}]}
+    widened = {}  # the metric the widened aggregation reads -> the proof, per mutant
+    for mutant in (m for m in rule_mutants("f.yml", document) if m.detail == "by (... route)"):
+        reads = next(str(node.expr) for _, node in walk(promql_parser.parse(mutant.expr))
+                     if type(node).__name__ == "AggregateExpr" and "route" in node.modifier.labels)
+        widened[reads] = _label_unread(mutant, {"f.yml": document}, inputs)
+    assert len(widened) == 3
+    assert [reads for reads, reason in widened.items() if reason is None] == ['resets(requests{job="a"}[10m])']
 
 
 def test_each_mutant_s_groups_run_cheapest_first_in_stages_of_growing_cost() -> None:
@@ -312,7 +352,7 @@ def test_keeping_the_route_is_rejected_and_a_label_no_series_carries_is_equivale
     order = lambda mutants: sorted(mutants, key=lambda m: (m.key, m.expr))  # noqa: E731 (killed in any order)
     assert order(report.killed) == order(on_requests)
     assert [(m, reason) for m, reason in report.equivalent] == [
-        (m, "no series it reads carries route: the added by label splits nothing") for m in on_up]
+        (m, "no series its widened aggregation reads carries route: the added by label splits nothing") for m in on_up]
 
 
 def test_the_audit_s_disk_filter_mistakes_are_rejected(tree: Path) -> None:

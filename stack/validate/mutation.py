@@ -29,9 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 import yaml
 
 from alerts.mutation import Mutant, compared_above_zero, rule_mutants
+from alerts.promql_tree import walk
 from alerts.promtool_tests import TESTS_DIR
 from alerts.relevance import GroupInput, needed_rules, reads_label
 from alerts.rule_files import RULES_DIR
@@ -386,9 +388,17 @@ def _label_unread(mutant: Mutant, documents: dict[str, dict[str, Any]], inputs: 
     the rule reads carries the label (in the inputs its tests give it, which carry every label the
     spec says the metrics have, and through its recordings)."""
     added = _ADDED_LABEL.fullmatch(mutant.detail) if mutant.operator == "add a by label" else None
-    if added is None or reads_label(documents, mutant.expr, added.group(1), inputs):
+    if added is None:
         return None
-    return f"no series it reads carries {added.group(1)}: the added by label splits nothing"
+    label = added.group(1)
+    # The aggregations grouping by the label in the mutant: the one the mutant widened among them.
+    # Each reads only its own argument, so that is where the label must be missing.
+    widened = [node.expr for _, node in walk(promql_parser.parse(mutant.expr))
+               if type(node).__name__ == "AggregateExpr" and node.modifier is not None
+               and str(node.modifier.type) == "AggModifierType.By" and label in node.modifier.labels]
+    if any(reads_label(documents, str(argument), label, inputs) for argument in widened):
+        return None
+    return f"no series its widened aggregation reads carries {label}: the added by label splits nothing"
 
 
 def _zeros_unseen(mutant: Mutant, documents: dict[str, dict[str, Any]], readers: dict[str, set[str]]) -> str | None:
