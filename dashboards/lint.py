@@ -1,9 +1,11 @@
-"""Dashboard lint: the rules of Grafana's dashboard-linter that apply to obstack, plus the metric contract.
+"""Dashboard lint: the rules of Grafana's dashboard-linter that apply to obstack, the metric contract, and
+checks of what Grafana will show (plugin version, a healthy 0 in green, table cells, units per axis,
+counts that follow the zoom, shares of a metric that is 0 by default).
 
 Works on dashboard JSON (the current model), independent of how it was made. Each rule is one
 function with a stable id and a one-line doc in ``LINT_RULES``; findings start with ``[rule-id]``.
 PromQL is parsed by promql-parser after Grafana's variables are replaced by placeholders
-(``$__rate_interval`` by a distinctive duration, so the rate-interval rule can recognise it).
+(``$__rate_interval`` by a distinctive duration, so the window rules can recognise it).
 """
 
 from __future__ import annotations
