@@ -7,8 +7,10 @@ OUT ?= build
 STAMP := $(VENV)/.installed
 EXAMPLE := examples/bookmark-api
 EXAMPLE_STAMP := $(EXAMPLE)/node_modules/.installed
+SCHEMA_TYPES := tests/grafana-schema
+SCHEMA_TYPES_STAMP := $(SCHEMA_TYPES)/node_modules/.installed
 
-.PHONY: run test system-deps install example golden docs bench plots clean
+.PHONY: run test system-deps install example grafana-schema golden docs bench plots clean
 
 ## run: set up, generate and validate the embedded bookmark-api spec into ./build
 run: system-deps $(STAMP)
@@ -17,8 +19,8 @@ run: system-deps $(STAMP)
 	@echo
 	@echo "Generated tree: $(OUT)/  (start with $(OUT)/docs/stack.md and $(OUT)/prometheus/prometheus.yml)"
 
-## test: set up (Python packages, Debian tools, the reference app's npm packages) and run the whole suite
-test: system-deps $(STAMP) $(EXAMPLE_STAMP)
+## test: set up (Python packages, Debian tools, the npm packages of the reference app and of the dashboard type check) and run the whole suite
+test: system-deps $(STAMP) $(EXAMPLE_STAMP) $(SCHEMA_TYPES_STAMP)
 	$(BIN)/python -m pytest
 
 system-deps:
@@ -31,6 +33,13 @@ example: $(EXAMPLE_STAMP)
 
 $(EXAMPLE_STAMP): $(EXAMPLE)/package-lock.json
 	cd $(EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## grafana-schema: Grafana's published dashboard types (@grafana/schema) and tsc, for the dashboard type check
+grafana-schema: $(SCHEMA_TYPES_STAMP)
+
+$(SCHEMA_TYPES_STAMP): $(SCHEMA_TYPES)/package-lock.json
+	cd $(SCHEMA_TYPES) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(STAMP): pyproject.toml
@@ -64,4 +73,4 @@ docs: $(STAMP)
 	$(BIN)/python -m stack.spec.reference > docs/spec-reference.md
 
 clean:
-	rm -rf $(OUT) $(VENV) .pytest_cache $(EXAMPLE)/node_modules
+	rm -rf $(OUT) $(VENV) .pytest_cache $(EXAMPLE)/node_modules $(SCHEMA_TYPES)/node_modules

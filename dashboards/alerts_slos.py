@@ -19,6 +19,7 @@ from dashboards.panels import (
     job_instance_variables,
     link,
     prom,
+    range_count,
     refs,
     row,
     selector,
@@ -71,41 +72,49 @@ def _slo_panels() -> list[Panel]:
 def _stack_panels() -> list[Panel]:
     scope = (JOB, INSTANCE)
     exporter_up = selector("up", f'job="{EXPORTER_JOB}"', *scope)
+    evaluation_failures = selector("prometheus_rule_evaluation_failures_total", *scope)
+    notifications_failed = selector("alertmanager_notifications_failed_total", *scope)
+    missed_evaluations = selector("prometheus_rule_group_iterations_missed_total", *scope)
+    any_is_an_alert = steps(GREEN, (1, RED))
     return [
         stat("Exporter up", "Is the obstack exporter scraped? Without it no datastore or queue alert can fire "
              "(ExporterDown).", [prom(f"min({exporter_up})")], "none",
-             up_steps(), mappings=UP_MAPPINGS, w=8),
+             up_steps(), mappings=UP_MAPPINGS),
         stat("Prometheus config loaded", "Did Prometheus' last configuration reload succeed "
              "(PrometheusConfigReloadFailed)?",
-             [prom(f"min({selector('prometheus_config_last_reload_successful', *scope)})")], "none", up_steps(),
-             w=8),
+             [prom(f"min({selector('prometheus_config_last_reload_successful', *scope)})")], "none", up_steps()),
         stat("Alertmanager config loaded", "Did Alertmanager's last configuration reload succeed "
              "(AlertmanagerConfigReloadFailed)?",
-             [prom(f"min({selector('alertmanager_config_last_reload_successful', *scope)})")], "none", up_steps(),
-             w=8),
-        timeseries("Rule evaluation failures", "Rule evaluations that failed per interval; any is an alert "
-                   "(PrometheusRuleEvaluationFailures): the rules built on them cannot fire.",
-                   [prom(f"sum by (rule_group) (increase({selector('prometheus_rule_evaluation_failures_total', *scope)}"
-                         f"[{RATE_INTERVAL}]))", "{{rule_group}}")], "short", steps(GREEN, (0, RED)), minimum=0),
-        timeseries("Notification failures", "Notifications Alertmanager failed to deliver, per integration "
-                   "(AlertmanagerNotificationsFailing): alerts fire but nobody hears.",
-                   refs(prom(f"sum by (integration) (increase("
-                             f"{selector('alertmanager_notifications_failed_total', *scope)}[{RATE_INTERVAL}]))",
+             [prom(f"min({selector('alertmanager_config_last_reload_successful', *scope)})")], "none", up_steps()),
+        range_count("Failed rule evaluations", "Rule evaluations that failed in the selected time range; any is an "
+                    "alert (PrometheusRuleEvaluationFailures).", evaluation_failures, any_is_an_alert),
+        range_count("Failed notifications", "Notifications Alertmanager failed to deliver in the selected time "
+                    "range; any is an alert (AlertmanagerNotificationsFailing).", notifications_failed,
+                    any_is_an_alert),
+        range_count("Missed rule evaluations", "Rule group iterations skipped in the selected time range; any is an "
+                    "alert (PrometheusMissedRuleEvaluations).", missed_evaluations, any_is_an_alert),
+        timeseries("Rule evaluation failures", "Rule evaluations failing per second, by group "
+                   "(PrometheusRuleEvaluationFailures fires on any): the rules built on them cannot fire.",
+                   [prom(f"sum by (rule_group) (rate({evaluation_failures}[{RATE_INTERVAL}]))", "{{rule_group}}")],
+                   "cps", minimum=0),
+        timeseries("Notifications", "Notifications Alertmanager sends and fails to deliver per second, per "
+                   "integration (AlertmanagerNotificationsFailing fires on any failure): alerts fire but nobody hears.",
+                   refs(prom(f"sum by (integration) (rate({notifications_failed}[{RATE_INTERVAL}]))",
                              "{{integration}} failed"),
-                        prom(f"sum by (integration) (increase("
+                        prom(f"sum by (integration) (rate("
                              f"{selector('alertmanager_notifications_total', *scope)}[{RATE_INTERVAL}]))",
-                             "{{integration}} sent")), "short", steps(GREEN, (0, RED)), minimum=0),
+                             "{{integration}} sent")), "cps", minimum=0),
         timeseries("Alert delivery errors", "Share of alert batches Prometheus failed to send to each Alertmanager "
                    "(PrometheusErrorSendingAlerts): alerts fire but never reach routing.",
                    [prom(f"sum by (alertmanager) (rate({selector('prometheus_notifications_errors_total', *scope)}"
                          f"[{RATE_INTERVAL}]))\n/ sum by (alertmanager) (rate("
                          f"{selector('prometheus_notifications_sent_total', *scope)}[{RATE_INTERVAL}]))",
                          "{{alertmanager}}")], "percentunit", steps(GREEN, (SEND_ERROR_RATIO, RED)), minimum=0),
-        timeseries("Missed rule evaluations", "Rule group iterations skipped because the previous one overran its "
-                   "interval (PrometheusMissedRuleEvaluations): alerts are evaluated less often than they assume.",
-                   [prom(f"sum by (rule_group) (increase("
-                         f"{selector('prometheus_rule_group_iterations_missed_total', *scope)}[{RATE_INTERVAL}]))",
-                         "{{rule_group}}")], "short", steps(GREEN, (0, RED)), minimum=0),
+        timeseries("Missed rule evaluations", "Rule group iterations skipped per second because the previous one "
+                   "overran its interval (PrometheusMissedRuleEvaluations fires on any): alerts are evaluated less "
+                   "often than they assume.",
+                   [prom(f"sum by (rule_group) (rate({missed_evaluations}[{RATE_INTERVAL}]))", "{{rule_group}}")],
+                   "cps", minimum=0),
     ]
 
 

@@ -1,9 +1,11 @@
-"""Dashboard lint: the rules of Grafana's dashboard-linter that apply to obstack, plus the metric contract.
+"""Dashboard lint: the rules of Grafana's dashboard-linter that apply to obstack, the metric contract, and
+checks of what Grafana will show (plugin version, a healthy 0 in green, table cells, units per axis,
+counts that follow the zoom, shares of a metric that is 0 by default).
 
 Works on dashboard JSON (the current model), independent of how it was made. Each rule is one
 function with a stable id and a one-line doc in ``LINT_RULES``; findings start with ``[rule-id]``.
 PromQL is parsed by promql-parser after Grafana's variables are replaced by placeholders
-(``$__rate_interval`` by a distinctive duration, so the rate-interval rule can recognise it).
+(``$__rate_interval`` by a distinctive duration, so the window rules can recognise it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import promql_parser as promql
 
 from alerts.promql_labels import metric_names
 from dashboards.datasources import DATASOURCE_VARIABLE, PROMETHEUS
+from dashboards.normalise import GRAFANA_VERSION
+from dashboards.promql_units import expr_unit
 from stack.metric_catalog import MetricCatalog
 from stack.validate.findings import Finding
 
@@ -31,13 +35,23 @@ LINT_RULES: dict[str, str] = {
     "panel-title-description": "Every panel has a title and a description (what question it answers).",
     "panel-units": "Every value panel (stat, timeseries, table, gauge, bar gauge) has a valid unit.",
     "panel-no-targets": "Every panel has at least one query.",
+    "panel-plugin-version": "Every panel has a pluginVersion, and none newer than the Grafana the stack runs.",
+    "panel-threshold-zero": "Where the base threshold is green (lower is better), every other step lies above 0.",
+    "panel-table-cells": "Tables carry no pre-schema-38 custom.displayMode, and cells show thresholds they set.",
+    "panel-mixed-units": "The queries drawn in one unit (the panel's, or an override's) are all in one unit.",
+    "panel-zero-divisor": "A panel does not rest only on dividing by a metric that is 0 by default.",
     "target-promql": "Every PromQL query parses once Grafana's variables are substituted.",
-    "target-rate-interval": "Every rate(), irate() and increase() range is $__rate_interval.",
+    "target-rate-interval": "Every rate() and irate() range is $__rate_interval.",
+    "target-count-window": "No count (increase(), delta(), changes(), *_over_time()) runs over a window that follows the zoom.",
     "target-counter-agg": "Every counter is read through rate(), irate() or increase() over a range.",
     "metric-contract": "Every metric a query selects is produced by a declared source (the metric catalog).",
 }
 
 RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
+PER_SECOND_FUNCTIONS = frozenset({"rate", "irate"})
+# Functions whose result grows with the window: over a window that follows the zoom the number changes
+# as the user zooms. (Averages, minima and maxima over time do not.)
+COUNT_FUNCTIONS = frozenset({"increase", "delta", "changes", "resets", "count_over_time", "sum_over_time"})
 VALUE_PANELS = frozenset({"stat", "singlestat", "graph", "timeseries", "table", "gauge", "bargauge"})
 PANELS_WITHOUT_QUERIES = frozenset({"row", "text", "news", "dashlist", "alertlist"})
 # Grafana unit ids (valueFormats categories) the generated and hand-written dashboards use.
@@ -56,6 +70,8 @@ TIME_PLACEHOLDERS: dict[str, str] = {
     "__interval_ms": "1234568000", "__range_ms": "1234569000", "__range_s": "1234569",
 }
 RATE_INTERVAL_SECONDS = 1234567.0
+# $__rate_interval, $__interval and $__auto follow the zoom; $__range is the selected range itself.
+ZOOM_WINDOWS = {1234567.0: "$__rate_interval", 1234568.0: "$__interval", 1234570.0: "$__auto"}
 # String literals stay as written (a variable inside quotes is a label value); variables outside are replaced.
 _TOKEN_RE = re.compile(
     r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`'
@@ -250,6 +266,146 @@ def panel_no_targets(board: LintedDashboard, panel: Mapping[str, Any]) -> Iterat
         yield "has no queries"
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text.split("-")[0])[:3])
+
+
+def panel_plugin_version(board: LintedDashboard, panel: Mapping[str, Any]) -> Iterator[str]:
+    if panel.get("type") == "row":
+        return
+    version = panel.get("pluginVersion")
+    if not isinstance(version, str) or not _version(version):
+        yield (f"has no pluginVersion: Grafana then runs every panel migration since 6.x on it (a percentunit stat "
+               f"gets min 0 / max 1); set the Grafana version it is made for ({GRAFANA_VERSION})")
+    elif _version(version) > _version(GRAFANA_VERSION):
+        yield f"has pluginVersion {version}, newer than the Grafana the stack runs ({GRAFANA_VERSION})"
+
+
+def _field_config(panel: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Mapping[str, Any]]]:
+    """A panel's field defaults and overrides (empty when absent or malformed)."""
+    config = panel.get("fieldConfig")
+    config = config if isinstance(config, Mapping) else {}
+    defaults = config.get("defaults")
+    overrides = config.get("overrides")
+    return (defaults if isinstance(defaults, Mapping) else {},
+            [o for o in overrides if isinstance(o, Mapping)] if isinstance(overrides, list) else [])
+
+
+def _override_values(overrides: list[Mapping[str, Any]], property_id: str) -> Iterator[tuple[int, Any]]:
+    """(override index, value) of every override property ``property_id``."""
+    for index, override in enumerate(overrides):
+        properties = override.get("properties")
+        for prop in properties if isinstance(properties, list) else []:
+            if isinstance(prop, Mapping) and prop.get("id") == property_id:
+                yield index, prop.get("value")
+
+
+def panel_threshold_zero(board: LintedDashboard, panel: Mapping[str, Any]) -> Iterator[str]:
+    defaults, overrides = _field_config(panel)
+    configs = [("thresholds", defaults.get("thresholds"))]
+    configs += [(f"override {i} thresholds", value) for i, value in _override_values(overrides, "thresholds")]
+    for where, thresholds in configs:
+        if not isinstance(thresholds, Mapping) or thresholds.get("mode", "absolute") != "absolute":
+            continue  # percentage steps are relative to the field's min and max
+        steps = [step for step in thresholds.get("steps") or [] if isinstance(step, Mapping)]
+        base = next((step for step in steps if step.get("value") is None), None)
+        if base is None or "green" not in str(base.get("color", "")).lower():
+            continue  # not "lower is better"
+        for step in steps:
+            value = step.get("value")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+                yield (f"{where}: the {step.get('color')} step at {value} above the green base colours a healthy 0 "
+                       f"{step.get('color')} (Grafana colours a value with the last step at or below it); put the "
+                       f"step at the first unhealthy value, e.g. 1 for a count")
+
+
+THRESHOLD_CELL_TYPES = frozenset({"color-background", "color-text", "gauge"})
+
+
+def panel_table_cells(board: LintedDashboard, panel: Mapping[str, Any]) -> Iterator[str]:
+    if panel.get("type") != "table":
+        return
+    defaults, overrides = _field_config(panel)
+    custom = defaults.get("custom") if isinstance(defaults.get("custom"), Mapping) else {}
+    legacy = ["custom"] if "displayMode" in custom else []
+    legacy += [f"override {i}" for i, _ in _override_values(overrides, "custom.displayMode")]
+    for where in legacy:
+        yield (f"{where} sets custom.displayMode, the cell style before schemaVersion 38: Grafana converts it only "
+               f"when migrating older dashboards, so it is ignored; set custom.cellOptions")
+    thresholds = defaults.get("thresholds") if isinstance(defaults.get("thresholds"), Mapping) else {}
+    if len([step for step in thresholds.get("steps") or [] if isinstance(step, Mapping)]) < 2:
+        return  # a base colour alone colours nothing worth showing
+    cells = [custom.get("cellOptions"), *(value for _, value in _override_values(overrides, "custom.cellOptions"))]
+    shown = [c.get("type") for c in cells if isinstance(c, Mapping) and c.get("type") in THRESHOLD_CELL_TYPES]
+    if not shown:
+        yield ("has thresholds but no cell shows them: colour the numeric cells with custom.cellOptions "
+               "color-background or color-text (an override with Grafana's numeric matcher keeps label cells plain)")
+    color = defaults.get("color")
+    if shown and isinstance(color, Mapping) and color.get("mode") not in (None, "thresholds"):
+        yield f"colours its cells by {color.get('mode')!r}, not by its thresholds"
+
+
+def panel_mixed_units(board: LintedDashboard, panel: Mapping[str, Any]) -> Iterator[str]:
+    if panel.get("type") not in VALUE_PANELS:
+        return
+    defaults, overrides = _field_config(panel)
+    own_unit = {}  # refId -> the unit an override gives its series
+    for override in overrides:
+        matcher = override.get("matcher")
+        if isinstance(matcher, Mapping) and matcher.get("id") == "byFrameRefID":
+            for _, unit in _override_values([override], "unit"):
+                own_unit[matcher.get("options")] = unit
+    drawn: dict[Any, dict[str, list[str]]] = {}  # the unit shown -> unit of the values -> refIds
+    for target in _targets(panel):
+        if target.get("hide") or not isinstance(target.get("expr"), str):
+            continue
+        query = Query.parse(target["expr"])
+        unit = expr_unit(query.expr) if query.expr is not None else None
+        if unit is not None:
+            shown = own_unit.get(target.get("refId"), defaults.get("unit"))
+            drawn.setdefault(shown, {}).setdefault(unit, []).append(str(target.get("refId", "?")))
+    for shown, units in drawn.items():
+        if len(units) > 1:
+            listed = "; ".join(f"{', '.join(refs)} in {unit}" for unit, refs in units.items())
+            yield (f"draws values of unlike units on one axis (unit {shown!r}): {listed}; split the panel, or give "
+                   f"each its own unit with an override (matcher byFrameRefID, property unit)")
+
+
+def _zero_by_default(node: promql.Expr, catalog: MetricCatalog) -> str | None:
+    """Why ``node`` is 0 (or has no series) in a default configuration, if it is: it reads a metric the
+    catalog says is 0 by default, and nothing (``or``, a sum with something else) rescues it."""
+    if isinstance(node, promql.VectorSelector):
+        entries = [catalog.lookup(name) for name in metric_names(node)]
+        return next((f"{e.name}: {e.zero_by_default}" for e in entries if e is not None and e.zero_by_default), None)
+    if isinstance(node, promql.MatrixSelector):
+        return _zero_by_default(node.vector_selector, catalog)
+    if isinstance(node, (promql.ParenExpr, promql.UnaryExpr, promql.SubqueryExpr, promql.AggregateExpr)):
+        return _zero_by_default(node.expr, catalog)
+    if isinstance(node, promql.Call):
+        inputs = [a for a in node.args if not isinstance(a, (promql.NumberLiteral, promql.StringLiteral))]
+        return _zero_by_default(inputs[0], catalog) if inputs else None
+    if isinstance(node, promql.BinaryExpr):
+        left, right = _zero_by_default(node.lhs, catalog), _zero_by_default(node.rhs, catalog)
+        op = str(node.op)
+        if op in ("or", "+", "-"):
+            return left if right else None
+        return left or right if op == "*" else left
+    return None
+
+
+def panel_zero_divisor(board: LintedDashboard, panel: Mapping[str, Any]) -> Iterator[str]:
+    reasons = []
+    for target in _targets(panel):
+        if target.get("hide") or not isinstance(target.get("expr"), str):
+            continue
+        query = Query.parse(target["expr"])
+        divisors = [n.rhs for n in query.nodes if isinstance(n, promql.BinaryExpr) and str(n.op) == "/"]
+        reasons.append(next(filter(None, (_zero_by_default(d, board.catalog) for d in divisors)), None))
+    if reasons and all(reasons):
+        yield (f"every query divides by a metric that is 0 by default ({reasons[0]}): out of the box the panel is "
+               f"empty or infinite; show the value itself too, or fall back to another divisor: (m > 0) or other")
+
+
 # --------------------------------------------------------------------------- query rules
 
 
@@ -258,13 +414,28 @@ def target_promql(board: LintedDashboard, query: Query) -> Iterator[str]:
         yield f"does not parse ({query.error}): {query.text}"
 
 
+def _range_seconds(call: promql.Call) -> float | None:
+    """The range (in seconds, placeholders included) of a range function's first argument."""
+    argument = call.args[0] if call.args else None
+    if isinstance(argument, (promql.MatrixSelector, promql.SubqueryExpr)) and argument.range is not None:
+        return argument.range.total_seconds()
+    return None
+
+
 def target_rate_interval(board: LintedDashboard, query: Query) -> Iterator[str]:
-    for call in query.calls(RATE_FUNCTIONS):
-        argument = call.args[0] if call.args else None
-        seconds = argument.range.total_seconds() if isinstance(argument, (promql.MatrixSelector, promql.SubqueryExpr)) \
-            and argument.range is not None else None
-        if seconds != RATE_INTERVAL_SECONDS:
+    for call in query.calls(PER_SECOND_FUNCTIONS):
+        if _range_seconds(call) != RATE_INTERVAL_SECONDS:
             yield f"{call.func.name}() range is not $__rate_interval: {query.text}"
+
+
+def target_count_window(board: LintedDashboard, query: Query) -> Iterator[str]:
+    for call in query.calls(COUNT_FUNCTIONS):
+        seconds = _range_seconds(call)
+        window = ZOOM_WINDOWS.get(seconds) if seconds is not None else None
+        if window is not None:
+            yield (f"{call.func.name}() counts over {window}, which follows the zoom, so the number changes as "
+                   f"the user zooms: count over $__range (in the selected range), over a fixed window, or show "
+                   f"rate() per second: {query.text}")
 
 
 def target_counter_agg(board: LintedDashboard, query: Query) -> Iterator[str]:
@@ -309,10 +480,16 @@ PANEL_CHECKS: dict[str, PanelCheck] = {
     "panel-title-description": panel_title_description,
     "panel-units": panel_units,
     "panel-no-targets": panel_no_targets,
+    "panel-plugin-version": panel_plugin_version,
+    "panel-threshold-zero": panel_threshold_zero,
+    "panel-table-cells": panel_table_cells,
+    "panel-mixed-units": panel_mixed_units,
+    "panel-zero-divisor": panel_zero_divisor,
 }
 QUERY_CHECKS: dict[str, QueryCheck] = {
     "target-promql": target_promql,
     "target-rate-interval": target_rate_interval,
+    "target-count-window": target_count_window,
     "target-counter-agg": target_counter_agg,
     "metric-contract": metric_contract,
 }

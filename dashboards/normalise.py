@@ -4,16 +4,22 @@ grafanalib emits schemaVersion 12, datasources as bare strings, a base threshold
 string ``"null"``, legacy top-level and panel keys, and nulls where the model wants the key
 absent. Grafana migrates such JSON on load, but provisioned files are compared, diffed and
 linted as written, so we write the current model: schemaVersion 39, datasource ``{type, uid}``,
-only the keys the model defines.
+only the keys the model defines, every panel's ``pluginVersion`` (the Grafana the stack runs) and
+the plugin options Grafana would fill in on load.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from compose.images import IMAGES
 from dashboards.datasources import PROMETHEUS, PROMETHEUS_VARIABLE_REF
 
 SCHEMA_VERSION = 39  # Grafana 10.4 / 11: the first version with today's panel and variable model
+# The Grafana the stack runs (compose/images.py pins it): every panel says it was made for it, so
+# Grafana runs none of the migrations meant for older panels (without pluginVersion it takes a stat
+# panel for a 6.1 one and pins percentunit stats to min 0 / max 1).
+GRAFANA_VERSION = IMAGES["grafana"].tag
 
 # Keys the current model defines, per object (everything else is legacy and dropped).
 DASHBOARD_KEYS = frozenset({
@@ -40,6 +46,22 @@ TIMEPICKER_KEYS = frozenset({"hidden", "refresh_intervals", "quick_ranges", "now
 # grafanalib's Prometheus target carries Graphite and pre-7 keys Grafana no longer reads.
 # (grafanalib also copies a Prometheus ``expr`` into ``query``; other datasources' ``query`` is kept.)
 LEGACY_TARGET_KEYS = frozenset({"intervalFactor", "step", "metric", "target"})
+# Options (and table field options) Grafana 11.6's panel plugins fill in when a panel lacks them,
+# written out so the file is what Grafana shows and the published types (@grafana/schema) hold
+# without exceptions. grafanalib's own values win.
+PLUGIN_OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "stat": {"percentChangeColorMode": "standard", "showPercentChange": False, "wideLayout": True},
+    "timeseries": {"legend": {"showLegend": True}},
+    "table": {"cellHeight": "sm", "footer": {"show": False, "countRows": False, "reducer": []}, "frameIndex": 0,
+              "showTypeIcons": False},
+    "logs": {"showLogContextToggle": False},
+}
+PLUGIN_FIELD_DEFAULTS: dict[str, dict[str, Any]] = {
+    "table": {"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False},
+}
+# Table cells were styled by ``custom.displayMode`` until schemaVersion 38; Grafana converts it to
+# ``custom.cellOptions`` only when migrating an older dashboard, so at 39 it is dead weight.
+LEGACY_TABLE_FIELD_KEYS = frozenset({"displayMode"})
 BUILT_IN_ANNOTATION: dict[str, Any] = {
     "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True, "hide": True,
     "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard",
@@ -75,11 +97,24 @@ def _steps(thresholds: Any) -> dict[str, Any]:
     return {"mode": (thresholds or {}).get("mode") or "absolute", "steps": result}
 
 
-def _field_config(config: Any) -> dict[str, Any]:
+def with_defaults(defaults: Any, given: Any) -> Any:
+    """``given`` over ``defaults``: nested mappings merged key by key, anything else taken from ``given``."""
+    if not isinstance(defaults, dict) or not isinstance(given, dict):
+        return given
+    return {**defaults, **{key: with_defaults(defaults.get(key), value) for key, value in given.items()}}
+
+
+def _field_config(config: Any, panel_type: str) -> dict[str, Any]:
     config = config if isinstance(config, dict) else {}
     defaults = {k: v for k, v in drop_nulls(config.get("defaults", {})).items() if k in FIELD_CONFIG_KEYS}
     if "thresholds" in config.get("defaults", {}):
         defaults["thresholds"] = _steps(config["defaults"]["thresholds"])
+    custom = dict(defaults.pop("custom", None) or {})
+    if panel_type == "table":
+        custom = {k: v for k, v in custom.items() if k not in LEGACY_TABLE_FIELD_KEYS}
+    custom = with_defaults(PLUGIN_FIELD_DEFAULTS.get(panel_type, {}), custom)
+    if custom:  # a panel without field options (stat, logs) carries none
+        defaults["custom"] = custom
     return {"defaults": defaults, "overrides": drop_nulls(config.get("overrides") or [])}
 
 
@@ -103,7 +138,9 @@ def normalise_panel(panel: dict[str, Any]) -> dict[str, Any]:
     if source is not None:
         result["datasource"] = source
     # Not run through drop_nulls again: the base threshold step's value must stay null.
-    result["fieldConfig"] = _field_config(panel.get("fieldConfig"))
+    result["fieldConfig"] = _field_config(panel.get("fieldConfig"), str(panel.get("type")))
+    result["options"] = with_defaults(PLUGIN_OPTION_DEFAULTS.get(str(panel.get("type")), {}), result.get("options") or {})
+    result["pluginVersion"] = GRAFANA_VERSION
     result["targets"] = [_target(t, source) for t in panel.get("targets") or []]
     if not result.get("links"):
         result.pop("links", None)

@@ -7,6 +7,7 @@ colours and lines sit at exactly the numbers the alerts compare against.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,8 @@ from stack.spec.values import Duration, Ratio
 
 # Grafana's rate window: at least four scrape intervals, and it follows the zoom level.
 RATE_INTERVAL = "$__rate_interval"
+# The selected time range: a count over it is "in the range shown", whatever the zoom.
+RANGE = "$__range"
 JOB = 'job=~"$job"'
 INSTANCE = 'instance=~"$instance"'
 GREEN, ORANGE, RED = "green", "orange", "red"
@@ -79,10 +82,22 @@ def steps(base: str, *levels: tuple[float, str]) -> list[G.Threshold]:
     return [G.Threshold(base, 0, 0.0)] + [G.Threshold(color, i + 1, float(value)) for i, (value, color) in enumerate(ordered)]
 
 
+def above_zero(level: object) -> float:
+    """Where a level of 0 that fires above is drawn: Grafana colours a value at or above a step, so a
+    step at 0 would colour the healthy 0 (no failures, nothing dead-lettered). A count fires from 1;
+    any other measure from the smallest number above 0."""
+    return 1.0 if isinstance(level, int) else math.nextafter(0.0, math.inf)
+
+
 def alert_steps(levels: Levels, convert: Callable[[object], float] = level_value) -> list[G.Threshold]:
     """Steps at an alert's warning and critical levels, coloured by which side is worse."""
-    warning = None if levels.warning is None else convert(levels.warning)
-    critical = None if levels.critical is None else convert(levels.critical)
+    def drawn(level: object) -> float | None:
+        if level is None:
+            return None
+        value = convert(level)
+        return above_zero(level) if levels.fires_above and value == 0 else value
+
+    warning, critical = drawn(levels.warning), drawn(levels.critical)
     if levels.fires_above:
         marks = [(v, c) for v, c in ((warning, ORANGE), (critical, RED)) if v is not None]
         return steps(GREEN, *marks)
@@ -127,21 +142,39 @@ def timeseries(title: str, description: str, targets: Sequence[G.Target], unit: 
 
 def stat(title: str, description: str, targets: Sequence[G.Target], unit: str,
          thresholds: list[G.Threshold] | None = None, *, w: int = 4, h: int = 4,
-         mappings: list[dict[str, Any]] | None = None) -> G.Stat:
+         mappings: list[dict[str, Any]] | None = None, decimals: int | None = None) -> G.Stat:
     """A single value (last sample) coloured by its thresholds."""
     return G.Stat(
         title=title, description=description, dataSource=PROMETHEUS_VARIABLE_REF, targets=list(targets), format=unit,
         gridPos=_grid(w, h), thresholds=thresholds or steps(GREEN), thresholdType="absolute",
         reduceCalc="lastNotNull", colorMode="background", graphMode="area", mappings=mappings or [], noValue="no data",
+        decimals=decimals,
     )
+
+
+def range_count(title: str, description: str, counter: str, thresholds: list[G.Threshold], *,
+                w: int = 4) -> G.Stat:
+    """How often a counter grew in the selected time range (whole events), coloured by ``thresholds``."""
+    return stat(title, description, [prom(f"sum(increase({counter}[{RANGE}]))", instant=True)], "short",
+                thresholds, w=w, decimals=0)
+
+
+# Numeric cells show the thresholds as their background; label cells (strings) keep the plain cell,
+# since Grafana paints a value that is no number in the base step's colour. ("numeric" is Grafana's
+# "Numeric Fields" matcher: it takes no options.)
+THRESHOLD_CELLS: dict[str, Any] = {
+    "matcher": {"id": "numeric"},
+    "properties": [{"id": "custom.cellOptions", "value": {"type": "color-background", "mode": "basic"}}],
+}
 
 
 def table(title: str, description: str, targets: Sequence[G.Target], unit: str,
           thresholds: list[G.Threshold] | None = None, *, w: int = 24, h: int = 8,
           datasource: dict[str, str] = PROMETHEUS_VARIABLE_REF) -> G.Table:
-    """A table of instant results (one row per series), cells coloured by thresholds."""
+    """A table of instant results (one row per series), numeric cells coloured by thresholds."""
     panel = G.Table(title=title, description=description, dataSource=datasource, targets=list(targets), unit=unit,
-                    gridPos=_grid(w, h), thresholds=thresholds or steps(GREEN), thresholdType="absolute")
+                    gridPos=_grid(w, h), thresholds=thresholds or steps(GREEN), thresholdType="absolute",
+                    overrides=[THRESHOLD_CELLS] if thresholds else [])
     panel.transformations = [{"id": "merge", "options": {}}] if datasource is PROMETHEUS_VARIABLE_REF else []
     return panel
 

@@ -55,14 +55,17 @@ def _panels(store: PostgresDatastore) -> list[Panel]:
                    alert_steps(connections), w=8, minimum=0),
         timeseries("Probe latency", "How long the probe's single round trip takes; it rises before the server "
                    "stops answering.", [prom(probe, "probe")], "s", w=8, minimum=0),
-        timeseries("Oldest transaction and lock waits", "Is a long transaction holding locks others wait for?",
-                   refs(prom(selector("obstack_postgres_oldest_transaction_seconds", *scope), "oldest transaction (s)"),
-                        prom(selector("obstack_postgres_lock_waits", *scope), "lock waits")), "short", w=8, minimum=0),
-        timeseries("Deadlocks", "Deadlocks detected per interval (each aborts a transaction).",
-                   [prom(f"sum(increase({selector('obstack_postgres_deadlocks_total', *scope)}[{RATE_INTERVAL}]))",
-                         "deadlocks")], "short", w=8, minimum=0),
+        timeseries("Oldest transaction", "Age of the oldest open transaction: a long one blocks vacuum and holds "
+                   "its locks.", [prom(selector("obstack_postgres_oldest_transaction_seconds", *scope), "oldest")],
+                   "s", w=8, minimum=0),
+        timeseries("Lock waits", "Backends waiting for a lock: with a long transaction beside, it holds what they "
+                   "wait for.", [prom(selector("obstack_postgres_lock_waits", *scope), "waiting")], "short", w=8,
+                   minimum=0),
+        timeseries("Deadlocks", "Deadlocks detected per second (each aborts a transaction).",
+                   [prom(f"sum(rate({selector('obstack_postgres_deadlocks_total', *scope)}[{RATE_INTERVAL}]))",
+                         "deadlocks")], "cps", w=8, minimum=0),
         timeseries("Database sizes", "How big is each database, and how fast is it growing?",
-                   [prom(selector("obstack_postgres_database_size_bytes", *scope), "{{database}}")], "bytes", w=8),
+                   [prom(selector("obstack_postgres_database_size_bytes", *scope), "{{database}}")], "bytes", w=24),
     ]
     if store.role == "replica":
         panels.append(timeseries(

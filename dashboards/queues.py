@@ -12,6 +12,7 @@ from dashboards.panels import (
     GREEN,
     INSTANCE,
     JOB,
+    ORANGE,
     RATE_INTERVAL,
     RED,
     UP_MAPPINGS,
@@ -52,8 +53,10 @@ def _stats(queue: Queue, scope: tuple[str, ...]) -> list[Panel]:
              mappings=PAUSED_MAPPINGS),
     ]
     if queue.dead_letter:
-        panels.append(stat("Dead-letter jobs", f"Jobs waiting in {queue.dead_letter} for a human.",
-                           [prom(selector("obstack_queue_dead_letter_jobs", *scope))], "short"))
+        panels.append(stat("Dead-letter jobs", f"Jobs waiting in {queue.dead_letter} for a human; "
+                           f"QueueDeadLetterNotEmpty fires once any have waited {thresholds.dead_letter_unattended}.",
+                           [prom(selector("obstack_queue_dead_letter_jobs", *scope))], "short",
+                           steps(GREEN, (1, ORANGE))))
     return panels
 
 

@@ -40,7 +40,7 @@ def _panels(store: RedisDatastore) -> list[Panel]:
     clients = selector("obstack_redis_connected_clients", *scope)
     max_clients = selector("obstack_redis_max_clients", *scope)
     memory = selector("obstack_redis_memory_used_bytes", *scope)
-    # maxmemory 0 means unlimited: drop it rather than divide by zero.
+    # maxmemory 0 (Redis' default) means no limit: then there is no line to draw, and nothing to divide by.
     max_memory = f"({selector('obstack_redis_memory_max_bytes', *scope)} > 0)"
     hits = f"sum(rate({selector('obstack_redis_keyspace_hits_total', *scope)}[{RATE_INTERVAL}]))"
     misses = f"sum(rate({selector('obstack_redis_keyspace_misses_total', *scope)}[{RATE_INTERVAL}]))"
@@ -53,8 +53,9 @@ def _panels(store: RedisDatastore) -> list[Panel]:
              up_steps(), mappings=UP_MAPPINGS),
         stat("Clients used", "Connected clients as a share of maxclients; ConnectionPoolExhaustion fires above "
              "the threshold.", [prom(f"{clients}\n/ {max_clients}")], "percentunit", alert_steps(connections)),
-        stat("Memory used", "used_memory as a share of maxmemory (no value when maxmemory is unlimited).",
-             [prom(f"{memory}\n/ {max_memory}")], "percentunit", steps(GREEN, (0.8, ORANGE), (0.95, RED))),
+        stat("Memory used", "Bytes Redis has allocated (used_memory). Against maxmemory in the graph below, when "
+             "maxmemory is set: at 0, Redis' default, nothing limits it but the host's or container's memory.",
+             [prom(memory)], "bytes"),
         stat("Hit ratio", "Share of key lookups that found their key.", [prom(hit_ratio)], "percentunit",
              steps(RED, *HIT_RATIO_STEPS)),
         stat("Persistence", "Did the last RDB save / AOF write succeed? RedisPersistenceFailing fires when not.",
@@ -62,7 +63,8 @@ def _panels(store: RedisDatastore) -> list[Panel]:
              mappings=[{"type": "value", "options": {"0": {"text": "FAILING", "color": RED, "index": 0},
                                                      "1": {"text": "OK", "color": GREEN, "index": 1}}}]),
         stat("Probe latency", "How long the exporter's probe round trip took.", [prom(probe)], "s"),
-        timeseries("Memory used against maxmemory", "How close is Redis to evicting keys (or refusing writes)?",
+        timeseries("Memory used and maxmemory", "How much memory does Redis use, and how close is it to evicting keys "
+                   "(or refusing writes)? The maxmemory line shows only when maxmemory is set (not 0, Redis' default).",
                    refs(prom(memory, "used"), prom(max_memory, "maxmemory")), "bytes", w=8, minimum=0),
         timeseries("Clients against maxclients", "Connected and blocked clients, against the server's limit.",
                    refs(prom(clients, "connected"), prom(selector("obstack_redis_blocked_clients", *scope), "blocked"),
@@ -71,11 +73,11 @@ def _panels(store: RedisDatastore) -> list[Panel]:
                    "ConnectionPoolExhaustion thresholds.", [prom(f"{clients}\n/ {max_clients}", "used")],
                    "percentunit", alert_steps(connections), w=8, minimum=0),
         timeseries("Evicted keys and rejected connections", "Is Redis throwing keys away for memory, or refusing "
-                   "clients for maxclients?",
-                   refs(prom(f"sum(increase({selector('obstack_redis_evicted_keys_total', *scope)}[{RATE_INTERVAL}]))",
+                   "clients for maxclients? Per second.",
+                   refs(prom(f"sum(rate({selector('obstack_redis_evicted_keys_total', *scope)}[{RATE_INTERVAL}]))",
                              "evicted keys"),
-                        prom(f"sum(increase({selector('obstack_redis_rejected_connections_total', *scope)}"
-                             f"[{RATE_INTERVAL}]))", "rejected connections")), "short", w=8, minimum=0),
+                        prom(f"sum(rate({selector('obstack_redis_rejected_connections_total', *scope)}"
+                             f"[{RATE_INTERVAL}]))", "rejected connections")), "cps", w=8, minimum=0),
         timeseries("Hit ratio", "Share of key lookups that found their key, over time.", [prom(hit_ratio, "hit ratio")],
                    "percentunit", steps(RED, *HIT_RATIO_STEPS), w=8, minimum=0, maximum=1),
         timeseries("Probe latency", "How long the probe's round trip takes; it rises before Redis stops answering.",

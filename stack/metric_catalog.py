@@ -32,6 +32,11 @@ COUNTER_SUFFIXES: tuple[str, ...] = ("_total", "_count", "_sum", "_bucket")
 _FILESYSTEM = ("device", "fstype", "mountpoint")
 # prom-client's (and every Prometheus client's) process memory gauge, read against max_memory_restart.
 RESIDENT_MEMORY = "process_resident_memory_bytes"
+# Metrics that are 0 in their source's default configuration, where 0 means "no limit": a share of
+# one is empty (or infinite) out of the box, which the dashboard lint does not let a panel rest on.
+ZERO_BY_DEFAULT: Mapping[str, str] = MappingProxyType({
+    "obstack_redis_memory_max_bytes": "Redis' maxmemory is 0 (no limit) unless configured",
+})
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class CatalogEntry:
     help: str
     source: str  # exporter, node-exporter, prometheus, alertmanager, service:<name>, recording-rule:<file>, synthetic
     scrape_labels: tuple[str, ...] = ()  # labels Prometheus adds when it scrapes (job, instance, relabelled)
+    zero_by_default: str | None = None  # why the value is 0 out of the box (0 meaning "no limit"), if it is
 
     @property
     def all_labels(self) -> tuple[str, ...]:
@@ -106,7 +112,8 @@ def _merge_into(entries: dict[str, CatalogEntry], entry: CatalogEntry) -> None:
 
 def exporter_entries() -> list[CatalogEntry]:
     scrape = (*SCRAPE_LABELS, *EXPORTER_RELABEL_LABELS)
-    return [CatalogEntry(m.name, m.type, m.labels, m.help, "exporter", scrape) for m in EXPORTER_METRICS]
+    return [CatalogEntry(m.name, m.type, m.labels, m.help, "exporter", scrape, ZERO_BY_DEFAULT.get(m.name))
+            for m in EXPORTER_METRICS]
 
 
 def node_exporter_entries() -> list[CatalogEntry]:

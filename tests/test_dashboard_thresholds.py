@@ -19,8 +19,11 @@ from alerts.stack_rules import WATCHDOG
 from dashboards import links as ids
 from dashboards.generate import build_dashboards
 from dashboards.lint import _LABEL_VALUES_RE, lint_dashboard, substitute_variables
+from dashboards.panels import alert_steps
 from stack.metric_catalog import MetricCatalog
 from stack.spec.model import Spec
+from stack.spec.thresholds import DeadLetterLevels, DiskFreeLevels, ErrorRateLevels
+from stack.spec.values import Ratio
 from tests.dashboards.support import (
     SPECS,
     catalog_of,
@@ -53,6 +56,10 @@ def _subject(spec: Spec, instance: AlertInstance) -> tuple[str, str | None]:
 def _expected(rule: AlertRule, instance: AlertInstance) -> float:
     # A 0/1 condition (down, failing; no value worth showing) is drawn as "red below 1" on its up-style panel.
     if rule.value_format == "none" and instance.threshold == scenarios.DOWN:
+        return 1.0
+    # A count that fires above 0 is drawn from 1, its first firing value: Grafana colours a value at or
+    # above a step, so a step at 0 would colour the healthy 0 (dashboards.panels.above_zero).
+    if rule.value_format == "number" and instance.threshold == 0:
         return 1.0
     return float(instance.threshold)
 
@@ -129,3 +136,14 @@ def test_a_renamed_recording_rule_breaks_the_contract() -> None:
     shrunk = MetricCatalog({k: v for k, v in catalog.entries.items() if not re.match(r"slo:error_budget_remaining", k)})
     findings = lint_dashboard("s.json", service, shrunk, uids)
     assert _rules(findings) == {"metric-contract"} and len(findings) == 3  # one per SLO
+
+
+def test_a_level_of_zero_that_fires_above_is_drawn_above_zero() -> None:
+    # "Any dead letter" (0, fires above): a count, so the first unhealthy value is 1.
+    assert [(step.color, step.value) for step in alert_steps(DeadLetterLevels(warning=0))] == \
+        [("green", 0.0), ("orange", 1.0)]
+    # "Any error" on a ratio: the smallest number above 0 (0 itself stays green).
+    steps = alert_steps(ErrorRateLevels(warning=Ratio.of("0%"), critical=Ratio.of("5%")))
+    assert [step.value for step in steps] == [0.0, math.nextafter(0.0, math.inf), 0.05]
+    # A level that fires below keeps its value (0 free disk is not healthy).
+    assert [step.value for step in alert_steps(DiskFreeLevels(critical=Ratio.of("0%")))] == [0.0, 0.0]

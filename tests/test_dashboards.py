@@ -12,7 +12,8 @@ from dashboards.datasources import ELASTICSEARCH, JAEGER, PROMETHEUS_VARIABLE_RE
 from dashboards.generate import build_dashboards, dashboard_artifacts
 from dashboards.links import dashboard_url, subject_dashboard
 from dashboards.lint import lint_dashboard
-from dashboards.normalise import SCHEMA_VERSION, normalise
+from compose.images import IMAGES
+from dashboards.normalise import GRAFANA_VERSION, SCHEMA_VERSION, normalise
 from dashboards.provisioning import provisioning_artifacts
 from tests.dashboards.support import (
     SPECS,
@@ -59,6 +60,16 @@ def test_the_current_model_has_no_legacy_keys_or_nulls(spec_name: str) -> None:
         assert '"null"' not in text
 
 
+@spec_params()
+def test_every_panel_is_made_for_the_grafana_the_stack_runs(spec_name: str) -> None:
+    assert GRAFANA_VERSION == IMAGES["grafana"].tag
+    for board in build_dashboards(SPECS[spec_name]()):
+        for panel in panels_of(board):
+            assert panel.get("pluginVersion") == (None if panel["type"] == "row" else GRAFANA_VERSION), panel["title"]
+            custom = panel["fieldConfig"]["defaults"].get("custom", {}) if panel["type"] != "row" else {}
+            assert "displayMode" not in custom, panel["title"]
+
+
 def test_the_normaliser_turns_grafanalibs_legacy_output_current() -> None:
     legacy = {"__inputs": [], "rows": [], "schemaVersion": 12, "style": "dark", "id": None, "title": "t",
               "templating": {"list": []}, "annotations": {"list": []}, "panels": [
@@ -72,6 +83,8 @@ def test_the_normaliser_turns_grafanalibs_legacy_output_current() -> None:
     assert panel["datasource"] == PROMETHEUS_VARIABLE_REF
     assert panel["targets"] == [{"expr": "up", "datasource": PROMETHEUS_VARIABLE_REF}]
     assert panel["fieldConfig"]["defaults"] == {"thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": None}]}}
+    assert panel["pluginVersion"] == GRAFANA_VERSION
+    assert panel["options"] == {"percentChangeColorMode": "standard", "showPercentChange": False, "wideLayout": True}
 
 
 def test_dashboards_come_out_byte_identical_with_sorted_keys_and_a_trailing_newline() -> None:
