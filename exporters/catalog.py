@@ -33,6 +33,9 @@ class MetricInfo:
 
 _TARGET = ("target",)
 _QUEUE = ("queue", "backend")
+ADDED_JOBS = "obstack_queue_added_jobs_total"
+COMPLETED_JOBS = "obstack_queue_completed_jobs_total"
+FAILED_JOBS = "obstack_queue_failed_jobs_total"
 
 
 def _gauge(name: str, labels: tuple[str, ...], help: str) -> MetricInfo:
@@ -82,11 +85,11 @@ QUEUE_METRICS: tuple[MetricInfo, ...] = (
     _gauge("obstack_queue_dead_letter_jobs", _QUEUE, "Jobs in the queue's dead-letter queue."),
     _gauge("obstack_queue_paused", _QUEUE, "1 when the queue is paused, else 0."),
     _gauge("obstack_queue_workers", _QUEUE, "Workers connected to the queue."),
-    _counter("obstack_queue_added_jobs_total", _QUEUE,
+    _counter(ADDED_JOBS, _QUEUE,
              "Jobs added to the queue, from the broker's own counter (BullMQ: its job id counter)."),
-    _counter("obstack_queue_completed_jobs_total", _QUEUE,
+    _counter(COMPLETED_JOBS, _QUEUE,
              "Jobs completed, from the broker's own counter (BullMQ: workers with the metrics option)."),
-    _counter("obstack_queue_failed_jobs_total", _QUEUE,
+    _counter(FAILED_JOBS, _QUEUE,
              "Jobs failed for good (no retry left), from the broker's own counter (BullMQ: workers with the "
              "metrics option)."),
 )
@@ -95,8 +98,7 @@ QUEUE_METRICS: tuple[MetricInfo, ...] = (
 # counters"). BullMQ's job id counter is always there; its completed and failed counts exist
 # once a Worker with the `metrics` option has finished a job. RQ, Celery and pg-boss keep none.
 QUEUE_JOB_COUNTERS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "bullmq": ("obstack_queue_added_jobs_total", "obstack_queue_completed_jobs_total",
-               "obstack_queue_failed_jobs_total"),
+    "bullmq": (ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS),
 })
 
 HTTP_METRICS: tuple[MetricInfo, ...] = (

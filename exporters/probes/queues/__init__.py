@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from stack.spec.model import Queue
 
+from ...catalog import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS
 from ...results import Sample
 
 
@@ -49,9 +50,8 @@ def queue_samples(queue: Queue, reading: QueueReading, dead_letter: QueueReading
         samples.append(Sample("obstack_queue_oldest_job_age_seconds", labels, reading.oldest_age))
     if reading.workers is not None:
         samples.append(Sample("obstack_queue_workers", labels, float(reading.workers)))
-    for metric, total in (("obstack_queue_added_jobs_total", reading.added_total),
-                          ("obstack_queue_completed_jobs_total", reading.completed_total),
-                          ("obstack_queue_failed_jobs_total", reading.failed_total)):
+    for metric, total in ((ADDED_JOBS, reading.added_total), (COMPLETED_JOBS, reading.completed_total),
+                          (FAILED_JOBS, reading.failed_total)):
         if total is not None:
             samples.append(Sample(metric, labels, float(total)))
     if dead_letter is not None:
