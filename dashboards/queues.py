@@ -22,6 +22,7 @@ from dashboards.panels import (
     job_instance_variables,
     prom,
     quoted,
+    refs,
     row,
     selector,
     stat,
@@ -29,8 +30,10 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
+from exporters.catalog import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS, QUEUE_JOB_COUNTERS
 from stack.spec.model import Queue, Spec
 
+COUNTER_LEGENDS = {ADDED_JOBS: "added/s", COMPLETED_JOBS: "completed/s", FAILED_JOBS: "failed/s"}
 PAUSED_MAPPINGS = [{"type": "value", "options": {"0": {"text": "running", "color": GREEN, "index": 0},
                                                  "1": {"text": "PAUSED", "color": RED, "index": 1}}}]
 
@@ -60,11 +63,33 @@ def _stats(queue: Queue, scope: tuple[str, ...]) -> list[Panel]:
     return panels
 
 
+def _throughput(queue: Queue, scope: tuple[str, ...]) -> Panel:
+    """Jobs per second: rate() of the broker's own job counters where it keeps them, else the growth
+    of the completed set, which reads 0 once the backend trims finished jobs (docs/exporters.md)."""
+    completed_set = selector("obstack_queue_jobs", *scope, 'state="completed"')
+    growth = f"clamp_min(deriv({completed_set}[{RATE_INTERVAL}]), 0)"
+    counters = QUEUE_JOB_COUNTERS.get(queue.backend, ())
+    if not counters:
+        return timeseries("Throughput", f"Jobs completed per second, from the growth of the completed set: "
+                          f"{queue.backend} keeps no job counter, so this under-counts (down to 0) once finished "
+                          "jobs are removed.", [prom(growth, "completed/s")], "cps", w=8, minimum=0)
+    rates = {name: f"rate({selector(name, *scope)}[{RATE_INTERVAL}])" for name in counters}
+    targets = [prom(rate, COUNTER_LEGENDS[name]) for name, rate in rates.items()]
+    if COMPLETED_JOBS in rates:
+        # Without the counter (a BullMQ Worker without the metrics option) the set's growth stands in, named so.
+        targets.append(prom(f"{growth} unless ignoring (state) {rates[COMPLETED_JOBS]}",
+                            "completed/s (growth of the completed set: no completion counter)"))
+    return timeseries("Throughput", "Jobs added, completed and failed per second, from the broker's own job "
+                      "counters (true also when finished jobs are removed). BullMQ counts completed and failed jobs "
+                      "only for Workers with the metrics option (e.g. metrics: {maxDataPoints: 60}); without it "
+                      "the completed line is the growth of the completed set, which reads 0 once removeOnComplete "
+                      "trims it, and its legend says so.", refs(*targets), "cps", w=8, minimum=0)
+
+
 def _graphs(queue: Queue, scope: tuple[str, ...]) -> list[Panel]:
     thresholds = queue.thresholds
     jobs = "obstack_queue_jobs"
     failed = selector(jobs, *scope, 'state="failed"')
-    completed = selector(jobs, *scope, 'state="completed"')
     panels = [
         timeseries("Jobs by state", "Where are the queue's jobs (waiting, active, delayed, failed, completed...)?",
                    [prom(f"sum by (state) ({selector(jobs, *scope)})", "{{state}}")], "short", w=8, minimum=0),
@@ -78,10 +103,7 @@ def _graphs(queue: Queue, scope: tuple[str, ...]) -> list[Panel]:
                    "QueueFailedJobsGrowing counts them; dashed: its threshold.",
                    [prom(f"delta({failed}[{GROWTH_WINDOW}])", "failed")],
                    "short", alert_steps(thresholds.failed_jobs), w=8),
-        timeseries("Throughput", "Jobs completed per second (growth of the completed set; backends that trim "
-                   "completed jobs under-count).",
-                   [prom(f"clamp_min(deriv({completed}[{RATE_INTERVAL}]), 0)",
-                         "completed/s")], "cps", w=8, minimum=0),
+        _throughput(queue, scope),
         timeseries("Workers", "Workers connected over time (a drop to 0 stalls the queue).",
                    [prom(selector("obstack_queue_workers", *scope), "workers")], "short", w=8, minimum=0),
     ]

@@ -7,7 +7,9 @@ itself holds no Prometheus client state here: it builds fresh families from thes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 MetricType = Literal["gauge", "counter", "histogram", "info"]
@@ -31,6 +33,9 @@ class MetricInfo:
 
 _TARGET = ("target",)
 _QUEUE = ("queue", "backend")
+ADDED_JOBS = "obstack_queue_added_jobs_total"
+COMPLETED_JOBS = "obstack_queue_completed_jobs_total"
+FAILED_JOBS = "obstack_queue_failed_jobs_total"
 
 
 def _gauge(name: str, labels: tuple[str, ...], help: str) -> MetricInfo:
@@ -80,7 +85,21 @@ QUEUE_METRICS: tuple[MetricInfo, ...] = (
     _gauge("obstack_queue_dead_letter_jobs", _QUEUE, "Jobs in the queue's dead-letter queue."),
     _gauge("obstack_queue_paused", _QUEUE, "1 when the queue is paused, else 0."),
     _gauge("obstack_queue_workers", _QUEUE, "Workers connected to the queue."),
+    _counter(ADDED_JOBS, _QUEUE,
+             "Jobs added to the queue, from the broker's own counter (BullMQ: its job id counter)."),
+    _counter(COMPLETED_JOBS, _QUEUE,
+             "Jobs completed, from the broker's own counter (BullMQ: workers with the metrics option)."),
+    _counter(FAILED_JOBS, _QUEUE,
+             "Jobs failed for good (no retry left), from the broker's own counter (BullMQ: workers with the "
+             "metrics option)."),
 )
+
+# The job counters each queue backend's broker keeps by itself (docs/exporters.md, "Queues: job
+# counters"). BullMQ's job id counter is always there; its completed and failed counts exist
+# once a Worker with the `metrics` option has finished a job. RQ, Celery and pg-boss keep none.
+QUEUE_JOB_COUNTERS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "bullmq": (ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS),
+})
 
 HTTP_METRICS: tuple[MetricInfo, ...] = (
     _gauge("obstack_http_probe_status_code", _TARGET, "HTTP status of the last health request (0 when none)."),

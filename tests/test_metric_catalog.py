@@ -25,6 +25,7 @@ EXPORTER_NAMES = {
     "obstack_redis_last_save_success",
     "obstack_queue_jobs", "obstack_queue_backlog_jobs", "obstack_queue_oldest_job_age_seconds",
     "obstack_queue_dead_letter_jobs", "obstack_queue_paused", "obstack_queue_workers",
+    "obstack_queue_added_jobs_total", "obstack_queue_completed_jobs_total", "obstack_queue_failed_jobs_total",
     "obstack_http_probe_status_code", "obstack_http_probe_duration_seconds",
 }
 

@@ -59,14 +59,16 @@ workerConnection.on('error', throttledErrorLogger('bullmq worker connection'));
 const linkCheckQueue = new Queue(QUEUE_NAME, { connection: queueConnection });
 linkCheckQueue.on('error', throttledErrorLogger('bullmq queue'));
 
-// Every worker also consumes the queue; a link check here just marks the job done.
+// Every worker also consumes the queue; a link check here just marks the job done. The metrics
+// option makes BullMQ count finished jobs (metrics:completed/failed count), which the obstack
+// exporter reads as its completion counters; 60 one-minute points is BullMQ's own history.
 const linkCheckWorker = new Worker(
   QUEUE_NAME,
   async (job) => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     return { bookmark_id: job.data.bookmark_id, checked: true };
   },
-  { connection: workerConnection, concurrency: 5 },
+  { connection: workerConnection, concurrency: 5, metrics: { maxDataPoints: 60 } },
 );
 linkCheckWorker.on('error', throttledErrorLogger('bullmq worker'));
 linkCheckWorker.on('failed', (job, err) => log(`link-check job ${job && job.id} failed`, err));

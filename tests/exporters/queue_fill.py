@@ -24,13 +24,16 @@ async def _fill_bullmq(url: str, prefix: str) -> Any:
     dead_letter = Queue("jobs-dlq", options)
 
     async def process(job: Any, token: str) -> None:
-        raise RuntimeError("boom")  # every job this worker sees fails
+        if job.name == "boom":
+            raise RuntimeError("boom")
 
+    done = await queue.add("done", {}, {"removeOnComplete": True})
     for index in range(2):
         await queue.add("boom", {"i": index}, {"attempts": 1})
-    worker = Worker("jobs", process, options)
+    # With the metrics option BullMQ counts finished jobs (metrics:completed/failed count).
+    worker = Worker("jobs", process, {**options, "metrics": {"maxDataPoints": 60}})
     for _ in range(200):
-        if (await queue.getJobCounts("failed"))["failed"] == 2:
+        if (await queue.getJobCounts("failed"))["failed"] == 2 and await queue.getJobState(done.id) == "unknown":
             break
         await asyncio.sleep(0.05)
     await queue.pause()  # the worker stays connected but takes nothing more
@@ -46,7 +49,8 @@ async def _fill_bullmq(url: str, prefix: str) -> Any:
 
 
 def fill_bullmq(url: str, prefix: str = "bull") -> Any:
-    """2 failed, then paused with 3 waiting (oldest 120 s), 2 prioritized (oldest 300 s), 1 delayed;
+    """1 completed and removed at once, 2 failed (counted by a worker with the metrics option), then
+    paused with 3 waiting (oldest 120 s), 2 prioritized (oldest 300 s), 1 delayed: 9 jobs added;
     2 jobs in the dead-letter queue; one worker connected (returned with the queues, to close)."""
     loop = asyncio.new_event_loop()
     handles = loop.run_until_complete(_fill_bullmq(url, prefix))

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.catalog import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME
+from exporters.catalog import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, QUEUE_JOB_COUNTERS
 from exporters.collector import render_metrics
 from exporters.logs import JsonLog
 from exporters.probes.postgres import PostgresProbe
@@ -21,6 +21,9 @@ from exporters.secrets import remember
 from stack.spec.model import PostgresDatastore
 from tests.exporters.conftest import pgboss_schema_sql, postgres_store, redis_store
 from tests.exporters.queue_fill import close_bullmq, fill_bullmq, fill_celery, fill_rq
+
+
+COUNTER_NAMES = {name for names in QUEUE_JOB_COUNTERS.values() for name in names}
 
 
 def _families(body: str) -> dict[str, tuple[str, list[frozenset[str]]]]:
@@ -60,6 +63,10 @@ def test_emitted_families_match_the_catalog_both_ways(private_postgres_session, 
     # Every family has samples here but replication lag, which only a replica has (below).
     empty = {name for name, (_, label_sets) in emitted.items() if not label_sets}
     assert empty == {"obstack_postgres_replication_lag_seconds"}
+    # The job counters come from exactly the backends QUEUE_JOB_COUNTERS names (the dashboards read it).
+    counted = {(family.name + "_total", sample.labels["backend"]) for family in text_string_to_metric_families(body)
+               if family.name + "_total" in COUNTER_NAMES for sample in family.samples}
+    assert counted == {(name, backend) for backend, names in QUEUE_JOB_COUNTERS.items() for name in names}
 
 
 def test_replica_document_gives_replication_lag():

@@ -39,6 +39,8 @@ def test_redis_acl_covers_exactly_what_the_probe_uses(private_redis, exporter_fo
             assert scrape.value("obstack_queue_up", queue=queue) == 1, queue
         assert scrape.value("obstack_queue_backlog_jobs", queue="jobs") == 5
         assert scrape.value("obstack_queue_workers", queue="jobs") >= 1  # CLIENT LIST allowed
+        assert scrape.value("obstack_queue_added_jobs_total", queue="jobs") == 9  # GET of the id counter
+        assert scrape.value("obstack_queue_completed_jobs_total", queue="jobs") == 1  # HGET of metrics count
         # Nothing beyond reading: a write is refused for this user.
         with pytest.raises(Exception, match="NOPERM|no permissions"):
             private_redis.command("--user", "obstack-exporter", "--pass", PASSWORD, "SET", "x", "1")

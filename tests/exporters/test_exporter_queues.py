@@ -36,6 +36,11 @@ def test_bullmq_states_backlog_oldest_paused_workers_dead_letter(private_redis, 
         assert scrape.value("obstack_queue_paused", **labels) == 1
         assert scrape.value("obstack_queue_workers", **labels) >= 1
         assert scrape.value("obstack_queue_dead_letter_jobs", **labels) == 2
+        # BullMQ's own counters: every add, and the jobs its metrics-enabled worker finished,
+        # the completed one too although removeOnComplete left none in the completed set.
+        assert scrape.value("obstack_queue_added_jobs_total", **labels) == 9
+        assert scrape.value("obstack_queue_completed_jobs_total", **labels) == 1
+        assert scrape.value("obstack_queue_failed_jobs_total", **labels) == 2
     finally:
         close_bullmq(loop, handles)
     # With the worker gone the keyspace is still; probing it must leave it byte-identical.

@@ -1,4 +1,5 @@
-"""What every queue backend reads, normalised: jobs per state, backlog, oldest age, paused.
+"""What every queue backend reads, normalised: jobs per state, backlog, oldest age, paused, and
+the job counters of a broker that keeps them.
 
 Backends differ in key layout and state names; this module owns the common shape and how it
 becomes samples, so ``obstack_queue_*`` series mean the same thing for every backend.
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from stack.spec.model import Queue
 
+from ...catalog import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS
 from ...results import Sample
 
 
@@ -23,6 +25,10 @@ class QueueReading:
     oldest_age: float | None  # seconds; 0 when empty; None when the backend records no enqueue time
     paused: bool
     workers: int | None  # None when the broker cannot tell
+    # Monotonic job counters the broker keeps itself; None when it keeps none (or not yet).
+    added_total: int | None = None
+    completed_total: int | None = None
+    failed_total: int | None = None
 
 
 def age_seconds(now: float, enqueued_at: float | None) -> float:
@@ -44,6 +50,10 @@ def queue_samples(queue: Queue, reading: QueueReading, dead_letter: QueueReading
         samples.append(Sample("obstack_queue_oldest_job_age_seconds", labels, reading.oldest_age))
     if reading.workers is not None:
         samples.append(Sample("obstack_queue_workers", labels, float(reading.workers)))
+    for metric, total in ((ADDED_JOBS, reading.added_total), (COMPLETED_JOBS, reading.completed_total),
+                          (FAILED_JOBS, reading.failed_total)):
+        if total is not None:
+            samples.append(Sample(metric, labels, float(total)))
     if dead_letter is not None:
         # A dead-letter queue's jobs are the ones parked in it, waiting for someone to look.
         samples.append(Sample("obstack_queue_dead_letter_jobs", labels, float(dead_letter.backlog)))
@@ -60,6 +70,13 @@ def text_at(values: Sequence[object], index: int) -> str | None:
     """A string from a Lua reply array (Lua false/nil arrive as None)."""
     value = values[index] if index < len(values) else None
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else None
+
+
+def count_at(values: Sequence[object], index: int) -> int | None:
+    """A counter Redis stores as a decimal string (INCR, HINCRBY), from a Lua reply array;
+    None when the key or field is missing or holds no integer."""
+    text = text_at(values, index)
+    return int(text) if text is not None and text.lstrip("-").isdigit() else None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,16 @@ list, ``active`` list, ``prioritized`` zset (score = priority * 2^32 + counter, 
 priority), ``delayed``/``waiting-children``/``completed``/``failed`` zsets, ``meta`` hash whose
 ``paused`` field exists while paused, job hash ``<prefix>:<queue>:<id>`` with ``timestamp`` (ms).
 getCounts is not used because it RPOPs legacy markers off ``wait``: a count must not write.
+
+Job counters (npm ``bullmq`` 6.7.6 ``dist/cjs/commands``; the Python client's scripts agree):
+``id`` is a string every add script INCRs before anything else (addStandardJob,
+addPrioritizedJob, addDelayedJob, addParentJob, the job scheduler scripts, a deduplicated job's
+re-queue), so it counts every add, including one BullMQ then drops as a duplicate custom id or a
+deduplicated job. ``metrics:completed`` and ``metrics:failed`` are hashes whose ``count`` field
+moveToFinished HINCRBYs once per job finished for good (failed: no retry left), but only when
+the Worker was created with the ``metrics`` option (``maxMetricsSize`` empty skips it); the
+``completed``/``failed`` zsets are trimmed by ``removeOnComplete``/``removeOnFail``, the counts
+are not. Only obliterate deletes these keys.
 """
 
 from __future__ import annotations
@@ -13,9 +23,13 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 
-from . import QueueReading, RedisQueueReader, age_seconds, int_at, text_at
+from . import QueueReading, RedisQueueReader, age_seconds, count_at, int_at, text_at
 
 STATES = ("waiting", "prioritized", "active", "delayed", "waiting-children", "completed", "failed")
+# Reply layout: the state counts, paused, the three job counters, then the enqueue timestamps.
+PAUSED = len(STATES)
+ADDED, COMPLETED, FAILED = PAUSED + 1, PAUSED + 2, PAUSED + 3
+STAMPS = FAILED + 1
 # Enough priority levels for any real deployment; bounds the script's work per queue.
 MAX_PRIORITY_LEVELS = 64
 
@@ -62,6 +76,9 @@ READERS["bullmq"] = function(prefix, name)
     rcall("ZCARD", base .. "completed"),
     rcall("ZCARD", base .. "failed"),
     rcall("HEXISTS", base .. "meta", "paused"),
+    rcall("GET", base .. "id"),
+    rcall("HGET", base .. "metrics:completed", "count"),
+    rcall("HGET", base .. "metrics:failed", "count"),
   }
   for _, ts in ipairs(stamps) do reply[#reply + 1] = ts end
   return reply
@@ -85,13 +102,16 @@ def count_workers(prefix: str, name: str, client_names: Sequence[str]) -> int:
 
 def parse(reply: Sequence[object], now: float, prefix: str, name: str, client_names: Sequence[str]) -> QueueReading:
     states = {state: int_at(reply, i) for i, state in enumerate(STATES)}
-    stamps = [float(t) / 1000.0 for t in (text_at(reply, i) for i in range(8, len(reply))) if t and _number(t)]
+    stamps = [float(t) / 1000.0 for t in (text_at(reply, i) for i in range(STAMPS, len(reply))) if t and _number(t)]
     return QueueReading(
         states=states,
         backlog=states["waiting"] + states["prioritized"],
         oldest_age=age_seconds(now, min(stamps) if stamps else None),
-        paused=int_at(reply, 7) == 1,
+        paused=int_at(reply, PAUSED) == 1,
         workers=count_workers(prefix, name, client_names),
+        added_total=count_at(reply, ADDED) or 0,  # no id key yet: nothing was ever added
+        completed_total=count_at(reply, COMPLETED),  # no hash: no Worker with `metrics` finished a job
+        failed_total=count_at(reply, FAILED),
     )
 
 
