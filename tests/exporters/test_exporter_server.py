@@ -99,7 +99,7 @@ def test_dead_datastore_fails_health_and_readiness(exporter_for):
 def test_missing_secret_is_a_failure_not_a_crash(exporter_for, monkeypatch):
     monkeypatch.delenv("NO_SUCH_DSN", raising=False)
     scrape = exporter_for({"datastores": [postgres_store(env="NO_SUCH_DSN")]}).scrape()
-    assert scrape.value("obstack_probe_failure", kind="postgres", target="db", reason="other") == 1
+    assert scrape.value("obstack_probe_failure", kind="postgres", target="db", reason="config") == 1
 
 
 def test_slow_service_is_cut_at_the_deadline_and_shared_in_flight(exporter_for, slow_health):
