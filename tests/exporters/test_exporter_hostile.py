@@ -411,7 +411,7 @@ def test_a_bad_web_config_exits_2_with_one_line_naming_file_and_key(case, tls_pa
     assert str(config) in lines[0] and key in lines[0]
 
 
-@pytest.mark.parametrize("listen", ["127.0.0.1:99999", "127.0.0.1:http", "bad host!:9477", "127.0.0.1:-1"])
+@pytest.mark.parametrize("listen", ["127.0.0.1:99999", "127.0.0.1:http", "127.0.0.1:-1"])
 def test_a_bad_listen_address_exits_2_with_one_line(listen, tmp_path):
     spec = tmp_path / "stack.yaml"
     spec.write_text("project: demo\n")
