@@ -183,9 +183,9 @@ def test_slow_and_idle_clients_neither_block_scrapes_nor_hold_connections(privat
             status, seconds = _scrape_seconds(exporter.url + "/metrics", 5, client_timeout=10)
             assert status == 200 and seconds < 5
             time.sleep(0.5)
-        # Silent from now on: the server closes each within idle_timeout (2 s), no answer owed.
+        # Silent from now on: the server closes each within idle_timeout (2 s), with no answer.
         for client in slow + idle:
-            assert client.recv(1024) in (b"", b"HTTP/1.1 408"), "the exporter kept a silent client's connection"
+            assert client.recv(1024) == b"", "the exporter kept a silent client's connection"
     finally:
         for client in slow + idle:
             client.close()
@@ -369,7 +369,7 @@ def test_auth_answers_401_to_long_passwords_and_unknown_users_pay_the_same_bcryp
 
         def median_seconds(user: str) -> float:
             timings = []
-            for _ in range(3):
+            for _ in range(5):
                 started = time.perf_counter()
                 assert http_get(url, _basic(user, b"wrong")).status == 401
                 timings.append(time.perf_counter() - started)
