@@ -33,7 +33,10 @@ _TLS_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
 _CLIENT_AUTH = {"NoClientCert": ssl.CERT_NONE, "RequestClientCert": ssl.CERT_OPTIONAL,
                 "RequireAnyClientCert": ssl.CERT_REQUIRED, "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
                 "RequireAndVerifyClientCert": ssl.CERT_REQUIRED}
-_VERIFYING = {"VerifyClientCertIfGiven", "RequireAndVerifyClientCert"}
+# Python's ssl verifies every client certificate it asks for (it has no "request but do not
+# verify"), so any mode but NoClientCert needs the CA; without one every handshake that carries
+# a certificate would fail.
+_ASKS_FOR_CERTIFICATES = set(_CLIENT_AUTH) - {"NoClientCert"}
 _TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version"}
 # Modular crypt format: $2a$/$2b$/$2y$, a two-digit cost, 22 characters of salt and 31 of hash.
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$(?P<cost>\d\d)\$[./A-Za-z0-9]{53}")
@@ -179,9 +182,9 @@ def _tls_context(path: Path, raw: Any) -> ssl.SSLContext:
     if auth not in _CLIENT_AUTH:
         raise WebConfigError(f"{path}: tls_server_config.client_auth_type: unknown value {auth!r}; "
                              f"use one of {', '.join(_CLIENT_AUTH)}")
-    if auth in _VERIFYING and not raw.get("client_ca_file"):
-        raise WebConfigError(f"{path}: tls_server_config.client_ca_file: client_auth_type {auth} verifies client "
-                             "certificates and needs the CA that signs them")
+    if auth in _ASKS_FOR_CERTIFICATES and not raw.get("client_ca_file"):
+        raise WebConfigError(f"{path}: tls_server_config.client_ca_file: client_auth_type {auth} asks for client "
+                             "certificates, which are verified, and needs the CA that signs them")
     context.verify_mode = _CLIENT_AUTH[auth]
     if raw.get("client_ca_file"):
         try:

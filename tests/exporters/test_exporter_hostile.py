@@ -390,13 +390,16 @@ def _bad_web_configs(tls: Path) -> dict[str, tuple[str, str]]:
         "truncated bcrypt hash": (f"basic_auth_users:\n  admin: '{good[:40]}'\n", "basic_auth_users.admin"),
         "min above max": (tls_head + "  min_version: TLS13\n  max_version: TLS12\n", "min_version"),
         "verification without a CA": (tls_head + "  client_auth_type: RequireAndVerifyClientCert\n", "client_ca_file"),
+        # Python's ssl verifies whatever certificate it asks for: without a CA every one fails.
+        "certificate request without a CA": (tls_head + "  client_auth_type: RequireAnyClientCert\n", "client_ca_file"),
         "version of the wrong type": (tls_head + "  min_version: [1, 2]\n", "min_version"),
         "file of the wrong type": (f"tls_server_config:\n  cert_file: 1\n  key_file: {key}\n", "cert_file"),
     }
 
 
 @pytest.mark.parametrize("case", ["truncated bcrypt hash", "min above max", "verification without a CA",
-                                  "version of the wrong type", "file of the wrong type"])
+                                  "certificate request without a CA", "version of the wrong type",
+                                  "file of the wrong type"])
 def test_a_bad_web_config_exits_2_with_one_line_naming_file_and_key(case, tls_pair, tmp_path):
     text, key = _bad_web_configs(tls_pair)[case]
     process, config = _start_with_web_config(tmp_path, text)
