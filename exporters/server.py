@@ -56,7 +56,7 @@ def deadline_from(header: str | None, offset: float, default: float, ceiling: fl
 
 
 class ExporterHTTPServer(ThreadingHTTPServer):
-    """Thread per connection (bounded); TLS handshakes happen in that thread, never in accept()."""
+    """Thread per connection; TLS handshakes happen in that thread, never in accept()."""
 
     daemon_threads = True
     allow_reuse_address = True

@@ -4,8 +4,8 @@ Supported keys: ``tls_server_config`` (``cert_file``, ``key_file``, ``client_aut
 ``client_ca_file``, ``min_version``, ``max_version``) and ``basic_auth_users`` (user -> bcrypt
 hash). Any other key is refused rather than ignored: a typo must not silently turn security off.
 Everything a handshake or a login would trip on later is checked at load: malformed or truncated
-bcrypt hashes, values of the wrong type, ``min_version`` above ``max_version``, client-certificate
-verification without ``client_ca_file``. Each problem is one ``WebConfigError`` line naming the
+bcrypt hashes, values of the wrong type, ``min_version`` above ``max_version``, client
+certificates asked for without ``client_ca_file``. Each problem is one ``WebConfigError`` line naming the
 file and the key.
 
 Every bad credential is a plain "no" (401) at about the cost of a good one: a password bcrypt
