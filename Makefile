@@ -57,6 +57,7 @@ bench: $(STAMP)
 	@bash scripts/install-system-deps.sh bench
 	$(BIN)/python bench/generation.py
 	$(BIN)/python bench/scrape_latency.py
+	$(BIN)/python bench/scrape_concurrency.py
 	$(BIN)/python bench/queue_probe.py
 	$(BIN)/python bench/rule_eval.py
 	$(BIN)/python bench/detection.py

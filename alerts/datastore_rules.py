@@ -52,7 +52,8 @@ def down_rules(context: RuleContext) -> list[AlertRule]:
                 runbook_url=context.runbook(name), dashboard_url=None,
                 meaning=f"The exporter's probe of the {kind} datastore fails: the server is down, refuses connections, "
                         "rejects the credentials or does not answer within the scrape deadline.",
-                first_checks=("Read the reason label of obstack_probe_failure (timeout, refused, auth, dns, tls).",
+                first_checks=("Read the reason label of obstack_probe_failure (timeout, refused, auth, dns, tls; config: the "
+                              "exporter's DSN variable or file is missing, /health says which).",
                               "Is the server process up? Check its logs and disk space.",
                               "Did credentials or network policy change?"),
                 family=f"{kind}-down", static_labels=hold_labels(holds, down_for),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import platform
@@ -10,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,6 +54,28 @@ def scrape_seconds(url: str) -> float:
     with urllib.request.urlopen(request, timeout=15) as response:
         response.read()
     return time.perf_counter() - started
+
+
+class KeepAliveScraper:
+    """Scrapes one URL over one kept-alive HTTP/1.1 connection, as Prometheus does between target changes."""
+
+    def __init__(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self._path = parts.path or "/"
+        self._connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=15)
+
+    def scrape_seconds(self) -> float:
+        """Wall time of one scrape on the kept-alive connection (reconnects only if the server closed it)."""
+        started = time.perf_counter()
+        self._connection.request("GET", self._path, headers=TIMEOUT_HEADER)
+        response = self._connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{self._path}: HTTP {response.status}")
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self._connection.close()
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

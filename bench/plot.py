@@ -65,20 +65,43 @@ def scrape_latency(data: dict[str, Any]) -> Figure:
     versions = data.get("references", {})
     pairs = [("Postgres", "obstack postgres", "postgres_exporter", versions.get("postgres")),
              ("Redis", "obstack redis", "redis_exporter", versions.get("redis"))]
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for axis, (title, ours, reference, version) in zip(axes, pairs):
-        for name, color, label in ((ours, OURS, "obstack exporter"),
-                                   (reference, REFERENCE, f"{reference} {version or ''}".strip())):
-            values = sorted(exporters[name]["scrapes_ms"])
-            share = [(index + 1) / len(values) for index in range(len(values))]
-            axis.plot(values, share, color=color, label=f"{label} (p50 {exporters[name]['p50_ms']:.1f} ms)")
-        axis.set_xscale("log")
-        plain_numbers(axis, y=False)
-        axis.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}" if str(value)[0] in "25" else ""))
-        axis.set(xlabel="scrape time (ms, log)", ylabel="share of scrapes", title=f"{title}: {data['scrapes']} scrapes each")
-        axis.axhline(0.5, color="grey", linewidth=0.5)
-        axis.axhline(0.99, color="grey", linewidth=0.5)
-        axis.legend(loc="lower right", fontsize="small")
+    modes = ("fresh", "keep-alive")
+    figure, grid = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
+    for row, (title, ours, reference, version) in zip(grid, pairs):
+        for axis, mode in zip(row, modes):
+            for name, color, label in ((ours, OURS, "obstack exporter"),
+                                       (reference, REFERENCE, f"{reference} {version or ''}".strip())):
+                measured = exporters[name][mode]
+                values = sorted(measured["scrapes_ms"])
+                share = [(index + 1) / len(values) for index in range(len(values))]
+                axis.plot(values, share, color=color, label=f"{label} (p50 {measured['p50_ms']:.1f} ms)")
+            axis.set_xscale("log")
+            plain_numbers(axis, y=False)
+            axis.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}" if str(value)[0] in "25" else ""))
+            axis.set(xlabel="scrape time (ms, log)", ylabel="share of scrapes",
+                     title=f"{title}, {mode} connection: {data['scrapes']} scrapes each")
+            axis.axhline(0.5, color="grey", linewidth=0.5)
+            axis.axhline(0.99, color="grey", linewidth=0.5)
+            axis.legend(loc="lower right", fontsize="small")
+    return figure
+
+
+def scrape_concurrency(data: dict[str, Any]) -> Figure:
+    bursts = data["bursts"]
+    names = list(dict.fromkeys(row["exporter"] for row in bursts))
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for name in names:
+        rows = [row for row in bursts if row["exporter"] == name]
+        axis.loglog([row["scrapers"] for row in rows], [row["max_ms"] for row in rows],
+                    "o-" if name.startswith("obstack") else "s:", label=f"{name} (slowest scrape)",
+                    color=OURS if name.startswith("obstack") else REFERENCE,
+                    alpha=1.0 if name.endswith("postgres") or name.startswith("postgres") else 0.6)
+    axis.axhline(data["deadline_s"] * 1000, color=BOUND, linestyle="--", label=f"deadline ({data['deadline_s']:g} s)")
+    axis.set_xticks(sorted({row["scrapers"] for row in bursts}))
+    plain_numbers(axis)
+    axis.set(xlabel="scrapers released at once", ylabel="slowest scrape (ms, log)",
+             title=f"Concurrent scrapes: slowest of {data['rounds']} bursts")
+    axis.legend(fontsize="small")
     return figure
 
 
@@ -197,7 +220,8 @@ def mutation(data: dict[str, Any]) -> Figure:
 
 
 PLOTS: dict[str, Callable[[dict[str, Any]], Figure]] = {
-    "generation": generation, "scrape_latency": scrape_latency, "queue_probe": queue_probe,
+    "generation": generation, "scrape_latency": scrape_latency, "scrape_concurrency": scrape_concurrency,
+    "queue_probe": queue_probe,
     "rule_eval": rule_eval, "detection": detection, "validate": validate, "mutation": mutation,
 }
 

@@ -5,6 +5,8 @@ One probe per datastore (its queues ride on its connection) and one per service 
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import signal
 import threading
 from dataclasses import dataclass
@@ -34,10 +36,21 @@ def build_probes(spec: Spec) -> list[ConnectionProbe]:
     return probes
 
 
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
+
+
 def split_listen(listen: str) -> tuple[str, int]:
-    """``host:port`` (IPv6 as ``[::1]:9477``) to a socket address."""
+    """``host:port`` (IPv6 as ``[::1]:9477``) to a socket address; ValueError, one line, when it is not one."""
     host, _, port = listen.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--listen {listen!r}: the port must be a number from 0 to 65535, e.g. 127.0.0.1:9477")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if host and not _HOST_NAME.fullmatch(host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"--listen {listen!r}: {host!r} is neither an IP address nor a host name") from None
+    return host or "127.0.0.1", int(port)
 
 
 @dataclass

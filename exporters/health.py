@@ -4,7 +4,9 @@
 ``componentId``, ``componentType``, ``observedValue``, ``observedUnit``, ``status`` and
 ``time``. Datastores are the critical dependencies: one failing makes the document ``fail``
 (HTTP 503). A queue that cannot be read, a health URL that is down, or a value past the spec's
-warning level makes it ``warn`` (HTTP 200). Failure outputs are the bounded reasons only.
+warning level makes it ``warn`` (HTTP 200). A failed check's ``output`` is its bounded reason,
+followed by the exporter's own words when it has some (``config: environment variable PG_DSN
+is not set``), never a library's error text.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def _check(result: ProbeResult, component_type: str, value: float, unit: str, st
                              "observedValue": value, "observedUnit": unit, "status": status,
                              "time": _time(result.finished_at)}
     if result.reason is not None and status != "pass":
-        check["output"] = result.reason
+        check["output"] = f"{result.reason}: {result.message}" if result.message else result.reason
     return check
 
 

@@ -2,7 +2,8 @@
 
 Covers the two connection-string forms (URL userinfo ``scheme://user:secret@host`` and libpq
 ``key=value`` with ``password=``), query-string secrets, and any secret value the exporter
-knows it loaded (so a password is caught even where no syntax marks it).
+knows it loaded (so a password is caught even where no syntax marks it). Passwords only: a
+user name is not a secret (masking ``postgres`` would mask every ``"kind": "postgres"``).
 """
 
 from __future__ import annotations
@@ -18,12 +19,19 @@ _KEY_VALUE = re.compile(
 )
 
 
+def _bare_userinfo_is_secret(scheme: str) -> bool:
+    """A bare ``name@host``: in a Redis URL clients disagree (some send it as the password), so it
+    is treated as one; anywhere else (``postgresql://app@db``) it is a user name, not a secret."""
+    return scheme.lower().rstrip(":/").startswith("redis")
+
+
 def _mask_userinfo(match: re.Match[str]) -> str:
-    userinfo = match.group("userinfo")
-    user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
-    # A bare "secret@host" (redis://secret@host) is a password, not a user name.
-    shown = f"{user}:{MASK}" if ":" in userinfo else MASK
-    return f"{match.group('scheme')}{shown}@"
+    userinfo, scheme = match.group("userinfo"), match.group("scheme")
+    if ":" in userinfo:
+        shown = f"{userinfo.split(':', 1)[0]}:{MASK}"
+    else:
+        shown = MASK if _bare_userinfo_is_secret(scheme) else userinfo
+    return f"{scheme}{shown}@"
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -39,5 +47,8 @@ def secret_parts(connection_string: str) -> list[str]:
     parts = [m.group("value").strip("'") for m in _KEY_VALUE.finditer(connection_string)]
     for match in _URL_USERINFO.finditer(connection_string):
         userinfo = match.group("userinfo")
-        parts.append(userinfo.split(":", 1)[1] if ":" in userinfo else userinfo)
+        if ":" in userinfo:
+            parts.append(userinfo.split(":", 1)[1])
+        elif _bare_userinfo_is_secret(match.group("scheme")):
+            parts.append(userinfo)
     return [p for p in parts if p]

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-Reason = Literal["timeout", "refused", "auth", "dns", "tls", "protocol", "other"]
+Reason = Literal["timeout", "refused", "auth", "dns", "tls", "protocol", "config", "other"]
 # The fixed failure vocabulary: label values must stay bounded (never raw error text).
-REASONS: tuple[Reason, ...] = ("timeout", "refused", "auth", "dns", "tls", "protocol", "other")
+REASONS: tuple[Reason, ...] = ("timeout", "refused", "auth", "dns", "tls", "protocol", "config", "other")
 
 ProbeKind = Literal["postgres", "redis", "queue", "http"]
 
@@ -42,6 +42,9 @@ class ProbeResult:
     # Labels that identify the target on its ``*_up`` series (queues: queue and backend).
     identity: Mapping[str, str] = field(default_factory=dict)
     finished_at: float = field(default_factory=time.time)
+    # Words for a human (/health output, the log), written by the exporter itself, never a
+    # library's error text: e.g. "environment variable PG_DSN is not set". Never a label value.
+    message: str | None = None
 
     def sample(self, name: str, **labels: str) -> float | None:
         """The value of ``name`` whose labels include ``labels`` (first match), if any."""

@@ -71,7 +71,8 @@ class ProbeScheduler:
                 continue
             self._last_reason[key] = current
             if current is not None:
-                self._log.warning("probe_failed", kind=result.kind, target=result.target, reason=current)
+                self._log.warning("probe_failed", kind=result.kind, target=result.target, reason=current,
+                                  message=result.message)
             elif previous != "unseen":
                 self._log.info("probe_recovered", kind=result.kind, target=result.target)
 

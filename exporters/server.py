@@ -1,8 +1,17 @@
 """The exporter's HTTP server: /metrics, /health, /livez, /readyz, with optional TLS and basic auth.
 
 Each request computes its deadline from Prometheus' ``X-Prometheus-Scrape-Timeout-Seconds``
-minus the configured offset and asks the scheduler for results within it, so a scrape is
+minus the configured offset, capped at the spec's scrape timeout (a client cannot make a probe
+that others join run for minutes), and asks the scheduler for results within it, so a scrape is
 answered before Prometheus gives up on it, however slow a dependency is.
+
+Connections are kept alive (Prometheus reuses them) with ``TCP_NODELAY`` and each response
+leaves in one buffered write, so a keep-alive scrape never waits for a delayed ACK. A thread
+serves each connection (a burst waits in a listen backlog of ``LISTEN_BACKLOG``, not in SYN
+retries); a socket read that waits longer than ``exporter.idle_timeout`` (an idle keep-alive
+connection, a client sending its request slowly) closes the connection, so no client holds a
+thread for ever. Threads are not capped: a cap would let a few hundred slow clients lock every
+scrape out until their timeouts, where a thread each costs them nothing but memory.
 """
 
 from __future__ import annotations
@@ -28,25 +37,30 @@ TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 MIN_DEADLINE = 0.1
 MAX_DEADLINE = 120.0
 TLS_HANDSHAKE_TIMEOUT = 10.0
+LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn
+# Responses are written whole from this buffer (headers and body in one send for usual bodies).
+WRITE_BUFFER = 256 * 1024
 _INDEX = b"obstack exporter: /metrics /health /livez /readyz\n"
 
 
-def deadline_from(header: str | None, offset: float, default: float) -> float:
-    """The probe budget for one request: scrape timeout minus offset, else ``default``."""
+def deadline_from(header: str | None, offset: float, default: float, ceiling: float = MAX_DEADLINE) -> float:
+    """The probe budget for one request: scrape timeout minus offset, else ``default``; at most ``ceiling``."""
     try:
         timeout = float(header) if header else None
     except ValueError:
         timeout = None
+    ceiling = max(MIN_DEADLINE, min(ceiling, MAX_DEADLINE))
     if timeout is None or timeout != timeout or timeout <= 0:  # absent, unparsable or NaN
-        return default
-    return min(MAX_DEADLINE, max(MIN_DEADLINE, timeout - offset))
+        return min(default, ceiling)
+    return min(ceiling, max(MIN_DEADLINE, timeout - offset))
 
 
 class ExporterHTTPServer(ThreadingHTTPServer):
-    """Thread per request; TLS handshakes happen in the request thread, never in accept()."""
+    """Thread per connection; TLS handshakes happen in that thread, never in accept()."""
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], app: ExporterApp) -> None:
         self.app = app
@@ -55,6 +69,7 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         super().__init__(address, ExporterHandler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         tls = self.app.web.tls
         if tls is not None:
             request.settimeout(TLS_HANDSHAKE_TIMEOUT)
@@ -62,7 +77,6 @@ class ExporterHTTPServer(ThreadingHTTPServer):
                 request = tls.wrap_socket(request, server_side=True)
             except (OSError, ValueError):
                 return  # a failed handshake is the client's problem; nothing to answer
-            request.settimeout(None)
         self.RequestHandlerClass(request, client_address, self)
 
 
@@ -76,6 +90,9 @@ class ExporterApp:
         self.log = log
         self.offset = spec.exporter.scrape_timeout_offset.seconds
         self.default_deadline = spec.exporter.default_timeout.seconds
+        # No request may ask for more than Prometheus' own scrape timeout allows.
+        self.max_deadline = spec.prometheus.scrape_timeout.seconds - self.offset
+        self.idle_timeout = spec.exporter.idle_timeout.seconds or None  # 0s: never
 
 
 class ExporterHandler(BaseHTTPRequestHandler):
@@ -83,6 +100,12 @@ class ExporterHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "obstack-exporter"
     sys_version = ""
+    wbufsize = WRITE_BUFFER  # flushed once per response by http.server
+
+    def setup(self) -> None:
+        # On every socket read and write: a slow or idle client is disconnected.
+        self.timeout = self.server.app.idle_timeout
+        super().setup()
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         app = self.server.app
@@ -107,7 +130,7 @@ class ExporterHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", b"internal error\n")
 
     def _budget(self, app: ExporterApp) -> float:
-        return deadline_from(self.headers.get(TIMEOUT_HEADER), app.offset, app.default_deadline)
+        return deadline_from(self.headers.get(TIMEOUT_HEADER), app.offset, app.default_deadline, app.max_deadline)
 
     def _metrics(self, app: ExporterApp) -> None:
         results = app.scheduler.probe_all(self._budget(app))

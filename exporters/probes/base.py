@@ -4,12 +4,19 @@
 its budget (asyncio cancellation, on top of the timeouts pushed into the client libraries),
 turns any exception into a bounded reason, drops the connection after any failure so the next
 scrape rebuilds it, and retries once on a fresh connection when a reused one turns out dead
-(servers and firewalls close idle connections; that alone is not an outage).
+(servers and firewalls close idle connections; that alone is not an outage) or frozen: a
+reused connection gets half the budget, and when it has not answered by then (a peer that
+stopped, a connection a partition swallowed) a fresh connection gets the rest, so the scrape
+after a datastore comes back is answered, not timed out on the old connection.
+
+A missing secret (variable unset, file unreadable) is reason ``config`` with the exporter's
+own sentence naming the variable or file, never its value.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from abc import ABC, abstractmethod
 from typing import Any
@@ -50,21 +57,38 @@ class ConnectionProbe(ABC):
         except TimeoutError:
             await self.close()
             return self.failures("timeout", time.monotonic() - started)
-        except SecretUnavailable:
-            return self.failures("other", time.monotonic() - started)
+        except SecretUnavailable as error:
+            return [dataclasses.replace(result, message=str(error))
+                    for result in self.failures("config", time.monotonic() - started)]
         except Exception as error:  # noqa: BLE001 - failure is data, whatever raised it
             await self.close()
             return self.failures(classify(error), time.monotonic() - started)
 
     async def _probe_with_retry(self, budget: float, started: float) -> list[ProbeResult]:
-        reused = self._connection is not None
+        def left() -> float:
+            return budget - (time.monotonic() - started)
+
+        if self._connection is None:
+            return await self.probe(left(), started)
+        attempt = asyncio.ensure_future(self.probe(left(), started))
         try:
-            return await self.probe(budget - (time.monotonic() - started), started)
-        except Exception as error:
-            if not (reused and self.is_connection_lost(error)):
-                raise
+            await asyncio.wait({attempt}, timeout=left() / 2)
+        except asyncio.CancelledError:
+            _abandon(attempt)
+            raise
+        if attempt.done():
+            error = attempt.exception()
+            if error is None:
+                return attempt.result()
+            if not self.is_connection_lost(error):
+                raise error
+        else:
+            # No answer in half the budget: a frozen peer. Abandoned rather than awaited, since a
+            # client library may answer cancellation by waiting for its server (psycopg does); the
+            # connection is closed under it, which ends it.
+            _abandon(attempt)
         await self.close()
-        return await self.probe(budget - (time.monotonic() - started), started)
+        return await self.probe(left(), started)
 
     async def close(self) -> None:
         """Drop the connection (never raises)."""
@@ -90,3 +114,9 @@ class ConnectionProbe(ABC):
     @abstractmethod
     def failures(self, reason: Reason, duration: float) -> list[ProbeResult]:
         """The results of a failed probe: the target's and every queue's riding on it."""
+
+
+def _abandon(attempt: asyncio.Future[list[ProbeResult]]) -> None:
+    """Cancel ``attempt`` without waiting for it; whatever it ends with is dropped."""
+    attempt.cancel()
+    attempt.add_done_callback(lambda done: done.cancelled() or done.exception())

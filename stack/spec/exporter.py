@@ -23,6 +23,11 @@ class Exporter(StrictModel):
     default_timeout: Duration = Field(
         Duration.parse("10s"), description="Probe deadline for requests without a scrape-timeout header (/health, curl)."
     )
+    idle_timeout: Duration = Field(
+        Duration.parse("30s"),
+        description="A client connection that sends nothing for this long (an idle keep-alive connection, a request "
+                    "sent slowly) is closed; Prometheus reconnects on its next scrape. 0s: never.",
+    )
     web_config_file: AbsolutePath | None = Field(
         None,
         description="exporter-toolkit web config (tls_server_config, basic_auth_users with bcrypt hashes) "

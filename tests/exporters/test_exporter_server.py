@@ -69,6 +69,26 @@ def test_deadline_from_header():
     assert deadline_from("0.2", 0.5, 10.0) == 0.1
 
 
+def test_deadline_is_capped_at_the_scrape_timeout():
+    assert deadline_from("99999", 0.5, 10.0, 9.5) == 9.5
+    assert deadline_from(None, 0.5, 30.0, 9.5) == 9.5
+    assert deadline_from("5", 0.5, 10.0, 9.5) == 4.5
+
+
+@pytest.mark.parametrize("listen", ["bad host!:9477", "-leading-dash:9477", "[::1:9477", "127.0.0.1:", "host:70000"])
+def test_listen_addresses_are_validated(listen):
+    from exporters.app import split_listen
+    with pytest.raises(ValueError, match="--listen"):
+        split_listen(listen)
+
+
+def test_listen_addresses_that_are_fine():
+    from exporters.app import split_listen
+    assert split_listen("[::1]:9477") == ("::1", 9477)
+    assert split_listen(":9477") == ("127.0.0.1", 9477)
+    assert split_listen("exporter.internal:0") == ("exporter.internal", 0)
+
+
 def test_health_document_livez_readyz(private_redis_session, exporter_for, slow_health):
     service = slow_health(0.0, 503)
     exporter = exporter_for({"datastores": [redis_store()], "services": [{"name": "api", "targets": [service.target]}],
@@ -99,7 +119,7 @@ def test_dead_datastore_fails_health_and_readiness(exporter_for):
 def test_missing_secret_is_a_failure_not_a_crash(exporter_for, monkeypatch):
     monkeypatch.delenv("NO_SUCH_DSN", raising=False)
     scrape = exporter_for({"datastores": [postgres_store(env="NO_SUCH_DSN")]}).scrape()
-    assert scrape.value("obstack_probe_failure", kind="postgres", target="db", reason="other") == 1
+    assert scrape.value("obstack_probe_failure", kind="postgres", target="db", reason="config") == 1
 
 
 def test_slow_service_is_cut_at_the_deadline_and_shared_in_flight(exporter_for, slow_health):
