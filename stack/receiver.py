@@ -232,7 +232,10 @@ def _handler(log: NotificationLog, out: TextIO, err: TextIO) -> type[BaseHTTPReq
             except RefusedBody as refused:
                 self._refuse_unread(refused)
                 return
-            body = self.rfile.read(length)
+            try:
+                body = self.rfile.read(length)
+            except OSError:  # READ_TIMEOUT without a byte, or the connection broke
+                body = b""
             if len(body) < length:
                 self.close_connection = True  # the client stopped sending: nothing to answer
                 return
