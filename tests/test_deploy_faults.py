@@ -5,6 +5,7 @@ bounded answers and following no redirects."""
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
@@ -12,10 +13,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from stack.deploy import files
+from stack.deploy.runner import Deployer, DeployRequest
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
 from stack.writer import write_tree
@@ -169,3 +174,49 @@ def test_a_signal_during_verification_rolls_back_and_audits(tmp_path: Path, sign
                 process.wait()
     assert process.returncode == 1
     assert_rolled_back(server, tmp_path / "audit.jsonl", stderr, f"interrupted by {signum.name}")
+
+
+@dataclass
+class ExplodingTarget:
+    """A file target whose reload raises ``error`` (an exception deploy does not expect) the
+    first ``times`` times: the exception itself, not a DeployError."""
+
+    directory: Path
+    error: Exception
+    times: int
+    name: str = "exploding"
+    adopt: frozenset[str] = frozenset()
+    reloads: list[dict[str, str]] = field(default_factory=list)
+
+    def wanted(self, out: Path) -> dict[str, str]:
+        return {"new.yml": "groups: []\n"}
+
+    def check_reachable(self) -> None:
+        pass
+
+    def reload_and_verify(self, files: dict[str, str]) -> None:
+        self.reloads.append(dict(files))
+        if len(self.reloads) <= self.times:
+            raise self.error
+
+
+@pytest.mark.parametrize("times, rolled", [
+    (1, "rolled back: exploding restored (1 previous files serving)"),
+    (2, "rolled back: exploding ROLLBACK FAILED: unexpected KeyError: 'lastConfigTime'"),
+])
+def test_an_unexpected_exception_rolls_back_and_audits(tmp_path: Path, times: int, rolled: str) -> None:
+    spec, out = tree(tmp_path)
+    directory = tmp_path / "target"
+    files.write(directory, {"old.yml": "groups: []\n"})
+    before = {p.name: p.read_text() for p in directory.iterdir()}
+    target = ExplodingTarget(directory, KeyError("lastConfigTime"), times)
+    audit = tmp_path / "audit.jsonl"
+    progress = io.StringIO()
+    deployer = Deployer(DeployRequest(load_spec(spec), out, [target], None, audit),
+                        Console(file=progress), Console(file=io.StringIO()))
+    assert deployer.apply(deployer.plan()) == 1
+    assert {p.name: p.read_text() for p in directory.iterdir()} == before, "the files are restored before the reload"
+    assert [sorted(r) for r in target.reloads] == [["new.yml"], ["old.yml"]]
+    failure = f"failed: exploding: unexpected KeyError: 'lastConfigTime'; {rolled}"
+    assert [json.loads(line)["result"] for line in audit.read_text().splitlines()] == [failure]
+    assert progress.getvalue().strip().splitlines()[-1] == f"deploy {failure}"

@@ -165,7 +165,10 @@ class HttpClient:
                     return response
                 problem = f"{self.name}: {method} {path} answered {response.status_code}: {body_excerpt(response)}"
             if attempt + 1 < attempts:
-                time.sleep(min(backoff_delay(attempt, self.settings), max(0.0, self._remaining(method, path))))
+                left = self.deadline.remaining() if self.deadline is not None else float("inf")
+                if left <= 0:
+                    raise DeployError(f"{problem} (after {attempt + 1} attempts, at the deploy's deadline)")
+                time.sleep(min(backoff_delay(attempt, self.settings), left))
         raise DeployError(f"{problem} (after {attempts} attempts)")
 
     def json(self, method: str, path: str, json_body: Any = None, ok: tuple[int, ...] = (200,)) -> Any:
