@@ -142,9 +142,9 @@ class Deployer:
                     self.request.grafana.check_reachable()
             self.step(f"servers answer: {', '.join(self.parts)}")
             plan = self.plan()
-        except DeployError as error:
-            self.audit(empty, f"failed: {error}")
-            print(f"deploy failed: {error}; nothing changed", file=self.console.file)
+        except (Exception, KeyboardInterrupt) as error:  # nothing is written yet: nothing to roll back
+            self.audit(empty, f"failed: {describe(error)}")
+            print(f"deploy failed: {describe(error)}; nothing changed", file=self.console.file)
             return 1
         if self.request.dry_run or self.request.diff_only:
             self.show(plan)
