@@ -324,12 +324,13 @@ def deploy(
     """Deploy --out to Prometheus, Alertmanager and Grafana; verify, roll back on failure, audit."""
     from stack.deploy.errors import DeployError
     from stack.deploy.runner import Deployer, DeployRequest
-    from stack.deploy.targets import TargetOptions, deploy_settings, resolve_targets
+    from stack.deploy.targets import TargetOptions, deploy_deadline, deploy_settings, resolve_targets
 
     loaded = _load(spec)
     options = TargetOptions(prometheus, rules_dir, alertmanager, alertmanager_config, grafana, grafana_token_file)
+    deadline = deploy_deadline(deploy_settings(loaded.spec))
     try:
-        file_targets, grafana_target, urls = resolve_targets(loaded.spec, options)
+        file_targets, grafana_target, urls = resolve_targets(loaded.spec, options, deadline)
         if generate_first:
             write_tree(out, generate_artifacts(loaded))
     except (ValueError, DeployError, OutputError) as error:
@@ -337,7 +338,8 @@ def deploy(
     if not out.is_dir():
         _fail([f"{out}: no generated tree; run `obstack generate --out {out}` or pass --generate"], EXIT_BAD_INPUT)
     request = DeployRequest(loaded, out, file_targets, grafana_target,
-                            audit_log or Path(deploy_settings(loaded.spec).audit_log), dry_run, diff and not dry_run, urls)
+                            audit_log or Path(deploy_settings(loaded.spec).audit_log), dry_run, diff and not dry_run, urls,
+                            deadline)
     progress = Console(stderr=True, highlight=False)
     code = Deployer(request, progress, _stdout()).run()
     raise typer.Exit(code)

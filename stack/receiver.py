@@ -4,13 +4,27 @@ It validates every notification against the fields Alertmanager 0.25 sends, prin
 per notification, keeps them in memory (``GET /notifications``, which `obstack drill` polls to
 confirm delivery) and can append them to a JSON-lines file. A payload that is not version 4
 is answered 400, so a wrong sender shows up in Alertmanager's logs and metrics as a failure.
+
+Hostile or broken senders are answered, never crash a request and never forge output:
+
+* the body must come with a decimal ``Content-Length`` (missing: 411; negative, non-numeric or
+  chunked: 400) of at most ``MAX_BODY`` bytes (larger: 413); a refused body is not read beyond a
+  bounded drain, and the connection is closed;
+* the JSON must nest at most ``MAX_DEPTH`` levels (Alertmanager's nests 4) and contain no
+  ``NaN``/``Infinity`` (not JSON, and Alertmanager never sends them): 400 otherwise, so the
+  record holds strict JSON only;
+* the line printed per notification escapes control and line-separator characters of every
+  field (a newline in a label cannot start a second line); the JSON-lines record escapes them
+  as JSON does.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +42,71 @@ ALERT_FIELDS: dict[str, type] = {
 }
 STATUSES = ("firing", "resolved")
 MAX_BODY = 10 * 1024 * 1024  # Alertmanager batches alerts; anything larger is not a notification
+MAX_DEPTH = 16  # JSON nesting; Alertmanager's payload nests 4 (payload, alerts, alert, labels)
+LINGER_SECONDS = 2.0  # how long a refused body is drained before closing (so the client reads the answer)
+READ_TIMEOUT = 30.0  # seconds a request may stall between reads
+
+
+class RefusedBody(ValueError):
+    """A request body the receiver does not read: ``code`` and ``reason`` are the answer."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+def body_length(content_length: str | None, transfer_encoding: str | None) -> int:
+    """The declared body length; RefusedBody (400/411/413) unless it is a decimal within MAX_BODY."""
+    if transfer_encoding:
+        raise RefusedBody(411, "Transfer-Encoding is not supported: send a Content-Length")
+    if content_length is None:
+        raise RefusedBody(411, "Content-Length required")
+    text = content_length.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise RefusedBody(400, f"Content-Length must be a non-negative decimal number, got {content_length[:40]!r}")
+    length = int(text)
+    if length > MAX_BODY:
+        raise RefusedBody(413, f"payload too large: {length} bytes, the limit is {MAX_BODY} bytes")
+    return length
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_depth(value: Any) -> int:
+    """How deep ``value`` nests (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def parse_payload(body: bytes) -> tuple[Any, list[str]]:
+    """The decoded body and the problems that make it no JSON the receiver accepts."""
+    try:
+        payload = json.loads(body or b"null", parse_constant=_refuse_constant)
+    except RecursionError:
+        return None, [f"payload: nested deeper than {MAX_DEPTH} levels"]
+    except ValueError as error:
+        reason = str(error) if "is not JSON" in str(error) else "not JSON"
+        return None, [f"payload: {reason}"]
+    if json_depth(payload) > MAX_DEPTH:
+        return None, [f"payload: nested deeper than {MAX_DEPTH} levels"]
+    return payload, []
+
+
+_UNPRINTABLE = {code: f"\\u{code:04x}" for code in (*range(0x20), 0x7f, *range(0x80, 0xa0), 0x2028, 0x2029)}
+_UNPRINTABLE.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def printable(text: str) -> str:
+    """``text`` with control and line-separator characters escaped (``\\n``, ``\\u001b``…): one line, no
+    terminal escapes."""
+    return text.translate(_UNPRINTABLE)
 
 
 def _type_problems(data: dict[str, Any], fields: dict[str, type], where: str) -> list[str]:
@@ -78,8 +157,8 @@ def notification_line(received_at: str, path: str, payload: dict[str, Any]) -> s
     alerts = ", ".join(f"{name}×{count}" if count > 1 else name for name, count in names.items())
     subject = " ".join(f"{k}={v}" for k, v in sorted(payload["groupLabels"].items()) if k != "alertname")
     drill = " [drill]" if any(a["labels"].get("drill") == "true" for a in payload["alerts"]) else ""
-    return (f"{received_at} {path} receiver={payload['receiver']} {payload['status'].upper()} "
-            f"{len(payload['alerts'])} alert(s): {alerts}{' ' + subject if subject else ''}{drill}")
+    return printable(f"{received_at} {path} receiver={payload['receiver']} {payload['status'].upper()} "
+                     f"{len(payload['alerts'])} alert(s): {alerts}{' ' + subject if subject else ''}{drill}")
 
 
 class NotificationLog:
@@ -97,7 +176,7 @@ class NotificationLog:
             self._entries.append(entry)
             if self.record is not None:
                 with self.record.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(entry, sort_keys=True) + "\n")
+                    handle.write(json.dumps(entry, sort_keys=True, allow_nan=False) + "\n")
 
     def entries(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -107,14 +186,37 @@ class NotificationLog:
 def _handler(log: NotificationLog, out: TextIO, err: TextIO) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "obstack-receiver"
+        timeout = READ_TIMEOUT
 
-        def _answer(self, code: int, body: Any) -> None:
-            data = json.dumps(body).encode()
+        def _answer(self, code: int, body: Any, close: bool = False) -> None:
+            data = json.dumps(body, allow_nan=False).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(data)
+
+        def _refuse_unread(self, refused: RefusedBody) -> None:
+            """Answer without reading the body, then drain what the client still sends for a
+            bounded time and size (closing with unread data would reset the connection before
+            the client reads the answer), and close."""
+            print(printable(f"refused request on {self.path}: {refused}"), file=err, flush=True)
+            self._answer(refused.code, {"error": str(refused)}, close=True)
+            self.wfile.flush()
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+                end, drained = time.monotonic() + LINGER_SECONDS, 0
+                while drained <= MAX_BODY and (left := end - time.monotonic()) > 0:
+                    self.connection.settimeout(left)
+                    chunk = self.rfile.read1(64 * 1024)
+                    if not chunk:
+                        break
+                    drained += len(chunk)
+            except OSError:
+                pass
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path.split("?")[0] == "/notifications":
@@ -125,19 +227,23 @@ def _handler(log: NotificationLog, out: TextIO, err: TextIO) -> type[BaseHTTPReq
                 self._answer(404, {"error": "POST notifications to any path; GET /notifications lists them"})
 
         def do_POST(self) -> None:  # noqa: N802
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self._answer(413, {"error": "payload too large"})
+            try:
+                length = body_length(self.headers.get("Content-Length"), self.headers.get("Transfer-Encoding"))
+            except RefusedBody as refused:
+                self._refuse_unread(refused)
                 return
             try:
-                payload = json.loads(self.rfile.read(length) or b"null")
-            except ValueError:
-                payload = None
-                problems = ["payload: not JSON"]
-            else:
+                body = self.rfile.read(length)
+            except OSError:  # READ_TIMEOUT without a byte, or the connection broke
+                body = b""
+            if len(body) < length:
+                self.close_connection = True  # the client stopped sending: nothing to answer
+                return
+            payload, problems = parse_payload(body)
+            if not problems:
                 problems = validate_payload(payload)
             if problems:
-                print(f"rejected notification on {self.path}: {'; '.join(problems)}", file=err, flush=True)
+                print(printable(f"rejected notification on {self.path}: {'; '.join(problems)}"), file=err, flush=True)
                 self._answer(400, {"error": "not an Alertmanager webhook payload (version 4)", "problems": problems})
                 return
             received_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

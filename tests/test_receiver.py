@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,8 @@ def post(url: str, body: bytes) -> tuple[int, Any]:
         return error.code, json.load(error)
 
 
-@pytest.fixture
-def running_receiver(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
+@contextmanager
+def started_receiver(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
     """`python -m stack receiver` on a free port, recording to a file; stopped afterwards."""
     port = free_port()
     record = tmp_path / "notifications.jsonl"
@@ -73,6 +74,12 @@ def running_receiver(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def running_receiver(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
+    with started_receiver(tmp_path) as receiver:
+        yield receiver
 
 
 def test_a_valid_payload_is_printed_recorded_and_listed(running_receiver: tuple[str, subprocess.Popen[str], Path]) -> None:

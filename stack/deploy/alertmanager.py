@@ -16,7 +16,7 @@ import yaml
 from alerts.alertmanager_config import CONFIG_PATH
 from stack.deploy.errors import DeployError
 from stack.deploy.files import tree_files
-from stack.deploy.http import HttpClient, body_excerpt
+from stack.deploy.http import HttpClient, answer_field, body_excerpt
 
 TREE_PREFIX = CONFIG_PATH.parent  # alertmanager/
 MASKED = "<secret>"  # how Alertmanager prints secrets it holds inline
@@ -80,7 +80,7 @@ class AlertmanagerTarget:
         response = self.client.request("POST", "/-/reload", retry_server_errors=False)
         if response.status_code != 200:
             raise DeployError(f"alertmanager rejected the reload ({response.status_code}): {body_excerpt(response)}")
-        served_text = self.client.json("GET", "/api/v2/status")["config"]["original"]
+        served_text = answer_field(self.client.json("GET", "/api/v2/status"), "alertmanager status", "config", "original", kind=str)
         if self.config_path.name not in files:
             return  # restoring to "no obstack config": the reload succeeding is all there is to check
         written = yaml.safe_load(files[self.config_path.name]) or {}

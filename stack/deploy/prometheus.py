@@ -19,7 +19,7 @@ import yaml
 from alerts.rule_files import RULES_DIR
 from stack.deploy.errors import DeployError
 from stack.deploy.files import tree_files
-from stack.deploy.http import HttpClient, body_excerpt
+from stack.deploy.http import HttpClient, answer_field, body_excerpt
 
 # Group identity as Prometheus reports it: (rule file name, group name) -> rule names in order.
 ExpectedGroups = dict[tuple[str, str], list[str]]
@@ -37,7 +37,15 @@ def expected_groups(files: dict[str, str]) -> ExpectedGroups:
 
 
 def _config_time(info: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(info["lastConfigTime"])
+    text = answer_field(info, "prometheus runtimeinfo", "lastConfigTime", kind=str)
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise DeployError(f"prometheus runtimeinfo: lastConfigTime {text[:40]!r} is not a time") from None
+
+
+def _reload_success(info: dict[str, Any]) -> bool:
+    return bool(answer_field(info, "prometheus runtimeinfo", "reloadConfigSuccess", kind=bool))
 
 
 @dataclass
@@ -55,7 +63,8 @@ class PrometheusTarget:
         self.runtimeinfo()
 
     def runtimeinfo(self) -> dict[str, Any]:
-        return self.client.json("GET", "/api/v1/status/runtimeinfo")["data"]
+        answer = self.client.json("GET", "/api/v1/status/runtimeinfo")
+        return answer_field(answer, "prometheus runtimeinfo", "data", kind=dict)
 
     def reload(self) -> None:
         # A 500 here is Prometheus refusing the new files, not a transient error: never retried.
@@ -67,13 +76,13 @@ class PrometheusTarget:
         before = _config_time(self.runtimeinfo())
         self.reload()
         info = self.runtimeinfo()
-        if info["reloadConfigSuccess"] and _config_time(info) <= before:
+        if _reload_success(info) and _config_time(info) <= before:
             # lastConfigTime has one-second resolution: a reload within the second of the
             # previous one looks old. Reloading again a second later is harmless and tells.
             time.sleep(1.1)
             self.reload()
             info = self.runtimeinfo()
-        if not info["reloadConfigSuccess"]:
+        if not _reload_success(info):
             raise DeployError("prometheus reports reloadConfigSuccess false after the reload (see its log)")
         if _config_time(info) <= before:
             raise DeployError(f"prometheus lastConfigTime did not advance past {before.isoformat()}: the reload did not happen")
@@ -93,18 +102,22 @@ class PrometheusTarget:
 
     def _check_rules(self, expected: ExpectedGroups) -> list[str]:
         """Rules not yet evaluated; DeployError for a missing group or rule, or a failing rule."""
-        served = {(PurePosixPath(g["file"]).name, g["name"]): g["rules"]
-                  for g in self.client.json("GET", "/api/v1/rules")["data"]["groups"]}
+        groups = answer_field(self.client.json("GET", "/api/v1/rules"), "prometheus rules", "data", "groups", kind=list)
+        served = {(PurePosixPath(answer_field(g, "prometheus rules", "file", kind=str)).name,
+                   answer_field(g, "prometheus rules", "name", kind=str)): answer_field(g, "prometheus rules", "rules", kind=list)
+                  for g in groups}
         pending = []
         for (file, group), names in sorted(expected.items()):
             rules = served.get((file, group))
             if rules is None:
                 raise DeployError(f"prometheus does not serve rule group {group!r} of {file} "
                                   "(does its rule_files glob cover the rules directory?)")
-            if [r["name"] for r in rules] != names:
-                missing = sorted(set(names) - {r["name"] for r in rules}) or names
+            served_names = [answer_field(r, f"prometheus rules of group {group!r}", "name", kind=str) for r in rules]
+            if served_names != names:
+                missing = sorted(set(names) - set(served_names)) or names
                 raise DeployError(f"prometheus serves group {group!r} of {file} without the generated rules, e.g. {missing[0]}")
             for rule in rules:
+                answer_field(rule, f"prometheus rules of group {group!r}", "health", kind=str)
                 if rule["health"] == "err":
                     raise DeployError(f"prometheus: rule {rule['name']} in group {group!r} fails: {rule.get('lastError', '')}")
                 if rule["health"] != "ok":

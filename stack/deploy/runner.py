@@ -8,7 +8,9 @@ Order and why:
 4. targets are applied one after another (Prometheus, Alertmanager, Grafana); each is snapshotted
    just before it is written, then written, reloaded and verified (Grafana: read back). On any
    failure every target changed so far is restored from its snapshot, newest first, and verified
-   again, so the previous configuration goes on serving, and the deploy exits 1.
+   again, so the previous configuration goes on serving, and the deploy exits 1. "Any failure"
+   is anything after the first write: a DeployError, an answer of unexpected shape, any other
+   exception, SIGINT/SIGTERM, the deploy's deadline; the audit line is written in every case.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from stack.deploy.diff import unified_diff
 from stack.deploy.errors import DeployError
 from stack.deploy.grafana import GrafanaChange, GrafanaTarget
 from stack.deploy.grafana_rollback import take_snapshot
+from stack.deploy.http import Deadline
+from stack.deploy.signals import Interrupted, signals_ignored, signals_raise
 from stack.pipeline import generate
 from stack.spec.loader import LoadedSpec
 from stack.validate.checks import Validator, run_validators, select_by_name
@@ -70,6 +74,7 @@ class DeployRequest:
     dry_run: bool = False
     diff_only: bool = False
     target_urls: dict[str, str] = field(default_factory=dict)  # for the audit line
+    deadline: Deadline | None = None  # shared by the targets' clients; started after the pre-flight
 
 
 @dataclass
@@ -85,6 +90,17 @@ class _Plan:
         return result
 
 
+def describe(error: BaseException) -> str:
+    """One line for what stopped a step: a DeployError as is, a signal, or an unexpected exception."""
+    if isinstance(error, Interrupted):
+        return f"interrupted by {error}"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted by SIGINT"
+    if isinstance(error, DeployError):
+        return str(error)
+    return f"unexpected {type(error).__name__}: {' '.join(str(error).split())[:200]}"
+
+
 def select_validators(parts: list[str]) -> tuple[Validator, ...]:
     return select_by_name([*ALWAYS, *(name for part in parts for name in PART_VALIDATORS.get(part, ()))], [])
 
@@ -97,6 +113,7 @@ class Deployer:
         self.console = console
         self.out = out
         self.parts = [t.name for t in request.file_targets] + (["grafana"] if request.grafana else [])
+        self.current = ""  # the target being applied, for messages
 
     def step(self, text: str) -> None:
         self.console.print(f"[bold]•[/] {escape(text)}")
@@ -115,6 +132,8 @@ class Deployer:
             self.audit(empty, "refused: pre-flight validators failed")
             self.console.print(f"deploy refused: the tree in {escape(str(self.request.out))} fails its validators; nothing changed")
             return 1
+        if self.request.deadline is not None:
+            self.request.deadline.start()
         try:
             with self.console.status("checking the servers answer"):
                 for target in self.request.file_targets:
@@ -123,9 +142,9 @@ class Deployer:
                     self.request.grafana.check_reachable()
             self.step(f"servers answer: {', '.join(self.parts)}")
             plan = self.plan()
-        except DeployError as error:
-            self.audit(empty, f"failed: {error}")
-            print(f"deploy failed: {error}; nothing changed", file=self.console.file)
+        except (Exception, KeyboardInterrupt) as error:  # nothing is written yet: nothing to roll back
+            self.audit(empty, f"failed: {describe(error)}")
+            print(f"deploy failed: {describe(error)}; nothing changed", file=self.console.file)
             return 1
         if self.request.dry_run or self.request.diff_only:
             self.show(plan)
@@ -175,33 +194,57 @@ class Deployer:
         self.out.file.flush()
 
     def apply(self, plan: _Plan) -> int:
+        """Write, reload and verify every target as one transaction: whatever stops it after the
+        first write (a DeployError, an unexpected answer or exception, SIGINT/SIGTERM, the deadline)
+        rolls back every target changed so far and writes the audit line."""
         undo: list[Undo] = []
-        current = ""
+        self.current = ""
+        failure: str | None = "stopped unexpectedly"
         try:
-            for target in self.request.file_targets:
-                current = target.name
-                changes = plan.file_changes[target.name]
-                if not changes:
-                    continue
-                undo.append((target.name, partial(self.restore_files, target,
-                                                  files.snapshot(target.directory, target.adopt))))
-                files.write(target.directory, plan.wanted[target.name], target.adopt)
-                self.step(f"{target.name}: wrote {len(changes)} files into {target.directory}")
-                with self.console.status(f"{target.name}: reloading and verifying"):
-                    target.reload_and_verify(plan.wanted[target.name])
-                self.step(f"{target.name}: reloaded; serving the new files")
-            if self.request.grafana is not None and plan.grafana_changes:
-                current = "grafana"
-                self.apply_grafana(self.request.grafana, plan.grafana_changes, undo)
-        except DeployError as error:
-            rolled = self.roll_back(undo)
-            message = f"{current}: {error}" if not str(error).startswith(current) else str(error)
-            self.audit(plan, f"failed: {message}; {rolled}")
-            print(f"deploy failed: {message}; {rolled}", file=self.console.file)
+            with signals_raise():
+                self.write_and_verify(plan, undo)
+            failure = None
+        except (Exception, KeyboardInterrupt) as error:
+            failure = self.failure_message(error)
+        finally:
+            if failure is not None:
+                self.fail(plan, undo, failure)
+        if failure is not None:
             return 1
         self.audit(plan, "ok")
         self.step("deploy done: " + "; ".join(f"{k}: {len(v)} changes" for k, v in plan.changed().items()))
         return 0
+
+    def write_and_verify(self, plan: _Plan, undo: list[Undo]) -> None:
+        for target in self.request.file_targets:
+            self.current = target.name
+            changes = plan.file_changes[target.name]
+            if not changes:
+                continue
+            undo.append((target.name, partial(self.restore_files, target,
+                                              files.snapshot(target.directory, target.adopt))))
+            files.write(target.directory, plan.wanted[target.name], target.adopt)
+            self.step(f"{target.name}: wrote {len(changes)} files into {target.directory}")
+            with self.console.status(f"{target.name}: reloading and verifying"):
+                target.reload_and_verify(plan.wanted[target.name])
+            self.step(f"{target.name}: reloaded; serving the new files")
+        if self.request.grafana is not None and plan.grafana_changes:
+            self.current = "grafana"
+            self.apply_grafana(self.request.grafana, plan.grafana_changes, undo)
+
+    def failure_message(self, error: BaseException) -> str:
+        """One line saying what stopped the deploy, naming the target it was at."""
+        text = describe(error)
+        return text if not self.current or text.startswith(self.current) else f"{self.current}: {text}"
+
+    def fail(self, plan: _Plan, undo: list[Undo], failure: str) -> None:
+        """Roll back (signals ignored, within a fresh deadline) and audit the failure."""
+        with signals_ignored():
+            if self.request.deadline is not None:
+                self.request.deadline.start()
+            rolled = self.roll_back(undo)
+            self.audit(plan, f"failed: {failure}; {rolled}")
+            print(f"deploy failed: {failure}; {rolled}", file=self.console.file)
 
     def apply_grafana(self, grafana: GrafanaTarget, changes: list[GrafanaChange], undo: list[Undo]) -> None:
         """Snapshot what the changes touch, save them, read them back; ``undo`` gets the way back."""
@@ -228,6 +271,6 @@ class Deployer:
             try:
                 with self.console.status(f"{name}: restoring what it had before"):
                     outcomes.append(f"{name} restored ({restore()})")
-            except DeployError as error:
-                outcomes.append(f"{name} ROLLBACK FAILED: {error}")
+            except Exception as error:  # an unexpected answer must not stop the other restores
+                outcomes.append(f"{name} ROLLBACK FAILED: {describe(error)}")
         return "rolled back: " + ", ".join(outcomes)

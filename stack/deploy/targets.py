@@ -7,7 +7,7 @@ from pathlib import Path
 
 from stack.deploy.alertmanager import AlertmanagerTarget
 from stack.deploy.grafana import GrafanaTarget, read_token
-from stack.deploy.http import HttpClient, HttpSettings
+from stack.deploy.http import Deadline, HttpClient, HttpSettings
 from stack.deploy.prometheus import PrometheusTarget
 from stack.deploy.runner import FileTarget
 from stack.spec.deploy import DeploySettings
@@ -44,8 +44,14 @@ def _pair(url: str | None, path: str | Path | None, url_flag: str, path_flag: st
     return None
 
 
-def resolve_targets(spec: Spec, options: TargetOptions) -> tuple[list[FileTarget], GrafanaTarget | None, dict[str, str]]:
-    """The targets to deploy to; ValueError (bad input, one line) when they are incomplete."""
+def deploy_deadline(settings: DeploySettings) -> Deadline:
+    return Deadline(settings.timeouts.deploy.seconds)
+
+
+def resolve_targets(spec: Spec, options: TargetOptions,
+                    deadline: Deadline) -> tuple[list[FileTarget], GrafanaTarget | None, dict[str, str]]:
+    """The targets to deploy to, their clients sharing ``deadline``; ValueError (bad input, one line)
+    when they are incomplete."""
     settings = deploy_settings(spec)
     http = http_settings(settings)
     targets: list[FileTarget] = []
@@ -54,14 +60,14 @@ def resolve_targets(spec: Spec, options: TargetOptions) -> tuple[list[FileTarget
                        "--prometheus", "--rules-dir")
     if prometheus:
         urls["prometheus"] = f"{prometheus[0]} {prometheus[1]}"
-        targets.append(PrometheusTarget(HttpClient(prometheus[0], "prometheus", http), prometheus[1],
+        targets.append(PrometheusTarget(HttpClient(prometheus[0], "prometheus", http, deadline=deadline), prometheus[1],
                                         settings.timeouts.verify.seconds))
     alertmanager = _pair(options.alertmanager or settings.alertmanager.url,
                          options.alertmanager_config or settings.alertmanager.config_path,
                          "--alertmanager", "--alertmanager-config")
     if alertmanager:
         urls["alertmanager"] = f"{alertmanager[0]} {alertmanager[1]}"
-        targets.append(AlertmanagerTarget(HttpClient(alertmanager[0], "alertmanager", http), alertmanager[1]))
+        targets.append(AlertmanagerTarget(HttpClient(alertmanager[0], "alertmanager", http, deadline=deadline), alertmanager[1]))
     if prometheus and alertmanager and prometheus[1].resolve() == alertmanager[1].parent.resolve():
         # One manifest per directory: two targets sharing one would forget each other's files.
         raise ValueError("--rules-dir and the directory of --alertmanager-config must differ")
@@ -70,7 +76,8 @@ def resolve_targets(spec: Spec, options: TargetOptions) -> tuple[list[FileTarget
     if grafana_url:
         token_file = options.grafana_token_file or settings.grafana.token_file
         token = read_token(str(token_file) if token_file else None)
-        client = HttpClient(grafana_url, "grafana", http, headers={"Authorization": f"Bearer {token}"})
+        client = HttpClient(grafana_url, "grafana", http, headers={"Authorization": f"Bearer {token}"},
+                            deadline=deadline)
         grafana = GrafanaTarget(client, spec.grafana.folder)
         urls["grafana"] = grafana_url
     if not targets and grafana is None:

@@ -42,10 +42,17 @@ class GrafanaDeploy(StrictModel):
 class DeployTimeouts(StrictModel):
     """How long deploy waits for servers, and how often it retries."""
 
-    request: Duration = Field(Duration.parse("10s"), description="Timeout of each HTTP request.")
+    request: Duration = Field(
+        Duration.parse("10s"), description="Total time of each HTTP request attempt (connect, headers and body, not per read)."
+    )
     retries: int = Field(3, ge=0, le=10, description="Retries of a request after a connection error or a 5xx answer (exponential backoff with jitter).")
     verify: Duration = Field(
         Duration.parse("60s"), description="How long to wait for a reloaded server to serve and evaluate the new files."
+    )
+    deploy: Duration = Field(
+        Duration.parse("5m"),
+        description="Total time of one deploy from the first server check to the last verification; past it the "
+        "deploy fails and rolls back (the rollback gets as long again).",
     )
 
 
