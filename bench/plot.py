@@ -159,11 +159,11 @@ def detection(data: dict[str, Any]) -> Figure:
         axis.plot([faults[name]["bound"]] * 2, [index - 0.35, index + 0.35], color=BOUND, linewidth=2,
                   label="bound: scrape + evaluation + for + group_wait + slack" if index == 0 else None)
     axis.set_yticks(range(len(names)), names)
-    axis.set_ylim(len(names) - 0.5, -1.3)  # inverted, with room for the legend on top
+    axis.set_ylim(len(names) - 0.5, -1.8)  # inverted, with room for the legend on top
     axis.set_xlim(0, max(fault["bound"] for fault in faults.values()) * 1.1)
     axis.set(xlabel="seconds from fault to notification (obstack local --fast); bar: median",
              title="Detection latency per fault")
-    axis.legend(loc="upper center", fontsize="small", ncols=2)
+    axis.legend(loc="upper center", fontsize="small", ncols=1)
     return figure
 
 
