@@ -19,6 +19,10 @@ from .results import ProbeResult
 
 # Probes finish by their own deadline; this slack only covers handing results between threads.
 HANDOFF_SLACK = 1.0
+# State changes logged one line each, per kind and way, per probe; more are logged as one line
+# naming the first LOG_NAMED (a Redis outage failed a thousand queues in 2,003 lines).
+LOG_EACH_UP_TO = 3
+LOG_NAMED = 5
 
 
 class ProbeScheduler:
@@ -63,6 +67,10 @@ class ProbeScheduler:
             self._log_transitions(task.result())
 
     def _log_transitions(self, results: list[ProbeResult]) -> None:
+        """One line per target whose state changed; where more than LOG_EACH_UP_TO targets of one
+        kind change the same way in one probe (a Redis outage fails every queue in it), one line
+        for them all, with their count and the first LOG_NAMED of them."""
+        changes: dict[tuple[str, str, str | None], list[ProbeResult]] = {}
         for result in results:
             key = f"{result.kind}:{result.target}"
             previous = self._last_reason.get(key, "unseen")
@@ -70,11 +78,17 @@ class ProbeScheduler:
             if current == previous:
                 continue
             self._last_reason[key] = current
-            if current is not None:
-                self._log.warning("probe_failed", kind=result.kind, target=result.target, reason=current,
-                                  message=result.message)
-            elif previous != "unseen":
-                self._log.info("probe_recovered", kind=result.kind, target=result.target)
+            if current is not None or previous != "unseen":
+                event = "probe_failed" if current is not None else "probe_recovered"
+                changes.setdefault((event, result.kind, current), []).append(result)
+        for (event, kind, reason), changed in changes.items():
+            log = self._log.warning if event == "probe_failed" else self._log.info
+            if len(changed) <= LOG_EACH_UP_TO:
+                for result in changed:
+                    log(event, kind=kind, target=result.target, reason=reason, message=result.message)
+            else:
+                log(event, kind=kind, targets=[r.target for r in changed[:LOG_NAMED]], count=len(changed),
+                    reason=reason, message=changed[0].message)
 
     def inflight(self) -> int:
         """Probes running right now (for tests and debugging)."""

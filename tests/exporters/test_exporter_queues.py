@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import redis
+
+from exporters.probes import redis as redis_probe
 
 from tests.exporters.conftest import redis_store
 from tests.exporters.queue_fill import close_bullmq, fill_bullmq, fill_celery, fill_rq
@@ -99,3 +104,48 @@ def test_wrong_key_type_fails_one_queue_only(private_redis, exporter_for):
     assert scrape.value("obstack_queue_up", queue="fine") == 1
     assert scrape.value("obstack_queue_up", queue="broken") == 0
     assert scrape.value("obstack_probe_failure", kind="queue", target="broken", reason="protocol") == 1
+
+
+def _bullmq_queues(url: str, count: int) -> list[dict]:
+    """``count`` BullMQ queues, queue i holding i + 1 waiting jobs (written as bullmq lays them out:
+    a wait list of ids and a job hash with its enqueue time)."""
+    client = redis.Redis.from_url(url)
+    for index in range(count):
+        for job in range(1, index + 2):
+            client.hset(f"bull:q{index}:{job}", mapping={"timestamp": 1000 * int(time.time()), "name": "j"})
+            client.lpush(f"bull:q{index}:wait", str(job))
+    return [{"name": f"q{index}", "backend": "bullmq"} for index in range(count)]
+
+
+def test_queues_are_read_in_calls_of_a_bounded_size_and_each_reads_its_own(private_redis, exporter_for,
+                                                                         monkeypatch):
+    """A script runs alone in Redis: the queues are read QUEUE_BATCH at a time, one call each, so
+    other clients are served between the calls; every queue still reads its own jobs."""
+    monkeypatch.setattr(redis_probe, "QUEUE_BATCH", 3)
+    queues = _bullmq_queues(private_redis.url, 7)
+    exporter = exporter_for(_spec(*queues), {"REDIS_URL": private_redis.url})
+    client = redis.Redis.from_url(private_redis.url)
+    client.config_resetstat()
+    scrape = exporter.scrape()
+    assert client.info("commandstats")["cmdstat_eval_ro"]["calls"] == 3  # 3 + 3 + 1 queues
+    for index in range(7):
+        assert scrape.value("obstack_queue_backlog_jobs", queue=f"q{index}") == index + 1
+
+
+def test_an_outage_of_many_queues_is_logged_in_a_few_lines(private_redis, exporter_for):
+    """Redis down fails every queue in it at once: one line for Redis, one for its queues (with
+    their count and the first few names), and the same on recovery; not a line per queue."""
+    queues = _bullmq_queues(private_redis.url, 12)
+    exporter = exporter_for(_spec(*queues), {"REDIS_URL": private_redis.url})
+    assert exporter.scrape().value("obstack_redis_up") == 1
+    private_redis.stop()
+    assert exporter.scrape(timeout_header=2).value("obstack_redis_up") == 0
+    private_redis.start()
+    deadline = time.monotonic() + 10
+    while exporter.scrape(timeout_header=2).value("obstack_redis_up") != 1:
+        assert time.monotonic() < deadline, "no recovery within 10 s"
+    records = [json.loads(line) for line in exporter.logs.splitlines() if '"probe_' in line]
+    assert [(r["event"], r["kind"]) for r in records] == [
+        ("probe_failed", "redis"), ("probe_failed", "queue"), ("probe_recovered", "redis"), ("probe_recovered", "queue")]
+    for record in records[1::2]:
+        assert record["count"] == 12 and record["targets"] == ["q0", "q1", "q2", "q3", "q4"]
