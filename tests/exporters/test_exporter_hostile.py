@@ -423,3 +423,37 @@ def test_a_bad_listen_address_exits_2_with_one_line(listen, tmp_path):
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert listen in lines[0]
 
+
+
+def _closed(client: socket.socket) -> bool:
+    """The peer closed the connection (without waiting: no data yet is an open connection)."""
+    try:
+        return client.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_a_request_trickled_a_byte_at_a_time_is_cut_at_the_idle_timeout(private_redis, run_exporter):
+    """A slow-loris client sending a header line every half second, never silent for long: its
+    request must still arrive whole within idle_timeout (2 s), or the connection is closed (a
+    guard: the socket-level timeout of http.server's reads already bounds the whole request)."""
+    exporter = run_exporter(_redis_spec("exporter: {idle_timeout: 2s}\n"), {"REDIS_URL": private_redis.url})
+    client = socket.create_connection((exporter.host, exporter.port), timeout=10)
+    started = time.monotonic()
+    try:
+        client.sendall(b"GET /metrics HTTP/1.1\r\n")
+        for _ in range(40):  # 20 s of trickling if nobody stops it
+            try:
+                client.sendall(b"X-A: b\r\n")
+            except OSError:
+                break
+            time.sleep(0.5)
+            if _closed(client):
+                break
+        else:
+            pytest.fail("the exporter kept a trickled request's connection for 20 s")
+    finally:
+        client.close()
+    assert time.monotonic() - started < 5, "the trickled request held its connection past the idle timeout"
