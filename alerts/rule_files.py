@@ -16,6 +16,7 @@ from alerts.datastore_rules import datastore_rule_groups
 from alerts.host_rules import host_rule_groups
 from alerts.links import with_dashboard_links
 from alerts.model import AlertRule, RecordingRule, RuleFile, RuleGroup
+from alerts.overrides import apply_overrides
 from alerts.queue_rules import queue_rule_groups
 from alerts.service_rules import service_rule_groups
 from alerts.slo_rules import slo_rule_groups
@@ -27,6 +28,12 @@ RULES_DIR = PurePosixPath("prometheus/rules")
 
 
 def rule_files(spec: Spec) -> list[RuleFile]:
+    """The spec's rule files, its alert overrides applied (spec: alerts, alert_labels)."""
+    return apply_overrides(spec, generated_rule_files(spec))
+
+
+def generated_rule_files(spec: Spec) -> list[RuleFile]:
+    """The rule files as generated, before the spec's alert overrides."""
     context = RuleContext(spec)
     files = [("services", service_rule_groups(context))]
     files += [("slo", slo_rule_groups(context))]

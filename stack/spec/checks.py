@@ -278,6 +278,17 @@ def runbook_pattern(spec: Spec) -> list[Issue]:
     return []
 
 
+def alert_overrides(spec: Spec) -> list[Issue]:
+    """alerts: names generated alerts, adds labels they do not carry, fills placeholders they have."""
+    if not spec.alerts and not spec.alert_labels:
+        return []
+    # Imported here: the alert names are the alerting layer's, read by this one check only.
+    from alerts.overrides import override_problems
+    from alerts.rule_files import generated_rule_files
+
+    return override_problems(spec, [rule for f in generated_rule_files(spec) for rule in f.alert_rules])
+
+
 def _choices(names: list[str]) -> str:
     return f" (known: {', '.join(names)})" if names else " (none declared)"
 
@@ -299,4 +310,6 @@ CHECKS: tuple[Callable[[Spec], list[Issue]], ...] = (
 
 
 def cross_check(spec: Spec) -> list[Issue]:
-    return [issue for check in CHECKS for issue in check(spec)]
+    issues = [issue for check in CHECKS for issue in check(spec)]
+    # The overrides are checked against the generated rules, which only a coherent spec yields.
+    return issues or alert_overrides(spec)

@@ -6,7 +6,6 @@ caller gets either a valid ``LoadedSpec`` or a ``SpecError`` listing them all.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 import re
@@ -19,7 +18,7 @@ from pydantic import ValidationError
 
 from .base import StrictModel
 from .checks import cross_check
-from .errors import SpecError, SpecProblem, looks_secret
+from .errors import SpecError, SpecProblem, did_you_mean, looks_secret
 from .model import Spec
 from .reference import spec_rows
 from .positions import PositionMap, YamlPath, parse_yaml
@@ -163,13 +162,14 @@ def unknown_key_message(path: YamlPath) -> str:
     parent = _key_pattern(path[:-1])
     keys = _spec_keys()
     siblings = sorted({k for p, k in keys if p == parent})
-    close = difflib.get_close_matches(key, siblings, n=1)
-    if close:
-        return f"unknown key '{key}'; did you mean '{close[0]}'?"
+    # A key the spec has elsewhere is misplaced, not misspelled (top-level 'targets' is no typo of 'alerts').
     homes = sorted({p for p, k in keys if k == key})
     if homes:
         where = ", ".join(h or "the top level" for h in homes)
         return f"'{key}' is not allowed here; it belongs under {where}"
+    suggestion = did_you_mean(key, siblings)
+    if suggestion:
+        return f"unknown key '{key}'{suggestion}"
     return "unknown key '" + key + "'; see `obstack schema` or docs/spec-reference.md for the keys allowed here"
 
 

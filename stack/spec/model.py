@@ -23,6 +23,7 @@ from .base import (
     Target,
     UrlPath,
 )
+from .alert_overrides import AlertOverride
 from .deploy import DeploySettings
 from .exporter import Exporter
 from .grafana import GrafanaSettings
@@ -350,6 +351,15 @@ class Spec(StrictModel):
     host: Host = Field(description="Host (node-exporter) targets and thresholds.")
     exporter: Exporter = Field(default_factory=Exporter)
     notifications: Notifications = Field(default_factory=_plan_notifications)
+    alerts: dict[str, AlertOverride] = Field(
+        default_factory=dict,
+        description="Overrides of generated alerts by alert name (docs/alerts.md lists them): turn one off, change "
+                    "its severity, for, labels or annotations.",
+    )
+    alert_labels: dict[LabelName, str] = Field(
+        default_factory=dict,
+        description="Labels added to every generated alert (e.g. tier: backend); an alert's own labels cannot be replaced.",
+    )
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     logs: LogsSettings = Field(default_factory=LogsSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
