@@ -42,7 +42,7 @@ def unique_names(spec: Spec) -> list[Issue]:
                 (("services", index, "job"), f"job '{service.job}' is taken by the monitoring stack "
                                              f"({', '.join(spec.stack_jobs)}); set another 'job'")
             )
-    if spec.stack_jobs.count(spec.host.job) > 1:
+    if spec.host is not None and spec.stack_jobs.count(spec.host.job) > 1:
         issues.append((("host", "job"), f"job '{spec.host.job}' is taken by the monitoring stack; set another 'job'"))
     issues += _unique((("notifications", "receivers", i, "name"), r.name) for i, r in enumerate(spec.notifications.receivers))
     for i, service in enumerate(spec.services):

@@ -314,6 +314,14 @@ class Host(StrictModel):
     team: Name = Field(description="Team owning the hosts (default: the spec's team).")
     thresholds: HostThresholds = Field(default_factory=HostThresholds)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_empty_targets(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("node_exporter_targets") == []:
+            raise ValueError("an empty node_exporter_targets watches no host; "
+                             "set 'host: null' to turn host monitoring off")
+        return data
+
 
 def _plan_notifications() -> Notifications:
     return Notifications(
@@ -348,7 +356,9 @@ class Spec(StrictModel):
     services: list[Service] = Field(default_factory=list, description="Services scraped and alerted on.")
     datastores: list[Datastore] = Field(default_factory=list, description="Postgres and Redis instances probed.")
     queues: list[Queue] = Field(default_factory=list, description="Job queues probed.")
-    host: Host = Field(description="Host (node-exporter) targets and thresholds.")
+    host: Host | None = Field(
+        description="Host (node-exporter) targets and thresholds; null: no host monitoring (no node-exporter job, "
+                    "host alerts, NodeExporterDown or Host dashboard). Left out: node-exporter:9100 with the defaults.")
     exporter: Exporter = Field(default_factory=Exporter)
     notifications: Notifications = Field(default_factory=_plan_notifications)
     alerts: dict[str, AlertOverride] = Field(
@@ -389,12 +399,14 @@ class Spec(StrictModel):
     @property
     def stack_jobs(self) -> tuple[str, ...]:
         """Scrape jobs of the monitoring stack itself (services must not reuse them)."""
-        return (PROMETHEUS_JOB, ALERTMANAGER_JOB, self.host.job, EXPORTER_JOB)
+        host_jobs = (self.host.job,) if self.host is not None else ()
+        return (PROMETHEUS_JOB, ALERTMANAGER_JOB, *host_jobs, EXPORTER_JOB)
 
     @property
     def teams(self) -> list[str]:
         """Every team that owns something, in first-seen order."""
-        owners = [self.team, *(e.team for e in [*self.services, *self.datastores, *self.queues]), self.host.team]
+        hosts = [self.host.team] if self.host is not None else []
+        owners = [self.team, *(e.team for e in [*self.services, *self.datastores, *self.queues]), *hosts]
         return list(dict.fromkeys(owners))
 
 
