@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from alerts.alerting import alerting_artifacts
 from alerts.prometheus_config import prometheus_config_artifacts
+from alerts.user_rules import user_rule_artifacts
 from compose.compose_file import compose_artifacts
 from compose.kubernetes import kubernetes_artifacts
 from dashboards.generate import dashboard_artifacts
@@ -74,6 +75,7 @@ def generate(
     with cyclic_gc_paused():
         for generator in generators:
             add(generator(loaded.spec))
+        add(user_rule_artifacts(loaded.spec, loaded.user_files))  # your own rule files, read by the loader
         base = list(artifacts.values())
         for derive in derived:
             add(derive(loaded.spec, base))

@@ -21,7 +21,7 @@ ORDERS = Path(__file__).parent / "specs" / "orders.yaml"
 
 
 def orders():
-    return load_spec_text(ORDERS.read_text(), "orders.yaml").spec
+    return load_spec_text(ORDERS.read_text(), str(ORDERS)).spec
 
 
 def named(spec, name):
@@ -47,7 +47,7 @@ def test_a_disabled_alert_is_in_no_artifact_and_no_inhibit_rule_names_it() -> No
     # PostgresDown silences the symptoms of orders (depends_on: db); turned off, no rule names it.
     assert "PostgresDown" in inhibited_names(spec)
     text = ORDERS.read_text().replace("  PostgresDown:\n", "  PostgresDown:\n    enabled: false\n", 1)
-    quiet = load_spec_text(text, "orders.yaml").spec
+    quiet = load_spec_text(text, str(ORDERS)).spec
     present = {r.name for f in rule_files(quiet) for r in f.alert_rules}
     assert "PostgresDown" not in present and inhibited_names(quiet) <= present
 

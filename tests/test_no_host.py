@@ -13,12 +13,13 @@ from stack.spec.errors import SpecError
 from stack.spec.loader import load_spec_text
 from tests.test_alert_rules import check_and_test
 
-ORDERS = (Path(__file__).parent / "specs" / "orders.yaml").read_text()
+ORDERS_PATH = Path(__file__).parent / "specs" / "orders.yaml"
+ORDERS = ORDERS_PATH.read_text()
 NO_HOST = ORDERS.replace("\ndatastores:", "\nhost: null\ndatastores:", 1)
 
 
 def test_host_null_leaves_no_trace_of_node_exporter_in_any_artifact() -> None:
-    loaded = load_spec_text(NO_HOST, "orders.yaml")
+    loaded = load_spec_text(NO_HOST, str(ORDERS_PATH))
     generated = {a.path.as_posix(): a.content for a in generate(loaded)}
     mentions = [path for path, text in generated.items()
                 if path != "compose/exporter/stack.yaml" and path != "kubernetes/exporter.yaml"
@@ -30,12 +31,12 @@ def test_host_null_leaves_no_trace_of_node_exporter_in_any_artifact() -> None:
     assert "node" not in jobs and "obstack-exporter" in jobs
     assert "node-exporter" not in yaml.safe_load(generated["compose/docker-compose.yml"])["services"]
     # With the host, all of them are there: the comparison is real.
-    with_host = {a.path.as_posix() for a in generate(load_spec_text(ORDERS, "orders.yaml"))}
+    with_host = {a.path.as_posix() for a in generate(load_spec_text(ORDERS, str(ORDERS_PATH)))}
     assert "prometheus/rules/host.yml" in with_host and any(p.endswith("-host.json") for p in with_host)
 
 
 def test_stack_rules_without_the_node_job_pass_promtool_and_their_tests(tmp_path: Path) -> None:
-    spec = load_spec_text(NO_HOST, "orders.yaml").spec
+    spec = load_spec_text(NO_HOST, str(ORDERS_PATH)).spec
     assert "NodeExporterDown" not in {r.name for f in rule_files(spec) for r in f.alert_rules}
     check_and_test(spec, tmp_path, only=("stack",))
 
@@ -43,11 +44,11 @@ def test_stack_rules_without_the_node_job_pass_promtool_and_their_tests(tmp_path
 def test_empty_node_exporter_targets_point_at_host_null() -> None:
     text = ORDERS.replace("\ndatastores:", "\nhost: {node_exporter_targets: []}\ndatastores:", 1)
     with pytest.raises(SpecError, match="set 'host: null' to turn host monitoring off"):
-        load_spec_text(text, "orders.yaml")
+        load_spec_text(text, str(ORDERS_PATH))
 
 
 def test_an_alert_override_of_a_host_alert_without_host_is_an_unknown_name() -> None:
     text = NO_HOST.replace("\nalerts:\n", "\nalerts:\n  HighMemoryUsage: {severity: warning}\n", 1)
-    load_spec_text(text.replace("host: null\n", ""), "orders.yaml")  # with the host, the name exists
+    load_spec_text(text.replace("host: null\n", ""), str(ORDERS_PATH))  # with the host, the name exists
     with pytest.raises(SpecError, match="no generated alert is named 'HighMemoryUsage'"):
-        load_spec_text(text, "orders.yaml")
+        load_spec_text(text, str(ORDERS_PATH))

@@ -31,11 +31,18 @@ class LoadedSpec:
     spec: Spec
     name: str  # how the spec is named in messages and generated headers
     text: str
+    # (path as the spec names it, text) of each of your own rule and test files, read at load time.
+    user_files: tuple[tuple[str, str], ...] = ()
 
     @property
     def directory(self) -> Path:
         """Where paths in the spec are relative to (the working directory for the embedded spec)."""
-        return Path.cwd() if self.name == DEFAULT_SPEC_NAME else Path(self.name).parent
+        return spec_directory(self.name)
+
+
+def spec_directory(name: str) -> Path:
+    """Where paths in the spec named ``name`` are relative to."""
+    return Path.cwd() if name == DEFAULT_SPEC_NAME else Path(name).parent
 
     @property
     def sha256(self) -> str:
@@ -80,7 +87,24 @@ def load_spec_text(text: str, name: str) -> LoadedSpec:
     problems = [SpecProblem(name, positions.line_of(path), path, message) for path, message in cross_check(spec)]
     if problems:
         raise SpecError(problems)
-    return LoadedSpec(spec, name, text)
+    return LoadedSpec(spec, name, text, _user_files(spec, name, positions))
+
+
+def _user_files(spec: Spec, name: str, positions: PositionMap) -> tuple[tuple[str, str], ...]:
+    """The text of every rule and test file of your own the spec names (prometheus.extra_rule_*)."""
+    files, problems = [], []
+    for key in ("extra_rule_files", "extra_rule_tests"):
+        for index, relative in enumerate(getattr(spec.prometheus, key)):
+            path: YamlPath = ("prometheus", key, index)
+            try:
+                files.append((relative, (spec_directory(name) / relative).read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError) as error:
+                reason = error.strerror if isinstance(error, OSError) and error.strerror else "not UTF-8 text"
+                problems.append(SpecProblem(name, positions.line_of(path), path,
+                                            f"cannot read {relative} (relative to the spec): {reason}"))
+    if problems:
+        raise SpecError(problems)
+    return tuple(files)
 
 
 def _resolve(loc: tuple[str | int, ...], data: Any) -> tuple[YamlPath, tuple[str | int, ...]]:

@@ -75,7 +75,15 @@ class PrometheusSettings(StrictModel):
     target_versions: TargetVersions = Field(default_factory=TargetVersions)
     extra_rule_files: list[str] = Field(
         default_factory=list,
-        description="Hand-written rule files (paths relative to the spec) that `obstack validate` lints with the generated ones.",
+        description="Rule files of your own (paths relative to the spec), copied into prometheus/rules/ under their "
+                    "file name: Prometheus loads them, `obstack validate` lints them and runs promtool on them. A name "
+                    "of a generated file (services.yml, ...) is refused.",
+    )
+    extra_rule_tests: list[str] = Field(
+        default_factory=list,
+        description="promtool test files of your own rule files (paths relative to the spec), copied into "
+                    "prometheus/tests/ and run by `obstack validate`; their rule_files are named by file name "
+                    "(e.g. orders.yml) and point at the copies.",
     )
 
 
@@ -138,6 +146,18 @@ class RequestMetrics(StrictModel):
         """The lowest bucket bound at or above ``seconds``: where a latency threshold between two
         bounds is compared (p95 above it is certain; inside a bucket it is interpolated)."""
         return min((b for b in self.buckets if b >= seconds - 1e-9), default=None)
+
+
+class AppMetric(StrictModel):
+    """A metric of the service's own (beyond its request metrics), which rules and dashboards may select."""
+
+    name: MetricName = Field(description="Metric name as the service exposes it, e.g. orders_created_total.")
+    type: Literal["counter", "gauge", "histogram"] = Field(
+        description="counter, gauge or histogram (whose _bucket, _count and _sum series are declared with it).")
+    labels: list[LabelName] = Field(
+        default_factory=list,
+        description="Labels the service puts on it (job, instance, service and team are added by the scrape).")
+    help: str = Field("", description="What it counts or measures (shown in lint messages).")
 
 
 class Slo(StrictModel):
@@ -211,6 +231,10 @@ class Service(StrictModel):
                     "resident memory exceeds it; WorkerMemoryNearRestart warns at 90% (null: no such limit).",
     )
     pm2: Pm2Cluster | None = Field(None, description="PM2 cluster mode: how its workers are scraped (null: not PM2).")
+    metrics: list[AppMetric] = Field(
+        default_factory=list,
+        description="The service's own metrics, declared for the rule and dashboard lints (which refuse metrics "
+                    "nobody declares), e.g. {name: orders_created_total, type: counter, labels: [payment_method]}.")
     slos: list[Slo] = Field(default_factory=_plan_slos, description="Service level objectives (default: the plan's three).")
     thresholds: ServiceThresholds = Field(default_factory=ServiceThresholds)
     depends_on: list[Name] = Field(default_factory=list, description="Services, datastores and queues it needs.")
