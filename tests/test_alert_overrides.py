@@ -84,7 +84,8 @@ def test_a_lowered_severity_routes_as_its_new_severity_through_amtool(tmp_path: 
     for artifact in alertmanager_artifacts(spec):
         (tmp_path / artifact.path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / artifact.path).write_text(artifact.content)
-    expectations = [RoutingExpectation("HighLatency", "warning", "checkout", "chat"),
+    # checkout's warnings go to its VictorOps tickets, critical alerts to PagerDuty.
+    expectations = [RoutingExpectation("HighLatency", "warning", "checkout", "checkout-tickets"),
                     RoutingExpectation("HighErrorRate", "critical", "checkout", "pager")]
     assert route_findings("routes", tmp_path / CONFIG_PATH, expectations) == []
     wrong = [RoutingExpectation("HighLatency", "warning", "checkout", "pager")]

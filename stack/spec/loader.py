@@ -20,6 +20,7 @@ from .base import StrictModel
 from .checks import cross_check
 from .errors import SpecError, SpecProblem, did_you_mean, looks_secret
 from .model import Spec
+from .notifications import UNSUPPORTED_RECEIVERS
 from .reference import spec_rows
 from .positions import PositionMap, YamlPath, parse_yaml
 
@@ -149,6 +150,8 @@ def _problem(name: str, positions: PositionMap, data: Any, error: Any) -> SpecPr
         if kind == "union_tag_invalid":
             expected = str(ctx.get("expected_tags", "")).replace("'", "")
             message = f"{discriminator} '{ctx.get('tag')}' is not one of: {expected}"
+            if ctx.get("tag") in UNSUPPORTED_RECEIVERS:
+                message += f"; {UNSUPPORTED_RECEIVERS[str(ctx.get('tag'))]}"
         else:
             message = f"missing required key '{discriminator}'"
     else:
