@@ -32,7 +32,7 @@ class LoadedSpec:
     spec: Spec
     name: str  # how the spec is named in messages and generated headers
     text: str
-    # (path as the spec names it, text) of each of your own rule and test files, read at load time.
+    # (path relative to the spec, text) of each of your own rule, test and dashboard files, read at load time.
     user_files: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -92,17 +92,34 @@ def load_spec_text(text: str, name: str) -> LoadedSpec:
 
 
 def _user_files(spec: Spec, name: str, positions: PositionMap) -> tuple[tuple[str, str], ...]:
-    """The text of every rule and test file of your own the spec names (prometheus.extra_rule_*)."""
+    """The text of every file of your own the spec names: rule files and tests (prometheus.extra_rule_*)
+    and each *.json of grafana.extra_dashboards_dir, by their path relative to the spec."""
+    wanted: list[tuple[YamlPath, str]] = [(("prometheus", key, index), relative)
+                                          for key in ("extra_rule_files", "extra_rule_tests")
+                                          for index, relative in enumerate(getattr(spec.prometheus, key))]
+    folder = spec.grafana.extra_dashboards_dir
+    if folder is not None:
+        where: YamlPath = ("grafana", "extra_dashboards_dir")
+        if not (spec_directory(name) / folder).is_dir():
+            raise SpecError([SpecProblem(name, positions.line_of(where), where,
+                                         f"{folder} (relative to the spec) is not a directory")])
+        wanted += [(where, f"{folder.rstrip('/')}/{json.name}")
+                   for json in sorted((spec_directory(name) / folder).glob("*.json"))]
     files, problems = [], []
-    for key in ("extra_rule_files", "extra_rule_tests"):
-        for index, relative in enumerate(getattr(spec.prometheus, key)):
-            path: YamlPath = ("prometheus", key, index)
-            try:
-                files.append((relative, (spec_directory(name) / relative).read_text(encoding="utf-8")))
-            except (OSError, UnicodeDecodeError) as error:
-                reason = error.strerror if isinstance(error, OSError) and error.strerror else "not UTF-8 text"
-                problems.append(SpecProblem(name, positions.line_of(path), path,
-                                            f"cannot read {relative} (relative to the spec): {reason}"))
+    for path, relative in wanted:
+        try:
+            files.append((relative, (spec_directory(name) / relative).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else "not UTF-8 text"
+            problems.append(SpecProblem(name, positions.line_of(path), path,
+                                        f"cannot read {relative} (relative to the spec): {reason}"))
+    if folder is not None and not problems:
+        # Imported here: the generated dashboards' uids are the dashboards package's.
+        from dashboards.user_dashboards import user_dashboard_problems
+
+        where = ("grafana", "extra_dashboards_dir")
+        problems += [SpecProblem(name, positions.line_of(where), where, message)
+                     for message in user_dashboard_problems(spec, files)]
     if problems:
         raise SpecError(problems)
     return tuple(files)
