@@ -14,9 +14,11 @@ Choices, with the reasons docs/alertmanager.md spells out:
   spec's ``group_wait`` (batch one incident's alerts, which arrive over an evaluation cycle or
   two), ``group_interval`` (follow-ups of an open incident at most this often) and
   ``repeat_interval`` (remind about what still fires).
-- ``group_by`` is the alert name plus the subject labels (service, queue, datastore, instance):
-  one notification per problem and subject. ``slo`` is deliberately not a grouping label: one
-  service burning several SLOs is one incident, and each alert's labels still name its SLO.
+- ``group_by`` is the alert name, the external labels (environment, cluster: one environment
+  never merges with another, and the title names it) and the subject labels but ``instance``
+  (service, queue, datastore, job): one notification per problem and subject, not one per replica
+  or host. ``slo`` is deliberately not a grouping label: one service burning several SLOs is one
+  incident, and each alert's labels still name its SLO.
 - Inhibit rules are derived from the rules, never listed by hand: (a) within a family, a more
   severe alert silences the less severe ones on the same subject (and filesystem);
   (b) a faster burn-rate window pair silences the slower pairs of the same service and SLO;
@@ -70,7 +72,16 @@ TEMPLATES_PATH = PurePosixPath("alertmanager/templates/obstack.tmpl")
 # directory, so the generated tree validates as-is and can be mounted anywhere.
 TEMPLATES_GLOB = "templates/*.tmpl"
 
-GROUP_BY: tuple[str, ...] = ("alertname", *SUBJECT_LABELS)
+# Grouped by what an incident is about, never by the replica or host reporting it: the alerts of
+# one service's instances (ServiceInstancesDown, restarts, per-worker memory) or of several hosts
+# are one notification listing each, not a page per instance. The external labels lead, so a
+# shared Alertmanager never merges two environments, and every title names its environment.
+GROUP_BY_SUBJECTS: tuple[str, ...] = tuple(label for label in SUBJECT_LABELS if label != "instance")
+
+
+def group_by(spec: Spec) -> list[str]:
+    """alertname, the external labels (environment, cluster, ...), then the subjects but instance."""
+    return ["alertname", *_external_label_names(spec), *GROUP_BY_SUBJECTS]
 # Labels naming a part of a subject (a filesystem of a host): a critical alert about one part
 # must not silence the warning about another. Missing on both sides counts as equal.
 PART_LABELS: tuple[str, ...] = ("mountpoint",)
@@ -115,7 +126,7 @@ def route_tree(spec: Spec) -> dict[str, Any]:
         children.append({"receiver": route.receiver, "matchers": matchers, "continue": False})
     tree: dict[str, Any] = {
         "receiver": notifications.fallback_receiver,
-        "group_by": list(GROUP_BY),
+        "group_by": group_by(spec),
         "group_wait": str(notifications.group_wait),
         "group_interval": str(notifications.group_interval),
         "repeat_interval": str(notifications.repeat_interval),
