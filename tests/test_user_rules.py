@@ -45,6 +45,10 @@ def test_own_rule_file_and_test_are_copied_and_the_test_points_at_the_copies() -
     test = yaml.safe_load(generated["prometheus/tests/orders.test.yml"])
     assert test["rule_files"] == ["../rules/orders.yml", "../rules/services.yml"]
     assert "rules/*.yml" in yaml.safe_load(generated["prometheus/prometheus.yml"])["rule_files"]
+    # Under Kubernetes, a PrometheusRule of its own beside the generated ones.
+    objects = list(yaml.safe_load_all(generated["kubernetes/prometheus-rules.yaml"]))
+    own = [o for o in objects if o["metadata"]["name"].endswith("-orders")]
+    assert [r["alert"] for o in own for g in o["spec"]["groups"] for r in g["rules"] if "alert" in r] == ["OrdersStalled"]
 
 
 def test_promtool_checks_the_copy_and_runs_its_test_and_a_broken_test_fails(tmp_path: Path) -> None:
