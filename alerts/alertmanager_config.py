@@ -3,8 +3,9 @@
 Owns the route tree, the receivers, the inhibit rules and ``templates/obstack.tmpl``. Everything
 stays within what Alertmanager 0.25 (the floor) loads: ``matchers`` lists in the classic
 ``label="value"`` syntax, secrets only through the ``*_file`` fields 0.25 has (Slack
-``api_url_file``, PagerDuty ``routing_key_file``, e-mail ``auth_password_file``, a bearer
-``credentials_file`` for webhooks, whose ``url_file`` came after 0.25).
+``api_url_file``, PagerDuty ``routing_key_file``, e-mail ``auth_password_file``, Opsgenie and
+VictorOps ``api_key_file``, a bearer ``credentials_file`` for webhooks, whose ``url_file`` came
+after 0.25, and for the Webex bot token); SNS signs with AWS credentials Alertmanager finds itself.
 
 Choices, with the reasons docs/alertmanager.md spells out:
 
@@ -13,9 +14,11 @@ Choices, with the reasons docs/alertmanager.md spells out:
   spec's ``group_wait`` (batch one incident's alerts, which arrive over an evaluation cycle or
   two), ``group_interval`` (follow-ups of an open incident at most this often) and
   ``repeat_interval`` (remind about what still fires).
-- ``group_by`` is the alert name plus the subject labels (service, queue, datastore, instance):
-  one notification per problem and subject. ``slo`` is deliberately not a grouping label: one
-  service burning several SLOs is one incident, and each alert's labels still name its SLO.
+- ``group_by`` is the alert name, the external labels (environment, cluster: one environment
+  never merges with another, and the title names it) and the subject labels but ``instance``
+  (service, queue, datastore, job): one notification per problem and subject, not one per replica
+  or host. ``slo`` is deliberately not a grouping label: one service burning several SLOs is one
+  incident, and each alert's labels still name its SLO.
 - Inhibit rules are derived from the rules, never listed by hand: (a) within a family, a more
   severe alert silences the less severe ones on the same subject (and filesystem);
   (b) a faster burn-rate window pair silences the slower pairs of the same service and SLO;
@@ -52,7 +55,16 @@ from alerts.slo_rules import burn_windows
 from alerts.stack_rules import WATCHDOG
 from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
-from stack.spec.notifications import EmailReceiver, PagerdutyReceiver, SlackReceiver, WebhookReceiver
+from stack.spec.notifications import (
+    EmailReceiver,
+    OpsgenieReceiver,
+    PagerdutyReceiver,
+    SlackReceiver,
+    SnsReceiver,
+    VictoropsReceiver,
+    WebexReceiver,
+    WebhookReceiver,
+)
 
 CONFIG_PATH = PurePosixPath("alertmanager/alertmanager.yml")
 TEMPLATES_PATH = PurePosixPath("alertmanager/templates/obstack.tmpl")
@@ -60,7 +72,16 @@ TEMPLATES_PATH = PurePosixPath("alertmanager/templates/obstack.tmpl")
 # directory, so the generated tree validates as-is and can be mounted anywhere.
 TEMPLATES_GLOB = "templates/*.tmpl"
 
-GROUP_BY: tuple[str, ...] = ("alertname", *SUBJECT_LABELS)
+# Grouped by what an incident is about, never by the replica or host reporting it: the alerts of
+# one service's instances (ServiceInstancesDown, restarts, per-worker memory) or of several hosts
+# are one notification listing each, not a page per instance. The external labels lead, so a
+# shared Alertmanager never merges two environments, and every title names its environment.
+GROUP_BY_SUBJECTS: tuple[str, ...] = tuple(label for label in SUBJECT_LABELS if label != "instance")
+
+
+def group_by(spec: Spec) -> list[str]:
+    """alertname, the external labels (environment, cluster, ...), then the subjects but instance."""
+    return ["alertname", *_external_label_names(spec), *GROUP_BY_SUBJECTS]
 # Labels naming a part of a subject (a filesystem of a host): a critical alert about one part
 # must not silence the warning about another. Missing on both sides counts as equal.
 PART_LABELS: tuple[str, ...] = ("mountpoint",)
@@ -105,7 +126,7 @@ def route_tree(spec: Spec) -> dict[str, Any]:
         children.append({"receiver": route.receiver, "matchers": matchers, "continue": False})
     tree: dict[str, Any] = {
         "receiver": notifications.fallback_receiver,
-        "group_by": list(GROUP_BY),
+        "group_by": group_by(spec),
         "group_wait": str(notifications.group_wait),
         "group_interval": str(notifications.group_interval),
         "repeat_interval": str(notifications.repeat_interval),
@@ -157,8 +178,52 @@ def _email(receiver: EmailReceiver) -> dict[str, Any]:
     return {"email_configs": [config]}
 
 
+# Opsgenie priorities and VictorOps message types by the group's severity (inline: one field each).
+_OPSGENIE_PRIORITY = ('{{ if eq .CommonLabels.severity "critical" }}P1{{ else if eq .CommonLabels.severity "warning" }}'
+                      'P3{{ else }}P5{{ end }}')
+_VICTOROPS_TYPE = ('{{ if eq .Status "firing" }}{{ if eq .CommonLabels.severity "critical" }}CRITICAL{{ else }}'
+                   'WARNING{{ end }}{{ else }}RECOVERY{{ end }}')
+
+
+def _opsgenie(receiver: OpsgenieReceiver) -> dict[str, Any]:
+    config: dict[str, Any] = {"api_key_file": receiver.api_key_file}
+    if receiver.api_url is not None:
+        config["api_url"] = receiver.api_url
+    config.update({"send_resolved": receiver.send_resolved, "message": _template("obstack.title"),
+                   "description": _template("obstack.text"), "priority": _OPSGENIE_PRIORITY})
+    if receiver.responder_team is not None:
+        config["responders"] = [{"name": receiver.responder_team, "type": "team"}]
+    return {"opsgenie_configs": [config]}
+
+
+def _victorops(receiver: VictoropsReceiver) -> dict[str, Any]:
+    return {"victorops_configs": [{
+        "api_key_file": receiver.api_key_file, "routing_key": receiver.routing_key,
+        "send_resolved": receiver.send_resolved, "message_type": _VICTOROPS_TYPE,
+        "entity_display_name": _template("obstack.title"), "state_message": _template("obstack.text"),
+    }]}
+
+
+def _webex(receiver: WebexReceiver) -> dict[str, Any]:
+    return {"webex_configs": [{
+        "room_id": receiver.room_id, "send_resolved": receiver.send_resolved,
+        "http_config": {"authorization": {"type": "Bearer", "credentials_file": receiver.bot_token_file}},
+        "message": _template("obstack.title") + "\n" + _template("obstack.text"),
+    }]}
+
+
+def _sns(receiver: SnsReceiver) -> dict[str, Any]:
+    sigv4 = {key: value for key, value in (("region", receiver.region), ("profile", receiver.profile),
+                                           ("role_arn", receiver.role_arn)) if value is not None}
+    return {"sns_configs": [{
+        "topic_arn": receiver.topic_arn, "sigv4": sigv4, "send_resolved": receiver.send_resolved,
+        "subject": _template("obstack.title"), "message": _template("obstack.text"),
+    }]}
+
+
 def receivers(spec: Spec) -> list[dict[str, Any]]:
-    builders = {"webhook": _webhook, "slack": _slack, "pagerduty": _pagerduty, "email": _email}
+    builders = {"webhook": _webhook, "slack": _slack, "pagerduty": _pagerduty, "email": _email,
+                "opsgenie": _opsgenie, "victorops": _victorops, "webex": _webex, "sns": _sns}
     result = [{"name": r.name, **builders[r.type](r)} for r in spec.notifications.receivers]  # type: ignore[operator]
     if spec.notifications.watchdog.receiver is None:
         result.append({"name": WATCHDOG_DISCARD_RECEIVER})  # no integration: the heartbeat goes nowhere

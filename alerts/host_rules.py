@@ -123,5 +123,7 @@ def disk_rules(context: RuleContext) -> list[AlertRule]:
 
 
 def host_rule_groups(context: RuleContext) -> list[RuleGroup]:
+    if context.spec.host is None:
+        return []  # host: null watches no host
     rules = (*memory_rules(context), *disk_rules(context))
     return [RuleGroup("host-alerts", tuple(rules))] if rules else []

@@ -19,7 +19,7 @@ _SUBJECT_KINDS = {"service": "service", "datastore": "datastore", "queue": "queu
 def _kind(spec: Spec, rule: AlertRule) -> str | None:
     if rule.subject in _SUBJECT_KINDS:
         return _SUBJECT_KINDS[rule.subject]
-    if all(instance.labels.get("job") == spec.host.job for instance in rule.instances):
+    if spec.host is not None and all(instance.labels.get("job") == spec.host.job for instance in rule.instances):
         return "host"
     return None  # the monitoring stack itself: the Alerts & SLOs dashboard shows its health
 

@@ -198,6 +198,8 @@ class AlertRule:
     # How long the alert stays firing after its condition clears, and why (None: it resolves at once).
     keep_firing_for: Duration | None = None
     keep_firing_reason: str | None = None
+    # Annotations beyond the four above (spec: alerts.<name>.annotations), as Go templates.
+    extra_annotations: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -208,7 +210,7 @@ class AlertRule:
         annotations = {"summary": self.summary, "description": self.description, "runbook_url": self.runbook_url}
         if self.dashboard_url:
             annotations["dashboard_url"] = self.dashboard_url
-        return annotations
+        return {**annotations, **self.extra_annotations}
 
 
 @dataclass(frozen=True)

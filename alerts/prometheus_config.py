@@ -80,7 +80,8 @@ def prometheus_config(spec: Spec) -> dict[str, Any]:
         "scrape_configs": [
             _static_job(PROMETHEUS_JOB, [settings.self_target], {"team": spec.team}),
             _static_job(ALERTMANAGER_JOB, settings.alertmanager_targets, {"team": spec.team}),
-            _static_job(spec.host.job, spec.host.node_exporter_targets, {"team": spec.host.team}),
+            *([_static_job(spec.host.job, spec.host.node_exporter_targets, {"team": spec.host.team})]
+              if spec.host is not None else []),
             {**_static_job(EXPORTER_JOB, spec.exporter.targets, {"team": spec.team}),
              "metric_relabel_configs": _exporter_relabelling(spec)},
             *(_service_job(service) for service in spec.services),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any, Literal
@@ -112,6 +112,15 @@ def sibling_index(rules: list[AlertRule]) -> SiblingIndex:
     return index
 
 
+def expected_alert(rule: AlertRule, labels: Mapping[str, str], value: float,
+                   facts: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What promtool must see of ``rule`` firing for the instance with ``labels`` at ``value``:
+    its labels, and its annotations as Prometheus renders their templates."""
+    annotations = {name: rendered(source_text(text), {**labels, **(facts or {})}, value, rule.value_format)
+                   if "{{" in text else text for name, text in rule.annotations.items()}
+    return {"exp_labels": {**rule.labels, **labels}, "exp_annotations": annotations}
+
+
 def _expected(siblings: list[tuple[AlertRule, AlertInstance]], scenario: Scenario, at_ms: int,
               timing: Timing) -> list[dict[str, Any]] | None:
     alerts = []
@@ -120,10 +129,7 @@ def _expected(siblings: list[tuple[AlertRule, AlertInstance]], scenario: Scenari
         if state is None:
             return None
         if state:
-            annotations = dict(rule.annotations)
-            annotations["description"] = rendered(source_text(rule.description), {**instance.labels, **scenario.facts},
-                                                  scenario.value, rule.value_format)
-            alerts.append({"exp_labels": {**rule.labels, **instance.labels}, "exp_annotations": annotations})
+            alerts.append(expected_alert(rule, instance.labels, scenario.value, scenario.facts))
     return alerts
 
 
@@ -274,10 +280,7 @@ def _two_phase_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseK
         members.append(_Member(instance, level, scenario))
     for member in members:
         if kind == "holds":
-            annotations = dict(rule.annotations)
-            annotations["description"] = rendered(source_text(rule.description), {**member.instance.labels},
-                                                  member.scenario.value, rule.value_format)
-            expected.append({"exp_labels": {**rule.labels, **member.instance.labels}, "exp_annotations": annotations})
+            expected.append(expected_alert(rule, member.instance.labels, member.scenario.value))
     return _group(rule, members, kind, at_ms, expected, timing, baseline)
 
 
@@ -350,10 +353,7 @@ def _recovery_case(rule: AlertRule, instances: list[AlertInstance], timing: Timi
         recovered = instance.scenario(instance.quiet_level)
         members.append(_Member(instance, instance.fire_level,
                                replace(recovered, series=_then_gauges(fired, recovered, samples))))
-        annotations = dict(rule.annotations)
-        annotations["description"] = rendered(source_text(rule.description), {**instance.labels, **fired.facts},
-                                               fired.value, rule.value_format)
-        expected.append({"exp_labels": {**rule.labels, **instance.labels}, "exp_annotations": annotations})
+        expected.append(expected_alert(rule, instance.labels, fired.value, fired.facts))
     group = _group(rule, members, "recovers", resolved_ms, [], timing, baseline)
     held = {"eval_time": str(Duration(held_ms)), "alertname": rule.name, "exp_alerts": expected}
     group["alert_rule_test"] = [held, *group["alert_rule_test"]]
@@ -615,10 +615,7 @@ def _spread_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind
             if firing is None or (sibling.labels == rule.labels and firing != (kind == "spread")):
                 return None
             if firing:
-                annotations = dict(sibling.annotations)
-                annotations["description"] = rendered(source_text(sibling.description), {**other.labels},
-                                                      member.scenario.value, sibling.value_format)
-                expected.append({"exp_labels": {**sibling.labels, **other.labels}, "exp_annotations": annotations})
+                expected.append(expected_alert(sibling, other.labels, member.scenario.value))
     return _group(rule, members, kind, at_ms, expected, timing, baseline)
 
 
@@ -832,10 +829,7 @@ def _described(rule: AlertRule, instance: AlertInstance, scenario: Scenario) -> 
     None where its value sits on a rounding tie (it may print either way)."""
     if not _rendered_exactly(rule, scenario.value):
         return None
-    annotations = dict(rule.annotations)
-    annotations["description"] = rendered(source_text(rule.description), {**instance.labels, **scenario.facts},
-                                          scenario.value, rule.value_format)
-    return {"exp_labels": {**rule.labels, **instance.labels}, "exp_annotations": annotations}
+    return expected_alert(rule, instance.labels, scenario.value, scenario.facts)
 
 
 def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,

@@ -7,7 +7,7 @@ accepts (no group labels, no query_offset); each hold time's reason is in docs/a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -16,6 +16,7 @@ from alerts.datastore_rules import datastore_rule_groups
 from alerts.host_rules import host_rule_groups
 from alerts.links import with_dashboard_links
 from alerts.model import AlertRule, RecordingRule, RuleFile, RuleGroup
+from alerts.overrides import apply_overrides
 from alerts.queue_rules import queue_rule_groups
 from alerts.service_rules import service_rule_groups
 from alerts.slo_rules import slo_rule_groups
@@ -24,14 +25,22 @@ from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 
 RULES_DIR = PurePosixPath("prometheus/rules")
+# Each generated rule file (its name without .yml) and the rule groups in it, in this order.
+RULE_FILE_BUILDERS: dict[str, Callable[[RuleContext], list[RuleGroup]]] = {
+    "services": service_rule_groups, "slo": slo_rule_groups, "datastores": datastore_rule_groups,
+    "queues": queue_rule_groups, "host": host_rule_groups, "stack": stack_rule_groups,
+}
 
 
 def rule_files(spec: Spec) -> list[RuleFile]:
+    """The spec's rule files, its alert overrides applied (spec: alerts, alert_labels)."""
+    return apply_overrides(spec, generated_rule_files(spec))
+
+
+def generated_rule_files(spec: Spec) -> list[RuleFile]:
+    """The rule files as generated, before the spec's alert overrides."""
     context = RuleContext(spec)
-    files = [("services", service_rule_groups(context))]
-    files += [("slo", slo_rule_groups(context))]
-    files += [("datastores", datastore_rule_groups(context)), ("queues", queue_rule_groups(context)),
-              ("host", host_rule_groups(context)), ("stack", stack_rule_groups(context))]
+    files = [(name, build(context)) for name, build in RULE_FILE_BUILDERS.items()]
     return [RuleFile(RULES_DIR / f"{name}.yml", tuple(_linked(spec, g) for g in groups)) for name, groups in files if groups]
 
 

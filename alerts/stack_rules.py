@@ -11,7 +11,7 @@ from alerts.common import RuleContext
 from alerts.model import AlertInstance, AlertRule, RuleGroup, Scenario, Severity
 from alerts.service_rules import scrape_job
 from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, missing_job_rule, some_down_rules
-from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB
+from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Spec
 from stack.spec.values import Duration
 
 RATE_WINDOW = Duration.parse("5m")
@@ -45,7 +45,7 @@ def stack_jobs(context: RuleContext) -> list[tuple[ScrapeJob, str, Severity, Dow
     table says what goes blind with it, and so how severe its loss is."""
     spec = context.spec
     team = {"team": spec.team}
-    return [
+    exporter, *others = [
         (ScrapeJob(EXPORTER_JOB, tuple(spec.exporter.targets), team), "ExporterDown", "critical", DownTexts(
             summary="The obstack exporter is down: datastore and queue alerts are blind.",
             description="Prometheus cannot scrape the obstack exporter (job {job}); no datastore, queue or health "
@@ -55,16 +55,6 @@ def stack_jobs(context: RuleContext) -> list[tuple[ScrapeJob, str, Severity, Dow
             first_checks=("Is the exporter process running? Check its /livez and logs.",
                           "Can Prometheus reach it (network, TLS, basic auth)?"),
             for_reason="as for services: one failed scrape is noise, a minute is an outage")),
-        (ScrapeJob(spec.host.job, tuple(spec.host.node_exporter_targets), {"team": spec.host.team}),
-         "NodeExporterDown", "critical", DownTexts(
-            summary="node-exporter is down: host memory and disk alerts are blind.",
-            description="Prometheus cannot scrape node-exporter (job {job}); memory and disk alerts cannot fire "
-                        "until it is back.",
-            meaning="No node-exporter target answers: HighMemoryUsage, DiskSpaceLow and the host dashboard read "
-                    "nothing.",
-            first_checks=("Is node-exporter running on the host (systemctl status prometheus-node-exporter)?",
-                          "Can Prometheus reach port 9100 (firewall, network policy)?"),
-            for_reason="as for the exporter: a minute without host metrics is an outage of the host alerts")),
         (ScrapeJob(ALERTMANAGER_JOB, tuple(spec.prometheus.alertmanager_targets), team), "AlertmanagerDown",
          "critical", DownTexts(
             summary="Alertmanager is down: notifications cannot be delivered.",
@@ -84,6 +74,25 @@ def stack_jobs(context: RuleContext) -> list[tuple[ScrapeJob, str, Severity, Dow
             first_checks=("Does prometheus.self_target in the spec match where Prometheus listens?",
                           "Is Prometheus' web listener behind TLS or auth the scrape does not use?"),
             for_reason="rule and notification health move slowly; a minute is enough to know")),
+    ]
+    return [exporter, *_node_exporter_job(spec), *others]
+
+
+def _node_exporter_job(spec: Spec) -> list[tuple[ScrapeJob, str, Severity, DownTexts]]:
+    """node-exporter's job, when the spec watches hosts (host: null watches none)."""
+    if spec.host is None:
+        return []
+    return [
+        (ScrapeJob(spec.host.job, tuple(spec.host.node_exporter_targets), {"team": spec.host.team}),
+         "NodeExporterDown", "critical", DownTexts(
+            summary="node-exporter is down: host memory and disk alerts are blind.",
+            description="Prometheus cannot scrape node-exporter (job {job}); memory and disk alerts cannot fire "
+                        "until it is back.",
+            meaning="No node-exporter target answers: HighMemoryUsage, DiskSpaceLow and the host dashboard read "
+                    "nothing.",
+            first_checks=("Is node-exporter running on the host (systemctl status prometheus-node-exporter)?",
+                          "Can Prometheus reach port 9100 (firewall, network policy)?"),
+            for_reason="as for the exporter: a minute without host metrics is an outage of the host alerts")),
     ]
 
 

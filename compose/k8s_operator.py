@@ -7,11 +7,15 @@ dashboards work unchanged under kube-prometheus-stack.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import yaml
 
 from alerts.prometheus_config import prometheus_config
 from alerts.rule_files import rule_file_dict, rule_files
 from compose.k8s_common import metadata, object_name
+from stack.artifacts import Artifact
 from stack.spec.model import EXPORTER_JOB, Service, Spec
 
 MONITORING_API = "monitoring.coreos.com/v1"
@@ -22,15 +26,25 @@ _RELABEL_KEYS = {"source_labels": "sourceLabels", "target_label": "targetLabel",
                  "replacement": "replacement", "action": "action", "separator": "separator", "modulus": "modulus"}
 
 
-def prometheus_rules(spec: Spec) -> list[dict[str, Any]]:
-    objects = []
-    for rule_file in rule_files(spec):
-        objects.append({
-            "apiVersion": MONITORING_API,
-            "kind": "PrometheusRule",
-            "metadata": metadata(spec, object_name(spec.project, rule_file.path.stem)),
-            "spec": rule_file_dict(rule_file),
-        })
+def _prometheus_rule(spec: Spec, stem: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": MONITORING_API, "kind": "PrometheusRule",
+            "metadata": metadata(spec, object_name(spec.project, stem)), "spec": body}
+
+
+def prometheus_rules(spec: Spec, artifacts: Sequence[Artifact] = ()) -> list[dict[str, Any]]:
+    """One PrometheusRule per generated rule file, then one per rule file of your own among
+    ``artifacts`` (prometheus.extra_rule_files; one that is no YAML mapping is left to the lints)."""
+    generated = rule_files(spec)
+    objects = [_prometheus_rule(spec, f.path.stem, rule_file_dict(f)) for f in generated]
+    names = {f.path for f in generated}
+    for artifact in artifacts:
+        if artifact.kind == "prometheus-rules" and artifact.path not in names:
+            try:
+                body = yaml.safe_load(artifact.content)
+            except yaml.YAMLError:
+                continue
+            if isinstance(body, dict):
+                objects.append(_prometheus_rule(spec, artifact.path.stem, body))
     return objects
 
 

@@ -59,7 +59,7 @@ def kustomization(spec: Spec, files: list[PurePosixPath]) -> dict[str, Any]:
 def kubernetes_artifacts(spec: Spec, artifacts: list[Artifact]) -> list[Artifact]:
     """Derived generator: every Kubernetes manifest, one file per family, plus kustomization.yaml."""
     families: list[tuple[str, list[dict[str, Any]]]] = [
-        ("prometheus-rules.yaml", prometheus_rules(spec)),
+        ("prometheus-rules.yaml", prometheus_rules(spec, artifacts)),
         ("service-monitors.yaml", service_monitors(spec)),
         ("exporter.yaml", exporter_objects(spec)),
         ("dashboards.yaml", dashboard_config_maps(spec, artifacts)),

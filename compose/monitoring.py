@@ -180,6 +180,7 @@ def add_exporter(build: ComposeBuild) -> None:
 def add_metrics_part(build: ComposeBuild, artifacts: list[Artifact]) -> None:
     alertmanager = add_alertmanager(build)
     add_prometheus(build, alertmanager)
-    add_node_exporter(build)
+    if build.spec.host is not None:
+        add_node_exporter(build)
     add_grafana(build, artifacts)
     add_exporter(build)

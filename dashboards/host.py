@@ -26,7 +26,10 @@ from dashboards.panels import (
 from stack.spec.model import Spec
 
 
-def host_dashboard(spec: Spec) -> G.Dashboard:
+def host_dashboard(spec: Spec) -> G.Dashboard | None:
+    """None when the spec watches no host (host: null)."""
+    if spec.host is None:
+        return None
     thresholds = spec.host.thresholds
     scope = (JOB, INSTANCE)
     # The same filesystems DiskSpaceLow watches: real, writable ones.

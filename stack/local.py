@@ -38,6 +38,7 @@ from stack.local_config import (
 )
 from stack.pipeline import generate
 from stack.spec.loader import LoadedSpec
+from stack.spec.model import NODE_JOB
 from stack.writer import write_tree
 
 HOST = "127.0.0.1"
@@ -202,7 +203,8 @@ def up(loaded: LoadedSpec, spec_path: Path | None, state_dir: Path, fast: bool =
     tree = state_dir / "tree"
     write_tree(tree, generate(dataclasses.replace(loaded, spec=spec)), force=True)
     ports = {name: free_port() for name in ("receiver", "alertmanager", "node-exporter", "exporter", "prometheus")}
-    _write_runtime_configs(state_dir, tree, fast, ports, spec.host.job, hold_factor(loaded.spec))
+    node_job = spec.host.job if spec.host is not None else NODE_JOB  # without host, no job to point at it
+    _write_runtime_configs(state_dir, tree, fast, ports, node_job, hold_factor(loaded.spec))
     url = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
     python = [sys.executable, "-m", "stack"]
     spec_args = ["--spec", str(spec_path.resolve())] if spec_path is not None else []

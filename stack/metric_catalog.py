@@ -198,6 +198,23 @@ def service_entries(service: Service) -> list[CatalogEntry]:
         entries.append(CatalogEntry(start_metric, "gauge", (), "Process start time, in unixtime.", source, scrape))
     if getattr(service, "max_memory_restart", None) is not None:
         entries.append(CatalogEntry(RESIDENT_MEMORY, "gauge", (), "Resident memory size in bytes.", source, scrape))
+    entries += app_metric_entries(service)
+    return entries
+
+
+def app_metric_entries(service: Service) -> list[CatalogEntry]:
+    """The metrics the spec declares for the service itself (services[].metrics)."""
+    source = f"service:{service.name}"
+    scrape = (*SCRAPE_LABELS, *SERVICE_TARGET_LABELS)
+    entries = []
+    for metric in getattr(service, "metrics", ()):
+        labels = tuple(metric.labels)
+        if metric.type == "histogram":
+            entries += [CatalogEntry(f"{metric.name}_bucket", "counter", (*labels, "le"), metric.help, source, scrape),
+                        CatalogEntry(f"{metric.name}_count", "counter", labels, metric.help, source, scrape),
+                        CatalogEntry(f"{metric.name}_sum", "counter", labels, metric.help, source, scrape)]
+        else:
+            entries.append(CatalogEntry(metric.name, metric.type, labels, metric.help, source, scrape))
     return entries
 
 

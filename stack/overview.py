@@ -34,8 +34,9 @@ def _threshold_rows(spec: Spec) -> list[list[str]]:
         rows.append([f"{store.kind} `{store.name}`", "connections above (of max)", *_level(store.thresholds.connections)])
     for queue in spec.queues:
         rows.append([f"queue `{queue.name}`", "waiting jobs above", *_level(queue.thresholds.backlog)])
-    rows.append(["host", "memory used above", *_level(spec.host.thresholds.memory_used)])
-    rows.append(["host", "disk free below", *_level(spec.host.thresholds.disk_free)])
+    if spec.host is not None:
+        rows.append(["host", "memory used above", *_level(spec.host.thresholds.memory_used)])
+        rows.append(["host", "disk free below", *_level(spec.host.thresholds.disk_free)])
     return rows
 
 

@@ -13,10 +13,12 @@ from contextlib import contextmanager
 
 from alerts.alerting import alerting_artifacts
 from alerts.prometheus_config import prometheus_config_artifacts
+from alerts.user_rules import user_rule_artifacts
 from compose.compose_file import compose_artifacts
 from compose.kubernetes import kubernetes_artifacts
 from dashboards.generate import dashboard_artifacts
 from dashboards.provisioning import provisioning_artifacts
+from dashboards.user_dashboards import user_dashboard_artifacts
 from stack.artifacts import Artifact, with_header
 from stack.overview import overview_artifacts
 from stack.spec.loader import LoadedSpec
@@ -74,6 +76,8 @@ def generate(
     with cyclic_gc_paused():
         for generator in generators:
             add(generator(loaded.spec))
+        # Your own rule files, tests and dashboards, read by the loader.
+        add(user_rule_artifacts(loaded.spec, loaded.user_files) + user_dashboard_artifacts(loaded.spec, loaded.user_files))
         base = list(artifacts.values())
         for derive in derived:
             add(derive(loaded.spec, base))

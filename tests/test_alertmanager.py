@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,6 @@ import yaml
 
 from alerts.alertmanager_config import (
     CONFIG_PATH,
-    GROUP_BY,
     TEMPLATES_PATH,
     alertmanager_artifacts,
     alertmanager_config,
@@ -42,6 +43,7 @@ from stack.validate.alertmanager_tools import (
     route_findings,
 )
 from stack.validate.findings import ValidationContext
+from stack.validate.tools import run_tool
 from tests.support.servers import free_port, require_binary
 
 SECRET_MARKER = "s3cr3t-value-that-must-never-appear"
@@ -122,6 +124,7 @@ notifications:
 """
 
 SPECS = {"default": lambda: load_spec(), "teams": lambda: load_spec_text(TEAMS, "t.yaml")}
+ORDERS_SPEC = Path(__file__).parent / "specs" / "orders.yaml"  # external labels: cluster
 
 
 def write_tree(tmp_path: Path, loaded: LoadedSpec) -> Path:
@@ -213,7 +216,8 @@ def test_a_wrong_expectation_is_reported_so_the_route_check_is_real(tmp_path: Pa
 def test_route_tree_group_by_and_timers_come_from_the_spec() -> None:
     route = alertmanager_config(SPECS["teams"]().spec)["route"]
     assert route["receiver"] == "ops-mail"
-    assert route["group_by"] == list(GROUP_BY) == ["alertname", "service", "queue", "datastore", "instance", "job"]
+    # External labels lead (environment by default); no instance: replicas of one incident are one group.
+    assert route["group_by"] == ["alertname", "environment", "region", "service", "queue", "datastore", "job"]
     assert (route["group_wait"], route["group_interval"], route["repeat_interval"]) == ("1m", "10m", "12h")
     watchdog = route["routes"][0]
     # The Watchdog first, to its own (here unwired) receiver; then notification failures to every receiver.
@@ -356,33 +360,45 @@ def test_evaluator_semantics_match_alertmanager() -> None:
     assert inhibited_alerts([rule], [a, b, warning]) == [warning]
 
 
-def _alertmanager_verdicts(tmp_path: Path, alerts: list[dict[str, str]]) -> list[bool]:
-    """Post ``alerts`` to a real Alertmanager running the generated config; which are inhibited."""
+@contextmanager
+def _alertmanager_with(tmp_path: Path, loaded: LoadedSpec, alerts: list[dict[str, str]]) -> Iterator[str]:
+    """A real Alertmanager running ``loaded``'s generated config, ``alerts`` posted to it; its API base URL."""
     binary = require_binary("prometheus-alertmanager", "prometheus-alertmanager")
-    out = write_tree(tmp_path / "out", SPECS["teams"]())
+    out = write_tree(tmp_path / "out", loaded)
     port = free_port()
     log = (tmp_path / "alertmanager.log").open("w")
     process = subprocess.Popen(
         [binary, f"--config.file={out / CONFIG_PATH}", f"--storage.path={tmp_path / 'data'}",
          f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
         stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/api/v2/alerts"
+    base = f"http://127.0.0.1:{port}/api/v2"
     try:
         posted = json.dumps([{"labels": a} for a in alerts]).encode()
         deadline = time.monotonic() + 20
         while True:
             try:
-                request = urllib.request.Request(base, posted, {"Content-Type": "application/json"})
+                request = urllib.request.Request(f"{base}/alerts", posted, {"Content-Type": "application/json"})
                 urllib.request.urlopen(request, timeout=2).close()
                 break
             except OSError:
                 started = time.monotonic() < deadline and process.poll() is None
                 assert started, (tmp_path / "alertmanager.log").read_text()
                 time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def _alertmanager_verdicts(tmp_path: Path, alerts: list[dict[str, str]]) -> list[bool]:
+    """Post ``alerts`` to a real Alertmanager running the generated config; which are inhibited."""
+    with _alertmanager_with(tmp_path, SPECS["teams"](), alerts) as base:
+        deadline = time.monotonic() + 20
         # The inhibitor learns about sources asynchronously; wait until its verdicts settle.
         previous: list[bool] | None = None
         while True:
-            with urllib.request.urlopen(base, timeout=2) as response:
+            with urllib.request.urlopen(f"{base}/alerts", timeout=2) as response:
                 state = {json.dumps(a["labels"], sort_keys=True): bool(a["status"]["inhibitedBy"])
                          for a in json.load(response)}
             verdicts = [state[json.dumps(a, sort_keys=True)] for a in alerts]
@@ -390,10 +406,6 @@ def _alertmanager_verdicts(tmp_path: Path, alerts: list[dict[str, str]]) -> list
                 return verdicts
             previous = verdicts
             time.sleep(1)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def test_the_evaluator_agrees_with_a_real_alertmanager(tmp_path: Path) -> None:
@@ -472,3 +484,47 @@ def test_no_inline_secret_looking_values_and_nothing_newer_than_0_25() -> None:
 def test_generation_is_deterministic() -> None:
     spec = SPECS["teams"]().spec
     assert alertmanager_artifacts(spec) == alertmanager_artifacts(spec)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grouping: one incident, one notification
+
+
+def _alertmanager_groups(tmp_path: Path, loaded: LoadedSpec, alerts: list[dict[str, str]]) -> list[dict]:
+    """Post ``alerts`` to a real Alertmanager running ``loaded``'s config; the groups it forms."""
+    with _alertmanager_with(tmp_path, loaded, alerts) as base:
+        deadline = time.monotonic() + 20
+        while True:
+            with urllib.request.urlopen(f"{base}/alerts/groups", timeout=2) as response:
+                groups = json.load(response)
+            if sum(len(g["alerts"]) for g in groups) >= len(alerts) or time.monotonic() > deadline:
+                return groups
+            time.sleep(0.2)
+
+
+def test_replicas_of_one_incident_are_one_group_and_environments_never_merge(tmp_path: Path) -> None:
+    loaded = SPECS["teams"]()
+    down = {"alertname": "ServiceInstancesDown", "severity": "warning", "team": "payments", "service": "api",
+            "job": "api", "environment": "production"}
+    alerts = [{**down, "instance": "api-1:8080"}, {**down, "instance": "api-2:8080"},
+              {**down, "instance": "api-1:8080", "environment": "staging"}]
+    groups = [g for g in _alertmanager_groups(tmp_path, loaded, alerts) if g["alerts"]]
+    by_environment = {g["labels"]["environment"]: sorted(a["labels"]["instance"] for a in g["alerts"]) for g in groups}
+    assert by_environment == {"production": ["api-1:8080", "api-2:8080"], "staging": ["api-1:8080"]}
+    assert all("instance" not in g["labels"] for g in groups)
+
+
+def test_the_title_names_environment_and_cluster(tmp_path: Path) -> None:
+    text = ORDERS_SPEC.read_text()
+    loaded = load_spec_text(text, str(ORDERS_SPEC))
+    assert alertmanager_config(loaded.spec)["route"]["group_by"][:3] == ["alertname", "cluster", "environment"]
+    out = write_tree(tmp_path, loaded)
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps({
+        "receiver": "pager", "status": "firing", "alerts": [],
+        "groupLabels": {"alertname": "HighErrorRate", "cluster": "eu-1", "environment": "staging", "service": "orders"},
+        "commonLabels": {"severity": "critical"}, "commonAnnotations": {}, "externalURL": "http://am"}))
+    run = run_tool("amtool", ["template", "render", f"--template.glob={out / 'alertmanager/templates/*.tmpl'}",
+                              '--template.text={{ template "obstack.title" . }}', f"--template.data={data}"], timeout=60)
+    assert run.returncode == 0, run.output
+    assert run.output.strip() == "[FIRING:0] HighErrorRate cluster=eu-1 environment=staging service=orders"

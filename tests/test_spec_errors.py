@@ -229,6 +229,21 @@ CASES: list[Case] = [
     case("top-level-list", "- project: shop\n- services: []\n", 1, "(root)", "must be a mapping of keys, not a list"),
     case("spec-is-a-directory", None, 1, "(root)", "is a directory", source="dir"),
     case("spec-file-missing", None, 1, "(root)", "file not found", source="missing"),
+    # --- alert overrides: names and labels are the generated alerts' -------------
+    case("alert-override-unknown-name", edit(append="alerts:\n  HighErrorRates: {enabled: false}\n"),
+         NEXT + 1, "alerts.HighErrorRates", "no generated alert is named 'HighErrorRates'; did you mean 'HighErrorRate'?"),
+    case("alert-override-replaces-a-label", edit(append="alerts:\n  HighErrorRate:\n    labels: {service: x}\n"),
+         NEXT + 2, "alerts.HighErrorRate.labels.service", "'service' is a label HighErrorRate carries already"),
+    case("alert-labels-replace-a-label", edit(append="alert_labels: {team: x}\n"),
+         NEXT, "alert_labels.team", "'team' is a label the generated alerts carry already"),
+    case("alert-override-watchdog-off", edit(append="alerts:\n  Watchdog: {enabled: false}\n"),
+         NEXT + 1, "alerts.Watchdog", "set notifications.watchdog.receiver: null"),
+    case("alert-override-value-of-a-state", edit(append="alerts:\n  PostgresDown:\n    annotations: {summary: 'down {value}'}\n"),
+         NEXT + 2, "alerts.PostgresDown.annotations.summary", "remove {value}"),
+    case("alert-override-unknown-placeholder", edit(append="alerts:\n  HighErrorRate:\n    annotations: {summary: 'on {queue}'}\n"),
+         NEXT + 2, "alerts.HighErrorRate.annotations.summary", "{queue} is not a label of HighErrorRate"),
+    case("alert-override-severity-unknown", edit(append="alerts:\n  HighErrorRate: {severity: page}\n"),
+         NEXT + 1, "alerts.HighErrorRate.severity", "'critical', 'warning' or 'info'", exact=False),
     # --- several problems at once: all of them, one line each, in line order --
     Case(
         "several-model-problems",

@@ -108,6 +108,21 @@ def test_a_two_team_spec_validates_end_to_end(tmp_path: Path) -> None:
     assert "payments-oncall" in result.stdout
 
 
+def test_the_spec_using_overrides_own_metrics_and_own_rules_validates_end_to_end(tmp_path: Path) -> None:
+    """tests/specs/orders.yaml: alert overrides, alert_labels, services[].metrics, its own rule file
+    and promtool test; every validator passes, the user's test among the promtool tests."""
+    require_binary("promtool", "prometheus")
+    require_binary("amtool", "prometheus-alertmanager")
+    spec = Path(__file__).parent / "specs" / "orders.yaml"
+    out = tmp_path / "build"
+    assert obstack("generate", "--spec", str(spec), "--out", str(out)).returncode == 0
+    assert (out / "prometheus" / "tests" / "orders.test.yml").is_file()
+    result = obstack("validate", "--spec", str(spec), "--out", str(out), "--format", "json")
+    report = json.loads(result.stdout)
+    failed = [(v["name"], v["findings"]) for v in report["validators"] if v["status"] != "pass"]
+    assert result.returncode == 0 and not failed, failed
+
+
 def test_only_and_skip_choose_validators_by_their_table_name(generated: Path) -> None:
     only = obstack("validate", "--out", str(generated), "--only", "rule lint", "--only", "tree", "--format", "json")
     assert only.returncode == 0, only.stderr

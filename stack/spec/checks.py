@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import string
+from pathlib import PurePosixPath
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -42,7 +43,7 @@ def unique_names(spec: Spec) -> list[Issue]:
                 (("services", index, "job"), f"job '{service.job}' is taken by the monitoring stack "
                                              f"({', '.join(spec.stack_jobs)}); set another 'job'")
             )
-    if spec.stack_jobs.count(spec.host.job) > 1:
+    if spec.host is not None and spec.stack_jobs.count(spec.host.job) > 1:
         issues.append((("host", "job"), f"job '{spec.host.job}' is taken by the monitoring stack; set another 'job'"))
     issues += _unique((("notifications", "receivers", i, "name"), r.name) for i, r in enumerate(spec.notifications.receivers))
     for i, service in enumerate(spec.services):
@@ -278,6 +279,41 @@ def runbook_pattern(spec: Spec) -> list[Issue]:
     return []
 
 
+def alert_overrides(spec: Spec) -> list[Issue]:
+    """alerts: names generated alerts, adds labels they do not carry, fills placeholders they have."""
+    if not spec.alerts and not spec.alert_labels:
+        return []
+    # Imported here: the alert names are the alerting layer's, read by this one check only.
+    from alerts.overrides import override_problems
+    from alerts.rule_files import generated_rule_files
+
+    return override_problems(spec, [rule for f in generated_rule_files(spec) for rule in f.alert_rules])
+
+
+def user_rule_file_names(spec: Spec) -> list[Issue]:
+    """Your own rule and test files are copied into prometheus/rules and prometheus/tests under their
+    file names: those must be what Prometheus and the promtool validator pick up, and clash with nothing."""
+    # Imported here: the generated files' names are the alerting layer's.
+    from alerts.rule_files import RULE_FILE_BUILDERS
+
+    issues: list[Issue] = []
+    for key, suffix in (("extra_rule_files", ".yml"), ("extra_rule_tests", ".test.yml")):
+        seen: set[str] = set()
+        for index, path in enumerate(getattr(spec.prometheus, key)):
+            name = PurePosixPath(path).name
+            where = ("prometheus", key, index)
+            if not name.endswith(suffix) or (suffix == ".yml" and name.endswith(".test.yml")):
+                issues.append((where, f"'{name}' must be named *{suffix}: it is copied under its file name, and "
+                                      f"{'prometheus.yml loads rules/*.yml' if suffix == '.yml' else 'validate runs tests/*.test.yml'}"))
+            elif name.split(".")[0] in RULE_FILE_BUILDERS:
+                issues.append((where, f"'{name}' has the name of a generated file ({name.split('.')[0]}.yml and its "
+                                      "tests); rename it"))
+            elif name in seen:
+                issues.append((where, f"another file is named '{name}' already: files are copied under their name"))
+            seen.add(name)
+    return issues
+
+
 def _choices(names: list[str]) -> str:
     return f" (known: {', '.join(names)})" if names else " (none declared)"
 
@@ -295,8 +331,11 @@ CHECKS: tuple[Callable[[Spec], list[Issue]], ...] = (
     prometheus_timing,
     target_versions,
     runbook_pattern,
+    user_rule_file_names,
 )
 
 
 def cross_check(spec: Spec) -> list[Issue]:
-    return [issue for check in CHECKS for issue in check(spec)]
+    issues = [issue for check in CHECKS for issue in check(spec)]
+    # The overrides are checked against the generated rules, which only a coherent spec yields.
+    return issues or alert_overrides(spec)

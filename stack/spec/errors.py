@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .positions import YamlPath
@@ -16,6 +18,12 @@ def format_yaml_path(path: YamlPath) -> str:
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(root)"
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """"; did you mean 'X'?" naming the closest of ``choices``, or '' when none is close."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def looks_secret(path: YamlPath) -> bool:

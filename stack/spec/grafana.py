@@ -48,6 +48,12 @@ class GrafanaSettings(StrictModel):
     logs_service_field: str = Field(
         "service.name", description="Log document field naming the service (ECS: service.name); log panels filter on it."
     )
+    extra_dashboards_dir: str | None = Field(
+        None,
+        description="Folder (relative to the spec) of dashboard JSON files of your own: each *.json is provisioned "
+                    "beside the generated dashboards (in the same Grafana folder, named by its uid) and run "
+                    "through the dashboard lint. Their uids must differ from the generated ones.",
+    )
     lint_exclusions: str | None = Field(
         None,
         description="YAML file (relative to the spec) of dashboard lint exclusions; every entry needs a rule and a reason.",

@@ -6,7 +6,6 @@ caller gets either a valid ``LoadedSpec`` or a ``SpecError`` listing them all.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 import re
@@ -19,8 +18,9 @@ from pydantic import ValidationError
 
 from .base import StrictModel
 from .checks import cross_check
-from .errors import SpecError, SpecProblem, looks_secret
+from .errors import SpecError, SpecProblem, did_you_mean, looks_secret
 from .model import Spec
+from .notifications import UNSUPPORTED_RECEIVERS
 from .reference import spec_rows
 from .positions import PositionMap, YamlPath, parse_yaml
 
@@ -32,11 +32,18 @@ class LoadedSpec:
     spec: Spec
     name: str  # how the spec is named in messages and generated headers
     text: str
+    # (path relative to the spec, text) of each of your own rule, test and dashboard files, read at load time.
+    user_files: tuple[tuple[str, str], ...] = ()
 
     @property
     def directory(self) -> Path:
         """Where paths in the spec are relative to (the working directory for the embedded spec)."""
-        return Path.cwd() if self.name == DEFAULT_SPEC_NAME else Path(self.name).parent
+        return spec_directory(self.name)
+
+
+def spec_directory(name: str) -> Path:
+    """Where paths in the spec named ``name`` are relative to."""
+    return Path.cwd() if name == DEFAULT_SPEC_NAME else Path(name).parent
 
     @property
     def sha256(self) -> str:
@@ -81,7 +88,41 @@ def load_spec_text(text: str, name: str) -> LoadedSpec:
     problems = [SpecProblem(name, positions.line_of(path), path, message) for path, message in cross_check(spec)]
     if problems:
         raise SpecError(problems)
-    return LoadedSpec(spec, name, text)
+    return LoadedSpec(spec, name, text, _user_files(spec, name, positions))
+
+
+def _user_files(spec: Spec, name: str, positions: PositionMap) -> tuple[tuple[str, str], ...]:
+    """The text of every file of your own the spec names: rule files and tests (prometheus.extra_rule_*)
+    and each *.json of grafana.extra_dashboards_dir, by their path relative to the spec."""
+    wanted: list[tuple[YamlPath, str]] = [(("prometheus", key, index), relative)
+                                          for key in ("extra_rule_files", "extra_rule_tests")
+                                          for index, relative in enumerate(getattr(spec.prometheus, key))]
+    folder = spec.grafana.extra_dashboards_dir
+    if folder is not None:
+        where: YamlPath = ("grafana", "extra_dashboards_dir")
+        if not (spec_directory(name) / folder).is_dir():
+            raise SpecError([SpecProblem(name, positions.line_of(where), where,
+                                         f"{folder} (relative to the spec) is not a directory")])
+        wanted += [(where, f"{folder.rstrip('/')}/{json.name}")
+                   for json in sorted((spec_directory(name) / folder).glob("*.json"))]
+    files, problems = [], []
+    for path, relative in wanted:
+        try:
+            files.append((relative, (spec_directory(name) / relative).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else "not UTF-8 text"
+            problems.append(SpecProblem(name, positions.line_of(path), path,
+                                        f"cannot read {relative} (relative to the spec): {reason}"))
+    if folder is not None and not problems:
+        # Imported here: the generated dashboards' uids are the dashboards package's.
+        from dashboards.user_dashboards import user_dashboard_problems
+
+        where = ("grafana", "extra_dashboards_dir")
+        problems += [SpecProblem(name, positions.line_of(where), where, message)
+                     for message in user_dashboard_problems(spec, files)]
+    if problems:
+        raise SpecError(problems)
+    return tuple(files)
 
 
 def _resolve(loc: tuple[str | int, ...], data: Any) -> tuple[YamlPath, tuple[str | int, ...]]:
@@ -126,6 +167,8 @@ def _problem(name: str, positions: PositionMap, data: Any, error: Any) -> SpecPr
         if kind == "union_tag_invalid":
             expected = str(ctx.get("expected_tags", "")).replace("'", "")
             message = f"{discriminator} '{ctx.get('tag')}' is not one of: {expected}"
+            if ctx.get("tag") in UNSUPPORTED_RECEIVERS:
+                message += f"; {UNSUPPORTED_RECEIVERS[str(ctx.get('tag'))]}"
         else:
             message = f"missing required key '{discriminator}'"
     else:
@@ -163,13 +206,14 @@ def unknown_key_message(path: YamlPath) -> str:
     parent = _key_pattern(path[:-1])
     keys = _spec_keys()
     siblings = sorted({k for p, k in keys if p == parent})
-    close = difflib.get_close_matches(key, siblings, n=1)
-    if close:
-        return f"unknown key '{key}'; did you mean '{close[0]}'?"
+    # A key the spec has elsewhere is misplaced, not misspelled (top-level 'targets' is no typo of 'alerts').
     homes = sorted({p for p, k in keys if k == key})
     if homes:
         where = ", ".join(h or "the top level" for h in homes)
         return f"'{key}' is not allowed here; it belongs under {where}"
+    suggestion = did_you_mean(key, siblings)
+    if suggestion:
+        return f"unknown key '{key}'{suggestion}"
     return "unknown key '" + key + "'; see `obstack schema` or docs/spec-reference.md for the keys allowed here"
 
 

@@ -23,6 +23,7 @@ from .base import (
     Target,
     UrlPath,
 )
+from .alert_overrides import AlertOverride
 from .deploy import DeploySettings
 from .exporter import Exporter
 from .grafana import GrafanaSettings
@@ -74,7 +75,15 @@ class PrometheusSettings(StrictModel):
     target_versions: TargetVersions = Field(default_factory=TargetVersions)
     extra_rule_files: list[str] = Field(
         default_factory=list,
-        description="Hand-written rule files (paths relative to the spec) that `obstack validate` lints with the generated ones.",
+        description="Rule files of your own (paths relative to the spec), copied into prometheus/rules/ under their "
+                    "file name: Prometheus loads them, `obstack validate` lints them and runs promtool on them. A name "
+                    "of a generated file (services.yml, ...) is refused.",
+    )
+    extra_rule_tests: list[str] = Field(
+        default_factory=list,
+        description="promtool test files of your own rule files (paths relative to the spec), copied into "
+                    "prometheus/tests/ and run by `obstack validate`; their rule_files are named by file name "
+                    "(e.g. orders.yml) and point at the copies.",
     )
 
 
@@ -137,6 +146,18 @@ class RequestMetrics(StrictModel):
         """The lowest bucket bound at or above ``seconds``: where a latency threshold between two
         bounds is compared (p95 above it is certain; inside a bucket it is interpolated)."""
         return min((b for b in self.buckets if b >= seconds - 1e-9), default=None)
+
+
+class AppMetric(StrictModel):
+    """A metric of the service's own (beyond its request metrics), which rules and dashboards may select."""
+
+    name: MetricName = Field(description="Metric name as the service exposes it, e.g. orders_created_total.")
+    type: Literal["counter", "gauge", "histogram"] = Field(
+        description="counter, gauge or histogram (whose _bucket, _count and _sum series are declared with it).")
+    labels: list[LabelName] = Field(
+        default_factory=list,
+        description="Labels the service puts on it (job, instance, service and team are added by the scrape).")
+    help: str = Field("", description="What it counts or measures (shown in lint messages).")
 
 
 class Slo(StrictModel):
@@ -210,6 +231,10 @@ class Service(StrictModel):
                     "resident memory exceeds it; WorkerMemoryNearRestart warns at 90% (null: no such limit).",
     )
     pm2: Pm2Cluster | None = Field(None, description="PM2 cluster mode: how its workers are scraped (null: not PM2).")
+    metrics: list[AppMetric] = Field(
+        default_factory=list,
+        description="The service's own metrics, declared for the rule and dashboard lints (which refuse metrics "
+                    "nobody declares), e.g. {name: orders_created_total, type: counter, labels: [payment_method]}.")
     slos: list[Slo] = Field(default_factory=_plan_slos, description="Service level objectives (default: the plan's three).")
     thresholds: ServiceThresholds = Field(default_factory=ServiceThresholds)
     depends_on: list[Name] = Field(default_factory=list, description="Services, datastores and queues it needs.")
@@ -313,6 +338,14 @@ class Host(StrictModel):
     team: Name = Field(description="Team owning the hosts (default: the spec's team).")
     thresholds: HostThresholds = Field(default_factory=HostThresholds)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_empty_targets(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("node_exporter_targets") == []:
+            raise ValueError("an empty node_exporter_targets watches no host; "
+                             "set 'host: null' to turn host monitoring off")
+        return data
+
 
 def _plan_notifications() -> Notifications:
     return Notifications(
@@ -347,9 +380,20 @@ class Spec(StrictModel):
     services: list[Service] = Field(default_factory=list, description="Services scraped and alerted on.")
     datastores: list[Datastore] = Field(default_factory=list, description="Postgres and Redis instances probed.")
     queues: list[Queue] = Field(default_factory=list, description="Job queues probed.")
-    host: Host = Field(description="Host (node-exporter) targets and thresholds.")
+    host: Host | None = Field(
+        description="Host (node-exporter) targets and thresholds; null: no host monitoring (no node-exporter job, "
+                    "host alerts, NodeExporterDown or Host dashboard). Left out: node-exporter:9100 with the defaults.")
     exporter: Exporter = Field(default_factory=Exporter)
     notifications: Notifications = Field(default_factory=_plan_notifications)
+    alerts: dict[str, AlertOverride] = Field(
+        default_factory=dict,
+        description="Overrides of generated alerts by alert name (docs/alerts.md lists them): turn one off, change "
+                    "its severity, for, labels or annotations.",
+    )
+    alert_labels: dict[LabelName, str] = Field(
+        default_factory=dict,
+        description="Labels added to every generated alert (e.g. tier: backend); an alert's own labels cannot be replaced.",
+    )
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     logs: LogsSettings = Field(default_factory=LogsSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
@@ -379,12 +423,14 @@ class Spec(StrictModel):
     @property
     def stack_jobs(self) -> tuple[str, ...]:
         """Scrape jobs of the monitoring stack itself (services must not reuse them)."""
-        return (PROMETHEUS_JOB, ALERTMANAGER_JOB, self.host.job, EXPORTER_JOB)
+        host_jobs = (self.host.job,) if self.host is not None else ()
+        return (PROMETHEUS_JOB, ALERTMANAGER_JOB, *host_jobs, EXPORTER_JOB)
 
     @property
     def teams(self) -> list[str]:
         """Every team that owns something, in first-seen order."""
-        owners = [self.team, *(e.team for e in [*self.services, *self.datastores, *self.queues]), self.host.team]
+        hosts = [self.host.team] if self.host is not None else []
+        owners = [self.team, *(e.team for e in [*self.services, *self.datastores, *self.queues]), *hosts]
         return list(dict.fromkeys(owners))
 
 

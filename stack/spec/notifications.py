@@ -1,8 +1,12 @@
 """Notification receivers and routing. Secrets are only ever file paths Alertmanager reads.
 
 What Alertmanager 0.25 (the floor) can read from a file decides the shape: Slack's
-``api_url_file``, PagerDuty's ``routing_key_file``, e-mail's ``auth_password_file`` and,
-for webhooks (whose ``url_file`` only arrived later), a bearer token file.
+``api_url_file``, PagerDuty's ``routing_key_file``, e-mail's ``auth_password_file``, Opsgenie's
+and VictorOps' ``api_key_file``, Webex's bot token as an HTTP ``credentials_file`` and, for
+webhooks (whose ``url_file`` only arrived later), a bearer token file. SNS signs with AWS
+credentials from the environment, a profile or a role, never from the spec. Telegram, Discord
+and Pushover are refused: 0.25 reads their secrets (bot token, webhook URL, user key and token)
+only inline (``UNSUPPORTED_RECEIVERS``).
 """
 
 from __future__ import annotations
@@ -70,10 +74,51 @@ class EmailReceiver(_Receiver):
     require_tls: bool = Field(True, description="Refuse to send without STARTTLS.")
 
 
+class OpsgenieReceiver(_Receiver):
+    type: Literal["opsgenie"] = Field(description="Opsgenie alerts API.")
+    api_key_file: AbsolutePath = Field(description="File holding the Opsgenie API integration key (a secret).")
+    api_url: HttpUrl | None = Field(
+        None, description="Opsgenie API base URL, e.g. 'https://api.eu.opsgenie.com/' (null: Alertmanager's default).")
+    responder_team: str | None = Field(None, description="Opsgenie team the alert is assigned to (null: none).")
+
+
+class VictoropsReceiver(_Receiver):
+    type: Literal["victorops"] = Field(description="Splunk On-Call (VictorOps) REST endpoint.")
+    api_key_file: AbsolutePath = Field(description="File holding the VictorOps API key (a secret).")
+    routing_key: str = Field(description="Routing key of the team's escalation policy.")
+
+
+class WebexReceiver(_Receiver):
+    type: Literal["webex"] = Field(description="A message to a Webex room, sent by a bot.")
+    room_id: str = Field(description="Id of the room the bot posts to.")
+    bot_token_file: AbsolutePath = Field(description="File holding the bot's access token (a secret).")
+
+
+class SnsReceiver(_Receiver):
+    type: Literal["sns"] = Field(
+        description="An AWS SNS topic. Credentials come from Alertmanager's environment, profile or role_arn, "
+                    "never from the spec.")
+    topic_arn: str = Field(pattern=r"^arn:aws[a-z-]*:sns:", description="ARN of the topic to publish to.")
+    region: str = Field(description="AWS region of the topic, e.g. 'eu-west-1'.")
+    profile: str | None = Field(None, description="AWS shared-credentials profile to sign with (null: the default chain).")
+    role_arn: str | None = Field(None, description="IAM role to assume for publishing (null: none).")
+
+
 Receiver = Annotated[
-    Union[WebhookReceiver, SlackReceiver, PagerdutyReceiver, EmailReceiver],
+    Union[WebhookReceiver, SlackReceiver, PagerdutyReceiver, EmailReceiver, OpsgenieReceiver, VictoropsReceiver,
+          WebexReceiver, SnsReceiver],
     Field(discriminator="type"),
 ]
+
+# Receiver types of Alertmanager 0.25 whose secrets it reads only inline, which the spec never holds.
+UNSUPPORTED_RECEIVERS: dict[str, str] = {
+    "telegram": "Alertmanager 0.25 (the floor) reads the Telegram bot token only inline (no bot_token_file), and "
+                "the spec holds no secrets; use a webhook receiver to a relay, or another receiver type",
+    "discord": "Alertmanager 0.25 (the floor) reads the Discord webhook URL, a secret, only inline (no "
+               "webhook_url_file); use a webhook receiver to a relay, or another receiver type",
+    "pushover": "Alertmanager 0.25 (the floor) reads the Pushover user key and token only inline (no *_file); "
+                "use a webhook receiver to a relay, or another receiver type",
+}
 
 
 class Route(StrictModel):
@@ -103,7 +148,9 @@ class Notifications(StrictModel):
     """Receivers, routing by severity and team, and Alertmanager's grouping timers."""
 
     receivers: list[Receiver] = Field(
-        min_length=1, description="Where notifications go: webhook, slack, pagerduty or email."
+        min_length=1,
+        description="Where notifications go: webhook, slack, pagerduty, email, opsgenie, victorops, webex or sns "
+                    "(telegram, discord and pushover are refused: 0.25 reads their secrets only inline).",
     )
     routes: list[Route] = Field(default_factory=list, description="Routing by severity and team, first match wins.")
     default_receiver: Name | None = Field(

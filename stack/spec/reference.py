@@ -87,9 +87,10 @@ def spec_rows(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str, s
         key = field.alias or name
         path = f"{prefix}{key}"
         yield path, _type_name(field.annotation, field.metadata), _default(model, name, field), _describe(field)
-        is_list = typing.get_origin(field.annotation) in (list, tuple)
+        origin = typing.get_origin(field.annotation)
+        entry = f"{path}[]" if origin in (list, tuple) else f"{path}.<name>" if origin is dict else path
         for sub in _models_of(field.annotation):
-            nested.append((f"{path}[]" if is_list else path, sub))
+            nested.append((entry, sub))
     for path, sub in nested:
         variant = _variant(sub)
         yield from spec_rows(sub, f"{path}{variant}.")

@@ -169,7 +169,8 @@ def sample_template_data(rules: Sequence[AlertRule]) -> dict[str, Any]:
         })
     first = alerts[0]["labels"] if alerts else {}
     return {"receiver": "sample", "status": "firing", "alerts": alerts,
-            "groupLabels": {k: v for k, v in first.items() if k in ("alertname", "service", "queue", "datastore")},
+            "groupLabels": {k: v for k, v in first.items() if k in ("alertname", "service", "queue", "datastore")}
+            | {"environment": "production", "cluster": "eu-1"},  # external labels, grouped by
             "commonLabels": {k: first[k] for k in ("severity", "team") if k in first},
             "commonAnnotations": {}, "externalURL": "http://alertmanager:9093"}
 

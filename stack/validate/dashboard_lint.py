@@ -29,12 +29,10 @@ def _read(path: Path, shown: str, result: ValidatorResult, parse: Any) -> Any:
 
 
 def _rule_files(context: ValidationContext, result: ValidatorResult) -> dict[str, Any]:
-    """The rule files in the tree plus the spec's extra ones: their recording rules feed the catalog."""
+    """The rule files in the tree (your own among them): their recording rules feed the catalog."""
     files = {}
     for path in sorted((context.out / RULES_DIR).glob("*.yml")):
         files[path.relative_to(context.out).as_posix()] = _read(path, str(path), result, yaml.safe_load)
-    for extra in context.loaded.spec.prometheus.extra_rule_files:
-        files[extra] = _read(context.loaded.directory / extra, extra, result, yaml.safe_load)
     return {name: data for name, data in files.items() if isinstance(data, dict)}
 
 

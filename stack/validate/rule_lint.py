@@ -1,4 +1,4 @@
-"""The rule lint as a validator: generated rule files plus the spec's extra ones, against the metric catalog."""
+"""The rule lint as a validator: the tree's rule files (generated ones and your own copies), against the metric catalog."""
 
 from __future__ import annotations
 
@@ -15,14 +15,13 @@ NAME = "rule lint"
 
 
 def _read(path_text: str, context: ValidationContext, result: ValidatorResult) -> dict[str, Any] | None:
-    path = context.out / path_text if not path_text.startswith("extra:") else context.loaded.directory / path_text[6:]
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load((context.out / path_text).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
-        result.findings.append(Finding(NAME, "error", path_text.removeprefix("extra:"), "", f"cannot read: {error}"))
+        result.findings.append(Finding(NAME, "error", path_text, "", f"cannot read: {error}"))
         return None
     if not isinstance(data, dict):
-        result.findings.append(Finding(NAME, "error", path_text.removeprefix("extra:"), "", "not a rule file"))
+        result.findings.append(Finding(NAME, "error", path_text, "", "not a rule file"))
         return None
     return data
 
@@ -30,12 +29,11 @@ def _read(path_text: str, context: ValidationContext, result: ValidatorResult) -
 def rule_lint_validator(context: ValidationContext) -> ValidatorResult:
     result = ValidatorResult(NAME)
     names = [p.relative_to(context.out).as_posix() for p in sorted((context.out / RULES_DIR).glob("*.yml"))]
-    names += [f"extra:{p}" for p in context.loaded.spec.prometheus.extra_rule_files]
     files: dict[str, dict[str, Any]] = {}
     for name in names:
         data = _read(name, context, result)
         if data is not None:
-            files[name.removeprefix("extra:")] = data
+            files[name] = data
     spec = context.loaded.spec
     catalog = build_catalog(spec, files)
     result.findings += lint_rule_files(files, catalog, spec.prometheus.scrape_interval.seconds)

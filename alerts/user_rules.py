@@ -1,0 +1,43 @@
+"""Your own rule files and their promtool tests, copied into the generated tree.
+
+``prometheus.extra_rule_files`` go to ``prometheus/rules/<file name>`` (prometheus.yml loads
+``rules/*.yml``, so Prometheus, the rule lint and ``promtool check rules`` see them like the
+generated ones); ``prometheus.extra_rule_tests`` go to ``prometheus/tests/<file name>``, where the
+promtool validator runs them. A test names its rule files by file name (``orders.yml``, or a
+generated ``services.yml`` whose recording rules it reads): each is pointed at the copy in
+``../rules/``, so the same test runs beside your rule file and in the tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+
+from alerts.promtool_tests import TESTS_DIR
+from alerts.rule_files import RULES_DIR
+from stack.artifacts import Artifact, dump_yaml
+from stack.spec.model import Spec
+
+
+def _pointed_at_copies(test: Any) -> Any:
+    """The test file with each rule file named by its file name in ../rules/."""
+    if isinstance(test, dict) and isinstance(test.get("rule_files"), list):
+        return {**test, "rule_files": [f"../rules/{PurePosixPath(str(p)).name}" for p in test["rule_files"]]}
+    return test
+
+
+def user_rule_artifacts(spec: Spec, user_files: Sequence[tuple[str, str]]) -> list[Artifact]:
+    texts = dict(user_files)
+    artifacts = [Artifact(RULES_DIR / PurePosixPath(p).name, texts[p], "prometheus-rules")
+                 for p in spec.prometheus.extra_rule_files]
+    for path in spec.prometheus.extra_rule_tests:
+        try:
+            test = yaml.safe_load(texts[path])
+        except yaml.YAMLError:
+            test = None  # copied as written: promtool reports what is wrong with it
+        content = dump_yaml(_pointed_at_copies(test)) if isinstance(test, dict) else texts[path]
+        artifacts.append(Artifact(TESTS_DIR / PurePosixPath(path).name, content, "prometheus-tests"))
+    return artifacts

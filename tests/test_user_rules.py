@@ -1,0 +1,88 @@
+"""Your own metrics, rule files and their promtool tests (services[].metrics, prometheus.extra_rule_files,
+prometheus.extra_rule_tests): copied into the tree, linted against the catalog, run through promtool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stack.pipeline import generate
+from stack.spec.errors import SpecError
+from stack.spec.loader import LoadedSpec, load_spec_text
+from stack.validate.findings import ValidationContext
+from stack.validate.prometheus_tools import promtool_rules_validator, promtool_tests_validator
+from stack.validate.rule_lint import rule_lint_validator
+from tests.support.servers import require_binary
+
+SPECS = Path(__file__).parent / "specs"
+ORDERS = (SPECS / "orders.yaml").read_text()
+DECLARED = ("    metrics:                                    # its own metrics: what orders/orders.yml selects\n"
+            "      - {name: orders_created_total, type: counter, labels: [payment_method], help: Orders created.}\n")
+
+
+def load(text: str = ORDERS) -> LoadedSpec:
+    return load_spec_text(text, str(SPECS / "orders.yaml"))  # paths in it are relative to tests/specs
+
+
+def write(tmp_path: Path, loaded: LoadedSpec, keep=lambda path: True) -> ValidationContext:
+    artifacts = [a for a in generate(loaded) if keep(a.path.as_posix())]
+    for artifact in artifacts:
+        (tmp_path / artifact.path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / artifact.path).write_text(artifact.content)
+    return ValidationContext(tmp_path, loaded, artifacts)
+
+
+def own_and_services(path: str) -> bool:
+    """The user's rule file and test, and services.yml whose recording rule the test reads."""
+    return path in ("prometheus/rules/orders.yml", "prometheus/rules/services.yml", "prometheus/tests/orders.test.yml")
+
+
+def test_own_rule_file_and_test_are_copied_and_the_test_points_at_the_copies() -> None:
+    generated = {a.path.as_posix(): a.content for a in generate(load())}
+    assert "alert: OrdersStalled" in generated["prometheus/rules/orders.yml"]
+    test = yaml.safe_load(generated["prometheus/tests/orders.test.yml"])
+    assert test["rule_files"] == ["../rules/orders.yml", "../rules/services.yml"]
+    assert "rules/*.yml" in yaml.safe_load(generated["prometheus/prometheus.yml"])["rule_files"]
+    # Under Kubernetes, a PrometheusRule of its own beside the generated ones.
+    objects = list(yaml.safe_load_all(generated["kubernetes/prometheus-rules.yaml"]))
+    own = [o for o in objects if o["metadata"]["name"].endswith("-orders")]
+    assert [r["alert"] for o in own for g in o["spec"]["groups"] for r in g["rules"] if "alert" in r] == ["OrdersStalled"]
+
+
+def test_promtool_checks_the_copy_and_runs_its_test_and_a_broken_test_fails(tmp_path: Path) -> None:
+    require_binary("promtool", "prometheus")
+    context = write(tmp_path, load(), own_and_services)
+    checked, tested = promtool_rules_validator(context), promtool_tests_validator(context)
+    assert checked.status == "pass", [str(f) for f in checked.findings]
+    assert tested.status == "pass", [str(f) for f in tested.findings]
+    copy = tmp_path / "prometheus/tests/orders.test.yml"
+    copy.write_text(copy.read_text().replace("severity: warning", "severity: critical"))
+    assert promtool_tests_validator(context).failed  # the user's test really runs
+
+
+def test_a_declared_metric_joins_the_rule_lint_catalog_and_an_undeclared_one_does_not(tmp_path: Path) -> None:
+    result = rule_lint_validator(write(tmp_path / "declared", load()))
+    assert not [f for f in result.findings if f.severity == "error"], [str(f) for f in result.findings]
+    undeclared = rule_lint_validator(write(tmp_path / "undeclared", load(ORDERS.replace(DECLARED, ""))))
+    unknown = [f for f in undeclared.findings if "unknown-metric" in f.message]
+    assert unknown and all(f.file == "prometheus/rules/orders.yml" for f in unknown)
+    assert "orders_created_total" in unknown[0].message
+
+
+@pytest.mark.parametrize(("edit", "phrase"), [
+    ("extra_rule_files: [orders/orders.yml]", "'services.yml' has the name of a generated file"),
+    ("extra_rule_files: [orders/orders.yml]", "must be named *.yml"),
+    ("extra_rule_tests: [orders/orders.test.yml]", "must be named *.test.yml"),
+    ("extra_rule_files: [orders/orders.yml]", "cannot read orders/missing.yml (relative to the spec)"),
+], ids=["generated-name", "rule-suffix", "test-suffix", "missing"])
+def test_own_files_that_cannot_be_copied_are_refused_with_the_spec_line(edit: str, phrase: str) -> None:
+    replacement = {"'services.yml'": "extra_rule_files: [orders/services.yml]",
+                   "*.yml": "extra_rule_files: [orders/orders.yaml]",
+                   "*.test.yml": "extra_rule_tests: [orders/orders-test.yml]",
+                   "missing": "extra_rule_files: [orders/missing.yml]"}
+    new = next(value for key, value in replacement.items() if key in phrase)
+    with pytest.raises(SpecError) as raised:
+        load(ORDERS.replace(edit, new))
+    assert phrase in str(raised.value) and "prometheus.extra_rule_" in str(raised.value)
