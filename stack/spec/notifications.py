@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, Field
 
-from .base import AbsolutePath, HttpUrl, Name, StrictModel
+from .base import HttpUrl, Name, SecretFile, StrictModel
 from .values import Duration
 
 Severity = Literal["critical", "warning", "info"]
@@ -44,20 +44,20 @@ class _Receiver(StrictModel):
 class WebhookReceiver(_Receiver):
     type: Literal["webhook"] = Field(description="A webhook receiver (Alertmanager's webhook payload, version 4).")
     url: HttpUrl = Field(description="Where Alertmanager POSTs its webhook payload (no credentials in the URL).")
-    bearer_token_file: AbsolutePath | None = Field(
+    bearer_token_file: SecretFile | None = Field(
         None, description="File holding a bearer token sent as the Authorization header."
     )
 
 
 class SlackReceiver(_Receiver):
     type: Literal["slack"] = Field(description="A Slack incoming webhook.")
-    api_url_file: AbsolutePath = Field(description="File holding the Slack incoming-webhook URL (a secret).")
+    api_url_file: SecretFile = Field(description="File holding the Slack incoming-webhook URL (a secret).")
     channel: str = Field(description="Channel to post to, e.g. '#alerts'.")
 
 
 class PagerdutyReceiver(_Receiver):
     type: Literal["pagerduty"] = Field(description="PagerDuty Events API v2.")
-    routing_key_file: AbsolutePath = Field(description="File holding the Events API v2 routing key (a secret).")
+    routing_key_file: SecretFile = Field(description="File holding the Events API v2 routing key (a secret).")
 
 
 class EmailReceiver(_Receiver):
@@ -66,7 +66,7 @@ class EmailReceiver(_Receiver):
     from_: Email = Field(alias="from", description="Sender address.")
     smarthost: Annotated[str, AfterValidator(_smarthost)] = Field(description="SMTP server as host:port.")
     auth_username: str | None = Field(None, description="SMTP user, when the server needs one.")
-    auth_password_file: AbsolutePath | None = Field(None, description="File holding the SMTP password.")
+    auth_password_file: SecretFile | None = Field(None, description="File holding the SMTP password.")
     require_tls: bool = Field(True, description="Refuse to send without STARTTLS.")
 
 

@@ -103,6 +103,9 @@ class _Walker:
             self.stack[-1].current_key, self.stack[-1].expecting_key = "<complex key>", False
 
 
+# Deeper than any spec needs; far below where the parser or pydantic would recurse out of stack.
+MAX_DEPTH = 64
+
 _NODE_EVENTS = (yaml.ScalarEvent, yaml.AliasEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _END_EVENTS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
@@ -114,10 +117,21 @@ def parse_yaml(text: str) -> tuple[Any, PositionMap, list[YamlProblem]]:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, _NODE_EVENTS):
                 walker.node(event)
+                if len(walker.stack) > MAX_DEPTH:
+                    line = event.start_mark.line + 1
+                    return None, walker.positions, [YamlProblem(
+                        walker.current_path()[:8], line,
+                        f"nested more than {MAX_DEPTH} levels deep; a spec is a few levels of mappings and lists")]
             elif isinstance(event, _END_EVENTS):
                 walker.end()
     except yaml.MarkedYAMLError as error:
         return None, walker.positions, [_syntax_problem(error, walker.current_path())]
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow, e.g. NUL or another control character
+        line = text.count("\n", 0, error.position) + 1
+        return None, walker.positions, [YamlProblem(
+            walker.positions.path_at_line(line), line,
+            f"character U+{error.character:04X} is not allowed in YAML text; remove it (or write it as an escape "
+            "inside a double-quoted string)")]
     if walker.problems:
         return None, walker.positions, walker.problems
     try:
