@@ -21,6 +21,7 @@ from .base import StrictModel
 from .checks import cross_check
 from .errors import SpecError, SpecProblem, looks_secret
 from .model import Spec
+from .placeholders import placeholder_warnings
 from .reference import spec_rows
 from .text_safety import unsafe_text
 from .positions import PositionMap, YamlPath, parse_yaml
@@ -96,7 +97,9 @@ def load_spec_text(text: str, name: str) -> LoadedSpec:
     problems = [SpecProblem(name, positions.line_of(path), path, message) for path, message in cross_check(spec)]
     if problems:
         raise SpecError(problems)
-    return LoadedSpec(spec, name, text)
+    warnings = tuple(SpecProblem(name, positions.line_of(path), path, message)
+                     for path, message in placeholder_warnings(spec))
+    return LoadedSpec(spec, name, text, warnings)
 
 
 def _resolve(loc: tuple[str | int, ...], data: Any) -> tuple[YamlPath, tuple[str | int, ...]]:
