@@ -23,8 +23,8 @@ from .errors import SpecError, SpecProblem, looks_secret
 from .model import Spec
 from .placeholders import placeholder_warnings
 from .reference import spec_rows
-from .text_safety import unsafe_text
-from .positions import PositionMap, YamlPath, parse_yaml
+from .text_safety import MAX_VALUES, too_large, unsafe_text
+from .positions import PositionMap, YamlPath, parse_yaml, path_at_line
 
 DEFAULT_SPEC_NAME = "obstack:default.yaml"
 
@@ -74,7 +74,8 @@ def load_spec(path: Path | None = None) -> LoadedSpec:
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
         byte = raw[error.start]
-        raise SpecError([SpecProblem(name, line, (), f"byte 0x{byte:02X} is not UTF-8 text; save the file as UTF-8")]) from None
+        path = path_at_line(raw.decode("utf-8", errors="replace"), line)
+        raise SpecError([SpecProblem(name, line, path, f"byte 0x{byte:02X} is not UTF-8 text; save the file as UTF-8")]) from None
     return load_spec_text(text, name)
 
 
@@ -86,6 +87,9 @@ def load_spec_text(text: str, name: str) -> LoadedSpec:
         raise SpecError([SpecProblem(name, 1, (), "the spec is empty; start from `obstack init`")])
     if not isinstance(data, dict):
         raise SpecError([SpecProblem(name, 1, (), f"the spec must be a mapping of keys, not a {type(data).__name__}")])
+    if too_large(data):
+        raise SpecError([SpecProblem(name, 1, (), f"the spec expands to more than {MAX_VALUES:,} values (aliases of aliases "
+                                                  "multiply); write the entries out")])
     unsafe = [SpecProblem(name, positions.line_of(path), path, message) for path, message in unsafe_text(data)]
     if unsafe:
         raise SpecError(unsafe)
