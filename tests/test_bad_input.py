@@ -39,6 +39,7 @@ CASES: dict[str, tuple[int, str, str]] = {
     "line-separator.yaml": (2, "environment", "control character U+2028"),
     "kubernetes-label-newline.yaml": (4, "kubernetes.labels.release", "control character U+000A"),
     "external-label-newline.yaml": (4, "prometheus.external_labels.cluster", "control character U+000A"),
+    "kubernetes-label-value-space.yaml": (3, "kubernetes.labels", "is not a Kubernetes label value"),
     "key-with-newline.yaml": (4, "kubernetes.labels.rel\\nease", "the key contains control character U+000A"),
     # Regexes reach PromQL: RE2 only, escaped, and meaning what an error regex must mean.
     "regex-promql-injection.yaml": (6, "services[0].request_metrics.error_status_regex", "must match a server error"),

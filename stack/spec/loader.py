@@ -101,7 +101,8 @@ def load_spec_text(text: str, name: str) -> LoadedSpec:
     problems = [SpecProblem(name, positions.line_of(path), path, message) for path, message in cross_check(spec)]
     if problems:
         raise SpecError(problems)
-    warnings = tuple(SpecProblem(name, positions.line_of(path), path, message)
+    warnings = tuple(SpecProblem(name, positions.line_of(path), path,
+                                 message + ("" if path in positions.lines else " (left at its default)"))
                      for path, message in placeholder_warnings(spec))
     return LoadedSpec(spec, name, text, warnings)
 
