@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from alerts.prometheus_config import RULE_FILES_GLOB
+from stack.spec.errors import format_yaml_path
 from stack.validate.alertmanager_tools import (
     amtool_config_validator,
     amtool_routes_validator,
@@ -29,8 +31,6 @@ from stack.validate.prometheus_tools import (
     promtool_tests_validator,
 )
 from stack.validate.rule_lint import rule_lint_validator
-from alerts.prometheus_config import RULE_FILES_GLOB
-from stack.spec.errors import format_yaml_path
 from stack.writer import check_tree
 
 Validator = Callable[[ValidationContext], ValidatorResult]
