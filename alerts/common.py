@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
+from stack.spec.base import promql_string
 from stack.spec.model import Spec
 from stack.spec.values import Duration
 
@@ -48,14 +49,14 @@ def re2_literal(value: str) -> str:
 def promql_regex(values: Iterable[str]) -> str:
     """An anchored RE2 alternation matching exactly ``values``, escaped for a PromQL string
     (whose own escaping doubles every backslash)."""
-    return "|".join(re2_literal(value).replace("\\", "\\\\") for value in sorted(set(values)))
+    return promql_string("|".join(re2_literal(value) for value in sorted(set(values))))[1:-1]
 
 
 def matcher(label: str, values: Iterable[str]) -> str:
     """``label="a"`` for one value, ``label=~"a|b"`` for several."""
     values = sorted(set(values))
     if len(values) == 1:
-        return f'{label}="{values[0]}"'
+        return f"{label}={promql_string(values[0])}"
     return f'{label}=~"{promql_regex(values)}"'
 
 

@@ -15,6 +15,7 @@ from alerts.common import RuleContext, any_of, grouped, matcher, number, parenth
 from alerts.model import AlertInstance, AlertRule, OtherFiring, RecordingRule, RuleGroup, Scenario
 from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, some_down_rules
 from stack.metric_catalog import RESIDENT_MEMORY
+from stack.spec.base import promql_string
 from stack.spec.model import EXPORTER_JOB, RequestMetrics, Service
 from stack.spec.thresholds import LatencyLevels
 from stack.spec.values import Duration
@@ -55,7 +56,7 @@ def service_recording_rules(service: Service) -> list[RecordingRule]:
         RecordingRule(requests_rate_record(window), f"sum by (service, team) (rate({count}{{{job}}}[{window}]))", labels)
         for window in REQUEST_RATE_WINDOWS
     ]
-    errors = f'{metrics.status_label}=~"{metrics.error_status_regex}"'
+    errors = f'{metrics.status_label}=~{promql_string(metrics.error_status_regex)}'
     rules.append(
         RecordingRule(
             ERROR_RATIO_RECORD,

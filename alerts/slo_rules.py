@@ -22,6 +22,7 @@ from alerts.annotations import go_template
 from alerts.common import RuleContext, number, parenthesized
 from alerts.model import AlertInstance, AlertRule, BurnWindows, RecordingRule, RuleGroup, Scenario
 from alerts.service_rules import traffic_floor, traffic_guard
+from stack.spec.base import promql_string
 from stack.spec.model import Service, Slo
 from stack.spec.values import Duration
 
@@ -96,7 +97,7 @@ def _bad_events_expr(service: Service, slo: Slo, window: Duration, events: str) 
     metrics = service.request_metrics
     job = f'job="{service.job}"'
     if slo.kind == "errors":
-        errors = f'{metrics.status_label}=~"{metrics.error_status_regex}"'
+        errors = f'{metrics.status_label}=~{promql_string(metrics.error_status_regex)}'
         return f"sum by (service, team) (rate({metrics.request_counter}{{{job}, {errors}}}[{window}]))\nor\n0 * {events}"
     assert slo.threshold is not None
     good = f'le="{scenarios.le_text(slo.threshold.seconds)}"'

@@ -21,6 +21,7 @@ from dashboards.datasources import (
     Datasource,
 )
 from dashboards.links import DashboardId
+from stack.spec.base import promql_string
 from stack.spec.thresholds import Levels
 from stack.spec.values import Duration, Ratio
 
@@ -44,9 +45,7 @@ def selector(metric: str, *matchers: str) -> str:
     return f"{metric}{{{', '.join(matchers)}}}" if matchers else metric
 
 
-def quoted(value: str) -> str:
-    """A PromQL string literal (spec names may hold characters PromQL escapes)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+quoted = promql_string  # a PromQL string literal (spec names may hold characters PromQL escapes)
 
 
 def prom(expr: str, legend: str = "", ref: str = "A", *, instant: bool = False, table: bool = False) -> G.Target:

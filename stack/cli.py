@@ -24,7 +24,7 @@ from stack.validate.checks import run_validators, select_by_name
 from stack.validate.findings import ValidationContext, ValidatorResult
 from stack.validate.mutation import BaselineFailed, ChangesUnknown, changed_rule_files, report_lines, run_mutants
 from stack.validate.tools import ToolMissing
-from stack.writer import OutputError, WriteReport, check_tree, write_tree
+from stack.writer import MANIFEST_NAME, OutputError, WriteReport, check_tree, write_tree
 
 EXIT_FAILED = 1  # the stack is not as it should be (drift, a failed validator)
 EXIT_BAD_INPUT = 2  # the user's input cannot be used
@@ -54,10 +54,12 @@ def _fail(lines: list[str], code: int) -> None:
     raise typer.Exit(code)
 
 
-def _load(spec: Path | None) -> LoadedSpec:
+def _load(spec: Path | None, json_output: bool = False) -> LoadedSpec:
     try:
         return load_spec(spec)
     except SpecError as error:
+        if json_output:  # CI reading stdout gets a document, not nothing
+            print(json.dumps({"ok": False, "error": "bad spec", "problems": [str(p) for p in error.problems]}, indent=2))
         _fail([str(p) for p in error.problems], EXIT_BAD_INPUT)
         raise AssertionError("unreachable")  # _fail always exits
 
@@ -82,9 +84,15 @@ def generate(spec: SpecOption = None, out: OutOption = Path("build"), check: Ann
     bool, typer.Option("--check", help="Write nothing; exit 1 listing files that differ from the spec (CI drift check).")
 ] = False, force: Annotated[
     bool, typer.Option("--force", help="Replace files in --out that obstack did not write.")
+] = False, strict: Annotated[
+    bool, typer.Option("--strict", help="Treat spec warnings (placeholder links) as errors: exit 2, write nothing.")
 ] = False) -> None:
     """Generate every artifact of the spec into --out (atomic, deterministic, stale files removed)."""
     loaded = _load(spec)
+    for warning in loaded.warnings:
+        print(f"{warning} (refused: --strict)" if strict else f"warning: {warning}", file=sys.stderr)
+    if strict and loaded.warnings:
+        raise typer.Exit(EXIT_BAD_INPUT)
     artifacts = generate_artifacts(loaded)
     try:
         if check:
@@ -137,7 +145,12 @@ def validate(
         validators = select_by_name(only or [], skip or [])
     except ValueError as error:
         _fail([str(error)], EXIT_BAD_INPUT)
-    loaded = _load(spec)
+    loaded = _load(spec, json_output=output == "json")
+    if not (out / MANIFEST_NAME).is_file():
+        message = f"{out}: no generated tree (no {MANIFEST_NAME}); run `obstack generate --out {out}` first"
+        if output == "json":
+            print(json.dumps({"ok": False, "error": message}, indent=2))
+        _fail([message], EXIT_FAILED)
     try:
         context = ValidationContext(out, loaded, generate_artifacts(loaded))
         results = run_validators(context, validators)
@@ -351,12 +364,14 @@ def drill(
     alertmanager: Annotated[Optional[str], typer.Option("--alertmanager", help="Alertmanager URL. Default: deploy.alertmanager.url.")] = None,
     receiver_url: Annotated[str, typer.Option("--receiver", help="URL of the `obstack receiver` the webhooks reach.")] = "http://127.0.0.1:9095",
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds to wait for each route. Default: group_wait + 30.")] = None,
+    allow_real_receivers: Annotated[bool, typer.Option(
+        "--allow-real-receivers", help="Also drill routes to PagerDuty, Slack or e-mail receivers (they notify people).")] = False,
 ) -> None:
     """Send a synthetic alert down every route, wait until each reaches its receiver, resolve; exit 1 if one does not."""
     from stack.deploy.errors import DeployError
     from stack.deploy.http import HttpClient
     from stack.deploy.targets import deploy_settings, http_settings
-    from stack.drill import drill_cases, new_run_id, run_drill
+    from stack.drill import drill_cases, new_run_id, real_receivers, run_drill
 
     loaded = _load(spec)
     settings = deploy_settings(loaded.spec)
@@ -365,6 +380,11 @@ def drill(
         _fail(["no Alertmanager to drill: give --alertmanager URL (or deploy.alertmanager.url in the spec)"], EXIT_BAD_INPUT)
     wait = timeout if timeout is not None else loaded.spec.notifications.group_wait.seconds + 30
     cases, problems = drill_cases(loaded.spec, new_run_id())
+    real = real_receivers(loaded.spec, cases)
+    if real and not allow_real_receivers:
+        _fail([f"{loaded.name}: notifications.receivers: drill would send synthetic alerts to {', '.join(real)}, "
+               "which notify people; drill a spec whose receivers are webhooks, or pass --allow-real-receivers"],
+              EXIT_BAD_INPUT)
     http = http_settings(settings)
     try:
         with Console(stderr=True).status(f"drill: {len(cases)} routes, waiting up to {wait:g}s"):

@@ -89,6 +89,14 @@ def drill_cases(spec: Spec, run_id: str) -> tuple[list[DrillCase], list[str]]:
     return cases, unreachable
 
 
+def real_receivers(spec: Spec, cases: list[DrillCase]) -> list[str]:
+    """Receivers of the drilled routes that reach people or paid services (anything but a webhook):
+    a synthetic critical alert sent there pages someone."""
+    kinds = {receiver.name: receiver.type for receiver in spec.notifications.receivers}
+    return sorted({f"{case.receiver} ({kinds[case.receiver]})" for case in cases
+                   if kinds.get(case.receiver, "webhook") != "webhook"})
+
+
 def _alert(case: DrillCase, starts: datetime, ends: datetime) -> dict[str, Any]:
     return {"labels": case.labels, "startsAt": starts.isoformat(), "endsAt": ends.isoformat(),
             "annotations": {"summary": "obstack drill: a synthetic alert testing the notification path; no action needed.",

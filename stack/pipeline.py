@@ -81,4 +81,4 @@ def generate(
         base = list(artifacts.values())
         for derive in derived:
             add(derive(loaded.spec, base))
-        return [with_header(artifacts[key], loaded.name) for key in sorted(artifacts)]
+        return [with_header(artifacts[key], loaded.header_name) for key in sorted(artifacts)]

@@ -54,6 +54,19 @@ def read_manifest(out: Path) -> dict[str, str]:
 def _check_out_dir(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: --out must be a directory, but it is a file")
+    existing = next((parent for parent in out.absolute().parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise OutputError(f"{out}: --out cannot be created: {existing} is a file, not a directory; choose another --out")
+
+
+def _writable(out: Path) -> None:
+    """Create ``out`` or fail with one line before anything else is written (e.g. under /proc)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".obstack-probe.", delete=True)
+        probe.close()
+    except OSError as error:
+        raise OutputError(f"{out}: --out is not writable ({error.strerror}); choose another --out") from None
 
 
 def _atomic_write(path: Path, content: str) -> None:
@@ -91,6 +104,14 @@ def write_tree(out: Path, artifacts: list[Artifact], force: bool = False, prune:
         raise OutputError(
             f"{out / foreign[0]} exists and was not written by obstack; move it away or pass --force to replace it"
         )
+    _writable(out)
+    try:
+        return _write(out, wanted, previous, prune)
+    except OSError as error:
+        raise OutputError(f"{error.filename or out}: cannot write ({error.strerror}); choose another --out") from None
+
+
+def _write(out: Path, wanted: dict[str, Artifact], previous: dict[str, str], prune: bool) -> WriteReport:
     report = WriteReport()
     for relative, artifact in wanted.items():
         target = out / relative

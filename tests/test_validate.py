@@ -82,7 +82,24 @@ def test_a_missing_promtool_is_reported_with_its_package_never_passed(generated:
 def test_validating_a_tree_that_was_never_generated_fails(tmp_path: Path) -> None:
     result = obstack("validate", "--out", str(tmp_path / "nothing"))
     assert result.returncode == 1
-    assert "obstack generate" in result.stdout.replace("\n", " ").replace("│", " ")
+    assert result.stderr.splitlines() == [
+        f"{tmp_path / 'nothing'}: no generated tree (no .obstack-manifest.json); "
+        f"run `obstack generate --out {tmp_path / 'nothing'}` first"]
+    # Also when only a validator that would find nothing to check is asked for.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    only = obstack("validate", "--out", str(empty), "--only", "promtool test rules")
+    assert only.returncode == 1 and "no generated tree" in only.stderr
+
+
+def test_validate_json_with_a_bad_spec_prints_a_json_document(tmp_path: Path) -> None:
+    spec = tmp_path / "stack.yaml"
+    spec.write_text("project: x\nprometheus: {scrape_interval: soon}\n")
+    result = obstack("validate", "--spec", str(spec), "--out", str(tmp_path), "--format", "json")
+    assert result.returncode == 2
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    assert [p.split(": ")[1] for p in document["problems"]] == ["prometheus.scrape_interval"]
 
 
 def test_validate_with_a_bad_spec_exits_2(tmp_path: Path) -> None:

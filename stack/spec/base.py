@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+import re._parser as sre_parser  # type: ignore[import-not-found]  # the stdlib's regex parser (3.11+)
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlsplit
 from typing import Annotated, Any, ClassVar
 
+import promql_parser
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
@@ -77,10 +80,28 @@ def _target(value: str) -> str:
     return value
 
 
+# Query parameters that carry a credential (webhook tokens, signed URLs, API keys).
+_CREDENTIAL_PARAM_RE = re.compile(
+    r"(token|secret|passw(or)?d|pwd|api[_-]?key|apikey|access[_-]?key|auth|sig(nature)?|credential|session|^key$|^code$)",
+    re.IGNORECASE,
+)
+_CREDENTIALS_HINT = ("they would be copied into generated files; keep the secret in a file and use the key's "
+                     "*_file alternative (a webhook's bearer_token_file, a Slack receiver's api_url_file)")
+
+
 def _http_url(value: str) -> str:
-    if "@" in urlsplit(value).netloc:
-        # Never echo the value: the user part of a URL is a credential.
-        raise ValueError("must not carry credentials in the URL (they would leak into generated files)")
+    try:
+        parts = urlsplit(value)
+        parameters = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    except ValueError:
+        raise ValueError("is not an http(s) URL (it does not parse)") from None
+    # Never echo the value: the user part of a URL and a token parameter are credentials.
+    if "@" in parts.netloc:
+        raise ValueError(f"must not carry credentials in the URL (user:password@); {_CREDENTIALS_HINT}")
+    secret_parameter = next((name for name in parameters if _CREDENTIAL_PARAM_RE.search(name)), None)
+    if secret_parameter is not None:
+        raise ValueError(f"must not carry credentials in the URL (query parameter '{secret_parameter}' looks like "
+                         f"one; the URL is not shown); {_CREDENTIALS_HINT}")
     if not _HTTP_URL_RE.match(value):
         raise ValueError(f"'{value}' is not an http(s) URL")
     return value
@@ -90,6 +111,60 @@ def _absolute_path(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError(f"'{value}' must be an absolute path (it is read inside the container or host)")
     return value
+
+
+def _secret_file(value: str) -> str:
+    if not value.startswith("/") or any(char.isspace() for char in value) or "://" in value:
+        # Never echo the value: people paste the secret itself where its file belongs.
+        raise ValueError("must be an absolute path to a file holding the secret, e.g. /run/secrets/name; "
+                         "the value given is not one and is not shown (it may be the secret itself)")
+    return value
+
+
+# Perl constructs Python's re has and RE2 (Go's regexp, which Prometheus uses) has not.
+_NOT_RE2 = {
+    "ASSERT": "a lookaround ((?=...), (?<=...))",
+    "ASSERT_NOT": "a lookaround ((?!...), (?<!...))",
+    "GROUPREF": "a backreference (\\1, (?P=name))",
+    "GROUPREF_EXISTS": "a conditional group ((?(1)...))",
+    "ATOMIC_GROUP": "an atomic group ((?>...))",
+    "POSSESSIVE_REPEAT": "a possessive quantifier (*+, ++, ?+)",
+}
+
+
+def _opcodes(parsed: Any) -> Iterator[str]:
+    for opcode, argument in parsed:
+        yield str(opcode)
+        for part in argument if isinstance(argument, (tuple, list)) else ():
+            if isinstance(part, sre_parser.SubPattern):
+                yield from _opcodes(part)
+            elif isinstance(part, list):  # BRANCH: (None, [alternatives])
+                for alternative in part:
+                    if isinstance(alternative, sre_parser.SubPattern):
+                        yield from _opcodes(alternative)
+
+
+def _re2_regex(value: str) -> str:
+    """A regex Prometheus can use: it parses, and has nothing RE2 lacks."""
+    try:
+        parsed = sre_parser.parse(value)
+    except re.error as error:
+        raise ValueError(f"'{value}' is not a valid regex: {error.msg} at position {error.pos}") from None
+    unsupported = next((_NOT_RE2[code] for code in _opcodes(parsed) if code in _NOT_RE2), None)
+    if unsupported is None:
+        try:  # promql-parser compiles matcher regexes with Rust's regex crate, RE2's syntax
+            promql_parser.parse(f"up{{x=~{promql_string(value)}}}")
+        except ValueError:
+            unsupported = "syntax Go's regexp does not accept"
+    if unsupported is not None:
+        raise ValueError(f"'{value}' uses {unsupported}; Prometheus regexes are RE2 (Go's regexp): rewrite it "
+                         "without it, e.g. '5..' or '5[0-9][0-9]'")
+    return value
+
+
+def promql_string(value: str) -> str:
+    """``value`` as a PromQL double-quoted string literal (backslash and quote escaped)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _url_path(value: str) -> str:
@@ -105,6 +180,8 @@ MetricName = Annotated[str, AfterValidator(_metric_name)]
 EnvVarName = Annotated[str, AfterValidator(_env_name)]
 Target = Annotated[str, AfterValidator(_target)]
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
+SecretFile = Annotated[str, AfterValidator(_secret_file)]
+Re2Regex = Annotated[str, AfterValidator(_re2_regex)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 UrlPath = Annotated[str, AfterValidator(_url_path)]
 NonEmptyTargets = Annotated[list[Target], Field(min_length=1)]

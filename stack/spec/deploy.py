@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import HttpUrl, StrictModel
+from .base import HttpUrl, SecretFile, StrictModel
 from .values import Duration
 
 
@@ -34,7 +34,7 @@ class GrafanaDeploy(StrictModel):
     """The Grafana that receives the generated dashboards and datasources."""
 
     url: HttpUrl | None = Field(None, description="Grafana base URL for the HTTP API.")
-    token_file: str | None = Field(
+    token_file: SecretFile | None = Field(
         None, description="File holding a Grafana service-account token (else the GRAFANA_TOKEN environment variable)."
     )
 

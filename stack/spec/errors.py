@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,7 +40,13 @@ class SpecProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {format_yaml_path(self.path)}: {self.message}"
+        return one_line(f"{self.file}:{self.line}: {format_yaml_path(self.path)}: {self.message}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (a newline in a key or a file name) shown as escapes."""
+    return "".join(char.encode("unicode_escape").decode("ascii") if unicodedata.category(char) in ("Cc", "Zl", "Zp")
+                   else char for char in text)
 
 
 class SpecError(Exception):

@@ -21,8 +21,10 @@ from .checks import cross_check
 from .errors import SpecError, SpecProblem, did_you_mean, looks_secret
 from .model import Spec
 from .notifications import UNSUPPORTED_RECEIVERS
+from .placeholders import placeholder_warnings
 from .reference import spec_rows
-from .positions import PositionMap, YamlPath, parse_yaml
+from .text_safety import MAX_VALUES, too_large, unsafe_text
+from .positions import PositionMap, YamlPath, parse_yaml, path_at_line
 
 DEFAULT_SPEC_NAME = "obstack:default.yaml"
 
@@ -30,10 +32,17 @@ DEFAULT_SPEC_NAME = "obstack:default.yaml"
 @dataclass(frozen=True)
 class LoadedSpec:
     spec: Spec
-    name: str  # how the spec is named in messages and generated headers
+    name: str  # how the spec is named in messages: the path as given
     text: str
     # (path relative to the spec, text) of each of your own rule, test and dashboard files, read at load time.
     user_files: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[SpecProblem, ...] = ()  # usable, but probably not what is meant (placeholders)
+
+    @property
+    def header_name(self) -> str:
+        """How generated headers name the spec: its file name alone, so the same spec generates the
+        same bytes however its path is typed (``stack.yaml``, ``./stack.yaml``, an absolute path)."""
+        return self.name if self.name == DEFAULT_SPEC_NAME else Path(self.name).name
 
     @property
     def directory(self) -> Path:
@@ -62,13 +71,18 @@ def load_spec(path: Path | None = None) -> LoadedSpec:
     if path.is_dir():
         raise SpecError([SpecProblem(name, 1, (), "is a directory; pass the spec file, e.g. stack.yaml")])
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise SpecError([SpecProblem(name, 1, (), "file not found; create one with `obstack init`")]) from None
-    except UnicodeDecodeError:
-        raise SpecError([SpecProblem(name, 1, (), "is not UTF-8 text")]) from None
     except OSError as error:
         raise SpecError([SpecProblem(name, 1, (), f"cannot read: {error.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        byte = raw[error.start]
+        path = path_at_line(raw.decode("utf-8", errors="replace"), line)
+        raise SpecError([SpecProblem(name, line, path, f"byte 0x{byte:02X} is not UTF-8 text; save the file as UTF-8")]) from None
     return load_spec_text(text, name)
 
 
@@ -80,6 +94,12 @@ def load_spec_text(text: str, name: str) -> LoadedSpec:
         raise SpecError([SpecProblem(name, 1, (), "the spec is empty; start from `obstack init`")])
     if not isinstance(data, dict):
         raise SpecError([SpecProblem(name, 1, (), f"the spec must be a mapping of keys, not a {type(data).__name__}")])
+    if too_large(data):
+        raise SpecError([SpecProblem(name, 1, (), f"the spec expands to more than {MAX_VALUES:,} values (aliases of aliases "
+                                                  "multiply); write the entries out")])
+    unsafe = [SpecProblem(name, positions.line_of(path), path, message) for path, message in unsafe_text(data)]
+    if unsafe:
+        raise SpecError(unsafe)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as error:
@@ -88,7 +108,10 @@ def load_spec_text(text: str, name: str) -> LoadedSpec:
     problems = [SpecProblem(name, positions.line_of(path), path, message) for path, message in cross_check(spec)]
     if problems:
         raise SpecError(problems)
-    return LoadedSpec(spec, name, text, _user_files(spec, name, positions))
+    warnings = tuple(SpecProblem(name, positions.line_of(path), path,
+                                 message + ("" if path in positions.lines else " (left at its default)"))
+                     for path, message in placeholder_warnings(spec))
+    return LoadedSpec(spec, name, text, _user_files(spec, name, positions), warnings)
 
 
 def _user_files(spec: Spec, name: str, positions: PositionMap) -> tuple[tuple[str, str], ...]:

@@ -6,12 +6,12 @@ in ``checks.py`` so that each problem can point at the exact YAML path.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, PositiveFloat, model_validator
+from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
 
 from .base import (
-    AbsolutePath,
     HttpUrl,
     EnvVarName,
     LabelName,
@@ -19,6 +19,8 @@ from .base import (
     Name,
     NonEmptyTargets,
     QueueName,
+    Re2Regex,
+    SecretFile,
     StrictModel,
     Target,
     UrlPath,
@@ -108,7 +110,7 @@ class RequestMetrics(StrictModel):
     status_label: LabelName = Field(description="Label holding the HTTP status (default: the preset's).")
     status_format: StatusFormat = Field(
         description="How the status label spells a status: code ('503') or class ('5xx') (default: the preset's).")
-    error_status_regex: str = Field(
+    error_status_regex: Re2Regex = Field(
         description="Statuses that count as errors, a regex on status_label (default: 5.. for codes, 5xx for classes).")
     buckets: tuple[PositiveFloat, ...] = Field(
         min_length=1, description="The histogram's bucket bounds in seconds, its le values (default: the preset's).")
@@ -117,6 +119,20 @@ class RequestMetrics(StrictModel):
     @classmethod
     def _preset_defaults(cls, data: Any) -> Any:
         return fill_from_preset(data)
+
+    @field_validator("error_status_regex")
+    @classmethod
+    def _counts_server_errors(cls, regex: str, info: ValidationInfo) -> str:
+        """The regex must count a server error and not a success (Prometheus anchors it at both ends),
+        else every error rule reads zero: a pasted matcher such as '5..", method="GET' counts nothing."""
+        status_format = info.data.get("status_format")
+        if status_format is None:
+            return regex
+        error, ok = STATUS_EXAMPLES[status_format]["error"], STATUS_EXAMPLES[status_format]["ok"]
+        if not re.fullmatch(regex, error) or re.fullmatch(regex, ok):
+            raise ValueError(f"'{regex}' must match a server error such as '{error}' and not a success such as "
+                             f"'{ok}' (it is matched against the whole {status_format} in the status label)")
+        return regex
 
     @property
     def request_counter(self) -> str:
@@ -266,7 +282,7 @@ class PostgresDatastore(_Datastore):
     kind: Literal["postgres"] = Field(description="A PostgreSQL server.")
     role: Literal["primary", "replica"] = Field("primary", description="A replica gets replication-lag alerts.")
     dsn_env: EnvVarName | None = Field(None, description="Environment variable holding the connection string.")
-    dsn_file: AbsolutePath | None = Field(None, description="File holding the connection string.")
+    dsn_file: SecretFile | None = Field(None, description="File holding the connection string.")
 
     @model_validator(mode="after")
     def _one_source(self) -> PostgresDatastore:
@@ -277,7 +293,7 @@ class PostgresDatastore(_Datastore):
 class RedisDatastore(_Datastore):
     kind: Literal["redis"] = Field(description="A Redis server.")
     url_env: EnvVarName | None = Field(None, description="Environment variable holding the redis:// URL.")
-    url_file: AbsolutePath | None = Field(None, description="File holding the redis:// URL.")
+    url_file: SecretFile | None = Field(None, description="File holding the redis:// URL.")
 
     @model_validator(mode="after")
     def _one_source(self) -> RedisDatastore:

@@ -16,7 +16,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, Field
 
-from .base import AbsolutePath, HttpUrl, Name, StrictModel
+from .base import HttpUrl, Name, SecretFile, StrictModel
 from .values import Duration
 
 Severity = Literal["critical", "warning", "info"]
@@ -48,20 +48,20 @@ class _Receiver(StrictModel):
 class WebhookReceiver(_Receiver):
     type: Literal["webhook"] = Field(description="A webhook receiver (Alertmanager's webhook payload, version 4).")
     url: HttpUrl = Field(description="Where Alertmanager POSTs its webhook payload (no credentials in the URL).")
-    bearer_token_file: AbsolutePath | None = Field(
+    bearer_token_file: SecretFile | None = Field(
         None, description="File holding a bearer token sent as the Authorization header."
     )
 
 
 class SlackReceiver(_Receiver):
     type: Literal["slack"] = Field(description="A Slack incoming webhook.")
-    api_url_file: AbsolutePath = Field(description="File holding the Slack incoming-webhook URL (a secret).")
+    api_url_file: SecretFile = Field(description="File holding the Slack incoming-webhook URL (a secret).")
     channel: str = Field(description="Channel to post to, e.g. '#alerts'.")
 
 
 class PagerdutyReceiver(_Receiver):
     type: Literal["pagerduty"] = Field(description="PagerDuty Events API v2.")
-    routing_key_file: AbsolutePath = Field(description="File holding the Events API v2 routing key (a secret).")
+    routing_key_file: SecretFile = Field(description="File holding the Events API v2 routing key (a secret).")
 
 
 class EmailReceiver(_Receiver):
@@ -70,13 +70,13 @@ class EmailReceiver(_Receiver):
     from_: Email = Field(alias="from", description="Sender address.")
     smarthost: Annotated[str, AfterValidator(_smarthost)] = Field(description="SMTP server as host:port.")
     auth_username: str | None = Field(None, description="SMTP user, when the server needs one.")
-    auth_password_file: AbsolutePath | None = Field(None, description="File holding the SMTP password.")
+    auth_password_file: SecretFile | None = Field(None, description="File holding the SMTP password.")
     require_tls: bool = Field(True, description="Refuse to send without STARTTLS.")
 
 
 class OpsgenieReceiver(_Receiver):
     type: Literal["opsgenie"] = Field(description="Opsgenie alerts API.")
-    api_key_file: AbsolutePath = Field(description="File holding the Opsgenie API integration key (a secret).")
+    api_key_file: SecretFile = Field(description="File holding the Opsgenie API integration key (a secret).")
     api_url: HttpUrl | None = Field(
         None, description="Opsgenie API base URL, e.g. 'https://api.eu.opsgenie.com/' (null: Alertmanager's default).")
     responder_team: str | None = Field(None, description="Opsgenie team the alert is assigned to (null: none).")
@@ -84,14 +84,14 @@ class OpsgenieReceiver(_Receiver):
 
 class VictoropsReceiver(_Receiver):
     type: Literal["victorops"] = Field(description="Splunk On-Call (VictorOps) REST endpoint.")
-    api_key_file: AbsolutePath = Field(description="File holding the VictorOps API key (a secret).")
+    api_key_file: SecretFile = Field(description="File holding the VictorOps API key (a secret).")
     routing_key: str = Field(description="Routing key of the team's escalation policy.")
 
 
 class WebexReceiver(_Receiver):
     type: Literal["webex"] = Field(description="A message to a Webex room, sent by a bot.")
     room_id: str = Field(description="Id of the room the bot posts to.")
-    bot_token_file: AbsolutePath = Field(description="File holding the bot's access token (a secret).")
+    bot_token_file: SecretFile = Field(description="File holding the bot's access token (a secret).")
 
 
 class SnsReceiver(_Receiver):

@@ -117,6 +117,24 @@ class ComposeSettings(StrictModel):
     )
 
 
+# Kubernetes' label syntax (apimachinery validation: IsQualifiedName, IsValidLabelValue).
+_KUBE_LABEL_NAME_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$")
+_KUBE_LABEL_PREFIX_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_KUBE_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+
+
+def _kube_labels(labels: dict[str, str]) -> dict[str, str]:
+    for key, value in labels.items():
+        prefix, _, name = key.rpartition("/")
+        if not _KUBE_LABEL_NAME_RE.match(name) or (prefix and (len(prefix) > 253 or not _KUBE_LABEL_PREFIX_RE.match(prefix))):
+            raise ValueError(f"'{key}' is not a Kubernetes label key: [prefix/]name, the name 1-63 letters, digits, "
+                             "'-', '_' or '.', starting and ending with a letter or digit")
+        if not _KUBE_LABEL_VALUE_RE.match(value):
+            raise ValueError(f"'{value}' (label {key}) is not a Kubernetes label value: at most 63 letters, digits, "
+                             "'-', '_' or '.', starting and ending with a letter or digit")
+    return labels
+
+
 def _plan_labels() -> dict[str, str]:
     return {"release": "kube-prometheus-stack"}
 
@@ -145,7 +163,7 @@ class KubernetesSettings(StrictModel):
     """Kubernetes output for kube-prometheus-stack / prometheus-operator users."""
 
     namespace: Name = Field("monitoring", description="Namespace of every generated object.")
-    labels: dict[str, str] = Field(
+    labels: Annotated[dict[str, str], AfterValidator(_kube_labels)] = Field(
         default_factory=_plan_labels,
         description="Labels put on every object so the operator's selectors pick them up.",
     )

@@ -97,11 +97,20 @@ class _Walker:
         frame.current_key, frame.expecting_key = key, False
         self.positions.lines[frame.path + (key,)] = line
 
+    def feed(self, event: yaml.Event) -> None:
+        if isinstance(event, _NODE_EVENTS):
+            self.node(event)
+        elif isinstance(event, _END_EVENTS):
+            self.end()
+
     def end(self) -> None:
         frame = self.stack.pop()
         if frame.is_key and self.stack:
             self.stack[-1].current_key, self.stack[-1].expecting_key = "<complex key>", False
 
+
+# Deeper than any spec needs; far below where the parser or pydantic would recurse out of stack.
+MAX_DEPTH = 64
 
 _NODE_EVENTS = (yaml.ScalarEvent, yaml.AliasEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _END_EVENTS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
@@ -112,12 +121,20 @@ def parse_yaml(text: str) -> tuple[Any, PositionMap, list[YamlProblem]]:
     walker = _Walker()
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            walker.feed(event)
             if isinstance(event, _NODE_EVENTS):
-                walker.node(event)
-            elif isinstance(event, _END_EVENTS):
-                walker.end()
+                if len(walker.stack) > MAX_DEPTH:
+                    line = event.start_mark.line + 1
+                    return None, walker.positions, [YamlProblem(
+                        walker.current_path()[:8], line,
+                        f"nested more than {MAX_DEPTH} levels deep; a spec is a few levels of mappings and lists")]
     except yaml.MarkedYAMLError as error:
         return None, walker.positions, [_syntax_problem(error, walker.current_path())]
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow, e.g. NUL or another control character
+        line = text.count("\n", 0, error.position) + 1
+        return None, walker.positions, [YamlProblem(
+            path_at_line(text.replace(chr(error.character), " "), line), line,
+            f"character U+{error.character:04X} is not allowed in YAML text; remove it")]
     if walker.problems:
         return None, walker.positions, walker.problems
     try:
@@ -126,6 +143,17 @@ def parse_yaml(text: str) -> tuple[Any, PositionMap, list[YamlProblem]]:
         mark_line = error.problem_mark.line + 1 if error.problem_mark else 1
         return None, walker.positions, [_syntax_problem(error, walker.positions.path_at_line(mark_line))]
     return data, walker.positions, []
+
+
+def path_at_line(text: str, line: int) -> YamlPath:
+    """The YAML path at ``line`` of ``text`` as far as it parses (for problems found before parsing)."""
+    walker = _Walker()
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            walker.feed(event)
+    except yaml.YAMLError:
+        pass
+    return walker.positions.path_at_line(line)
 
 
 def _syntax_problem(error: yaml.MarkedYAMLError, path: YamlPath) -> YamlProblem:

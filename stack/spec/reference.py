@@ -26,7 +26,8 @@ _SIMPLE_TYPES: dict[Any, str] = {
 # Constrained string types, recognised by their validator's function name.
 _VALIDATOR_TYPES = {
     "_name": "name", "_queue_name": "queue name", "_label_name": "label name", "_metric_name": "metric name",
-    "_env_name": "env var name", "_target": "host:port", "_absolute_path": "absolute path", "_url_path": "URL path",
+    "_env_name": "env var name", "_target": "host:port", "_absolute_path": "absolute path",
+    "_secret_file": "absolute path (secret file)", "_re2_regex": "RE2 regex", "_url_path": "URL path",
     "_http_url": "http(s) URL", "_email": "e-mail", "_smarthost": "host:port",
 }
 

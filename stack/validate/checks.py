@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from alerts.prometheus_config import RULE_FILES_GLOB
+from stack.spec.errors import format_yaml_path
 from stack.validate.alertmanager_tools import (
     amtool_config_validator,
     amtool_routes_validator,
@@ -41,7 +43,9 @@ def spec_validator(context: ValidationContext) -> ValidatorResult:
         f"{len(spec.services)} services, {len(spec.datastores)} datastores, {len(spec.queues)} queues, "
         f"{len(spec.notifications.receivers)} receivers"
     )
-    return ValidatorResult("spec", summary=f"{context.loaded.name}: {counts}")
+    findings = [Finding("spec", "warning", w.file, f"{w.line}: {format_yaml_path(w.path)}", w.message)
+                for w in context.loaded.warnings]
+    return ValidatorResult("spec", findings, summary=f"{context.loaded.name}: {counts}")
 
 
 def tree_validator(context: ValidationContext) -> ValidatorResult:
@@ -50,10 +54,18 @@ def tree_validator(context: ValidationContext) -> ValidatorResult:
     if not context.out.is_dir():
         result.findings.append(Finding("tree", "error", str(context.out), "", "no generated tree; run `obstack generate` first"))
         return result
-    for drift in check_tree(context.out, context.artifacts):
+    drifts = check_tree(context.out, context.artifacts)
+    for drift in drifts:
         result.findings.append(
             Finding("tree", "error", drift.path, "", f"{drift.state}; run `obstack generate` to bring it in line")
         )
+    generated = {artifact.path.as_posix() for artifact in context.artifacts} | {drift.path for drift in drifts}
+    for path in sorted((context.out / "prometheus").glob(RULE_FILES_GLOB)):
+        relative = path.relative_to(context.out).as_posix()
+        if relative not in generated:
+            result.findings.append(Finding(
+                "tree", "error", relative, "", f"not written by obstack, but Prometheus loads every {RULE_FILES_GLOB}: "
+                "move it out of the tree (hand-written rules go in prometheus.extra_rule_files)"))
     return result
 
 

@@ -106,7 +106,7 @@ def _template_drift(result: ValidatorResult, context: ValidationContext, templat
         elif key not in on_disk:
             message = f"no {TEMPLATES_DIR / key} was generated"
         else:
-            headed = with_header(Artifact(TEMPLATES_DIR / key, templates[key], ""), context.loaded.name).content
+            headed = with_header(Artifact(TEMPLATES_DIR / key, templates[key], ""), context.loaded.header_name).content
             if headed == on_disk[key].read_text(encoding="utf-8"):
                 continue
             message = f"differs from {TEMPLATES_DIR / key}"
