@@ -16,7 +16,7 @@ from compose.images import EXPORTER_TOOLS, IMAGES, tools_by_repository
 from compose.lint import ComposeInput, lint_compose
 from stack.spec.model import Spec
 from stack.validate.findings import Finding, ValidationContext, ValidatorResult
-from stack.validate.tools import ToolMissing, run_tool
+from stack.validate.tools import ToolMissing, failure_text, run_tool
 
 _APP_TOOLS = {"curl": {"curl"}, "wget": {"wget"}, "node": {"node"}}
 
@@ -43,8 +43,7 @@ def docker_compose_config_validator(context: ValidationContext) -> ValidatorResu
         result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), "", str(missing)))
         return result
     if run.returncode != 0:
-        lines = [line.strip() for line in run.output.splitlines() if line.strip()]
-        result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), "", " | ".join(lines[:6]) or "failed"))
+        result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), "", failure_text("docker-compose", run.output)))
     else:
         result.summary = f"{COMPOSE_FILE.as_posix()} is a valid compose file"
     return result
