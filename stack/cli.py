@@ -129,8 +129,10 @@ def validate(
     skip: Annotated[Optional[list[str]], typer.Option(
         "--skip", help="Skip this validator (repeatable), e.g. 'promtool test rules' while iterating.")] = None,
     output: Annotated[str, typer.Option("--format", help="table (default) or json (for CI).")] = "table",
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Fail on warnings too (exit 1), not only on errors.")] = False,
 ) -> None:
-    """Run every validator on the generated tree in --out; exit 1 on any failure."""
+    """Run every validator on the generated tree in --out; exit 1 on an error (with --strict, on a warning too)."""
     if output not in ("table", "json"):
         _fail([f"--format {output}: use table or json"], EXIT_BAD_INPUT)
     try:
@@ -144,10 +146,10 @@ def validate(
     except OutputError as error:
         _fail([str(error)], EXIT_BAD_INPUT)
     if output == "json":
-        print(json.dumps(validation_report(results), indent=2))
+        print(json.dumps(validation_report(results, strict), indent=2))
     else:
-        _print_results(results)
-    if any(result.failed for result in results):
+        _print_results(results, strict)
+    if any(result.fails(strict) for result in results):
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -194,13 +196,16 @@ def mutate(
         raise typer.Exit(EXIT_FAILED)
 
 
-def validation_report(results: list[ValidatorResult]) -> dict[str, object]:
-    """The results as one JSON document: overall verdict, then each validator and its findings."""
+def validation_report(results: list[ValidatorResult], strict: bool = False) -> dict[str, object]:
+    """The results as one JSON document: overall verdict and counts, then each validator and its findings."""
     return {
-        "ok": not any(result.failed for result in results),
+        "ok": not any(result.fails(strict) for result in results),
+        "strict": strict,
+        "errors": sum(result.count("error") for result in results),
+        "warnings": sum(result.count("warning") for result in results),
         "seconds": round(sum(result.seconds for result in results), 3),
         "validators": [
-            {"name": r.name, "status": r.status, "seconds": round(r.seconds, 3), "summary": r.summary,
+            {"name": r.name, "status": r.status_for(strict), "seconds": round(r.seconds, 3), "summary": r.summary,
              "findings": [{"severity": f.severity, "file": f.file, "location": f.location, "message": f.message}
                           for f in r.findings]}
             for r in results
@@ -208,17 +213,28 @@ def validation_report(results: list[ValidatorResult]) -> dict[str, object]:
     }
 
 
-def _print_results(results: list[ValidatorResult]) -> None:
+def validation_summary(results: list[ValidatorResult], strict: bool) -> str:
+    """'17 validators in 41.3s: 0 errors, 100 warnings (they fail only with --strict)'."""
     total = sum(result.seconds for result in results)
-    table = Table(title="obstack validate", caption=f"{len(results)} validators in {total:.1f}s")
+    errors = sum(result.count("error") for result in results)
+    warnings = sum(result.count("warning") for result in results)
+    line = f"{_count(len(results), 'validator')} in {total:.1f}s: {_count(errors, 'error')}, {_count(warnings, 'warning')}"
+    if warnings:
+        line += " (--strict: they fail)" if strict else " (they fail only with --strict)"
+    return line
+
+
+def _print_results(results: list[ValidatorResult], strict: bool) -> None:
+    table = Table(title="obstack validate", caption=validation_summary(results, strict))
     table.add_column("validator")
     table.add_column("result")
     table.add_column("time", justify="right")
     table.add_column("details", overflow="fold")
-    colours = {"pass": "green", "fail": "red", "missing tool": "red"}
+    colours = {"pass": "green", "warn": "yellow", "fail": "red", "missing tool": "red"}
     for result in results:
         details = "\n".join(str(f) for f in result.findings) or result.summary
-        table.add_row(escape(result.name), f"[{colours[result.status]}]{result.status}[/]", f"{result.seconds:.1f}s",
+        status = result.status_for(strict)
+        table.add_row(escape(result.name), f"[{colours[status]}]{status}[/]", f"{result.seconds:.1f}s",
                       escape(details))
     _stdout().print(table)
 
