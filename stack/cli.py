@@ -28,6 +28,7 @@ from stack.writer import OutputError, WriteReport, check_tree, write_tree
 
 EXIT_FAILED = 1  # the stack is not as it should be (drift, a failed validator)
 EXIT_BAD_INPUT = 2  # the user's input cannot be used
+EXIT_NOT_RUNNING = 3  # `local status`: nothing was started (LSB's "program is not running")
 
 app = typer.Typer(
     name="obstack",
@@ -444,10 +445,11 @@ local_app = typer.Typer(help="Run the monitoring stack locally from the installe
                         no_args_is_help=True)
 app.add_typer(local_app, name="local")
 StateDirOption = Annotated[Path, typer.Option("--state-dir", help="Where the tree, configs, data, logs and pid files live.")]
+DEFAULT_STATE_DIR = Path(".obstack-local")
 
 
 @local_app.command("up")
-def local_up(spec: SpecOption = None, state_dir: StateDirOption = Path(".obstack-local"), fast: Annotated[
+def local_up(spec: SpecOption = None, state_dir: StateDirOption = DEFAULT_STATE_DIR, fast: Annotated[
     bool, typer.Option("--fast", help="Divide intervals, for: durations, range windows and Alertmanager timers by 60 (docs/local.md).")
 ] = False) -> None:
     """Generate into --state-dir and start receiver, Alertmanager, exporter and Prometheus, each waited on until ready."""
@@ -485,7 +487,7 @@ def _local_verify(loaded: LoadedSpec, url: str) -> None:
 
 
 @local_app.command("down")
-def local_down(state_dir: StateDirOption = Path(".obstack-local")) -> None:
+def local_down(state_dir: StateDirOption = DEFAULT_STATE_DIR) -> None:
     """Stop exactly the processes `obstack local up` started in --state-dir."""
     from stack.local import down
 
@@ -494,11 +496,16 @@ def local_down(state_dir: StateDirOption = Path(".obstack-local")) -> None:
 
 
 @local_app.command("status")
-def local_status(state_dir: StateDirOption = Path(".obstack-local")) -> None:
-    """Each process of the local stack: pid, running, ready; exit 1 unless all are ready."""
+def local_status(state_dir: StateDirOption = DEFAULT_STATE_DIR) -> None:
+    """Each process of the local stack: pid, running, ready; exit 1 unless all are ready, 3 when nothing
+    was started in --state-dir."""
     from stack.local import status
 
     rows = status(state_dir)
+    if not rows:
+        up = "obstack local up" + ("" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}")
+        print(f"nothing is running under {state_dir}: start it with `{up}`")
+        raise typer.Exit(EXIT_NOT_RUNNING)
     table = Table(title=f"obstack local ({state_dir})")
     for column in ("process", "pid", "running", "ready", "url"):
         table.add_column(column)
@@ -506,5 +513,5 @@ def local_status(state_dir: StateDirOption = Path(".obstack-local")) -> None:
         table.add_row(row.name, str(row.pid), "yes" if row.running else "[red]no[/]",
                       "yes" if row.ready else "[red]no[/]", row.url)
     _stdout().print(table)
-    if not rows or not all(row.ready for row in rows):
+    if not all(row.ready for row in rows):
         raise typer.Exit(EXIT_FAILED)
