@@ -143,8 +143,8 @@ def test_json_report_says_what_failed_where(generated: Path) -> None:
 
 @pytest.fixture
 def without_app(tmp_path: Path) -> tuple[Path, Path]:
-    """The default spec without its compose.apps entry, generated: compose runs nothing for the API,
-    so the compose lint warns once about its target."""
+    """The default spec without its compose.apps entry, generated: the API runs on compose (the
+    default) but compose runs nothing for it, so the compose lint warns once."""
     data = yaml.safe_load(default_spec_text())
     data["compose"]["apps"] = []
     spec = tmp_path / "stack.yaml"
@@ -176,8 +176,8 @@ def test_json_carries_each_finding_with_its_severity_and_the_counts(without_app:
         assert (report["ok"], report["strict"], report["errors"], report["warnings"]) == (ok, bool(flags), 0, 1)
         (lint,) = report["validators"]
         assert lint["status"] == status
-        assert [(f["severity"], f["file"]) for f in lint["findings"]] == [("warning", "prometheus/prometheus.yml")]
-        assert "target bookmark-api:3001 is not a compose service" in lint["findings"][0]["message"]
+        assert [(f["severity"], f["location"]) for f in lint["findings"]] == [("warning", "services[0]")]
+        assert "has no compose.apps entry" in lint["findings"][0]["message"]
 
 
 def test_external_tools_run_without_obstacks_python_path(generated: Path) -> None:
