@@ -51,7 +51,8 @@ def _exporter_relabelling(spec: Spec) -> list[dict[str, Any]]:
     return rules
 
 
-def _service_job(service: Service) -> dict[str, Any]:
+def service_scrape_job(service: Service) -> dict[str, Any]:
+    """The scrape job of one service: its targets, labelled with the service and its team."""
     job = _static_job(service.job, service.targets, {"service": service.name, "team": service.team})
     return {
         "job_name": job["job_name"],
@@ -84,7 +85,7 @@ def prometheus_config(spec: Spec) -> dict[str, Any]:
               if spec.host is not None else []),
             {**_static_job(EXPORTER_JOB, spec.exporter.targets, {"team": spec.team}),
              "metric_relabel_configs": _exporter_relabelling(spec)},
-            *(_service_job(service) for service in spec.services),
+            *(service_scrape_job(service) for service in spec.services),
         ],
     }
 

@@ -1,8 +1,11 @@
-"""prometheus-operator objects: PrometheusRule per rule file, ServiceMonitor per service and for the exporter.
+"""prometheus-operator objects: PrometheusRule per rule file, ServiceMonitor per service in the cluster
+and for the exporter, and the additional scrape configs of services on external hosts.
 
 The rule groups are the very groups of ``prometheus/rules/*.yml``; the ServiceMonitors give
 series the labels ``prometheus.yml`` gives them (job, service, team), so the same rules and
-dashboards work unchanged under kube-prometheus-stack.
+dashboards work unchanged under kube-prometheus-stack. A service that runs on an external host
+(``runs_on: external``) has no Kubernetes Service to select: its ``prometheus.yml`` job itself
+goes into a Secret the Prometheus resource names in ``additionalScrapeConfigs``.
 """
 
 from __future__ import annotations
@@ -12,14 +15,16 @@ from typing import Any
 
 import yaml
 
-from alerts.prometheus_config import prometheus_config
+from alerts.prometheus_config import prometheus_config, service_scrape_job
 from alerts.rule_files import rule_file_dict, rule_files
 from compose.k8s_common import metadata, object_name
-from stack.artifacts import Artifact
+from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import EXPORTER_JOB, Service, Spec
 
 MONITORING_API = "monitoring.coreos.com/v1"
 EXPORTER_PORT_NAME = "metrics"
+# The key of the additional scrape configs Secret (the name prometheus-operator's documentation uses).
+ADDITIONAL_SCRAPE_CONFIGS_KEY = "prometheus-additional.yaml"
 
 # prometheus.yml's snake_case relabel keys -> the operator's camelCase RelabelConfig fields.
 _RELABEL_KEYS = {"source_labels": "sourceLabels", "target_label": "targetLabel", "regex": "regex",
@@ -99,4 +104,22 @@ def exporter_service_monitor(spec: Spec) -> dict[str, Any]:
 
 
 def service_monitors(spec: Spec) -> list[dict[str, Any]]:
-    return [*(service_monitor(spec, service) for service in spec.services), exporter_service_monitor(spec)]
+    """A ServiceMonitor per service that runs in the cluster (compose and kubernetes: the Kubernetes
+    output stands in for compose), and the exporter's."""
+    in_cluster = (service for service in spec.services if service.runs_on != "external")
+    return [*(service_monitor(spec, service) for service in in_cluster), exporter_service_monitor(spec)]
+
+
+def additional_scrape_configs(spec: Spec) -> list[dict[str, Any]]:
+    """The Secret holding the prometheus.yml jobs of the services on external hosts, or nothing
+    when every service runs in the cluster."""
+    jobs = [service_scrape_job(service) for service in spec.services if service.runs_on == "external"]
+    if not jobs:
+        return []
+    return [{
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(spec, spec.kubernetes.additional_scrape_configs_secret),
+        "type": "Opaque",
+        "stringData": {ADDITIONAL_SCRAPE_CONFIGS_KEY: dump_yaml(jobs)},
+    }]

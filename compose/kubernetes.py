@@ -1,5 +1,5 @@
-"""kubernetes/*.yaml: operator objects, the exporter, dashboard ConfigMaps, the Alertmanager config
-Secret and a kustomization.yaml.
+"""kubernetes/*.yaml: operator objects, the scrape configs of external services, the exporter, dashboard
+ConfigMaps, the Alertmanager config Secret and a kustomization.yaml.
 
 A derived generator: dashboard ConfigMaps are made from whatever ``grafana/dashboards/*.json``
 the dashboards generator produced (none, when it is not there), so Grafana's sidecar loads
@@ -16,7 +16,7 @@ from typing import Any
 from compose.k8s_alertmanager import SECRET_PATH, alertmanager_config_secret
 from compose.k8s_common import KUBERNETES_DIR, dump_documents, metadata, object_name
 from compose.k8s_exporter import exporter_objects
-from compose.k8s_operator import prometheus_rules, service_monitors
+from compose.k8s_operator import additional_scrape_configs, prometheus_rules, service_monitors
 from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 
@@ -61,6 +61,7 @@ def kubernetes_artifacts(spec: Spec, artifacts: list[Artifact]) -> list[Artifact
     families: list[tuple[str, list[dict[str, Any]]]] = [
         ("prometheus-rules.yaml", prometheus_rules(spec, artifacts)),
         ("service-monitors.yaml", service_monitors(spec)),
+        ("additional-scrape-configs.yaml", additional_scrape_configs(spec)),
         ("exporter.yaml", exporter_objects(spec)),
         ("dashboards.yaml", dashboard_config_maps(spec, artifacts)),
         (SECRET_PATH.name, alertmanager_config_secret(spec, artifacts)),

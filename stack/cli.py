@@ -28,6 +28,7 @@ from stack.writer import MANIFEST_NAME, OutputError, WriteReport, check_tree, wr
 
 EXIT_FAILED = 1  # the stack is not as it should be (drift, a failed validator)
 EXIT_BAD_INPUT = 2  # the user's input cannot be used
+EXIT_NOT_RUNNING = 3  # `local status`: nothing was started (LSB's "program is not running")
 
 app = typer.Typer(
     name="obstack",
@@ -137,8 +138,10 @@ def validate(
     skip: Annotated[Optional[list[str]], typer.Option(
         "--skip", help="Skip this validator (repeatable), e.g. 'promtool test rules' while iterating.")] = None,
     output: Annotated[str, typer.Option("--format", help="table (default) or json (for CI).")] = "table",
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Fail on warnings too (exit 1), not only on errors.")] = False,
 ) -> None:
-    """Run every validator on the generated tree in --out; exit 1 on any failure."""
+    """Run every validator on the generated tree in --out; exit 1 on an error (with --strict, on a warning too)."""
     if output not in ("table", "json"):
         _fail([f"--format {output}: use table or json"], EXIT_BAD_INPUT)
     try:
@@ -157,10 +160,10 @@ def validate(
     except OutputError as error:
         _fail([str(error)], EXIT_BAD_INPUT)
     if output == "json":
-        print(json.dumps(validation_report(results), indent=2))
+        print(json.dumps(validation_report(results, strict), indent=2))
     else:
-        _print_results(results)
-    if any(result.failed for result in results):
+        _print_results(results, strict)
+    if any(result.fails(strict) for result in results):
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -207,13 +210,16 @@ def mutate(
         raise typer.Exit(EXIT_FAILED)
 
 
-def validation_report(results: list[ValidatorResult]) -> dict[str, object]:
-    """The results as one JSON document: overall verdict, then each validator and its findings."""
+def validation_report(results: list[ValidatorResult], strict: bool = False) -> dict[str, object]:
+    """The results as one JSON document: overall verdict and counts, then each validator and its findings."""
     return {
-        "ok": not any(result.failed for result in results),
+        "ok": not any(result.fails(strict) for result in results),
+        "strict": strict,
+        "errors": sum(result.count("error") for result in results),
+        "warnings": sum(result.count("warning") for result in results),
         "seconds": round(sum(result.seconds for result in results), 3),
         "validators": [
-            {"name": r.name, "status": r.status, "seconds": round(r.seconds, 3), "summary": r.summary,
+            {"name": r.name, "status": r.status_for(strict), "seconds": round(r.seconds, 3), "summary": r.summary,
              "findings": [{"severity": f.severity, "file": f.file, "location": f.location, "message": f.message}
                           for f in r.findings]}
             for r in results
@@ -221,17 +227,28 @@ def validation_report(results: list[ValidatorResult]) -> dict[str, object]:
     }
 
 
-def _print_results(results: list[ValidatorResult]) -> None:
+def validation_summary(results: list[ValidatorResult], strict: bool) -> str:
+    """'17 validators in 41.3s: 0 errors, 100 warnings (they fail only with --strict)'."""
     total = sum(result.seconds for result in results)
-    table = Table(title="obstack validate", caption=f"{len(results)} validators in {total:.1f}s")
+    errors = sum(result.count("error") for result in results)
+    warnings = sum(result.count("warning") for result in results)
+    line = f"{_count(len(results), 'validator')} in {total:.1f}s: {_count(errors, 'error')}, {_count(warnings, 'warning')}"
+    if warnings:
+        line += " (--strict: they fail)" if strict else " (they fail only with --strict)"
+    return line
+
+
+def _print_results(results: list[ValidatorResult], strict: bool) -> None:
+    table = Table(title="obstack validate", caption=validation_summary(results, strict))
     table.add_column("validator")
     table.add_column("result")
     table.add_column("time", justify="right")
     table.add_column("details", overflow="fold")
-    colours = {"pass": "green", "fail": "red", "missing tool": "red"}
+    colours = {"pass": "green", "warn": "yellow", "fail": "red", "missing tool": "red"}
     for result in results:
         details = "\n".join(str(f) for f in result.findings) or result.summary
-        table.add_row(escape(result.name), f"[{colours[result.status]}]{result.status}[/]", f"{result.seconds:.1f}s",
+        status = result.status_for(strict)
+        table.add_row(escape(result.name), f"[{colours[status]}]{status}[/]", f"{result.seconds:.1f}s",
                       escape(details))
     _stdout().print(table)
 
@@ -450,10 +467,11 @@ local_app = typer.Typer(help="Run the monitoring stack locally from the installe
                         no_args_is_help=True)
 app.add_typer(local_app, name="local")
 StateDirOption = Annotated[Path, typer.Option("--state-dir", help="Where the tree, configs, data, logs and pid files live.")]
+DEFAULT_STATE_DIR = Path(".obstack-local")
 
 
 @local_app.command("up")
-def local_up(spec: SpecOption = None, state_dir: StateDirOption = Path(".obstack-local"), fast: Annotated[
+def local_up(spec: SpecOption = None, state_dir: StateDirOption = DEFAULT_STATE_DIR, fast: Annotated[
     bool, typer.Option("--fast", help="Divide intervals, for: durations, range windows and Alertmanager timers by 60 (docs/local.md).")
 ] = False) -> None:
     """Generate into --state-dir and start receiver, Alertmanager, exporter and Prometheus, each waited on until ready."""
@@ -491,7 +509,7 @@ def _local_verify(loaded: LoadedSpec, url: str) -> None:
 
 
 @local_app.command("down")
-def local_down(state_dir: StateDirOption = Path(".obstack-local")) -> None:
+def local_down(state_dir: StateDirOption = DEFAULT_STATE_DIR) -> None:
     """Stop exactly the processes `obstack local up` started in --state-dir."""
     from stack.local import down
 
@@ -500,11 +518,16 @@ def local_down(state_dir: StateDirOption = Path(".obstack-local")) -> None:
 
 
 @local_app.command("status")
-def local_status(state_dir: StateDirOption = Path(".obstack-local")) -> None:
-    """Each process of the local stack: pid, running, ready; exit 1 unless all are ready."""
+def local_status(state_dir: StateDirOption = DEFAULT_STATE_DIR) -> None:
+    """Each process of the local stack: pid, running, ready; exit 1 unless all are ready, 3 when nothing
+    was started in --state-dir."""
     from stack.local import status
 
     rows = status(state_dir)
+    if not rows:
+        up = "obstack local up" + ("" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}")
+        print(f"nothing is running under {state_dir}: start it with `{up}`")
+        raise typer.Exit(EXIT_NOT_RUNNING)
     table = Table(title=f"obstack local ({state_dir})")
     for column in ("process", "pid", "running", "ready", "url"):
         table.add_column(column)
@@ -512,5 +535,5 @@ def local_status(state_dir: StateDirOption = Path(".obstack-local")) -> None:
         table.add_row(row.name, str(row.pid), "yes" if row.running else "[red]no[/]",
                       "yes" if row.ready else "[red]no[/]", row.url)
     _stdout().print(table)
-    if not rows or not all(row.ready for row in rows):
+    if not all(row.ready for row in rows):
         raise typer.Exit(EXIT_FAILED)

@@ -233,6 +233,27 @@ def test_spec_options_file_secrets_ports_and_external_datastores(tmp_path: Path)
     assert compose_lint_validator(context).status == "pass"
 
 
+def test_a_service_that_runs_elsewhere_gets_no_container_and_keeps_its_scrape_job(tmp_path: Path) -> None:
+    """The API runs in compose and depends on a search service on Kubernetes: compose runs the API
+    alone (waiting for its datastores, not for search, which it cannot start), Prometheus scrapes both."""
+    require_binary("docker-compose", "docker-compose")
+
+    def change(data: dict[str, Any]) -> None:
+        data["services"].append({"name": "search", "targets": ["search.apps.example.com:443"], "scheme": "https",
+                                 "runs_on": "kubernetes"})
+        data["services"][0]["depends_on"].append("search")
+
+    context = build_tree(tmp_path, spec_with(change))
+    services = load_yaml(tmp_path / COMPOSE)["services"]
+    assert "bookmark-api" in services and not [name for name in services if name.startswith("search")]
+    assert set(services["bookmark-api"]["depends_on"]) == {"main", "cache"}
+    jobs = {job["job_name"]: job for job in load_yaml(tmp_path / "prometheus" / "prometheus.yml")["scrape_configs"]}
+    assert jobs["search"]["scheme"] == "https"
+    assert jobs["search"]["static_configs"][0]["targets"] == ["search.apps.example.com:443"]
+    for validator in (docker_compose_config_validator, compose_lint_validator):
+        assert validator(context).status == "pass", [str(f) for f in validator(context).findings]
+
+
 def test_the_compose_lint_passes_on_the_generated_file(tree: ValidationContext) -> None:
     result = compose_lint_validator(tree)
     assert result.status == "pass", [str(f) for f in result.findings]

@@ -168,7 +168,39 @@ def test_scrape_targets_and_datasources_outside_compose_are_warnings(tmp_path: P
     document["datasources"] = [{"name": "Typo", "type": "prometheus", "url": "http://promethues:9090"}]
     datasources.write_text(yaml.safe_dump(document))
     result = compose_lint_validator(context)
-    warnings = sorted(f.message for f in result.findings if f.severity == "warning")
-    assert warnings == ["datasource Typo: http://promethues:9090 is not a compose service",
-                        "job bookmark-api: target api.example.com:3001 is not a compose service"]
+    warnings = sorted((f.file, f.location, f.message) for f in result.findings if f.severity == "warning")
+    assert warnings == [
+        ("grafana/provisioning/datasources/datasources.yml", "",
+         "datasource Typo: http://promethues:9090 is not a compose service"),
+        ("test.yaml", "services[0]",
+         "job bookmark-api: target api.example.com:3001 is not a compose service: 'bookmark-api' runs on compose "
+         "(the default) but has no compose.apps entry; add one, or set its runs_on to kubernetes or external"),
+    ]
     assert not result.failed  # an external host is allowed; the warning is for typos
+    assert result.status == "warn" and result.fails(strict=True)
+
+
+@pytest.mark.parametrize("runs_on", ["kubernetes", "external"])
+def test_the_lint_checks_only_what_compose_runs(tmp_path: Path, runs_on: str) -> None:
+    """A service that says it runs elsewhere is scraped where it runs: no compose service to expect."""
+    def elsewhere(data: dict[str, Any]) -> None:
+        data["services"][0].update(targets=["api.example.com:3001", "10.0.0.7:3001"], runs_on=runs_on)
+        data["compose"] = {"apps": []}
+
+    result = compose_lint_validator(build_tree(tmp_path, spec_with(elsewhere)))
+    assert result.findings == [] and result.status == "pass"
+
+
+def test_a_service_elsewhere_whose_target_is_a_compose_service_is_an_error(tmp_path: Path) -> None:
+    """On the compose network a compose service's name is that container: Prometheus would scrape the
+    Postgres container 'main' instead of the API."""
+    def pointed_at_main(data: dict[str, Any]) -> None:
+        data["services"][0].update(targets=["api.example.com:3001", "main:3001"], runs_on="external")
+        data["compose"] = {"apps": []}
+
+    result = compose_lint_validator(build_tree(tmp_path, spec_with(pointed_at_main)))
+    assert [(f.severity, f.file, f.location, f.message) for f in result.findings] == [
+        ("error", "test.yaml", "services[0].targets",
+         "job bookmark-api: target main:3001 is the compose service 'main', but 'bookmark-api' runs on external: "
+         "Prometheus would scrape that container instead; use the address the service answers on")]
+    assert result.failed

@@ -105,6 +105,40 @@ def test_a_service_monitor_per_service_and_for_the_exporter(objects: list[dict[s
     assert exporter["endpoints"][0]["metricRelabelings"][0]["targetLabel"] == "datastore"
 
 
+def test_where_a_service_runs_decides_how_kubernetes_scrapes_it(tmp_path: Path) -> None:
+    """compose and kubernetes services get a ServiceMonitor; an external one has no Kubernetes Service
+    to select, so its prometheus.yml job goes into the additional scrape configs Secret."""
+    require_binary("promtool", "prometheus")
+
+    def change(data: dict[str, Any]) -> None:
+        data["services"] += [{"name": "search", "targets": ["search:8080"], "runs_on": "kubernetes"},
+                             {"name": "billing", "targets": ["10.0.4.7:9100"], "runs_on": "external"}]
+        data["kubernetes"] = {"additional_scrape_configs_secret": "fleet-scrape-configs"}
+
+    context = build_tree(tmp_path, spec_with(change))
+    objects = [d for path in sorted((tmp_path / "kubernetes").glob("*.yaml")) for d in load_documents(path)]
+    assert {o["metadata"]["name"] for o in of_kind(objects, "ServiceMonitor")} == \
+        {"bookmark-api", "bookmark-search", "bookmark-obstack-exporter"}
+    secret = next(o for o in of_kind(objects, "Secret") if o["metadata"]["name"] == "fleet-scrape-configs")
+    jobs = yaml.safe_load(secret["stringData"]["prometheus-additional.yaml"])
+    prometheus_jobs = {job["job_name"]: job for job in load_yaml(tmp_path / "prometheus" / "prometheus.yml")["scrape_configs"]}
+    assert jobs == [prometheus_jobs["billing"]]
+    assert "additional-scrape-configs.yaml" in load_yaml(tmp_path / "kubernetes" / "kustomization.yaml")["resources"]
+    for validator in (kubernetes_core_validator, prometheus_operator_validator):
+        assert validator(context).status == "pass", [str(f) for f in validator(context).findings]
+    # The operator appends the jobs to the configuration it writes: promtool accepts them there.
+    config = tmp_path / "with-additional-jobs.yml"
+    config.write_text(yaml.safe_dump({"scrape_configs": jobs}))
+    check = subprocess.run(["promtool", "check", "config", str(config)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_without_external_services_there_is_no_scrape_configs_secret(tree: ValidationContext,
+                                                                     objects: list[dict[str, Any]]) -> None:
+    assert not [o for o in of_kind(objects, "Secret") if o["metadata"]["name"] == "obstack-additional-scrape-configs"]
+    assert not (tree.out / "kubernetes" / "additional-scrape-configs.yaml").exists()
+
+
 def test_dashboard_config_maps_are_labelled_for_the_sidecar() -> None:
     spec = spec_with().spec
     dashboards = next(a for a in kubernetes_artifacts(spec, fake_dashboards(spec)) if a.path.name == "dashboards.yaml")

@@ -113,7 +113,33 @@ def test_down_and_status_without_a_stack(tmp_path: Path) -> None:
     assert down(tmp_path) == [] and status(tmp_path) == []
     runner = CliRunner()
     assert "nothing was running" in runner.invoke(app, ["local", "down", "--state-dir", str(tmp_path)]).output
-    assert runner.invoke(app, ["local", "status", "--state-dir", str(tmp_path)]).exit_code == 1
+
+
+def test_status_with_nothing_running_says_so_in_one_line_and_exits_3(tmp_path: Path) -> None:
+    """3 (LSB's "program is not running") tells "nothing was started here" from 1, "started but a
+    process died or is not ready" (docs/local.md)."""
+    runner = CliRunner()
+    state = tmp_path / "state"
+    result = runner.invoke(app, ["local", "status", "--state-dir", str(state)])
+    assert result.exit_code == 3
+    assert result.output == f"nothing is running under {state}: start it with `obstack local up --state-dir {state}`\n"
+
+
+def test_status_of_a_recorded_process_that_died_is_a_table_and_exit_1(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from stack.local import Process
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
+    dead = Process("receiver", int(finished.stdout), 1, "http://127.0.0.1:1", "http://127.0.0.1:1/-/ready",
+                   [sys.executable], str(tmp_path / "receiver.log"))
+    (tmp_path / "state.json").write_text(json.dumps({"processes": [dataclasses.asdict(dead)]}))
+    result = CliRunner().invoke(app, ["local", "status", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "receiver" in result.output and "nothing is running" not in result.output
 
 
 def test_cli_up_status_down_manages_exactly_its_processes(tmp_path: Path) -> None:
@@ -139,6 +165,8 @@ def test_cli_up_status_down_manages_exactly_its_processes(tmp_path: Path) -> Non
     assert "stopped: prometheus, exporter, node-exporter, alertmanager, receiver" in result.output
     assert not any(is_running(p) for p in processes)
     assert not list((state / "pids").iterdir())
+    after = runner.invoke(app, ["local", "status", "--state-dir", str(state)])  # the issue: status after down
+    assert after.exit_code == 3 and after.output.startswith(f"nothing is running under {state}: ")
 
 
 def test_faults_present_at_start_reach_the_pager_and_their_symptoms_do_not(tmp_path: Path) -> None:

@@ -221,6 +221,14 @@ CASES: list[Case] = [
          NEXT + 9, "notifications.watchdog.receiver",
          "receiver 'ops' also receives other alerts (a route or the default receiver); give the heartbeat a "
          "receiver of its own"),
+    case("compose-app-for-a-service-that-runs-elsewhere",
+         edit(("metrics_path: /metrics", "runs_on: kubernetes"),
+              append="compose:\n  apps:\n    - {service: api, image: api:1.0.0}\n"),
+         NEXT + 2, "compose.apps[0].service",
+         "'api' runs on kubernetes (services[0].runs_on), so compose does not run it; remove this entry, or set its "
+         "runs_on to compose"),
+    case("runs-on-unknown-place", edit(("metrics_path: /metrics", "runs_on: cloud")),
+         6, "services[0].runs_on", "'compose', 'kubernetes' or 'external' (got 'cloud')"),
     # --- the file itself ------------------------------------------------------
     case("malformed-unclosed-bracket", edit(("targets: [api:3000]", "targets: [api:3000")),
          5, "services[0].targets", "malformed YAML"),

@@ -1,4 +1,5 @@
-"""`obstack validate`: every validator reported in a table, failures and missing tools exit 1."""
+"""`obstack validate`: every validator reported in a table, errors and missing tools exit 1, warnings
+only with --strict."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from stack.spec.loader import default_spec_text
 from tests.support.servers import require_binary
 
 pytestmark = pytest.mark.long_running(60)  # seconds in one process: scheduled first (tests/conftest.py)
@@ -167,3 +170,68 @@ def test_json_report_says_what_failed_where(generated: Path) -> None:
     assert tree["status"] == "fail"
     assert {"severity": "error", "file": "prometheus/prometheus.yml"}.items() <= tree["findings"][0].items()
     assert all(isinstance(v["seconds"], float) for v in report["validators"])
+    assert (report["errors"], report["warnings"], report["strict"]) == (1, 0, False)
+
+
+@pytest.fixture
+def without_app(tmp_path: Path) -> tuple[Path, Path]:
+    """The default spec without its compose.apps entry, generated: the API runs on compose (the
+    default) but compose runs nothing for it, so the compose lint warns once."""
+    data = yaml.safe_load(default_spec_text())
+    data["compose"]["apps"] = []
+    spec = tmp_path / "stack.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "build"
+    assert obstack("generate", "--spec", str(spec), "--out", str(out)).returncode == 0
+    return spec, out
+
+
+def test_warnings_are_printed_and_fail_only_with_strict(without_app: tuple[Path, Path]) -> None:
+    spec, out = without_app
+    common = ("validate", "--spec", str(spec), "--out", str(out), "--only", "compose lint")
+    table = obstack(*common)
+    assert table.returncode == 0, table.stdout + table.stderr
+    assert "│ warn " in table.stdout and "warning: " in table.stdout
+    assert "1 validator in " in table.stdout and ": 0 errors, 1 warning (they fail only with --strict)" in table.stdout
+    strict = obstack(*common, "--strict")
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert "│ fail " in strict.stdout and "0 errors, 1 warning (--strict: they fail)" in strict.stdout
+
+
+def test_json_carries_each_finding_with_its_severity_and_the_counts(without_app: tuple[Path, Path]) -> None:
+    spec, out = without_app
+    common = ("validate", "--spec", str(spec), "--out", str(out), "--only", "compose lint", "--format", "json")
+    for flags, code, ok, status in (((), 0, True, "warn"), (("--strict",), 1, False, "fail")):
+        result = obstack(*common, *flags)
+        assert result.returncode == code, result.stdout + result.stderr
+        report = json.loads(result.stdout)
+        assert (report["ok"], report["strict"], report["errors"], report["warnings"]) == (ok, bool(flags), 0, 1)
+        (lint,) = report["validators"]
+        assert lint["status"] == status
+        assert [(f["severity"], f["location"]) for f in lint["findings"]] == [("warning", "services[0]")]
+        assert "has no compose.apps entry" in lint["findings"][0]["message"]
+
+
+def test_external_tools_run_without_obstacks_python_path(generated: Path) -> None:
+    """docker-compose 1.29 is a Python program with a top-level package `compose`, as obstack has:
+    with obstack's checkout on PYTHONPATH (a development set-up) it imported obstack's and crashed,
+    and `obstack validate` failed on a valid compose file."""
+    require_binary("docker-compose", "docker-compose")
+    repo = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": repo}
+    crashed = subprocess.run(["docker-compose", "version"], capture_output=True, text=True, env=env, check=False)
+    assert crashed.returncode != 0 and "compose.cli" in crashed.stderr  # what the validator must not inherit
+    result = obstack("validate", "--out", str(generated), "--only", "docker-compose config", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid compose file" in result.stdout
+
+
+def test_a_crashed_python_tool_is_reported_by_its_exception() -> None:
+    from stack.validate.tools import failure_text
+
+    traceback = ("Traceback (most recent call last):\n  File \"/usr/bin/docker-compose\", line 33, in <module>\n"
+                 "    sys.exit(load_entry_point())\nModuleNotFoundError: No module named 'compose.cli'\n")
+    assert failure_text("docker-compose", traceback) == \
+        "docker-compose crashed: ModuleNotFoundError: No module named 'compose.cli'"
+    assert failure_text("docker-compose", "ERROR: a\n\n  b\n") == "ERROR: a | b"
+    assert failure_text("docker-compose", "") == "docker-compose failed"

@@ -314,6 +314,21 @@ def user_rule_file_names(spec: Spec) -> list[Issue]:
     return issues
 
 
+def compose_apps_run_in_compose(spec: Spec) -> list[Issue]:
+    """A compose.apps entry runs its service in compose: the service must not say it runs elsewhere.
+    (An entry naming no service is the compose lint's: generation stays total.)"""
+    issues: list[Issue] = []
+    indices = {service.name: index for index, service in enumerate(spec.services)}
+    for index, app in enumerate(spec.compose.apps):
+        service = indices.get(app.service)
+        if service is not None and spec.services[service].runs_on != "compose":
+            runs_on = spec.services[service].runs_on
+            issues.append((("compose", "apps", index, "service"),
+                           f"'{app.service}' runs on {runs_on} (services[{service}].runs_on), so compose does not "
+                           "run it; remove this entry, or set its runs_on to compose"))
+    return issues
+
+
 def _choices(names: list[str]) -> str:
     return f" (known: {', '.join(names)})" if names else " (none declared)"
 
@@ -332,6 +347,7 @@ CHECKS: tuple[Callable[[Spec], list[Issue]], ...] = (
     target_versions,
     runbook_pattern,
     user_rule_file_names,
+    compose_apps_run_in_compose,
 )
 
 

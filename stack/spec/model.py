@@ -225,6 +225,10 @@ class Pm2Cluster(StrictModel):
                               "without it the workers' counters are summed, and drop at every worker restart.")
 
 
+# Where a service runs: in the generated docker-compose, in a Kubernetes cluster, or on another host.
+RunsOn = Literal["compose", "kubernetes", "external"]
+
+
 class Service(StrictModel):
     """A service Prometheus scrapes: its targets, request metrics, SLOs and thresholds."""
 
@@ -233,6 +237,14 @@ class Service(StrictModel):
     job: Name = Field(description="Prometheus job name (default: the service name).")
     team: Name = Field(description="Owning team (default: the spec's team).")
     targets: NonEmptyTargets = Field(description="Scrape targets as host:port.")
+    runs_on: RunsOn = Field(
+        "compose",
+        description="Where the service runs: compose (the generated docker-compose runs it from its compose.apps "
+                    "entry, as the compose service its first target's host names), kubernetes (in a cluster) or "
+                    "external (on another host). Its targets are scraped wherever it runs; only a compose service's "
+                    "are expected to be compose services, and the Kubernetes output scrapes an external one through "
+                    "additional scrape configs instead of a ServiceMonitor.",
+    )
     metrics_path: UrlPath = Field("/metrics", description="Path of the metrics endpoint.")
     scheme: Literal["http", "https"] = Field("http", description="Scrape scheme.")
     health_url: HttpUrl = Field(description="Health endpoint (default: scheme://<first target>/health).")
@@ -464,6 +476,7 @@ __all__ = [
     "RedisDatastore",
     "RequestMetrics",
     "Route",
+    "RunsOn",
     "Service",
     "Slo",
     "Spec",

@@ -101,7 +101,8 @@ class ComposeSettings(StrictModel):
     )
     apps: list[AppContainer] = Field(
         default_factory=list,
-        description="Containers for the spec's services; a service without an entry runs elsewhere (not in compose).",
+        description="Containers for the spec's services that run in compose (runs_on: compose, the default); a "
+                    "service that runs elsewhere sets runs_on: kubernetes or external instead.",
     )
     run_datastores: bool = Field(
         True, description="Run a Postgres or Redis container for each datastore (service named after the datastore)."
@@ -184,6 +185,12 @@ class KubernetesSettings(StrictModel):
     )
     dashboard_folder_annotation: str = Field(
         "grafana_folder", description="Annotation key the Grafana sidecar reads the folder from (its folderAnnotation)."
+    )
+    additional_scrape_configs_secret: Annotated[str, AfterValidator(_kubernetes_object_name)] = Field(
+        "obstack-additional-scrape-configs",
+        description="Name of the generated Secret holding the scrape jobs of the services that run on external "
+        "hosts (runs_on: external; a ServiceMonitor cannot select them); point the Prometheus resource's "
+        "additionalScrapeConfigs at it.",
     )
     alertmanager_config_secret: Annotated[str, AfterValidator(_kubernetes_object_name)] = Field(
         "obstack-alertmanager-config",

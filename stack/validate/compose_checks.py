@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +17,7 @@ from compose.images import EXPORTER_TOOLS, IMAGES, tools_by_repository
 from compose.lint import ComposeInput, lint_compose
 from stack.spec.model import Spec
 from stack.validate.findings import Finding, ValidationContext, ValidatorResult
-from stack.validate.tools import ToolMissing, run_tool
+from stack.validate.tools import ToolMissing, failure_text, run_tool
 
 _APP_TOOLS = {"curl": {"curl"}, "wget": {"wget"}, "node": {"node"}}
 
@@ -43,8 +44,7 @@ def docker_compose_config_validator(context: ValidationContext) -> ValidatorResu
         result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), "", str(missing)))
         return result
     if run.returncode != 0:
-        lines = [line.strip() for line in run.output.splitlines() if line.strip()]
-        result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), "", " | ".join(lines[:6]) or "failed"))
+        result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), "", failure_text("docker-compose", run.output)))
     else:
         result.summary = f"{COMPOSE_FILE.as_posix()} is a valid compose file"
     return result
@@ -73,30 +73,67 @@ def _host(address: str) -> str:
     return urlsplit(address if "://" in address else f"//{address}").hostname or ""
 
 
-def unreachable_hosts(out: Path, services: set[str]) -> list[tuple[str, str]]:
-    """Scrape targets and Grafana datasources naming no compose service: fine for an external
-    host, a typo otherwise; reported as warnings."""
-    local = {"localhost", "127.0.0.1", "::1"}
-    problems = []
-    config_file = out / "prometheus" / "prometheus.yml"
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_PROMETHEUS_CONFIG = "prometheus/prometheus.yml"
+
+
+def _scrape_targets(out: Path) -> Iterator[tuple[str, str]]:
+    """(job name, target) of every static target in the generated prometheus.yml."""
+    config_file = out / _PROMETHEUS_CONFIG
     config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
     for job in (config or {}).get("scrape_configs") or []:
         for static in job.get("static_configs") or []:
             for target in static.get("targets") or []:
-                if _host(target) not in services | local:
-                    problems.append(("prometheus/prometheus.yml",
-                                     f"job {job['job_name']}: target {target} is not a compose service"))
+                yield job["job_name"], target
+
+
+def scrape_target_findings(context: ValidationContext, compose_services: set[str], validator: str) -> list[Finding]:
+    """Scrape targets against where their service runs. A job of the stack itself or of a service
+    that runs in compose names a compose service, else a warning (right for an external host, a
+    typo or a missing compose.apps entry otherwise). A job of a service that runs elsewhere must
+    not name one: on the compose network that name is the container, so Prometheus would scrape
+    it instead of the service (an error)."""
+    spec = context.loaded.spec
+    services = {service.job: (index, service) for index, service in enumerate(spec.services)}
+    in_apps = {app.service for app in spec.compose.apps}
+    findings = []
+    for job, target in _scrape_targets(context.out):
+        host = _host(target)
+        index, service = services.get(job, (None, None))
+        if service is not None and service.runs_on != "compose":
+            if host in compose_services:
+                findings.append(Finding(
+                    validator, "error", context.loaded.name, f"services[{index}].targets",
+                    f"job {job}: target {target} is the compose service '{host}', but '{service.name}' runs on "
+                    f"{service.runs_on}: Prometheus would scrape that container instead; use the address the service answers on"))
+        elif host not in compose_services | _LOCAL_HOSTS:
+            if service is not None and service.name not in in_apps:
+                findings.append(Finding(
+                    validator, "warning", context.loaded.name, f"services[{index}]",
+                    f"job {job}: target {target} is not a compose service: '{service.name}' runs on compose (the "
+                    "default) but has no compose.apps entry; add one, or set its runs_on to kubernetes or external"))
+            else:
+                findings.append(Finding(validator, "warning", _PROMETHEUS_CONFIG, "",
+                                        f"job {job}: target {target} is not a compose service"))
+    return findings
+
+
+def unreachable_datasources(out: Path, compose_services: set[str]) -> list[tuple[str, str]]:
+    """Grafana datasources naming no compose service: fine for an external host, a typo otherwise;
+    reported as warnings."""
+    problems = []
     for path in sorted((out / "grafana" / "provisioning" / "datasources").glob("*.y*ml")):
         for source in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("datasources") or []:
             url = source.get("url")
-            if isinstance(url, str) and "://" in url and _host(url) not in services | local:
+            if isinstance(url, str) and "://" in url and _host(url) not in compose_services | _LOCAL_HOSTS:
                 problems.append((path.relative_to(out).as_posix(), f"datasource {source.get('name')}: {url} is not a compose service"))
     return problems
 
 
 def compose_lint_validator(context: ValidationContext) -> ValidatorResult:
-    """The compose lint (compose/lint.py) on the generated file, apps naming no spec service, and
-    (as warnings) scrape targets or Grafana datasources that no compose service answers."""
+    """The compose lint (compose/lint.py) on the generated file, apps naming no spec service, scrape
+    targets against where their service runs, and (as warnings) Grafana datasources that no compose
+    service answers."""
     result = ValidatorResult("compose lint")
     document = _load_compose(context, result)
     if document is None:
@@ -112,7 +149,9 @@ def compose_lint_validator(context: ValidationContext) -> ValidatorResult:
     for problem in lint_compose(data):
         result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), f"services.{problem.service}",
                                        f"[{problem.rule}] {problem.message}"))
-    for file, message in unreachable_hosts(context.out, set(document.get("services") or {})):
+    compose_services = set(document.get("services") or {})
+    result.findings += scrape_target_findings(context, compose_services, result.name)
+    for file, message in unreachable_datasources(context.out, compose_services):
         result.findings.append(Finding(result.name, "warning", file, "", message))
     services = {service.name for service in spec.services}
     for index, app in enumerate(spec.compose.apps):

@@ -40,12 +40,26 @@ class ValidatorResult:
     tool_missing: bool = False
     seconds: float = 0.0  # wall time of the validator (set by run_validators)
 
+    def count(self, severity: Severity) -> int:
+        return sum(1 for finding in self.findings if finding.severity == severity)
+
     @property
     def failed(self) -> bool:
-        return self.tool_missing or any(f.severity == "error" for f in self.findings)
+        """An error (or a missing tool): what fails `obstack validate` and `obstack deploy`."""
+        return self.tool_missing or self.count("error") > 0
+
+    def fails(self, strict: bool = False) -> bool:
+        """Failed, or (``strict``: `obstack validate --strict`) holding a warning."""
+        return self.failed or (strict and self.count("warning") > 0)
 
     @property
     def status(self) -> str:
+        return self.status_for(strict=False)
+
+    def status_for(self, strict: bool) -> str:
+        """missing tool, fail, warn (warnings, which fail only when strict) or pass."""
         if self.tool_missing:
             return "missing tool"
-        return "fail" if self.failed else "pass"
+        if self.fails(strict):
+            return "fail"
+        return "warn" if self.count("warning") else "pass"

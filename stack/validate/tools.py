@@ -1,11 +1,14 @@
 """Running external tools (promtool, amtool, docker-compose) as validators.
 
 A tool that is not installed is a visible failure naming the package that provides it,
-never a silent pass.
+never a silent pass. Tools run without obstack's Python search path: docker-compose 1.29 is a
+Python program whose top-level package is also called ``compose``, so with obstack's checkout on
+``PYTHONPATH`` it would import obstack's ``compose/`` instead of its own and crash.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -17,6 +20,11 @@ TOOL_PACKAGES: dict[str, str] = {
     "amtool": "prometheus-alertmanager",
     "docker-compose": "docker-compose",
 }
+
+
+# Python's module search settings: meant for obstack's interpreter, never for a tool's.
+_PYTHON_SEARCH_VARIABLES = ("PYTHONPATH", "PYTHONHOME")
+_TRACEBACK = "Traceback (most recent call last):"
 
 
 class ToolMissing(Exception):
@@ -32,13 +40,28 @@ class ToolRun:
     output: str  # stdout and stderr together, as the tool printed them
 
 
+def tool_environment() -> dict[str, str]:
+    """This process's environment without the variables that steer Python's imports."""
+    return {name: value for name, value in os.environ.items() if name not in _PYTHON_SEARCH_VARIABLES}
+
+
+def failure_text(tool: str, output: str, lines: int = 6) -> str:
+    """A failed tool's output on one line: its first lines, or the exception a crashed Python
+    tool ended with (a traceback's first lines only say where it started)."""
+    kept = [line.strip() for line in output.splitlines() if line.strip()]
+    if _TRACEBACK in kept:
+        return f"{tool} crashed: {kept[-1]}"
+    return " | ".join(kept[:lines]) or f"{tool} failed"
+
+
 def run_tool(tool: str, args: list[str], cwd: Path | None = None, timeout: float = 120) -> ToolRun:
     executable = shutil.which(tool)
     if executable is None:
         raise ToolMissing(tool)
     try:
         completed = subprocess.run(
-            [executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+            [executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+            env=tool_environment(),
         )
     except subprocess.TimeoutExpired:
         return ToolRun(124, f"{tool} did not finish within {timeout:g}s")
