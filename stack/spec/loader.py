@@ -49,14 +49,14 @@ class LoadedSpec:
         """Where paths in the spec are relative to (the working directory for the embedded spec)."""
         return spec_directory(self.name)
 
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
 
 def spec_directory(name: str) -> Path:
     """Where paths in the spec named ``name`` are relative to."""
     return Path.cwd() if name == DEFAULT_SPEC_NAME else Path(name).parent
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
 
 
 def default_spec_text() -> str:
