@@ -44,7 +44,9 @@ VALIDATORS = ("spec", "tree", "promtool check config", "docker-compose config", 
 
 def fleet_spec(says_where: bool) -> str:
     """SERVICES services; with ``says_where`` the even ones run on Kubernetes, the odd ones on other hosts."""
-    lines = ["project: fleet", "services:"]
+    # Real runbook and Grafana addresses: the placeholders would be warnings of their own.
+    lines = ["project: fleet", "runbook_url: https://runbooks.fleet.internal/{project}/{alert}",
+             "grafana: {url: 'https://grafana.fleet.internal'}", "services:"]
     for index in range(SERVICES):
         name = f"svc-{index:04d}"
         lines += [f"  - name: {name}", f"    targets: [{name}:3001]"]
