@@ -96,7 +96,7 @@ def _swaps(rule: dict[str, Any]) -> dict[str, str | None]:
 def test_a_sum_or_mean_for_a_max_of_counts_compared_above_zero_is_proven_equivalent() -> None:
     """resets() is never negative: its max, sum and mean are above 0 together. Only where the
     comparison is "> 0", and only for an alert whose texts show no value."""
-    swaps = _swaps({"alert": "A", "expr": SHARED, "annotations": {"summary": "shared"}})
+    swaps = _swaps({"alert": "A", "expr": SHARED, "annotations": {"summary": "one target, several processes"}})
     proven = {expr for expr, reason in swaps.items() if reason}
     assert len(swaps) == 6 and len(proven) == 2  # the first max, to sum and to avg
     assert all("resets(start" in expr.split(" or ")[0] and "max" not in expr.split(" or ")[0] for expr in proven)

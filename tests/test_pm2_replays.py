@@ -3,7 +3,7 @@ examples/bookmark-api: two workers, random traffic at 8 requests a second, one s
 a new connection, as Prometheus' 15 s scrapes are past Node's 5 s keep-alive), through the
 generated rules at the production scrape interval.
 
-- shared.json, the app's own port scraped through PM2's balancing: each scrape reaches either
+- app-port.json, the app's own port scraped through PM2's balancing: each scrape reaches either
   worker, so the counters go back and forth, and the start times too unless both workers started
   within the same second. ScrapeTargetSharedByProcesses fires either way, ServiceFlapping stays
   quiet, and the request rate read from the target is many times the traffic sent.
@@ -29,7 +29,7 @@ from tests.support.servers import require_binary
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pm2"
 TARGET = 'job="bookmark-api", instance="bookmark-api:3001", service="bookmark-api", team="platform"'
-SHARED_REPEATS = 3  # the shared capture three times over, counters carrying on: 45 minutes at 15 s
+SHARED_REPEATS = 3  # the app-port capture three times over, counters carrying on: 45 minutes at 15 s
 SCRAPE = 15  # seconds: one captured second per production scrape interval
 
 
@@ -85,7 +85,7 @@ WATCHED = 'ALERTS{alertstate="firing", alertname=~"ScrapeTargetSharedByProcesses
 def test_a_cluster_scraped_through_its_port_is_named_and_pages_no_restarts(tmp_path: Path, alike: bool) -> None:
     """The workers' start times as captured (here a second apart: the start time goes back at
     turns), and alike (PM2 often starts both within one second: only the counters go back)."""
-    capture = _capture("shared")
+    capture = _capture("app-port")
     assert capture["workers"] == 2
     sent = capture["rate"] / SCRAPE  # requests a second, as replayed
     _run(tmp_path, default_spec_text(), capture, [

@@ -203,7 +203,7 @@ app.delete('/admin/faults', async (req, res) => {
   res.status(204).end();
 });
 
-if (config.metricsLayout === 'shared') {
+if (config.metricsLayout === 'app-port') {
   // The naive layout: whichever worker PM2 hands the scrape to answers with its own registry.
   app.get('/metrics', metrics.serveMetrics);
 } else {

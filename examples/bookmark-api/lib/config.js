@@ -2,7 +2,7 @@
 
 // All configuration comes from the environment; nothing is read from files.
 
-const LAYOUTS = ['worker-ports', 'shared', 'aggregated'];
+const LAYOUTS = ['worker-ports', 'app-port', 'aggregated'];
 
 function intFromEnv(name, fallback) {
   const raw = process.env[name];
