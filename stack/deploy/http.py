@@ -84,11 +84,11 @@ class _Exchange:
         self.response: requests.Response | None = None
         self.error: BaseException | None = None
         self.end = time.monotonic() + timeout
-        self._args = (session, method, url, json_body, headers, timeout, max_body)
-        threading.Thread(target=self._run, name="obstack-http", daemon=True).start()
+        threading.Thread(target=self._run, args=(session, method, url, json_body, headers, timeout, max_body),
+                         name="obstack-http", daemon=True).start()
 
-    def _run(self) -> None:
-        session, method, url, json_body, headers, timeout, max_body = self._args
+    def _run(self, session: requests.Session, method: str, url: str, json_body: Any, headers: dict[str, str],
+             timeout: float, max_body: int) -> None:
         try:
             response = session.request(method, url, json=json_body, headers=headers, timeout=timeout,
                                        allow_redirects=False, stream=True)
