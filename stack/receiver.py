@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
+from stack.spec.errors import one_line
+
 # The webhook message of Alertmanager 0.25 (notify/webhook): field -> JSON type.
 PAYLOAD_FIELDS: dict[str, type] = {
     "receiver": str, "status": str, "alerts": list, "groupLabels": dict, "commonLabels": dict,
@@ -99,16 +101,6 @@ def parse_payload(body: bytes) -> tuple[Any, list[str]]:
     return payload, []
 
 
-_UNPRINTABLE = {code: f"\\u{code:04x}" for code in (*range(0x20), 0x7f, *range(0x80, 0xa0), 0x2028, 0x2029)}
-_UNPRINTABLE.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
-
-
-def printable(text: str) -> str:
-    """``text`` with control and line-separator characters escaped (``\\n``, ``\\u001b``…): one line, no
-    terminal escapes."""
-    return text.translate(_UNPRINTABLE)
-
-
 def _type_problems(data: dict[str, Any], fields: dict[str, type], where: str) -> list[str]:
     problems = []
     for name, kind in fields.items():
@@ -157,7 +149,7 @@ def notification_line(received_at: str, path: str, payload: dict[str, Any]) -> s
     alerts = ", ".join(f"{name}×{count}" if count > 1 else name for name, count in names.items())
     subject = " ".join(f"{k}={v}" for k, v in sorted(payload["groupLabels"].items()) if k != "alertname")
     drill = " [drill]" if any(a["labels"].get("drill") == "true" for a in payload["alerts"]) else ""
-    return printable(f"{received_at} {path} receiver={payload['receiver']} {payload['status'].upper()} "
+    return one_line(f"{received_at} {path} receiver={payload['receiver']} {payload['status'].upper()} "
                      f"{len(payload['alerts'])} alert(s): {alerts}{' ' + subject if subject else ''}{drill}")
 
 
@@ -203,7 +195,7 @@ def _handler(log: NotificationLog, out: TextIO, err: TextIO) -> type[BaseHTTPReq
             """Answer without reading the body, then drain what the client still sends for a
             bounded time and size (closing with unread data would reset the connection before
             the client reads the answer), and close."""
-            print(printable(f"refused request on {self.path}: {refused}"), file=err, flush=True)
+            print(one_line(f"refused request on {self.path}: {refused}"), file=err, flush=True)
             self._answer(refused.code, {"error": str(refused)}, close=True)
             self.wfile.flush()
             try:
@@ -243,7 +235,7 @@ def _handler(log: NotificationLog, out: TextIO, err: TextIO) -> type[BaseHTTPReq
             if not problems:
                 problems = validate_payload(payload)
             if problems:
-                print(printable(f"rejected notification on {self.path}: {'; '.join(problems)}"), file=err, flush=True)
+                print(one_line(f"rejected notification on {self.path}: {'; '.join(problems)}"), file=err, flush=True)
                 self._answer(400, {"error": "not an Alertmanager webhook payload (version 4)", "problems": problems})
                 return
             received_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,10 +42,15 @@ class SpecProblem:
         return one_line(f"{self.file}:{self.line}: {format_yaml_path(self.path)}: {self.message}")
 
 
+# Control characters (Unicode category Cc) and the line and paragraph separators (Zl, Zp).
+_UNPRINTABLE = {code: f"\\u{code:04x}" for code in (*range(0x20), 0x7f, *range(0x80, 0xa0), 0x2028, 0x2029)}
+_UNPRINTABLE.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
 def one_line(text: str) -> str:
-    """``text`` with control characters (a newline in a key or a file name) shown as escapes."""
-    return "".join(char.encode("unicode_escape").decode("ascii") if unicodedata.category(char) in ("Cc", "Zl", "Zp")
-                   else char for char in text)
+    """``text`` with control and line-separator characters shown as escapes (``\\n``, ``\\u001b``…):
+    one line, no terminal escapes (a newline in a key, a file name or an alert's label)."""
+    return text.translate(_UNPRINTABLE)
 
 
 class SpecError(Exception):
