@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from math import copysign
 
 from prometheus_client.utils import floatToGoString
@@ -71,6 +72,12 @@ def _family(info: MetricInfo) -> _Family:
     return _Family(info, header, frozenset(info.labels), order, template)
 
 
+@lru_cache(maxsize=8)
+def _families(catalog: tuple[MetricInfo, ...]) -> dict[str, _Family]:
+    """The catalog's families, built (and their names checked) once per catalog, not per scrape."""
+    return {info.name: _family(info) for info in catalog}
+
+
 def render_exposition(samples: Iterable[Sample], catalog: Sequence[MetricInfo]) -> bytes:
     """Every catalog family in catalog order (HELP and TYPE even without samples), each
     followed by its samples in the order given.
@@ -78,7 +85,7 @@ def render_exposition(samples: Iterable[Sample], catalog: Sequence[MetricInfo]) 
     A sample whose name is not in ``catalog``, or whose label names differ from the entry's,
     raises KeyError: it is a programming error, not data.
     """
-    families = {info.name: _family(info) for info in catalog}
+    families = _families(tuple(catalog))
     lines: dict[str, list[str]] = {name: [] for name in families}
     # Label values (queue, backend, state) and values (counts, 0/1 flags) repeat across series:
     # escape and format each distinct one once per rendering.

@@ -44,21 +44,26 @@ class ProbeScheduler:
 
     async def _probe_all(self, budget: float) -> list[ProbeResult]:
         started = time.monotonic()
-        groups = await asyncio.gather(*(self._join(probe, budget, started) for probe in self.probes))
-        return [result for group in groups for result in group]
+        tasks = [self._task_for(probe, budget) for probe in self.probes]
+        if tasks:
+            # wait, not wait_for: giving up on a probe others may have joined must not cancel it.
+            await asyncio.wait(tasks, timeout=budget)
+        results: list[ProbeResult] = []
+        for probe, task in zip(self.probes, tasks):
+            if task.done() and not task.cancelled():
+                results += task.result()
+            else:
+                results += probe.failures("timeout", time.monotonic() - started)
+        return results
 
-    async def _join(self, probe: ConnectionProbe, budget: float, started: float) -> list[ProbeResult]:
+    def _task_for(self, probe: ConnectionProbe, budget: float) -> asyncio.Task[list[ProbeResult]]:
+        """The target's probe in flight, joined, or a new one started with ``budget``."""
         task = self._inflight.get(probe.key)
         if task is None:
             task = self._loop.create_task(probe.run(budget))
             self._inflight[probe.key] = task
             task.add_done_callback(lambda done, key=probe.key: self._finished(key, done))
-        remaining = budget - (time.monotonic() - started)
-        try:
-            # shield: a joiner giving up must not cancel the probe others still wait for.
-            return await asyncio.wait_for(asyncio.shield(task), max(remaining, 0.0))
-        except TimeoutError:
-            return probe.failures("timeout", time.monotonic() - started)
+        return task
 
     def _finished(self, key: str, task: asyncio.Task[list[ProbeResult]]) -> None:
         if self._inflight.get(key) is task:

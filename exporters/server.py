@@ -10,8 +10,7 @@ leaves in one buffered write, so a keep-alive scrape never waits for a delayed A
 serves each connection (a burst waits in a listen backlog of ``LISTEN_BACKLOG``, not in SYN
 retries); a socket read that waits longer than ``exporter.idle_timeout`` (an idle keep-alive
 connection, a client sending its request slowly) closes the connection, so no client holds a
-thread for ever. Threads are not capped: a cap would let a few hundred slow clients lock every
-scrape out until their timeouts, where a thread each costs them nothing but memory.
+thread for ever. Threads are reused across connections and not capped (``workers.WorkerPool``).
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from .health import CONTENT_TYPE as HEALTH_CONTENT_TYPE, health_document, ready
 from .logs import JsonLog
 from .scheduler import ProbeScheduler
 from .webconfig import WebConfig
+from .workers import WorkerPool
 
 TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 MIN_DEADLINE = 0.1
@@ -66,7 +66,19 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         self.app = app
         host = address[0]
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.workers = WorkerPool("obstack-connection")
         super().__init__(address, ExporterHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection on a pooled worker (ThreadingMixIn would start a thread for it)."""
+        try:
+            self.workers.submit(lambda: self.process_request_thread(request, client_address))
+        except RuntimeError:  # closing: the connection is refused like any after close
+            self.shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.workers.close()
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -12,6 +12,7 @@ attempt. Socket and connect timeouts come from the scrape deadline, which every 
 from __future__ import annotations
 
 import inspect
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -86,13 +87,16 @@ async def _round_trip(connection: Connection, commands: list[tuple[Any, ...]]) -
     return replies
 
 
+_STATUS_FIELDS = ("rdb_last_bgsave_status", "aof_enabled", "aof_last_write_status", "aof_last_bgrewrite_status")
+# Only the INFO fields the probe reads, found in one pass over the reply's bytes.
+_INFO_FIELD = re.compile(
+    rb"^(" + b"|".join(re.escape(key.encode()) for key, _ in _INFO_GAUGES) + rb"|"
+    + b"|".join(re.escape(key.encode()) for key in _STATUS_FIELDS) + rb"):([^\r\n]*)", re.MULTILINE)
+
+
 def parse_info(text: bytes) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for line in text.decode("utf-8", "replace").splitlines():
-        if line and not line.startswith("#") and ":" in line:
-            key, value = line.split(":", 1)
-            fields[key] = value
-    return fields
+    """The fields of an INFO reply the probe reads, by name."""
+    return {key.decode(): value.decode("utf-8", "replace") for key, value in _INFO_FIELD.findall(text)}
 
 
 class RedisProbe(ConnectionProbe):
