@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from common import (KeepAliveScraper, free_port, results_path, scrape_seconds, start, summary, wait_http,
+from common import (KeepAliveScraper, free_port, fresh_scrape_seconds, results_path, start, summary, wait_http,
                     write_results, write_spec)
 
 from tests.support.servers import PostgresServer, RedisServer
@@ -83,7 +83,7 @@ def measure(urls: dict[str, str], scrapes: int, warmup: int) -> dict[str, dict[s
     """name -> mode -> every scrape's seconds."""
     keep_alive = {name: KeepAliveScraper(url) for name, url in urls.items()}
     scrapers: dict[str, dict[str, Callable[[], float]]] = {
-        name: {"fresh": lambda url=url: scrape_seconds(url), "keep-alive": keep_alive[name].scrape_seconds}
+        name: {"fresh": lambda url=url: fresh_scrape_seconds(url), "keep-alive": keep_alive[name].scrape_seconds}
         for name, url in urls.items()}
     order = [(name, mode) for name in urls for mode in MODES]
     try:
