@@ -18,5 +18,6 @@ from stack.spec.model import Spec
 
 def alerting_artifacts(spec: Spec) -> list[Artifact]:
     files = rule_files(spec)
-    return [*rule_file_artifacts(spec, files), *promtool_test_artifacts(spec, files),
+    rules = rule_file_artifacts(spec, files)
+    return [*rules, *promtool_test_artifacts(spec, files, {artifact.path: artifact.content for artifact in rules}),
             *alertmanager_artifacts(spec, files), *alerts_doc_artifacts(spec, files)]

@@ -22,8 +22,9 @@ from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
 from alerts.model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
 from alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
+from alerts.renamed_files import renamed_files
+from alerts.rule_files import rule_file_artifacts, rule_files
 from alerts.scenarios import restarted, sample_text
-from alerts.rule_files import rule_files
 from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 from stack.spec.values import Duration
@@ -1174,31 +1175,65 @@ def hold_class(rule: AlertRule) -> HoldClass:
     return max((c for c in HOLD_CLASSES if rule.for_ >= c.min_hold), key=lambda c: c.min_hold)
 
 
-def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: HoldClass = HOLD_CLASSES[0]
-              ) -> dict[str, Any]:
+@dataclass
+class _Suite:
+    """What every test file of one spec reads, built once: every alert rule and its siblings, the
+    recorded series, the file recording each, and each alert's neighbourhood (cached by name)."""
+
+    rules: list[AlertRule]
+    index: SiblingIndex
+    recordings: Recordings
+    recorded_in: dict[str, int]  # record name -> index of the first file recording it
+    files: list[RuleFile]
+    by_name: dict[str, list[AlertRule]]
+    hoods: dict[str, Neighbourhood]
+
+    @classmethod
+    def of(cls, files: Sequence[RuleFile]) -> _Suite:
+        rules = [rule for f in files for rule in f.alert_rules]
+        records: dict[str, list[Recording]] = {}
+        recorded_in: dict[str, int] = {}
+        for position, f in enumerate(files):
+            for group in f.groups:
+                for recording in group.rules:
+                    if isinstance(recording, RecordingRule):
+                        records.setdefault(recording.record, []).append((recording.expr, recording.labels))
+                        recorded_in.setdefault(recording.record, position)
+        by_name: dict[str, list[AlertRule]] = {}
+        for rule in rules:
+            by_name.setdefault(rule.name, []).append(rule)
+        return cls(rules, sibling_index(rules), Recordings(records), recorded_in, list(files), by_name, {})
+
+    def hood(self, name: str) -> Neighbourhood:
+        if name not in self.hoods:
+            self.hoods[name] = Neighbourhood.of(metric_filters(r.expr, self.recordings) for r in self.by_name[name])
+        return self.hoods[name]
+
+    def needed_files(self, rule_file: RuleFile) -> list[RuleFile]:
+        """The file itself and every file recording a series its rules read (fewer rules, faster tests)."""
+        own = self.files.index(rule_file)
+        names = {name for group in rule_file.groups for rule in group.rules for name in _NAME.findall(rule.expr)}
+        positions = {own} | {self.recorded_in[name] for name in names if name in self.recorded_in}
+        return [self.files[position] for position in sorted(positions)]
+
+
+_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+
+def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: HoldClass = HOLD_CLASSES[0],
+              suite: _Suite | None = None) -> dict[str, Any]:
     """The promtool test file of ``rule_file``'s alerts in hold class ``hold``."""
+    suite = suite or _Suite.of(all_files)
     timing = hold.timing(spec)
-    rules = [rule for f in all_files for rule in f.alert_rules]
-    index = sibling_index(rules)
     tests = []
-    records: dict[str, list[Recording]] = {}
-    for f in all_files:
-        for group in f.groups:
-            for recording in group.rules:
-                if isinstance(recording, RecordingRule):
-                    records.setdefault(recording.record, []).append((recording.expr, recording.labels))
-    recordings = Recordings(records)
-    hoods: dict[str, Neighbourhood] = {}  # per alert name
     for rule in _tested_together([r for r in rule_file.alert_rules if hold_class(r) == hold]):
-        if rule.name not in hoods:
-            hoods[rule.name] = Neighbourhood.of(metric_filters(r.expr, recordings) for r in rules if r.name == rule.name)
         for members in _compatible_sets(rule):
-            baseline = _baseline(rule, members, rules)
-            cases = [_case(rule, members, kind, index, timing, baseline, hoods[rule.name])
+            baseline = _baseline(rule, members, suite.rules)
+            cases = [_case(rule, members, kind, suite.index, timing, baseline, suite.hood(rule.name))
                      for kind in case_kinds(rule, members, timing)]
             tests += _shared_input([case for case in cases if case is not None])
     return {
-        "rule_files": [f"../rules/{f.path.name}" for f in _needed_files(rule_file, all_files)],
+        "rule_files": [f"../rules/{f.path.name}" for f in suite.needed_files(rule_file)],
         "evaluation_interval": str(timing.evaluation),
         "tests": tests,
     }
@@ -1295,26 +1330,24 @@ def _tested_together(rules: list[AlertRule]) -> list[AlertRule]:
             for group in together.values()]
 
 
-def _needed_files(rule_file: RuleFile, all_files: list[RuleFile]) -> list[RuleFile]:
-    """The file itself and every file recording a series its rules read (fewer rules, faster tests)."""
-    expressions = "\n".join(rule.expr for group in rule_file.groups for rule in group.rules)
-    needed = [rule_file]
-    for other in all_files:
-        records = {rule.record for group in other.groups for rule in group.rules if hasattr(rule, "record")}
-        if other is not rule_file and any(record in expressions for record in records):
-            needed.append(other)
-    return sorted(needed, key=lambda f: all_files.index(f))
-
-
 def test_path(rule_file: RuleFile, hold: HoldClass = HOLD_CLASSES[0]) -> PurePosixPath:
-    """``services.test.yml``; alerts of a coarser hold class: ``slo.1m-step.test.yml``."""
+    """``services.test.yml``; alerts of a coarser hold class: ``slo-api.5m-step.test.yml``."""
     step = "" if hold.step is None else f".{hold.step}-step"
     return TESTS_DIR / f"{rule_file.path.stem}{step}.test.yml"
 
 
-def promtool_test_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[Artifact]:
+def promtool_test_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None,
+                            rule_texts: Mapping[PurePosixPath, str] | None = None) -> list[Artifact]:
+    """A test file per rule file and hold class; none for a per-service file renamed from another
+    (renamed_files.py): the other's tests test it. ``rule_texts`` are the rule files as written
+    (rendered here when not given)."""
     files = rule_files(spec) if files is None else list(files)
+    texts = dict(rule_texts) if rule_texts is not None else {
+        artifact.path: artifact.content for artifact in rule_file_artifacts(spec, files)}
+    renamed = renamed_files([f.path for f in files], texts)
+    suite = _Suite.of(files)
     return [
-        Artifact(test_path(f, hold), dump_yaml(test_file(f, files, spec, hold)), "prometheus-tests")
-        for f in files for hold in HOLD_CLASSES if any(hold_class(r) == hold for r in f.alert_rules)
+        Artifact(test_path(f, hold), dump_yaml(test_file(f, files, spec, hold, suite)), "prometheus-tests")
+        for f in files if f.path not in renamed
+        for hold in HOLD_CLASSES if any(hold_class(r) == hold for r in f.alert_rules)
     ]

@@ -1,7 +1,10 @@
 """All rule files of a spec, rendered in Prometheus' rule-file format.
 
-Layout: ``prometheus/rules/services.yml``, ``slo.yml``, ``datastores.yml``, ``queues.yml``,
-``host.yml``, ``stack.yml`` (only those with rules). The YAML stays what Prometheus 2.42
+Layout: ``prometheus/rules/services.yml``, one ``slo-<service>.yml`` per service with SLOs,
+``datastores.yml``, ``queues.yml``, ``host.yml``, ``stack.yml`` (only those with rules). A
+service's SLO rules stand alone in their file, so its promtool tests load them and nothing else,
+and services whose SLO files are the same rules under another name share one set of tests
+(promtool_tests.py, "renamed files"). The YAML stays what Prometheus 2.42
 accepts (no group labels, no query_offset); each hold time's reason is in docs/alerts.md.
 """
 
@@ -22,13 +25,17 @@ from alerts.service_rules import service_rule_groups
 from alerts.slo_rules import slo_rule_groups
 from alerts.stack_rules import stack_rule_groups
 from stack.artifacts import Artifact, dump_yaml
-from stack.spec.model import Spec
+from stack.spec.model import Service, Spec
 
 RULES_DIR = PurePosixPath("prometheus/rules")
 # Each generated rule file (its name without .yml) and the rule groups in it, in this order.
 RULE_FILE_BUILDERS: dict[str, Callable[[RuleContext], list[RuleGroup]]] = {
-    "services": service_rule_groups, "slo": slo_rule_groups, "datastores": datastore_rule_groups,
+    "services": service_rule_groups, "datastores": datastore_rule_groups,
     "queues": queue_rule_groups, "host": host_rule_groups, "stack": stack_rule_groups,
+}
+# Files of one service each (``slo-<service>.yml``), written after the file named here.
+PER_SERVICE_BUILDERS: dict[str, tuple[str, Callable[[RuleContext, Service], list[RuleGroup]]]] = {
+    "slo": ("services", slo_rule_groups),
 }
 
 
@@ -40,7 +47,12 @@ def rule_files(spec: Spec) -> list[RuleFile]:
 def generated_rule_files(spec: Spec) -> list[RuleFile]:
     """The rule files as generated, before the spec's alert overrides."""
     context = RuleContext(spec)
-    files = [(name, build(context)) for name, build in RULE_FILE_BUILDERS.items()]
+    files: list[tuple[str, list[RuleGroup]]] = []
+    for name, build in RULE_FILE_BUILDERS.items():
+        files.append((name, build(context)))
+        for prefix, (after, build_one) in PER_SERVICE_BUILDERS.items():
+            if after == name:
+                files += [(f"{prefix}-{service.name}", build_one(context, service)) for service in spec.services]
     return [RuleFile(RULES_DIR / f"{name}.yml", tuple(_linked(spec, g) for g in groups)) for name, groups in files if groups]
 
 

@@ -283,23 +283,21 @@ def _burn_instance(context: RuleContext, service: Service, slo: Slo, window: Bur
     )
 
 
-def slo_rule_groups(context: RuleContext) -> list[RuleGroup]:
+def slo_rule_groups(context: RuleContext, service: Service) -> list[RuleGroup]:
     """Two groups per service with SLOs: ``slo-<service>`` at the evaluation interval (the short
     windows' recordings, then the burn-rate alerts) and ``slo-<service>-long`` every SLOW_INTERVAL
-    (the 6h, 1d and 3d windows, the window SLIs and budgets).
+    (the 6h, 1d and 3d windows, the window SLIs and budgets). Each service's groups are a rule file
+    of their own (rule_files.py), so its tests load its rules alone.
 
     Groups are evaluated concurrently, so the cost per evaluation does not pile up in one serial
     group as services are added; within a group rules run in order, so each ratio divides by the
     total recorded just before it. An alert reading the slower group sees values up to a minute
     old: only the slow pairs do, and they hold 15m or more.
     """
+    if not service.slos:
+        return []
     windows = burn_windows()
-    groups = []
-    for service in context.spec.services:
-        if not service.slos:
-            continue
-        groups.append(RuleGroup(f"slo-{service.name}", (*slo_recording_rules(service, windows, long=False),
-                                                       *burn_rate_alerts(context, service, windows))))
-        groups.append(RuleGroup(f"slo-{service.name}-long", tuple(slo_recording_rules(service, windows, long=True)),
-                                SLOW_INTERVAL))
-    return groups
+    return [RuleGroup(f"slo-{service.name}", (*slo_recording_rules(service, windows, long=False),
+                                              *burn_rate_alerts(context, service, windows))),
+            RuleGroup(f"slo-{service.name}-long", tuple(slo_recording_rules(service, windows, long=True)),
+                      SLOW_INTERVAL)]

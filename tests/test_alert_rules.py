@@ -323,7 +323,7 @@ def test_long_holds_are_tested_at_a_coarser_step_in_their_own_files() -> None:
     tests = {a.path.name: yaml.safe_load(a.content) for a in promtool_test_artifacts(spec)}
     steps = {name: doc["evaluation_interval"] for name, doc in tests.items()}
     assert steps["services.test.yml"] == "15s" and steps["services.2m-step.test.yml"] == "2m"
-    assert steps["slo.test.yml"] == "15s" and steps["slo.5m-step.test.yml"] == "5m"
+    assert steps["slo-bookmark-api.test.yml"] == "15s" and steps["slo-bookmark-api.5m-step.test.yml"] == "5m"
     holds = {(r.name, r.for_.seconds) for r in alert_rules(spec)}
     for name, doc in tests.items():
         step = Duration.parse(doc["evaluation_interval"]).seconds
@@ -331,5 +331,5 @@ def test_long_holds_are_tested_at_a_coarser_step_in_their_own_files() -> None:
             for case in group["alert_rule_test"]:
                 tested = [hold for alert, hold in holds if alert == case["alertname"]]
                 assert any(hold > step or hold == 0 for hold in tested), (name, case["alertname"])
-    tickets = [g for g in tests["slo.5m-step.test.yml"]["tests"] if "3d" in str(g["alert_rule_test"])]
+    tickets = [g for g in tests["slo-bookmark-api.5m-step.test.yml"]["tests"] if "3d" in str(g["alert_rule_test"])]
     assert tickets, "the 3d/6h burn ticket (for 1h) is tested at the 5m step"

@@ -39,7 +39,8 @@ pytestmark = pytest.mark.long_running(200)  # seconds in one process: scheduled 
 # The rule files mutation-tested in `make test`, on the default spec and a second one unlike it.
 CHECKED_FILES = ("services.yml", "datastores.yml", "queues.yml", "host.yml", "stack.yml")
 KILL_RATE = 0.95
-# slo.yml is sampled in tests/test_mutation_slo.py (a module of its own: it runs beside this one);
+SLO_FILE = "slo-bookmark-api.yml"  # the default spec's one service's SLO rules
+# The SLO rule file is sampled in tests/test_mutation_slo.py (a module of its own: it runs beside this one);
 # the mistakes the audit found in it are checked below on every pair.
 SECOND_SPEC = Path(__file__).parent / "specs" / "shop.yaml"
 
@@ -257,7 +258,7 @@ def test_counting_client_errors_as_failures_is_rejected(tree: Path) -> None:
 
 
 def _slo_rule(tree: Path, match: Callable[[dict[str, Any]], bool]) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    for group in yaml.safe_load((tree / "prometheus/rules/slo.yml").read_text())["groups"]:
+    for group in yaml.safe_load((tree / "prometheus/rules" / SLO_FILE).read_text())["groups"]:
         for position, rule in enumerate(group["rules"]):
             if match(rule):
                 yield group["name"], position, rule
@@ -273,9 +274,9 @@ def _burn_pair_mutants(tree: Path) -> dict[tuple[str, str, str], list[Mutant]]:
         assert short_term.startswith("and ") and f"rate{labels['short_window']}" in short_term
         pair = f'{labels["slo"]} {labels["long_window"]}/{labels["short_window"]}'
         mutants[(labels["slo"], labels["long_window"], labels["short_window"])] = [
-            Mutant("slo.yml", group, position, "ErrorBudgetBurn", "drop the short window", pair,
+            Mutant(SLO_FILE, group, position, "ErrorBudgetBurn", "drop the short window", pair,
                    "\n".join([long_term, *rest])),
-            Mutant("slo.yml", group, position, "ErrorBudgetBurn", "drop the long window", pair,
+            Mutant(SLO_FILE, group, position, "ErrorBudgetBurn", "drop the long window", pair,
                    "\n".join([short_term.removeprefix("and "), *rest])),
         ]
     return mutants
@@ -323,11 +324,11 @@ def test_the_audit_s_slo_mistakes_are_rejected(tree: Path, tmp_path: Path) -> No
     """The audit's other SLO mutants: a request SLO's pair without its traffic guard (the "too
     little traffic" case fires it), and availability as the worst target's (min) rather than the
     mean over the job's targets, in every burn window."""
-    unguarded = [Mutant("slo.yml", group, position, "ErrorBudgetBurn", "drop the traffic guard",
+    unguarded = [Mutant(SLO_FILE, group, position, "ErrorBudgetBurn", "drop the traffic guard",
                         rule["labels"]["long_window"], _unguarded(rule["expr"]))
                  for group, position, rule in _slo_rule(tree, lambda r: r.get("alert") == "ErrorBudgetBurn"
                                                         and r["labels"]["slo"] == "errors")]
-    worst = [Mutant("slo.yml", group, position, rule["record"], "min for avg", rule["labels"]["slo"],
+    worst = [Mutant(SLO_FILE, group, position, rule["record"], "min for avg", rule["labels"]["slo"],
                     rule["expr"].replace("1 - avg by", "1 - min by"))
              for group, position, rule in _slo_rule(tree, lambda r: r.get("record", "").startswith(
                  "slo:sli_error:ratio_rate") and "avg_over_time(up" in r["expr"])]

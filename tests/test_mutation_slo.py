@@ -1,4 +1,4 @@
-"""Mutation testing of the default spec's slo.yml: a fixed sample of its mutants must be rejected
+"""Mutation testing of the default spec's SLO rule file: a fixed sample of its mutants must be rejected
 by the generated SLO tests, like the other rule files in tests/test_mutation.py.
 
 A module of its own so that pytest-xdist runs it beside that module, not after it: it is the
@@ -15,13 +15,13 @@ import yaml
 from alerts.mutation import rule_mutants
 from stack.validate.mutation import run_mutants
 from tests.support.trees import generated_tree
-from tests.test_mutation import KILL_RATE
+from tests.test_mutation import KILL_RATE, SLO_FILE
 
 pytestmark = pytest.mark.long_running(600)  # seconds in one process: scheduled first (tests/conftest.py)
 
 # About 1030 mutants, each running SLO tests of hours of input, so a fixed sample of every eighth
-# (130). `obstack mutate --file slo.yml` runs them all (docs/alerting.md).
-SLO_FILE, SLO_STRIDE = "slo.yml", 8
+# (130). `obstack mutate --file slo-bookmark-api.yml` runs them all (docs/alerting.md).
+SLO_STRIDE = 8
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_generated_slo_tests_kill_a_sample_of_the_slo_mutants(tree: Path) -> None:
-    """Every eighth mutant of the default spec's slo.yml, the same ones every run (rule order)."""
+    """Every eighth mutant of the default spec's SLO rule file, the same ones every run (rule order)."""
     document = yaml.safe_load((tree / "prometheus/rules" / SLO_FILE).read_text())
     mutants = list(rule_mutants(SLO_FILE, document))[::SLO_STRIDE]
     report = run_mutants(tree, mutants)

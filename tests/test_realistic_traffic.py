@@ -86,10 +86,10 @@ def _clock(seconds: int) -> str:
 
 
 def _replayed_rules(spec: Spec, fast: int | None) -> dict[str, str]:
-    """services.yml and slo.yml as Prometheus would run them, without annotations."""
+    """services.yml and the SLO rule files as Prometheus would run them, without annotations."""
     rules = {}
     for artifact in generate(dataclasses.replace(load_spec(None), spec=spec)):
-        if artifact.path.parent.as_posix() != "prometheus/rules" or artifact.path.name not in ("services.yml", "slo.yml"):
+        if artifact.path.parent.as_posix() != "prometheus/rules" or not (artifact.path.name == "services.yml" or artifact.path.name.startswith("slo-")):
             continue
         text = fast_rule_file(artifact.content, fast) if fast else artifact.content
         document = yaml.safe_load(text)
@@ -150,9 +150,10 @@ def _replay(tmp_path: Path, spec: Spec, fast: bool, seed: int, timeline: Timelin
     samples = timeline.end // scrape + 1
     series += [{"series": f'up{{job="{service.job}", instance="{i}", service="{service.name}", '
                           f'team="{service.team}"}}', "values": f"1x{samples}"} for i in INSTANCES]
-    for name, text in _replayed_rules(run_spec, factor if fast else None).items():
+    rules = _replayed_rules(run_spec, factor if fast else None)
+    for name, text in rules.items():
         (tmp_path / name).write_text(text)
-    test = {"rule_files": ["services.yml", "slo.yml"], "evaluation_interval": f"{step}s",
+    test = {"rule_files": sorted(rules), "evaluation_interval": f"{step}s",
             "tests": [{"name": f"seed {seed}", "interval": f"{scrape}s", "input_series": series,
                        "alert_rule_test": _checks(timeline, step, factor, _expected(run_spec))}]}
     (tmp_path / "replay.test.yml").write_text(yaml.safe_dump(test, sort_keys=False, width=1 << 20))

@@ -43,7 +43,7 @@ def test_the_window_sli_is_traffic_weighted_and_never_nan(tmp_path: Path) -> Non
     window = 'slo:sli_error:ratio_rate30d{slo="errors"}'
     budget = 'slo:error_budget_remaining:ratio{slo="errors"}'
     tests = {
-        "rule_files": ["../rules/slo.yml"],
+        "rule_files": ["../rules/slo-bookmark-api.yml"],
         "evaluation_interval": "1m",
         "tests": [{
             "name": "traffic-weighted window SLI", "interval": "1m", "input_series": _inputs(),
@@ -70,7 +70,7 @@ def test_the_window_sli_is_traffic_weighted_and_never_nan(tmp_path: Path) -> Non
 def test_request_slos_divide_by_one_recorded_total_per_window(kind: str) -> None:
     """Each window's request total is recorded once per service (not once per SLO, nor once in the
     numerator and again in the denominator) and every request SLO's ratio divides by it."""
-    rules = next(a for a in generate(load_spec(None)) if a.path.name == "slo.yml")
+    rules = next(a for a in generate(load_spec(None)) if a.path.name == "slo-bookmark-api.yml")
     entries = [r for g in yaml.safe_load(rules.content)["groups"] for r in g["rules"] if "record" in r]
     totals = [r["record"] for r in entries if r["record"].startswith("slo:sli_events:rate")]
     assert len(totals) == len(set(totals)) == 7  # 5m, 30m, 1h, 2h, 6h, 1d, 3d
@@ -83,7 +83,7 @@ def test_request_slos_divide_by_one_recorded_total_per_window(kind: str) -> None
 
 
 def test_long_windows_evaluate_in_a_slower_group() -> None:
-    rules = next(a for a in generate(load_spec(None)) if a.path.name == "slo.yml")
+    rules = next(a for a in generate(load_spec(None)) if a.path.name == "slo-bookmark-api.yml")
     groups = {g["name"]: g for g in yaml.safe_load(rules.content)["groups"]}
     assert groups["slo-bookmark-api-long"]["interval"] == "1m" and "interval" not in groups["slo-bookmark-api"]
     slow = {r["record"] for r in groups["slo-bookmark-api-long"]["rules"]}

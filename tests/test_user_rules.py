@@ -47,7 +47,7 @@ def test_own_rule_file_and_test_are_copied_and_the_test_points_at_the_copies() -
     assert "rules/*.yml" in yaml.safe_load(generated["prometheus/prometheus.yml"])["rule_files"]
     # Under Kubernetes, a PrometheusRule of its own beside the generated ones.
     objects = list(yaml.safe_load_all(generated["kubernetes/prometheus-rules.yaml"]))
-    own = [o for o in objects if o["metadata"]["name"].endswith("-orders")]
+    own = [o for o in objects if o["metadata"]["name"].endswith("-orders") and "-slo-" not in o["metadata"]["name"]]
     assert [r["alert"] for o in own for g in o["spec"]["groups"] for r in g["rules"] if "alert" in r] == ["OrdersStalled"]
 
 
@@ -73,12 +73,14 @@ def test_a_declared_metric_joins_the_rule_lint_catalog_and_an_undeclared_one_doe
 
 @pytest.mark.parametrize(("edit", "phrase"), [
     ("extra_rule_files: [orders/orders.yml]", "'services.yml' has the name of a generated file"),
+    ("extra_rule_files: [orders/orders.yml]", "'slo-orders.yml' starts with 'slo-'"),
     ("extra_rule_files: [orders/orders.yml]", "must be named *.yml"),
     ("extra_rule_tests: [orders/orders.test.yml]", "must be named *.test.yml"),
     ("extra_rule_files: [orders/orders.yml]", "cannot read orders/missing.yml (relative to the spec)"),
-], ids=["generated-name", "rule-suffix", "test-suffix", "missing"])
+], ids=["generated-name", "per-service-prefix", "rule-suffix", "test-suffix", "missing"])
 def test_own_files_that_cannot_be_copied_are_refused_with_the_spec_line(edit: str, phrase: str) -> None:
     replacement = {"'services.yml'": "extra_rule_files: [orders/services.yml]",
+                   "'slo-orders.yml'": "extra_rule_files: [orders/slo-orders.yml]",
                    "*.yml": "extra_rule_files: [orders/orders.yaml]",
                    "*.test.yml": "extra_rule_tests: [orders/orders-test.yml]",
                    "missing": "extra_rule_files: [orders/missing.yml]"}

@@ -294,6 +294,7 @@ def user_rule_file_names(spec: Spec) -> list[Issue]:
     """Your own rule and test files are copied into prometheus/rules and prometheus/tests under their
     file names: those must be what Prometheus and the promtool validator pick up, and clash with nothing."""
     # Imported here: the generated files' names are the alerting layer's.
+    from alerts.renamed_files import PER_SERVICE_PREFIXES
     from alerts.rule_files import RULE_FILE_BUILDERS
 
     issues: list[Issue] = []
@@ -308,6 +309,9 @@ def user_rule_file_names(spec: Spec) -> list[Issue]:
             elif name.split(".")[0] in RULE_FILE_BUILDERS:
                 issues.append((where, f"'{name}' has the name of a generated file ({name.split('.')[0]}.yml and its "
                                       "tests); rename it"))
+            elif prefix := next((p for p in PER_SERVICE_PREFIXES if name.startswith(p)), None):
+                issues.append((where, f"'{name}' starts with '{prefix}', as the generated per-service rule files "
+                                      f"({prefix}<service>.yml) do; rename it"))
             elif name in seen:
                 issues.append((where, f"another file is named '{name}' already: files are copied under their name"))
             seen.add(name)

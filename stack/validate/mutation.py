@@ -6,7 +6,9 @@ recording rule, of every alert that reads the recorded series (directly or throu
 recordings). Only those groups run, from the test files that load the mutated file: the cheap
 ones first, the dear ones only for mutants that survive them. Each group loads only the rules
 that can change the alerts it checks (``alerts.relevance``: promtool evaluates every loaded rule
-at every step, so an SLO group loading all of slo.yml pays three times over). Mutants run in
+at every step, so an SLO group loading all of its service's SLO file pays three times over).
+A mutant of a per-service file no test loads (a renamed copy of a tested one) is killed by the
+validator's renamed-copy check whenever it changes the file. Mutants run in
 batches, one promtool process a batch, a batch per core at a time.
 
 A mutant no alert can see (a recording only dashboards read) is reported apart: no alert test
@@ -26,7 +28,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import promql_parser
@@ -36,6 +38,7 @@ from alerts.mutation import Mutant, compared_above_zero, rule_mutants
 from alerts.promql_tree import walk
 from alerts.promtool_tests import TESTS_DIR
 from alerts.relevance import GroupInput, needed_rules, reads_label
+from alerts.renamed_files import service_of
 from alerts.rule_files import RULES_DIR
 from stack.spec.values import Duration
 from stack.validate.tools import ToolMissing, run_tool
@@ -216,10 +219,20 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
         mutants = [m for name, doc in documents.items() for m in rule_mutants(name, doc)]
     report = MutationReport()
     groups = _Groups(tests, documents)
+    loaded = {name for test in tests for name in test.rule_files}
     runnable: list[tuple[Mutant, Selected]] = []
     for mutant in mutants:
         if mutant.equivalent is not None:  # proven by the engine: nothing to run
             report.equivalent.append((mutant, mutant.equivalent))
+            continue
+        if mutant.file not in loaded and service_of(PurePosixPath(mutant.file)) is not None:
+            # A renamed copy of a tested file (alerts.renamed_files): any change to it fails the
+            # `promtool test rules` validator's check that it is the tested file renamed.
+            document = documents[mutant.file]
+            if _dump(_mutated(document, mutant)) != _dump(document):
+                report.killed.append(mutant)
+            else:
+                report.equivalent.append((mutant, "leaves the file as it was"))
             continue
         alerts = {mutant.rule} if mutant.rule not in readers else readers[mutant.rule]
         candidates = [(test, group) for test in tests if mutant.file in test.rule_files
@@ -444,7 +457,7 @@ def _mutated(document: dict[str, Any], mutant: Mutant) -> dict[str, Any]:
 
 
 # A mutant is killed as soon as one group fails, and most fail one of their cheapest groups
-# (measured on the default spec's slo.yml sample: the cheapest killer is under 1% of the mutant's
+# (measured on the default spec's SLO file sample: the cheapest killer is under 1% of the mutant's
 # test cost for 80 of the 92 killed, median 0.17%). So each mutant's groups run in stages of growing cost: the first takes
 # FIRST_STAGE_SHARE of the cost, each next one STAGE_GROWTH times the share before, and only the
 # survivors of a stage run the next. Two stages (30%, then the rest) cost 2.3 times as much.

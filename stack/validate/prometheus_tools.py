@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from alerts.prometheus_config import CONFIG_PATH
 from alerts.promtool_tests import TESTS_DIR
+from alerts.renamed_files import is_renamed, service_of
 from alerts.rule_files import RULES_DIR
 from stack.validate.findings import Finding, ValidationContext, ValidatorResult
 from stack.validate.tools import ToolMissing, ToolRun, run_tool
@@ -64,10 +65,63 @@ def promtool_rules_validator(context: ValidationContext) -> ValidatorResult:
 
 
 def promtool_tests_validator(context: ValidationContext) -> ValidatorResult:
-    """`promtool test rules` on every generated unit-test file."""
+    """`promtool test rules` on every generated unit-test file; every per-service rule file is
+    loaded by one of them or is a tested file with another service's name (renamed_files.py)."""
     result = ValidatorResult("promtool test rules")
     files = _files(context, TESTS_DIR.as_posix(), "*.test.yml")
     if not files:
         result.summary = "no rule tests"
         return result
-    return _run_each(result, context, files, ["test", "rules"], TESTS_DIR.as_posix())
+    result = _run_each(result, context, files, ["test", "rules"], TESTS_DIR.as_posix())
+    renamed = _check_renamed(result, context, files)
+    if not result.findings and renamed:
+        result.summary = f"{len(files)} files; {renamed} per-service rule files tested as renamed copies"
+    return result
+
+
+def _loaded_rule_files(test_file: Path) -> set[str]:
+    """The rule file names a promtool test file loads (its leading ``rule_files`` list, read
+    without parsing the rest: test files run to megabytes)."""
+    names: set[str] = set()
+    with test_file.open(encoding="utf-8") as lines:
+        inside = False
+        for line in lines:
+            if line.startswith("rule_files:"):
+                inside = True
+            elif inside and line.startswith("- "):
+                names.add(PurePosixPath(line[2:].strip().strip("'\"")).name)
+            elif inside or not (line.startswith("#") or not line.strip()):
+                break
+    return names
+
+
+def _without_header(text: str) -> str:
+    """A written file's text after its generated header (comment lines naming the spec)."""
+    lines = text.splitlines(keepends=True)
+    first = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    return "".join(lines[first:])
+
+
+def _check_renamed(result: ValidatorResult, context: ValidationContext, tests: list[Path]) -> int:
+    """One finding per per-service rule file no test loads and no tested file renames; the count
+    of files tested as renamed copies."""
+    tested = set().union(*(_loaded_rule_files(test) for test in tests))
+    sources: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    untested: list[tuple[Path, str, str]] = []
+    for path in _files(context, RULES_DIR.as_posix(), "*.yml"):
+        name = service_of(PurePosixPath(path.name))
+        if name is None:
+            continue
+        text = _without_header(path.read_text(encoding="utf-8"))
+        key = (path.stem[:-len(name)], text.replace(name, "\0"))
+        if path.name in tested:
+            sources.setdefault(key, []).append((text, name))
+        else:
+            untested.append((path, name, text))
+    for path, name, text in untested:
+        key = (path.stem[:-len(name)], text.replace(name, "\0"))
+        if not any(is_renamed(source, source_name, text, name) for source, source_name in sources.get(key, [])):
+            result.findings.append(Finding(
+                result.name, "error", path.relative_to(context.out).as_posix(), "",
+                "no test loads it and it is no tested file with another service's name; run `obstack generate`"))
+    return len(untested)

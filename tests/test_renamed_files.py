@@ -1,0 +1,88 @@
+"""Per-service SLO rule files: services of one shape share one set of promtool tests, and a file
+that is not the tested one renamed is caught (generation, the validator and the mutation runner)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path, PurePosixPath
+
+import pytest
+import yaml
+
+from alerts.mutation import Mutant
+from alerts.renamed_files import is_renamed, renamed_files, service_of, swapped
+from stack.pipeline import generate
+from stack.spec.loader import load_spec_text
+from stack.validate.findings import ValidationContext, ValidatorResult
+from stack.validate.mutation import run_mutants
+from stack.validate.prometheus_tools import _check_renamed
+from stack.writer import write_tree
+
+SLOS = "[{name: errors, kind: errors, objective: 99.9%}]"
+FLEET = f"""project: fleet
+services:
+  - {{name: checkout, targets: [checkout:8080], slos: {SLOS}}}
+  - {{name: search, targets: [search:8080], slos: {SLOS}}}
+  - {{name: billing, targets: [billing:8080], slos: [{{name: errors, kind: errors, objective: 99.5%}}]}}
+  - {{name: up, targets: [up:8080], slos: {SLOS}}}
+"""
+PAGE, TENTH = "> 0.0144", "> 0.00144"  # the fastest pair's threshold at 99.9%, and a tenth of it
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ValidationContext]:
+    loaded = load_spec_text(FLEET, "fleet.yaml")
+    artifacts = generate(loaded)
+    root = tmp_path_factory.mktemp("fleet")
+    write_tree(root, artifacts)
+    return root, ValidationContext(root, loaded, artifacts)
+
+
+def test_swapping_names_exchanges_both_ways() -> None:
+    assert swapped('job="a-1" x="zz" "a-1zz"', "a-1", "zz") == 'job="zz" x="a-1" "zza-1"'
+    assert is_renamed('slo-x1: {job="x1"}', "x1", 'slo-y2: {job="y2"}', "y2")
+    assert not is_renamed('slo-x1: {job="x1"}', "x1", 'slo-y2: {job="y2", x="1"}', "y2")
+    # A name inside the rules' own words ("b" in "job") is swapped there too: no match, tested apart.
+    assert not is_renamed('slo-a: {job="a"}', "a", 'slo-b: {job="b"}', "b")
+    assert not is_renamed("api", "api", "api-2", "api-2"), "names that contain each other never rename"
+    assert service_of(PurePosixPath("slo-api.yml")) == "api" and service_of(PurePosixPath("services.yml")) is None
+
+
+def test_services_of_one_shape_share_the_first_one_s_tests(fleet: tuple[Path, ValidationContext]) -> None:
+    root, _ = fleet
+    tested = {p.name.split(".")[0] for p in (root / "prometheus/tests").glob("slo-*.test.yml")}
+    # search is checkout renamed; billing's objective differs; "up" is in the rules' own text
+    # (`up{...}`), so blanking its name changes more than its name: it is tested on its own.
+    assert tested == {"slo-checkout", "slo-billing", "slo-up"}
+    texts = {PurePosixPath(p.name): p.read_text() for p in (root / "prometheus/rules").glob("slo-*.yml")}
+    found = renamed_files(sorted(texts, key=lambda p: ["checkout", "search", "billing", "up"].index(p.stem[4:])), texts)
+    assert {p.name: (r.source.name, r.source_name) for p, r in found.items()} == {
+        "slo-search.yml": ("slo-checkout.yml", "checkout")}
+
+
+def test_the_validator_accepts_renamed_copies_and_refuses_an_edited_one(fleet: tuple[Path, ValidationContext],
+                                                                       tmp_path: Path) -> None:
+    root, context = fleet
+    result = ValidatorResult("promtool test rules")
+    tests = sorted((root / "prometheus/tests").glob("*.test.yml"))
+    assert _check_renamed(result, context, tests) == 1 and not result.findings
+    copy = tmp_path / "tree"
+    shutil.copytree(root / "prometheus/rules", copy / "prometheus/rules")
+    search = copy / "prometheus/rules/slo-search.yml"
+    search.write_text(search.read_text().replace(PAGE, TENTH, 1))
+    edited = ValidatorResult("promtool test rules")
+    _check_renamed(edited, ValidationContext(copy, context.loaded, context.artifacts), tests)
+    assert [f.file for f in edited.findings] == ["prometheus/rules/slo-search.yml"]
+    assert "no test loads it" in edited.findings[0].message
+
+
+def test_a_mutant_of_a_renamed_copy_is_killed_by_the_rename_check(fleet: tuple[Path, ValidationContext]) -> None:
+    root, _ = fleet
+    document = yaml.safe_load((root / "prometheus/rules/slo-search.yml").read_text())
+    group = document["groups"][0]
+    position, rule = next((i, r) for i, r in enumerate(group["rules"]) if r.get("alert") == "ErrorBudgetBurn")
+    mutant = Mutant("slo-search.yml", group["name"], position, "ErrorBudgetBurn", "page at a tenth of the burn",
+                    f"{PAGE} -> {TENTH}", rule["expr"].replace(PAGE, TENTH, 1))
+    assert mutant.expr != rule["expr"]
+    report = run_mutants(root, [mutant])
+    assert report.killed == [mutant] and not report.survived
