@@ -30,7 +30,7 @@ from stack.writer import write_tree
 from tests.support.fake_ruler import FakeRuler
 from tests.test_deploy import REPO, SPEC
 
-pytestmark = pytest.mark.long_running(60)  # seconds in one process: a pre-flight per CLI deploy
+pytestmark = pytest.mark.long_running(140)  # seconds in one process: a pre-flight per CLI deploy
 
 TOKEN = "ruler-token-5e1f0c"
 TENANT = "team-shop"
