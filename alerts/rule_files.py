@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+import yaml
+
 from alerts.common import RuleContext
 from alerts.datastore_rules import datastore_rule_groups
 from alerts.host_rules import host_rule_groups
@@ -85,6 +87,23 @@ def _group_dict(group: RuleGroup) -> dict[str, Any]:
 
 def rule_file_dict(rule_file: RuleFile) -> dict[str, Any]:
     return {"groups": [_group_dict(group) for group in rule_file.groups]}
+
+
+def rule_bodies(spec: Spec, artifacts: Sequence[Artifact] = ()) -> list[tuple[str, dict[str, Any]]]:
+    """(file stem, body) of every generated rule file, then of each rule file of your own among
+    ``artifacts`` (prometheus.extra_rule_files; one that is no YAML mapping is left to the lints)."""
+    generated = rule_files(spec)
+    bodies = [(f.path.stem, rule_file_dict(f)) for f in generated]
+    names = {f.path for f in generated}
+    for artifact in artifacts:
+        if artifact.kind == "prometheus-rules" and artifact.path not in names:
+            try:
+                body = yaml.safe_load(artifact.content)
+            except yaml.YAMLError:
+                continue
+            if isinstance(body, dict):
+                bodies.append((artifact.path.stem, body))
+    return bodies
 
 
 def rule_file_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[Artifact]:

@@ -1,7 +1,8 @@
 """prometheus-operator objects: PrometheusRule per rule file, ServiceMonitor per service in the cluster
-and for the exporter, and the additional scrape configs of services on external hosts.
+and for the exporter, the additional scrape configs of services on external hosts, and the shards.
 
-The rule groups are the very groups of ``prometheus/rules/*.yml``; the ServiceMonitors give
+The rule groups are the very groups of ``prometheus/rules/*.yml`` (sharded: their per-target
+rules, see ``prometheus_rules``); the ServiceMonitors give
 series the labels ``prometheus.yml`` gives them (job, service, team), so the same rules and
 dashboards work unchanged under kube-prometheus-stack. A service that runs on an external host
 (``runs_on: external``) has no Kubernetes Service to select: its ``prometheus.yml`` job itself
@@ -13,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
 from alerts.prometheus_config import prometheus_config, service_scrape_job
-from alerts.rule_files import rule_file_dict, rule_files
+from alerts.rule_files import rule_bodies
+from alerts.shard_safety import split_rule_files
 from compose.k8s_common import metadata, object_name
 from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import EXPORTER_JOB, Service, Spec
@@ -38,19 +38,24 @@ def _prometheus_rule(spec: Spec, stem: str, body: dict[str, Any]) -> dict[str, A
 
 def prometheus_rules(spec: Spec, artifacts: Sequence[Artifact] = ()) -> list[dict[str, Any]]:
     """One PrometheusRule per generated rule file, then one per rule file of your own among
-    ``artifacts`` (prometheus.extra_rule_files; one that is no YAML mapping is left to the lints)."""
-    generated = rule_files(spec)
-    objects = [_prometheus_rule(spec, f.path.stem, rule_file_dict(f)) for f in generated]
-    names = {f.path for f in generated}
-    for artifact in artifacts:
-        if artifact.kind == "prometheus-rules" and artifact.path not in names:
-            try:
-                body = yaml.safe_load(artifact.content)
-            except yaml.YAMLError:
-                continue
-            if isinstance(body, dict):
-                objects.append(_prometheus_rule(spec, artifact.path.stem, body))
-    return objects
+    ``artifacts``. Sharded (kubernetes.prometheus.shards > 1), every shard loads them all, so they
+    carry only the per-target rules (alerts/shard_safety.py); the others go to ruler/rules/."""
+    bodies = rule_bodies(spec, artifacts)
+    if spec.kubernetes.prometheus.sharded:
+        bodies = split_rule_files(bodies).local
+    return [_prometheus_rule(spec, stem, body) for stem, body in bodies]
+
+
+def prometheus_shards(spec: Spec) -> list[dict[str, Any]]:
+    """The operator's ``spec.shards`` on your Prometheus object, when the spec sets it: only the
+    name, namespace and that one field, for server-side apply to own no other field (no labels:
+    the chart's ``app.kubernetes.io/managed-by: Helm`` would conflict)."""
+    settings = spec.kubernetes.prometheus
+    if settings.shards is None:
+        return []
+    return [{"apiVersion": MONITORING_API, "kind": "Prometheus",
+             "metadata": {"name": settings.name, "namespace": spec.kubernetes.namespace},
+             "spec": {"shards": settings.shards}}]
 
 
 def _set_label(label: str, value: str) -> dict[str, Any]:

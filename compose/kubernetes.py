@@ -1,4 +1,4 @@
-"""kubernetes/*.yaml: operator objects, the scrape configs of external services, the exporter, dashboard
+"""kubernetes/*.yaml: operator objects (the shards of your Prometheus among them), the scrape configs of external services, the exporter, dashboard
 ConfigMaps, the Alertmanager config Secret and a kustomization.yaml.
 
 A derived generator: dashboard ConfigMaps are made from whatever ``grafana/dashboards/*.json``
@@ -16,7 +16,7 @@ from typing import Any
 from compose.k8s_alertmanager import SECRET_PATH, alertmanager_config_secret
 from compose.k8s_common import KUBERNETES_DIR, dump_documents, metadata, object_name
 from compose.k8s_exporter import exporter_objects
-from compose.k8s_operator import additional_scrape_configs, prometheus_rules, service_monitors
+from compose.k8s_operator import additional_scrape_configs, prometheus_rules, prometheus_shards, service_monitors
 from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 
@@ -60,6 +60,7 @@ def kubernetes_artifacts(spec: Spec, artifacts: list[Artifact]) -> list[Artifact
     """Derived generator: every Kubernetes manifest, one file per family, plus kustomization.yaml."""
     families: list[tuple[str, list[dict[str, Any]]]] = [
         ("prometheus-rules.yaml", prometheus_rules(spec, artifacts)),
+        ("prometheus-shards.yaml", prometheus_shards(spec)),
         ("service-monitors.yaml", service_monitors(spec)),
         ("additional-scrape-configs.yaml", additional_scrape_configs(spec)),
         ("exporter.yaml", exporter_objects(spec)),

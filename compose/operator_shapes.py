@@ -1,4 +1,5 @@
-"""Our own structural check of PrometheusRule and ServiceMonitor objects (prometheus-operator v0.93 shapes).
+"""Our own structural check of PrometheusRule and ServiceMonitor objects, and of the shards obstack sets
+on your Prometheus object (prometheus-operator v0.93 shapes).
 
 The operator's CRDs cannot be fetched at run time and kubernetes-validate only warns on custom
 resources, so the product carries the shape of the fields it emits, transcribed from the CRDs.
@@ -99,7 +100,17 @@ SERVICE_MONITOR = _closed({
     }, ["selector", "endpoints"]),
 }, ["apiVersion", "kind", "metadata", "spec"])
 
-SHAPES: dict[str, dict[str, Any]] = {"PrometheusRule": PROMETHEUS_RULE, "ServiceMonitor": SERVICE_MONITOR}
+# The one field obstack sets on your Prometheus object (server-side apply owns only what is sent):
+# name and namespace to find it, spec.shards (the CRD: int32, at least 1 here).
+PROMETHEUS_SHARDS = _closed({
+    "apiVersion": {"const": "monitoring.coreos.com/v1"},
+    "kind": {"const": "Prometheus"},
+    "metadata": _closed({"name": _METADATA["properties"]["name"], "namespace": {"type": "string"}}, ["name", "namespace"]),
+    "spec": _closed({"shards": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}, ["shards"]),
+}, ["apiVersion", "kind", "metadata", "spec"])
+
+SHAPES: dict[str, dict[str, Any]] = {"Prometheus": PROMETHEUS_SHARDS, "PrometheusRule": PROMETHEUS_RULE,
+                                     "ServiceMonitor": SERVICE_MONITOR}
 
 
 def _semantic_problems(document: dict[str, Any]) -> list[str]:

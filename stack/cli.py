@@ -346,30 +346,35 @@ def deploy(
     alertmanager_config: Annotated[Optional[Path], typer.Option("--alertmanager-config", help="The config file Alertmanager loads.")] = None,
     grafana: Annotated[Optional[str], typer.Option("--grafana", help="Grafana URL; token from GRAFANA_TOKEN or --grafana-token-file.")] = None,
     grafana_token_file: Annotated[Optional[Path], typer.Option("--grafana-token-file", help="File holding the Grafana token.")] = None,
+    ruler: Annotated[Optional[str], typer.Option("--ruler", help="Mimir/Cortex ruler URL with its Prometheus prefix, e.g. http://mimir:8080/prometheus.")] = None,
+    ruler_namespace: Annotated[Optional[str], typer.Option("--ruler-namespace", help="Rule namespace to write into. Default: deploy.ruler.namespace, else obstack-<project>.")] = None,
+    ruler_tenant: Annotated[Optional[str], typer.Option("--ruler-tenant", help="Tenant (X-Scope-OrgID). Default: deploy.ruler.tenant.")] = None,
+    ruler_token_file: Annotated[Optional[Path], typer.Option("--ruler-token-file", help="File holding the ruler's bearer token (else RULER_TOKEN).")] = None,
     generate_first: Annotated[bool, typer.Option("--generate", help="Regenerate --out from the spec first.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change (table and diffs); change nothing.")] = False,
     diff: Annotated[bool, typer.Option("--diff", help="Print a unified diff of what would change; change nothing.")] = False,
     audit_log: Annotated[Optional[Path], typer.Option("--audit-log", help="Audit trail (JSON lines). Default: deploy.audit_log.")] = None,
 ) -> None:
-    """Deploy --out to Prometheus, Alertmanager and Grafana; verify, roll back on failure, audit."""
+    """Deploy --out to Prometheus, Alertmanager, a ruler and Grafana; verify, roll back on failure, audit."""
     from stack.deploy.errors import DeployError
     from stack.deploy.runner import Deployer, DeployRequest
     from stack.deploy.targets import TargetOptions, deploy_deadline, deploy_settings, resolve_targets
 
     loaded = _load(spec)
-    options = TargetOptions(prometheus, rules_dir, alertmanager, alertmanager_config, grafana, grafana_token_file)
+    options = TargetOptions(prometheus, rules_dir, alertmanager, alertmanager_config, grafana, grafana_token_file,
+                            ruler, ruler_namespace, ruler_tenant, ruler_token_file)
     deadline = deploy_deadline(deploy_settings(loaded.spec))
     try:
-        file_targets, grafana_target, urls = resolve_targets(loaded.spec, options, deadline)
+        targets = resolve_targets(loaded.spec, options, deadline)
         if generate_first:
             write_tree(out, generate_artifacts(loaded))
     except (ValueError, DeployError, OutputError) as error:
         _fail([str(error)], EXIT_BAD_INPUT)
     if not out.is_dir():
         _fail([f"{out}: no generated tree; run `obstack generate --out {out}` or pass --generate"], EXIT_BAD_INPUT)
-    request = DeployRequest(loaded, out, file_targets, grafana_target,
-                            audit_log or Path(deploy_settings(loaded.spec).audit_log), dry_run, diff and not dry_run, urls,
-                            deadline)
+    request = DeployRequest(loaded, out, targets.files, targets.grafana,
+                            audit_log or Path(deploy_settings(loaded.spec).audit_log), dry_run, diff and not dry_run,
+                            targets.urls, deadline, targets.ruler)
     progress = Console(stderr=True, highlight=False)
     code = Deployer(request, progress, _stdout()).run()
     raise typer.Exit(code)

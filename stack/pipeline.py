@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from alerts.alerting import alerting_artifacts
+from alerts.global_rules import global_rule_artifacts
 from alerts.prometheus_config import prometheus_config_artifacts
 from alerts.user_rules import user_rule_artifacts
 from compose.compose_file import compose_artifacts
@@ -40,6 +41,7 @@ GENERATORS: tuple[Generator, ...] = (
 DERIVED_GENERATORS: tuple[DerivedGenerator, ...] = (
     compose_artifacts,
     kubernetes_artifacts,
+    global_rule_artifacts,  # ruler/rules/: only when sharded
 )
 
 

@@ -14,7 +14,6 @@ live Grafana (none can be installed where obstack's tests run).
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -28,6 +27,7 @@ from stack.deploy.diff import dashboard_text
 from stack.deploy.errors import DeployError
 from stack.deploy.files import tree_files
 from stack.deploy.http import HttpClient, body_excerpt
+from stack.deploy.tokens import token_from
 
 DASHBOARDS_DIR = PurePosixPath("grafana/dashboards")
 DATASOURCES_DIR = PurePosixPath("grafana/provisioning/datasources")
@@ -45,19 +45,11 @@ DELETE_QUERY: dict[str, str] = {"folder": "?forceDeleteRules=false"}
 
 
 def read_token(token_file: str | None) -> str:
-    """The Grafana token: GRAFANA_TOKEN, else the first line of ``token_file``."""
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if token:
-        return token
-    if token_file:
-        try:
-            token = Path(token_file).read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise DeployError(f"{token_file}: cannot read the Grafana token file: {error.strerror}") from None
-        if token:
-            return token
-        raise DeployError(f"{token_file}: the Grafana token file is empty")
-    raise DeployError(f"no Grafana token: set {TOKEN_ENV} or deploy.grafana.token_file (--grafana-token-file)")
+    """The Grafana token: GRAFANA_TOKEN, else the content of ``token_file``."""
+    token = token_from(TOKEN_ENV, token_file, "Grafana")
+    if token is None:
+        raise DeployError(f"no Grafana token: set {TOKEN_ENV} or deploy.grafana.token_file (--grafana-token-file)")
+    return token
 
 
 def folder_uid(title: str) -> str:

@@ -74,24 +74,40 @@ class _TooLarge(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Raw:
+    """A request body sent as is (e.g. YAML), with its content type; any other body is sent as JSON."""
+
+    data: bytes
+    content_type: str
+
+
+Body = Any  # a Raw, or a value sent as JSON (None: no body)
+
+
 class _Exchange:
     """One request in a worker thread, so that the caller can stop waiting at the deadline
     whatever the server does (a trickled status line or header blocks inside http.client)."""
 
-    def __init__(self, session: requests.Session, method: str, url: str, json_body: Any,
+    def __init__(self, session: requests.Session, method: str, url: str, body: Body,
                  headers: dict[str, str], timeout: float, max_body: int) -> None:
         self.done = threading.Event()
         self.response: requests.Response | None = None
         self.error: BaseException | None = None
         self.end = time.monotonic() + timeout
-        threading.Thread(target=self._run, args=(session, method, url, json_body, headers, timeout, max_body),
+        threading.Thread(target=self._run, args=(session, method, url, body, headers, timeout, max_body),
                          name="obstack-http", daemon=True).start()
 
-    def _run(self, session: requests.Session, method: str, url: str, json_body: Any, headers: dict[str, str],
+    def _run(self, session: requests.Session, method: str, url: str, body: Body, headers: dict[str, str],
              timeout: float, max_body: int) -> None:
         try:
-            response = session.request(method, url, json=json_body, headers=headers, timeout=timeout,
-                                       allow_redirects=False, stream=True)
+            if isinstance(body, Raw):
+                content: dict[str, Any] = {"data": body.data}
+                headers = {**headers, "Content-Type": body.content_type}
+            else:
+                content = {"json": body}
+            response = session.request(method, url, headers=headers, timeout=timeout,
+                                       allow_redirects=False, stream=True, **content)
             with response:
                 body = bytearray()
                 for chunk in response.iter_content(64 * 1024):
@@ -131,7 +147,7 @@ class HttpClient:
                               f"{self.deadline.seconds:g}s passed")  # type: ignore[union-attr]
         return min(self.settings.timeout, left)
 
-    def _send(self, method: str, path: str, json_body: Any) -> requests.Response:
+    def _send(self, method: str, path: str, json_body: Body) -> requests.Response:
         """One attempt; requests' exceptions for connection errors and timeouts, DeployError otherwise."""
         timeout = self._remaining(method, path)
         exchange = _Exchange(self.session, method, self.url(path), json_body, self.headers, timeout,
@@ -151,8 +167,9 @@ class HttpClient:
                               "give the server's final URL")
         return response
 
-    def request(self, method: str, path: str, json_body: Any = None, retry_server_errors: bool = True) -> requests.Response:
-        """The response (any status); DeployError once the retries are spent on errors or 5xx."""
+    def request(self, method: str, path: str, json_body: Body = None, retry_server_errors: bool = True) -> requests.Response:
+        """The response (any status); DeployError once the retries are spent on errors or 5xx.
+        ``json_body`` is sent as JSON, or as is when it is a ``Raw``."""
         attempts = self.settings.retries + 1
         problem = ""
         for attempt in range(attempts):

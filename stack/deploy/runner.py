@@ -5,7 +5,7 @@ Order and why:
    never reaches a server: exit 1, nothing changed);
 2. every target server must answer before anything is written (no half-deploy to a dead server);
 3. the plan compares the tree with what each target has: nothing to do is said and audited;
-4. targets are applied one after another (Prometheus, Alertmanager, Grafana); each is snapshotted
+4. targets are applied one after another (Prometheus, Alertmanager, the ruler, Grafana); each is snapshotted
    just before it is written, then written, reloaded and verified (Grafana: read back). On any
    failure every target changed so far is restored from its snapshot, newest first, and verified
    again, so the previous configuration goes on serving, and the deploy exits 1. "Any failure"
@@ -32,6 +32,7 @@ from stack.deploy.errors import DeployError
 from stack.deploy.grafana import GrafanaChange, GrafanaTarget
 from stack.deploy.grafana_rollback import take_snapshot
 from stack.deploy.http import Deadline
+from stack.deploy.ruler import RulerChange, RulerTarget
 from stack.deploy.signals import Interrupted, signals_ignored, signals_raise
 from stack.pipeline import generate
 from stack.spec.loader import LoadedSpec
@@ -43,6 +44,7 @@ from stack.validate.findings import ValidationContext
 ALWAYS = ("spec", "tree")
 PART_VALIDATORS: dict[str, tuple[str, ...]] = {
     "prometheus": ("promtool check rules", "promtool test rules", "rule lint"),
+    "ruler": ("promtool check rules", "promtool test rules", "rule lint"),  # the same rules, elsewhere
     "alertmanager": ("amtool check-config", "amtool config routes test", "amtool template render", "inhibition"),
     "grafana": ("dashboard lint",),
 }
@@ -75,6 +77,7 @@ class DeployRequest:
     diff_only: bool = False
     target_urls: dict[str, str] = field(default_factory=dict)  # for the audit line
     deadline: Deadline | None = None  # shared by the targets' clients; started after the pre-flight
+    ruler: RulerTarget | None = None
 
 
 @dataclass
@@ -82,9 +85,12 @@ class _Plan:
     file_changes: dict[str, list[files.FileChange]] = field(default_factory=dict)
     wanted: dict[str, dict[str, str]] = field(default_factory=dict)
     grafana_changes: list[GrafanaChange] = field(default_factory=list)
+    ruler_changes: list[RulerChange] = field(default_factory=list)
 
     def changed(self) -> dict[str, list[str]]:
         result = {name: [f"{c.state} {c.path}" for c in changes] for name, changes in self.file_changes.items() if changes}
+        if self.ruler_changes:
+            result["ruler"] = [f"{c.state} group {c.group}" for c in self.ruler_changes]
         if self.grafana_changes:
             result["grafana"] = [f"{c.state} {c.kind} {c.label}" for c in self.grafana_changes]
         return result
@@ -112,7 +118,8 @@ class Deployer:
         self.request = request
         self.console = console
         self.out = out
-        self.parts = [t.name for t in request.file_targets] + (["grafana"] if request.grafana else [])
+        self.parts = [t.name for t in request.file_targets] + (["ruler"] if request.ruler else []) + \
+            (["grafana"] if request.grafana else [])
         self.current = ""  # the target being applied, for messages
 
     def step(self, text: str) -> None:
@@ -138,6 +145,8 @@ class Deployer:
             with self.console.status("checking the servers answer"):
                 for target in self.request.file_targets:
                     target.check_reachable()
+                if self.request.ruler is not None:
+                    self.request.ruler.check_reachable()
                 if self.request.grafana is not None:
                     self.request.grafana.check_reachable()
             self.step(f"servers answer: {', '.join(self.parts)}")
@@ -171,6 +180,8 @@ class Deployer:
         for target in self.request.file_targets:
             plan.wanted[target.name] = target.wanted(self.request.out)
             plan.file_changes[target.name] = files.plan(target.directory, plan.wanted[target.name], target.adopt)
+        if self.request.ruler is not None:
+            plan.ruler_changes = self.request.ruler.plan(self.request.ruler.wanted(self.request.out))
         if self.request.grafana is not None:
             dashboards, datasources = self.request.grafana.wanted(self.request.out)
             message = f"obstack deploy of {self.request.loaded.name} ({self.request.loaded.sha256[:12]})"
@@ -180,6 +191,7 @@ class Deployer:
     def show(self, plan: _Plan) -> None:
         """The plan as a table (dry run) and a unified diff per file and per dashboard."""
         rows = [(name, c.path, c.state, c.old, c.new) for name, changes in plan.file_changes.items() for c in changes]
+        rows += [("ruler", f"group {c.group}", c.state, c.old, c.new) for c in plan.ruler_changes]
         rows += [("grafana", f"{c.kind} {c.label}", c.state, c.old, c.new) for c in plan.grafana_changes]
         if not self.request.diff_only:
             table = Table(title="obstack deploy --dry-run")
@@ -228,6 +240,9 @@ class Deployer:
             with self.console.status(f"{target.name}: reloading and verifying"):
                 target.reload_and_verify(plan.wanted[target.name])
             self.step(f"{target.name}: reloaded; serving the new files")
+        if self.request.ruler is not None and plan.ruler_changes:
+            self.current = "ruler"
+            self.apply_ruler(self.request.ruler, plan.ruler_changes, undo)
         if self.request.grafana is not None and plan.grafana_changes:
             self.current = "grafana"
             self.apply_grafana(self.request.grafana, plan.grafana_changes, undo)
@@ -256,6 +271,15 @@ class Deployer:
             saved.apply(grafana, changes)
             grafana.verify(changes)
         self.step(f"grafana: saved {len(changes)} changes; Grafana serves them")
+
+    def apply_ruler(self, ruler: RulerTarget, changes: list[RulerChange], undo: list[Undo]) -> None:
+        """Snapshot the namespace, write the groups and the manifest, read them back."""
+        with self.console.status(f"ruler: reading namespace {ruler.namespace}"):
+            saved = ruler.take_snapshot()
+        undo.append(("ruler", partial(saved.restore, ruler)))
+        with self.console.status(f"ruler: saving {len(changes)} groups"):
+            saved.apply(ruler, changes)
+        self.step(f"ruler: saved {len(changes)} groups into namespace {ruler.namespace}; the ruler serves them")
 
     def restore_files(self, target: FileTarget, saved: files.Snapshot) -> str:
         files.restore(saved)

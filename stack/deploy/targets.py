@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import TypeAdapter, ValidationError
+
+from alerts.global_rules import ruler_rules_dir
 from stack.deploy.alertmanager import AlertmanagerTarget
 from stack.deploy.grafana import GrafanaTarget, read_token
 from stack.deploy.http import Deadline, HttpClient, HttpSettings
 from stack.deploy.prometheus import PrometheusTarget
+from stack.deploy.ruler import TOKEN_ENV as RULER_TOKEN_ENV
+from stack.deploy.ruler import RulerTarget
 from stack.deploy.runner import FileTarget
-from stack.spec.deploy import DeploySettings
+from stack.deploy.tokens import token_from
+from stack.spec.base import HttpUrl
+from stack.spec.deploy import DeploySettings, RulerNamespace, TenantId
 from stack.spec.model import Spec
 
 
@@ -24,6 +31,20 @@ class TargetOptions:
     alertmanager_config: Path | None = None
     grafana: str | None = None
     grafana_token_file: Path | None = None
+    ruler: str | None = None
+    ruler_namespace: str | None = None
+    ruler_tenant: str | None = None
+    ruler_token_file: Path | None = None
+
+
+@dataclass
+class Targets:
+    """What one deploy reaches, and the URLs its audit line names."""
+
+    files: list[FileTarget] = field(default_factory=list)
+    grafana: GrafanaTarget | None = None
+    ruler: RulerTarget | None = None
+    urls: dict[str, str] = field(default_factory=dict)
 
 
 def deploy_settings(spec: Spec) -> DeploySettings:
@@ -48,8 +69,35 @@ def deploy_deadline(settings: DeploySettings) -> Deadline:
     return Deadline(settings.timeouts.deploy.seconds)
 
 
-def resolve_targets(spec: Spec, options: TargetOptions,
-                    deadline: Deadline) -> tuple[list[FileTarget], GrafanaTarget | None, dict[str, str]]:
+def _checked(value: str, check: object, flag: str) -> str:
+    """A command-line value through the spec's own validator; ValueError (one line) when it fails."""
+    try:
+        return TypeAdapter(check).validate_python(value)  # type: ignore[call-overload, no-any-return]
+    except ValidationError as error:
+        raise ValueError(f"{flag}: {error.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+
+
+def ruler_target(spec: Spec, options: TargetOptions, http: HttpSettings, deadline: Deadline) -> RulerTarget | None:
+    """The ruler to deploy to (None when none is given); its token from RULER_TOKEN or the token file."""
+    settings = deploy_settings(spec).ruler
+    url = options.ruler or settings.url
+    if not url:
+        if options.ruler_namespace or options.ruler_tenant or options.ruler_token_file:
+            raise ValueError("--ruler-namespace, --ruler-tenant and --ruler-token-file need --ruler URL "
+                             "(or deploy.ruler.url in the spec)")
+        return None
+    url = _checked(url, HttpUrl, "--ruler")
+    namespace = _checked(options.ruler_namespace, RulerNamespace, "--ruler-namespace") if options.ruler_namespace \
+        else settings.namespace or f"obstack-{spec.project}"
+    tenant = _checked(options.ruler_tenant, TenantId, "--ruler-tenant") if options.ruler_tenant else settings.tenant
+    token_file = options.ruler_token_file or settings.token_file
+    token = token_from(RULER_TOKEN_ENV, str(token_file) if token_file else None, "ruler")
+    headers = {**({"X-Scope-OrgID": tenant} if tenant else {}), **({"Authorization": f"Bearer {token}"} if token else {})}
+    client = HttpClient(url, "ruler", http, headers=headers, deadline=deadline)
+    return RulerTarget(client, namespace, ruler_rules_dir(spec))
+
+
+def resolve_targets(spec: Spec, options: TargetOptions, deadline: Deadline) -> Targets:
     """The targets to deploy to, their clients sharing ``deadline``; ValueError (bad input, one line)
     when they are incomplete."""
     settings = deploy_settings(spec)
@@ -80,7 +128,11 @@ def resolve_targets(spec: Spec, options: TargetOptions,
                             deadline=deadline)
         grafana = GrafanaTarget(client, spec.grafana.folder)
         urls["grafana"] = grafana_url
-    if not targets and grafana is None:
+    ruler = ruler_target(spec, options, http, deadline)
+    if ruler is not None:
+        tenant = ruler.client.headers.get("X-Scope-OrgID")
+        urls["ruler"] = f"{ruler.client.base_url} namespace {ruler.namespace}" + (f" tenant {tenant}" if tenant else "")
+    if not targets and grafana is None and ruler is None:
         raise ValueError("nothing to deploy to: give --prometheus with --rules-dir, --alertmanager with "
-                         "--alertmanager-config and/or --grafana (or set them under deploy: in the spec)")
-    return targets, grafana, urls
+                         "--alertmanager-config, --grafana and/or --ruler (or set them under deploy: in the spec)")
+    return Targets(targets, grafana, ruler, urls)

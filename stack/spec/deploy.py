@@ -1,15 +1,40 @@
 """The spec's optional ``deploy`` section: where `obstack deploy` and `obstack drill` reach the stack.
 
 Every field may also be given on the command line (which wins). Secrets never live here: the
-Grafana token comes from ``GRAFANA_TOKEN`` or the file ``grafana.token_file`` names.
+Grafana token comes from ``GRAFANA_TOKEN`` or the file ``grafana.token_file`` names, the ruler's
+from ``RULER_TOKEN`` or ``ruler.token_file``.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from .base import HttpUrl, SecretFile, StrictModel
 from .values import Duration
+
+# Mimir's tenant IDs: at most 150 of these characters, neither "." nor "..".
+_TENANT_RE = re.compile(r"^[A-Za-z0-9!._*'()-]{1,150}$")
+_NAMESPACE_RE = re.compile(r"^[^\s\x00-\x1f\x7f]{1,255}$")
+
+
+def tenant_id(value: str) -> str:
+    if not _TENANT_RE.match(value) or value in (".", ".."):
+        raise ValueError(f"'{value}' is not a ruler tenant ID (X-Scope-OrgID): use at most 150 letters, digits "
+                         "or ! - _ . * ' ( )")
+    return value
+
+
+def ruler_namespace(value: str) -> str:
+    if not _NAMESPACE_RE.match(value) or value in (".", ".."):
+        raise ValueError(f"{value!r} is not a ruler namespace: use 1-255 characters without spaces or control characters")
+    return value
+
+
+TenantId = Annotated[str, AfterValidator(tenant_id)]
+RulerNamespace = Annotated[str, AfterValidator(ruler_namespace)]
 
 
 class PrometheusDeploy(StrictModel):
@@ -39,6 +64,25 @@ class GrafanaDeploy(StrictModel):
     )
 
 
+class RulerDeploy(StrictModel):
+    """A Mimir/Cortex-compatible ruler that evaluates rule groups over the global view (its config API)."""
+
+    url: HttpUrl | None = Field(
+        None, description="The ruler's Prometheus API prefix, e.g. http://mimir:8080/prometheus (Cortex: .../api/prom)."
+    )
+    namespace: RulerNamespace | None = Field(
+        None, description="Rule namespace obstack writes into (default: obstack-<project>); groups it did not write "
+        "there are left alone."
+    )
+    tenant: TenantId | None = Field(
+        None, description="Tenant sent as X-Scope-OrgID (multi-tenant Mimir/Cortex); none: no header."
+    )
+    token_file: SecretFile | None = Field(
+        None, description="File holding a bearer token for the ruler (else the RULER_TOKEN environment variable; "
+        "none: no Authorization header)."
+    )
+
+
 class DeployTimeouts(StrictModel):
     """How long deploy waits for servers, and how often it retries."""
 
@@ -62,5 +106,6 @@ class DeploySettings(StrictModel):
     prometheus: PrometheusDeploy = Field(default_factory=PrometheusDeploy)
     alertmanager: AlertmanagerDeploy = Field(default_factory=AlertmanagerDeploy)
     grafana: GrafanaDeploy = Field(default_factory=GrafanaDeploy)
+    ruler: RulerDeploy = Field(default_factory=RulerDeploy)
     audit_log: str = Field(".obstack/deploy-audit.jsonl", description="JSON-lines audit trail, one line per deploy.")
     timeouts: DeployTimeouts = Field(default_factory=DeployTimeouts)

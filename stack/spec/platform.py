@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StrictInt
 
 from .base import Name, StrictModel
 
@@ -160,6 +160,26 @@ def _kubernetes_object_name(value: str) -> str:
 _KUBE_OBJECT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
+class KubernetesPrometheus(StrictModel):
+    """Your prometheus-operator Prometheus object (e.g. the chart's): obstack sets only its shards."""
+
+    name: Annotated[str, AfterValidator(_kubernetes_object_name)] = Field(
+        "kube-prometheus-stack-prometheus",
+        description="Name of the Prometheus object (kube-prometheus-stack names it <release>-prometheus).",
+    )
+    shards: StrictInt | None = Field(
+        None, ge=1, le=1000,
+        description="Number of shards the operator splits the scrape targets onto (spec.shards, 1-1000, written to "
+        "kubernetes/prometheus-shards.yaml). Above 1, the PrometheusRule objects carry only the per-target rules; "
+        "the rules that aggregate across targets go to ruler/rules/ for a global evaluator (docs/kubernetes.md#sharding).",
+    )
+
+    @property
+    def sharded(self) -> bool:
+        """Whether the targets are split onto more than one Prometheus."""
+        return (self.shards or 1) > 1
+
+
 class KubernetesSettings(StrictModel):
     """Kubernetes output for kube-prometheus-stack / prometheus-operator users."""
 
@@ -197,3 +217,4 @@ class KubernetesSettings(StrictModel):
         description="Name of the generated Secret holding alertmanager.yaml and the templates; point the Alertmanager "
         "resource's configSecret at it.",
     )
+    prometheus: KubernetesPrometheus = Field(default_factory=KubernetesPrometheus)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
+from alerts.global_rules import RULER_DIR
 from alerts.prometheus_config import CONFIG_PATH
 from alerts.promtool_tests import TESTS_DIR
 from alerts.renamed_files import is_renamed, service_of
@@ -55,9 +56,10 @@ def promtool_config_validator(context: ValidationContext) -> ValidatorResult:
 
 
 def promtool_rules_validator(context: ValidationContext) -> ValidatorResult:
-    """`promtool check rules --lint=all --lint-fatal` on every rule file (lint findings fail it)."""
+    """`promtool check rules --lint=all --lint-fatal` on every rule file (lint findings fail it),
+    those split off for a global ruler (ruler/rules/, when sharded) included."""
     result = ValidatorResult("promtool check rules")
-    files = _files(context, RULES_DIR.as_posix(), "*.yml")
+    files = _files(context, RULES_DIR.as_posix(), "*.yml") + _files(context, RULER_DIR.as_posix(), "*.yml")
     if not files:
         result.summary = "no rule files"
         return result

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from alerts.global_rules import global_rule_artifacts
 from compose.compose_file import compose_artifacts
 from compose.kubernetes import kubernetes_artifacts
 from stack.artifacts import Artifact
@@ -23,7 +24,7 @@ from stack.writer import write_tree
 
 # Upstream schemas vendored for the tests (tests/schemas/SOURCES.md names each one's origin).
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
-DERIVED = (compose_artifacts, kubernetes_artifacts)
+DERIVED = (compose_artifacts, kubernetes_artifacts, global_rule_artifacts)
 
 DASHBOARD_PROVIDER = """apiVersion: 1
 providers:

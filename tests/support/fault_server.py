@@ -29,13 +29,14 @@ from typing import Any
 
 import yaml
 
+from tests.support.local_http import ServedInThread
 from tests.support.servers import free_port
 
 HUGE_BODY = 300 * 1024 * 1024
 TRICKLE_SECONDS = 60
 
 
-class FaultServer:
+class FaultServer(ServedInThread):
     """``kind`` is "prometheus" (``path``: its rules directory) or "alertmanager" (``path``: its config file)."""
 
     def __init__(self, kind: str, path: Path, fault: str | None = None, host: str = "127.0.0.1",
@@ -51,14 +52,6 @@ class FaultServer:
         self.httpd = ThreadingHTTPServer((host, free_port()), self._handler())
         self.httpd.daemon_threads = True
         self.url = f"http://{host}:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> FaultServer:
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
     def _load(self) -> Any:
         if self.kind == "alertmanager":
