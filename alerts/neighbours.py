@@ -64,15 +64,33 @@ class Recordings:
     def __init__(self, records: Mapping[str, list[Recording]]) -> None:
         self._records = records
         self._read: dict[tuple[str, frozenset[Filter]], list[str]] = {}
+        # (name, label) -> value -> positions of the recordings setting it, and under None those
+        # not setting the label: a selector naming one service looks at that service's alone.
+        self._by_label: dict[tuple[str, str], dict[str | None, list[int]]] = {}
 
     def read_by(self, name: str, filters: frozenset[Filter]) -> list[str]:
         """The expressions of the recordings of ``name`` whose static labels ``filters`` allow."""
         key = (name, filters)
         if key not in self._read:
-            self._read[key] = [source for source, labels in self._records.get(name, [])
-                               if all(_matches(op, pattern, labels[label])
-                                      for label, op, pattern in filters if label in labels)]
+            recordings = self._records.get(name, [])
+            self._read[key] = [recordings[i][0] for i in self._candidates(name, filters)
+                               if all(_matches(op, pattern, recordings[i][1][label])
+                                      for label, op, pattern in filters if label in recordings[i][1])]
         return self._read[key]
+
+    def _candidates(self, name: str, filters: frozenset[Filter]) -> list[int]:
+        """Positions of the recordings an equality filter does not rule out by its value alone."""
+        recordings = self._records.get(name, [])
+        equal = min(((label, pattern) for label, op, pattern in filters if op == "="), default=None)
+        if equal is None or len(recordings) < 16:
+            return list(range(len(recordings)))
+        label, value = equal
+        index = self._by_label.get((name, label))
+        if index is None:
+            index = self._by_label[(name, label)] = {}
+            for position, (_, labels) in enumerate(recordings):
+                index.setdefault(labels.get(label), []).append(position)
+        return sorted(index.get(value, []) + index.get(None, []))
 
 
 def metric_filters(expr: str, records: Recordings) -> dict[str, list[set[Filter]]]:
