@@ -22,8 +22,8 @@ from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
 from alerts.model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
 from alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
-from alerts.renamed_files import renamed_files
-from alerts.rule_files import rule_file_artifacts, rule_files
+from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, renamed_files
+from alerts.rule_files import rule_file_artifacts, rule_file_dict, rule_files
 from alerts.scenarios import restarted, sample_text
 from stack.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
@@ -1221,12 +1221,14 @@ _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
 def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: HoldClass = HOLD_CLASSES[0],
-              suite: _Suite | None = None) -> dict[str, Any]:
-    """The promtool test file of ``rule_file``'s alerts in hold class ``hold``."""
+              suite: _Suite | None = None, untested: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The promtool test file of ``rule_file``'s alerts in hold class ``hold``; services in
+    ``untested`` get no cases (each is a tested service renamed: renamed_files.SharedServices)."""
     suite = suite or _Suite.of(all_files)
     timing = hold.timing(spec)
     tests = []
-    for rule in _tested_together([r for r in rule_file.alert_rules if hold_class(r) == hold]):
+    rules = [_without_services(r, untested) for r in rule_file.alert_rules if hold_class(r) == hold]
+    for rule in _tested_together([r for r in rules if r.instances]):
         for members in _compatible_sets(rule):
             baseline = _baseline(rule, members, suite.rules)
             cases = [_case(rule, members, kind, suite.index, timing, baseline, suite.hood(rule.name))
@@ -1237,6 +1239,20 @@ def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: 
         "evaluation_interval": str(timing.evaluation),
         "tests": tests,
     }
+
+
+def _without_services(rule: AlertRule, services: frozenset[str]) -> AlertRule:
+    if rule.subject != "service" or not services:
+        return rule
+    return replace(rule, instances=tuple(i for i in rule.instances if i.labels.get("service") not in services))
+
+
+def _renamed_services(rule_file: RuleFile) -> frozenset[str]:
+    """The services of services.yml whose cases a first service of their shape stands for."""
+    if rule_file.path.name != SHARED_SERVICE_FILE:
+        return frozenset()
+    firsts = SharedServices.of(rule_file_dict(rule_file)).representatives()
+    return frozenset(service for service, first in firsts.items() if first != service)
 
 
 def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) -> list[CaseKind]:
@@ -1347,7 +1363,8 @@ def promtool_test_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None,
     renamed = renamed_files([f.path for f in files], texts)
     suite = _Suite.of(files)
     return [
-        Artifact(test_path(f, hold), dump_yaml(test_file(f, files, spec, hold, suite)), "prometheus-tests")
+        Artifact(test_path(f, hold), dump_yaml(test_file(f, files, spec, hold, suite, _renamed_services(f))),
+                 "prometheus-tests")
         for f in files if f.path not in renamed
         for hold in HOLD_CLASSES if any(hold_class(r) == hold for r in f.alert_rules)
     ]

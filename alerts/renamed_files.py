@@ -12,9 +12,12 @@ Its tests are generated and run once; the swap is checked again on the written t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 # Files of one service each: ``<prefix><service>.yml``.
 PER_SERVICE_PREFIXES: tuple[str, ...] = ("slo-",)
@@ -71,3 +74,79 @@ def renamed_files(paths: Sequence[PurePosixPath], texts: Mapping[PurePosixPath, 
         else:
             found[path] = Renamed(path, name, source[0], source[1])
     return found
+
+
+# Services sharing one rule file (services.yml): each has its recording group, and the alert
+# rules select them all through regex alternations of their names.
+SHARED_SERVICE_FILE = "services.yml"
+RECORDING_GROUP = re.compile(r"^service-(.+)-recording$")
+_NAME_ALTERNATION = re.compile(r'=~"([a-z0-9_-]+(?:\|[a-z0-9_-]+)+)"')
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every key and string in a parsed YAML value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+@dataclass(frozen=True)
+class SharedServices:
+    """services.yml as the swap argument reads it: each service's recording group (as canonical
+    JSON), and the other groups (the alert rules) as the sets of names their regex alternations
+    select plus every other string in them."""
+
+    recordings: dict[str, str]  # service -> its recording group, canonical JSON
+    alternations: tuple[frozenset[str], ...]
+    outside: str  # every other string of the alert groups, alternations cut out
+
+    @classmethod
+    def of(cls, document: Mapping[str, Any]) -> SharedServices:
+        """From the parsed rule file (``{"groups": [...]}``)."""
+        recordings: dict[str, str] = {}
+        strings: list[str] = []
+        for group in document.get("groups") or []:
+            match = RECORDING_GROUP.match(str(group.get("name", "")))
+            if match:
+                recordings[match[1]] = json.dumps(group, sort_keys=True)
+            else:
+                strings += _strings(group)
+        alternations = tuple(frozenset(m.split("|")) for text in strings for m in _NAME_ALTERNATION.findall(text))
+        return cls(recordings, alternations, "\n".join(_NAME_ALTERNATION.sub("", text) for text in strings))
+
+    def signature(self, service: str) -> tuple[int, ...]:
+        """The alternations that select ``service``."""
+        return tuple(i for i, names in enumerate(self.alternations) if service in names)
+
+    def swappable(self, one: str, other: str) -> bool:
+        """Whether exchanging the two services changes nothing the alert rules select, and turns
+        one's recording group into the other's. A regex alternation of literal names selects the
+        same series whatever their order, so the alert rules need only select both or neither in
+        each, and name neither anywhere else."""
+        return (one not in self.outside and other not in self.outside
+                and self.signature(one) == self.signature(other)
+                and is_renamed(self.recordings[one], one, self.recordings[other], other))
+
+    def representatives(self) -> dict[str, str]:
+        """Each service's first service of its shape (itself when it is the first), in file order."""
+        found: dict[str, str] = {}
+        buckets: dict[tuple[tuple[int, ...], str], list[str]] = {}
+        for service, text in self.recordings.items():
+            bucket = buckets.setdefault((self.signature(service), text.replace(service, "\0")), [])
+            found[service] = next((first for first in bucket if self.swappable(first, service)), service)
+            if found[service] == service:
+                bucket.append(service)
+        return found
+
+    def uncovered(self, tested: set[str]) -> list[str]:
+        """The services neither in ``tested`` nor swappable with one that is."""
+        firsts = self.representatives()
+        return [service for service in self.recordings if service not in tested
+                and not (firsts[service] in tested and self.swappable(firsts[service], service))
+                and not any(self.swappable(other, service) for other in tested if other in self.recordings)]

@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from alerts.mutation import Mutant
-from alerts.renamed_files import is_renamed, renamed_files, service_of, swapped
+from alerts.renamed_files import SharedServices, is_renamed, renamed_files, service_of, swapped
 from stack.pipeline import generate
 from stack.spec.loader import load_spec_text
 from stack.validate.findings import ValidationContext, ValidatorResult
 from stack.validate.mutation import run_mutants
-from stack.validate.prometheus_tools import _check_renamed
+from stack.validate.prometheus_tools import _check_renamed, _check_shared_services, services_fed
 from stack.writer import write_tree
 
 SLOS = "[{name: errors, kind: errors, objective: 99.9%}]"
@@ -86,3 +86,50 @@ def test_a_mutant_of_a_renamed_copy_is_killed_by_the_rename_check(fleet: tuple[P
     assert mutant.expr != rule["expr"]
     report = run_mutants(root, [mutant])
     assert report.killed == [mutant] and not report.survived
+
+
+def test_services_yml_feeds_one_service_of_each_shape(fleet: tuple[Path, ValidationContext]) -> None:
+    root, _ = fleet
+    texts = [p.read_text() for p in (root / "prometheus/tests").glob("services*.test.yml")]
+    # billing differs from checkout in its SLO only, which services.yml does not read; "up" is a
+    # word of the alert rules' own text, so exchanging it would change them: it is fed itself.
+    assert services_fed(texts) == {"checkout", "up", "checkout-neighbour", "up-neighbour"}  # with their neighbours
+    document = yaml.safe_load((root / "prometheus/rules/services.yml").read_text())
+    shared = SharedServices.of(document)
+    assert shared.representatives() == {"checkout": "checkout", "search": "checkout", "billing": "checkout", "up": "up"}
+    assert shared.uncovered({"checkout", "up"}) == [] and shared.uncovered({"checkout"}) == ["up"]
+
+
+def _dropped_from_one_alternation(text: str, service: str) -> str:
+    """services.yml with ``service`` left out of the first alert rule's name alternation."""
+    start = text.index("service=~")
+    end = text.index('"', text.index('"', start) + 1)
+    return text[:start] + text[start:end].replace(f"|{service}", "") + text[end:]
+
+
+def test_the_validator_refuses_a_service_the_alert_rules_no_longer_treat_alike(
+        fleet: tuple[Path, ValidationContext], tmp_path: Path) -> None:
+    root, context = fleet
+    tests = sorted((root / "prometheus/tests").glob("*.test.yml"))
+    result = ValidatorResult("promtool test rules")
+    assert _check_shared_services(result, context, tests) == 2 and not result.findings
+    copy = tmp_path / "tree"
+    shutil.copytree(root / "prometheus/rules", copy / "prometheus/rules")
+    services = copy / "prometheus/rules/services.yml"
+    services.write_text(_dropped_from_one_alternation(services.read_text(), "search"))
+    edited = ValidatorResult("promtool test rules")
+    _check_shared_services(edited, ValidationContext(copy, context.loaded, context.artifacts), tests)
+    assert [f.message.split(":")[0] for f in edited.findings] == ["service search"]
+
+
+def test_a_mutant_leaving_a_service_out_of_an_alert_is_killed_by_the_swap_check(
+        fleet: tuple[Path, ValidationContext]) -> None:
+    root, _ = fleet
+    document = yaml.safe_load((root / "prometheus/rules/services.yml").read_text())
+    group = next(g for g in document["groups"] if g["name"] == "service-alerts")
+    position, rule = next((i, r) for i, r in enumerate(group["rules"]) if "service=~" in r["expr"])
+    mutant = Mutant("services.yml", group["name"], position, rule["alert"], "drop a service", "search",
+                    _dropped_from_one_alternation(rule["expr"], "search"))
+    assert mutant.expr != rule["expr"]
+    report = run_mutants(root, [mutant])
+    assert report.killed == [mutant]

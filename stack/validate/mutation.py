@@ -38,9 +38,10 @@ from alerts.mutation import Mutant, compared_above_zero, rule_mutants
 from alerts.promql_tree import walk
 from alerts.promtool_tests import TESTS_DIR
 from alerts.relevance import GroupInput, needed_rules, reads_label
-from alerts.renamed_files import service_of
+from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, service_of
 from alerts.rule_files import RULES_DIR
 from stack.spec.values import Duration
+from stack.validate.prometheus_tools import services_fed
 from stack.validate.tools import ToolMissing, run_tool
 
 # Survivors that cannot change any alert, by Mutant.key pattern, with the reason. Reviewed in the diff.
@@ -220,6 +221,8 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
     report = MutationReport()
     groups = _Groups(tests, documents)
     loaded = {name for test in tests for name in test.rule_files}
+    fed = services_fed(series["series"] for test in tests if SHARED_SERVICE_FILE in test.rule_files
+                          for group in test.document.get("tests") or [] for series in group.get("input_series") or [])
     runnable: list[tuple[Mutant, Selected]] = []
     for mutant in mutants:
         if mutant.equivalent is not None:  # proven by the engine: nothing to run
@@ -233,6 +236,10 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
                 report.killed.append(mutant)
             else:
                 report.equivalent.append((mutant, "leaves the file as it was"))
+            continue
+        if mutant.file == SHARED_SERVICE_FILE and SharedServices.of(_mutated(documents[mutant.file], mutant)).uncovered(fed):
+            # A service tested through another no longer is that one renamed: the validator fails.
+            report.killed.append(mutant)
             continue
         alerts = {mutant.rule} if mutant.rule not in readers else readers[mutant.rule]
         candidates = [(test, group) for test in tests if mutant.file in test.rule_files

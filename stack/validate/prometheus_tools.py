@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
+
+import yaml
 
 from alerts.global_rules import RULER_DIR
 from alerts.prometheus_config import CONFIG_PATH
 from alerts.promtool_tests import TESTS_DIR
-from alerts.renamed_files import is_renamed, service_of
+from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, is_renamed, service_of
 from alerts.rule_files import RULES_DIR
 from stack.validate.findings import Finding, ValidationContext, ValidatorResult
 from stack.validate.tools import ToolMissing, ToolRun, run_tool
@@ -76,10 +80,39 @@ def promtool_tests_validator(context: ValidationContext) -> ValidatorResult:
         return result
     result = _run_each(result, context, files, ["test", "rules"], TESTS_DIR.as_posix())
     renamed = _check_renamed(result, context, files)
-    if not result.findings and renamed:
-        result.summary = f"{len(files)} files; {renamed} per-service rule files tested as renamed copies"
+    services = _check_shared_services(result, context, files)
+    if not result.findings and (renamed or services):
+        result.summary = (f"{len(files)} files; tested as another's renamed copy: {renamed} per-service rule files, "
+                          f"{services} services of {SHARED_SERVICE_FILE}")
     return result
 
+
+_SERVICE_LABEL = re.compile(r'\bservice="([^"\\]+)"')
+
+
+def services_fed(texts: Iterable[str]) -> set[str]:
+    """The services the given test files feed series of (their ``service`` label values)."""
+    return {name for text in texts for name in _SERVICE_LABEL.findall(text)}
+
+
+def _check_shared_services(result: ValidatorResult, context: ValidationContext, tests: list[Path]) -> int:
+    """One finding per service of services.yml that no test feeds and that is no tested service
+    renamed (SharedServices.uncovered); the count of services tested through another."""
+    path = context.out / RULES_DIR / SHARED_SERVICE_FILE
+    if not path.is_file():
+        return 0
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return 0  # promtool check rules reports it
+    shared = SharedServices.of(document if isinstance(document, dict) else {})
+    tested = services_fed(test.read_text(encoding="utf-8") for test in tests
+                             if SHARED_SERVICE_FILE in _loaded_rule_files(test))
+    for service in shared.uncovered(tested):
+        result.findings.append(Finding(
+            result.name, "error", path.relative_to(context.out).as_posix(), "",
+            f"service {service}: no test feeds it series and it is no tested service renamed; run `obstack generate`"))
+    return len([service for service in shared.recordings if service not in tested])
 
 def _loaded_rule_files(test_file: Path) -> set[str]:
     """The rule file names a promtool test file loads (its leading ``rule_files`` list, read
