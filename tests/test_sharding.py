@@ -104,7 +104,7 @@ def test_the_generated_rules_split_as_an_sre_would(tree: ValidationContext) -> N
     for aggregating in ("ServiceDown", "HighErrorRate", "ErrorBudgetBurn", "ScrapeJobMissing", "ExporterDown",
                         "service:http_requests:rate5m", "slo:sli_error:ratio_rate30d", "slo:objective:ratio"):
         assert aggregating in {name for _, name in moved} and aggregating not in {name for _, name in local}
-    assert set(ruler) == {"services.yml", "slo.yml", "stack.yml"}
+    assert set(ruler) == {"services.yml", "slo-bookmark-api.yml", "stack.yml"}
     stack = (tree.out / RULER_DIR / "stack.yml").read_text()
     assert "# stack-alerts/ScrapeJobMissing: absent() on a shard cannot tell a series missing everywhere" in stack
 
