@@ -31,26 +31,30 @@ Filter = tuple[str, str, str]
 _OPS = {"MatchOp.Equal": "=", "MatchOp.Re": "=~"}
 
 
-def _selectors(node: promql.Expr) -> Iterable[promql.VectorSelector]:
-    if isinstance(node, promql.VectorSelector):
-        yield node
-        return
-    inner = range_selector(node)
-    if inner is not None:
-        yield inner
-        return
-    if isinstance(node, promql.BinaryExpr):
-        children: list[promql.Expr] = [node.lhs, node.rhs]
-    elif isinstance(node, promql.AggregateExpr):
-        children = [node.expr] + ([node.param] if node.param is not None else [])
-    elif isinstance(node, promql.Call):
-        children = list(node.args)
-    elif isinstance(node, (promql.ParenExpr, promql.UnaryExpr, promql.SubqueryExpr)):
-        children = [node.expr]
-    else:
-        children = []
-    for child in children:
-        yield from _selectors(child)
+def _selectors(root: promql.Expr) -> Iterable[promql.VectorSelector]:
+    """Every vector selector of ``root``, left to right (iteratively: an alert with an ``or`` term
+    per job nests a thousand deep at a thousand services)."""
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, promql.VectorSelector):
+            yield node
+            continue
+        inner = range_selector(node)
+        if inner is not None:
+            yield inner
+            continue
+        if isinstance(node, promql.BinaryExpr):
+            children: list[promql.Expr] = [node.lhs, node.rhs]
+        elif isinstance(node, promql.AggregateExpr):
+            children = [node.expr] + ([node.param] if node.param is not None else [])
+        elif isinstance(node, promql.Call):
+            children = list(node.args)
+        elif isinstance(node, (promql.ParenExpr, promql.UnaryExpr, promql.SubqueryExpr)):
+            children = [node.expr]
+        else:
+            children = []
+        pending += reversed(children)
 
 
 # A recording as the filters see it: its expression and the labels it sets statically.
