@@ -15,7 +15,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from exporters.server import deadline_from
+from exporters.routes import deadline_from
 from tests.exporters.conftest import http_get, postgres_store, redis_store
 
 
