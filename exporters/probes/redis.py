@@ -88,15 +88,17 @@ async def _round_trip(connection: Connection, commands: list[tuple[Any, ...]]) -
 
 
 _STATUS_FIELDS = ("rdb_last_bgsave_status", "aof_enabled", "aof_last_write_status", "aof_last_bgrewrite_status")
-# Only the INFO fields the probe reads, found in one pass over the reply's bytes.
+# Only the INFO fields the probe reads, found in one pass over the reply's bytes. A field starts
+# a line: the pattern starts with the newline before it, a literal re finds 5x faster than ^
+# under MULTILINE, which it tries at every byte (20 against 96 us for a 4.9 kB reply).
 _INFO_FIELD = re.compile(
-    rb"^(" + b"|".join(re.escape(key.encode()) for key, _ in _INFO_GAUGES) + rb"|"
-    + b"|".join(re.escape(key.encode()) for key in _STATUS_FIELDS) + rb"):([^\r\n]*)", re.MULTILINE)
+    rb"\n(" + b"|".join(re.escape(key.encode()) for key, _ in _INFO_GAUGES) + rb"|"
+    + b"|".join(re.escape(key.encode()) for key in _STATUS_FIELDS) + rb"):([^\r\n]*)")
 
 
 def parse_info(text: bytes) -> dict[str, str]:
     """The fields of an INFO reply the probe reads, by name."""
-    return {key.decode(): value.decode("utf-8", "replace") for key, value in _INFO_FIELD.findall(text)}
+    return {key.decode(): value.decode("utf-8", "replace") for key, value in _INFO_FIELD.findall(b"\n" + text)}
 
 
 class RedisProbe(ConnectionProbe):
