@@ -25,6 +25,7 @@ from typing import Any
 
 from .httpwire import CONTINUE, HeadReader, Refusal, Request
 from .routes import ExporterApp
+from .tcp import Listener
 
 TLS_HANDSHAKE_TIMEOUT = 10.0
 LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn
@@ -38,17 +39,21 @@ class ExporterServer:
         self.app = app
         self.connections: set[Connection] = set()
         self._socket = _listening_socket(address)
-        self._server: asyncio.Server | None = None
+        self._server: asyncio.Server | Listener | None = None
 
     @property
     def port(self) -> int:
         return int(self._socket.getsockname()[1])
 
     async def start(self) -> None:
-        tls = self.app.web.tls
-        self._server = await asyncio.get_running_loop().create_server(
-            lambda: Connection(self), sock=self._socket, backlog=LISTEN_BACKLOG, ssl=tls,
-            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if tls is not None else None)
+        """Serve on the running loop: plain TCP through ``tcp.Listener``, TLS through asyncio's server."""
+        loop = asyncio.get_running_loop()
+        if self.app.web.tls is None:
+            self._server = Listener(loop, self._socket, lambda: Connection(self), self.app.log)
+        else:
+            self._server = await loop.create_server(
+                lambda: Connection(self), sock=self._socket, backlog=LISTEN_BACKLOG, ssl=self.app.web.tls,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT)
 
     async def close(self) -> None:
         """Stop listening and drop every connection, finished or not."""
