@@ -25,7 +25,7 @@ from typing import Any
 
 from .httpwire import CONTINUE, HeadReader, Refusal, Request
 from .routes import ExporterApp
-from .tcp import Listener
+from .tcp import Listener, write_last
 
 TLS_HANDSHAKE_TIMEOUT = 10.0
 LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn
@@ -165,9 +165,10 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
-        transport.write(answer)
-        if not keep_alive:
-            transport.close()  # once what was written has left
+        if keep_alive:
+            transport.write(answer)
+        else:
+            write_last(transport, answer)  # closed once what was written has left
         self._deadline()
 
     def _deadline(self) -> None:
