@@ -81,6 +81,9 @@ class RunningExporter:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
+        """Close the server, every connection and probe, and the loop; once (later calls do nothing)."""
+        if self.loop.loop.is_closed():
+            return
         try:
             self.loop.run(self._close(), timeout=STOP_TIMEOUT)
         finally:

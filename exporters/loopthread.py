@@ -31,13 +31,28 @@ class LoopThread:
         """Run ``coroutine`` on the loop and wait for its result (from any other thread)."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
-    def stop(self) -> None:
-        """Stop the loop and close it once its thread has ended."""
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cancel what still runs (a probe nobody waits for any more), stop the loop and close it
+        once its thread has ended. Stopping a stopped loop does nothing."""
+        if self.loop.is_closed():
+            return
+        try:
+            self.run(_cancel_remaining(), timeout)
+        except (TimeoutError, RuntimeError):  # a task that ignores cancellation; the loop stops anyway
+            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=timeout)
         if not self._thread.is_alive():
             self.loop.close()
 
     def _unhandled(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         error = context.get("exception")
         self._log.error("loop_error", error=type(error).__name__ if error is not None else None)
+
+
+async def _cancel_remaining() -> None:
+    """Cancel every other task on the loop and wait for them, as asyncio.run does before it closes."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

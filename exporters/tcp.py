@@ -87,7 +87,11 @@ class TcpTransport(asyncio.Transport):
         self._writes_paused = False
 
     def start(self) -> None:
-        self._protocol.connection_made(self)
+        try:
+            self._protocol.connection_made(self)
+        except Exception as error:  # noqa: BLE001 - a bug in the protocol: drop this connection alone
+            self._fail(error)
+            return
         self._read()  # the request usually came with the connection: no loop iteration to wait
         self._follow_reading()
 
@@ -164,13 +168,16 @@ class TcpTransport(asyncio.Transport):
         except OSError as error:
             self._lose(error)
             return
-        if data:
-            self._protocol.data_received(data)
-            return
-        self._at_eof = True
-        self._follow_reading()
-        if not self._protocol.eof_received():
-            self.close()
+        try:
+            if data:
+                self._protocol.data_received(data)
+                return
+            self._at_eof = True
+            self._follow_reading()
+            if not self._protocol.eof_received():
+                self.close()
+        except Exception as error:  # noqa: BLE001 - a bug in the protocol: drop this connection alone
+            self._fail(error)
 
     def _flush(self) -> None:
         try:
@@ -198,6 +205,12 @@ class TcpTransport(asyncio.Transport):
         elif self._reading and not wanted:
             self._loop.remove_reader(self._fd)
         self._reading = wanted
+
+    def _fail(self, error: Exception) -> None:
+        """What asyncio's transports do when their protocol raises: report it, drop the connection."""
+        self._loop.call_exception_handler({"message": "protocol callback failed", "exception": error,
+                                           "transport": self})
+        self._lose(error)
 
     def _lose(self, error: Exception | None) -> None:
         """Close the socket now; the protocol hears of it on the next loop iteration, as with asyncio."""
