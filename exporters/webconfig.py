@@ -10,7 +10,9 @@ file and the key.
 
 Every bad credential is a plain "no" (401) at about the cost of a good one: a password bcrypt
 cannot take (over 72 bytes) and an unknown user still pay one bcrypt check at the highest cost
-among the configured hashes.
+among the configured hashes. ``verdict`` answers without bcrypt where it can (auth off, no or
+malformed credentials, credentials verified before), so the server runs ``authorized``, bcrypt
+and all, off its event loop only when it must.
 """
 
 from __future__ import annotations
