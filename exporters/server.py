@@ -12,7 +12,8 @@ listen backlog of ``LISTEN_BACKLOG``, not in SYN retries. A connection gets
 ``exporter.idle_timeout`` to deliver each whole request head from the moment it is awaited (an
 idle keep-alive connection, a client sending its request slowly) and to take each response (a
 client that does not read), else it is closed: no client holds anything for ever. Requests on
-one connection are answered in order, one at a time; no more is read while one is in progress.
+one connection are answered in order, one at a time; no more is read while one is in progress
+or while the client is not taking the answers (past asyncio's write high-water mark).
 A request body is not read, as with http.server: its bytes are taken for the next request.
 TLS handshakes run on the loop, each cut at ``TLS_HANDSHAKE_TIMEOUT``.
 """
@@ -102,11 +103,15 @@ class Connection(asyncio.Protocol):
         return not self._tls  # keep the write side open to answer (asyncio's TLS cannot)
 
     def pause_writing(self) -> None:
-        self._blocked = True
+        self._blocked = True  # nor read more: a client that sends but never reads would fill memory
+        if self._transport is not None:
+            self._transport.pause_reading()
         self._deadline()
 
     def resume_writing(self) -> None:
         self._blocked = False
+        if self._transport is not None and self._task is None:
+            self._transport.resume_reading()
         self._deadline()
         self._serve()
 
@@ -157,7 +162,7 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         self._send(prefix + answer, request.keep_alive)
-        if not transport.is_closing():
+        if not transport.is_closing() and not self._blocked:
             transport.resume_reading()
             self._serve()
 

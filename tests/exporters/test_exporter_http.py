@@ -189,28 +189,33 @@ def test_thousands_of_pipelined_requests_in_one_segment(exporter_for):
 
 
 def test_a_client_that_does_not_read_its_answers_is_dropped_at_the_idle_timeout(exporter_for):
+    """It is not read from either once its answers pile up: 20 MB of requests never all arrive."""
     exporter = exporter_for({"exporter": {"idle_timeout": "1s"}})
-    requests = b"GET / HTTP/1.1\r\n\r\n" * 200_000  # 3.6 MB of requests for 36 MB of answers
+    requests = b"GET / HTTP/1.1\r\n\r\n" * 1_100_000  # 20 MB of requests for 200 MB of answers
     client = socket.create_connection(("127.0.0.1", exporter.running.port), timeout=10)
     client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sender = threading.Thread(target=lambda: _send_quietly(client, requests), daemon=True)
+    sent: list[bool] = []
+    sender = threading.Thread(target=lambda: sent.append(_sent_whole(client, requests)), daemon=True)
     sender.start()
     try:
         deadline = time.monotonic() + 8
         while exporter.running.server.connections and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not exporter.running.server.connections, "a client that reads nothing kept its connection"
+        sender.join(10)
+        assert sent == [False], "the exporter read every request of a client that took no answer"
         assert "loop_error" not in exporter.logs
     finally:
         client.close()
         sender.join(10)
 
 
-def _send_quietly(client: socket.socket, data: bytes) -> None:
+def _sent_whole(client: socket.socket, data: bytes) -> bool:
     try:
         client.sendall(data)
     except OSError:
-        pass
+        return False
+    return True
 
 
 def _basic(user: str, password: bytes) -> dict[str, str]:
