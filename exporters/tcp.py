@@ -18,6 +18,7 @@ fresh scrape). TLS connections go through asyncio's server, which owns the hands
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +27,9 @@ from .logs import JsonLog
 
 RECV_SIZE = 256 * 1024  # asyncio's read size
 HIGH_WATER = 64 * 1024  # asyncio's default write high-water mark
-ACCEPT_RETRY = 1.0  # out of file descriptors: stop accepting this long, as asyncio does
+ACCEPT_RETRY = 1.0  # out of file descriptors or memory: stop accepting this long, as asyncio does
+ACCEPT_BATCH = 128  # connections accepted per wakeup before other callbacks get their turn
+_OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _CORK = getattr(socket, "TCP_CORK", None)  # Linux only
 
 
@@ -50,15 +53,16 @@ class Listener:
             self._socket.close()
 
     def _accept(self) -> None:
-        while True:
+        for _ in range(ACCEPT_BATCH):
             try:
                 connection, _ = self._socket.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 return
-            except OSError as error:  # EMFILE, ENFILE, ENOBUFS, ENOMEM: let resources come back
+            except OSError as error:
                 self._log.warning("accept_failed", error=type(error).__name__, errno=error.errno)
-                self._loop.remove_reader(self._socket.fileno())
-                self._loop.call_later(ACCEPT_RETRY, self._resume)
+                if error.errno in _OUT_OF_RESOURCES:  # let them come back before trying again
+                    self._loop.remove_reader(self._socket.fileno())
+                    self._loop.call_later(ACCEPT_RETRY, self._resume)
                 return
             connection.setblocking(False)
             TcpTransport(self._loop, connection, self._factory()).start()
