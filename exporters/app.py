@@ -15,12 +15,14 @@ from pathlib import Path
 from stack.spec.model import PostgresDatastore, RedisDatastore, Spec
 
 from .logs import JsonLog
+from .loopthread import LoopThread
 from .probes.base import ConnectionProbe
 from .probes.http import HttpProbe
 from .probes.postgres import PostgresProbe
 from .probes.redis import RedisProbe
+from .routes import ExporterApp
 from .scheduler import ProbeScheduler
-from .server import ExporterApp, ExporterHTTPServer, serve_in_thread
+from .server import ExporterServer
 from .webconfig import WebConfig, load_web_config
 
 
@@ -53,18 +55,22 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+# How long stop() waits for the loop to close the server and every connection.
+STOP_TIMEOUT = 5.0
+
+
 @dataclass
 class RunningExporter:
     """A started exporter: its address and how to stop it."""
 
-    server: ExporterHTTPServer
+    server: ExporterServer
     scheduler: ProbeScheduler
-    thread: threading.Thread
+    loop: LoopThread
     log: JsonLog
 
     @property
     def port(self) -> int:
-        return int(self.server.server_address[1])
+        return self.server.port
 
     @property
     def scheme(self) -> str:
@@ -75,29 +81,38 @@ class RunningExporter:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-        self.scheduler.close()
+        """Close the server, every connection and probe, and the loop; once (later calls do nothing)."""
+        if self.loop.loop.is_closed():
+            return
+        try:
+            self.loop.run(self._close(), timeout=STOP_TIMEOUT)
+        finally:
+            self.loop.stop()
         self.log.info("stopped")
+
+    async def _close(self) -> None:
+        await self.server.close()
+        await self.scheduler.close()
 
 
 def start_exporter(spec: Spec, listen: str | None = None, web_config: Path | None = None,
                    log: JsonLog | None = None) -> RunningExporter:
-    """Start serving in background threads; ``listen`` defaults to the spec's (127.0.0.1:9477)."""
+    """Start serving on a background thread; ``listen`` defaults to the spec's (127.0.0.1:9477)."""
     log = log or JsonLog()
     config_path = web_config or (Path(spec.exporter.web_config_file) if spec.exporter.web_config_file else None)
     web = load_web_config(config_path) if config_path is not None else WebConfig()
     address = split_listen(listen or spec.exporter.listen)
     scheduler = ProbeScheduler(build_probes(spec), log)
+    loop = LoopThread("obstack-exporter", log)
     try:
-        server = ExporterHTTPServer(address, ExporterApp(spec, scheduler, web, log))
-    except OSError:
-        scheduler.close()
+        server = ExporterServer(ExporterApp(spec, scheduler, web, log), address)
+        loop.run(server.start(), timeout=STOP_TIMEOUT)
+    except BaseException:
+        loop.stop()
         raise
-    log.info("listening", address=f"{address[0]}:{server.server_address[1]}", tls=web.tls is not None,
+    log.info("listening", address=f"{address[0]}:{server.port}", tls=web.tls is not None,
              basic_auth=web.auth_required, targets=len(scheduler.probes))
-    return RunningExporter(server, scheduler, serve_in_thread(server), log)
+    return RunningExporter(server, scheduler, loop, log)
 
 
 def run_exporter(spec: Spec, listen: str | None = None, web_config: Path | None = None) -> None:

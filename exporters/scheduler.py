@@ -1,15 +1,15 @@
 """Runs probes on scrape: in parallel, bounded by the deadline, one in flight per target.
 
-One asyncio loop on a background thread owns every probe and connection. HTTP handler
-threads call ``ProbeScheduler.probe_all``; a request arriving while a target's probe is in
-flight joins that probe (single-flight) instead of starting another, so concurrent /metrics
-and /health requests never open a second connection. A joiner waits only its own deadline.
+Everything here runs on the exporter's one event loop (``exporters/loopthread.py``), the loop
+that also serves HTTP: a request awaits ``ProbeScheduler.probe`` directly, with no thread
+handoff. A request arriving while a target's probe is in flight joins that probe
+(single-flight) instead of starting another, so concurrent /metrics and /health requests never
+open a second connection. A joiner waits only its own deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Sequence
 
@@ -17,8 +17,6 @@ from .logs import JsonLog
 from .probes.base import ConnectionProbe
 from .results import ProbeResult
 
-# Probes finish by their own deadline; this slack only covers handing results between threads.
-HANDOFF_SLACK = 1.0
 # State changes logged one line each, per kind and way, per probe; more are logged as one line
 # naming the first LOG_NAMED (a Redis outage failed a thousand queues in 2,003 lines).
 LOG_EACH_UP_TO = 3
@@ -26,23 +24,16 @@ LOG_NAMED = 5
 
 
 class ProbeScheduler:
-    """Owns the probe loop thread and the in-flight probe of each target."""
+    """The in-flight probe of each target, on the event loop that awaits ``probe``."""
 
     def __init__(self, probes: Sequence[ConnectionProbe], log: JsonLog | None = None) -> None:
         self.probes = list(probes)
         self._log = log or JsonLog()
         self._inflight: dict[str, asyncio.Task[list[ProbeResult]]] = {}
         self._last_reason: dict[str, str | None] = {}
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="obstack-probes", daemon=True)
-        self._thread.start()
 
-    def probe_all(self, budget: float) -> list[ProbeResult]:
+    async def probe(self, budget: float) -> list[ProbeResult]:
         """Every target's result within ``budget`` seconds (a probe still running gives timeout)."""
-        future = asyncio.run_coroutine_threadsafe(self._probe_all(budget), self._loop)
-        return future.result(timeout=budget + HANDOFF_SLACK)
-
-    async def _probe_all(self, budget: float) -> list[ProbeResult]:
         started = time.monotonic()
         tasks = [self._task_for(probe, budget) for probe in self.probes]
         if tasks:
@@ -60,7 +51,7 @@ class ProbeScheduler:
         """The target's probe in flight, joined, or a new one started with ``budget``."""
         task = self._inflight.get(probe.key)
         if task is None:
-            task = self._loop.create_task(probe.run(budget))
+            task = asyncio.get_running_loop().create_task(probe.run(budget))
             self._inflight[probe.key] = task
             task.add_done_callback(lambda done, key=probe.key: self._finished(key, done))
         return task
@@ -99,14 +90,6 @@ class ProbeScheduler:
         """Probes running right now (for tests and debugging)."""
         return len(self._inflight)
 
-    def close(self) -> None:
-        """Close every connection and stop the loop thread."""
-        async def close_all() -> None:
-            await asyncio.gather(*(probe.close() for probe in self.probes))
-        try:
-            asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout=5)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=5)
-            if not self._thread.is_alive():
-                self._loop.close()
+    async def close(self) -> None:
+        """Close every target's connection."""
+        await asyncio.gather(*(probe.close() for probe in self.probes))

@@ -1,180 +1,215 @@
-"""The exporter's HTTP server: /metrics, /health, /livez, /readyz, with optional TLS and basic auth.
+"""The exporter's HTTP server, on the event loop that runs the probes: one thread for everything.
 
-Each request computes its deadline from Prometheus' ``X-Prometheus-Scrape-Timeout-Seconds``
-minus the configured offset, capped at the spec's scrape timeout (a client cannot make a probe
-that others join run for minutes), and asks the scheduler for results within it, so a scrape is
-answered before Prometheus gives up on it, however slow a dependency is.
+A scrape crosses no thread: the connection's protocol parses the request head as its bytes
+arrive (``httpwire.HeadReader``), answers /livez, / and 404 on the spot, and awaits the
+scheduler's probes for /metrics, /health and /readyz in a task on the same loop. With http.server
+each scrape went acceptor thread -> connection thread -> probe loop -> back, and those handoffs
+cost about as much as the Redis round trip itself.
 
-Connections are kept alive (Prometheus reuses them) with ``TCP_NODELAY`` and each response
-leaves in one buffered write, so a keep-alive scrape never waits for a delayed ACK. A thread
-serves each connection (a burst waits in a listen backlog of ``LISTEN_BACKLOG``, not in SYN
-retries); a socket read that waits longer than ``exporter.idle_timeout`` (an idle keep-alive
-connection, a client sending its request slowly) closes the connection, so no client holds a
-thread for ever. Threads are reused across connections and not capped (``workers.WorkerPool``).
+Connections are kept alive (Prometheus reuses them) with ``TCP_NODELAY``, and each response
+leaves in one write, so a keep-alive scrape never waits for a delayed ACK. A burst waits in a
+listen backlog of ``LISTEN_BACKLOG``, not in SYN retries. A connection gets
+``exporter.idle_timeout`` to deliver each whole request head from the moment it is awaited (an
+idle keep-alive connection, a client sending its request slowly) and to take each response (a
+client that does not read), else it is closed: no client holds anything for ever. Requests on
+one connection are answered in order, one at a time; no more is read while one is in progress
+or while the client is not taking the answers (past asyncio's write high-water mark).
+A request body is not read, as with http.server: its bytes are taken for the next request.
+TLS handshakes run on the loop, each cut at ``TLS_HANDSHAKE_TIMEOUT``.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import socket
-import threading
-from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from stack.spec.model import Spec
+from .httpwire import CONTINUE, HeadReader, Refusal, Request
+from .routes import ExporterApp
+from .tcp import Listener, write_last
 
-from .collector import render_metrics
-from .exposition import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from .health import CONTENT_TYPE as HEALTH_CONTENT_TYPE, health_document, ready
-from .logs import JsonLog
-from .scheduler import ProbeScheduler
-from .webconfig import WebConfig
-from .workers import WorkerPool
-
-TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
-MIN_DEADLINE = 0.1
-MAX_DEADLINE = 120.0
 TLS_HANDSHAKE_TIMEOUT = 10.0
 LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn
-# Responses are written whole from this buffer (headers and body in one send for usual bodies).
-WRITE_BUFFER = 256 * 1024
-_INDEX = b"obstack exporter: /metrics /health /livez /readyz\n"
 
 
-def deadline_from(header: str | None, offset: float, default: float, ceiling: float = MAX_DEADLINE) -> float:
-    """The probe budget for one request: scrape timeout minus offset, else ``default``; at most ``ceiling``."""
-    try:
-        timeout = float(header) if header else None
-    except ValueError:
-        timeout = None
-    ceiling = max(MIN_DEADLINE, min(ceiling, MAX_DEADLINE))
-    if timeout is None or timeout != timeout or timeout <= 0:  # absent, unparsable or NaN
-        return min(default, ceiling)
-    return min(ceiling, max(MIN_DEADLINE, timeout - offset))
+class ExporterServer:
+    """The listening socket and the connections served from it on the running loop."""
 
-
-class ExporterHTTPServer(ThreadingHTTPServer):
-    """Thread per connection; TLS handshakes happen in that thread, never in accept()."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = LISTEN_BACKLOG
-
-    def __init__(self, address: tuple[str, int], app: ExporterApp) -> None:
+    def __init__(self, app: ExporterApp, address: tuple[str, int]) -> None:
+        """Bind ``address`` now, so that an address in use fails in the caller (``start`` serves it)."""
         self.app = app
-        host = address[0]
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.workers = WorkerPool("obstack-connection")
-        super().__init__(address, ExporterHandler)
+        self.connections: set[Connection] = set()
+        self._socket = _listening_socket(address)
+        self._server: asyncio.Server | Listener | None = None
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve the connection on a pooled worker (ThreadingMixIn would start a thread for it)."""
-        try:
-            self.workers.submit(lambda: self.process_request_thread(request, client_address))
-        except RuntimeError:  # closing: the connection is refused like any after close
-            self.shutdown_request(request)
+    @property
+    def port(self) -> int:
+        return int(self._socket.getsockname()[1])
 
-    def server_close(self) -> None:
-        super().server_close()
-        self.workers.close()
+    async def start(self) -> None:
+        """Serve on the running loop: plain TCP through ``tcp.Listener``, TLS through asyncio's server."""
+        loop = asyncio.get_running_loop()
+        if self.app.web.tls is None:
+            self._server = Listener(loop, self._socket, lambda: Connection(self), self.app.log)
+        else:
+            self._server = await loop.create_server(
+                lambda: Connection(self), sock=self._socket, backlog=LISTEN_BACKLOG, ssl=self.app.web.tls,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT)
 
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        tls = self.app.web.tls
-        if tls is not None:
-            request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+    async def close(self) -> None:
+        """Stop listening and drop every connection, finished or not."""
+        if self._server is not None:
+            self._server.close()
+        else:
+            self._socket.close()
+        tasks = [task for connection in list(self.connections) if (task := connection.drop()) is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.app.close()
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: its request heads in order, each answered in one write."""
+
+    def __init__(self, server: ExporterServer) -> None:
+        self._server = server
+        self._app = server.app
+        self._idle_timeout = server.app.idle_timeout
+        self._tls = server.app.web.tls is not None
+        self._buffer = bytearray()
+        self._reader = HeadReader()
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._eof = False
+        self._blocked = False  # the client is not taking what was written (asyncio paused writing)
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: Any) -> None:
+        self._transport = transport
+        raw = transport.get_extra_info("socket")
+        if raw is not None and raw.family in (socket.AF_INET, socket.AF_INET6):
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._server.connections.add(self)
+        self._deadline()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        self._serve()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._serve()
+        return not self._tls  # keep the write side open to answer (asyncio's TLS cannot)
+
+    def pause_writing(self) -> None:
+        self._blocked = True  # nor read more: a client that sends but never reads would fill memory
+        if self._transport is not None:
+            self._transport.pause_reading()
+        self._deadline()
+
+    def resume_writing(self) -> None:
+        self._blocked = False
+        if self._transport is not None and self._task is None:
+            self._transport.resume_reading()
+        self._deadline()
+        self._serve()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server.connections.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()  # the probes it waits on go on for whoever joined them
+
+    # requests
+
+    def _serve(self) -> None:
+        """Answer every complete request head in the buffer until one must wait."""
+        transport = self._transport
+        while self._task is None and not self._blocked and transport is not None and not transport.is_closing():
+            head = self._reader.scan(self._buffer, self._eof)
+            if head is None:
+                return
+            self._reader.reset()
+            request = head.request
+            if request is None:
+                transport.close()
+                return
+            prefix = CONTINUE if head.continue_first else b""
+            if isinstance(request, Refusal):
+                self._send(prefix + request.answer, keep_alive=False)
+                return
+            del self._buffer[:head.consumed]
             try:
-                request = tls.wrap_socket(request, server_side=True)
-            except (OSError, ValueError):
-                return  # a failed handshake is the client's problem; nothing to answer
-        self.RequestHandlerClass(request, client_address, self)
+                answer = self._app.immediate(request)
+            except Exception as error:  # noqa: BLE001 - a 500, logged by class
+                answer = self._app.failed(request, error)
+            if answer is None:
+                transport.pause_reading()
+                self._task = asyncio.get_running_loop().create_task(self._respond(request, prefix))
+                self._deadline()
+                return
+            self._send(prefix + answer, request.keep_alive)
 
-
-class ExporterApp:
-    """What the handler needs: the spec, the scheduler, deadlines, auth, the log."""
-
-    def __init__(self, spec: Spec, scheduler: ProbeScheduler, web: WebConfig, log: JsonLog) -> None:
-        self.spec = spec
-        self.scheduler = scheduler
-        self.web = web
-        self.log = log
-        self.offset = spec.exporter.scrape_timeout_offset.seconds
-        self.default_deadline = spec.exporter.default_timeout.seconds
-        # No request may ask for more than Prometheus' own scrape timeout allows.
-        self.max_deadline = spec.prometheus.scrape_timeout.seconds - self.offset
-        self.idle_timeout = spec.exporter.idle_timeout.seconds or None  # 0s: never
-
-
-class ExporterHandler(BaseHTTPRequestHandler):
-    server: ExporterHTTPServer
-    protocol_version = "HTTP/1.1"
-    server_version = "obstack-exporter"
-    sys_version = ""
-    wbufsize = WRITE_BUFFER  # flushed once per response by http.server
-
-    def setup(self) -> None:
-        # On every socket read and write: a slow or idle client is disconnected.
-        self.timeout = self.server.app.idle_timeout
-        super().setup()
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        app = self.server.app
-        if not app.web.authorized(self.headers.get("Authorization")):
-            self._send(HTTPStatus.UNAUTHORIZED, "text/plain; charset=utf-8", b"unauthorized\n",
-                       {"WWW-Authenticate": 'Basic realm="obstack-exporter"'})
-            return
-        path = self.path.split("?", 1)[0]
-        routes: dict[str, Callable[[ExporterApp], None]] = {
-            "/metrics": self._metrics, "/health": self._health, "/livez": self._livez, "/readyz": self._readyz}
-        route = routes.get(path)
-        if route is None:
-            if path == "/":
-                self._send(HTTPStatus.OK, "text/plain; charset=utf-8", _INDEX)
-            else:
-                self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n")
-            return
+    async def _respond(self, request: Request, prefix: bytes) -> None:
         try:
-            route(app)
-        except Exception as error:  # noqa: BLE001 - answer 500, log the class only (never its text)
-            app.log.error("request_failed", path=path, error=type(error).__name__)
-            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", b"internal error\n")
+            answer = await self._app.respond(request)
+        except Exception as error:  # noqa: BLE001 - a 500, logged by class
+            answer = self._app.failed(request, error)
+        self._task = None
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        self._send(prefix + answer, request.keep_alive)
+        if not transport.is_closing() and not self._blocked:
+            transport.resume_reading()
+            self._serve()
 
-    def _budget(self, app: ExporterApp) -> float:
-        return deadline_from(self.headers.get(TIMEOUT_HEADER), app.offset, app.default_deadline, app.max_deadline)
+    def _send(self, answer: bytes, keep_alive: bool) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        if keep_alive:
+            transport.write(answer)
+        else:
+            write_last(transport, answer)  # closed once what was written has left
+        self._deadline()
 
-    def _metrics(self, app: ExporterApp) -> None:
-        results = app.scheduler.probe_all(self._budget(app))
-        self._send(HTTPStatus.OK, METRICS_CONTENT_TYPE, render_metrics(results))
+    def _deadline(self) -> None:
+        """(Re)arm the idle timeout while the connection waits on its client, else disarm it."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        transport = self._transport
+        waiting = self._blocked or (self._task is None and transport is not None)
+        if waiting and self._idle_timeout is not None:
+            self._timer = asyncio.get_running_loop().call_later(self._idle_timeout, self.abort)
 
-    def _health(self, app: ExporterApp) -> None:
-        status, document = health_document(app.spec, app.scheduler.probe_all(self._budget(app)))
-        body = json.dumps(document, indent=2).encode() + b"\n"
-        self._send(HTTPStatus(status), HEALTH_CONTENT_TYPE, body, {"Cache-Control": "no-store"})
+    def abort(self) -> None:
+        """Drop the connection now, with whatever it had not sent."""
+        if self._transport is not None:
+            self._transport.abort()
 
-    def _livez(self, app: ExporterApp) -> None:
-        self._send(HTTPStatus.OK, "text/plain; charset=utf-8", b"ok\n")
-
-    def _readyz(self, app: ExporterApp) -> None:
-        ok = ready(app.scheduler.probe_all(self._budget(app)))
-        self._send(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
-                   b"ready\n" if ok else b"not ready\n")
-
-    def _send(self, status: HTTPStatus, content_type: str, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
-        """Access logs are off: a scrape every few seconds is not news (state changes are logged)."""
+    def drop(self) -> asyncio.Task[None] | None:
+        """Abort the connection and cancel its request in progress, returned to be awaited."""
+        self.abort()
+        task = self._task
+        if task is not None:
+            task.cancel()
+        return task
 
 
-def serve_in_thread(server: ExporterHTTPServer) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, name="obstack-http", daemon=True)
-    thread.start()
-    return thread
+def _listening_socket(address: tuple[str, int]) -> socket.socket:
+    """A bound, listening, non-blocking socket; AF_INET6 for an IPv6 address, as http.server chose."""
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(LISTEN_BACKLOG)
+        listener.setblocking(False)
+    except OSError:
+        listener.close()
+        raise
+    return listener

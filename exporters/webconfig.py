@@ -10,7 +10,9 @@ file and the key.
 
 Every bad credential is a plain "no" (401) at about the cost of a good one: a password bcrypt
 cannot take (over 72 bytes) and an unknown user still pay one bcrypt check at the highest cost
-among the configured hashes.
+among the configured hashes. ``verdict`` answers without bcrypt where it can (auth off, no or
+malformed credentials, credentials verified before), so the server runs ``authorized``, bcrypt
+and all, off its event loop only when it must.
 """
 
 from __future__ import annotations
@@ -74,18 +76,29 @@ class WebConfig:
     def auth_required(self) -> bool:
         return bool(self.users)
 
-    def authorized(self, header: str | None) -> bool:
-        """True when auth is off or ``header`` (the Authorization value) names a user and its password."""
+    def verdict(self, header: str | None) -> bool | None:
+        """What is known of ``header`` (the Authorization value) without bcrypt: True when auth is off
+        or the credentials were verified before, False when there are none or they are malformed,
+        None when ``authorized`` must check them (tens of milliseconds: off the event loop)."""
         if not self.users:
             return True
         credentials = _basic_credentials(header)
         if credentials is None:
             return False
         user, password = credentials
-        digest = hashlib.sha256(password).digest()
         with self._lock:
-            if (user, digest) in self._verified:
-                return True
+            return True if (user, hashlib.sha256(password).digest()) in self._verified else None
+
+    def authorized(self, header: str | None) -> bool:
+        """True when auth is off or ``header`` (the Authorization value) names a user and its password."""
+        known = self.verdict(header)
+        if known is not None:
+            return known
+        credentials = _basic_credentials(header)
+        if credentials is None:  # verdict() said False already
+            return False
+        user, password = credentials
+        digest = hashlib.sha256(password).digest()
         hashed = self.users.get(user)
         usable = len(password) <= MAX_PASSWORD_BYTES
         dummy = self.dummy_hash or _DEFAULT_DUMMY_HASH

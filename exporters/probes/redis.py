@@ -6,7 +6,11 @@ A script runs alone in Redis: every other client waits until it returns. One cal
 thousand BullMQ queues held Redis for hundreds of milliseconds, so the queues are read in
 calls of QUEUE_BATCH, one round trip each, and other clients are served between them. The
 script runs with EVAL_RO and the ``no-writes`` flag, so Redis itself refuses any write it might
-attempt. Socket and connect timeouts come from the scrape deadline, which every call shares.
+attempt. The connect timeout and each reply's read timeout come from the scrape deadline, which
+every call shares. Writes are not timed by redis-py, which would run each timed write as a task
+of its own (asyncio.wait_for on Python 3.11), a loop iteration and a task more per scrape: a
+pipeline of a few kilobytes never waits for buffer space, and the probe's deadline
+(``ConnectionProbe.run``) bounds a write all the same.
 """
 
 from __future__ import annotations
@@ -74,29 +78,31 @@ def queue_script(backends: Sequence[str]) -> str:
     )
 
 
-async def _round_trip(connection: Connection, commands: list[tuple[Any, ...]]) -> list[Any]:
-    """Send ``commands`` as one pipeline and read every reply, an error reply as its exception
-    (read on past it, to keep the stream in sync)."""
+async def _round_trip(connection: Connection, commands: list[tuple[Any, ...]], timeout: float) -> list[Any]:
+    """Send ``commands`` as one pipeline and read every reply, each within ``timeout`` seconds, an
+    error reply as its exception (read on past it, to keep the stream in sync)."""
     await connection.send_packed_command(connection.pack_commands(commands))
     replies: list[Any] = []
     for _ in commands:
         try:
-            replies.append(await connection.read_response())
+            replies.append(await connection.read_response(timeout=timeout))
         except redis_errors.ResponseError as error:
             replies.append(error)
     return replies
 
 
 _STATUS_FIELDS = ("rdb_last_bgsave_status", "aof_enabled", "aof_last_write_status", "aof_last_bgrewrite_status")
-# Only the INFO fields the probe reads, found in one pass over the reply's bytes.
+# Only the INFO fields the probe reads, found in one pass over the reply's bytes. A field starts
+# a line: the pattern starts with the newline before it, a literal re finds 5x faster than ^
+# under MULTILINE, which it tries at every byte (20 against 96 us for a 4.9 kB reply).
 _INFO_FIELD = re.compile(
-    rb"^(" + b"|".join(re.escape(key.encode()) for key, _ in _INFO_GAUGES) + rb"|"
-    + b"|".join(re.escape(key.encode()) for key in _STATUS_FIELDS) + rb"):([^\r\n]*)", re.MULTILINE)
+    rb"\n(" + b"|".join(re.escape(key.encode()) for key, _ in _INFO_GAUGES) + rb"|"
+    + b"|".join(re.escape(key.encode()) for key in _STATUS_FIELDS) + rb"):([^\r\n]*)")
 
 
 def parse_info(text: bytes) -> dict[str, str]:
     """The fields of an INFO reply the probe reads, by name."""
-    return {key.decode(): value.decode("utf-8", "replace") for key, value in _INFO_FIELD.findall(text)}
+    return {key.decode(): value.decode("utf-8", "replace") for key, value in _INFO_FIELD.findall(b"\n" + text)}
 
 
 class RedisProbe(ConnectionProbe):
@@ -121,7 +127,7 @@ class RedisProbe(ConnectionProbe):
         commands: list[tuple[Any, ...]] = [("INFO",)]
         if self._needs_clients:
             commands.append(("CLIENT", "LIST"))
-        replies = await _round_trip(connection, commands)
+        replies = await _round_trip(connection, commands, budget)
         if isinstance(replies[0], Exception):
             raise replies[0]
         reads: list[Any] = []  # one reply per queue read, in self._reads order
@@ -130,8 +136,8 @@ class RedisProbe(ConnectionProbe):
             left = budget - (time.monotonic() - started)
             if left <= 0:
                 raise redis_errors.TimeoutError(f"scrape deadline passed after {first} of {len(self._reads)} queues")
-            connection.socket_timeout = left
-            (reply,) = await _round_trip(connection, [("EVAL_RO", self._script, 0, *(p for r in batch for p in r))])
+            (reply,) = await _round_trip(connection, [("EVAL_RO", self._script, 0, *(p for r in batch for p in r))],
+                                         left)
             reads += reply if isinstance(reply, list) else [reply] * len(batch)
         duration = time.monotonic() - started
         info = parse_info(replies[0])
@@ -147,9 +153,8 @@ class RedisProbe(ConnectionProbe):
                 **options, socket_timeout=budget, socket_connect_timeout=budget, client_name=CLIENT_NAME,
                 retry=Retry(NoBackoff(), 0), health_check_interval=0, **_NO_SETINFO)
             await connection.connect()
+            connection.socket_timeout = None  # from now on: untimed writes, reads timed one by one
             self._connection = connection
-        else:
-            self._connection.socket_timeout = budget
         return self._connection  # type: ignore[no-any-return]
 
     def _server_samples(self, info: dict[str, str]) -> list[Sample]:

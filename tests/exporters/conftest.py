@@ -7,6 +7,7 @@ libraries; nothing here mocks a database.
 from __future__ import annotations
 
 import ssl
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -87,6 +88,16 @@ def exporter_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Expo
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A self-signed certificate for 127.0.0.1 (cert.pem, key.pem) in a directory of its own."""
+    directory = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(directory / "key.pem"),
+                    "-out", str(directory / "cert.pem")], check=True, capture_output=True)
+    return directory
 
 
 def postgres_store(name: str = "db", env: str = "PG_DSN") -> dict[str, str]:

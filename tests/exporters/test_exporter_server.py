@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import ssl
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +14,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from exporters.server import deadline_from
+from exporters.routes import deadline_from
 from tests.exporters.conftest import http_get, postgres_store, redis_store
 
 
@@ -171,15 +170,6 @@ def test_fifty_concurrent_scrapers(private_postgres_session, private_redis_sessi
     assert _exporter_connections(private_postgres_session, private_redis_session) == (1, 1)
     assert _rss_kib() - rss_middle < 20_000  # stable: the second 150 scrapes add no real memory
     assert exporter.running.scheduler.inflight() == 0
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(directory / "key.pem"),
-                    "-out", str(directory / "cert.pem")], check=True, capture_output=True)
-    return directory
 
 
 def test_tls_and_basic_auth_from_web_config(tls_files, exporter_for):
