@@ -42,49 +42,60 @@ def _in_class(items: list[tuple[Any, Any]], char: str) -> bool:
     return found != negated
 
 
-def _shortest(parsed: Any) -> str:
-    """A short string the parsed regex matches (not checked: the caller checks it)."""
-    out = []
+# Strings kept per part of a regex while its examples are built (alternatives multiply them).
+_VARIANTS = 12
+
+
+def _variants(parsed: Any) -> list[str]:
+    """A few strings the parsed regex may match, shortest choices first: every alternative of a
+    branch, an optional part left out and taken once (not checked: the caller checks them)."""
+    found = [""]
     for op, argument in parsed:
         name = str(op)
         if name == "LITERAL":
-            out.append(chr(argument))
+            options = [chr(argument)]
         elif name in ("NOT_LITERAL", "ANY"):
-            out.append(next(c for c in _CHARACTERS if name == "ANY" or ord(c) != argument))
+            options = [next(c for c in _CHARACTERS if name == "ANY" or ord(c) != argument)]
         elif name == "IN":
             literals = [chr(a) for o, a in argument if str(o) == "LITERAL"]
-            out.append(next((c for c in [*literals, *_CHARACTERS] if _in_class(argument, c)), "a"))
+            options = [c for c in dict.fromkeys([*literals, *_CHARACTERS]) if _in_class(argument, c)][:2] or ["a"]
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            low, _, item = argument
-            out.append(_shortest(item) * low)
+            low, high, item = argument
+            inner = _variants(item)
+            options = [each * low for each in inner] + ([each for each in inner if each] if low == 0 and high else [])
         elif name == "BRANCH":
-            out.append(min((_shortest(branch) for branch in argument[1]), key=len))
+            options = [each for branch in argument[1] for each in _variants(branch)]
         elif name == "SUBPATTERN":
-            out.append(_shortest(argument[-1]))
+            options = _variants(argument[-1])
         elif name == "ATOMIC_GROUP":
-            out.append(_shortest(argument))
-    return "".join(out)
+            options = _variants(argument)
+        else:  # anchors and the like match no character
+            options = [""]
+        found = list(dict.fromkeys(a + b for a in found for b in options))[:_VARIANTS]
+    return found
+
+
+def regex_examples(regex: str) -> list[str]:
+    """Values ``regex`` matches in full (as Prometheus anchors it), shortest choices first; empty
+    when none is found."""
+    candidates = [regex, *_FILLERS]
+    try:
+        candidates = [*_variants(sre_parser.parse(regex)), *candidates]
+    except (re.error, StopIteration, TypeError, ValueError):
+        pass
+    return [value for value in dict.fromkeys(candidates) if re.fullmatch(regex, value) is not None]
 
 
 def regex_example(regex: str) -> str | None:
-    """A value ``regex`` matches in full (as Prometheus anchors it); None when none is found."""
-    candidates = [regex, *_FILLERS]
-    try:
-        candidates.insert(0, _shortest(sre_parser.parse(regex)))
-    except (re.error, StopIteration, TypeError, ValueError):
-        pass
-    return next((value for value in candidates if re.fullmatch(regex, value) is not None), None)
+    """A value ``regex`` matches in full; None when none is found."""
+    return next(iter(regex_examples(regex)), None)
 
 
 def _candidates(matchers: Iterable[Matcher]) -> list[str]:
     """Values worth trying for a label under ``matchers``: those they name (and would match), then fillers."""
     values: list[str] = []
     for _, op, value in matchers:
-        if op in ("=", "!="):
-            values.append(value)
-        else:
-            example = regex_example(value)
-            values += [example] if example is not None else []
+        values += [value] if op in ("=", "!=") else regex_examples(value)
         values.append(value + "-other")
     return list(dict.fromkeys([*values, *_FILLERS]))
 
