@@ -99,10 +99,11 @@ def parse_counter_selector(text: str) -> CounterSelector:
         if label in SCOPE_LABELS:
             raise ValueError(f"'{text}' matches on '{label}', which obstack sets itself ({', '.join(SCOPE_LABELS)}: "
                              "the selector is scoped to the service's job); remove that matcher")
-        problem = re2_problem(value) if op in ("=~", "!~") else None
-        if problem is None and op in ("=~", "!~") and "[:" in value:
-            # Python's regexes, which the generated tests' inputs are checked with, read it otherwise.
-            problem = f"'{value}' uses a POSIX class ([[:alpha:]]); write the class out, e.g. [a-zA-Z]"
+        problem = None
+        if op in ("=~", "!~"):
+            # A POSIX class: Python's regexes, which the generated tests' inputs are checked with, read it otherwise.
+            problem = (f"'{value}' uses a POSIX class ([[:alpha:]]); write the class out, e.g. [a-zA-Z]"
+                       if re.search(r"\[:\^?[a-z]+:\]", value) else re2_problem(value))
         if problem is not None:
             raise ValueError(f"the regex of {label}{op} in '{text}': {problem}")
     return CounterSelector(node.name, matchers)
