@@ -152,7 +152,7 @@ def _window_rules(service: Service) -> list[RecordingRule]:
     of making the window NaN, and a busy hour counts more than a quiet one. Availability counts
     time, not requests: its events are the samples themselves, so the SLI is the share of time down."""
     rules: list[RecordingRule] = []
-    if _request_slos(service):
+    if any(slo.kind in ("errors", "latency") for slo in service.slos):
         rules.append(RecordingRule(WINDOW_EVENTS, _total_expr(service, WINDOW_INPUT), {"service": service.name}))
     for slo in service.slos:
         labels = {"service": service.name, "slo": slo.name}
@@ -180,22 +180,30 @@ def _window_rules(service: Service) -> list[RecordingRule]:
     return rules
 
 
-def _request_slos(service: Service) -> bool:
-    """Whether a SLO of the service counts its requests (errors and latency: the request total's readers)."""
-    return any(slo.kind in ("errors", "latency") for slo in service.slos)
+def _request_slos(service: Service, window: Duration, windows: tuple[BurnWindow, ...]) -> bool:
+    """Whether a SLO of the service counts its requests (errors and latency: the request total's
+    readers) and reads ``window``."""
+    return any(slo.kind in ("errors", "latency") and window in slo_windows(slo, windows) for slo in service.slos)
+
+
+def slo_windows(slo: Slo, windows: tuple[BurnWindow, ...]) -> set[Duration]:
+    """The windows the SLO's alerts read: both of each pair that can fire for it (a 7d SLO has no
+    1d or 3d pair, so nothing would read its 2h, 1d and 3d ratios)."""
+    return {each for pair in alertable_windows(slo, windows) for each in (pair.long, pair.short)}
 
 
 def slo_recording_rules(service: Service, windows: tuple[BurnWindow, ...], long: bool) -> list[RecordingRule]:
     """The service's SLI recordings for its short windows (``long`` False) or its long ones and the
-    window SLIs (True). Each window's request total is recorded once (``slo:sli_events:rate<w>``)
-    and every request SLO of the service divides by it, in the same group and evaluation; an events
-    SLO's total (``slo:sli_total_events:rate<w>``) is recorded just before its ratio."""
+    window SLIs (True), each window for the SLOs whose alerts read it. Each window's request total
+    is recorded once (``slo:sli_events:rate<w>``) and every request SLO of the service divides by
+    it, in the same group and evaluation; an events SLO's total (``slo:sli_total_events:rate<w>``)
+    is recorded just before its ratio."""
     chosen = [w for w in sli_windows(windows) if is_long(w) == long]
     rules: list[RecordingRule] = []
     for window in chosen:
-        if _request_slos(service):
+        if _request_slos(service, window, windows):
             rules.append(RecordingRule(events_record(window), _total_expr(service, window), {"service": service.name}))
-        for slo in service.slos:
+        for slo in (slo for slo in service.slos if window in slo_windows(slo, windows)):
             labels = {"service": service.name, "slo": slo.name}
             if slo.kind == "events":
                 rules.append(RecordingRule(total_events_record(window), _total_expr(service, window, slo), labels))
