@@ -335,7 +335,8 @@ def burn_rate_alerts(context: RuleContext, service: Service, windows: tuple[Burn
                 meaning="The SLO's error budget is being consumed faster than it can last: at 14.4x over 1h, 2% of a "
                         "30d budget is gone in an hour. Fast burns page, slow burns open a ticket.",
                 first_checks=("Which SLO and window? The long_window label says how fast the budget burns.",
-                              "Look at the service's error, latency and availability panels for the same period.",
+                              "Look at the service's error, latency and availability panels for the same period "
+                              "(an events SLO: its events per second panel, and the counters it names).",
                               "If a deploy caused it, roll back; the budget remaining says how much room is left."),
                 family="slo-burn", symptom=True,
                 instances=(_burn_instance(context, service, slo, window, faster),),
