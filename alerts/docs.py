@@ -18,7 +18,7 @@ from alerts.promql_labels import metric_names
 from alerts.routing import InhibitRule, Matcher, expected_receivers
 from alerts.rule_files import rule_files
 from stack.artifacts import Artifact
-from stack.spec.model import Spec
+from stack.spec.model import Service, Slo, Spec
 
 ALERTS_DOC = PurePosixPath("docs/alerts.md")
 
@@ -139,6 +139,43 @@ def _watchers(present: dict[str, list[AlertRule]]) -> list[str]:
     return lines + [""]
 
 
+def _code(text: str) -> str:
+    """``text`` as a code span inside a table cell: fenced by more backticks than it holds in a row,
+    its pipes escaped (a pipe ends a cell even inside a code span)."""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
+
+
+def _good_events(service: Service, slo: Slo) -> str:
+    """What an SLO counts as its good events, in words and the series it reads."""
+    metrics = service.request_metrics
+    counters = slo.event_counters
+    if counters is not None:
+        form, counted, total = counters
+        if form == "errors":
+            return f"{_code(total.render())} less {_code(counted.render())}"
+        return f"{_code(counted.render())} (of {_code(total.render())})"
+    if slo.kind == "availability":
+        return f"scrapes of job {_code(service.job)} that succeed ({_code('up')})"
+    if slo.kind == "errors":
+        return (f"requests without a server error ({metrics.status_label} not matching "
+                f"{_code(metrics.error_status_regex)}) of {_code(metrics.request_counter)}")
+    assert slo.threshold is not None
+    return f"requests faster than {slo.threshold} ({_code(metrics.histogram + '_bucket')})"
+
+
+def _slo_table(spec: Spec) -> list[str]:
+    """Every SLO ErrorBudgetBurn watches: what it counts as good, and its objective."""
+    rows = [f"| {service.name} | {slo.name} | {slo.kind} | {slo.objective} over {slo.window} | "
+            f"{_good_events(service, slo)} |" for service in spec.services for slo in service.slos]
+    if not rows:
+        return []
+    return ["## SLOs", "", "The SLOs `ErrorBudgetBurn` watches (its `slo` label), each over its service's job "
+            "(`job` added to every selector).", "", "| service | slo | kind | objective | good events |",
+            "|---|---|---|---|---|", *rows, ""]
+
+
 def alerts_markdown(spec: Spec, files: Sequence[RuleFile] | None = None) -> str:
     files = rule_files(spec) if files is None else files
     alerts = _by_name(files)
@@ -158,6 +195,7 @@ def alerts_markdown(spec: Spec, files: Sequence[RuleFile] | None = None) -> str:
     lines += _watchers(alerts)
     for name, rules in alerts.items():
         lines += _section(spec, name, rules, inhibitions)
+    lines += _slo_table(spec)
     return "\n".join(lines).rstrip() + "\n"
 
 

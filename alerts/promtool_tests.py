@@ -1113,14 +1113,14 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
             "other-firing": "fires {other}",
             "masked": "stays quiet at a firing level its unless clause rules out"}[kind]
     windows = members[0].instance.burn_windows if members else None
-    if windows is not None:
-        what = what.format(short=windows.short, long=windows.long)
-    elif kind == "idle":
-        what = what.format(window=members[0].instance.lull_window)
-    elif kind == "other-firing":
+    if kind == "other-firing":
         other = members[0].instance.other_firing
         assert other is not None
         what = what.format(other=other.what)
+    elif windows is not None:
+        what = what.format(short=windows.short, long=windows.long)
+    elif kind == "idle":
+        what = what.format(window=members[0].instance.lull_window)
     levels = sorted({f"{m.level:g}" for m in members})
     slo = f"slo {rule.labels['slo']}; " if "slo" in rule.labels else ""  # one rule an SLO: say which
     return {

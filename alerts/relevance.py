@@ -17,7 +17,6 @@ unmutated rules the same way, so a wrong leave-out would fail there before any m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
@@ -26,6 +25,7 @@ import promql_parser as promql
 
 from alerts.promql_labels import output_labels
 from alerts.promql_tree import children, match_op, walk
+from stack.spec.selectors import passes
 
 Labels = Mapping[str, str]
 Documents = Mapping[str, dict[str, Any]]
@@ -43,13 +43,6 @@ def _parse(expr: str) -> Any:
 def _matchers(selector: Any) -> list[tuple[str, str, str]]:
     found = [(m.name, match_op(m.op), m.value) for m in selector.matchers.matchers]
     return ([("__name__", "=", selector.name)] if selector.name else []) + found
-
-
-def passes(value: str, op: str, wanted: str) -> bool:
-    """A label value against one matcher (an absent label reads as the empty string)."""
-    if op in ("=", "!="):
-        return (value == wanted) == (op == "=")
-    return (re.fullmatch(wanted, value) is not None) == (op == "=~")
 
 
 def _selectors(node: Any) -> Iterable[Any]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from alerts.model import InputSeries, Scenario
+from stack.spec.base import promql_string
 from stack.spec.values import Duration
 
 ZERO = Duration(0)
@@ -20,7 +21,7 @@ DOWN = 0.5
 
 
 def selector(metric: str, labels: Mapping[str, str]) -> str:
-    inner = ", ".join(f'{key}="{value}"' for key, value in labels.items())
+    inner = ", ".join(f"{key}={promql_string(value)}" for key, value in labels.items())
     return f"{metric}{{{inner}}}"
 
 
@@ -283,6 +284,44 @@ def slow_share(metric: str, labels: Mapping[str, str], buckets: tuple[float, ...
             instance_series += histogram(metric, route, buckets, counts, fast + late, counter)
         series += _restarting(instance_series, position)
     return Scenario(tuple(series), slow / per_interval, interval, request_rate=per_interval / interval.seconds)
+
+
+@dataclass(frozen=True)
+class EventCounters:
+    """The series of an events SLO's test input: ``counted`` (metric, labels) counts its bad events
+    (``form`` "errors") or its good ones ("good"); ``other`` counts every event (``apart``: the total
+    is a counter of its own) or, on one metric, the rest of them. ``excluded``: series its selectors
+    leave out (a negative matcher's value), each with its count per interval as a multiple of all
+    events: a rule that lost the matcher counts them too."""
+
+    form: str
+    counted: tuple[str, Mapping[str, str]]
+    other: tuple[str, Mapping[str, str]]
+    apart: bool
+    excluded: tuple[tuple[str, Mapping[str, str], float], ...] = ()
+
+
+def event_ratio(counters: EventCounters, labels: Mapping[str, str], level: float, interval: Duration,
+                per_interval: float = 10000, counted_missing: bool = False) -> Scenario:
+    """Event counters on REPLICAS instances (``labels``: the first one's scrape labels) whose bad
+    events, all together, are a ``level`` share of all (rounded to whole events): bad events spread
+    evenly over the instances, good ones unevenly, one instance restarting. ``counted_missing``: the
+    counted series do not exist (no good event counted yet: every event is bad, ``level`` aside)."""
+    errors = per_interval if counted_missing else _requests(level, per_interval)
+    ok = per_interval - errors
+    series: list[InputSeries] = []
+    for position, (share, instance) in enumerate(zip(OK_SHARES, replicas(labels))):
+        bad, good = errors / REPLICAS, ok * share
+        counted = bad if counters.form == "errors" else good
+        counts = [] if counted_missing else [(counters.counted, counted)]
+        counts.append((counters.other, bad + good if counters.apart else bad + good - counted))
+        if position == 0:
+            counts += [((metric, excluded), multiple * per_interval) for metric, excluded, multiple in counters.excluded]
+        instance_series = [InputSeries(selector(metric, {**instance, **own}), f"0+{sample_text(count)}x{{n}}")
+                           for (metric, own), count in counts]
+        series += _restarting(instance_series, position)
+    value = 1.0 if counted_missing else (errors / interval.seconds) / (per_interval / interval.seconds)
+    return Scenario(tuple(series), value, interval, request_rate=per_interval / interval.seconds)
 
 
 def ramp(metric: str, labels: Mapping[str, str], level: float, window: Duration, interval: Duration,

@@ -93,7 +93,7 @@ def _labels(service: Service) -> dict[str, str]:
     return {"service": service.name, "team": service.team}
 
 
-def _series_labels(service: Service) -> dict[str, str]:
+def series_labels(service: Service) -> dict[str, str]:
     return {"job": service.job, "instance": service.targets[0], **_labels(service)}
 
 
@@ -333,7 +333,7 @@ def _ratio_instance(context: RuleContext, service: Service, threshold: float,
 
     def build(level: float, rate: float | None = None) -> Scenario:
         per_interval = 10000 if rate is None else rate * interval.seconds
-        return request_inputs.error_ratio(metrics, _series_labels(service), level, interval, per_interval)
+        return request_inputs.error_ratio(metrics, series_labels(service), level, interval, per_interval)
 
     return AlertInstance(_labels(service), threshold, True, build, min(threshold * 2, (threshold + 1) / 2),
                          threshold * 0.9, min_request_rate=red_traffic_floor(service), sparse=build,
@@ -392,7 +392,7 @@ def _latency_instance(context: RuleContext, service: Service, threshold: float,
 
     def build(level: float, rate: float | None = None) -> Scenario:
         per_interval = 1000 if rate is None else rate * interval.seconds
-        return request_inputs.latency_quantile(metrics, _series_labels(service), 0.95, level, interval, per_interval)
+        return request_inputs.latency_quantile(metrics, series_labels(service), 0.95, level, interval, per_interval)
 
     # histogram_quantile reports at most the highest bucket bound (the spec keeps thresholds below it).
     fire = min(threshold * 2, max(metrics.buckets))

@@ -1,7 +1,8 @@
 """SLO recording rules and multi-window, multi-burn-rate alerts (one alert rule per window pair).
 
-Recording rules, per service (``slo:sli_events:rate<w>``, each window's request total) and per
-SLO (labels ``service``, ``slo``, ``team``): ``slo:sli_error:ratio_rate<w>`` for every window,
+Recording rules, per service (``slo:sli_events:rate<w>``, each window's request total), per events
+SLO (``slo:sli_total_events:rate<w>``, each window's total of its own counter) and per SLO (labels
+``service``, ``slo``, ``team``): ``slo:sli_error:ratio_rate<w>`` for every window,
 ``slo:objective:ratio``, ``slo:error_budget:ratio``, ``slo:sli_error:ratio_rate<slo window>``
 (from ``slo:window_bad_events:rate5m`` and ``slo:window_events:rate5m``) and
 ``slo:error_budget_remaining:ratio``. Thresholds are Decimal products, so they print as
@@ -11,17 +12,17 @@ clean decimals (``0.0144``).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from importlib import resources
 
 import yaml
 
-from alerts import request_inputs, scenarios
+from alerts import event_inputs, request_inputs, scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, number, parenthesized
-from alerts.model import AlertInstance, AlertRule, BurnWindows, RecordingRule, RuleGroup, Scenario
-from alerts.service_rules import traffic_floor, traffic_guard
+from alerts.model import AlertInstance, AlertRule, BurnWindows, OtherFiring, RecordingRule, RuleGroup, Scenario
+from alerts.service_rules import series_labels, traffic_floor, traffic_guard
 from stack.spec.base import promql_string
 from stack.spec.model import Service, Slo
 from stack.spec.values import Duration
@@ -77,25 +78,57 @@ def events_record(window: Duration) -> str:
     return f"slo:sli_events:rate{window}"
 
 
+def total_events_record(window: Duration) -> str:
+    """An events SLO's events per second over ``window`` (its ``total`` counter), recorded per SLO."""
+    return f"slo:sli_total_events:rate{window}"
+
+
 WINDOW_BAD_EVENTS = f"slo:window_bad_events:rate{WINDOW_INPUT}"
 WINDOW_EVENTS = f"slo:window_events:rate{WINDOW_INPUT}"
+WINDOW_TOTAL_EVENTS = f"slo:window_total_events:rate{WINDOW_INPUT}"
 
 
-def _total_expr(service: Service, window: Duration) -> str:
-    job = f'job="{service.job}"'
-    return f"sum by (service, team) (rate({service.request_metrics.request_counter}{{{job}}}[{window}]))"
+def total_record(slo: Slo, window: Duration) -> str:
+    """What the SLO's ratio divides by over ``window``: its own total (events SLOs) or the service's requests."""
+    return total_events_record(window) if slo.kind == "events" else events_record(window)
 
 
-def _events(service: Service, window: Duration) -> str:
-    return f'{events_record(window)}{{service="{service.name}"}}'
+def total_selector(service: Service, slo: Slo) -> str:
+    """The matchers picking the SLO's total among the recordings of its name."""
+    own = f', slo="{slo.name}"' if slo.kind == "events" else ""
+    return f'service="{service.name}"{own}'
+
+
+def _job(service: Service) -> tuple[str, str, str]:
+    return ("job", "=", service.job)
+
+
+def _total_expr(service: Service, window: Duration, slo: Slo | None = None) -> str:
+    """Events per second over ``window``: the service's requests, or an events SLO's total counter."""
+    counters = slo.event_counters if slo is not None else None
+    counter = counters[2].render(_job(service)) if counters else \
+        f'{service.request_metrics.request_counter}{{job="{service.job}"}}'
+    return f"sum by (service, team) (rate({counter}[{window}]))"
+
+
+def _events(service: Service, slo: Slo, window: Duration) -> str:
+    return f"{total_record(slo, window)}{{{total_selector(service, slo)}}}"
 
 
 def _bad_events_expr(service: Service, slo: Slo, window: Duration, events: str) -> str:
-    """Bad requests per second, ``events`` the recorded total. A client library creates the 5xx
-    series on the first 5xx, so a service that never failed has none: while requests are counted,
-    that is zero, not nothing."""
+    """Bad requests (or events) per second, ``events`` the recorded total. A client library creates
+    the 5xx series (a labelled counter's series) on the first 5xx, so a service that never failed has
+    none: while requests are counted, that is zero, not nothing; and an events SLO that never
+    counted a good event has all its events bad."""
     metrics = service.request_metrics
     job = f'job="{service.job}"'
+    counters = slo.event_counters
+    if counters is not None:
+        form, counted, _ = counters
+        rate = f"sum by (service, team) (rate({counted.render(_job(service))}[{window}]))"
+        if form == "errors":
+            return f"{rate}\nor on (service, team)\n0 * {events}"
+        return f"(\n{events}\n- on (service, team)\n{rate}\n)\nor on (service, team)\n{events}"
     if slo.kind == "errors":
         errors = f'{metrics.status_label}=~{promql_string(metrics.error_status_regex)}'
         return f"sum by (service, team) (rate({metrics.request_counter}{{{job}, {errors}}}[{window}]))\nor\n0 * {events}"
@@ -107,12 +140,10 @@ def _bad_events_expr(service: Service, slo: Slo, window: Duration, events: str) 
 def _error_ratio_expr(service: Service, slo: Slo, window: Duration) -> str:
     if slo.kind == "availability":
         return f'1 - avg by (service, team) (avg_over_time(up{{job="{service.job}"}}[{window}]))'
-    events = _events(service, window)
-    return f"(\n{_bad_events_expr(service, slo, window, events)}\n)\n/\n{events}"
-
-
-def _request_slos(service: Service) -> bool:
-    return any(slo.kind != "availability" for slo in service.slos)
+    events = _events(service, slo, window)
+    # An events SLO's total carries its slo label, its bad events do not: matched on the service alone.
+    divided = "/ on (service, team)" if slo.kind == "events" else "/"
+    return f"(\n{_bad_events_expr(service, slo, window, events)}\n)\n{divided}\n{events}"
 
 
 def _window_rules(service: Service) -> list[RecordingRule]:
@@ -121,13 +152,15 @@ def _window_rules(service: Service) -> list[RecordingRule]:
     of making the window NaN, and a busy hour counts more than a quiet one. Availability counts
     time, not requests: its events are the samples themselves, so the SLI is the share of time down."""
     rules: list[RecordingRule] = []
-    events = f'{WINDOW_EVENTS}{{service="{service.name}"}}'
-    if _request_slos(service):
+    if any(slo.kind in ("errors", "latency") for slo in service.slos):
         rules.append(RecordingRule(WINDOW_EVENTS, _total_expr(service, WINDOW_INPUT), {"service": service.name}))
     for slo in service.slos:
         labels = {"service": service.name, "slo": slo.name}
         selector = f'service="{service.name}", slo="{slo.name}"'
         budget = Decimal(1) - slo.objective.value
+        if slo.kind == "events":
+            rules.append(RecordingRule(WINDOW_TOTAL_EVENTS, _total_expr(service, WINDOW_INPUT, slo), labels))
+        events = f"{WINDOW_TOTAL_EVENTS if slo.kind == 'events' else WINDOW_EVENTS}{{{total_selector(service, slo)}}}"
         if slo.kind == "availability":
             bad = _error_ratio_expr(service, slo, WINDOW_INPUT)
             ratio = f"avg_over_time({WINDOW_BAD_EVENTS}{{{selector}}}[{slo.window}])"
@@ -147,18 +180,39 @@ def _window_rules(service: Service) -> list[RecordingRule]:
     return rules
 
 
+def _request_slos(service: Service, window: Duration, windows: tuple[BurnWindow, ...]) -> bool:
+    """Whether a SLO of the service counts its requests (errors and latency: the request total's
+    readers) and reads ``window``."""
+    return any(slo.kind in ("errors", "latency") and window in slo_windows(slo, windows) for slo in service.slos)
+
+
+def slo_windows(slo: Slo, windows: tuple[BurnWindow, ...]) -> set[Duration]:
+    """The windows the SLO's alerts read: both of each pair that can fire for it (a 7d SLO has no
+    1d or 3d pair, so nothing would read its 2h, 1d and 3d ratios)."""
+    return {each for pair in alertable_windows(slo, windows) for each in (pair.long, pair.short)}
+
+
 def slo_recording_rules(service: Service, windows: tuple[BurnWindow, ...], long: bool) -> list[RecordingRule]:
     """The service's SLI recordings for its short windows (``long`` False) or its long ones and the
-    window SLIs (True). Each window's request total is recorded once (``slo:sli_events:rate<w>``)
-    and every request SLO of the service divides by it, in the same group and evaluation."""
+    window SLIs (True), each window for the SLOs whose alerts read it. Each window's request total
+    is recorded once (``slo:sli_events:rate<w>``) and every request SLO of the service divides by
+    it, in the same group and evaluation; an events SLO's total (``slo:sli_total_events:rate<w>``)
+    is recorded just before its ratio."""
     chosen = [w for w in sli_windows(windows) if is_long(w) == long]
     rules: list[RecordingRule] = []
     for window in chosen:
-        if _request_slos(service):
+        if _request_slos(service, window, windows):
             rules.append(RecordingRule(events_record(window), _total_expr(service, window), {"service": service.name}))
-        rules += [RecordingRule(error_ratio_record(window), _error_ratio_expr(service, slo, window),
-                                {"service": service.name, "slo": slo.name}) for slo in service.slos]
+        for slo in (slo for slo in service.slos if window in slo_windows(slo, windows)):
+            labels = {"service": service.name, "slo": slo.name}
+            if slo.kind == "events":
+                rules.append(RecordingRule(total_events_record(window), _total_expr(service, window, slo), labels))
+            rules.append(RecordingRule(error_ratio_record(window), _error_ratio_expr(service, slo, window), labels))
     return rules + (_window_rules(service) if long else [])
+
+
+# Requests (or events) per scrape interval of a scenario with plenty of traffic.
+BUSY_EVENTS = 100000
 
 
 def _slo_labels(service: Service, slo: Slo) -> dict[str, str]:
@@ -169,14 +223,41 @@ def _scenario(context: RuleContext, service: Service, slo: Slo, level: float, ra
     """Every window sees the same error ratio ``level`` (on ``rate`` requests/s, or plenty)."""
     metrics = service.request_metrics
     interval = context.scrape_interval
-    base = {"job": service.job, "instance": service.targets[0], "service": service.name, "team": service.team}
+    base = series_labels(service)
     if slo.kind == "availability":
         return scenarios.failed_scrapes(base, level, interval)
-    per_interval = 100000 if rate is None else rate * interval.seconds
+    per_interval = BUSY_EVENTS if rate is None else rate * interval.seconds
+    if slo.kind == "events":
+        return _event_scenario(context, service, slo, level, per_interval)
     if slo.kind == "errors":
         return request_inputs.error_ratio(metrics, base, level, interval, per_interval)
     assert slo.threshold is not None
     return request_inputs.slow_share(metrics, base, slo.threshold.seconds, level, interval, per_interval)
+
+
+def _event_scenario(context: RuleContext, service: Service, slo: Slo, level: float, per_interval: float,
+                    counted_missing: bool = False) -> Scenario:
+    """An events SLO's input at ``level``, beside the inputs of the service's other events SLOs,
+    healthy and busy: their totals are recorded under the same name, told apart by the slo label
+    alone, so a rule reading the SLO's total without it reads theirs too (and its ratio, or its
+    traffic guard, goes wrong). A series of theirs the SLO's own input holds is its own."""
+    base, interval = series_labels(service), context.scrape_interval
+    own = event_inputs.event_ratio(slo, base, level, interval, per_interval, counted_missing)
+    taken = {each.series for each in event_inputs.event_ratio(slo, base, 0.0, interval, per_interval).series}
+    others = [each for other in service.slos if other.kind == "events" and other.name != slo.name
+              for each in event_inputs.event_ratio(other, base, 0.0, interval, BUSY_EVENTS).series
+              if each.series not in taken]
+    return replace(own, series=(*own.series, *dict.fromkeys(others)))
+
+
+def _no_good_event(context: RuleContext, service: Service, slo: Slo) -> OtherFiring | None:
+    """A good-events SLO fires when no good event was ever counted (its good counter has no series
+    yet, every event is bad): the ``or`` branch of its bad events."""
+    counters = slo.event_counters
+    if counters is None or counters[0] != "good":
+        return None
+    return OtherFiring("with no good event counted yet",
+                       lambda level: _event_scenario(context, service, slo, level, BUSY_EVENTS, counted_missing=True))
 
 
 def burn_threshold(slo: Slo, window: BurnWindow) -> Decimal:
@@ -193,12 +274,12 @@ def alertable_windows(slo: Slo, windows: tuple[BurnWindow, ...]) -> tuple[BurnWi
 
 
 def _pair_guard(service: Service, slo: Slo, window: BurnWindow) -> str:
-    """Both windows of a pair must hold enough requests (a ratio of requests needs requests;
-    availability is measured by scrapes and has no guard)."""
+    """Both windows of a pair must hold enough requests (a ratio of requests needs requests, one of
+    events events; availability is measured by scrapes and has no guard)."""
     if slo.kind == "availability":
         return ""
-    selector = f'service="{service.name}"'
-    return "".join(f"\n{traffic_guard(selector, w, traffic_floor(service, w), events_record(w))}"
+    selector = total_selector(service, slo)
+    return "".join(f"\n{traffic_guard(selector, w, traffic_floor(service, w), total_record(slo, w))}"
                    for w in (window.long, window.short))
 
 
@@ -254,7 +335,8 @@ def burn_rate_alerts(context: RuleContext, service: Service, windows: tuple[Burn
                 meaning="The SLO's error budget is being consumed faster than it can last: at 14.4x over 1h, 2% of a "
                         "30d budget is gone in an hour. Fast burns page, slow burns open a ticket.",
                 first_checks=("Which SLO and window? The long_window label says how fast the budget burns.",
-                              "Look at the service's error, latency and availability panels for the same period.",
+                              "Look at the service's error, latency and availability panels for the same period "
+                              "(an events SLO: its events per second panel, and the counters it names).",
                               "If a deploy caused it, roll back; the budget remaining says how much room is left."),
                 family="slo-burn", symptom=True,
                 instances=(_burn_instance(context, service, slo, window, faster),),
@@ -277,6 +359,7 @@ def _burn_instance(context: RuleContext, service: Service, slo: Slo, window: Bur
         blocked_min_request_rate=pair_floor(service, slo, faster) if faster is not None else None,
         sparse=(lambda level, rate: _scenario(context, service, slo, level, rate)) if floor is not None else None,
         guard_window=window.long if floor is not None else None,
+        other_firing=_no_good_event(context, service, slo) if faster is None else None,
         burn_windows=BurnWindows(window.long, window.short, faster.long if faster is not None else None,
                                  *((traffic_floor(service, window.long), traffic_floor(service, window.short))
                                    if floor is not None else (None, None))),

@@ -22,7 +22,14 @@ from alerts.service_rules import (
     red_traffic_floor,
     requests_rate_record,
 )
-from alerts.slo_rules import alertable_windows, burn_windows, error_ratio_record
+from alerts.slo_rules import (
+    WINDOW_BAD_EVENTS,
+    WINDOW_INPUT,
+    WINDOW_TOTAL_EVENTS,
+    alertable_windows,
+    burn_windows,
+    error_ratio_record,
+)
 from dashboards import links as ids
 from dashboards.datasources import ELASTICSEARCH, JAEGER
 from dashboards.panels import (
@@ -163,6 +170,20 @@ def _slo_panels(service: Service, slo: Slo) -> list[Panel]:
     ]
 
 
+def _event_panels(service: Service, slo: Slo) -> list[Panel]:
+    """An events SLO's events as its window SLI counts them: all of them (its total counter) and the
+    bad ones, per second over 5m."""
+    if slo.kind != "events":
+        return []
+    scope = (f"service={quoted(service.name)}", f"slo={quoted(slo.name)}")
+    bad = "bad events (errors)" if slo.errors is not None else "bad events (total minus good)"
+    return [timeseries(f"{slo.name}: events per second ({WINDOW_INPUT})",
+                       f"The SLO's events as its window SLI sums them: all of them ({slo.total}) and the bad ones, "
+                       "recorded once a minute.",
+                       refs(prom(selector(WINDOW_TOTAL_EVENTS, *scope), "all events"),
+                            prom(selector(WINDOW_BAD_EVENTS, *scope), bad)), "cps", w=24, minimum=0)]
+
+
 def _explore_url(spec: Spec, service: Service) -> str:
     """Grafana Explore on Jaeger, searching the service's traces."""
     state = {"datasource": JAEGER.uid, "queries": [{"refId": "A", "queryType": "search", "service": service.name}],
@@ -191,7 +212,8 @@ def service_dashboard(spec: Spec, service: Service) -> G.Dashboard:
                            row("Requests, errors, latency"), *_red_panels(service),
                            row("Instances"), *_instance_panels(service)]
     for slo in service.slos:
-        panels += [row(f"SLO {slo.name}: {slo.objective} over {slo.window}"), *_slo_panels(service, slo)]
+        panels += [row(f"SLO {slo.name}: {slo.objective} over {slo.window}"), *_slo_panels(service, slo),
+                   *_event_panels(service, slo)]
     if spec.logs.enabled:
         query = f"{spec.grafana.logs_service_field}:{quoted(service.name)}"
         panels += [row("Logs"), logs("Recent logs", f"The service's log lines from Elasticsearch ({query}).",

@@ -199,6 +199,7 @@ def service_entries(service: Service) -> list[CatalogEntry]:
     if getattr(service, "max_memory_restart", None) is not None:
         entries.append(CatalogEntry(RESIDENT_MEMORY, "gauge", (), "Resident memory size in bytes.", source, scrape))
     entries += app_metric_entries(service)
+    entries += event_slo_entries(service)
     return entries
 
 
@@ -215,6 +216,21 @@ def app_metric_entries(service: Service) -> list[CatalogEntry]:
                         CatalogEntry(f"{metric.name}_sum", "counter", labels, metric.help, source, scrape)]
         else:
             entries.append(CatalogEntry(metric.name, metric.type, labels, metric.help, source, scrape))
+    return entries
+
+
+def event_slo_entries(service: Service) -> list[CatalogEntry]:
+    """The counters the service's events SLOs select, declared by the selectors themselves: a metric
+    services[].metrics declares keeps that entry (merged first), the others are counters with the
+    labels their matchers name."""
+    source = f"service:{service.name}"
+    scrape = (*SCRAPE_LABELS, *SERVICE_TARGET_LABELS)
+    entries = []
+    for slo in getattr(service, "slos", ()):
+        counters = slo.event_counters
+        for selector in counters[1:] if counters is not None else ():
+            entries.append(CatalogEntry(selector.metric, "counter", selector.labels,
+                                        f"Counted by the events SLO {slo.name}.", source, scrape))
     return entries
 
 

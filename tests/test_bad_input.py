@@ -80,6 +80,14 @@ CASES: dict[str, tuple[int, str, str]] = {
     "metric-name-invalid.yaml": (6, "services[0].request_metrics.histogram", "is not a valid Prometheus metric name"),
     "runbook-unknown-placeholder.yaml": (2, "runbook_url", "unknown placeholder {foo}"),
     "target-with-quote.yaml": (4, "services[0].targets[0]", "is not a scrape target"),
+    # Events SLOs: plain counter selectors, exactly one of errors and good, events told apart.
+    "events-not-a-selector.yaml": (7, "services[0].slos[0].errors", "is a function call, not a counter selector"),
+    "events-range-vector.yaml": (10, "services[0].slos[0].total", "is a range vector ([...]), not a counter selector"),
+    "events-binary-expression.yaml": (9, "services[0].slos[0].good", "is an expression with an operator"),
+    "events-errors-and-good.yaml": (6, "services[0].slos[0]", "needs exactly one of 'errors'"),
+    "events-neither-errors-nor-good.yaml": (6, "services[0].slos[0]", "needs exactly one of 'errors'"),
+    "events-job-matcher.yaml": (9, "services[0].slos[0].errors", "matches on 'job', which obstack sets itself"),
+    "events-errors-select-all.yaml": (9, "services[0].slos[0].errors", "'errors' selects every series 'total' selects"),
 }
 
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from stack.pipeline import generate
-from stack.spec.loader import load_spec
+from stack.spec.loader import load_spec, load_spec_text
 from stack.writer import write_tree
 from tests.support.servers import require_binary
 
@@ -90,3 +90,19 @@ def test_long_windows_evaluate_in_a_slower_group() -> None:
     assert {"slo:sli_error:ratio_rate1d", "slo:sli_error:ratio_rate3d", "slo:sli_error:ratio_rate30d"} <= slow
     assert not any("[1d]" in r["expr"] or "[3d]" in r["expr"] or "[30d]" in r["expr"]
                    for r in groups["slo-bookmark-api"]["rules"] if "record" in r)
+
+def test_an_slo_records_only_the_windows_its_burn_pairs_read() -> None:
+    """A 7d SLO has no 1d/2h or 3d/6h pair (burn rates 0.7 and 0.23): nothing would read its 2h, 1d
+    and 3d ratios, so none is recorded; a 30d SLO of the same service keeps all seven windows."""
+    text = ("project: shop\nhost: null\nservices:\n  - name: api\n    targets: [api:3000]\n    slos:\n"
+            "      - {name: week, kind: errors, objective: 99%, window: 7d}\n"
+            "      - {name: month, kind: latency, objective: 99%, threshold: 100ms}\n")
+    rules = next(a for a in generate(load_spec_text(text, "stack.yaml")) if a.path.name == "slo.yml")
+    entries = [r for g in yaml.safe_load(rules.content)["groups"] for r in g["rules"] if "record" in r]
+    windows = {slo: {r["record"].removeprefix("slo:sli_error:ratio_rate") for r in entries
+                     if r["record"].startswith("slo:sli_error:ratio_rate") and r["labels"]["slo"] == slo}
+               for slo in ("week", "month")}
+    assert windows["week"] == {"5m", "30m", "1h", "6h", "1w"}
+    assert windows["month"] == {"5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"}
+    totals = [r["record"] for r in entries if r["record"].startswith("slo:sli_events:rate")]
+    assert len(totals) == 7  # the month SLO reads every window's request total

@@ -11,6 +11,8 @@ from typing import Annotated, Any, ClassVar
 import promql_parser
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from .errors import one_line
+
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
 _QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
 _LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -144,12 +146,13 @@ def _opcodes(parsed: Any) -> Iterator[str]:
                         yield from _opcodes(alternative)
 
 
-def _re2_regex(value: str) -> str:
-    """A regex Prometheus can use: it parses, and has nothing RE2 lacks."""
+def re2_problem(value: str) -> str | None:
+    """What keeps ``value`` from being a regex Prometheus can use (it does not parse, or has
+    something RE2 lacks), as a sentence about it; None when it is usable."""
     try:
         parsed = sre_parser.parse(value)
     except re.error as error:
-        raise ValueError(f"'{value}' is not a valid regex: {error.msg} at position {error.pos}") from None
+        return f"'{value}' is not a valid regex: {error.msg} at position {error.pos}"
     unsupported = next((_NOT_RE2[code] for code in _opcodes(parsed) if code in _NOT_RE2), None)
     if unsupported is None:
         try:  # promql-parser compiles matcher regexes with Rust's regex crate, RE2's syntax
@@ -157,14 +160,26 @@ def _re2_regex(value: str) -> str:
         except ValueError:
             unsupported = "syntax Go's regexp does not accept"
     if unsupported is not None:
-        raise ValueError(f"'{value}' uses {unsupported}; Prometheus regexes are RE2 (Go's regexp): rewrite it "
-                         "without it, e.g. '5..' or '5[0-9][0-9]'")
+        return f"'{value}' uses {unsupported}; Prometheus regexes are RE2 (Go's regexp): rewrite it without it"
+    return None
+
+
+def _re2_regex(value: str) -> str:
+    """A regex Prometheus can use: it parses, and has nothing RE2 lacks."""
+    problem = re2_problem(value)
+    if problem is not None:
+        example = "" if "is not a valid regex" in problem else ", e.g. '5..' or '5[0-9][0-9]'"
+        raise ValueError(problem + example)
     return value
 
 
 def promql_string(value: str) -> str:
-    """``value`` as a PromQL double-quoted string literal (backslash and quote escaped)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """``value`` as a PromQL double-quoted string literal (Go's strconv.Unquote reads it back):
+    backslash and quote escaped, control characters as escapes (``\\n``: none stands raw in a rule
+    file), and a Go template delimiter (``{{``, ``}}``) split by an escape, so that no value puts one
+    into a generated file. A label value may hold any text; the value read back is the same."""
+    text = one_line(value.replace("\\", "\\\\").replace('"', '\\"'))
+    return '"' + text.replace("{{", "{\\x7b").replace("}}", "}\\x7d") + '"'
 
 
 def _url_path(value: str) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 
 from .model import ALERTMANAGER_FLOOR, OMITTED_BY_AGGREGATION, PROMETHEUS_FLOOR, Spec
 from .positions import YamlPath
+from .selector_examples import example_labels
+from .selectors import CounterSelector
 
 Issue = tuple[YamlPath, str]
 
@@ -226,6 +228,44 @@ def alertable_slos(spec: Spec) -> list[Issue]:
     return issues
 
 
+def event_slo_counters(spec: Spec) -> list[Issue]:
+    """An events SLO's selectors name counters (where services[].metrics declares their metric, as a
+    counter or a histogram's series), and pick its events apart: on one metric, the bad (or good)
+    events are some of the total's, not all of them and not others."""
+    declared = {metric.name: metric.type for service in spec.services for metric in service.metrics}
+    issues: list[Issue] = []
+    for index, service in enumerate(spec.services):
+        for position, slo in enumerate(service.slos):
+            counters = slo.event_counters
+            if counters is None:
+                continue
+            form, counted, total = counters
+            where = ("services", index, "slos", position)
+            for key, selector in ((form, counted), ("total", total)):
+                kind = declared.get(selector.metric)
+                if kind == "gauge" or kind == "histogram":
+                    fix = ("select its _count (every event) or a _bucket with le=\"...\" (the events under a bound)"
+                           if kind == "histogram" else "name a counter")
+                    issues.append(((*where, key), f"{selector.metric} is declared a {kind} in services[].metrics; "
+                                                  f"an events SLO counts events: {fix}"))
+            issues += [((*where, key), message) for key, message in _event_examples(form, counted, total)]
+    return issues
+
+
+def _event_examples(form: str, counted: CounterSelector, total: CounterSelector) -> list[tuple[str, str]]:
+    """(key, problem) where no series fits what the selectors must pick apart."""
+    if counted.metric != total.metric:
+        return [(key, f"'{key}' selects no series: its matchers contradict each other or no value passes them")
+                for key, selector in ((form, counted), ("total", total)) if example_labels([selector]) is None]
+    if example_labels([counted, total]) is None:
+        return [(form, f"'{form}' and 'total' select no series in common (both {total.metric}): 'total' must count "
+                       f"every event, the {'bad' if form == 'errors' else 'good'} ones too")]
+    if example_labels([total], counted) is None:
+        return [(form, f"'{form}' selects every series 'total' selects (both {total.metric}): add the matcher that "
+                       f"tells the {'bad' if form == 'errors' else 'good'} events apart, e.g. outcome=\"failed\"")]
+    return []
+
+
 def retention_covers_slo_windows(spec: Spec) -> list[Issue]:
     """Each SLO's window SLI and error budget read the whole window back: Prometheus must keep it."""
     retention = spec.prometheus.retention
@@ -346,6 +386,7 @@ CHECKS: tuple[Callable[[Spec], list[Issue]], ...] = (
     latency_thresholds_below_top_bucket,
     aggregated_start_time,
     alertable_slos,
+    event_slo_counters,
     retention_covers_slo_windows,
     prometheus_timing,
     target_versions,

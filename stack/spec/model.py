@@ -30,6 +30,7 @@ from .deploy import DeploySettings
 from .exporter import Exporter
 from .grafana import GrafanaSettings
 from .notifications import Notifications, Receiver, Route, Watchdog, WebhookReceiver
+from .selectors import CounterSelector, CounterSelectorText, parse_counter_selector
 from .request_presets import STATUS_EXAMPLES, PresetName, StatusFormat, fill_from_preset
 from .platform import ComposeSettings, KubernetesSettings, LogsSettings, TracingSettings
 from .thresholds import DatastoreThresholds, HostThresholds, QueueThresholds, ServiceThresholds
@@ -178,24 +179,52 @@ class AppMetric(StrictModel):
 
 class Slo(StrictModel):
     name: Name = Field(description="SLO name, the 'slo' label of its rules and alerts.")
-    kind: Literal["availability", "errors", "latency"] = Field(
-        description="availability: targets up; errors: requests without a 5xx; latency: requests faster than threshold."
+    kind: Literal["availability", "errors", "latency", "events"] = Field(
+        description="availability: targets up; errors: requests without a 5xx; latency: requests faster than "
+                    "threshold; events: good events of your own counters (errors or good, over total)."
     )
     objective: Ratio = Field(description="Share of good events over the window, e.g. '99.9%'.")
     threshold: Duration | None = Field(
         None, description="latency only: a request is good when faster than this; must be one of the histogram buckets."
     )
+    errors: CounterSelectorText | None = Field(
+        None, description="events only: a counter of bad events, a PromQL selector with label matchers if need be, "
+                          "e.g. orders_failed_total{queue=\"orders\"} (exactly one of errors and good).")
+    good: CounterSelectorText | None = Field(
+        None, description="events only: a counter of good events, as errors (exactly one of errors and good).")
+    total: CounterSelectorText | None = Field(
+        None, description="events only: the counter of all events, the bad ones included, e.g. "
+                          "orders_processed_total{queue=\"orders\"}. Each selector is scoped to the service's job; "
+                          "its metric counts as declared (services[].metrics) where it is not.")
     window: Duration = Field(Duration.parse("30d"), description="The SLO's compliance window.")
 
     @model_validator(mode="after")
-    def _threshold_only_for_latency(self) -> Slo:
+    def _fields_of_its_kind(self) -> Slo:
         if self.kind == "latency" and self.threshold is None:
             raise ValueError("a latency SLO needs 'threshold' (e.g. '100ms')")
         if self.kind != "latency" and self.threshold is not None:
             raise ValueError(f"'threshold' applies to latency SLOs only, not to kind '{self.kind}'")
+        counters = [key for key in ("errors", "good", "total") if getattr(self, key) is not None]
+        if self.kind != "events" and counters:
+            raise ValueError(f"'{counters[0]}' applies to events SLOs only, not to kind '{self.kind}'")
+        if self.kind == "events" and (self.errors is None) == (self.good is None):
+            raise ValueError("an events SLO needs exactly one of 'errors' (a counter of bad events) and 'good' "
+                             "(a counter of good events), beside 'total'")
+        if self.kind == "events" and self.total is None:
+            raise ValueError("an events SLO needs 'total', the counter of all its events (the bad ones included)")
         if not Ratio.of("0%") < self.objective < Ratio.of("100%"):
             raise ValueError(f"objective {self.objective} must be strictly between 0% and 100%")
         return self
+
+    @property
+    def event_counters(self) -> tuple[str, CounterSelector, CounterSelector] | None:
+        """An events SLO's counters: ("errors" or "good", that selector, the total's); None for other kinds."""
+        if self.total is None:
+            return None
+        form = "errors" if self.errors is not None else "good"
+        counted = self.errors if self.errors is not None else self.good
+        assert counted is not None
+        return form, parse_counter_selector(counted), parse_counter_selector(self.total)
 
 
 def _plan_slos() -> list[Slo]:

@@ -29,6 +29,7 @@ _VALIDATOR_TYPES = {
     "_env_name": "env var name", "_target": "host:port", "_absolute_path": "absolute path",
     "_secret_file": "absolute path (secret file)", "_re2_regex": "RE2 regex", "_url_path": "URL path",
     "_http_url": "http(s) URL", "_email": "e-mail", "_smarthost": "host:port",
+    "_counter_selector": "counter selector (PromQL)",
 }
 
 
