@@ -58,8 +58,8 @@ def selectors(expr: str) -> list[tuple[str, set[tuple[str, str, str]]]]:
 
 def slo_rules(spec_text: str, name: str = "events.yaml") -> list[dict[str, Any]]:
     spec = load_spec_text(spec_text, name).spec
-    (slo,) = [a for a in rule_file_artifacts(spec, rule_files(spec)) if a.path.name == "slo.yml"]
-    return [rule for group in yaml.safe_load(slo.content)["groups"] for rule in group["rules"]]
+    files = [a for a in rule_file_artifacts(spec, rule_files(spec)) if a.path.name.startswith("slo-")]
+    return [rule for slo in files for group in yaml.safe_load(slo.content)["groups"] for rule in group["rules"]]
 
 
 def test_the_events_tree_passes_promtool_its_tests_and_the_rule_lint(tmp_path: Path) -> None:
@@ -202,7 +202,7 @@ def test_hostile_matcher_values_reach_the_rules_and_the_test_inputs_unchanged(va
         assert "control character" in str(error) or "not allowed in YAML" in str(error), str(error)
         return
     artifacts = generate(spec)
-    slo = yaml.safe_load(next(a.content for a in artifacts if a.path.as_posix() == "prometheus/rules/slo.yml"))
+    slo = yaml.safe_load(next(a.content for a in artifacts if a.path.as_posix() == "prometheus/rules/slo-orders.yml"))
     regex = re2_literal(value)
     for rule in (r for group in slo["groups"] for r in group["rules"]):
         for metric, matchers in selectors(rule["expr"]):
@@ -220,8 +220,8 @@ def test_hostile_matcher_values_reach_the_rules_and_the_test_inputs_unchanged(va
 def test_a_hostile_matcher_value_passes_promtool_rules_and_tests(tmp_path: Path) -> None:
     require_binary("promtool", "prometheus")
     spec = load_spec_text(hostile_spec('q"u\\e}}{{\nue 🙂'), "stack.yaml")
-    artifacts = [a for a in generate(spec) if a.path.as_posix() in ("prometheus/rules/slo.yml",
-                                                                    "prometheus/tests/slo.test.yml")]
+    artifacts = [a for a in generate(spec) if a.path.as_posix() in ("prometheus/rules/slo-orders.yml",
+                                                                    "prometheus/tests/slo-orders.test.yml")]
     write_tree(tmp_path, artifacts)
     context = ValidationContext(tmp_path, spec, artifacts)
     for validator in (promtool_rules_validator, promtool_tests_validator):

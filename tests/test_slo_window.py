@@ -97,7 +97,7 @@ def test_an_slo_records_only_the_windows_its_burn_pairs_read() -> None:
     text = ("project: shop\nhost: null\nservices:\n  - name: api\n    targets: [api:3000]\n    slos:\n"
             "      - {name: week, kind: errors, objective: 99%, window: 7d}\n"
             "      - {name: month, kind: latency, objective: 99%, threshold: 100ms}\n")
-    rules = next(a for a in generate(load_spec_text(text, "stack.yaml")) if a.path.name == "slo.yml")
+    rules = next(a for a in generate(load_spec_text(text, "stack.yaml")) if a.path.name == "slo-api.yml")
     entries = [r for g in yaml.safe_load(rules.content)["groups"] for r in g["rules"] if "record" in r]
     windows = {slo: {r["record"].removeprefix("slo:sli_error:ratio_rate") for r in entries
                      if r["record"].startswith("slo:sli_error:ratio_rate") and r["labels"]["slo"] == slo}
