@@ -59,7 +59,7 @@ EQUIVALENT: dict[str, str] = {
     r"[^:]+:(service-[^:]+-recording|slo-[^:]+):[^#]+#\d+: drop a by label: by \(service, ([^)]*)\) -> by \(\2\)":
         "the recording sets the service label statically and its job filter reads one service, "
         "so the label comes back with the same value",
-    r"slo\.yml:slo-[^:]+:slo:sli_error:ratio_rate\w+#\d+: drop a matcher: service=\"[^\"]+\" dropped":
+    r"slo-[^:]+\.yml:slo-[^:]+:slo:sli_error:ratio_rate\w+#\d+: drop a matcher: service=\"[^\"]+\" dropped":
         "the SLI divides the service's bad requests by its request rate (or subtracts its good ones "
         "from it), matching one-to-one on (service, team); the other side reads the service's own job, "
         "whose series carry its service label, so the request rates of other services find no partner",
