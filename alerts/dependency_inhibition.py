@@ -72,11 +72,16 @@ def _symptoms(rules: Sequence[AlertRule], subject: str) -> list[str]:
     return list(dict.fromkeys(r.name for r in rules if r.symptom and r.subject == subject))
 
 
-def _rules_for(source: list[str], affected: Dependents, rules: Sequence[AlertRule],
+def _symptoms_by_subject(rules: Sequence[AlertRule]) -> dict[str, list[str]]:
+    """The symptom alert names of each subject kind, computed once: every cause reads them."""
+    return {subject: _symptoms(rules, subject) for subject in ("service", "queue")}
+
+
+def _rules_for(source: list[str], affected: Dependents, symptoms_of: dict[str, list[str]],
                equal: list[str]) -> list[dict[str, Any]]:
     result = []
     for subject, names in (("service", affected.services), ("queue", affected.queues)):
-        symptoms = _symptoms(rules, subject)
+        symptoms = symptoms_of[subject]
         if names and symptoms:
             result.append({"source_matchers": source,
                            "target_matchers": [one_of("alertname", symptoms), one_of(subject, names)],
@@ -89,21 +94,22 @@ def dependency_inhibit_rules(spec: Spec, rules: Sequence[AlertRule], external: l
     service's symptoms and its dependents'. ``external``: the external label names."""
     present = {r.name for r in rules}
     reached = reachable(spec)
+    symptoms_of = _symptoms_by_subject(rules)
     result: list[dict[str, Any]] = []
     for store in spec.datastores:
         alert = DATASTORE_DOWN[store.kind]
         if alert in present:
             source = [format_matcher("alertname", "=", alert), format_matcher("datastore", "=", store.name)]
-            result += _rules_for(source, dependents(spec, store.name, reached), rules, external)
+            result += _rules_for(source, dependents(spec, store.name, reached), symptoms_of, external)
     if SERVICE_DOWN not in present:
         return result
-    own = _symptoms(rules, "service")
+    own = symptoms_of["service"]
     if own:
         result.append({"source_matchers": [format_matcher("alertname", "=", SERVICE_DOWN)],
                        "target_matchers": [one_of("alertname", own)], "equal": [*external, "service"]})
     for service in spec.services:
         source = [format_matcher("alertname", "=", SERVICE_DOWN), format_matcher("service", "=", service.name)]
-        result += _rules_for(source, dependents(spec, service.name, reached), rules, external)
+        result += _rules_for(source, dependents(spec, service.name, reached), symptoms_of, external)
     return result
 
 
