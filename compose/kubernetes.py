@@ -9,15 +9,16 @@ generated ``alertmanager/`` files.
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePosixPath
 from typing import Any
+
+import orjson
 
 from compose.k8s_alertmanager import SECRET_PATH, alertmanager_config_secret
 from compose.k8s_common import KUBERNETES_DIR, dump_documents, metadata, object_name
 from compose.k8s_exporter import exporter_objects
 from compose.k8s_operator import additional_scrape_configs, prometheus_rules, prometheus_shards, service_monitors
-from stack.artifacts import Artifact, dump_yaml
+from stack.artifacts import Artifact, dump_yaml, json_text
 from stack.spec.model import Spec
 
 DASHBOARDS_DIR = PurePosixPath("grafana/dashboards")
@@ -42,7 +43,7 @@ def dashboard_config_maps(spec: Spec, artifacts: list[Artifact]) -> list[dict[st
         meta["annotations"] = {spec.kubernetes.dashboard_folder_annotation: folder}
         # Re-serialised compactly: a ConfigMap holds at most 1 MiB, and kubectl's client-side
         # apply keeps a copy in an annotation limited to 256 KiB.
-        content = json.dumps(json.loads(artifact.content), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        content = json_text(orjson.loads(artifact.content))
         maps.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {relative.name: content}})
     return maps
 
