@@ -115,7 +115,7 @@ def metric_filters(expr: str, records: Recordings) -> dict[str, list[set[Filter]
     return found
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 16)  # every rule and recording text of a thousand services, each parsed once
 def _selector_filters(text: str) -> tuple[tuple[tuple[str, ...], frozenset[Filter]], ...]:
     """(metric names, filters) of each selector in ``text`` (parsed once: recordings are read by many rules)."""
     return tuple((tuple(metric_names(vector)),

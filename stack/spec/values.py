@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -91,16 +92,22 @@ class Duration(_SpecValue):
         return self.milliseconds / 1000
 
     def __str__(self) -> str:
-        if self.milliseconds == 0:
-            return "0s"
-        parts, rest = [], self.milliseconds
-        for unit, size in _DURATION_UNITS:
-            if unit in ("y", "w") and rest % size:
-                continue  # 30d reads better than 4w2d; Prometheus parses both
-            count, rest = divmod(rest, size)
-            if count:
-                parts.append(f"{count}{unit}")
-        return "".join(parts)
+        return _duration_text(self.milliseconds)
+
+
+@lru_cache(maxsize=4096)
+def _duration_text(milliseconds: int) -> str:
+    """Prometheus's duration text (generation writes a few hundred distinct ones a million times)."""
+    if milliseconds == 0:
+        return "0s"
+    parts, rest = [], milliseconds
+    for unit, size in _DURATION_UNITS:
+        if unit in ("y", "w") and rest % size:
+            continue  # 30d reads better than 4w2d; Prometheus parses both
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
 
 
 
