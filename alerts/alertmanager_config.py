@@ -53,7 +53,7 @@ from alerts.routing import (
 from alerts.rule_files import rule_files
 from alerts.slo_rules import burn_windows
 from alerts.stack_rules import WATCHDOG
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 from stack.spec.notifications import (
     EmailReceiver,

@@ -17,7 +17,7 @@ from alerts.model import AlertRule, RuleFile
 from alerts.promql_labels import metric_names
 from alerts.routing import InhibitRule, Matcher, expected_receivers
 from alerts.rule_files import rule_files
-from stack.artifacts import Artifact
+from foundation.artifacts import Artifact
 from stack.spec.model import Service, Slo, Spec
 
 ALERTS_DOC = PurePosixPath("docs/alerts.md")

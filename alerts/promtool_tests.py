@@ -25,7 +25,7 @@ from alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filte
 from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, renamed_files
 from alerts.rule_files import rule_file_artifacts, rule_file_dict, rule_files
 from alerts.scenarios import restarted, sample_text
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 from stack.spec.values import Duration
 

@@ -26,7 +26,7 @@ from alerts.queue_rules import queue_rule_groups
 from alerts.service_rules import service_rule_groups
 from alerts.slo_rules import slo_rule_groups
 from alerts.stack_rules import stack_rule_groups
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Service, Spec
 
 RULES_DIR = PurePosixPath("prometheus/rules")

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from compose.images import IMAGES, STACK_HEALTHCHECK_TIMING, Image
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import PostgresDatastore, RedisDatastore, Spec
 
 COMPOSE_DIR = PurePosixPath("compose")

@@ -14,7 +14,7 @@ from typing import Any
 
 from dashboards import links as ids
 from dashboards.generate import KIND, dashboard_json, dashboard_path
-from stack.artifacts import Artifact
+from foundation.artifacts import Artifact
 from stack.spec.model import Spec
 
 

@@ -33,7 +33,7 @@ from alerts.routing import (
     parse_matcher,
     routing_expectations,
 )
-from stack.artifacts import with_header
+from foundation.artifacts import with_header
 from stack.spec.loader import LoadedSpec, load_spec, load_spec_text
 from stack.validate.alertmanager_tools import (
     amtool_config_validator,

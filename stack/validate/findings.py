@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from stack.artifacts import Artifact
+from foundation.artifacts import Artifact
 from stack.spec.loader import LoadedSpec
 
 Severity = Literal["error", "warning", "info"]

@@ -22,7 +22,7 @@ from compose.k8s_alertmanager import (
     TEMPLATES_DIR,
     with_templates_glob,
 )
-from stack.artifacts import Artifact, dump_yaml, with_header
+from foundation.artifacts import Artifact, dump_yaml, with_header
 from stack.validate.alertmanager_tools import check_config
 from stack.validate.findings import Finding, ValidationContext, ValidatorResult
 
