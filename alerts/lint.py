@@ -24,7 +24,7 @@ from alerts.slo_rules import alertable_windows, burn_windows
 from stack.metric_catalog import MetricCatalog, recording_rule_entries
 from stack.spec.model import Spec
 from stack.spec.values import Duration, Ratio
-from stack.validate.findings import Finding, Severity
+from foundation.findings import Finding, FindingSeverity
 
 VALIDATOR = "rule lint"
 
@@ -46,7 +46,7 @@ LINT_RULES: dict[str, str] = {
     "latency-threshold-off-bucket": "A p95 threshold between two histogram buckets: the alert compares at the next bucket up.",
 }
 
-RULE_SEVERITY: dict[str, Severity] = {
+RULE_SEVERITY: dict[str, FindingSeverity] = {
     **{rule_id: "error" for rule_id in LINT_RULES},
     "duplicate-rule": "warning",
     "threshold-coherence": "info",

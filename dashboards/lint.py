@@ -23,7 +23,7 @@ from dashboards.datasources import DATASOURCE_VARIABLE, PROMETHEUS
 from dashboards.normalise import GRAFANA_VERSION
 from dashboards.promql_units import expr_unit
 from stack.metric_catalog import MetricCatalog
-from stack.validate.findings import Finding
+from foundation.findings import Finding
 
 VALIDATOR = "dashboard lint"
 

@@ -18,7 +18,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from dashboards.lint import LINT_RULES, VALIDATOR, RawFinding
-from stack.validate.findings import Finding
+from foundation.findings import Finding
 
 
 @dataclass(frozen=True)

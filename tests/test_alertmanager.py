@@ -42,7 +42,7 @@ from stack.validate.alertmanager_tools import (
     inhibition_validator,
     route_findings,
 )
-from stack.validate.findings import ValidationContext
+from stack.validate.validator import ValidationContext
 from stack.validate.tools import run_tool
 from tests.support.servers import free_port, require_binary
 

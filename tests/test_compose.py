@@ -24,7 +24,7 @@ from stack.validate.compose_checks import (
     docker_compose_config_validator,
     promtool_compose_validator,
 )
-from stack.validate.findings import ValidationContext
+from stack.validate.validator import ValidationContext
 from tests.compose.trees import (
     SCHEMAS,
     build_tree,

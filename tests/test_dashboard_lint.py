@@ -29,7 +29,7 @@ from dashboards.promql_units import expr_unit
 from dashboards.provisioning import provisioning_artifacts
 from stack.spec.loader import LoadedSpec, load_spec_text
 from stack.validate.dashboard_lint import dashboard_lint_validator
-from stack.validate.findings import ValidationContext
+from stack.validate.validator import ValidationContext
 from tests.dashboards.support import catalog_of, datasource_uids, default_spec
 
 Board = dict[str, Any]

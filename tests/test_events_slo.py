@@ -29,7 +29,7 @@ from stack.pipeline import generate
 from stack.spec.base import promql_string
 from stack.spec.errors import SpecError
 from stack.spec.loader import LoadedSpec, load_spec, load_spec_text
-from stack.validate.findings import ValidationContext
+from stack.validate.validator import ValidationContext
 from stack.validate.prometheus_tools import promtool_rules_validator, promtool_tests_validator
 from stack.validate.rule_lint import rule_lint_validator
 from stack.writer import write_tree

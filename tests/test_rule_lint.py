@@ -25,7 +25,7 @@ from alerts.lint import (
 from alerts.rule_files import rule_files
 from stack.metric_catalog import CatalogEntry, MetricCatalog, build_catalog
 from stack.spec.loader import load_spec, load_spec_text
-from stack.validate.findings import Finding
+from foundation.findings import Finding
 from tests.support.servers import require_binary
 
 FILE = "prometheus/rules/test.yml"

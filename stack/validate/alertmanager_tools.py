@@ -33,7 +33,8 @@ from alerts.routing import (
     routing_expectations,
     scenario_disagreements,
 )
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from foundation.findings import Finding
+from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.validate.tools import ToolMissing, ToolRun, run_tool
 
 _CONFIG = CONFIG_PATH.as_posix()

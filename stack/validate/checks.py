@@ -19,7 +19,8 @@ from stack.validate.compose_checks import (
     promtool_compose_validator,
 )
 from stack.validate.dashboard_lint import dashboard_lint_validator
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from foundation.findings import Finding
+from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.validate.kubernetes_alertmanager import alertmanager_secret_validator
 from stack.validate.kubernetes_checks import (
     kubernetes_core_validator,

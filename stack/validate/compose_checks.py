@@ -16,7 +16,8 @@ from compose.container_view import config_path, rebuild_root, rewrite_config
 from compose.images import EXPORTER_TOOLS, IMAGES, tools_by_repository
 from compose.lint import ComposeInput, lint_compose
 from stack.spec.model import Spec
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from foundation.findings import Finding
+from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.validate.tools import ToolMissing, failure_text, run_tool
 
 _APP_TOOLS = {"curl": {"curl"}, "wget": {"wget"}, "node": {"node"}}

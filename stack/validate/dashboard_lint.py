@@ -15,7 +15,8 @@ from dashboards.lint import VALIDATOR, lint_dashboard
 from dashboards.lint_exclusions import Exclusion, apply_exclusions, parse_exclusions
 from dashboards.provisioning import PROVISIONING_DIR
 from stack.metric_catalog import build_catalog
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from foundation.findings import Finding
+from stack.validate.validator import ValidationContext, ValidatorResult
 
 DATASOURCES_FILE = PROVISIONING_DIR / "datasources" / "datasources.yml"
 

@@ -24,7 +24,8 @@ from compose.k8s_alertmanager import (
 )
 from foundation.artifacts import Artifact, dump_yaml, with_header
 from stack.validate.alertmanager_tools import check_config
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from foundation.findings import Finding
+from stack.validate.validator import ValidationContext, ValidatorResult
 
 NAME = "alertmanager config (kubernetes)"
 _SECRET = SECRET_PATH.as_posix()

@@ -9,7 +9,8 @@ import yaml
 from alerts.lint import cause_timing, latency_bucket_rounding, lint_rule_files, threshold_coherence, watchdog_wiring
 from alerts.rule_files import RULES_DIR, rule_files
 from stack.metric_catalog import build_catalog
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from foundation.findings import Finding
+from stack.validate.validator import ValidationContext, ValidatorResult
 
 NAME = "rule lint"
 

@@ -19,7 +19,7 @@ from foundation.artifacts import Artifact
 from stack.pipeline import GENERATORS, generate
 from stack.spec.loader import LoadedSpec, default_spec_text, load_spec_text
 from stack.spec.model import Spec
-from stack.validate.findings import ValidationContext
+from stack.validate.validator import ValidationContext
 from stack.writer import write_tree
 
 # Upstream schemas vendored for the tests (tests/schemas/SOURCES.md names each one's origin).
