@@ -30,7 +30,7 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
-from exporters.catalog import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS, QUEUE_JOB_COUNTERS
+from foundation.exporter_metrics import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS, QUEUE_JOB_COUNTERS
 from stack.spec.model import Queue, Spec
 
 COUNTER_LEGENDS = {ADDED_JOBS: "added/s", COMPLETED_JOBS: "completed/s", FAILED_JOBS: "failed/s"}

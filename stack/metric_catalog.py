@@ -1,6 +1,6 @@
 """The metric catalog: every metric name obstack's rules and dashboards may select, and where it comes from.
 
-One catalog connects the parts: the exporter declares what it emits (``exporters.catalog``),
+One catalog connects the parts: the exporter declares what it emits (``foundation.exporter_metrics``),
 the spec declares what each service exposes, recording rules declare what they record, and
 the node-exporter and Prometheus/Alertmanager metrics obstack uses are listed here once.
 The rule and dashboard lints check every selector against it.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
-from exporters.catalog import EXPORTER_METRICS, EXPORTER_RELABEL_LABELS
+from foundation.exporter_metrics import EXPORTER_METRICS, EXPORTER_RELABEL_LABELS
 from stack.spec.model import Service, Spec
 
 CatalogType = Literal["gauge", "counter", "histogram", "info", "recording"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from exporters.catalog import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, EXPORTER_RELABEL_LABELS
+from foundation.exporter_metrics import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, EXPORTER_RELABEL_LABELS
 from stack.metric_catalog import CatalogEntry, MetricCatalog, build_catalog
 from stack.spec.loader import load_spec, load_spec_text
 from stack.spec.model import Spec
