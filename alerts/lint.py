@@ -21,7 +21,7 @@ from alerts.model import AlertRule
 from alerts.promql_labels import ABSENT_FUNCTIONS, metric_names, output_labels, range_selector
 from alerts.service_rules import latency_edge
 from alerts.slo_rules import alertable_windows, burn_windows
-from stack.metric_catalog import MetricCatalog, recording_rule_entries
+from foundation.series_catalog import MetricCatalog, recording_rule_entries
 from stack.spec.model import Spec
 from stack.spec.values import Duration, Ratio
 from foundation.findings import Finding, FindingSeverity

@@ -22,7 +22,7 @@ from alerts.promql_labels import metric_names
 from dashboards.datasources import DATASOURCE_VARIABLE, PROMETHEUS
 from dashboards.normalise import GRAFANA_VERSION
 from dashboards.promql_units import expr_unit
-from stack.metric_catalog import MetricCatalog
+from foundation.series_catalog import MetricCatalog
 from foundation.findings import Finding
 
 VALIDATOR = "dashboard lint"

@@ -59,7 +59,7 @@ from dashboards.panels import (
     traces,
     up_steps,
 )
-from stack.metric_catalog import RESIDENT_MEMORY
+from foundation.series_catalog import RESIDENT_MEMORY
 from stack.spec.model import Service, Slo, Spec
 
 RESTART_WINDOW = "30m"  # the window ServiceFlapping counts restarts over

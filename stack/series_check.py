@@ -17,7 +17,7 @@ import promql_parser as promql
 
 from alerts.promql_tree import match_op, walk
 from stack.spec.selectors import passes
-from stack.metric_catalog import RESIDENT_MEMORY, SCRAPE_LABELS, SERVICE_TARGET_LABELS
+from foundation.series_catalog import RESIDENT_MEMORY, SCRAPE_LABELS, SERVICE_TARGET_LABELS
 from stack.spec.model import Service, Spec
 from stack.spec.request_presets import STATUS_EXAMPLES
 

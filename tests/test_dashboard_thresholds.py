@@ -20,7 +20,7 @@ from dashboards import links as ids
 from dashboards.generate import build_dashboards
 from dashboards.lint import _LABEL_VALUES_RE, lint_dashboard, substitute_variables
 from dashboards.panels import alert_steps
-from stack.metric_catalog import MetricCatalog
+from foundation.series_catalog import MetricCatalog
 from stack.spec.model import Spec
 from stack.spec.thresholds import DeadLetterLevels, DiskFreeLevels, ErrorRateLevels
 from stack.spec.values import Ratio

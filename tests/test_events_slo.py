@@ -24,7 +24,7 @@ from alerts.common import re2_literal
 from alerts.promql_tree import match_op, walk
 from alerts.rule_files import rule_file_artifacts, rule_files
 from stack.cli import app
-from stack.metric_catalog import build_catalog
+from stack.spec.series import build_catalog
 from stack.pipeline import generate
 from stack.spec.base import promql_string
 from stack.spec.errors import SpecError

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from foundation.exporter_metrics import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, EXPORTER_RELABEL_LABELS
-from stack.metric_catalog import CatalogEntry, MetricCatalog, build_catalog
+from foundation.series_catalog import CatalogEntry, MetricCatalog
+from stack.spec.series import build_catalog
 from stack.spec.loader import load_spec, load_spec_text
 from stack.spec.model import Spec
 

@@ -23,7 +23,8 @@ from alerts.lint import (
     watchdog_wiring,
 )
 from alerts.rule_files import rule_files
-from stack.metric_catalog import CatalogEntry, MetricCatalog, build_catalog
+from foundation.series_catalog import CatalogEntry, MetricCatalog
+from stack.spec.series import build_catalog
 from stack.spec.loader import load_spec, load_spec_text
 from foundation.findings import Finding
 from tests.support.servers import require_binary

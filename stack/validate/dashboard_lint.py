@@ -14,7 +14,7 @@ from dashboards.generate import DASHBOARDS_DIR
 from dashboards.lint import VALIDATOR, lint_dashboard
 from dashboards.lint_exclusions import Exclusion, apply_exclusions, parse_exclusions
 from dashboards.provisioning import PROVISIONING_DIR
-from stack.metric_catalog import build_catalog
+from stack.spec.series import build_catalog
 from foundation.findings import Finding
 from stack.validate.validator import ValidationContext, ValidatorResult
 

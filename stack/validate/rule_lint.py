@@ -8,7 +8,7 @@ import yaml
 
 from alerts.lint import cause_timing, latency_bucket_rounding, lint_rule_files, threshold_coherence, watchdog_wiring
 from alerts.rule_files import RULES_DIR, rule_files
-from stack.metric_catalog import build_catalog
+from stack.spec.series import build_catalog
 from foundation.findings import Finding
 from stack.validate.validator import ValidationContext, ValidatorResult
 

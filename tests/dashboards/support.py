@@ -12,7 +12,8 @@ from jsonschema import Draft7Validator
 
 from alerts.rule_files import rule_file_dict, rule_files
 from dashboards.datasources import enabled_datasources
-from stack.metric_catalog import MetricCatalog, build_catalog
+from foundation.series_catalog import MetricCatalog
+from stack.spec.series import build_catalog
 from stack.spec.loader import load_spec, load_spec_text
 from stack.spec.model import Spec
 
