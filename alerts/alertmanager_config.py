@@ -40,7 +40,7 @@ from typing import Any
 from alerts.common import RuleContext, grouped
 from alerts.datastore_rules import down_rules
 from alerts.dependency_inhibition import dependency_inhibit_rules
-from alerts.model import AlertRule, RuleFile
+from alerts.rule_model import AlertRule, RuleFile
 from alerts.routing import (
     FAN_OUT_ALERTS,
     SUBJECT_LABELS,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.model import AlertRule
+from alerts.rule_model import AlertRule
 from alerts.routing import format_matcher, one_of
 from stack.spec.model import Spec
 

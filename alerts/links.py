@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from alerts.model import AlertRule
+from alerts.rule_model import AlertRule
 from dashboards.links import alerts_dashboard, dashboard_url, service_dashboard
 from stack.spec.model import Spec
 

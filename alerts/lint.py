@@ -17,7 +17,7 @@ from typing import Any
 import promql_parser as promql
 
 from alerts.dependency_inhibition import DATASTORE_DOWN, SERVICE_DOWN, dependents, reachable
-from alerts.model import AlertRule
+from alerts.rule_model import AlertRule
 from alerts.promql_labels import ABSENT_FUNCTIONS, metric_names, output_labels, range_selector
 from alerts.service_rules import latency_edge
 from alerts.slo_rules import alertable_windows, burn_windows

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import promql_parser as promql
 
-from alerts.model import InputSeries
+from alerts.rule_model import InputSeries
 from alerts.promql_labels import metric_names, range_selector
 from alerts.scenarios import selector
 

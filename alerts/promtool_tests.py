@@ -20,7 +20,7 @@ from typing import Any, Literal
 from alerts import burn_profile
 from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
-from alerts.model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
+from alerts.rule_model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
 from alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
 from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, renamed_files
 from alerts.rule_files import rule_file_artifacts, rule_file_dict, rule_files

@@ -8,7 +8,7 @@ from __future__ import annotations
 from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext
-from alerts.model import AlertInstance, AlertRule, RuleGroup, Scenario, Severity
+from alerts.rule_model import AlertInstance, AlertRule, RuleGroup, Scenario, Severity
 from alerts.service_rules import scrape_job
 from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, missing_job_rule, some_down_rules
 from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Spec

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, any_of, grouped, hold_labels, matcher
-from alerts.model import AlertInstance, AlertRule, Scenario, Severity
+from alerts.rule_model import AlertInstance, AlertRule, Scenario, Severity
 from stack.spec.values import Duration
 
 UP = "up"

@@ -12,7 +12,7 @@ from typing import Any
 import promql_parser as promql
 
 from alerts import scenarios
-from alerts.model import AlertInstance, AlertRule
+from alerts.rule_model import AlertInstance, AlertRule
 from alerts.promql_labels import metric_names
 from alerts.rule_files import rule_files
 from alerts.stack_rules import WATCHDOG

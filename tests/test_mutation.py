@@ -19,7 +19,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from alerts.model import InputSeries
+from alerts.rule_model import InputSeries
 from alerts.mutation import Mutant, compared_above_zero, expression_mutants, render, rule_mutants
 from alerts.neighbours import Neighbourhood, Recordings, metric_filters, neighbours
 from stack.cli import app

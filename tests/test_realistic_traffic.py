@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.model import AlertRule
+from alerts.rule_model import AlertRule
 from alerts.rule_files import rule_files
 from stack.local_config import fast_rule_file, fast_spec, hold_factor
 from stack.pipeline import generate

@@ -25,7 +25,7 @@ from alerts.alertmanager_config import (
     TEMPLATES_PATH,
     all_alert_rules,
 )
-from alerts.model import AlertRule
+from alerts.rule_model import AlertRule
 from alerts.routing import (
     InhibitionScenario,
     RoutingExpectation,
