@@ -1,7 +1,7 @@
 """Dashboard lint exclusions: a YAML file whose every entry names a rule and says why.
 
     exclusions:
-      - rule: target-rate-interval       # a rule id of dashboards.lint.LINT_RULES
+      - rule: target-rate-interval       # a rule id of dashboards.dashboard_lint.LINT_RULES
         dashboard: bookmark-queues        # optional: a uid or glob (default: every dashboard)
         panel: "Failed jobs*"             # optional: a panel title or glob (default: every panel)
         reason: the alert counts over a fixed 15m window; the panel shows the same number
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from dashboards.lint import LINT_RULES, VALIDATOR, RawFinding
+from dashboards.dashboard_lint import LINT_RULES, VALIDATOR, RawFinding
 from foundation.findings import Finding
 
 

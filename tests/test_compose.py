@@ -15,7 +15,7 @@ import yaml
 
 from compose.compose_file import compose_artifacts
 from compose.images import IMAGES
-from compose.lint import bind_mounts
+from compose.compose_lint import bind_mounts
 from compose.monitoring import dashboards_mount_target
 from stack.pipeline import GENERATORS, generate
 from stack.spec.loader import load_spec_text

@@ -16,7 +16,7 @@ import yaml
 from alerts.rule_files import rule_file_artifacts
 from dashboards.datasources import PROMETHEUS
 from dashboards.generate import build_dashboards, dashboard_artifacts
-from dashboards.lint import (
+from dashboards.dashboard_lint import (
     DASHBOARD_CHECKS,
     LINT_RULES,
     PANEL_CHECKS,
@@ -28,7 +28,7 @@ from dashboards.lint_exclusions import apply_exclusions, parse_exclusions
 from dashboards.promql_units import expr_unit
 from dashboards.provisioning import provisioning_artifacts
 from stack.spec.loader import LoadedSpec, load_spec_text
-from stack.validate.dashboard_lint import dashboard_lint_validator
+from stack.validate.dashboard_lint_validator import dashboard_lint_validator
 from stack.validate.validator import ValidationContext
 from tests.dashboards.support import catalog_of, datasource_uids, default_spec
 

@@ -18,7 +18,7 @@ from alerts.rule_files import rule_files
 from alerts.stack_rules import WATCHDOG
 from dashboards import links as ids
 from dashboards.generate import build_dashboards
-from dashboards.lint import _LABEL_VALUES_RE, lint_dashboard, substitute_variables
+from dashboards.dashboard_lint import _LABEL_VALUES_RE, lint_dashboard, substitute_variables
 from dashboards.panels import alert_steps
 from foundation.series_catalog import MetricCatalog
 from stack.spec.model import Spec

@@ -11,7 +11,7 @@ import yaml
 from dashboards.datasources import ELASTICSEARCH, JAEGER, PROMETHEUS_VARIABLE_REF
 from dashboards.generate import build_dashboards, dashboard_artifacts
 from dashboards.links import dashboard_url, subject_dashboard
-from dashboards.lint import lint_dashboard
+from dashboards.dashboard_lint import lint_dashboard
 from compose.images import IMAGES
 from dashboards.normalise import GRAFANA_VERSION, SCHEMA_VERSION, normalise
 from dashboards.provisioning import provisioning_artifacts

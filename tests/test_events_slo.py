@@ -31,7 +31,7 @@ from stack.spec.errors import SpecError
 from stack.spec.loader import LoadedSpec, load_spec, load_spec_text
 from stack.validate.validator import ValidationContext
 from stack.validate.prometheus_tools import promtool_rules_validator, promtool_tests_validator
-from stack.validate.rule_lint import rule_lint_validator
+from stack.validate.rule_lint_validator import rule_lint_validator
 from stack.writer import write_tree
 from tests.support.servers import require_binary
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 import promql_parser
 
-from alerts.lint import (
+from alerts.rule_lint import (
     LINT_RULES,
     RULE_CHECKS,
     RULE_SEVERITY,
@@ -528,7 +528,7 @@ def test_service_without_errors_slo_is_not_reported() -> None:
 
 
 def test_a_cause_holding_as_long_as_its_symptoms_is_reported() -> None:
-    from alerts.lint import cause_timing
+    from alerts.rule_lint import cause_timing
     from alerts.rule_files import rule_files
 
     def findings(down_for: str) -> list[Finding]:

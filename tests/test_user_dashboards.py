@@ -12,7 +12,7 @@ import pytest
 from stack.pipeline import generate
 from stack.spec.errors import SpecError
 from stack.spec.loader import LoadedSpec, load_spec_text
-from stack.validate.dashboard_lint import dashboard_lint_validator
+from stack.validate.dashboard_lint_validator import dashboard_lint_validator
 from stack.validate.validator import ValidationContext
 from tests.test_user_rules import DECLARED
 

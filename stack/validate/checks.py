@@ -18,7 +18,7 @@ from stack.validate.compose_checks import (
     docker_compose_config_validator,
     promtool_compose_validator,
 )
-from stack.validate.dashboard_lint import dashboard_lint_validator
+from stack.validate.dashboard_lint_validator import dashboard_lint_validator
 from foundation.findings import Finding
 from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.validate.kubernetes_alertmanager import alertmanager_secret_validator
@@ -31,7 +31,7 @@ from stack.validate.prometheus_tools import (
     promtool_rules_validator,
     promtool_tests_validator,
 )
-from stack.validate.rule_lint import rule_lint_validator
+from stack.validate.rule_lint_validator import rule_lint_validator
 from stack.writer import check_tree
 
 Validator = Callable[[ValidationContext], ValidatorResult]

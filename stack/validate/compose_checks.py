@@ -14,7 +14,7 @@ import yaml
 from compose.build import COMPOSE_FILE, ENV_EXAMPLE
 from compose.container_view import config_path, rebuild_root, rewrite_config
 from compose.images import EXPORTER_TOOLS, IMAGES, tools_by_repository
-from compose.lint import ComposeInput, lint_compose
+from compose.compose_lint import ComposeInput, lint_compose
 from stack.spec.model import Spec
 from foundation.findings import Finding
 from stack.validate.validator import ValidationContext, ValidatorResult
@@ -132,7 +132,7 @@ def unreachable_datasources(out: Path, compose_services: set[str]) -> list[tuple
 
 
 def compose_lint_validator(context: ValidationContext) -> ValidatorResult:
-    """The compose lint (compose/lint.py) on the generated file, apps naming no spec service, scrape
+    """The compose lint (compose/compose_lint.py) on the generated file, apps naming no spec service, scrape
     targets against where their service runs, and (as warnings) Grafana datasources that no compose
     service answers."""
     result = ValidatorResult("compose lint")

@@ -11,7 +11,7 @@ import yaml
 
 from alerts.rule_files import RULES_DIR
 from dashboards.generate import DASHBOARDS_DIR
-from dashboards.lint import VALIDATOR, lint_dashboard
+from dashboards.dashboard_lint import VALIDATOR, lint_dashboard
 from dashboards.lint_exclusions import Exclusion, apply_exclusions, parse_exclusions
 from dashboards.provisioning import PROVISIONING_DIR
 from stack.spec.series import build_catalog
@@ -54,7 +54,7 @@ def _exclusions(context: ValidationContext, result: ValidatorResult) -> list[Exc
 
 
 def dashboard_lint_validator(context: ValidationContext) -> ValidatorResult:
-    """Every dashboard under grafana/dashboards/ (any folder) passes the lint rules (dashboards.lint.LINT_RULES)."""
+    """Every dashboard under grafana/dashboards/ (any folder) passes the lint rules (dashboards.dashboard_lint.LINT_RULES)."""
     result = ValidatorResult(VALIDATOR)
     catalog = build_catalog(context.loaded.spec, _rule_files(context, result))
     uids = _datasource_uids(context, result)

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from alerts.lint import cause_timing, latency_bucket_rounding, lint_rule_files, threshold_coherence, watchdog_wiring
+from alerts.rule_lint import cause_timing, latency_bucket_rounding, lint_rule_files, threshold_coherence, watchdog_wiring
 from alerts.rule_files import RULES_DIR, rule_files
 from stack.spec.series import build_catalog
 from foundation.findings import Finding
