@@ -19,7 +19,7 @@ import yaml
 from alerts.common import RuleContext
 from alerts.datastore_rules import datastore_rule_groups
 from alerts.host_rules import host_rule_groups
-from alerts.links import with_dashboard_links
+from alerts.dashboard_links import with_dashboard_links
 from alerts.rule_model import AlertRule, RecordingRule, RuleFile, RuleGroup
 from alerts.overrides import apply_overrides
 from alerts.queue_rules import queue_rule_groups

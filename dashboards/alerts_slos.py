@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from dashboards import links as ids
+from stack.spec import dashboard_identities as ids
 from dashboards.panels import (
     GREEN,
     INSTANCE,

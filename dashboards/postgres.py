@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from dashboards import links as ids
+from stack.spec import dashboard_identities as ids
 from dashboards.common import datastore_links
 from dashboards.panels import (
     INSTANCE,

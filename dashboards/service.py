@@ -30,7 +30,7 @@ from alerts.slo_rules import (
     burn_windows,
     error_ratio_record,
 )
-from dashboards import links as ids
+from stack.spec import dashboard_identities as ids
 from dashboards.datasources import ELASTICSEARCH, JAEGER
 from dashboards.panels import (
     GREEN,

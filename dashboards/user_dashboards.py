@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from dashboards import links as ids
+from stack.spec import dashboard_identities as ids
 from dashboards.generate import KIND, dashboard_json, dashboard_path
 from foundation.artifacts import Artifact
 from stack.spec.model import Spec

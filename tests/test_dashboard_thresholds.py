@@ -16,7 +16,7 @@ from alerts.rule_model import AlertInstance, AlertRule
 from alerts.promql_labels import metric_names
 from alerts.rule_files import rule_files
 from alerts.stack_rules import WATCHDOG
-from dashboards import links as ids
+from stack.spec import dashboard_identities as ids
 from dashboards.generate import build_dashboards
 from dashboards.dashboard_lint import _LABEL_VALUES_RE, lint_dashboard, substitute_variables
 from dashboards.panels import alert_steps

@@ -10,7 +10,7 @@ import yaml
 
 from dashboards.datasources import ELASTICSEARCH, JAEGER, PROMETHEUS_VARIABLE_REF
 from dashboards.generate import build_dashboards, dashboard_artifacts
-from dashboards.links import dashboard_url, subject_dashboard
+from stack.spec.dashboard_identities import dashboard_url, subject_dashboard
 from dashboards.dashboard_lint import lint_dashboard
 from compose.images import IMAGES
 from dashboards.normalise import GRAFANA_VERSION, SCHEMA_VERSION, normalise

@@ -3,6 +3,8 @@
 A uid is ``<project>-<dashboard>`` (``-<service>`` for service dashboards): readable, and the
 same on every run, so an alert's ``dashboard_url`` annotation keeps resolving. Grafana caps
 uids at 40 characters; a longer one is cut and made unique again with a short hash.
+Names derived from the spec alone, so they sit beside it: the alerts link the dashboards and
+the dashboards read the alerts' thresholds, and neither imports the other for these.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from stack.spec.model import Spec
+from .model import Spec
 
 SubjectKind = Literal["service", "datastore", "queue", "host", "slo"]
 MAX_UID_LENGTH = 40  # Grafana's limit on dashboard uids

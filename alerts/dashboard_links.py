@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from alerts.rule_model import AlertRule
-from dashboards.links import alerts_dashboard, dashboard_url, service_dashboard
+from stack.spec.dashboard_identities import alerts_dashboard, dashboard_url, service_dashboard
 from stack.spec.model import Spec
 
 _SUBJECT_KINDS = {"service": "service", "datastore": "datastore", "queue": "queue"}
