@@ -3,7 +3,7 @@ validators, lints and `obstack verify`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 # How bad a finding is: an error fails `obstack validate` (and deploy's pre-flight), a warning
@@ -19,6 +19,10 @@ class Finding:
     file: str  # relative to the output directory, or the spec's name
     location: str  # e.g. a YAML path, a rule name or a line; "" when the whole file
     message: str
+    # A lint's finding: its rule id, and the scope an exclusion matches on ((key, value) pairs, the
+    # value None where the finding has none, e.g. no panel). Neither is part of a finding's identity.
+    rule: str = field(default="", compare=False)
+    scope: tuple[tuple[str, str | None], ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.location}" if self.location else self.file

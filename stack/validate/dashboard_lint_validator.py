@@ -11,11 +11,12 @@ import yaml
 
 from alerts.rule_files import RULES_DIR
 from dashboards.generate import DASHBOARDS_DIR
-from dashboards.dashboard_lint import VALIDATOR, lint_dashboard
-from dashboards.lint_exclusions import Exclusion, apply_exclusions, parse_exclusions
+from dashboards.dashboard_lint import LINT_RULES, VALIDATOR, lint_dashboard
 from dashboards.provisioning import PROVISIONING_DIR
 from stack.spec.series import build_catalog
 from foundation.findings import Finding
+from foundation.lint_exclusions import apply_exclusions
+from stack.validate.lint_exclusions import read_exclusions
 from stack.validate.validator import ValidationContext, ValidatorResult
 
 DATASOURCES_FILE = PROVISIONING_DIR / "datasources" / "datasources.yml"
@@ -43,22 +44,12 @@ def _datasource_uids(context: ValidationContext, result: ValidatorResult) -> dic
     return {str(s["uid"]): str(s.get("type")) for s in sources or [] if isinstance(s, dict) and "uid" in s}
 
 
-def _exclusions(context: ValidationContext, result: ValidatorResult) -> list[Exclusion]:
-    name = context.loaded.spec.grafana.lint_exclusions
-    if name is None:
-        return []
-    data = _read(context.loaded.directory / name, name, result, yaml.safe_load)
-    exclusions, problems = parse_exclusions(data, name)
-    result.findings.extend(problems)
-    return exclusions
-
-
 def dashboard_lint_validator(context: ValidationContext) -> ValidatorResult:
     """Every dashboard under grafana/dashboards/ (any folder) passes the lint rules (dashboards.dashboard_lint.LINT_RULES)."""
     result = ValidatorResult(VALIDATOR)
     catalog = build_catalog(context.loaded.spec, _rule_files(context, result))
     uids = _datasource_uids(context, result)
-    exclusions = _exclusions(context, result)
+    exclusions = read_exclusions(context, result, context.loaded.spec.grafana.lint_exclusions, LINT_RULES)
     paths = sorted((context.out / DASHBOARDS_DIR).rglob("*.json"))  # one directory per Grafana folder
     found = []
     for path in paths:
