@@ -1,4 +1,5 @@
-"""The rule lint as a validator: the tree's rule files (generated ones and your own copies), against the metric catalog."""
+"""The rule lint as a validator: the tree's rule files (generated ones and your own copies), against the
+metric catalog, and the spec's coherence checks; less what `prometheus.lint_exclusions` excludes."""
 
 from __future__ import annotations
 
@@ -6,13 +7,23 @@ from typing import Any
 
 import yaml
 
-from alerts.rule_lint import cause_timing, latency_bucket_rounding, lint_rule_files, threshold_coherence, watchdog_wiring
+from alerts.rule_lint import (
+    LINT_RULES,
+    VALIDATOR,
+    cause_timing,
+    latency_bucket_rounding,
+    lint_rule_files,
+    threshold_coherence,
+    watchdog_wiring,
+)
 from alerts.rule_files import RULES_DIR, rule_files
 from stack.spec.series import build_catalog
 from foundation.findings import Finding
+from foundation.lint_exclusions import apply_exclusions
+from stack.validate.lint_exclusions import read_exclusions
 from stack.validate.validator import ValidationContext, ValidatorResult
 
-NAME = "rule lint"
+NAME = VALIDATOR
 
 
 def _read(path_text: str, context: ValidationContext, result: ValidatorResult) -> dict[str, Any] | None:
@@ -37,11 +48,13 @@ def rule_lint_validator(context: ValidationContext) -> ValidatorResult:
             files[name] = data
     spec = context.loaded.spec
     catalog = build_catalog(spec, files)
-    result.findings += lint_rule_files(files, catalog, spec.prometheus.scrape_interval.seconds)
-    result.findings += threshold_coherence(spec, context.loaded.name)
-    result.findings += watchdog_wiring(spec, context.loaded.name)
-    result.findings += latency_bucket_rounding(spec, context.loaded.name)
-    result.findings += cause_timing(spec, [r for f in rule_files(spec) for r in f.alert_rules], context.loaded.name)
+    exclusions = read_exclusions(context, result, spec.prometheus.lint_exclusions, LINT_RULES)
+    found = lint_rule_files(files, catalog, spec.prometheus.scrape_interval.seconds)
+    found += threshold_coherence(spec, context.loaded.name)
+    found += watchdog_wiring(spec, context.loaded.name)
+    found += latency_bucket_rounding(spec, context.loaded.name)
+    found += cause_timing(spec, [r for f in rule_files(spec) for r in f.alert_rules], context.loaded.name)
+    result.findings += apply_exclusions(found, exclusions)
     rules = sum(len(group.get("rules", [])) for f in files.values() for group in f.get("groups", []))
     if not any(f.severity == "error" for f in result.findings):
         result.summary = f"{rules} rules in {len(files)} files, no findings"
