@@ -14,9 +14,11 @@ import yaml
 from compose.build import COMPOSE_FILE, ENV_EXAMPLE
 from compose.container_view import config_path, rebuild_root, rewrite_config
 from compose.images import EXPORTER_TOOLS, IMAGES, tools_by_repository
-from compose.compose_lint import ComposeInput, lint_compose
+from compose.compose_lint import LINT_RULES, ComposeInput, lint_compose
 from stack.spec.model import Spec
 from foundation.findings import Finding
+from foundation.lint_exclusions import apply_exclusions
+from stack.validate.lint_exclusions import read_exclusions
 from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.validate.tools import ToolMissing, failure_text, run_tool
 
@@ -147,9 +149,8 @@ def compose_lint_validator(context: ValidationContext) -> ValidatorResult:
         documented_variables=_documented_variables(context.out),
         image_tools=image_tools(spec),
     )
-    for problem in lint_compose(data):
-        result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), f"services.{problem.service}",
-                                       f"[{problem.rule}] {problem.message}"))
+    exclusions = read_exclusions(context, result, spec.compose.lint_exclusions, LINT_RULES)
+    result.findings += apply_exclusions(lint_compose(data), exclusions)
     compose_services = set(document.get("services") or {})
     result.findings += scrape_target_findings(context, compose_services, result.name)
     for file, message in unreachable_datasources(context.out, compose_services):
