@@ -449,11 +449,11 @@ def verify(
         _fail(["no Prometheus to verify against: give --prometheus URL (or deploy.prometheus.url in the spec)"],
               EXIT_BAD_INPUT)
     try:
-        findings = check(loaded.spec, HttpClient(url, "prometheus", http_settings(settings)))
+        findings = check(loaded.spec, HttpClient(url, "prometheus", http_settings(settings)), loaded.name)
     except DeployError as error:
         _fail([f"verify: {error}"], EXIT_BAD_INPUT)
     for finding in findings:
-        print(f"{loaded.name}: {finding}")
+        print(f"{finding.file}: {finding.location}: {finding.message}")
     services = len(loaded.spec.services)
     if findings:
         print(f"{_count(len(findings), 'problem')} in what {url} holds for {_count(services, 'service')}", file=sys.stderr)
@@ -507,7 +507,7 @@ def _local_verify(loaded: LoadedSpec, url: str) -> None:
         print(f"verify: skipped: {error}")
         return
     for finding in findings:
-        print(f"verify: {finding}")
+        print(f"verify: {finding.location}: {finding.message}")
     print(f"verify: {_count(len(findings), 'problem')}" + (
         f" (a service that has served no request yet shows here too: run `obstack verify --prometheus {url}` "
         "again once it has traffic)" if findings else ": every series the rules and dashboards read is there"))

@@ -65,7 +65,7 @@ def captured(directory: Path, scrape: str = "after") -> list[dict[str, str]]:
 
 
 def findings(spec: Spec, series: list[dict[str, str]]) -> list[str]:
-    return [str(f) for f in service_findings(spec, generated_exprs(spec), series)]
+    return [f"{f.location}: {f.message}" for f in service_findings(spec, generated_exprs(spec), series)]
 
 
 @pytest.mark.parametrize("preset", CAPTURES)

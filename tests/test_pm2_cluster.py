@@ -102,8 +102,8 @@ class Stack:
                 if a["state"] == state}
 
     def verify(self, spec: Spec | None = None) -> list[str]:
-        return [str(f) for f in verify(spec or self.spec, HttpClient(self.urls["prometheus"], "prometheus",
-                                                                     HttpSettings(timeout=5, retries=1)))]
+        return [f"{f.location}: {f.message}" for f in verify(spec or self.spec, HttpClient(
+            self.urls["prometheus"], "prometheus", HttpSettings(timeout=5, retries=1)))]
 
 
 def _spec_text(cluster: Cluster) -> str:
