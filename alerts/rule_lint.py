@@ -19,10 +19,19 @@ import promql_parser as promql
 
 from alerts.dependency_inhibition import DATASTORE_DOWN, SERVICE_DOWN, dependents, reachable
 from alerts.rule_model import AlertRule
-from alerts.promql_labels import ABSENT_FUNCTIONS, metric_names, output_labels, range_selector
+from alerts.promql_labels import (
+    ABSENT_FUNCTIONS,
+    RATE_FUNCTIONS,
+    all_nodes,
+    calls_of,
+    metric_names,
+    output_labels,
+    range_seconds,
+    range_selector,
+)
 from alerts.service_rules import latency_edge
 from alerts.slo_rules import alertable_windows, burn_windows
-from foundation.series_catalog import MetricCatalog, recording_rule_entries
+from foundation.series_catalog import MetricCatalog, not_in_catalog, recording_rule_entries
 from stack.spec.model import Spec
 from stack.spec.values import Duration, Ratio
 from foundation.findings import Finding
@@ -54,7 +63,6 @@ LINT_RULES = LintRules(VALIDATOR, (
 ), scopes=("file", "name"))  # name: the alert or recorded series; for a spec check, the service or datastore
 
 COMPARISON_OPERATORS = frozenset({"==", "!=", ">", "<", ">=", "<="})
-RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 SEVERITY_VALUES = ("critical", "warning", "info")
 # The always-firing heartbeat (Watchdog) alone carries this severity: it is no problem to rank.
 HEARTBEAT_SEVERITY = "none"
@@ -102,7 +110,7 @@ class LintedRule:
         return value if isinstance(value, Mapping) else {}
 
     def calls(self, names: frozenset[str]) -> list[promql.Call]:
-        return [n for n in self.nodes if isinstance(n, promql.Call) and n.func.name in names]
+        return calls_of(self.nodes, names)
 
 
 # --------------------------------------------------------------------------- lint rules
@@ -151,19 +159,13 @@ def _kind_of(catalog: MetricCatalog, name: str) -> str:
 def rate_range_too_short(rule: LintedRule) -> Iterator[str]:
     minimum = MIN_RANGE_SCRAPES * rule.scrape_interval_seconds
     for call in rule.calls(RATE_FUNCTIONS):
-        window = _range_seconds(call.args[0]) if call.args else None
+        window = range_seconds(call.args[0]) if call.args else None
         if window is not None and window < minimum:
             yield (
                 f"{call.func.name}() over {_duration(window)} is shorter than {MIN_RANGE_SCRAPES} scrape intervals "
                 f"({MIN_RANGE_SCRAPES} x {_duration(rule.scrape_interval_seconds)} = {_duration(minimum)}): "
                 "too few samples to survive a missed scrape"
             )
-
-
-def _range_seconds(node: promql.Expr) -> float | None:
-    if isinstance(node, (promql.MatrixSelector, promql.SubqueryExpr)) and node.range is not None:
-        return node.range.total_seconds()
-    return None
 
 
 def _duration(seconds: float) -> str:
@@ -224,7 +226,7 @@ def unknown_metric(rule: LintedRule) -> Iterator[str]:
     selectors = [node for node in rule.nodes if isinstance(node, promql.VectorSelector)]
     names = dict.fromkeys(name for selector in selectors for name in metric_names(selector))
     for name in (name for name in names if name not in rule.catalog):
-        yield f"{name} is not in the metric catalog (no exporter, service, node-exporter or recording rule declares it)"
+        yield not_in_catalog(name)
 
 
 def severity_value(rule: LintedRule) -> Iterator[str]:
@@ -312,7 +314,7 @@ def _linted_rules(
                     expr, error = _parse(rule.get("expr"))
                     yield LintedRule(
                         file, str(group.get("name", "")), index, rule, expr, error,
-                        catalog, scrape_interval_seconds, _all_nodes(expr),
+                        catalog, scrape_interval_seconds, all_nodes(expr),
                     )
 
 
@@ -323,13 +325,6 @@ def _parse(text: Any) -> tuple[promql.Expr | None, str | None]:
         return promql.parse(text), None
     except ValueError as error:
         return None, f"does not parse: {error}"
-
-
-def _all_nodes(expr: promql.Expr | None) -> tuple[promql.Expr, ...]:
-    nodes: list[promql.Expr] = []
-    if expr is not None:
-        promql.walk(expr, pre_visit=nodes.append)
-    return tuple(nodes)
 
 
 def _finding(rule_id: str, rule: LintedRule, message: str) -> Finding:

@@ -20,11 +20,11 @@ from typing import Any
 
 import promql_parser as promql
 
-from alerts.promql_labels import metric_names
+from alerts.promql_labels import RATE_FUNCTIONS, all_nodes, calls_of, metric_names, range_seconds
 from dashboards.datasources import DATASOURCE_VARIABLE, PROMETHEUS
 from dashboards.normalise import GRAFANA_VERSION
 from dashboards.promql_units import expr_unit
-from foundation.series_catalog import MetricCatalog
+from foundation.series_catalog import MetricCatalog, not_in_catalog
 from foundation.findings import Finding
 from foundation.lint import LintRule, LintRules
 
@@ -50,7 +50,6 @@ LINT_RULES = LintRules(VALIDATOR, (
     LintRule("metric-contract", "Every metric a query selects is produced by a declared source (the metric catalog)."),
 ), scopes=("dashboard", "panel"))
 
-RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 PER_SECOND_FUNCTIONS = frozenset({"rate", "irate"})
 # Functions whose result grows with the window: over a window that follows the zoom the number changes
 # as the user zooms. (Averages, minima and maxima over time do not.)
@@ -109,15 +108,13 @@ class Query:
             expr = promql.parse(substitute_variables(text))
         except ValueError as error:
             return cls(text, None, str(error))
-        nodes: list[promql.Expr] = []
-        promql.walk(expr, pre_visit=nodes.append)
-        return cls(text, expr, None, tuple(nodes))
+        return cls(text, expr, None, all_nodes(expr))
 
     def selectors(self) -> list[promql.VectorSelector]:
         return [node for node in self.nodes if isinstance(node, promql.VectorSelector)]
 
     def calls(self, names: frozenset[str]) -> list[promql.Call]:
-        return [n for n in self.nodes if isinstance(n, promql.Call) and n.func.name in names]
+        return calls_of(self.nodes, names)
 
 
 @dataclass(frozen=True)
@@ -419,10 +416,7 @@ def target_promql(board: LintedDashboard, query: Query) -> Iterator[str]:
 
 def _range_seconds(call: promql.Call) -> float | None:
     """The range (in seconds, placeholders included) of a range function's first argument."""
-    argument = call.args[0] if call.args else None
-    if isinstance(argument, (promql.MatrixSelector, promql.SubqueryExpr)) and argument.range is not None:
-        return argument.range.total_seconds()
-    return None
+    return range_seconds(call.args[0] if call.args else None)
 
 
 def target_rate_interval(board: LintedDashboard, query: Query) -> Iterator[str]:
@@ -456,7 +450,7 @@ def metric_contract(board: LintedDashboard, query: Query) -> Iterator[str]:
     names = dict.fromkeys(name for s in query.selectors() for name in metric_names(s))
     for name in names:
         if name not in board.catalog:
-            yield f"{name} is not in the metric catalog (no exporter, service, node-exporter or recording rule declares it)"
+            yield not_in_catalog(name)
 
 
 def variable_metric_contract(board: LintedDashboard) -> Iterator[Message]:

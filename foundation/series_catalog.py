@@ -96,6 +96,11 @@ class MetricCatalog:
         return MetricCatalog(merged)
 
 
+def not_in_catalog(name: str) -> str:
+    """What the lints say of a selected metric no source declares."""
+    return f"{name} is not in the metric catalog (no exporter, service, node-exporter or recording rule declares it)"
+
+
 def _merge_into(entries: dict[str, CatalogEntry], entry: CatalogEntry) -> None:
     # Two services commonly share prom-client's histogram name: one entry, labels united.
     known = entries.get(entry.name)

@@ -18,7 +18,7 @@ from compose.compose_lint import LINT_RULES, ComposeInput, lint_compose
 from stack.spec.model import Spec
 from foundation.findings import Finding
 from foundation.lint_exclusions import apply_exclusions
-from stack.validate.lint_exclusions import read_exclusions
+from stack.validate.lint_inputs import read_exclusions
 from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.validate.tools import ToolMissing, failure_text, run_tool
 

@@ -4,7 +4,6 @@ provisioned datasources and the spec's lint exclusions."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -16,30 +15,22 @@ from dashboards.provisioning import PROVISIONING_DIR
 from stack.spec.series import build_catalog
 from foundation.findings import Finding
 from foundation.lint_exclusions import apply_exclusions
-from stack.validate.lint_exclusions import read_exclusions
+from stack.validate.lint_inputs import read_exclusions, read_parsed
 from stack.validate.validator import ValidationContext, ValidatorResult
 
 DATASOURCES_FILE = PROVISIONING_DIR / "datasources" / "datasources.yml"
-
-
-def _read(path: Path, shown: str, result: ValidatorResult, parse: Any) -> Any:
-    try:
-        return parse(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError) as error:
-        result.findings.append(Finding(VALIDATOR, "error", shown, "", f"cannot read: {error}"))
-        return None
 
 
 def _rule_files(context: ValidationContext, result: ValidatorResult) -> dict[str, Any]:
     """The rule files in the tree (your own among them): their recording rules feed the catalog."""
     files = {}
     for path in sorted((context.out / RULES_DIR).glob("*.yml")):
-        files[path.relative_to(context.out).as_posix()] = _read(path, str(path), result, yaml.safe_load)
+        files[path.relative_to(context.out).as_posix()] = read_parsed(path, str(path), result, yaml.safe_load)
     return {name: data for name, data in files.items() if isinstance(data, dict)}
 
 
 def _datasource_uids(context: ValidationContext, result: ValidatorResult) -> dict[str, str]:
-    data = _read(context.out / DATASOURCES_FILE, DATASOURCES_FILE.as_posix(), result, yaml.safe_load)
+    data = read_parsed(context.out / DATASOURCES_FILE, DATASOURCES_FILE.as_posix(), result, yaml.safe_load)
     sources = data.get("datasources") if isinstance(data, dict) else None
     return {str(s["uid"]): str(s.get("type")) for s in sources or [] if isinstance(s, dict) and "uid" in s}
 
@@ -54,7 +45,7 @@ def dashboard_lint_validator(context: ValidationContext) -> ValidatorResult:
     found = []
     for path in paths:
         shown = path.relative_to(context.out).as_posix()
-        data = _read(path, shown, result, json.loads)
+        data = read_parsed(path, shown, result, json.loads)
         if isinstance(data, dict):
             found += lint_dashboard(shown, data, catalog, uids)
     result.findings += apply_exclusions(found, exclusions)

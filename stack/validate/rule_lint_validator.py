@@ -20,19 +20,18 @@ from alerts.rule_files import RULES_DIR, rule_files
 from stack.spec.series import build_catalog
 from foundation.findings import Finding
 from foundation.lint_exclusions import apply_exclusions
-from stack.validate.lint_exclusions import read_exclusions
+from stack.validate.lint_inputs import read_exclusions, read_parsed
 from stack.validate.validator import ValidationContext, ValidatorResult
 
 NAME = VALIDATOR
 
 
 def _read(path_text: str, context: ValidationContext, result: ValidatorResult) -> dict[str, Any] | None:
-    try:
-        data = yaml.safe_load((context.out / path_text).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        result.findings.append(Finding(NAME, "error", path_text, "", f"cannot read: {error}"))
+    unreadable = len(result.findings)
+    data = read_parsed(context.out / path_text, path_text, result, yaml.safe_load)
+    if len(result.findings) > unreadable:
         return None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict):  # an empty file too
         result.findings.append(Finding(NAME, "error", path_text, "", "not a rule file"))
         return None
     return data
