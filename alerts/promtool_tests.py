@@ -20,10 +20,10 @@ from typing import Any, Literal
 from alerts import burn_profile
 from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
-from alerts.rule_model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
 from alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
 from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, renamed_files
 from alerts.rule_files import rule_file_artifacts, rule_file_dict, rule_files
+from alerts.rule_model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
 from alerts.scenarios import restarted, sample_text
 from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec

@@ -18,7 +18,6 @@ from typing import Any
 import promql_parser as promql
 
 from alerts.dependency_inhibition import DATASTORE_DOWN, SERVICE_DOWN, dependents, reachable
-from alerts.rule_model import AlertRule
 from alerts.promql_labels import (
     ABSENT_FUNCTIONS,
     RATE_FUNCTIONS,
@@ -29,13 +28,14 @@ from alerts.promql_labels import (
     range_seconds,
     range_selector,
 )
+from alerts.rule_model import AlertRule
 from alerts.service_rules import latency_edge
 from alerts.slo_rules import alertable_windows, burn_windows
+from foundation.findings import Finding
+from foundation.lint import LintRule, LintRules
 from foundation.series_catalog import MetricCatalog, not_in_catalog, recording_rule_entries
 from stack.spec.model import Spec
 from stack.spec.values import Duration, Ratio
-from foundation.findings import Finding
-from foundation.lint import LintRule, LintRules
 
 VALIDATOR = "rule lint"
 

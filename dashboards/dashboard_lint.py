@@ -24,9 +24,9 @@ from alerts.promql_labels import RATE_FUNCTIONS, all_nodes, calls_of, metric_nam
 from dashboards.datasources import DATASOURCE_VARIABLE, PROMETHEUS
 from dashboards.normalise import GRAFANA_VERSION
 from dashboards.promql_units import expr_unit
-from foundation.series_catalog import MetricCatalog, not_in_catalog
 from foundation.findings import Finding
 from foundation.lint import LintRule, LintRules
+from foundation.series_catalog import MetricCatalog, not_in_catalog
 
 VALIDATOR = "dashboard lint"
 

@@ -30,7 +30,6 @@ from alerts.slo_rules import (
     burn_windows,
     error_ratio_record,
 )
-from stack.spec import dashboard_identities as ids
 from dashboards.datasources import ELASTICSEARCH, JAEGER
 from dashboards.panels import (
     GREEN,
@@ -60,6 +59,7 @@ from dashboards.panels import (
     up_steps,
 )
 from foundation.series_catalog import RESIDENT_MEMORY
+from stack.spec import dashboard_identities as ids
 from stack.spec.model import Service, Slo, Spec
 
 RESTART_WINDOW = "30m"  # the window ServiceFlapping counts restarts over

@@ -21,9 +21,9 @@ from stack.spec.errors import SpecError
 from stack.spec.loader import LoadedSpec, default_spec_text, load_spec
 from stack.spec.model import Spec
 from stack.validate.checks import run_validators, select_by_name
-from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.validate.mutation import BaselineFailed, ChangesUnknown, changed_rule_files, report_lines, run_mutants
 from stack.validate.tools import ToolMissing
+from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.writer import MANIFEST_NAME, OutputError, WriteReport, check_tree, write_tree
 
 EXIT_FAILED = 1  # the stack is not as it should be (drift, a failed validator)

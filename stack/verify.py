@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 from alerts.rule_files import rule_file_dict, rule_files
 from alerts.service_rules import shared_target_expr
 from dashboards.generate import build_dashboards
-from stack.deploy.http import HttpClient
 from foundation.findings import Finding
+from stack.deploy.http import HttpClient
 from stack.series_check import Series, dashboard_exprs, exposed_metrics, rule_exprs, service_findings
 from stack.spec.model import Spec
 from stack.spec.values import Duration

@@ -42,8 +42,8 @@ from stack.validate.alertmanager_tools import (
     inhibition_validator,
     route_findings,
 )
-from stack.validate.validator import ValidationContext
 from stack.validate.tools import run_tool
+from stack.validate.validator import ValidationContext
 from tests.support.servers import free_port, require_binary
 
 SECRET_MARKER = "s3cr3t-value-that-must-never-appear"

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from compose.compose_file import compose_artifacts
-from compose.images import IMAGES
 from compose.compose_lint import bind_mounts
+from compose.images import IMAGES
 from compose.monitoring import dashboards_mount_target
 from stack.pipeline import GENERATORS, generate
 from stack.spec.loader import load_spec_text

@@ -14,8 +14,6 @@ import pytest
 import yaml
 
 from alerts.rule_files import rule_file_artifacts
-from dashboards.datasources import PROMETHEUS
-from dashboards.generate import build_dashboards, dashboard_artifacts
 from dashboards.dashboard_lint import (
     DASHBOARD_CHECKS,
     LINT_RULES,
@@ -24,6 +22,8 @@ from dashboards.dashboard_lint import (
     lint_dashboard,
     substitute_variables,
 )
+from dashboards.datasources import PROMETHEUS
+from dashboards.generate import build_dashboards, dashboard_artifacts
 from dashboards.promql_units import expr_unit
 from dashboards.provisioning import provisioning_artifacts
 from foundation.findings import Finding

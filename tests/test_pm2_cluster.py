@@ -28,8 +28,8 @@ import yaml
 
 from stack import local
 from stack.deploy.http import HttpClient, HttpSettings
-from stack.spec.loader import default_spec_text, load_spec
 from stack.local_config import hold_factor
+from stack.spec.loader import default_spec_text, load_spec
 from stack.spec.model import RequestMetrics, Spec
 from stack.spec.values import Duration
 from stack.verify import verify

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 import promql_parser
 
+from alerts.rule_files import rule_files
 from alerts.rule_lint import (
     LINT_RULES,
     RULE_CHECKS,
@@ -21,11 +22,10 @@ from alerts.rule_lint import (
     threshold_coherence,
     watchdog_wiring,
 )
-from alerts.rule_files import rule_files
-from foundation.series_catalog import CatalogEntry, MetricCatalog
-from stack.spec.series import build_catalog
-from stack.spec.loader import load_spec, load_spec_text
 from foundation.findings import Finding
+from foundation.series_catalog import CatalogEntry, MetricCatalog
+from stack.spec.loader import load_spec, load_spec_text
+from stack.spec.series import build_catalog
 from tests.support.servers import require_binary
 
 FILE = "prometheus/rules/test.yml"

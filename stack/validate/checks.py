@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from alerts.prometheus_config import RULE_FILES_GLOB
+from foundation.findings import Finding
 from stack.spec.errors import format_yaml_path
 from stack.validate.alertmanager_tools import (
     amtool_config_validator,
@@ -19,8 +20,6 @@ from stack.validate.compose_checks import (
     promtool_compose_validator,
 )
 from stack.validate.dashboard_lint_validator import dashboard_lint_validator
-from foundation.findings import Finding
-from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.validate.kubernetes_alertmanager import alertmanager_secret_validator
 from stack.validate.kubernetes_checks import (
     kubernetes_core_validator,
@@ -32,6 +31,7 @@ from stack.validate.prometheus_tools import (
     promtool_tests_validator,
 )
 from stack.validate.rule_lint_validator import rule_lint_validator
+from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.writer import check_tree
 
 Validator = Callable[[ValidationContext], ValidatorResult]

@@ -12,15 +12,15 @@ from urllib.parse import urlsplit
 import yaml
 
 from compose.build import COMPOSE_FILE, ENV_EXAMPLE
+from compose.compose_lint import LINT_RULES, ComposeInput, lint_compose
 from compose.container_view import config_path, rebuild_root, rewrite_config
 from compose.images import EXPORTER_TOOLS, IMAGES, tools_by_repository
-from compose.compose_lint import LINT_RULES, ComposeInput, lint_compose
-from stack.spec.model import Spec
 from foundation.findings import Finding
 from foundation.lint_exclusions import apply_exclusions
+from stack.spec.model import Spec
 from stack.validate.lint_inputs import read_exclusions
-from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.validate.tools import ToolMissing, failure_text, run_tool
+from stack.validate.validator import ValidationContext, ValidatorResult
 
 _APP_TOOLS = {"curl": {"curl"}, "wget": {"wget"}, "node": {"node"}}
 

@@ -9,12 +9,12 @@ from typing import Any
 import yaml
 
 from alerts.rule_files import RULES_DIR
-from dashboards.generate import DASHBOARDS_DIR
 from dashboards.dashboard_lint import LINT_RULES, VALIDATOR, lint_dashboard
+from dashboards.generate import DASHBOARDS_DIR
 from dashboards.provisioning import PROVISIONING_DIR
-from stack.spec.series import build_catalog
 from foundation.findings import Finding
 from foundation.lint_exclusions import apply_exclusions
+from stack.spec.series import build_catalog
 from stack.validate.lint_inputs import read_exclusions, read_parsed
 from stack.validate.validator import ValidationContext, ValidatorResult
 

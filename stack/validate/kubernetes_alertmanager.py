@@ -23,8 +23,8 @@ from compose.k8s_alertmanager import (
     with_templates_glob,
 )
 from foundation.artifacts import Artifact, dump_yaml, with_header
-from stack.validate.alertmanager_tools import check_config
 from foundation.findings import Finding
+from stack.validate.alertmanager_tools import check_config
 from stack.validate.validator import ValidationContext, ValidatorResult
 
 NAME = "alertmanager config (kubernetes)"

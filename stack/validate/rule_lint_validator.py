@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from alerts.rule_files import RULES_DIR, rule_files
 from alerts.rule_lint import (
     LINT_RULES,
     VALIDATOR,
@@ -16,10 +17,9 @@ from alerts.rule_lint import (
     threshold_coherence,
     watchdog_wiring,
 )
-from alerts.rule_files import RULES_DIR, rule_files
-from stack.spec.series import build_catalog
 from foundation.findings import Finding
 from foundation.lint_exclusions import apply_exclusions
+from stack.spec.series import build_catalog
 from stack.validate.lint_inputs import read_exclusions, read_parsed
 from stack.validate.validator import ValidationContext, ValidatorResult
 

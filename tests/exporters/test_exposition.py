@@ -15,11 +15,11 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from foundation.exporter_metrics import EXPORTER_METRICS, MetricInfo
 from exporters.collector import render_metrics, scrape_samples
 from exporters.exposition import render_exposition
 from exporters.probes.queues import QueueReading, queue_samples
 from exporters.results import ProbeResult, Sample, failed
+from foundation.exporter_metrics import EXPORTER_METRICS, MetricInfo
 from stack.spec.model import Queue
 from tests.exporters.conftest import redis_store
 from tests.support.servers import require_binary
