@@ -132,3 +132,10 @@ def test_the_compose_lint_honours_its_exclusions(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(document))
     findings = compose_lint_validator(context).findings
     assert [(f.rule, dict(f.scope)["service"]) for f in findings if f.rule] == [("unpinned-image", "grafana")]
+
+
+@pytest.mark.parametrize("name, doc", [("rule lint", "docs/alerting.md"), ("dashboard lint", "docs/dashboards.md"),
+                                       ("compose lint", "docs/compose.md"), ("verify", "docs/instrumenting.md")])
+def test_every_rule_id_is_documented(name: str, doc: str) -> None:
+    text = (Path(__file__).resolve().parents[1] / doc).read_text(encoding="utf-8")
+    assert [rule_id for rule_id in LINTS[name] if rule_id not in text] == []
