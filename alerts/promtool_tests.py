@@ -1363,7 +1363,8 @@ def promtool_test_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None,
     renamed = renamed_files([f.path for f in files], texts)
     suite = _Suite.of(files)
     return [
-        Artifact(promtool_test_path(f, hold), dump_yaml(promtool_test_file(f, files, spec, hold, suite, _renamed_services(f))),
+        Artifact(promtool_test_path(f, hold),
+                 dump_yaml(promtool_test_file(f, files, spec, hold, suite, _renamed_services(f))),
                  "prometheus-tests")
         for f in files if f.path not in renamed
         for hold in HOLD_CLASSES if any(hold_class(r) == hold for r in f.alert_rules)
