@@ -23,8 +23,6 @@ from stack.spec.series import build_catalog
 from stack.validate.lint_inputs import read_exclusions, read_parsed
 from stack.validate.validator import ValidationContext, ValidatorResult
 
-NAME = VALIDATOR
-
 
 def _read(path_text: str, context: ValidationContext, result: ValidatorResult) -> dict[str, Any] | None:
     unreadable = len(result.findings)
@@ -32,13 +30,13 @@ def _read(path_text: str, context: ValidationContext, result: ValidatorResult) -
     if len(result.findings) > unreadable:
         return None
     if not isinstance(data, dict):  # an empty file too
-        result.findings.append(Finding(NAME, "error", path_text, "", "not a rule file"))
+        result.findings.append(Finding(VALIDATOR, "error", path_text, "", "not a rule file"))
         return None
     return data
 
 
 def rule_lint_validator(context: ValidationContext) -> ValidatorResult:
-    result = ValidatorResult(NAME)
+    result = ValidatorResult(VALIDATOR)
     names = [p.relative_to(context.out).as_posix() for p in sorted((context.out / RULES_DIR).glob("*.yml"))]
     files: dict[str, dict[str, Any]] = {}
     for name in names:
