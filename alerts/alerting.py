@@ -12,7 +12,7 @@ from alerts.alertmanager_config import alertmanager_artifacts
 from alerts.docs import alerts_doc_artifacts
 from alerts.promtool_tests import promtool_test_artifacts
 from alerts.rule_files import rule_file_artifacts, rule_files
-from stack.artifacts import Artifact
+from foundation.artifacts import Artifact
 from stack.spec.model import Spec
 
 

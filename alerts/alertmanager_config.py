@@ -40,7 +40,6 @@ from typing import Any
 from alerts.common import RuleContext, grouped
 from alerts.datastore_rules import down_rules
 from alerts.dependency_inhibition import dependency_inhibit_rules
-from alerts.model import AlertRule, RuleFile
 from alerts.routing import (
     FAN_OUT_ALERTS,
     SUBJECT_LABELS,
@@ -51,9 +50,10 @@ from alerts.routing import (
     watchdog_receiver,
 )
 from alerts.rule_files import rule_files
+from alerts.rule_model import AlertRule, RuleFile
 from alerts.slo_rules import burn_windows
 from alerts.stack_rules import WATCHDOG
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 from stack.spec.notifications import (
     EmailReceiver,

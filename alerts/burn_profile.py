@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from alerts.model import AlertInstance, AlertRule
+from alerts.rule_model import AlertInstance, AlertRule
 from stack.spec.values import Duration
 
 # A window ratio within this share of a threshold is too close to call: the rate extrapolation,

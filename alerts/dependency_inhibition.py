@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.model import AlertRule
 from alerts.routing import format_matcher, one_of
+from alerts.rule_model import AlertRule
 from stack.spec.model import Spec
 
 SERVICE_DOWN = "ServiceDown"

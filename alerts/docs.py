@@ -13,11 +13,11 @@ import re
 import promql_parser as promql
 
 from alerts.alertmanager_config import inhibit_rules
-from alerts.model import AlertRule, RuleFile
 from alerts.promql_labels import metric_names
 from alerts.routing import InhibitRule, Matcher, expected_receivers
 from alerts.rule_files import rule_files
-from stack.artifacts import Artifact
+from alerts.rule_model import AlertRule, RuleFile
+from foundation.artifacts import Artifact
 from stack.spec.model import Service, Slo, Spec
 
 ALERTS_DOC = PurePosixPath("docs/alerts.md")

@@ -9,7 +9,7 @@ import functools
 from collections.abc import Mapping
 
 from alerts import scenarios
-from alerts.model import Scenario
+from alerts.rule_model import Scenario
 from stack.spec.model import Slo
 from stack.spec.selector_examples import example_labels, regex_example
 from stack.spec.selectors import CounterSelector

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 
 from alerts.rule_files import RULES_DIR, rule_bodies
 from alerts.shard_safety import GlobalRule, split_rule_files
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 
 RULER_DIR = PurePosixPath("ruler/rules")

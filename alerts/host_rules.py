@@ -5,7 +5,7 @@ from __future__ import annotations
 from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, number
-from alerts.model import AlertInstance, AlertRule, InputSeries, RuleGroup, Scenario
+from alerts.rule_model import AlertInstance, AlertRule, InputSeries, RuleGroup, Scenario
 from stack.spec.values import Duration
 
 FOR_HOST = Duration.parse("5m")

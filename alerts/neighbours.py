@@ -21,8 +21,8 @@ from functools import lru_cache
 
 import promql_parser as promql
 
-from alerts.model import InputSeries
 from alerts.promql_labels import metric_names, range_selector
+from alerts.rule_model import InputSeries
 from alerts.scenarios import selector
 
 NEIGHBOUR_SUFFIX = "-neighbour"

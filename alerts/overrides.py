@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from alerts.annotations import PROBE_REASON, go_template, placeholders
 from alerts.humanize import VALUE_FORMATS
-from alerts.model import AlertRule, RuleFile
+from alerts.rule_model import AlertRule, RuleFile
 from alerts.stack_rules import WATCHDOG
 from stack.spec.alert_overrides import AlertOverride
 from stack.spec.errors import did_you_mean

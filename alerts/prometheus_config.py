@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from alerts.common import re2_literal
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Service, Spec
 
 CONFIG_PATH = PurePosixPath("prometheus/prometheus.yml")

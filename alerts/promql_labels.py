@@ -1,4 +1,6 @@
-"""Which labels a PromQL expression's result can carry, and which metrics a selector names.
+"""Which labels a PromQL expression's result can carry, which metrics a selector names, and the
+other questions the rule and dashboard lints both ask of a parsed expression (its nodes, its
+calls, a range in seconds).
 
 Follows the Prometheus engine: aggregations keep their ``by`` labels, one-to-one matching
 with ``on(...)`` keeps only the listed labels, ``and``/``unless`` keep the left side, and
@@ -13,6 +15,27 @@ from dataclasses import dataclass
 import promql_parser as promql
 
 ABSENT_FUNCTIONS = frozenset({"absent", "absent_over_time"})
+RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
+
+
+def all_nodes(expr: promql.Expr | None) -> tuple[promql.Expr, ...]:
+    """Every node of ``expr``, root first (none when it did not parse)."""
+    nodes: list[promql.Expr] = []
+    if expr is not None:
+        promql.walk(expr, pre_visit=nodes.append)
+    return tuple(nodes)
+
+
+def calls_of(nodes: Iterable[promql.Expr], names: frozenset[str]) -> list[promql.Call]:
+    """The calls among ``nodes`` of a function named in ``names``."""
+    return [n for n in nodes if isinstance(n, promql.Call) and n.func.name in names]
+
+
+def range_seconds(node: promql.Expr | None) -> float | None:
+    """The range of a range selector or subquery (``x[5m]``, ``x[5m:1m]``) in seconds, else None."""
+    if isinstance(node, (promql.MatrixSelector, promql.SubqueryExpr)) and node.range is not None:
+        return node.range.total_seconds()
+    return None
 
 
 def metric_names(selector: promql.VectorSelector) -> list[str]:

@@ -20,12 +20,12 @@ from typing import Any, Literal
 from alerts import burn_profile
 from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
-from alerts.model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
 from alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
 from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, renamed_files
 from alerts.rule_files import rule_file_artifacts, rule_file_dict, rule_files
+from alerts.rule_model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
 from alerts.scenarios import restarted, sample_text
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 from stack.spec.values import Duration
 
@@ -1220,7 +1220,7 @@ class _Suite:
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
-def test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: HoldClass = HOLD_CLASSES[0],
+def promtool_test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: HoldClass = HOLD_CLASSES[0],
               suite: _Suite | None = None, untested: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The promtool test file of ``rule_file``'s alerts in hold class ``hold``; services in
     ``untested`` get no cases (each is a tested service renamed: renamed_files.SharedServices)."""
@@ -1346,7 +1346,7 @@ def _tested_together(rules: list[AlertRule]) -> list[AlertRule]:
             for group in together.values()]
 
 
-def test_path(rule_file: RuleFile, hold: HoldClass = HOLD_CLASSES[0]) -> PurePosixPath:
+def promtool_test_path(rule_file: RuleFile, hold: HoldClass = HOLD_CLASSES[0]) -> PurePosixPath:
     """``services.test.yml``; alerts of a coarser hold class: ``slo-api.5m-step.test.yml``."""
     step = "" if hold.step is None else f".{hold.step}-step"
     return TESTS_DIR / f"{rule_file.path.stem}{step}.test.yml"
@@ -1363,7 +1363,8 @@ def promtool_test_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None,
     renamed = renamed_files([f.path for f in files], texts)
     suite = _Suite.of(files)
     return [
-        Artifact(test_path(f, hold), dump_yaml(test_file(f, files, spec, hold, suite, _renamed_services(f))),
+        Artifact(promtool_test_path(f, hold),
+                 dump_yaml(promtool_test_file(f, files, spec, hold, suite, _renamed_services(f))),
                  "prometheus-tests")
         for f in files if f.path not in renamed
         for hold in HOLD_CLASSES if any(hold_class(r) == hold for r in f.alert_rules)

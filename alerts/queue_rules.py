@@ -11,7 +11,7 @@ from collections.abc import Callable
 from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import EXPORTER_JOB_MATCHER, RuleContext, any_of, grouped, hold_labels, matcher, number, threshold_note
-from alerts.model import AlertInstance, AlertRule, RuleGroup, Scenario
+from alerts.rule_model import AlertInstance, AlertRule, RuleGroup, Scenario
 from stack.spec.model import Queue
 from stack.spec.values import Duration
 

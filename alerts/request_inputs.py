@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from alerts import scenarios
-from alerts.model import Scenario
+from alerts.rule_model import Scenario
 from stack.spec.model import RequestMetrics
 from stack.spec.values import Duration
 

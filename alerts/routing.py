@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from alerts.model import AlertInstance, AlertRule
+from alerts.rule_model import AlertInstance, AlertRule
 from alerts.stack_rules import WATCHDOG
 from stack.spec.model import Spec
 

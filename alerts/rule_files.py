@@ -17,16 +17,16 @@ from typing import Any
 import yaml
 
 from alerts.common import RuleContext
+from alerts.dashboard_links import with_dashboard_links
 from alerts.datastore_rules import datastore_rule_groups
 from alerts.host_rules import host_rule_groups
-from alerts.links import with_dashboard_links
-from alerts.model import AlertRule, RecordingRule, RuleFile, RuleGroup
 from alerts.overrides import apply_overrides
 from alerts.queue_rules import queue_rule_groups
+from alerts.rule_model import AlertRule, RecordingRule, RuleFile, RuleGroup
 from alerts.service_rules import service_rule_groups
 from alerts.slo_rules import slo_rule_groups
 from alerts.stack_rules import stack_rule_groups
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Service, Spec
 
 RULES_DIR = PurePosixPath("prometheus/rules")

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from alerts.model import InputSeries, Scenario
+from alerts.rule_model import InputSeries, Scenario
 from stack.spec.base import promql_string
 from stack.spec.values import Duration
 

@@ -12,9 +12,9 @@ from dataclasses import replace
 from alerts import request_inputs, scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, any_of, grouped, matcher, number, parenthesized, threshold_note
-from alerts.model import AlertInstance, AlertRule, OtherFiring, RecordingRule, RuleGroup, Scenario
+from alerts.rule_model import AlertInstance, AlertRule, OtherFiring, RecordingRule, RuleGroup, Scenario
 from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, some_down_rules
-from stack.metric_catalog import RESIDENT_MEMORY
+from foundation.series_catalog import RESIDENT_MEMORY
 from stack.spec.base import promql_string
 from stack.spec.model import EXPORTER_JOB, RequestMetrics, Service
 from stack.spec.thresholds import LatencyLevels

@@ -21,7 +21,7 @@ import yaml
 from alerts import event_inputs, request_inputs, scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, number, parenthesized
-from alerts.model import AlertInstance, AlertRule, BurnWindows, OtherFiring, RecordingRule, RuleGroup, Scenario
+from alerts.rule_model import AlertInstance, AlertRule, BurnWindows, OtherFiring, RecordingRule, RuleGroup, Scenario
 from alerts.service_rules import series_labels, traffic_floor, traffic_guard
 from stack.spec.base import promql_string
 from stack.spec.model import Service, Slo

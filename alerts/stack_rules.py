@@ -8,7 +8,7 @@ from __future__ import annotations
 from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext
-from alerts.model import AlertInstance, AlertRule, RuleGroup, Scenario, Severity
+from alerts.rule_model import AlertInstance, AlertRule, RuleGroup, Scenario, SeverityLabel
 from alerts.service_rules import scrape_job
 from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, missing_job_rule, some_down_rules
 from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Spec
@@ -40,7 +40,7 @@ def _instances(context: RuleContext, job: str, targets: list[str], metric: str, 
     return tuple(result)
 
 
-def stack_jobs(context: RuleContext) -> list[tuple[ScrapeJob, str, Severity, DownTexts]]:
+def stack_jobs(context: RuleContext) -> list[tuple[ScrapeJob, str, SeverityLabel, DownTexts]]:
     """Each scrape job of the monitoring stack with the alert for all its targets down: the
     table says what goes blind with it, and so how severe its loss is."""
     spec = context.spec
@@ -78,7 +78,7 @@ def stack_jobs(context: RuleContext) -> list[tuple[ScrapeJob, str, Severity, Dow
     return [exporter, *_node_exporter_job(spec), *others]
 
 
-def _node_exporter_job(spec: Spec) -> list[tuple[ScrapeJob, str, Severity, DownTexts]]:
+def _node_exporter_job(spec: Spec) -> list[tuple[ScrapeJob, str, SeverityLabel, DownTexts]]:
     """node-exporter's job, when the spec watches hosts (host: null watches none)."""
     if spec.host is None:
         return []

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from alerts import scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, any_of, grouped, hold_labels, matcher
-from alerts.model import AlertInstance, AlertRule, Scenario, Severity
+from alerts.rule_model import AlertInstance, AlertRule, Scenario, SeverityLabel
 from stack.spec.values import Duration
 
 UP = "up"
@@ -63,7 +63,7 @@ def _aggregation_labels(jobs: list[ScrapeJob]) -> str:
     return ", ".join(names)
 
 
-def all_down_rules(context: RuleContext, name: str, severity: Severity, subject: str, jobs: list[ScrapeJob],
+def all_down_rules(context: RuleContext, name: str, severity: SeverityLabel, subject: str, jobs: list[ScrapeJob],
                    texts: DownTexts, family: str | None = None,
                    keep_firing: tuple[Duration, str] | None = None) -> list[AlertRule]:
     """``name`` fires for a job none of whose targets answers (``max(up) == 0``); ``keep_firing``:

@@ -18,7 +18,7 @@ import yaml
 
 from alerts.promtool_tests import TESTS_DIR
 from alerts.rule_files import RULES_DIR
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 
 

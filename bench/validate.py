@@ -19,7 +19,7 @@ from generation import spec_with
 
 from stack.pipeline import generate
 from stack.validate.checks import run_validators
-from stack.validate.findings import ValidationContext
+from stack.validate.validator import ValidationContext
 from stack.writer import write_tree
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from compose.images import IMAGES, STACK_HEALTHCHECK_TIMING, Image
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import PostgresDatastore, RedisDatastore, Spec
 
 COMPOSE_DIR = PurePosixPath("compose")
@@ -111,7 +111,8 @@ def env_name(name: str) -> str:
 
 
 def resolved_spec_text(spec: Spec) -> str:
-    """The spec with every default filled in: the exporter sees exactly what generated this tree."""
+    """The spec with every default filled in: the exporter sees exactly what generated this tree (less
+    the rule and compose lint exclusions, which only `obstack validate` reads)."""
     return dump_yaml(spec.model_dump(mode="json", by_alias=True))
 
 

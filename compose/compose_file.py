@@ -12,7 +12,7 @@ from compose.apps import add_apps, add_datastores
 from compose.build import COMPOSE_FILE, ENV_EXAMPLE, ComposeBuild
 from compose.logs_traces import add_logs_part, add_traces_part
 from compose.monitoring import add_metrics_part
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 
 # Profiles: services without one always start (metrics); `all` starts logs and traces too.

@@ -14,7 +14,7 @@ import yaml
 
 from alerts.alertmanager_config import CONFIG_PATH, TEMPLATES_GLOB, TEMPLATES_PATH
 from compose.k8s_common import KUBERNETES_DIR, metadata
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 
 SECRET_PATH = KUBERNETES_DIR / "alertmanager-config.yaml"

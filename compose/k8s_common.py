@@ -6,7 +6,7 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
-from stack.artifacts import dump_yaml
+from foundation.artifacts import dump_yaml
 from stack.spec.model import Spec
 
 KUBERNETES_DIR = PurePosixPath("kubernetes")

@@ -18,7 +18,7 @@ from alerts.prometheus_config import prometheus_config, service_scrape_job
 from alerts.rule_files import rule_bodies
 from alerts.shard_safety import split_rule_files
 from compose.k8s_common import metadata, object_name
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import EXPORTER_JOB, Service, Spec
 
 MONITORING_API = "monitoring.coreos.com/v1"

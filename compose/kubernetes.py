@@ -18,7 +18,7 @@ from compose.k8s_alertmanager import SECRET_PATH, alertmanager_config_secret
 from compose.k8s_common import KUBERNETES_DIR, dump_documents, metadata, object_name
 from compose.k8s_exporter import exporter_objects
 from compose.k8s_operator import additional_scrape_configs, prometheus_rules, prometheus_shards, service_monitors
-from stack.artifacts import Artifact, dump_yaml, json_text
+from foundation.artifacts import Artifact, dump_yaml, json_text
 from stack.spec.model import Spec
 
 DASHBOARDS_DIR = PurePosixPath("grafana/dashboards")

@@ -16,7 +16,7 @@ import jinja2
 
 from compose.build import ComposeBuild, healthy, stack_service
 from compose.monitoring import bind
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 
 LOGSTASH_PIPELINE = PurePosixPath("compose/logstash/pipeline/obstack.conf")
 LOGSTASH_PIPELINES_YML = PurePosixPath("compose/logstash/pipelines.yml")

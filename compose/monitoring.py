@@ -24,7 +24,7 @@ from compose.build import (
     stack_service,
 )
 from compose.images import EXPORTER_MEMORY, STACK_HEALTHCHECK_TIMING
-from stack.artifacts import Artifact
+from foundation.artifacts import Artifact
 from stack.spec.model import PostgresDatastore, RedisDatastore, Spec
 
 PROMETHEUS_CONFIG_DIR = "/etc/prometheus"

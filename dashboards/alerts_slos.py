@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from dashboards import links as ids
+from alerts.stack_rules import SEND_ERROR_RATIO
 from dashboards.panels import (
     GREEN,
     INSTANCE,
@@ -30,8 +30,8 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
-from alerts.stack_rules import SEND_ERROR_RATIO
 from dashboards.service import BUDGET_STEPS
+from stack.spec import dashboard_identities as ids
 from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Spec
 
 STACK_JOBS = f'job=~"{PROMETHEUS_JOB}|{ALERTMANAGER_JOB}|{EXPORTER_JOB}"'

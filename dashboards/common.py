@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from dashboards import links as ids
 from dashboards.panels import link, tagged_links
+from stack.spec import dashboard_identities as ids
 from stack.spec.model import Spec
 
 

@@ -15,7 +15,7 @@ from dashboards.postgres import postgres_dashboard
 from dashboards.queues import queues_dashboard
 from dashboards.redis import redis_dashboard
 from dashboards.service import service_dashboard
-from stack.artifacts import Artifact, json_text
+from foundation.artifacts import Artifact, json_text
 from stack.spec.model import Spec
 
 DASHBOARDS_DIR = PurePosixPath("grafana/dashboards")

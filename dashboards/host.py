@@ -5,7 +5,6 @@ from __future__ import annotations
 import grafanalib.core as G
 
 from alerts.host_rules import PSEUDO_FILESYSTEMS
-from dashboards import links as ids
 from dashboards.common import datastore_links
 from dashboards.panels import (
     INSTANCE,
@@ -23,6 +22,7 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
+from stack.spec import dashboard_identities as ids
 from stack.spec.model import Spec
 
 

@@ -20,8 +20,8 @@ from dashboards.datasources import (
     PROMETHEUS_VARIABLE_REF,
     Datasource,
 )
-from dashboards.links import DashboardId
 from stack.spec.base import promql_string
+from stack.spec.dashboard_identities import DashboardId
 from stack.spec.thresholds import Levels
 from stack.spec.values import Duration, Ratio
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from dashboards import links as ids
 from dashboards.common import datastore_links
 from dashboards.panels import (
     INSTANCE,
@@ -24,6 +23,7 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
+from stack.spec import dashboard_identities as ids
 from stack.spec.model import PostgresDatastore, Spec
 
 

@@ -13,7 +13,7 @@ from dashboards.datasources import (
     PROMETHEUS,
     enabled_datasources,
 )
-from stack.artifacts import Artifact, dump_yaml
+from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 
 PROVISIONING_DIR = PurePosixPath("grafana/provisioning")

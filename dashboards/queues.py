@@ -6,7 +6,6 @@ from __future__ import annotations
 import grafanalib.core as G
 
 from alerts.queue_rules import GROWTH_WINDOW
-from dashboards import links as ids
 from dashboards.common import datastore_links
 from dashboards.panels import (
     GREEN,
@@ -30,7 +29,8 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
-from exporters.catalog import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS, QUEUE_JOB_COUNTERS
+from foundation.exporter_metrics import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS, QUEUE_JOB_COUNTERS
+from stack.spec import dashboard_identities as ids
 from stack.spec.model import Queue, Spec
 
 COUNTER_LEGENDS = {ADDED_JOBS: "added/s", COMPLETED_JOBS: "completed/s", FAILED_JOBS: "failed/s"}

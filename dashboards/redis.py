@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from dashboards import links as ids
 from dashboards.common import datastore_links
 from dashboards.panels import (
     GREEN,
@@ -28,6 +27,7 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
+from stack.spec import dashboard_identities as ids
 from stack.spec.model import RedisDatastore, Spec
 
 # A cache answering under 80% of lookups from memory is worth a look; under 50% it mostly misses.

@@ -30,7 +30,6 @@ from alerts.slo_rules import (
     burn_windows,
     error_ratio_record,
 )
-from dashboards import links as ids
 from dashboards.datasources import ELASTICSEARCH, JAEGER
 from dashboards.panels import (
     GREEN,
@@ -59,7 +58,8 @@ from dashboards.panels import (
     traces,
     up_steps,
 )
-from stack.metric_catalog import RESIDENT_MEMORY
+from foundation.series_catalog import RESIDENT_MEMORY
+from stack.spec import dashboard_identities as ids
 from stack.spec.model import Service, Slo, Spec
 
 RESTART_WINDOW = "30m"  # the window ServiceFlapping counts restarts over

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from .catalog import EXPORTER_METRICS
+from foundation.exporter_metrics import EXPORTER_METRICS
 from .exposition import render_exposition
 from .results import ProbeResult, Sample
 

@@ -15,7 +15,7 @@ from math import copysign
 
 from prometheus_client.utils import floatToGoString
 
-from .catalog import MetricInfo
+from foundation.exporter_metrics import MetricInfo
 from .results import Sample
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -94,7 +94,7 @@ def render_exposition(samples: Iterable[Sample], catalog: Sequence[MetricInfo]) 
     for name, labels, value in samples:
         family = families.get(name)
         if family is None:
-            raise KeyError(f"{name} is not in exporters.catalog")
+            raise KeyError(f"{name} is not in foundation.exporter_metrics")
         if labels.keys() != family.label_names:
             raise KeyError(f"{name} has labels {sorted(labels)}, catalog says {list(family.info.labels)}")
         texts = []

@@ -21,9 +21,9 @@ from stack.spec.errors import SpecError
 from stack.spec.loader import LoadedSpec, default_spec_text, load_spec
 from stack.spec.model import Spec
 from stack.validate.checks import run_validators, select_by_name
-from stack.validate.findings import ValidationContext, ValidatorResult
 from stack.validate.mutation import BaselineFailed, ChangesUnknown, changed_rule_files, report_lines, run_mutants
 from stack.validate.tools import ToolMissing
+from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.writer import MANIFEST_NAME, OutputError, WriteReport, check_tree, write_tree
 
 EXIT_FAILED = 1  # the stack is not as it should be (drift, a failed validator)
@@ -449,11 +449,11 @@ def verify(
         _fail(["no Prometheus to verify against: give --prometheus URL (or deploy.prometheus.url in the spec)"],
               EXIT_BAD_INPUT)
     try:
-        findings = check(loaded.spec, HttpClient(url, "prometheus", http_settings(settings)))
+        findings = check(loaded.spec, HttpClient(url, "prometheus", http_settings(settings)), loaded.name)
     except DeployError as error:
         _fail([f"verify: {error}"], EXIT_BAD_INPUT)
     for finding in findings:
-        print(f"{loaded.name}: {finding}")
+        print(f"{finding.file}: {finding.location}: {finding.message}")
     services = len(loaded.spec.services)
     if findings:
         print(f"{_count(len(findings), 'problem')} in what {url} holds for {_count(services, 'service')}", file=sys.stderr)
@@ -507,7 +507,7 @@ def _local_verify(loaded: LoadedSpec, url: str) -> None:
         print(f"verify: skipped: {error}")
         return
     for finding in findings:
-        print(f"verify: {finding}")
+        print(f"verify: {finding.location}: {finding.message}")
     print(f"verify: {_count(len(findings), 'problem')}" + (
         f" (a service that has served no request yet shows here too: run `obstack verify --prometheus {url}` "
         "again once it has traffic)" if findings else ": every series the rules and dashboards read is there"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from stack.artifacts import Artifact
+from foundation.artifacts import Artifact
 from stack.spec.model import Spec
 from stack.spec.thresholds import Levels
 

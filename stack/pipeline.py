@@ -20,7 +20,7 @@ from compose.kubernetes import kubernetes_artifacts
 from dashboards.generate import dashboard_artifacts
 from dashboards.provisioning import provisioning_artifacts
 from dashboards.user_dashboards import user_dashboard_artifacts
-from stack.artifacts import Artifact, with_header
+from foundation.artifacts import Artifact, with_header
 from stack.overview import overview_artifacts
 from stack.spec.loader import LoadedSpec
 from stack.spec.model import Spec

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import promql_parser as promql
 
 from alerts.promql_tree import match_op, walk
-from stack.spec.selectors import passes
-from stack.metric_catalog import RESIDENT_MEMORY, SCRAPE_LABELS, SERVICE_TARGET_LABELS
+from foundation.findings import Finding
+from foundation.lint import LintRule, LintRules
+from foundation.series_catalog import RESIDENT_MEMORY, SCRAPE_LABELS, SERVICE_TARGET_LABELS
 from stack.spec.model import Service, Spec
 from stack.spec.request_presets import STATUS_EXAMPLES
+from stack.spec.selectors import passes
 
 Series = Mapping[str, str]  # one series' labels, its metric name under __name__
 # Labels Prometheus puts on every target of a service: present whatever the library emits.
@@ -30,15 +32,28 @@ _RANGE_VARIABLE = re.compile(r"\[\$\{?\w+\}?\]")  # [$__rate_interval]: any rang
 _STATUS_SHAPES = {fmt: re.compile(r"\d{3}" if fmt == "code" else r"\dxx") for fmt in STATUS_EXAMPLES}
 
 
+VALIDATOR = "verify"
+
+# What `obstack verify` finds; messages name the spec key to fix, untagged (they are printed after it).
+LINT_RULES = LintRules(VALIDATOR, (
+    LintRule("job-down", "Every target of a service's job is down, so nothing it exposes can be checked."),
+    LintRule("job-not-scraped", "No series of a service's job at all: it is not scraped, or under another job name."),
+    LintRule("series-missing", "A metric the rules or panels read is not exposed by the service."),
+    LintRule("label-missing", "A label the rules or panels read or group by is not on the service's series."),
+    LintRule("buckets-differ", "The histogram's bucket bounds are not the ones the spec declares."),
+    LintRule("status-format", "The status label's values are not of the spec's status_format."),
+    LintRule("worker-label-missing", "An aggregated PM2 endpoint does not keep the workers' series apart."),
+    LintRule("target-shared", "A target is answered by several processes in turn (a PM2 cluster on one port)."),
+), tagged=False)
+
+
 @dataclass(frozen=True, order=True)
-class Finding:
-    """One problem: the spec key to fix and what is wrong there."""
+class _Gap:
+    """One problem before it is a finding: the spec key to fix, what is wrong there, the rule."""
 
     key: str
     problem: str
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.problem}"
+    rule: str = field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -135,47 +150,51 @@ class _Keys:
 
 def service_findings(spec: Spec, exprs: Iterable[tuple[str, str]], series: Sequence[Series],
                      down_jobs: frozenset[str] = frozenset(),
-                     shared_targets: frozenset[tuple[str, str]] = frozenset()) -> list[Finding]:
+                     shared_targets: frozenset[tuple[str, str]] = frozenset(),
+                     spec_name: str = "stack.yaml") -> list[Finding]:
     """What the service's rules and panels (``exprs``) read that ``series`` do not hold: missing
     metrics and labels, buckets other than the spec's, status values of another format, a PM2
     worker label the aggregated layout needs. A job in ``down_jobs`` (every target down) is one
     finding: nothing it exposes can be checked. ``shared_targets`` ((job, instance) whose start
-    time went back) are targets several processes answer in turn."""
+    time went back) are targets several processes answer in turn. Each finding is located at the
+    spec key to fix (in ``spec_name``)."""
     all_reads = reads(exprs)
-    findings: set[Finding] = set()
+    findings: set[_Gap] = set()
     for index, service in enumerate(spec.services):
         keys = _Keys(service, index)
         if service.job in down_jobs:
-            findings.add(Finding(f"services[{index}].targets", f"every target of job {service.job} is down (up == 0), "
-                                 f"so nothing {service.name} exposes can be checked: start it, or fix its targets"))
+            findings.add(_Gap(f"services[{index}].targets", f"every target of job {service.job} is down (up == 0), "
+                              f"so nothing {service.name} exposes can be checked: start it, or fix its targets",
+                              "job-down"))
             continue
         mine = [s for s in series if s.get("job") == service.job]
         if not mine:
-            findings.add(Finding(f"services[{index}].job", f"no series of job {service.job} at all (not even up): "
-                                 f"{service.name} is not scraped, or under another job name; every rule of it "
-                                 f"selects job=\"{service.job}\""))
+            findings.add(_Gap(f"services[{index}].job", f"no series of job {service.job} at all (not even up): "
+                              f"{service.name} is not scraped, or under another job name; every rule of it "
+                              f"selects job=\"{service.job}\"", "job-not-scraped"))
             continue
         by_metric: dict[str, list[Series]] = {}
         for each in mine:
             by_metric.setdefault(each.get("__name__", ""), []).append(each)
-        readers: dict[tuple[str, str], list[str]] = {}
+        readers: dict[tuple[str, str, str], list[str]] = {}
         for read in all_reads:
             if read.metric in keys.metrics and _belongs(read, service):
                 for gap in _gaps(read, by_metric.get(read.metric, []), keys, service):
                     readers.setdefault(gap, []).append(read.reader)
-        findings.update(Finding(key, f"{problem}; read by {_named(names)}") for (key, problem), names in readers.items())
+        findings.update(_Gap(key, f"{problem}; read by {_named(names)}", rule)
+                        for (rule, key, problem), names in readers.items())
         findings.update(_bucket_findings(service, by_metric, keys))
         findings.update(_status_findings(service, by_metric, keys))
         findings.update(_worker_findings(service, index, by_metric, keys))
-        findings.update(Finding(f"services[{index}].targets", f"{instance} answers scrapes from several processes in "
-                                f"turn (its {service.process_start_metric} or request counter goes back): a PM2 "
-                                "cluster balancing one port over its workers; scrape each worker on its own port "
-                                "(pm2.layout: worker-ports)")
+        findings.update(_Gap(f"services[{index}].targets", f"{instance} answers scrapes from several processes in "
+                             f"turn (its {service.process_start_metric} or request counter goes back): a PM2 "
+                             "cluster balancing one port over its workers; scrape each worker on its own port "
+                             "(pm2.layout: worker-ports)", "target-shared")
                         for job, instance in sorted(shared_targets) if job == service.job)
-    return sorted(findings)
+    return [LINT_RULES.finding(gap.rule, spec_name, gap.key, gap.problem) for gap in sorted(findings)]
 
 
-def _worker_findings(service: Service, index: int, by_metric: Mapping[str, list[Series]], keys: _Keys) -> list[Finding]:
+def _worker_findings(service: Service, index: int, by_metric: Mapping[str, list[Series]], keys: _Keys) -> list[_Gap]:
     """An aggregated PM2 endpoint must keep each worker's series apart by the worker label."""
     if service.pm2 is None or service.pm2.layout != "aggregated":
         return []
@@ -184,9 +203,9 @@ def _worker_findings(service: Service, index: int, by_metric: Mapping[str, list[
                         if any(label not in each for each in by_metric.get(metric, [])))
     if not unlabelled:
         return []
-    return [Finding(f"services[{index}].pm2.worker_label", f"the {', '.join(unlabelled)} series of {service.name} "
-                    f"carry no label '{label}': the aggregating endpoint sums the workers' counters, which drop at "
-                    "every worker restart (set it with register.setDefaultLabels in each worker)")]
+    return [_Gap(f"services[{index}].pm2.worker_label", f"the {', '.join(unlabelled)} series of {service.name} "
+                 f"carry no label '{label}': the aggregating endpoint sums the workers' counters, which drop at "
+                 "every worker restart (set it with register.setDefaultLabels in each worker)", "worker-label-missing")]
 
 
 def _named(readers: list[str]) -> str:
@@ -194,22 +213,23 @@ def _named(readers: list[str]) -> str:
     return unique[0] if len(unique) == 1 else f"{unique[0]} (and {len(unique) - 1} more)"
 
 
-def _gaps(read: Read, candidates: list[Series], keys: _Keys, service: Service) -> list[tuple[str, str]]:
-    """(spec key, problem) for what ``read`` needs that ``candidates`` (its metric's series) lack."""
+def _gaps(read: Read, candidates: list[Series], keys: _Keys, service: Service) -> list[tuple[str, str, str]]:
+    """(rule, spec key, problem) for what ``read`` needs that ``candidates`` (its metric's series) lack."""
     if not candidates:
-        return [(keys.metrics[read.metric], f"{service.name} exposes no series named {read.metric} (job {service.job})")]
+        return [("series-missing", keys.metrics[read.metric],
+                 f"{service.name} exposes no series named {read.metric} (job {service.job})")]
     gaps = []
     carried = {label for each in candidates for label in each}
     for label in (*[name for name, _, _ in read.matchers], *read.grouping):
         if label in TARGET_LABELS or label == "le" or label in carried:
             continue
         seen = ", ".join(sorted(carried - TARGET_LABELS - {"__name__"}))
-        gaps.append((keys.labels.get(label, keys.metrics[read.metric]),
+        gaps.append(("label-missing", keys.labels.get(label, keys.metrics[read.metric]),
                      f"the {read.metric} series of {service.name} carry no label '{label}' (theirs: {seen or 'none'})"))
     return gaps
 
 
-def _bucket_findings(service: Service, by_metric: Mapping[str, list[Series]], keys: _Keys) -> list[Finding]:
+def _bucket_findings(service: Service, by_metric: Mapping[str, list[Series]], keys: _Keys) -> list[_Gap]:
     metrics = service.request_metrics
     bounds = {float(each["le"]) for each in by_metric.get(f"{metrics.histogram}_bucket", [])
               if each.get("le") not in (None, "+Inf")}
@@ -224,7 +244,7 @@ def _bucket_findings(service: Service, by_metric: Mapping[str, list[Series]], ke
                f"{_bounds(bounds)}")
     if missing:
         problem += f"; the latency SLO threshold {_bounds(set(missing))} is no bucket bound of it"
-    return [Finding(keys.buckets, problem)]
+    return [_Gap(keys.buckets, problem, "buckets-differ")]
 
 
 def _same(left: set[float], right: set[float]) -> bool:
@@ -235,7 +255,7 @@ def _bounds(values: set[float]) -> str:
     return "[" + ", ".join(f"{v:g}" for v in sorted(values)) + "]"
 
 
-def _status_findings(service: Service, by_metric: Mapping[str, list[Series]], keys: _Keys) -> list[Finding]:
+def _status_findings(service: Service, by_metric: Mapping[str, list[Series]], keys: _Keys) -> list[_Gap]:
     metrics = service.request_metrics
     values = {each[metrics.status_label] for each in by_metric.get(metrics.request_counter, [])
               if metrics.status_label in each}
@@ -243,5 +263,6 @@ def _status_findings(service: Service, by_metric: Mapping[str, list[Series]], ke
     odd = sorted(v for v in values if not shape.fullmatch(v))
     if not odd:
         return []
-    return [Finding(keys.status_format, f"is '{metrics.status_format}' but {metrics.request_counter} of "
-                                        f"{service.name} has {metrics.status_label} values {', '.join(odd)}")]
+    return [_Gap(keys.status_format, f"is '{metrics.status_format}' but {metrics.request_counter} of "
+                                     f"{service.name} has {metrics.status_label} values {', '.join(odd)}",
+                 "status-format")]

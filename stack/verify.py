@@ -13,8 +13,9 @@ from urllib.parse import urlencode
 from alerts.rule_files import rule_file_dict, rule_files
 from alerts.service_rules import shared_target_expr
 from dashboards.generate import build_dashboards
+from foundation.findings import Finding
 from stack.deploy.http import HttpClient
-from stack.series_check import Finding, Series, dashboard_exprs, exposed_metrics, rule_exprs, service_findings
+from stack.series_check import Series, dashboard_exprs, exposed_metrics, rule_exprs, service_findings
 from stack.spec.model import Spec
 from stack.spec.values import Duration
 
@@ -59,6 +60,6 @@ def shared_targets(client: HttpClient, spec: Spec) -> frozenset[tuple[str, str]]
     return frozenset(found)
 
 
-def verify(spec: Spec, client: HttpClient) -> list[Finding]:
+def verify(spec: Spec, client: HttpClient, spec_name: str = "stack.yaml") -> list[Finding]:
     return service_findings(spec, generated_exprs(spec), prometheus_series(client, spec), down_jobs(client, spec),
-                            shared_targets(client, spec))
+                            shared_targets(client, spec), spec_name)

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack.artifacts import Artifact
+from foundation.artifacts import Artifact
 
 MANIFEST_NAME = ".obstack-manifest.json"
 

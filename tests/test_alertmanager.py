@@ -33,7 +33,7 @@ from alerts.routing import (
     parse_matcher,
     routing_expectations,
 )
-from stack.artifacts import with_header
+from foundation.artifacts import with_header
 from stack.spec.loader import LoadedSpec, load_spec, load_spec_text
 from stack.validate.alertmanager_tools import (
     amtool_config_validator,
@@ -42,8 +42,8 @@ from stack.validate.alertmanager_tools import (
     inhibition_validator,
     route_findings,
 )
-from stack.validate.findings import ValidationContext
 from stack.validate.tools import run_tool
+from stack.validate.validator import ValidationContext
 from tests.support.servers import free_port, require_binary
 
 SECRET_MARKER = "s3cr3t-value-that-must-never-appear"

@@ -17,9 +17,9 @@ import yaml
 from alerts.rule_files import rule_file_dict, rule_files
 from stack.series_check import series_from_exposition, service_findings
 from stack.spec.loader import load_spec_text
-from stack.verify import generated_exprs
 from stack.spec.model import Spec
 from stack.spec.request_presets import preset_table
+from stack.verify import generated_exprs
 from tests.support.servers import require_binary
 
 FIXTURES = Path(__file__).parent / "fixtures" / "clients"
@@ -65,7 +65,7 @@ def captured(directory: Path, scrape: str = "after") -> list[dict[str, str]]:
 
 
 def findings(spec: Spec, series: list[dict[str, str]]) -> list[str]:
-    return [str(f) for f in service_findings(spec, generated_exprs(spec), series)]
+    return [f"{f.location}: {f.message}" for f in service_findings(spec, generated_exprs(spec), series)]
 
 
 @pytest.mark.parametrize("preset", CAPTURES)

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from compose.compose_file import compose_artifacts
+from compose.compose_lint import bind_mounts
 from compose.images import IMAGES
-from compose.lint import bind_mounts
 from compose.monitoring import dashboards_mount_target
 from stack.pipeline import GENERATORS, generate
 from stack.spec.loader import load_spec_text
@@ -24,7 +24,7 @@ from stack.validate.compose_checks import (
     docker_compose_config_validator,
     promtool_compose_validator,
 )
-from stack.validate.findings import ValidationContext
+from stack.validate.validator import ValidationContext
 from tests.compose.trees import (
     SCHEMAS,
     build_tree,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compose.lint import ComposeInput, lint_compose
+from compose.compose_lint import ComposeInput, lint_compose
 from stack.validate.compose_checks import compose_lint_validator, image_tools
 from tests.compose.trees import build_tree, load_yaml, spec_with
 
@@ -51,7 +51,7 @@ def good() -> dict[str, Any]:
 
 def lint(document: dict[str, Any]) -> list[tuple[str, str]]:
     data = ComposeInput(document, "compose", GENERATED, frozenset({"DB_PASSWORD"}), TOOLS)
-    return [(problem.rule, problem.service) for problem in lint_compose(data)]
+    return [(finding.rule, dict(finding.scope)["service"]) for finding in lint_compose(data)]
 
 
 def broken(change: Any) -> dict[str, Any]:

@@ -14,9 +14,7 @@ import pytest
 import yaml
 
 from alerts.rule_files import rule_file_artifacts
-from dashboards.datasources import PROMETHEUS
-from dashboards.generate import build_dashboards, dashboard_artifacts
-from dashboards.lint import (
+from dashboards.dashboard_lint import (
     DASHBOARD_CHECKS,
     LINT_RULES,
     PANEL_CHECKS,
@@ -24,12 +22,15 @@ from dashboards.lint import (
     lint_dashboard,
     substitute_variables,
 )
-from dashboards.lint_exclusions import apply_exclusions, parse_exclusions
+from dashboards.datasources import PROMETHEUS
+from dashboards.generate import build_dashboards, dashboard_artifacts
 from dashboards.promql_units import expr_unit
 from dashboards.provisioning import provisioning_artifacts
+from foundation.findings import Finding
+from foundation.lint_exclusions import apply_exclusions, parse_exclusions
 from stack.spec.loader import LoadedSpec, load_spec_text
-from stack.validate.dashboard_lint import dashboard_lint_validator
-from stack.validate.findings import ValidationContext
+from stack.validate.dashboard_lint_validator import dashboard_lint_validator
+from stack.validate.validator import ValidationContext
 from tests.dashboards.support import catalog_of, datasource_uids, default_spec
 
 Board = dict[str, Any]
@@ -43,6 +44,11 @@ def boards() -> dict[str, Board]:
 def lint(board: Board) -> list[Any]:
     spec = default_spec()
     return lint_dashboard("d.json", board, catalog_of(spec), datasource_uids(spec))
+
+
+def _untagged(finding: Finding) -> str:
+    """A finding's message without its "[rule-id] " tag."""
+    return finding.message.removeprefix(f"[{finding.rule}] ")
 
 
 def panel(board: Board, title: str) -> dict[str, Any]:
@@ -118,7 +124,7 @@ BROKEN: dict[str, tuple[str, Callable[[Board], None]]] = {
 
 def test_every_rule_has_a_broken_example_and_a_doc() -> None:
     assert set(BROKEN) == set(LINT_RULES) == set(DASHBOARD_CHECKS) | set(PANEL_CHECKS) | set(QUERY_CHECKS)
-    assert all(doc.endswith(".") for doc in LINT_RULES.values())
+    assert all(rule.doc.endswith(".") for rule in LINT_RULES.values())
 
 
 @pytest.mark.parametrize("rule", sorted(BROKEN))
@@ -129,7 +135,7 @@ def test_each_rule_catches_its_broken_dashboard_and_only_it(rule: str, boards: d
     breaks(board)
     findings = lint(board)
     assert findings and {f.rule for f in findings} == {rule}, findings
-    finding = findings[0].finding()
+    finding = findings[0]
     assert finding.validator == "dashboard lint" and finding.severity == "error"
     assert finding.message.startswith(f"[{rule}] ")
 
@@ -177,7 +183,7 @@ def test_a_zero_step_is_a_finding_only_where_lower_is_better(boards: dict[str, B
         {"matcher": {"id": "numeric"}, "properties": [{"id": "thresholds", "value": {
             "mode": "absolute", "steps": [{"color": "green", "value": None}, {"color": "red", "value": -1}]}}]}]
     findings = lint(board)
-    assert [(f.rule, f.message.split(":")[0]) for f in findings] == [("panel-threshold-zero", "override 0 thresholds")]
+    assert [(f.rule, _untagged(f).split(":")[0]) for f in findings] == [("panel-threshold-zero", "override 0 thresholds")]
 
 
 def test_tables_must_not_carry_the_pre_schema_38_display_mode(boards: dict[str, Board]) -> None:
@@ -186,7 +192,7 @@ def test_tables_must_not_carry_the_pre_schema_38_display_mode(boards: dict[str, 
     panel(board, "Error budget remaining per SLO")["fieldConfig"]["overrides"][0]["properties"].append(
         {"id": "custom.displayMode", "value": "color-background"})
     findings = lint(board)
-    assert [(f.rule, f.location, f.message.split(" sets ")[0]) for f in findings] == [
+    assert [(f.rule, f.location, _untagged(f).split(" sets ")[0]) for f in findings] == [
         ("panel-table-cells", "panel 7 'Firing alerts'", "custom"),
         ("panel-table-cells", "panel 9 'Error budget remaining per SLO'", "override 0"),
     ]
@@ -289,7 +295,7 @@ def test_an_exclusion_with_a_reason_silences_its_rule_on_its_panels_only(boards:
     found = _findings_of(board)
     exclusions, problems = parse_exclusions({"exclusions": [
         {"rule": "target-rate-interval", "dashboard": "bookmark-*", "panel": "Dead*", "reason": "a fixed window"},
-    ]}, "x.yaml")
+    ]}, "x.yaml", LINT_RULES)
     assert problems == []
     left = apply_exclusions(found, exclusions)
     assert [f.message.split("]")[0] for f in left] == ["[panel-title-description"]
@@ -302,7 +308,7 @@ def test_an_exclusion_with_a_reason_silences_its_rule_on_its_panels_only(boards:
     ({"rule": "panel-units", "reason": "r", "panels": "x"}, "unknown key"),
 ])
 def test_an_exclusion_without_a_reason_is_itself_a_finding(entry: dict[str, Any], complaint: str) -> None:
-    exclusions, problems = parse_exclusions({"exclusions": [entry]}, "x.yaml")
+    exclusions, problems = parse_exclusions({"exclusions": [entry]}, "x.yaml", LINT_RULES)
     assert exclusions == [] and len(problems) == 1
     assert complaint in problems[0].message and problems[0].location == "exclusions[0]"
 

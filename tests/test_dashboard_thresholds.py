@@ -12,15 +12,15 @@ from typing import Any
 import promql_parser as promql
 
 from alerts import scenarios
-from alerts.model import AlertInstance, AlertRule
 from alerts.promql_labels import metric_names
 from alerts.rule_files import rule_files
+from alerts.rule_model import AlertInstance, AlertRule
 from alerts.stack_rules import WATCHDOG
-from dashboards import links as ids
+from dashboards.dashboard_lint import _LABEL_VALUES_RE, lint_dashboard, substitute_variables
 from dashboards.generate import build_dashboards
-from dashboards.lint import _LABEL_VALUES_RE, lint_dashboard, substitute_variables
 from dashboards.panels import alert_steps
-from stack.metric_catalog import MetricCatalog
+from foundation.series_catalog import MetricCatalog
+from stack.spec import dashboard_identities as ids
 from stack.spec.model import Spec
 from stack.spec.thresholds import DeadLetterLevels, DiskFreeLevels, ErrorRateLevels
 from stack.spec.values import Ratio

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 import yaml
 
+from compose.images import IMAGES
+from dashboards.dashboard_lint import lint_dashboard
 from dashboards.datasources import ELASTICSEARCH, JAEGER, PROMETHEUS_VARIABLE_REF
 from dashboards.generate import build_dashboards, dashboard_artifacts
-from dashboards.links import dashboard_url, subject_dashboard
-from dashboards.lint import lint_dashboard
-from compose.images import IMAGES
 from dashboards.normalise import GRAFANA_VERSION, SCHEMA_VERSION, normalise
 from dashboards.provisioning import provisioning_artifacts
+from stack.spec.dashboard_identities import dashboard_url, subject_dashboard
 from tests.dashboards.support import (
     SPECS,
     catalog_of,

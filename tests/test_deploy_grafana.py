@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stack.artifacts import Artifact
+from foundation.artifacts import Artifact
 from stack.deploy.diff import dashboard_text
 from stack.deploy.errors import DeployError
 from stack.deploy.grafana import GrafanaChange, GrafanaTarget, mismatch, read_token

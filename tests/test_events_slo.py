@@ -24,14 +24,14 @@ from alerts.common import re2_literal
 from alerts.promql_tree import match_op, walk
 from alerts.rule_files import rule_file_artifacts, rule_files
 from stack.cli import app
-from stack.metric_catalog import build_catalog
 from stack.pipeline import generate
 from stack.spec.base import promql_string
 from stack.spec.errors import SpecError
 from stack.spec.loader import LoadedSpec, load_spec, load_spec_text
-from stack.validate.findings import ValidationContext
+from stack.spec.series import build_catalog
 from stack.validate.prometheus_tools import promtool_rules_validator, promtool_tests_validator
-from stack.validate.rule_lint import rule_lint_validator
+from stack.validate.rule_lint_validator import rule_lint_validator
+from stack.validate.validator import ValidationContext
 from stack.writer import write_tree
 from tests.support.servers import require_binary
 

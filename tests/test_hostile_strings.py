@@ -28,7 +28,7 @@ from alerts.alertmanager_config import alertmanager_artifacts
 from alerts.docs import alerts_doc_artifacts
 from alerts.promql_tree import match_op, walk
 from alerts.rule_files import rule_file_artifacts, rule_files
-from stack.artifacts import Artifact
+from foundation.artifacts import Artifact
 from stack.cli import app
 from stack.pipeline import GENERATORS, generate
 from stack.spec.base import promql_string

@@ -16,12 +16,12 @@ import yaml
 from compose.kubernetes import kubernetes_artifacts
 from compose.operator_shapes import operator_object_problems
 from stack.spec.errors import SpecError
-from stack.validate.findings import ValidationContext
 from stack.validate.kubernetes_alertmanager import alertmanager_secret_validator
 from stack.validate.kubernetes_checks import (
     kubernetes_core_validator,
     prometheus_operator_validator,
 )
+from stack.validate.validator import ValidationContext
 from tests.compose.trees import (
     SCHEMAS,
     build_tree,

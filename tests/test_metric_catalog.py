@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from exporters.catalog import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, EXPORTER_RELABEL_LABELS
-from stack.metric_catalog import CatalogEntry, MetricCatalog, build_catalog
+from foundation.exporter_metrics import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, EXPORTER_RELABEL_LABELS
+from foundation.series_catalog import CatalogEntry, MetricCatalog
 from stack.spec.loader import load_spec, load_spec_text
 from stack.spec.model import Spec
+from stack.spec.series import build_catalog
 
 # The exporter's metric names are a product interface: renaming one breaks users' queries.
 EXPORTER_NAMES = {

@@ -19,14 +19,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from alerts.model import InputSeries
 from alerts.mutation import Mutant, compared_above_zero, expression_mutants, render, rule_mutants
 from alerts.neighbours import Neighbourhood, Recordings, metric_filters, neighbours
+from alerts.promql_tree import walk
+from alerts.relevance import GroupInput
+from alerts.rule_model import InputSeries
 from stack.cli import app
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
-from alerts.promql_tree import walk
-from alerts.relevance import GroupInput
 from stack.validate.mutation import (FIRST_STAGE_SHARE, GROUP_OVERHEAD, STAGE_GROWTH, BaselineFailed, _cost,
                                      _GroupRun, _label_unread, _stages, _TestFile, changed_rule_files,
                                      run_mutants)

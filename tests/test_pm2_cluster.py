@@ -28,8 +28,8 @@ import yaml
 
 from stack import local
 from stack.deploy.http import HttpClient, HttpSettings
-from stack.spec.loader import default_spec_text, load_spec
 from stack.local_config import hold_factor
+from stack.spec.loader import default_spec_text, load_spec
 from stack.spec.model import RequestMetrics, Spec
 from stack.spec.values import Duration
 from stack.verify import verify
@@ -102,8 +102,8 @@ class Stack:
                 if a["state"] == state}
 
     def verify(self, spec: Spec | None = None) -> list[str]:
-        return [str(f) for f in verify(spec or self.spec, HttpClient(self.urls["prometheus"], "prometheus",
-                                                                     HttpSettings(timeout=5, retries=1)))]
+        return [f"{f.location}: {f.message}" for f in verify(spec or self.spec, HttpClient(
+            self.urls["prometheus"], "prometheus", HttpSettings(timeout=5, retries=1)))]
 
 
 def _spec_text(cluster: Cluster) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from alerts.prometheus_config import prometheus_config
-from stack.artifacts import dump_yaml
+from foundation.artifacts import dump_yaml
 from stack.spec.loader import load_spec, load_spec_text
 from tests.support.servers import require_binary
 

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.model import AlertRule
 from alerts.rule_files import rule_files
+from alerts.rule_model import AlertRule
 from stack.local_config import fast_rule_file, fast_spec, hold_factor
 from stack.pipeline import generate
 from stack.spec.loader import load_spec

@@ -11,12 +11,12 @@ import pytest
 import yaml
 
 from alerts.alertmanager_config import CONFIG_PATH, alertmanager_artifacts
-from stack.artifacts import with_header
+from foundation.artifacts import with_header
 from stack.spec.errors import SpecError
 from stack.spec.loader import LoadedSpec, load_spec_text
 from stack.validate.alertmanager_tools import amtool_config_validator, amtool_template_validator
-from stack.validate.findings import ValidationContext
 from stack.validate.tools import run_tool
+from stack.validate.validator import ValidationContext
 from tests.support.servers import require_binary
 
 ORDERS = Path(__file__).parent / "specs" / "orders.yaml"

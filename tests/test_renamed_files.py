@@ -13,9 +13,9 @@ from alerts.mutation import Mutant
 from alerts.renamed_files import SharedServices, is_renamed, renamed_files, service_of, swapped
 from stack.pipeline import generate
 from stack.spec.loader import load_spec_text
-from stack.validate.findings import ValidationContext, ValidatorResult
 from stack.validate.mutation import run_mutants
 from stack.validate.prometheus_tools import _check_renamed, _check_shared_services, services_fed
+from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.writer import write_tree
 
 SLOS = "[{name: errors, kind: errors, objective: 99.9%}]"

@@ -12,20 +12,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 import promql_parser
 
-from alerts.lint import (
+from alerts.rule_files import rule_files
+from alerts.rule_lint import (
     LINT_RULES,
     RULE_CHECKS,
-    RULE_SEVERITY,
     latency_bucket_rounding,
     lint_rule_files,
     output_labels,
     threshold_coherence,
     watchdog_wiring,
 )
-from alerts.rule_files import rule_files
-from stack.metric_catalog import CatalogEntry, MetricCatalog, build_catalog
+from foundation.findings import Finding
+from foundation.series_catalog import CatalogEntry, MetricCatalog
 from stack.spec.loader import load_spec, load_spec_text
-from stack.validate.findings import Finding
+from stack.spec.series import build_catalog
 from tests.support.servers import require_binary
 
 FILE = "prometheus/rules/test.yml"
@@ -67,7 +67,7 @@ def assert_reported(rule_id: str, findings: list[Finding], location: str = "g/Te
     assert len(matching) == 1, findings
     finding = matching[0]
     assert (finding.validator, finding.file, finding.location) == ("rule lint", FILE, location)
-    assert finding.severity == RULE_SEVERITY[rule_id]
+    assert finding.severity == LINT_RULES[rule_id].severity and finding.rule == rule_id
     return finding
 
 
@@ -79,8 +79,8 @@ def test_every_rule_has_an_id_a_doc_and_a_severity() -> None:
     assert set(LINT_RULES) - set(RULE_CHECKS) == {"expr-parse", "duplicate-rule", "threshold-coherence",
                                                   "watchdog-unwired", "cause-after-symptom",
                                                       "latency-threshold-off-bucket"}
-    assert all(doc.strip() and "\n" not in doc for doc in LINT_RULES.values())
-    assert set(RULE_SEVERITY) == set(LINT_RULES)
+    assert all(rule.doc.strip() and "\n" not in rule.doc for rule in LINT_RULES.values())
+    assert all(rule.severity in ("error", "warning", "info") for rule in LINT_RULES.values())
 
 
 def test_a_correct_rule_file_has_no_findings(catalog: MetricCatalog) -> None:
@@ -527,7 +527,7 @@ def test_service_without_errors_slo_is_not_reported() -> None:
 
 
 def test_a_cause_holding_as_long_as_its_symptoms_is_reported() -> None:
-    from alerts.lint import cause_timing
+    from alerts.rule_lint import cause_timing
     from alerts.rule_files import rule_files
 
     def findings(down_for: str) -> list[Finding]:

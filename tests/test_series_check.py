@@ -37,7 +37,7 @@ def _workers(labelled: bool) -> list[dict[str, str]]:
 
 
 def _findings(spec: Spec, series: list[dict[str, str]], **kwargs: frozenset) -> list[str]:  # type: ignore[type-arg]
-    return [str(f) for f in service_findings(spec, generated_exprs(spec), series, **kwargs)]
+    return [f"{f.location}: {f.message}" for f in service_findings(spec, generated_exprs(spec), series, **kwargs)]
 
 
 def test_an_aggregated_endpoint_keeping_workers_apart_is_right() -> None:

@@ -14,9 +14,9 @@ from alerts.rule_files import RULES_DIR
 from alerts.shard_safety import cross_target_reason, split_rule_files
 from compose.operator_shapes import operator_object_problems
 from stack.spec.errors import SpecError
-from stack.validate.findings import ValidationContext
 from stack.validate.kubernetes_checks import kubernetes_core_validator, prometheus_operator_validator
 from stack.validate.prometheus_tools import promtool_rules_validator
+from stack.validate.validator import ValidationContext
 from tests.compose.trees import build_tree, load_documents, load_yaml, spec_with
 from tests.support.servers import require_binary
 

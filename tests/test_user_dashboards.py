@@ -12,8 +12,8 @@ import pytest
 from stack.pipeline import generate
 from stack.spec.errors import SpecError
 from stack.spec.loader import LoadedSpec, load_spec_text
-from stack.validate.dashboard_lint import dashboard_lint_validator
-from stack.validate.findings import ValidationContext
+from stack.validate.dashboard_lint_validator import dashboard_lint_validator
+from stack.validate.validator import ValidationContext
 from tests.test_user_rules import DECLARED
 
 SPECS = Path(__file__).parent / "specs"

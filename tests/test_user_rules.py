@@ -11,9 +11,9 @@ import yaml
 from stack.pipeline import generate
 from stack.spec.errors import SpecError
 from stack.spec.loader import LoadedSpec, load_spec_text
-from stack.validate.findings import ValidationContext
 from stack.validate.prometheus_tools import promtool_rules_validator, promtool_tests_validator
-from stack.validate.rule_lint import rule_lint_validator
+from stack.validate.rule_lint_validator import rule_lint_validator
+from stack.validate.validator import ValidationContext
 from tests.support.servers import require_binary
 
 SPECS = Path(__file__).parent / "specs"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from stack.artifacts import Artifact
+from foundation.artifacts import Artifact
 from stack.deploy.errors import DeployError
 from stack.writer import MANIFEST_NAME, OutputError, read_manifest, write_tree
 

@@ -34,7 +34,7 @@ from urllib.parse import quote
 import requests
 import yaml
 
-from stack.artifacts import dump_yaml
+from foundation.artifacts import dump_yaml
 from stack.deploy.alertmanager import config_mismatch
 from stack.deploy.errors import DeployError
 from stack.deploy.files import tree_files

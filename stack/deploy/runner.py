@@ -37,7 +37,7 @@ from stack.deploy.signals import Interrupted, signals_ignored, signals_raise
 from stack.pipeline import generate
 from stack.spec.loader import LoadedSpec
 from stack.validate.checks import Validator, run_validators, select_by_name
-from stack.validate.findings import ValidationContext
+from stack.validate.validator import ValidationContext
 
 # Validators (by the name `obstack validate` shows) that must pass before a part is deployed;
 # spec and tree always run.

@@ -6,14 +6,13 @@ checks that need them are in ``alerts.overrides``, run with the spec's cross-ref
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
 from .base import LabelName, StrictModel
+from .notifications import AlertSeverity
 from .values import Duration
-
-OverrideSeverity = Literal["critical", "warning", "info"]
 
 
 def _annotation_name(value: str) -> str:
@@ -29,7 +28,7 @@ class AlertOverride(StrictModel):
     """Changes to one generated alert, by name (every rule of that name: all its severities and windows)."""
 
     enabled: bool = Field(True, description="false: the alert is not generated (no rule, no tests, no inhibit rule naming it).")
-    severity: OverrideSeverity | None = Field(
+    severity: AlertSeverity | None = Field(
         None, description="critical, warning or info: the severity label, which routes it (null: the generated one).")
     for_: Duration | None = Field(
         None, alias="for", description="How long the condition must hold before it fires (null: the generated one).")

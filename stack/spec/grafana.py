@@ -56,5 +56,6 @@ class GrafanaSettings(StrictModel):
     )
     lint_exclusions: str | None = Field(
         None,
-        description="YAML file (relative to the spec) of dashboard lint exclusions; every entry needs a rule and a reason.",
+        description="YAML file (relative to the spec) of dashboard lint exclusions; every entry needs a rule and a reason, "
+                    "and may narrow it to a dashboard (dashboard, a uid) and a panel (panel, a title), each a name or glob.",
     )

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from .base import StrictModel
 from .checks import cross_check
+from .dashboard_identities import user_dashboard_problems
 from .errors import SpecError, SpecProblem, did_you_mean, looks_secret
 from .model import Spec
 from .notifications import UNSUPPORTED_RECEIVERS
@@ -137,9 +138,6 @@ def _user_files(spec: Spec, name: str, positions: PositionMap) -> tuple[tuple[st
             problems.append(SpecProblem(name, positions.line_of(path), path,
                                         f"cannot read {relative} (relative to the spec): {reason}"))
     if folder is not None and not problems:
-        # Imported here: the generated dashboards' uids are the dashboards package's.
-        from dashboards.user_dashboards import user_dashboard_problems
-
         where = ("grafana", "extra_dashboards_dir")
         problems += [SpecProblem(name, positions.line_of(where), where, message)
                      for message in user_dashboard_problems(spec, files)]

@@ -88,6 +88,14 @@ class PrometheusSettings(StrictModel):
                     "prometheus/tests/ and run by `obstack validate`; their rule_files are named by file name "
                     "(e.g. orders.yml) and point at the copies.",
     )
+    # Read by `obstack validate` alone: left out of the exporter's copy of the spec (compose/build.py).
+    lint_exclusions: str | None = Field(
+        None,
+        exclude=True,
+        description="YAML file (relative to the spec) of rule lint exclusions; every entry needs a rule and a reason, "
+                    "and may narrow it to a rule file (file) and an alert, recorded series, service or datastore "
+                    "(name), each a name or glob.",
+    )
 
 
 class RequestMetrics(StrictModel):

@@ -19,7 +19,9 @@ from pydantic import AfterValidator, Field
 from .base import HttpUrl, Name, SecretFile, StrictModel
 from .values import Duration
 
-Severity = Literal["critical", "warning", "info"]
+# The severity an alert carries, as a route or an override names it. (A finding's severity is
+# another thing: foundation.findings.FindingSeverity.)
+AlertSeverity = Literal["critical", "warning", "info"]
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 _SMARTHOST_RE = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
@@ -125,7 +127,7 @@ class Route(StrictModel):
     """Alerts matching every given condition go to ``receiver``; the first matching route wins."""
 
     receiver: Name = Field(description="Name of a receiver declared under notifications.receivers.")
-    severity: Severity | None = Field(None, description="Match alerts of this severity.")
+    severity: AlertSeverity | None = Field(None, description="Match alerts of this severity.")
     team: Name | None = Field(None, description="Match alerts owned by this team.")
 
 

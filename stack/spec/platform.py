@@ -116,6 +116,13 @@ class ComposeSettings(StrictModel):
     memory_limits: dict[Name, MemorySize] = Field(
         default_factory=dict, description="Memory limit per compose service, overriding obstack's table."
     )
+    # Read by `obstack validate` alone: left out of the exporter's copy of the spec (compose/build.py).
+    lint_exclusions: str | None = Field(
+        None,
+        exclude=True,
+        description="YAML file (relative to the spec) of compose lint exclusions; every entry needs a rule and a "
+                    "reason, and may narrow it to a compose service (service, a name or glob).",
+    )
 
 
 # Kubernetes' label syntax (apimachinery validation: IsQualifiedName, IsValidLabelValue).

@@ -25,7 +25,6 @@ from alerts.alertmanager_config import (
     TEMPLATES_PATH,
     all_alert_rules,
 )
-from alerts.model import AlertRule
 from alerts.routing import (
     InhibitionScenario,
     RoutingExpectation,
@@ -33,8 +32,10 @@ from alerts.routing import (
     routing_expectations,
     scenario_disagreements,
 )
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from alerts.rule_model import AlertRule
+from foundation.findings import Finding
 from stack.validate.tools import ToolMissing, ToolRun, run_tool
+from stack.validate.validator import ValidationContext, ValidatorResult
 
 _CONFIG = CONFIG_PATH.as_posix()
 _DEFINE_RE = re.compile(r'{{-?\s*define\s+"([^"]+)"')

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from alerts.prometheus_config import RULE_FILES_GLOB
+from foundation.findings import Finding
 from stack.spec.errors import format_yaml_path
 from stack.validate.alertmanager_tools import (
     amtool_config_validator,
@@ -18,8 +19,7 @@ from stack.validate.compose_checks import (
     docker_compose_config_validator,
     promtool_compose_validator,
 )
-from stack.validate.dashboard_lint import dashboard_lint_validator
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from stack.validate.dashboard_lint_validator import dashboard_lint_validator
 from stack.validate.kubernetes_alertmanager import alertmanager_secret_validator
 from stack.validate.kubernetes_checks import (
     kubernetes_core_validator,
@@ -30,7 +30,8 @@ from stack.validate.prometheus_tools import (
     promtool_rules_validator,
     promtool_tests_validator,
 )
-from stack.validate.rule_lint import rule_lint_validator
+from stack.validate.rule_lint_validator import rule_lint_validator
+from stack.validate.validator import ValidationContext, ValidatorResult
 from stack.writer import check_tree
 
 Validator = Callable[[ValidationContext], ValidatorResult]

@@ -12,12 +12,15 @@ from urllib.parse import urlsplit
 import yaml
 
 from compose.build import COMPOSE_FILE, ENV_EXAMPLE
+from compose.compose_lint import LINT_RULES, ComposeInput, lint_compose
 from compose.container_view import config_path, rebuild_root, rewrite_config
 from compose.images import EXPORTER_TOOLS, IMAGES, tools_by_repository
-from compose.lint import ComposeInput, lint_compose
+from foundation.findings import Finding
+from foundation.lint_exclusions import apply_exclusions
 from stack.spec.model import Spec
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from stack.validate.lint_inputs import read_exclusions
 from stack.validate.tools import ToolMissing, failure_text, run_tool
+from stack.validate.validator import ValidationContext, ValidatorResult
 
 _APP_TOOLS = {"curl": {"curl"}, "wget": {"wget"}, "node": {"node"}}
 
@@ -131,7 +134,7 @@ def unreachable_datasources(out: Path, compose_services: set[str]) -> list[tuple
 
 
 def compose_lint_validator(context: ValidationContext) -> ValidatorResult:
-    """The compose lint (compose/lint.py) on the generated file, apps naming no spec service, scrape
+    """The compose lint (compose/compose_lint.py) on the generated file, apps naming no spec service, scrape
     targets against where their service runs, and (as warnings) Grafana datasources that no compose
     service answers."""
     result = ValidatorResult("compose lint")
@@ -146,9 +149,8 @@ def compose_lint_validator(context: ValidationContext) -> ValidatorResult:
         documented_variables=_documented_variables(context.out),
         image_tools=image_tools(spec),
     )
-    for problem in lint_compose(data):
-        result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), f"services.{problem.service}",
-                                       f"[{problem.rule}] {problem.message}"))
+    exclusions = read_exclusions(context, result, spec.compose.lint_exclusions, LINT_RULES)
+    result.findings += apply_exclusions(lint_compose(data), exclusions)
     compose_services = set(document.get("services") or {})
     result.findings += scrape_target_findings(context, compose_services, result.name)
     for file, message in unreachable_datasources(context.out, compose_services):

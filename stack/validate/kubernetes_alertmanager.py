@@ -22,9 +22,10 @@ from compose.k8s_alertmanager import (
     TEMPLATES_DIR,
     with_templates_glob,
 )
-from stack.artifacts import Artifact, dump_yaml, with_header
+from foundation.artifacts import Artifact, dump_yaml, with_header
+from foundation.findings import Finding
 from stack.validate.alertmanager_tools import check_config
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from stack.validate.validator import ValidationContext, ValidatorResult
 
 NAME = "alertmanager config (kubernetes)"
 _SECRET = SECRET_PATH.as_posix()

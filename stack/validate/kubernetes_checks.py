@@ -11,7 +11,8 @@ import yaml
 
 from compose.k8s_common import KUBERNETES_DIR
 from compose.operator_shapes import SHAPES, operator_object_problems
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from foundation.findings import Finding
+from stack.validate.validator import ValidationContext, ValidatorResult
 
 OPERATOR_GROUP = "monitoring.coreos.com/"
 KUSTOMIZE_GROUP = "kustomize.config.k8s.io/"

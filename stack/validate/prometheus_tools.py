@@ -14,8 +14,9 @@ from alerts.prometheus_config import CONFIG_PATH
 from alerts.promtool_tests import TESTS_DIR
 from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, is_renamed, service_of
 from alerts.rule_files import RULES_DIR
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from foundation.findings import Finding
 from stack.validate.tools import ToolMissing, ToolRun, run_tool
+from stack.validate.validator import ValidationContext, ValidatorResult
 
 
 def _last_lines(output: str, count: int = 6) -> str:

@@ -15,11 +15,11 @@ import yaml
 from alerts.global_rules import global_rule_artifacts
 from compose.compose_file import compose_artifacts
 from compose.kubernetes import kubernetes_artifacts
-from stack.artifacts import Artifact
+from foundation.artifacts import Artifact
 from stack.pipeline import GENERATORS, generate
 from stack.spec.loader import LoadedSpec, default_spec_text, load_spec_text
 from stack.spec.model import Spec
-from stack.validate.findings import ValidationContext
+from stack.validate.validator import ValidationContext
 from stack.writer import write_tree
 
 # Upstream schemas vendored for the tests (tests/schemas/SOURCES.md names each one's origin).

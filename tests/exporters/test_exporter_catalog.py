@@ -1,4 +1,4 @@
-"""What the exporter emits and exporters.catalog say the same thing, in both directions,
+"""What the exporter emits and foundation.exporter_metrics say the same thing, in both directions,
 and the pieces every output passes through (reasons, redaction, JSON logs) keep secrets out."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.catalog import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, QUEUE_JOB_COUNTERS
 from exporters.collector import render_metrics
 from exporters.logs import JsonLog
 from exporters.probes.postgres import PostgresProbe
@@ -18,6 +17,7 @@ from exporters.reasons import classify
 from exporters.redaction import redact, secret_parts
 from exporters.results import REASONS, ProbeResult
 from exporters.secrets import remember
+from foundation.exporter_metrics import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, QUEUE_JOB_COUNTERS
 from stack.spec.model import PostgresDatastore
 from tests.exporters.conftest import pgboss_schema_sql, postgres_store, redis_store
 from tests.exporters.queue_fill import close_bullmq, fill_bullmq, fill_celery, fill_rq

@@ -15,11 +15,11 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from exporters.catalog import EXPORTER_METRICS, MetricInfo
 from exporters.collector import render_metrics, scrape_samples
 from exporters.exposition import render_exposition
 from exporters.probes.queues import QueueReading, queue_samples
 from exporters.results import ProbeResult, Sample, failed
+from foundation.exporter_metrics import EXPORTER_METRICS, MetricInfo
 from stack.spec.model import Queue
 from tests.exporters.conftest import redis_store
 from tests.support.servers import require_binary
@@ -152,7 +152,7 @@ def test_every_catalog_family_is_announced_in_catalog_order_even_without_samples
 
 def test_unknown_sample_is_refused_by_name():
     result = ProbeResult("redis", "cache", True, samples=(Sample("obstack_not_in_catalog", {"target": "x"}, 1.0),))
-    with pytest.raises(KeyError, match="obstack_not_in_catalog is not in exporters.catalog"):
+    with pytest.raises(KeyError, match="obstack_not_in_catalog is not in foundation.exporter_metrics"):
         render_metrics([result])
 
 

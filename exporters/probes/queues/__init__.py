@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from stack.spec.model import Queue
 
-from ...catalog import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS
+from foundation.exporter_metrics import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS
 from ...results import Sample
 
 

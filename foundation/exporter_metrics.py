@@ -3,6 +3,7 @@
 The names are a product interface (alerts, dashboards and users' own queries select on
 them), so the probes, the rule lint and the docs all read this one table. The exporter
 itself holds no Prometheus client state here: it builds fresh families from these entries.
+It lives in the foundation so the series catalog reads it without importing the exporter.
 """
 
 from __future__ import annotations

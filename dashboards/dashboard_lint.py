@@ -3,7 +3,9 @@ checks of what Grafana will show (plugin version, a healthy 0 in green, table ce
 counts that follow the zoom, shares of a metric that is 0 by default).
 
 Works on dashboard JSON (the current model), independent of how it was made. Each rule is one
-function with a stable id and a one-line doc in ``LINT_RULES``; findings start with ``[rule-id]``.
+function with a stable id and a one-line doc in ``LINT_RULES`` (a ``foundation.lint.LintRules``);
+findings start with ``[rule-id]`` and carry the dashboard's uid and the panel's title, which
+exclusions match on.
 PromQL is parsed by promql-parser after Grafana's variables are replaced by placeholders
 (``$__rate_interval`` by a distinctive duration, so the window rules can recognise it).
 """
@@ -18,36 +20,44 @@ from typing import Any
 
 import promql_parser as promql
 
-from alerts.promql_labels import metric_names
+from alerts.promql_labels import RATE_FUNCTIONS, all_nodes, calls_of, metric_names, range_seconds
 from dashboards.datasources import DATASOURCE_VARIABLE, PROMETHEUS
 from dashboards.normalise import GRAFANA_VERSION
 from dashboards.promql_units import expr_unit
-from stack.metric_catalog import MetricCatalog
-from stack.validate.findings import Finding
+from foundation.findings import Finding
+from foundation.lint import LintRule, LintRules
+from foundation.series_catalog import MetricCatalog, not_in_catalog
 
 VALIDATOR = "dashboard lint"
 
-LINT_RULES: dict[str, str] = {
-    "template-datasource": "The dashboard has a Prometheus datasource variable named `datasource`, labelled 'Data source'.",
-    "template-job": "Metrics carrying `job` are filtered by a multi-select `job` variable (allValue .+) on $datasource.",
-    "template-instance": "Metrics carrying `instance` are filtered by a multi-select `instance` variable on $datasource.",
-    "panel-datasource": "Metrics panels use the datasource variable; logs and traces panels a provisioned datasource.",
-    "panel-title-description": "Every panel has a title and a description (what question it answers).",
-    "panel-units": "Every value panel (stat, timeseries, table, gauge, bar gauge) has a valid unit.",
-    "panel-no-targets": "Every panel has at least one query.",
-    "panel-plugin-version": "Every panel has a pluginVersion, and none newer than the Grafana the stack runs.",
-    "panel-threshold-zero": "Where the base threshold is green (lower is better), every other step lies above 0.",
-    "panel-table-cells": "Tables carry no pre-schema-38 custom.displayMode, and cells show thresholds they set.",
-    "panel-mixed-units": "The queries drawn in one unit (the panel's, or an override's) are all in one unit.",
-    "panel-zero-divisor": "A panel does not rest only on dividing by a metric that is 0 by default.",
-    "target-promql": "Every PromQL query parses once Grafana's variables are substituted.",
-    "target-rate-interval": "Every rate() and irate() range is $__rate_interval.",
-    "target-count-window": "No count (increase(), delta(), changes(), *_over_time()) runs over a window that follows the zoom.",
-    "target-counter-agg": "Every counter is read through rate(), irate() or increase() over a range.",
-    "metric-contract": "Every metric a query selects is produced by a declared source (the metric catalog).",
-}
+LINT_RULES = LintRules(VALIDATOR, (
+    LintRule("template-datasource",
+             "The dashboard has a Prometheus datasource variable named `datasource`, labelled 'Data source'."),
+    LintRule("template-job",
+             "Metrics carrying `job` are filtered by a multi-select `job` variable (allValue .+) on $datasource."),
+    LintRule("template-instance",
+             "Metrics carrying `instance` are filtered by a multi-select `instance` variable on $datasource."),
+    LintRule("panel-datasource",
+             "Metrics panels use the datasource variable; logs and traces panels a provisioned datasource."),
+    LintRule("panel-title-description", "Every panel has a title and a description (what question it answers)."),
+    LintRule("panel-units", "Every value panel (stat, timeseries, table, gauge, bar gauge) has a valid unit."),
+    LintRule("panel-no-targets", "Every panel has at least one query."),
+    LintRule("panel-plugin-version",
+             "Every panel has a pluginVersion, and none newer than the Grafana the stack runs."),
+    LintRule("panel-threshold-zero",
+             "Where the base threshold is green (lower is better), every other step lies above 0."),
+    LintRule("panel-table-cells",
+             "Tables carry no pre-schema-38 custom.displayMode, and cells show thresholds they set."),
+    LintRule("panel-mixed-units", "The queries drawn in one unit (the panel's, or an override's) are all in one unit."),
+    LintRule("panel-zero-divisor", "A panel does not rest only on dividing by a metric that is 0 by default."),
+    LintRule("target-promql", "Every PromQL query parses once Grafana's variables are substituted."),
+    LintRule("target-rate-interval", "Every rate() and irate() range is $__rate_interval."),
+    LintRule("target-count-window",
+             "No count (increase(), delta(), changes(), *_over_time()) runs over a window that follows the zoom."),
+    LintRule("target-counter-agg", "Every counter is read through rate(), irate() or increase() over a range."),
+    LintRule("metric-contract", "Every metric a query selects is produced by a declared source (the metric catalog)."),
+), scopes=("dashboard", "panel"))
 
-RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 PER_SECOND_FUNCTIONS = frozenset({"rate", "irate"})
 # Functions whose result grows with the window: over a window that follows the zoom the number changes
 # as the user zooms. (Averages, minima and maxima over time do not.)
@@ -106,15 +116,13 @@ class Query:
             expr = promql.parse(substitute_variables(text))
         except ValueError as error:
             return cls(text, None, str(error))
-        nodes: list[promql.Expr] = []
-        promql.walk(expr, pre_visit=nodes.append)
-        return cls(text, expr, None, tuple(nodes))
+        return cls(text, expr, None, all_nodes(expr))
 
     def selectors(self) -> list[promql.VectorSelector]:
         return [node for node in self.nodes if isinstance(node, promql.VectorSelector)]
 
     def calls(self, names: frozenset[str]) -> list[promql.Call]:
-        return [n for n in self.nodes if isinstance(n, promql.Call) and n.func.name in names]
+        return calls_of(self.nodes, names)
 
 
 @dataclass(frozen=True)
@@ -416,10 +424,7 @@ def target_promql(board: LintedDashboard, query: Query) -> Iterator[str]:
 
 def _range_seconds(call: promql.Call) -> float | None:
     """The range (in seconds, placeholders included) of a range function's first argument."""
-    argument = call.args[0] if call.args else None
-    if isinstance(argument, (promql.MatrixSelector, promql.SubqueryExpr)) and argument.range is not None:
-        return argument.range.total_seconds()
-    return None
+    return range_seconds(call.args[0] if call.args else None)
 
 
 def target_rate_interval(board: LintedDashboard, query: Query) -> Iterator[str]:
@@ -453,7 +458,7 @@ def metric_contract(board: LintedDashboard, query: Query) -> Iterator[str]:
     names = dict.fromkeys(name for s in query.selectors() for name in metric_names(s))
     for name in names:
         if name not in board.catalog:
-            yield f"{name} is not in the metric catalog (no exporter, service, node-exporter or recording rule declares it)"
+            yield not_in_catalog(name)
 
 
 def variable_metric_contract(board: LintedDashboard) -> Iterator[Message]:
@@ -498,33 +503,18 @@ QUERY_CHECKS: dict[str, QueryCheck] = {
 # --------------------------------------------------------------------------- runner
 
 
-@dataclass(frozen=True)
-class RawFinding:
-    """A finding before exclusions: which rule, which dashboard and panel, what."""
-
-    rule: str
-    file: str
-    dashboard_uid: str
-    panel_title: str | None
-    location: str
-    message: str
-
-    def finding(self) -> Finding:
-        return Finding(VALIDATOR, "error", self.file, self.location, f"[{self.rule}] {self.message}")
-
-
 def lint_dashboard(file: str, data: Mapping[str, Any], catalog: MetricCatalog,
-                   datasource_uids: Mapping[str, str]) -> list[RawFinding]:
+                   datasource_uids: Mapping[str, str]) -> list[Finding]:
     """Every rule over one dashboard, in rule order: dashboard rules, then panel by panel."""
     board = LintedDashboard(file, data, catalog, datasource_uids, tuple(_flatten(data.get("panels"))))
     uid = str(data.get("uid", ""))
-    found = [RawFinding(rule, file, uid, None, location, message)
+    found = [LINT_RULES.finding(rule, file, location, message, dashboard=uid)
              for rule, check in DASHBOARD_CHECKS.items() for location, message in check(board)]
     for panel in board.panels:
         where, title = panel_location(panel), str(panel.get("title") or "")
-        found += [RawFinding(rule, file, uid, title, where, message)
+        found += [LINT_RULES.finding(rule, file, where, message, dashboard=uid, panel=title)
                   for rule, check in PANEL_CHECKS.items() for message in check(board, panel)]
         for query in board.prometheus_queries(panel):
-            found += [RawFinding(rule, file, uid, title, where, message)
+            found += [LINT_RULES.finding(rule, file, where, message, dashboard=uid, panel=title)
                       for rule, check in QUERY_CHECKS.items() for message in check(board, query)]
     return found

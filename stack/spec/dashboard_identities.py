@@ -2,17 +2,22 @@
 
 A uid is ``<project>-<dashboard>`` (``-<service>`` for service dashboards): readable, and the
 same on every run, so an alert's ``dashboard_url`` annotation keeps resolving. Grafana caps
-uids at 40 characters; a longer one is cut and made unique again with a short hash.
+uids at 40 characters; a longer one is cut and made unique again with a short hash. A dashboard
+of your own keeps its uid, which must be no generated dashboard's (checked when the spec loads).
+Names derived from the spec alone, so they sit beside it: the alerts link the dashboards and
+the dashboards read the alerts' thresholds, and neither imports the other for these.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from stack.spec.model import Spec
+from .model import Spec
 
 SubjectKind = Literal["service", "datastore", "queue", "host", "slo"]
 MAX_UID_LENGTH = 40  # Grafana's limit on dashboard uids
@@ -99,3 +104,47 @@ def subject_dashboard(spec: Spec, subject_kind: SubjectKind, name: str) -> Dashb
 def dashboard_url(spec: Spec, subject_kind: SubjectKind, name: str) -> str:
     """``<grafana.url>/d/<uid>/<slug>`` of the dashboard showing the subject (for alerts' dashboard_url)."""
     return spec.grafana.url.rstrip("/") + subject_dashboard(spec, subject_kind, name).path()
+
+
+def own_dashboards(spec: Spec, files: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(path, text) of the user files that are dashboards of your own (grafana.extra_dashboards_dir)."""
+    folder = spec.grafana.extra_dashboards_dir
+    if folder is None:
+        return []
+    prefix = folder.rstrip("/") + "/"
+    return [(path, text) for path, text in files if path.startswith(prefix) and path.endswith(".json")]
+
+
+def reserved_uids(spec: Spec) -> set[str]:
+    """Every uid a generated dashboard of ``spec`` may take."""
+    boards = [postgres_dashboard(spec), redis_dashboard(spec), queues_dashboard(spec),
+              host_dashboard(spec), alerts_dashboard(spec)]
+    boards += [service_dashboard(spec, service.name) for service in spec.services]
+    return {board.uid for board in boards}
+
+
+def _parsed(text: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def user_dashboard_problems(spec: Spec, files: Sequence[tuple[str, str]]) -> list[str]:
+    """Each file is a JSON object with a uid of its own (not a generated dashboard's, not another file's)."""
+    problems, seen, reserved = [], {}, reserved_uids(spec)
+    for path, text in own_dashboards(spec, files):
+        data = _parsed(text)
+        uid = data.get("uid") if data is not None else None
+        if data is None:
+            problems.append(f"{path} is not a dashboard: not a JSON object")
+        elif not isinstance(uid, str) or not uid:
+            problems.append(f"{path} has no uid: give it one (it names the provisioned file and its links)")
+        elif uid in reserved:
+            problems.append(f"{path}: uid '{uid}' is a generated dashboard's; pick another")
+        elif uid in seen:
+            problems.append(f"{path}: uid '{uid}' is also the uid of {seen[uid]}")
+        else:
+            seen[uid] = path
+    return problems

@@ -1,9 +1,9 @@
 """The metric catalog: every metric name obstack's rules and dashboards may select, and where it comes from.
 
-One catalog connects the parts: the exporter declares what it emits (``exporters.catalog``),
-the spec declares what each service exposes, recording rules declare what they record, and
-the node-exporter and Prometheus/Alertmanager metrics obstack uses are listed here once.
-The rule and dashboard lints check every selector against it.
+One catalog connects the parts: the exporter declares what it emits (``foundation.exporter_metrics``),
+the spec declares what each service exposes (``stack.spec.series``, which builds a spec's catalog),
+recording rules declare what they record, and the node-exporter and Prometheus/Alertmanager metrics
+obstack uses are listed here once. The rule and dashboard lints check every selector against it.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
-from exporters.catalog import EXPORTER_METRICS, EXPORTER_RELABEL_LABELS
-from stack.spec.model import Service, Spec
+from foundation.exporter_metrics import EXPORTER_METRICS, EXPORTER_RELABEL_LABELS
 
 CatalogType = Literal["gauge", "counter", "histogram", "info", "recording"]
 
@@ -97,6 +96,11 @@ class MetricCatalog:
         return MetricCatalog(merged)
 
 
+def not_in_catalog(name: str) -> str:
+    """What the lints say of a selected metric no source declares."""
+    return f"{name} is not in the metric catalog (no exporter, service, node-exporter or recording rule declares it)"
+
+
 def _merge_into(entries: dict[str, CatalogEntry], entry: CatalogEntry) -> None:
     # Two services commonly share prom-client's histogram name: one entry, labels united.
     known = entries.get(entry.name)
@@ -174,66 +178,6 @@ def self_monitoring_entries() -> list[CatalogEntry]:
     ]
 
 
-def service_entries(service: Service) -> list[CatalogEntry]:
-    """The request histogram's three series (and the request counter, where the library counts
-    requests apart from it) and the process gauges a service exposes."""
-    metrics = service.request_metrics
-    source = f"service:{service.name}"
-    scrape = (*SCRAPE_LABELS, *SERVICE_TARGET_LABELS)
-    series = [
-        ("_bucket", (*metrics.histogram_labels, "le"), "Requests per duration bucket (cumulative)."),
-        ("_count", metrics.histogram_labels, "Requests answered."),
-        ("_sum", metrics.histogram_labels, "Total request duration in seconds."),
-    ]
-    entries = [
-        CatalogEntry(f"{metrics.histogram}{suffix}", "counter", labels, help, source, scrape)
-        for suffix, labels, help in series
-    ]
-    if metrics.requests is not None:
-        entries.append(CatalogEntry(metrics.requests, "counter", metrics.request_labels, "Requests answered, by status.",
-                                    source, scrape))
-    # The spec may name another start-time gauge or none (null turns restart alerts off).
-    start_metric = getattr(service, "process_start_metric", "process_start_time_seconds")
-    if start_metric:
-        entries.append(CatalogEntry(start_metric, "gauge", (), "Process start time, in unixtime.", source, scrape))
-    if getattr(service, "max_memory_restart", None) is not None:
-        entries.append(CatalogEntry(RESIDENT_MEMORY, "gauge", (), "Resident memory size in bytes.", source, scrape))
-    entries += app_metric_entries(service)
-    entries += event_slo_entries(service)
-    return entries
-
-
-def app_metric_entries(service: Service) -> list[CatalogEntry]:
-    """The metrics the spec declares for the service itself (services[].metrics)."""
-    source = f"service:{service.name}"
-    scrape = (*SCRAPE_LABELS, *SERVICE_TARGET_LABELS)
-    entries = []
-    for metric in getattr(service, "metrics", ()):
-        labels = tuple(metric.labels)
-        if metric.type == "histogram":
-            entries += [CatalogEntry(f"{metric.name}_bucket", "counter", (*labels, "le"), metric.help, source, scrape),
-                        CatalogEntry(f"{metric.name}_count", "counter", labels, metric.help, source, scrape),
-                        CatalogEntry(f"{metric.name}_sum", "counter", labels, metric.help, source, scrape)]
-        else:
-            entries.append(CatalogEntry(metric.name, metric.type, labels, metric.help, source, scrape))
-    return entries
-
-
-def event_slo_entries(service: Service) -> list[CatalogEntry]:
-    """The counters the service's events SLOs select, declared by the selectors themselves: a metric
-    services[].metrics declares keeps that entry (merged first), the others are counters with the
-    labels their matchers name."""
-    source = f"service:{service.name}"
-    scrape = (*SCRAPE_LABELS, *SERVICE_TARGET_LABELS)
-    entries = []
-    for slo in getattr(service, "slos", ()):
-        counters = slo.event_counters
-        for selector in counters[1:] if counters is not None else ():
-            entries.append(CatalogEntry(selector.metric, "counter", selector.labels,
-                                        f"Counted by the events SLO {slo.name}.", source, scrape))
-    return entries
-
-
 RuleFiles = Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]]
 
 
@@ -258,10 +202,6 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def build_catalog(spec: Spec, rule_files: RuleFiles = ()) -> MetricCatalog:
-    """The catalog for ``spec``: exporter, node-exporter, self-monitoring, services, then recording rules."""
-    entries = [*exporter_entries(), *node_exporter_entries(), *self_monitoring_entries()]
-    for service in spec.services:
-        entries.extend(service_entries(service))
-    entries.extend(recording_rule_entries(rule_files))
-    return MetricCatalog().with_entries(entries)
+def fixed_entries() -> list[CatalogEntry]:
+    """What every stack has, whatever its spec: the exporter's, node-exporter's and self-monitoring metrics."""
+    return [*exporter_entries(), *node_exporter_entries(), *self_monitoring_entries()]

@@ -17,8 +17,9 @@ from stack.spec.values import Duration
 
 ValueFormat = Literal["percentage", "duration", "number", "none"]
 ENOUGH_WINDOW_LIMIT = Duration.parse("1h")
-# "none": the Watchdog, which is no problem at all and routed apart from every severity.
-Severity = Literal["critical", "warning", "info", "none"]
+# The severity label of a generated alert: an AlertSeverity of the spec, or "none" for the Watchdog,
+# which is no problem at all and routed apart from every severity.
+SeverityLabel = Literal["critical", "warning", "info", "none"]
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ class AlertRule:
     expr: str
     for_: Duration
     for_reason: str  # why this hold time, shown next to the rule and in the docs
-    severity: Severity
+    severity: SeverityLabel
     subject: str  # the label naming the alert's subject: service, queue, datastore or instance
     summary: str  # a static sentence
     description: str  # a Go template

@@ -1,8 +1,9 @@
 """Rule lint: checks Prometheus rule files for mistakes promtool accepts but that break alerting.
 
 Works on parsed rule files (``{"groups": [{"name", "rules": [...]}]}``), independent of how
-they were written. Each lint rule is one function with a stable id and a one-line doc in
-``LINT_RULES``; every finding's message starts with ``[rule-id]``. The PromQL itself is
+they were written. Each lint rule is one function with a stable id, a one-line doc and a severity
+in ``LINT_RULES`` (a ``foundation.lint.LintRules``); every finding's message starts with
+``[rule-id]`` and carries the rule file and the rule's name, which exclusions match on. The PromQL itself is
 parsed by promql-parser (``promql_parser``); ``output_labels`` reasons about which labels
 an expression's result can carry, following the Prometheus engine's rules.
 """
@@ -17,46 +18,51 @@ from typing import Any
 import promql_parser as promql
 
 from alerts.dependency_inhibition import DATASTORE_DOWN, SERVICE_DOWN, dependents, reachable
-from alerts.model import AlertRule
-from alerts.promql_labels import ABSENT_FUNCTIONS, metric_names, output_labels, range_selector
+from alerts.promql_labels import (
+    ABSENT_FUNCTIONS,
+    RATE_FUNCTIONS,
+    all_nodes,
+    calls_of,
+    metric_names,
+    output_labels,
+    range_seconds,
+    range_selector,
+)
+from alerts.rule_model import AlertRule
 from alerts.service_rules import latency_edge
 from alerts.slo_rules import alertable_windows, burn_windows
-from stack.metric_catalog import MetricCatalog, recording_rule_entries
+from foundation.findings import Finding
+from foundation.lint import LintRule, LintRules
+from foundation.series_catalog import MetricCatalog, not_in_catalog, recording_rule_entries
 from stack.spec.model import Spec
 from stack.spec.values import Duration, Ratio
-from stack.validate.findings import Finding, Severity
 
 VALIDATOR = "rule lint"
 
-LINT_RULES: dict[str, str] = {
-    "expr-parse": "The expression does not parse as PromQL.",
-    "alert-no-comparison": "An alert expression has no comparison, so it fires for every series it returns.",
-    "rate-on-gauge": "rate(), irate() or increase() over a metric that is not a counter.",
-    "rate-range-too-short": "The range of rate(), irate() or increase() is shorter than 4 scrape intervals.",
-    "missing-label": "An alert has no severity label, so routing cannot place it.",
-    "missing-annotation": "An alert lacks a summary, description or runbook_url annotation.",
-    "template-label-aggregated-away": "A template uses $labels.X but the expression's result cannot carry X.",
-    "absent-without-for": "An absent() alert has no for:, so one missed scrape or a restart pages.",
-    "unknown-metric": "A selector names a metric the catalog does not know (a typo or an undeclared source).",
-    "severity-value": "The severity label is not one of critical, warning, info (none: the vector(1) heartbeat alone).",
-    "duplicate-rule": "Two recording rules write the same series, or two alerts are identical.",
-    "threshold-coherence": "A critical error-rate alert fires above the level where the errors SLO already pages.",
-    "watchdog-unwired": "The always-firing Watchdog has no receiver: nothing notices when alerting itself dies.",
-    "cause-after-symptom": "A down alert holds as long as a symptom it silences: the symptom can page first.",
-    "latency-threshold-off-bucket": "A p95 threshold between two histogram buckets: the alert compares at the next bucket up.",
-}
-
-RULE_SEVERITY: dict[str, Severity] = {
-    **{rule_id: "error" for rule_id in LINT_RULES},
-    "duplicate-rule": "warning",
-    "threshold-coherence": "info",
-    "watchdog-unwired": "info",
-    "cause-after-symptom": "warning",
-    "latency-threshold-off-bucket": "warning",
-}
+LINT_RULES = LintRules(VALIDATOR, (
+    LintRule("expr-parse", "The expression does not parse as PromQL."),
+    LintRule("alert-no-comparison", "An alert expression has no comparison, so it fires for every series it returns."),
+    LintRule("rate-on-gauge", "rate(), irate() or increase() over a metric that is not a counter."),
+    LintRule("rate-range-too-short", "The range of rate(), irate() or increase() is shorter than 4 scrape intervals."),
+    LintRule("missing-label", "An alert has no severity label, so routing cannot place it."),
+    LintRule("missing-annotation", "An alert lacks a summary, description or runbook_url annotation."),
+    LintRule("template-label-aggregated-away", "A template uses $labels.X but the expression's result cannot carry X."),
+    LintRule("absent-without-for", "An absent() alert has no for:, so one missed scrape or a restart pages."),
+    LintRule("unknown-metric", "A selector names a metric the catalog does not know (a typo or an undeclared source)."),
+    LintRule("severity-value",
+             "The severity label is not one of critical, warning, info (none: the vector(1) heartbeat alone)."),
+    LintRule("duplicate-rule", "Two recording rules write the same series, or two alerts are identical.", "warning"),
+    LintRule("threshold-coherence",
+             "A critical error-rate alert fires above the level where the errors SLO already pages.", "info"),
+    LintRule("watchdog-unwired",
+             "The always-firing Watchdog has no receiver: nothing notices when alerting itself dies.", "info"),
+    LintRule("cause-after-symptom",
+             "A down alert holds as long as a symptom it silences: the symptom can page first.", "warning"),
+    LintRule("latency-threshold-off-bucket",
+             "A p95 threshold between two histogram buckets: the alert compares at the next bucket up.", "warning"),
+), scopes=("file", "name"))  # name: the alert or recorded series; for a spec check, the service or datastore
 
 COMPARISON_OPERATORS = frozenset({"==", "!=", ">", "<", ">=", "<="})
-RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 SEVERITY_VALUES = ("critical", "warning", "info")
 # The always-firing heartbeat (Watchdog) alone carries this severity: it is no problem to rank.
 HEARTBEAT_SEVERITY = "none"
@@ -104,7 +110,7 @@ class LintedRule:
         return value if isinstance(value, Mapping) else {}
 
     def calls(self, names: frozenset[str]) -> list[promql.Call]:
-        return [n for n in self.nodes if isinstance(n, promql.Call) and n.func.name in names]
+        return calls_of(self.nodes, names)
 
 
 # --------------------------------------------------------------------------- lint rules
@@ -153,19 +159,13 @@ def _kind_of(catalog: MetricCatalog, name: str) -> str:
 def rate_range_too_short(rule: LintedRule) -> Iterator[str]:
     minimum = MIN_RANGE_SCRAPES * rule.scrape_interval_seconds
     for call in rule.calls(RATE_FUNCTIONS):
-        window = _range_seconds(call.args[0]) if call.args else None
+        window = range_seconds(call.args[0]) if call.args else None
         if window is not None and window < minimum:
             yield (
                 f"{call.func.name}() over {_duration(window)} is shorter than {MIN_RANGE_SCRAPES} scrape intervals "
                 f"({MIN_RANGE_SCRAPES} x {_duration(rule.scrape_interval_seconds)} = {_duration(minimum)}): "
                 "too few samples to survive a missed scrape"
             )
-
-
-def _range_seconds(node: promql.Expr) -> float | None:
-    if isinstance(node, (promql.MatrixSelector, promql.SubqueryExpr)) and node.range is not None:
-        return node.range.total_seconds()
-    return None
 
 
 def _duration(seconds: float) -> str:
@@ -226,7 +226,7 @@ def unknown_metric(rule: LintedRule) -> Iterator[str]:
     selectors = [node for node in rule.nodes if isinstance(node, promql.VectorSelector)]
     names = dict.fromkeys(name for selector in selectors for name in metric_names(selector))
     for name in (name for name in names if name not in rule.catalog):
-        yield f"{name} is not in the metric catalog (no exporter, service, node-exporter or recording rule declares it)"
+        yield not_in_catalog(name)
 
 
 def severity_value(rule: LintedRule) -> Iterator[str]:
@@ -314,7 +314,7 @@ def _linted_rules(
                     expr, error = _parse(rule.get("expr"))
                     yield LintedRule(
                         file, str(group.get("name", "")), index, rule, expr, error,
-                        catalog, scrape_interval_seconds, _all_nodes(expr),
+                        catalog, scrape_interval_seconds, all_nodes(expr),
                     )
 
 
@@ -327,15 +327,8 @@ def _parse(text: Any) -> tuple[promql.Expr | None, str | None]:
         return None, f"does not parse: {error}"
 
 
-def _all_nodes(expr: promql.Expr | None) -> tuple[promql.Expr, ...]:
-    nodes: list[promql.Expr] = []
-    if expr is not None:
-        promql.walk(expr, pre_visit=nodes.append)
-    return tuple(nodes)
-
-
 def _finding(rule_id: str, rule: LintedRule, message: str) -> Finding:
-    return Finding(VALIDATOR, RULE_SEVERITY[rule_id], rule.file, rule.location, f"[{rule_id}] {message}")
+    return LINT_RULES.finding(rule_id, rule.file, rule.location, message, file=rule.file, name=rule.name)
 
 
 # --------------------------------------------------------------------------- spec coherence
@@ -358,13 +351,14 @@ def threshold_coherence(spec: Spec, spec_name: str = "stack.yaml") -> list[Findi
         pages_at = Ratio(burn_rate * (1 - slo.objective.value))
         if critical.value > pages_at.value:
             findings.append(
-                Finding(
-                    VALIDATOR, RULE_SEVERITY["threshold-coherence"], spec_name,
+                LINT_RULES.finding(
+                    "threshold-coherence", spec_name,
                     f"services[{index}].thresholds.error_rate.critical",
-                    f"[threshold-coherence] {service.name}: HighErrorRate fires at {critical.percent} but the "
+                    f"{service.name}: HighErrorRate fires at {critical.percent} but the "
                     f"{slo.name} SLO ({slo.objective.percent}) already pages at {pages_at.percent} "
                     f"({burn_rate.normalize():f}x burn over {fastest.long} and {fastest.short}); "
                     "the owner decides whether both are wanted",
+                    file=spec_name, name=service.name,
                 )
             )
     return findings
@@ -382,14 +376,14 @@ def latency_bucket_rounding(spec: Spec, spec_name: str = "stack.yaml") -> list[F
             if threshold is None or edge is None or edge == threshold:
                 continue
             below = max((b for b in metrics.buckets if b < threshold.seconds), default=0.0)
-            findings.append(Finding(
-                VALIDATOR, RULE_SEVERITY["latency-threshold-off-bucket"], spec_name,
+            findings.append(LINT_RULES.finding(
+                "latency-threshold-off-bucket", spec_name,
                 f"services[{index}].thresholds.latency_p95.{level}",
-                f"[latency-threshold-off-bucket] {service.name}: p95 {threshold} lies between the bucket bounds "
+                f"{service.name}: p95 {threshold} lies between the bucket bounds "
                 f"{below:g}s and {edge.seconds:g}s of {metrics.histogram}, where histogram_quantile interpolates "
                 f"(latencies under {threshold} can read above it); the alert compares at {edge}, the next bound up. "
                 f"Add {threshold.seconds:g} to request_metrics.buckets (and to the app's histogram) to alert at "
-                f"{threshold}"))
+                f"{threshold}", file=spec_name, name=service.name))
     return findings
 
 
@@ -397,10 +391,10 @@ def watchdog_wiring(spec: Spec, spec_name: str = "stack.yaml") -> list[Finding]:
     """Info: the Watchdog heartbeat is sent nowhere (notifications.watchdog.receiver is null)."""
     if spec.notifications.watchdog.receiver is not None:
         return []
-    return [Finding(VALIDATOR, RULE_SEVERITY["watchdog-unwired"], spec_name, "notifications.watchdog.receiver",
-                    "[watchdog-unwired] the Watchdog alert fires but goes to no receiver: wire it to an external "
+    return [LINT_RULES.finding("watchdog-unwired", spec_name, "notifications.watchdog.receiver",
+                    "the Watchdog alert fires but goes to no receiver: wire it to an external "
                     "dead-man's switch (a webhook receiver of its own), or a dead Prometheus or Alertmanager "
-                    "pages nobody")]
+                    "pages nobody", file=spec_name, name="Watchdog")]
 
 
 def cause_timing(spec: Spec, rules: Sequence[AlertRule], spec_name: str = "stack.yaml") -> list[Finding]:
@@ -425,9 +419,9 @@ def cause_timing(spec: Spec, rules: Sequence[AlertRule], spec_name: str = "stack
         silenced = [quickest[key] for key in [*subjects, *(("queue", q) for q in affected.queues)] if key in quickest]
         shortest = min(silenced, key=lambda r: r.for_, default=None)
         if shortest is not None and down_for >= shortest.for_:
-            findings.append(Finding(
-                VALIDATOR, RULE_SEVERITY["cause-after-symptom"], spec_name, f"{where}.thresholds.down_for",
-                f"[cause-after-symptom] {name}: {alert} holds {down_for}, not less than {shortest.name} "
+            findings.append(LINT_RULES.finding(
+                "cause-after-symptom", spec_name, f"{where}.thresholds.down_for",
+                f"{name}: {alert} holds {down_for}, not less than {shortest.name} "
                 f"({shortest.for_}) that it silences: the symptom reaches Alertmanager first and pages; "
-                f"set down_for below {shortest.for_}"))
+                f"set down_for below {shortest.for_}", file=spec_name, name=name))
     return findings

@@ -4,65 +4,48 @@ provisioned datasources and the spec's lint exclusions."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from alerts.rule_files import RULES_DIR
+from dashboards.dashboard_lint import LINT_RULES, VALIDATOR, lint_dashboard
 from dashboards.generate import DASHBOARDS_DIR
-from dashboards.lint import VALIDATOR, lint_dashboard
-from dashboards.lint_exclusions import Exclusion, apply_exclusions, parse_exclusions
 from dashboards.provisioning import PROVISIONING_DIR
-from stack.metric_catalog import build_catalog
-from stack.validate.findings import Finding, ValidationContext, ValidatorResult
+from foundation.findings import Finding
+from foundation.lint_exclusions import apply_exclusions
+from stack.spec.series import build_catalog
+from stack.validate.lint_inputs import read_exclusions, read_parsed
+from stack.validate.validator import ValidationContext, ValidatorResult
 
 DATASOURCES_FILE = PROVISIONING_DIR / "datasources" / "datasources.yml"
-
-
-def _read(path: Path, shown: str, result: ValidatorResult, parse: Any) -> Any:
-    try:
-        return parse(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError) as error:
-        result.findings.append(Finding(VALIDATOR, "error", shown, "", f"cannot read: {error}"))
-        return None
 
 
 def _rule_files(context: ValidationContext, result: ValidatorResult) -> dict[str, Any]:
     """The rule files in the tree (your own among them): their recording rules feed the catalog."""
     files = {}
     for path in sorted((context.out / RULES_DIR).glob("*.yml")):
-        files[path.relative_to(context.out).as_posix()] = _read(path, str(path), result, yaml.safe_load)
+        files[path.relative_to(context.out).as_posix()] = read_parsed(path, str(path), result, yaml.safe_load)
     return {name: data for name, data in files.items() if isinstance(data, dict)}
 
 
 def _datasource_uids(context: ValidationContext, result: ValidatorResult) -> dict[str, str]:
-    data = _read(context.out / DATASOURCES_FILE, DATASOURCES_FILE.as_posix(), result, yaml.safe_load)
+    data = read_parsed(context.out / DATASOURCES_FILE, DATASOURCES_FILE.as_posix(), result, yaml.safe_load)
     sources = data.get("datasources") if isinstance(data, dict) else None
     return {str(s["uid"]): str(s.get("type")) for s in sources or [] if isinstance(s, dict) and "uid" in s}
 
 
-def _exclusions(context: ValidationContext, result: ValidatorResult) -> list[Exclusion]:
-    name = context.loaded.spec.grafana.lint_exclusions
-    if name is None:
-        return []
-    data = _read(context.loaded.directory / name, name, result, yaml.safe_load)
-    exclusions, problems = parse_exclusions(data, name)
-    result.findings.extend(problems)
-    return exclusions
-
-
 def dashboard_lint_validator(context: ValidationContext) -> ValidatorResult:
-    """Every dashboard under grafana/dashboards/ (any folder) passes the lint rules (dashboards.lint.LINT_RULES)."""
+    """Every dashboard under grafana/dashboards/ (any folder) passes the lint rules (dashboards.dashboard_lint.LINT_RULES)."""
     result = ValidatorResult(VALIDATOR)
     catalog = build_catalog(context.loaded.spec, _rule_files(context, result))
     uids = _datasource_uids(context, result)
-    exclusions = _exclusions(context, result)
+    exclusions = read_exclusions(context, result, context.loaded.spec.grafana.lint_exclusions, LINT_RULES)
     paths = sorted((context.out / DASHBOARDS_DIR).rglob("*.json"))  # one directory per Grafana folder
     found = []
     for path in paths:
         shown = path.relative_to(context.out).as_posix()
-        data = _read(path, shown, result, json.loads)
+        data = read_parsed(path, shown, result, json.loads)
         if isinstance(data, dict):
             found += lint_dashboard(shown, data, catalog, uids)
     result.findings += apply_exclusions(found, exclusions)

@@ -1,7 +1,9 @@
 """Compose lint: what `docker-compose config` accepts but breaks a stack at start or leaks a secret.
 
-One function per rule, each ``(ComposeInput) -> list[LintProblem]`` with a stable rule id;
-the validator in stack/validate/compose_checks.py runs them all on the generated file.
+One function per rule, each ``(ComposeInput) -> list[Finding]``, with a stable id, a one-line doc
+and a severity in ``LINT_RULES`` (a ``foundation.lint.LintRules``); a finding carries the compose
+service, which exclusions match on. The validator in stack/validate/compose_checks.py runs them
+all on the generated file.
 """
 
 from __future__ import annotations
@@ -12,12 +14,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from compose.build import COMPOSE_FILE
+from foundation.findings import Finding
+from foundation.lint import LintRule, LintRules
 
-@dataclass(frozen=True)
-class LintProblem:
-    rule: str
-    service: str
-    message: str
+
+VALIDATOR = "compose lint"
+
+LINT_RULES = LintRules(VALIDATOR, (
+    LintRule("healthy-dependency-without-healthcheck",
+             "A service waits for another to be healthy, but that one has no healthcheck."),
+    LintRule("healthcheck-tool-missing", "A healthcheck calls a tool its image does not ship."),
+    LintRule("unpinned-image", "An image without a pinned release (no tag, latest, or set by a variable)."),
+    LintRule("port-published-twice", "Two services publish one host port."),
+    LintRule("inline-secret", "A literal secret (or a URL with a password) in an environment variable or command."),
+    LintRule("mount-not-generated",
+             "A relative mount the generator did not write, one leaving the tree, or a writable host path."),
+    LintRule("undocumented-variable", "A ${VARIABLE} the file reads is not in .env.example."),
+), scopes=("service",))
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,10 @@ class ComposeInput:
     generated: frozenset[str] = frozenset()  # every generated file, relative to the tree
     documented_variables: frozenset[str] = frozenset()  # names set in .env.example
     image_tools: dict[str, frozenset[str]] = field(default_factory=dict)  # repository -> executables inside
+
+    @property
+    def file(self) -> str:
+        return posixpath.join(self.compose_dir, COMPOSE_FILE.name)
 
     def services(self) -> Iterator[tuple[str, dict[str, Any]]]:
         for name, service in sorted((self.document.get("services") or {}).items()):
@@ -40,6 +58,10 @@ _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|C
 _URL_CREDENTIALS = re.compile(r"://[^/\s:@]+:(?!\$\{)[^/\s@]+@")
 # ${NAME...} interpolations; $${NAME} is an escaped dollar the container's shell expands.
 _VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _finding(data: ComposeInput, rule: str, service: str, message: str) -> Finding:
+    return LINT_RULES.finding(rule, data.file, f"services.{service}", message, service=service)
 
 
 def _environment(service: dict[str, Any]) -> dict[str, str]:
@@ -58,7 +80,7 @@ def _has_healthcheck(service: dict[str, Any]) -> bool:
     return bool(test) and test != ["NONE"]
 
 
-def healthy_dependency_without_healthcheck(data: ComposeInput) -> list[LintProblem]:
+def healthy_dependency_without_healthcheck(data: ComposeInput) -> list[Finding]:
     """`condition: service_healthy` on a service that has no healthcheck never becomes true."""
     services = dict(data.services())
     problems = []
@@ -69,7 +91,7 @@ def healthy_dependency_without_healthcheck(data: ComposeInput) -> list[LintProbl
         for dependency, condition in sorted(depends.items()):
             wants_healthy = isinstance(condition, dict) and condition.get("condition") == "service_healthy"
             if wants_healthy and not _has_healthcheck(services.get(dependency, {})):
-                problems.append(LintProblem("healthy-dependency-without-healthcheck", name,
+                problems.append(_finding(data, "healthy-dependency-without-healthcheck", name,
                                             f"waits for '{dependency}' to be healthy, but '{dependency}' has no healthcheck"))
     return problems
 
@@ -93,7 +115,7 @@ def _healthcheck_executables(test: Any) -> list[str]:
     return []
 
 
-def healthcheck_tool_missing(data: ComposeInput) -> list[LintProblem]:
+def healthcheck_tool_missing(data: ComposeInput) -> list[Finding]:
     """A healthcheck calling a tool the image does not ship fails forever (e.g. curl in a busybox image)."""
     problems = []
     for name, service in data.services():
@@ -102,12 +124,12 @@ def healthcheck_tool_missing(data: ComposeInput) -> list[LintProblem]:
             continue  # an image obstack does not know: nothing to check against
         for executable in _healthcheck_executables(service["healthcheck"].get("test")):
             if posixpath.basename(executable) not in tools:
-                problems.append(LintProblem("healthcheck-tool-missing", name,
+                problems.append(_finding(data, "healthcheck-tool-missing", name,
                                             f"healthcheck runs '{executable}', which image {service['image']} does not ship"))
     return problems
 
 
-def unpinned_image(data: ComposeInput) -> list[LintProblem]:
+def unpinned_image(data: ComposeInput) -> list[Finding]:
     """A moving or missing tag makes two deploys of one file run different software."""
     problems = []
     for name, service in data.services():
@@ -126,7 +148,7 @@ def unpinned_image(data: ComposeInput) -> list[LintProblem]:
             reason = "uses the moving tag 'latest'"
         else:
             continue
-        problems.append(LintProblem("unpinned-image", name, f"image {image} {reason}; pin a release"))
+        problems.append(_finding(data, "unpinned-image", name, f"image {image} {reason}; pin a release"))
     return problems
 
 
@@ -145,7 +167,7 @@ def _published(service: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
             yield "0.0.0.0", parts[0], protocol or "tcp"
 
 
-def port_published_twice(data: ComposeInput) -> list[LintProblem]:
+def port_published_twice(data: ComposeInput) -> list[Finding]:
     """Two publications of one host port: the second container fails to start."""
     seen: dict[tuple[str, str], list[tuple[str, str]]] = {}
     problems = []
@@ -153,7 +175,7 @@ def port_published_twice(data: ComposeInput) -> list[LintProblem]:
         for address, port, protocol in _published(service):
             for other_address, other in seen.get((port, protocol), []):
                 if "0.0.0.0" in (address, other_address) or address == other_address:
-                    problems.append(LintProblem("port-published-twice", name,
+                    problems.append(_finding(data, "port-published-twice", name,
                                                 f"host port {address}:{port}/{protocol} is already published by '{other}'"))
             seen.setdefault((port, protocol), []).append((address, name))
     return problems
@@ -165,19 +187,19 @@ def _literal(value: str) -> bool:
     return bool(stripped) and not stripped.startswith("${") and not stripped.startswith("/")
 
 
-def inline_secret(data: ComposeInput) -> list[LintProblem]:
+def inline_secret(data: ComposeInput) -> list[Finding]:
     """Secrets belong in .env or compose secrets; the message never repeats the value."""
     problems = []
     for name, service in data.services():
         for key, value in sorted(_environment(service).items()):
             if _SECRET_NAME.search(key) and not key.endswith("_FILE") and _literal(value):
-                problems.append(LintProblem("inline-secret", name, f"environment {key} holds a literal secret; use ${{{key}}} from .env"))
+                problems.append(_finding(data, "inline-secret", name, f"environment {key} holds a literal secret; use ${{{key}}} from .env"))
             elif _URL_CREDENTIALS.search(value):
-                problems.append(LintProblem("inline-secret", name, f"environment {key} holds a URL with a password"))
+                problems.append(_finding(data, "inline-secret", name, f"environment {key} holds a URL with a password"))
         command = service.get("command") or []
         for argument in command if isinstance(command, list) else [command]:
             if _URL_CREDENTIALS.search(str(argument)):
-                problems.append(LintProblem("inline-secret", name, "command holds a URL with a password"))
+                problems.append(_finding(data, "inline-secret", name, "command holds a URL with a password"))
     return problems
 
 
@@ -193,7 +215,7 @@ def bind_mounts(service: dict[str, Any]) -> Iterator[tuple[str, str, bool]]:
             yield parts[0], parts[1], len(parts) > 2 and "ro" in parts[2].split(",")
 
 
-def mount_not_generated(data: ComposeInput) -> list[LintProblem]:
+def mount_not_generated(data: ComposeInput) -> list[Finding]:
     """A relative mount must name a file or directory the generator wrote: Docker would otherwise
     create an empty directory in its place and the service would start without its configuration."""
     directories = {posixpath.dirname(path) for path in data.generated}
@@ -203,13 +225,13 @@ def mount_not_generated(data: ComposeInput) -> list[LintProblem]:
         for source, _, read_only in bind_mounts(service):
             if source.startswith(("/", "~")):
                 if not read_only:
-                    problems.append(LintProblem("mount-not-generated", name, f"host path {source} is mounted writable"))
+                    problems.append(_finding(data, "mount-not-generated", name, f"host path {source} is mounted writable"))
                 continue
             inside = posixpath.normpath(posixpath.join(data.compose_dir, source))
             if inside.startswith(".."):
-                problems.append(LintProblem("mount-not-generated", name, f"mount {source} is outside the generated tree"))
+                problems.append(_finding(data, "mount-not-generated", name, f"mount {source} is outside the generated tree"))
             elif inside not in data.generated and inside not in directories:
-                problems.append(LintProblem("mount-not-generated", name, f"mount {source} ({inside}) was not generated"))
+                problems.append(_finding(data, "mount-not-generated", name, f"mount {source} ({inside}) was not generated"))
     return problems
 
 
@@ -219,18 +241,18 @@ def _parents(path: str) -> Iterator[str]:
         path = posixpath.dirname(path)
 
 
-def undocumented_variable(data: ComposeInput) -> list[LintProblem]:
+def undocumented_variable(data: ComposeInput) -> list[Finding]:
     """Every ${VARIABLE} the file reads is documented in .env.example, so a user knows to set it."""
     problems = []
     for name, service in data.services():
         used = sorted(set(_VARIABLE.findall(repr(service))))
         for variable in used:
             if variable not in data.documented_variables:
-                problems.append(LintProblem("undocumented-variable", name, f"${{{variable}}} is not in .env.example"))
+                problems.append(_finding(data, "undocumented-variable", name, f"${{{variable}}} is not in .env.example"))
     return problems
 
 
-RULES: tuple[Callable[[ComposeInput], list[LintProblem]], ...] = (
+RULES: tuple[Callable[[ComposeInput], list[Finding]], ...] = (
     healthy_dependency_without_healthcheck,
     healthcheck_tool_missing,
     unpinned_image,
@@ -241,5 +263,5 @@ RULES: tuple[Callable[[ComposeInput], list[LintProblem]], ...] = (
 )
 
 
-def lint_compose(data: ComposeInput) -> list[LintProblem]:
+def lint_compose(data: ComposeInput) -> list[Finding]:
     return [problem for rule in RULES for problem in rule(data)]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from alerts.model import AlertRule
-from dashboards.links import alerts_dashboard, dashboard_url, service_dashboard
+from alerts.rule_model import AlertRule
+from stack.spec.dashboard_identities import alerts_dashboard, dashboard_url, service_dashboard
 from stack.spec.model import Spec
 
 _SUBJECT_KINDS = {"service": "service", "datastore": "datastore", "queue": "queue"}

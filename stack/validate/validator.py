@@ -1,28 +1,14 @@
-"""What a validator reports: findings, and the validator's overall result."""
+"""What a validator takes (the generated tree, the loaded spec, the artifacts) and what it returns
+(its findings and overall result)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from stack.artifacts import Artifact
+from foundation.artifacts import Artifact
+from foundation.findings import Finding, FindingSeverity
 from stack.spec.loader import LoadedSpec
-
-Severity = Literal["error", "warning", "info"]
-
-
-@dataclass(frozen=True)
-class Finding:
-    validator: str
-    severity: Severity
-    file: str  # relative to the output directory, or the spec's name
-    location: str  # e.g. a YAML path, a rule name or a line; "" when the whole file
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.location}" if self.location else self.file
-        return f"{self.severity}: {where}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -40,7 +26,7 @@ class ValidatorResult:
     tool_missing: bool = False
     seconds: float = 0.0  # wall time of the validator (set by run_validators)
 
-    def count(self, severity: Severity) -> int:
+    def count(self, severity: FindingSeverity) -> int:
         return sum(1 for finding in self.findings if finding.severity == severity)
 
     @property
