@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 import orjson
 import yaml
 
-from stack.yaml_text import WIDTH, BlockYaml
+from foundation.yaml_text import WIDTH, BlockYaml
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,6 @@ _block_yaml = BlockYaml(_scalar_line)
 
 def dump_yaml(data: object) -> str:
     """Deterministic YAML: key order as built, block style, no aliases, unicode kept. Written by
-    ``stack.yaml_text`` (PyYAML's bytes, 5x faster) where it reproduces them, else by PyYAML."""
+    ``foundation.yaml_text`` (PyYAML's bytes, 1.8x faster) where it reproduces them, else by PyYAML."""
     text = _block_yaml(data)
     return _pyyaml(data) if text is None else text

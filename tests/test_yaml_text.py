@@ -1,4 +1,4 @@
-"""stack.yaml_text writes PyYAML's bytes: on random documents and on every YAML file obstack generates."""
+"""foundation.yaml_text writes PyYAML's bytes: on random documents and on every YAML file obstack generates."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stack import artifacts
+from foundation import artifacts
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
 

@@ -1,5 +1,5 @@
 """Block YAML of plain data (dicts, lists, strings, numbers, booleans, None), byte for byte as
-PyYAML's libyaml emitter writes it with obstack's settings (``stack.artifacts.dump_yaml``), without
+PyYAML's libyaml emitter writes it with obstack's settings (``foundation.artifacts.dump_yaml``), without
 PyYAML's Python representer.
 
 That representer builds a node per value and asks the resolver about every string; at a thousand
