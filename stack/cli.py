@@ -21,6 +21,7 @@ from stack.spec.errors import SpecError
 from stack.spec.loader import LoadedSpec, default_spec_text, load_spec
 from stack.spec.model import Spec
 from stack.validate.checks import run_validators, select_by_name
+from stack.validate.incremental import ValidationRecord
 from stack.validate.mutation import BaselineFailed, ChangesUnknown, changed_rule_files, report_lines, run_mutants
 from stack.validate.tools import ToolMissing
 from stack.validate.validator import ValidationContext, ValidatorResult
@@ -140,6 +141,9 @@ def validate(
     output: Annotated[str, typer.Option("--format", help="table (default) or json (for CI).")] = "table",
     strict: Annotated[bool, typer.Option(
         "--strict", help="Fail on warnings too (exit 1), not only on errors.")] = False,
+    changed: Annotated[bool, typer.Option(
+        "--changed", help="Run only the checks whose inputs changed since they last passed (rule and test "
+        "files one by one); the rest are reused from the record in --out.")] = False,
 ) -> None:
     """Run every validator on the generated tree in --out; exit 1 on an error (with --strict, on a warning too)."""
     if output not in ("table", "json"):
@@ -155,7 +159,8 @@ def validate(
             print(json.dumps({"ok": False, "error": message}, indent=2))
         _fail([message], EXIT_FAILED)
     try:
-        context = ValidationContext(out, loaded, generate_artifacts(loaded))
+        record = ValidationRecord.load(out, loaded.sha256, reuse=changed)
+        context = ValidationContext(out, loaded, generate_artifacts(loaded), record)
         results = run_validators(context, validators)
     except OutputError as error:
         _fail([str(error)], EXIT_BAD_INPUT)
@@ -220,6 +225,7 @@ def validation_report(results: list[ValidatorResult], strict: bool = False) -> d
         "seconds": round(sum(result.seconds for result in results), 3),
         "validators": [
             {"name": r.name, "status": r.status_for(strict), "seconds": round(r.seconds, 3), "summary": r.summary,
+             "reused": r.reused,
              "findings": [{"severity": f.severity, "file": f.file, "location": f.location, "message": f.message}
                           for f in r.findings]}
             for r in results
@@ -232,7 +238,10 @@ def validation_summary(results: list[ValidatorResult], strict: bool) -> str:
     total = sum(result.seconds for result in results)
     errors = sum(result.count("error") for result in results)
     warnings = sum(result.count("warning") for result in results)
-    line = f"{_count(len(results), 'validator')} in {total:.1f}s: {_count(errors, 'error')}, {_count(warnings, 'warning')}"
+    reused = sum(result.reused for result in results)
+    line = f"{_count(len(results), 'validator')} in {total:.1f}s"
+    line += f" ({reused} reused, --changed)" if reused else ""
+    line += f": {_count(errors, 'error')}, {_count(warnings, 'warning')}"
     if warnings:
         line += " (--strict: they fail)" if strict else " (they fail only with --strict)"
     return line

@@ -20,6 +20,7 @@ from stack.validate.compose_checks import (
     promtool_compose_validator,
 )
 from stack.validate.dashboard_lint_validator import dashboard_lint_validator
+from stack.validate.incremental import REUSED_NOTE, VALIDATOR_INPUTS, Outcome
 from stack.validate.kubernetes_alertmanager import alertmanager_secret_validator
 from stack.validate.kubernetes_checks import (
     kubernetes_core_validator,
@@ -105,11 +106,31 @@ def select_by_name(only: list[str], skip: list[str]) -> tuple[Validator, ...]:
 
 
 def run_validators(context: ValidationContext, validators: tuple[Validator, ...] = VALIDATORS) -> list[ValidatorResult]:
-    """Every validator's result, each with its wall time (a slow validator shows in the table)."""
+    """Every validator's result, each with its wall time (a slow validator shows in the table).
+    With ``context.record``, a validator whose inputs passed before is reused (--changed), and
+    what passes now is recorded."""
+    names = {validator: name for name, validator in NAMED_VALIDATORS}
     results = []
     for validator in validators:
         started = time.perf_counter()
-        result = validator(context)
+        result = _run_recorded(context, names.get(validator), validator)
         result.seconds = time.perf_counter() - started
         results.append(result)
+    if context.record is not None:
+        context.record.save()
     return results
+
+
+def _run_recorded(context: ValidationContext, name: str | None, validator: Validator) -> ValidatorResult:
+    record = context.record
+    inputs = VALIDATOR_INPUTS.get(name or "")
+    if record is None or name is None or inputs is None:
+        return validator(context)
+    files = record.validator_inputs(name)
+    reused = record.reused(name, files, inputs.spec)
+    if reused is not None:
+        return ValidatorResult(name, reused.findings, summary=f"{reused.summary} ({REUSED_NOTE})", reused=True)
+    result = validator(context)
+    passed = Outcome(result.summary, result.findings) if not result.failed else None
+    record.settle(name, files, passed, spec=inputs.spec)
+    return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
@@ -15,6 +15,7 @@ from alerts.promtool_tests import TESTS_DIR
 from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, is_renamed, service_of
 from alerts.rule_files import RULES_DIR
 from foundation.findings import Finding
+from stack.validate.incremental import Outcome, file_check
 from stack.validate.tools import ToolMissing, ToolRun, run_tool
 from stack.validate.validator import ValidationContext, ValidatorResult
 
@@ -29,14 +30,24 @@ def _files(context: ValidationContext, directory: str, pattern: str) -> list[Pat
 
 
 def _run_each(result: ValidatorResult, context: ValidationContext, files: list[Path], args: list[str],
-              what: str) -> ValidatorResult:
-    """Run promtool once per file (two at a time), one finding per failing file."""
+              what: str, inputs_of: Callable[[Path], list[Path]] | None = None) -> ValidatorResult:
+    """Run promtool once per file (two at a time), one finding per failing file. With
+    ``context.record`` (--changed), a file whose inputs (``inputs_of``: the file alone by
+    default) passed before is not run again."""
     def run(path: Path) -> tuple[Path, ToolRun]:
         return path, run_tool("promtool", [*args, path.name], cwd=path.parent, timeout=600)
 
+    def inputs(path: Path) -> list[Path]:
+        return inputs_of(path) if inputs_of else [path]
+
+    def check(path: Path) -> str:
+        return file_check(result.name, path.relative_to(context.out).as_posix())
+
+    record = context.record
+    todo = [path for path in files if record is None or record.reused(check(path), inputs(path)) is None]
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            runs = list(pool.map(run, files))
+            runs = list(pool.map(run, todo))
     except ToolMissing as missing:
         result.tool_missing = True
         result.findings.append(Finding(result.name, "error", what, "", str(missing)))
@@ -45,8 +56,12 @@ def _run_each(result: ValidatorResult, context: ValidationContext, files: list[P
         relative = path.relative_to(context.out).as_posix()
         if outcome.returncode != 0:
             result.findings.append(Finding(result.name, "error", relative, "", _last_lines(outcome.output)))
+        if record is not None:
+            record.settle(check(path), inputs(path), Outcome("", []) if outcome.returncode == 0 else None)
     if not result.findings:
-        result.summary = f"{len(files)} files: " + ", ".join(p.name for p in files)
+        reused = len(files) - len(todo)
+        result.summary = (f"{len(files)} files: " + ", ".join(p.name for p in files) if not reused else
+                          f"{len(todo)} of {len(files)} files run, {reused} reused: unchanged since they passed")
     return result
 
 
@@ -79,11 +94,14 @@ def promtool_tests_validator(context: ValidationContext) -> ValidatorResult:
     if not files:
         result.summary = "no rule tests"
         return result
-    result = _run_each(result, context, files, ["test", "rules"], TESTS_DIR.as_posix())
+    rules = context.out / RULES_DIR
+    result = _run_each(result, context, files, ["test", "rules"], TESTS_DIR.as_posix(),
+                       inputs_of=lambda test: [test, *(rules / name for name in sorted(_loaded_rule_files(test)))])
     renamed = _check_renamed(result, context, files)
     services = _check_shared_services(result, context, files)
     if not result.findings and (renamed or services):
-        result.summary = (f"{len(files)} files; tested as another's renamed copy: {renamed} per-service rule files, "
+        run = result.summary if " reused: " in result.summary else f"{len(files)} files"
+        result.summary = (f"{run}; tested as another's renamed copy: {renamed} per-service rule files, "
                           f"{services} services of {SHARED_SERVICE_FILE}")
     return result
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from foundation.artifacts import Artifact
 from foundation.findings import Finding, FindingSeverity
 from stack.spec.loader import LoadedSpec
+from stack.validate.incremental import ValidationRecord
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,7 @@ class ValidationContext:
     out: Path
     loaded: LoadedSpec
     artifacts: list[Artifact]
+    record: ValidationRecord | None = None  # what passed before (`validate --changed`), kept up to date
 
 
 @dataclass
@@ -25,6 +27,7 @@ class ValidatorResult:
     summary: str = ""  # one line shown when there is nothing to report
     tool_missing: bool = False
     seconds: float = 0.0  # wall time of the validator (set by run_validators)
+    reused: bool = False  # not run: its inputs passed before, this is that outcome (validate --changed)
 
     def count(self, severity: FindingSeverity) -> int:
         return sum(1 for finding in self.findings if finding.severity == severity)
