@@ -110,10 +110,26 @@ def env_name(name: str) -> str:
     return "".join(c.upper() if c.isalnum() else "_" for c in name)
 
 
-def resolved_spec_text(spec: Spec) -> str:
-    """The spec with every default filled in: the exporter sees exactly what generated this tree (less
-    the rule and compose lint exclusions, which only `obstack validate` reads)."""
-    return dump_yaml(spec.model_dump(mode="json", by_alias=True))
+# What the exporter reads of the spec (exporters/app.py, routes.py, health.py, probes/): its own
+# settings, Prometheus's scrape timeout (the longest deadline a scrape may ask for), the
+# datastores and queues it probes and each service's health URL; a service keeps the fields that
+# name and place it.
+EXPORTER_SPEC_KEYS = ("version", "project", "environment", "team", "prometheus", "services", "datastores", "queues",
+                      "exporter")
+EXPORTER_PROMETHEUS_KEYS = ("scrape_interval", "scrape_timeout", "evaluation_interval")
+EXPORTER_SERVICE_KEYS = ("name", "job", "team", "targets", "runs_on", "health_url")
+
+
+def exporter_spec_text(spec: Spec) -> str:
+    """The spec as the exporter container loads it: what the exporter reads, every default filled
+    in. The rest (SLOs, thresholds, alerts, receivers, your own rule files and dashboards) is left
+    out: the exporter never reads it, a file it names is not in the container, and the whole spec
+    of a thousand services (1.2 MB) outgrew a ConfigMap (1 MiB)."""
+    full = spec.model_dump(mode="json", by_alias=True)
+    document = {key: full[key] for key in EXPORTER_SPEC_KEYS}
+    document["prometheus"] = {key: full["prometheus"][key] for key in EXPORTER_PROMETHEUS_KEYS}
+    document["services"] = [{key: service[key] for key in EXPORTER_SERVICE_KEYS} for service in full["services"]]
+    return dump_yaml(document)
 
 
 def credential_source(datastore: PostgresDatastore | RedisDatastore) -> tuple[str | None, str | None]:

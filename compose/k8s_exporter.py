@@ -11,7 +11,7 @@ import hashlib
 from pathlib import PurePosixPath
 from typing import Any
 
-from compose.build import credential_source, resolved_spec_text
+from compose.build import credential_source, exporter_spec_text
 from compose.k8s_common import labels, metadata, object_name
 from compose.k8s_operator import EXPORTER_PORT_NAME, exporter_selector
 from stack.spec.model import EXPORTER_JOB, Spec
@@ -29,7 +29,7 @@ def exporter_port(spec: Spec) -> int:
 def spec_config_map(spec: Spec) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": metadata(spec, object_name(spec.project, EXPORTER_JOB, "spec")),
-            "data": {SPEC_KEY: resolved_spec_text(spec)}}
+            "data": {SPEC_KEY: exporter_spec_text(spec)}}
 
 
 def _credentials(spec: Spec) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, str]]]:
@@ -94,7 +94,7 @@ def deployment(spec: Spec) -> dict[str, Any]:
     if items:
         volumes.append({"name": "credentials", "secret": {"secretName": spec.kubernetes.secret_name, "items": items}})
     # A changed spec changes the pod template, so the Deployment rolls out the new spec.
-    checksum = hashlib.sha256(resolved_spec_text(spec).encode()).hexdigest()
+    checksum = hashlib.sha256(exporter_spec_text(spec).encode()).hexdigest()
     pod_labels = labels(spec, **exporter_selector(spec))
     return {
         "apiVersion": "apps/v1",

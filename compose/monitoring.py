@@ -20,7 +20,7 @@ from compose.build import (
     healthy,
     host_of,
     port_of,
-    resolved_spec_text,
+    exporter_spec_text,
     stack_service,
 )
 from compose.images import EXPORTER_MEMORY, STACK_HEALTHCHECK_TIMING
@@ -174,7 +174,7 @@ def add_exporter(build: ComposeBuild) -> None:
     service["mem_limit"] = build.memory(name, EXPORTER_MEMORY)
     # No depends_on: the exporter must run while a datastore is down, to report it down.
     build.services[name] = service
-    build.files.append(Artifact(EXPORTER_SPEC_FILE, resolved_spec_text(spec), "compose"))
+    build.files.append(Artifact(EXPORTER_SPEC_FILE, exporter_spec_text(spec), "compose"))
 
 
 def add_metrics_part(build: ComposeBuild, artifacts: list[Artifact]) -> None:

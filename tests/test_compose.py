@@ -13,12 +13,15 @@ import jsonschema
 import pytest
 import yaml
 
+from compose.build import exporter_spec_text
 from compose.compose_file import compose_artifacts
+from exporters.app import build_probes
 from compose.compose_lint import bind_mounts
 from compose.images import IMAGES
 from compose.monitoring import dashboards_mount_target
 from stack.pipeline import GENERATORS, generate
-from stack.spec.loader import load_spec_text
+from stack.spec.loader import load_spec, load_spec_text
+from stack.spec.model import Spec
 from stack.validate.compose_checks import (
     compose_lint_validator,
     docker_compose_config_validator,
@@ -33,6 +36,8 @@ from tests.compose.trees import (
     spec_with,
 )
 from tests.support.servers import require_binary
+
+SPECS = Path(__file__).parent / "specs"
 
 COMPOSE = Path("compose/docker-compose.yml")
 
@@ -176,8 +181,35 @@ def test_the_exporter_gets_the_resolved_spec_and_its_credentials(tree: Validatio
     assert exporter["command"] == ["exporter", "--spec", "/etc/obstack/stack.yaml", "--listen", "0.0.0.0:9477"]
     assert "/livez" in exporter["healthcheck"]["test"][-1] and exporter["read_only"] is True
     assert set(exporter["environment"]) == {"BOOKMARK_PG_DSN", "BOOKMARK_REDIS_URL"}
-    resolved = spec_with().spec
-    assert load_spec_text((tree.out / "compose/exporter/stack.yaml").read_text(), "x").spec == resolved
+    assert_exporter_reads_the_same((tree.out / "compose/exporter/stack.yaml").read_text(), spec_with().spec)
+
+
+def assert_exporter_reads_the_same(text: str, spec: Spec) -> None:
+    """The exporter's copy of the spec loads, and gives the exporter all it reads, as the spec does."""
+    loaded = load_spec_text(text, "stack.yaml").spec
+    assert loaded.exporter == spec.exporter and loaded.prometheus.scrape_timeout == spec.prometheus.scrape_timeout
+    assert (loaded.project, loaded.datastores, loaded.queues) == (spec.project, spec.datastores, spec.queues)
+    assert [(s.name, s.health_url) for s in loaded.services] == [(s.name, s.health_url) for s in spec.services]
+    assert [type(p).__name__ for p in build_probes(loaded)] == [type(p).__name__ for p in build_probes(spec)]
+
+
+@pytest.mark.parametrize("name", ["orders", "shop", "events"])
+def test_the_exporter_spec_of_every_test_spec_loads_where_the_specs_own_files_are_not(name: str, tmp_path: Path) -> None:
+    """Your own rule files and dashboards are not in the exporter's container: its copy of the spec
+    names none of them (orders.yaml has both), and it holds only what the exporter reads."""
+    loaded = load_spec(SPECS / f"{name}.yaml")
+    text = next(a.content for a in generate(loaded) if a.path.as_posix() == "compose/exporter/stack.yaml")
+    (tmp_path / "stack.yaml").write_text(text)
+    assert_exporter_reads_the_same((tmp_path / "stack.yaml").read_text(), loaded.spec)
+    assert load_spec(tmp_path / "stack.yaml").user_files == ()
+    assert "slos" not in text and "receivers" not in text and "extra_rule_files" not in text
+
+
+def test_the_exporter_spec_of_a_thousand_services_fits_a_config_map() -> None:
+    entries = "\n".join(f"  - {{name: svc-{i}, targets: [svc-{i}:8080]}}" for i in range(1000))
+    loaded = load_spec_text(f"project: big\nservices:\n{entries}\n", "big.yaml")
+    text = exporter_spec_text(loaded.spec)
+    assert len(text.encode()) < 1024 * 1024 / 2  # a ConfigMap holds 1 MiB
 
 
 def test_logstash_pipeline_parses_json_lines_into_a_data_stream(tree: ValidationContext) -> None:
