@@ -85,7 +85,7 @@ def _root(
 def generate(spec: SpecOption = None, out: OutOption = Path("build"), check: Annotated[
     bool, typer.Option("--check", help="Write nothing; exit 1 listing files that differ from the spec (CI drift check).")
 ] = False, force: Annotated[
-    bool, typer.Option("--force", help="Replace files in --out that obstack did not write.")
+    bool, typer.Option("--force", help="Replace or delete files in --out that obstack did not write or that were edited since.")
 ] = False, strict: Annotated[
     bool, typer.Option("--strict", help="Treat spec warnings (placeholder links) as errors: exit 2, write nothing.")
 ] = False) -> None:

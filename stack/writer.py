@@ -1,7 +1,8 @@
 """The only code that writes the output tree: atomic files, a manifest, stale removal, drift checks.
 
 The manifest (``.obstack-manifest.json``) lists every file obstack wrote with its hash,
-so a later run removes the files it no longer generates and never touches anyone else's.
+so a later run removes the files it no longer generates and never touches anyone else's, nor
+one of its own that someone edited since (``ownership_problem``, also deploy's rule).
 """
 
 from __future__ import annotations
@@ -38,6 +39,21 @@ class Drift:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def ownership_problem(relative: str, current: str | None, manifest: dict[str, str]) -> str | None:
+    """Why obstack may not replace or remove the file at ``relative`` whose text is ``current``
+    (None: there is none), given the ``manifest`` of its directory; None when it may. The one rule
+    of the writer and of deploy: a file obstack did not write, or one of its own that someone
+    edited since (its hash is not the manifest's), is the user's."""
+    if current is None:
+        return None
+    digest = manifest.get(relative)
+    if digest is None:
+        return "exists and was not written by obstack"
+    if digest != _digest(current):
+        return "was edited since obstack wrote it (its hash is not the manifest's)"
+    return None
 
 
 def read_manifest(out: Path) -> dict[str, str]:
@@ -99,16 +115,29 @@ def write_tree(out: Path, artifacts: list[Artifact], force: bool = False, prune:
     _check_out_dir(out)
     previous = read_manifest(out)
     wanted = {a.path.as_posix(): a for a in artifacts}
-    foreign = [p for p in wanted if p not in previous and (out / p).exists() and _current_text(out / p) != wanted[p].content]
-    if foreign and not force:
-        raise OutputError(
-            f"{out / foreign[0]} exists and was not written by obstack; move it away or pass --force to replace it"
-        )
+    if not force:
+        _refuse_the_users_files(out, wanted, previous, prune)
     _writable(out)
     try:
         return _write(out, wanted, previous, prune)
     except OSError as error:
         raise OutputError(f"{error.filename or out}: cannot write ({error.strerror}); choose another --out") from None
+
+
+def _refuse_the_users_files(out: Path, wanted: dict[str, Artifact], previous: dict[str, str], prune: bool) -> None:
+    """OutputError for the first file the run would replace or remove that is not obstack's to touch."""
+    stale = sorted(set(previous) - set(wanted)) if prune else []
+    for relative, action in [*((p, "replace") for p in wanted), *((p, "delete") for p in stale)]:
+        target = out / relative
+        if not target.exists():
+            continue
+        current = _current_text(target)
+        if relative in wanted and current == wanted[relative].content:
+            continue  # already what obstack would write: nothing is lost
+        # Undecodable bytes are certainly not what obstack wrote: compared as "" they fail the hash.
+        problem = ownership_problem(relative, "" if current is None else current, previous)
+        if problem is not None:
+            raise OutputError(f"{target} {problem}; move it away or pass --force to {action} it")
 
 
 def _write(out: Path, wanted: dict[str, Artifact], previous: dict[str, str], prune: bool) -> WriteReport:

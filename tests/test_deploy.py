@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from stack.deploy import files
+from stack.deploy.errors import DeployError
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
 from stack.writer import write_tree
@@ -255,6 +256,18 @@ def test_restore_puts_back_exactly_the_previous_files(tmp_path: Path) -> None:
     assert [c.state for c in files.plan(directory, {"a.yml": "a\n"})] == ["updated", "removed"]
     files.restore(saved)
     assert {p.name: p.read_text() for p in directory.glob("*.yml")} == {"a.yml": "a\n", "b.yml": "b\n", "mine.yml": "someone else's\n"}
+
+
+@pytest.mark.parametrize("wanted", [{"a.yml": "new\n", "b.yml": "b\n"}, {"b.yml": "b\n"}], ids=["replace", "remove"])
+def test_a_deployed_file_someone_edited_is_neither_replaced_nor_removed(tmp_path: Path, wanted: dict[str, str]) -> None:
+    directory = tmp_path / "rules"
+    files.write(directory, {"a.yml": "a\n", "b.yml": "b\n"})
+    (directory / "a.yml").write_text("a, fixed by hand on the server\n")
+    with pytest.raises(DeployError, match=r"a\.yml was edited since obstack wrote it .*: move it away"):
+        files.plan(directory, wanted)
+    with pytest.raises(DeployError, match="a.yml was edited since obstack wrote it"):
+        files.write(directory, wanted)
+    assert (directory / "a.yml").read_text() == "a, fixed by hand on the server\n"
 
 
 def test_bad_target_options_are_bad_input(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Files in a directory a server loads (Prometheus' rules dir, Alertmanager's config dir).
 
 obstack owns only what it wrote there: the writer's manifest in that directory lists those
-files, so a deploy replaces and removes only them and refuses to overwrite anyone else's.
+files with their hashes, so a deploy replaces and removes only them, as long as nobody edited
+them since, and refuses to touch anyone else's (the writer's rule, ``ownership_problem``).
 Before writing, a snapshot of obstack's files is taken; ``restore`` puts it back exactly.
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from foundation.artifacts import Artifact
 from stack.deploy.errors import DeployError
-from stack.writer import MANIFEST_NAME, OutputError, read_manifest, write_tree
+from stack.writer import MANIFEST_NAME, OutputError, ownership_problem, read_manifest, write_tree
 
 KIND = "deployed"
 
@@ -64,23 +65,31 @@ def tree_files(out: Path, prefix: PurePosixPath) -> dict[str, str]:
 
 
 def plan(directory: Path, wanted: dict[str, str], adopt: frozenset[str] = frozenset()) -> list[FileChange]:
-    """What writing ``wanted`` into ``directory`` would change; refuses to replace a foreign file
-    unless it is in ``adopt`` (a file the user named as the target, e.g. Alertmanager's config)."""
-    owned = {**_manifest(directory), **dict.fromkeys(adopt, "")}
+    """What writing ``wanted`` into ``directory`` would change; refuses to replace or remove a file
+    that is not obstack's (foreign, or edited since obstack wrote it) unless it is in ``adopt``
+    (a file the user named as the target, e.g. Alertmanager's config)."""
+    manifest = _manifest(directory)
     changes = []
     for relative, text in sorted(wanted.items()):
         current = _read(directory / relative)
         if current == text:
             continue
-        if current is not None and relative not in owned:
-            raise DeployError(f"{directory / relative} exists and was not written by obstack; "
-                              "deploy never replaces other files: move it away")
+        _refuse_the_users_file(directory, relative, current, manifest, adopt)
         changes.append(FileChange(relative, "updated" if current is not None else "created", current or "", text))
-    for relative in sorted(set(owned) - set(wanted) - adopt):
+    for relative in sorted(set(manifest) - set(wanted) - adopt):
         current = _read(directory / relative)
         if current is not None:
+            _refuse_the_users_file(directory, relative, current, manifest, adopt)
             changes.append(FileChange(relative, "removed", current, ""))
     return changes
+
+
+def _refuse_the_users_file(directory: Path, relative: str, current: str | None, manifest: dict[str, str],
+                           adopt: frozenset[str]) -> None:
+    problem = None if relative in adopt else ownership_problem(relative, current, manifest)
+    if problem is not None:
+        raise DeployError(f"{directory / relative} {problem}; deploy never replaces or removes the user's files: "
+                          "move it away")
 
 
 def snapshot(directory: Path, adopt: frozenset[str] = frozenset()) -> Snapshot:
