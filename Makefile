@@ -10,7 +10,7 @@ EXAMPLE_STAMP := $(EXAMPLE)/node_modules/.installed
 SCHEMA_TYPES := tests/grafana-schema
 SCHEMA_TYPES_STAMP := $(SCHEMA_TYPES)/node_modules/.installed
 
-.PHONY: run test system-deps install example grafana-schema golden docs bench plots clean
+.PHONY: run test test-fast system-deps install example grafana-schema golden docs bench plots clean
 
 ## run: set up, generate and validate the embedded bookmark-api spec into ./build
 run: system-deps $(STAMP)
@@ -22,6 +22,10 @@ run: system-deps $(STAMP)
 ## test: set up (Python packages, Debian tools, the npm packages of the reference app and of the dashboard type check) and run the whole suite
 test: system-deps $(STAMP) $(EXAMPLE_STAMP) $(SCHEMA_TYPES_STAMP)
 	$(BIN)/python -m pytest
+
+## test-fast: the suite without the slow and end-to-end tests (docs/development.md, "Tests")
+test-fast: system-deps $(STAMP) $(EXAMPLE_STAMP) $(SCHEMA_TYPES_STAMP)
+	$(BIN)/python -m pytest -m "not slow and not e2e"
 
 system-deps:
 	@bash scripts/install-system-deps.sh
