@@ -2,8 +2,9 @@
 
 The names are a product interface (alerts, dashboards and users' own queries select on
 them), so the probes, the rule lint and the docs all read this one table. The exporter
-itself holds no Prometheus client state here: it builds fresh families from these entries.
-It lives in the foundation so the series catalog reads it without importing the exporter.
+holds no Prometheus client state: on each scrape it writes the text exposition of that scrape's
+samples over these entries itself (exporters/exposition.py). It lives in the foundation so
+the series catalog reads it without importing the exporter.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+# The families the text exposition can write (exporters/exposition.py); the probes emit gauges and counters.
 MetricType = Literal["gauge", "counter", "histogram", "info"]
 
 # Prometheus' obstack-exporter scrape job adds these to exporter series by relabelling

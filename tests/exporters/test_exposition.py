@@ -1,5 +1,6 @@
 """/metrics text: the exporter's own renderer writes what prometheus_client wrote before it
-(the oracle below), promtool accepts it, and the catalog still refuses unknown samples."""
+(the oracle below) for every catalog type, promtool accepts it, and the catalog still refuses
+unknown samples."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from collections.abc import Iterable, Sequence
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import HistogramMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString  # go_float_text's oracle: not public API, so only a test uses it
 
 from exporters.collector import render_metrics, scrape_samples
-from exporters.exposition import render_exposition
+from exporters.exposition import go_float_text, render_exposition, series_labels
 from exporters.probes.queues import QueueReading, queue_samples
 from exporters.results import ProbeResult, Sample, failed
 from foundation.exporter_metrics import EXPORTER_METRICS, MetricInfo
@@ -27,16 +29,20 @@ from tests.support.servers import require_binary
 BULLMQ_STATES = ("waiting", "prioritized", "active", "delayed", "waiting-children", "completed", "failed")
 
 
+def _client_name(info: MetricInfo) -> str:
+    """The family's name as prometheus_client takes it: without the suffix its renderer appends."""
+    return info.name.removesuffix({"counter": "_total", "info": "_info"}.get(info.type, "\0"))
+
+
 class _Families(Collector):
     def __init__(self, samples: Iterable[Sample], catalog: Sequence[MetricInfo]) -> None:
         self.samples, self.catalog = list(samples), catalog
 
     def collect(self) -> Iterable[Metric]:
-        family_of = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily}
-        families = {m.name: family_of[m.type](m.name, m.help, labels=list(m.labels)) for m in self.catalog}
+        families = {m.name: Metric(_client_name(m), m.help, m.type) for m in self.catalog}
+        family_of = {series: m.name for m in self.catalog for series in series_labels(m)}
         for sample in self.samples:
-            labels = next(m.labels for m in self.catalog if m.name == sample.name)
-            families[sample.name].add_metric([sample.labels[label] for label in labels], sample.value)
+            families[family_of[sample.name]].add_sample(sample.name, dict(sample.labels), sample.value)
         yield from families.values()
 
 
@@ -92,18 +98,27 @@ values = st.one_of(st.floats(), st.sampled_from([math.inf, -math.inf, math.nan, 
 
 @st.composite
 def catalog_samples(draw: st.DrawFn, catalog: Sequence[MetricInfo]) -> list[Sample]:
-    metrics = draw(st.lists(st.sampled_from(catalog), max_size=30))
-    return [Sample(m.name, {label: draw(label_values) for label in m.labels}, draw(values)) for m in metrics]
+    samples = []
+    for metric in draw(st.lists(st.sampled_from(catalog), max_size=30)):
+        name, labels = draw(st.sampled_from(sorted(series_labels(metric).items())))
+        samples.append(Sample(name, {label: draw(label_values) for label in labels}, draw(values)))
+    return samples
+
+
+SUFFIXES = {"counter": ["", "_total"], "gauge": ["", "_total"], "histogram": [""], "info": ["", "_info"]}
 
 
 @st.composite
 def catalogs(draw: st.DrawFn) -> list[MetricInfo]:
-    """Counters and gauges, with and without ``_total``, any help text, zero to three labels."""
+    """Every catalog type, with and without the suffix its wire name takes, any help text, zero to three labels."""
     stems = draw(st.lists(st.sampled_from(["a", "b", "c", "jobs", "hits"]), min_size=1, max_size=5, unique=True))
-    return [MetricInfo(f"test_{stem}" + draw(st.sampled_from(["", "_total"])), draw(st.sampled_from(["counter", "gauge"])),
-                       tuple(draw(st.lists(st.sampled_from(["target", "queue", "state"]), max_size=3, unique=True))),
-                       draw(st.text(st.one_of(st.sampled_from("\\\n\""), st.characters(codec="utf-8")), max_size=20)))
-            for stem in stems]
+    catalog = []
+    for stem in stems:
+        kind = draw(st.sampled_from(["counter", "gauge", "histogram", "info"]))
+        catalog.append(MetricInfo(f"test_{stem}" + draw(st.sampled_from(SUFFIXES[kind])), kind,
+                                  tuple(draw(st.lists(st.sampled_from(["target", "queue", "state"]), max_size=3, unique=True))),
+                                  draw(st.text(st.one_of(st.sampled_from("\\\n\""), st.characters(codec="utf-8")), max_size=20))))
+    return catalog
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -117,6 +132,38 @@ def test_any_samples_render_as_prometheus_client_rendered_them(samples):
 def test_any_catalog_renders_as_prometheus_client_rendered_it(data):
     catalog = data.draw(catalogs())
     assert_renders_like_prometheus_client(data.draw(catalog_samples(catalog)), catalog)
+
+
+@settings(max_examples=500, deadline=None)
+@given(values)
+def test_values_are_written_as_prometheus_client_writes_them(value):
+    assert go_float_text(value) == floatToGoString(value)
+
+
+HISTOGRAM = MetricInfo("test_request_duration_seconds", "histogram", ("target",), "Request durations.")
+INFO = MetricInfo("test_build", "info", ("target", "version", "revision"), "The build each target runs.")
+
+
+def test_histogram_and_info_families_built_by_prometheus_client_render_byte_identically():
+    """The samples prometheus_client's own family builders make, rendered by ours and by generate_latest."""
+    histogram = HistogramMetricFamily(HISTOGRAM.name, HISTOGRAM.help, labels=["target"])
+    histogram.add_metric(["api"], [("0.005", 0.0), ("0.1", 17.0), ("1.0", 20.0), ("10.0", 21.0), ("+Inf", 21.0)], 3.75)
+    histogram.add_metric(['we"ird\\'], [("0.5", 1.0), ("+Inf", 2.0)], 1e6)
+    info = InfoMetricFamily(INFO.name, INFO.help, labels=["target"])
+    info.add_metric(["api"], {"version": "1.2.3", "revision": "abc"})
+    samples = [Sample(s.name, s.labels, s.value) for family in (histogram, info) for s in family.samples]
+    body = render_exposition(samples, [HISTOGRAM, INFO])
+    assert body == prometheus_client_exposition(samples, [HISTOGRAM, INFO])
+    text = body.decode()
+    assert "# TYPE test_request_duration_seconds histogram\n" in text and "# TYPE test_build_info gauge\n" in text
+    assert 'test_request_duration_seconds_bucket{le="0.1",target="api"} 17.0\n' in text
+    assert 'test_request_duration_seconds_sum{target="we\\"ird\\\\"} 1e+06\n' in text
+    assert 'test_build_info{revision="abc",target="api",version="1.2.3"} 1.0\n' in text
+
+
+def test_a_histogram_bucket_without_its_bound_is_refused():
+    with pytest.raises(KeyError, match="test_request_duration_seconds_bucket has labels"):
+        render_exposition([Sample("test_request_duration_seconds_bucket", {"target": "api"}, 1.0)], [HISTOGRAM])
 
 
 def test_realistic_scrape_is_byte_identical_to_prometheus_client():
@@ -166,11 +213,12 @@ def test_sample_with_other_labels_than_the_catalog_is_refused():
 
 @pytest.mark.parametrize("info", [MetricInfo("obstack.queue_jobs", "gauge", (), "h"),
                                   MetricInfo("obstack_queue_jobs", "gauge", ("queue-name",), "h"),
-                                  MetricInfo("obstack_queue_jobs", "gauge", ("__queue",), "h")])
+                                  MetricInfo("obstack_queue_jobs", "gauge", ("__queue",), "h"),
+                                  MetricInfo("obstack_wait_seconds", "histogram", ("le",), "h")])
 def test_catalog_names_outside_the_text_format_are_refused(info):
     # prometheus_client wrote the first two with underscores instead (a silently renamed series);
     # names starting with __ are Prometheus' own.
-    with pytest.raises(ValueError, match="is not a Prometheus"):
+    with pytest.raises(ValueError, match="is not a Prometheus|cannot include 'le'"):
         render_exposition([], [info])
 
 
