@@ -177,6 +177,21 @@ def test_validate_reports_placeholders_as_warnings_and_foreign_rule_files(tmp_pa
     assert result.exit_code == 1
 
 
+def test_the_spec_validator_fails_on_a_tree_generated_from_another_spec(tmp_path: Path) -> None:
+    out, spec = tmp_path / "out", tmp_path / "shop.yaml"
+    spec.write_text("project: shop\nrunbook_url: https://wiki.acme.io/runbooks/{alert}\n"
+                    "grafana:\n  url: https://grafana.acme.io\n")
+    assert runner.invoke(app, ["generate", "--out", str(out)]).exit_code == 0  # the embedded spec's tree
+    result = runner.invoke(app, ["validate", "--spec", str(spec), "--out", str(out), "--only", "spec", "--format", "json"])
+    assert result.exit_code == 1
+    [finding] = json.loads(result.stdout)["validators"][0]["findings"]
+    assert finding["severity"] == "error" and finding["file"] == "alertmanager/alertmanager.yml"
+    assert finding["message"].startswith("generated from obstack:default.yaml, not shop.yaml (")
+    assert runner.invoke(app, ["generate", "--spec", str(spec), "--out", str(out)]).exit_code == 0
+    again = runner.invoke(app, ["validate", "--spec", str(spec), "--out", str(out), "--only", "spec"])
+    assert again.exit_code == 0, again.output
+
+
 def test_drill_refuses_receivers_that_notify_people(tmp_path: Path) -> None:
     spec = tmp_path / "stack.yaml"
     spec.write_text("project: shop\nnotifications:\n  receivers:\n"

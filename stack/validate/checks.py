@@ -26,6 +26,7 @@ from stack.validate.kubernetes_checks import (
     kubernetes_core_validator,
     prometheus_operator_validator,
 )
+from stack.validate.provenance import header_spec_names
 from stack.validate.prometheus_tools import (
     promtool_config_validator,
     promtool_rules_validator,
@@ -39,7 +40,9 @@ Validator = Callable[[ValidationContext], ValidatorResult]
 
 
 def spec_validator(context: ValidationContext) -> ValidatorResult:
-    """The spec parsed, validated and cross-checked (a bad spec never reaches here: it exits 2)."""
+    """The spec parsed, validated and cross-checked (a bad spec never reaches here: it exits 2), its
+    warnings, and the tree in --out generated from it: a tree of another spec is an error that says so
+    in one line, where the tree validator sees only files that differ."""
     spec = context.loaded.spec
     counts = (
         f"{len(spec.services)} services, {len(spec.datastores)} datastores, {len(spec.queues)} queues, "
@@ -47,6 +50,12 @@ def spec_validator(context: ValidationContext) -> ValidatorResult:
     )
     findings = [Finding("spec", "warning", w.file, f"{w.line}: {format_yaml_path(w.path)}", w.message)
                 for w in context.loaded.warnings]
+    expected = context.loaded.header_name
+    for other, files in header_spec_names(context.out).items():
+        if other != expected:
+            findings.append(Finding("spec", "error", files[0], "", (
+                f"generated from {other}, not {expected} ({len(files)} files say so): validate with the spec "
+                f"it was generated from, or run `obstack generate` with this one")))
     return ValidatorResult("spec", findings, summary=f"{context.loaded.name}: {counts}")
 
 
