@@ -362,9 +362,10 @@ def deploy(
     generate_first: Annotated[bool, typer.Option("--generate", help="Regenerate --out from the spec first.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change (table and diffs); change nothing.")] = False,
     diff: Annotated[bool, typer.Option("--diff", help="Print a unified diff of what would change; change nothing.")] = False,
-    audit_log: Annotated[Optional[Path], typer.Option("--audit-log", help="Audit trail (JSON lines). Default: deploy.audit_log.")] = None,
+    audit_log: Annotated[Optional[Path], typer.Option("--audit-log", help="Audit trail (JSON lines). Default: deploy.audit_log, else ~/.local/state/obstack/deploy-audit.jsonl.")] = None,
 ) -> None:
     """Deploy --out to Prometheus, Alertmanager, a ruler and Grafana; verify, roll back on failure, audit."""
+    from stack.deploy.audit import audit_log_path
     from stack.deploy.errors import DeployError
     from stack.deploy.runner import Deployer, DeployRequest
     from stack.deploy.targets import TargetOptions, deploy_deadline, deploy_settings, resolve_targets
@@ -382,7 +383,7 @@ def deploy(
     if not out.is_dir():
         _fail([f"{out}: no generated tree; run `obstack generate --out {out}` or pass --generate"], EXIT_BAD_INPUT)
     request = DeployRequest(loaded, out, targets.files, targets.grafana,
-                            audit_log or Path(deploy_settings(loaded.spec).audit_log), dry_run, diff and not dry_run,
+                            audit_log or audit_log_path(deploy_settings(loaded.spec).audit_log), dry_run, diff and not dry_run,
                             targets.urls, deadline, targets.ruler)
     progress = Console(stderr=True, highlight=False)
     code = Deployer(request, progress, _stdout()).run()

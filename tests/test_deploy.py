@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from stack.deploy import files
+from stack.deploy.audit import audit_log_path, default_audit_log
 from stack.deploy.errors import DeployError
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
@@ -268,6 +269,16 @@ def test_a_deployed_file_someone_edited_is_neither_replaced_nor_removed(tmp_path
     with pytest.raises(DeployError, match="a.yml was edited since obstack wrote it"):
         files.write(directory, wanted)
     assert (directory / "a.yml").read_text() == "a, fixed by hand on the server\n"
+
+
+def test_the_audit_log_defaults_to_the_users_state_directory_never_the_working_directory(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert default_audit_log({}, home) == home / ".local/state/obstack/deploy-audit.jsonl"
+    assert default_audit_log({"XDG_STATE_HOME": str(tmp_path / "state")}, home) == tmp_path / "state/obstack/deploy-audit.jsonl"
+    # The XDG rule: a relative XDG_STATE_HOME is invalid and ignored.
+    assert default_audit_log({"XDG_STATE_HOME": "state"}, home) == home / ".local/state/obstack/deploy-audit.jsonl"
+    assert audit_log_path("/var/log/deploys.jsonl") == Path("/var/log/deploys.jsonl")
+    assert audit_log_path(None).is_absolute()
 
 
 def test_bad_target_options_are_bad_input(tmp_path: Path) -> None:

@@ -1,4 +1,7 @@
-"""The deploy audit trail: one JSON line per deploy, appended (never rewritten)."""
+"""The deploy audit trail: one JSON line per deploy, appended (never rewritten).
+
+It lives in the user's state directory unless the spec or ``--audit-log`` says otherwise: not in
+the working directory, where it would depend on where deploy ran and end up in a commit."""
 
 from __future__ import annotations
 
@@ -7,7 +10,23 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
+
+AUDIT_LOG_NAME = "deploy-audit.jsonl"
+
+
+def default_audit_log(environ: Mapping[str, str] = os.environ, home: Path | None = None) -> Path:
+    """``$XDG_STATE_HOME/obstack/deploy-audit.jsonl``, else ``~/.local/state/obstack/deploy-audit.jsonl``
+    (the XDG Base Directory rule: state that outlives a run; a relative XDG_STATE_HOME is ignored)."""
+    state = environ.get("XDG_STATE_HOME", "")
+    root = Path(state) if os.path.isabs(state) else (home or Path.home()) / ".local" / "state"
+    return root / "obstack" / AUDIT_LOG_NAME
+
+
+def audit_log_path(configured: str | None) -> Path:
+    """The spec's ``deploy.audit_log`` when set, else the default."""
+    return Path(configured) if configured else default_audit_log()
 
 
 def current_user() -> str:

@@ -107,5 +107,6 @@ class DeploySettings(StrictModel):
     alertmanager: AlertmanagerDeploy = Field(default_factory=AlertmanagerDeploy)
     grafana: GrafanaDeploy = Field(default_factory=GrafanaDeploy)
     ruler: RulerDeploy = Field(default_factory=RulerDeploy)
-    audit_log: str = Field(".obstack/deploy-audit.jsonl", description="JSON-lines audit trail, one line per deploy.")
+    audit_log: str | None = Field(None, description="JSON-lines audit trail, one line per deploy. Default: "
+                                  "$XDG_STATE_HOME/obstack/deploy-audit.jsonl (~/.local/state/obstack/deploy-audit.jsonl).")
     timeouts: DeployTimeouts = Field(default_factory=DeployTimeouts)
