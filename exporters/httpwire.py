@@ -48,11 +48,6 @@ class Request:
     headers: dict[str, str]  # lower-cased name -> its first value
     keep_alive: bool
 
-    @property
-    def answered_bare(self) -> bool:
-        """HTTP/0.9: the answer is the body alone."""
-        return self.version == HTTP09
-
 
 @dataclass(slots=True)
 class Refusal:

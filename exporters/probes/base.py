@@ -43,10 +43,6 @@ class ConnectionProbe(ABC):
         """Single-flight key: one probe in flight per target."""
         return f"{self.kind}:{self.target}"
 
-    @property
-    def connected(self) -> bool:
-        return self._connection is not None
-
     async def run(self, budget: float) -> list[ProbeResult]:
         """Probe within ``budget`` seconds; never raises (except cancellation)."""
         started = time.monotonic()
