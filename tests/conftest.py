@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +31,10 @@ DEFAULT_TIMEOUT_FACTOR = 3  # a long_running module's own time, three times over
 _TOOL_USE = re.compile(r"\b(require_binar(?:y|ies)|PostgresServer|RedisServer|run_tool|promtool|amtool|check_and_test"
                        r"|private_(?:postgres|redis)\w*|tsc|npm|pm2|docker-compose|exporter_for|Deployer)\b"
                        r"|\bstack\.validate\b|\"(?:validate|deploy)\"")
-# ... and when they drive running servers end to end: Prometheus/Alertmanager processes, `obstack local`.
-_END_TO_END = re.compile(r"^from tests\.support\.monitoring import|^from stack import local$", re.MULTILINE)
+# ... and when they drive running servers end to end: Prometheus/Alertmanager processes, `obstack local up`.
+# Imported at the module's top level, it marks every test of the module; inside a test, that test.
+_END_TO_END_MODULE = re.compile(r"^(?:from tests\.support\.monitoring import|from stack import local$)", re.MULTILINE)
+_END_TO_END_TEST = re.compile(r"from tests\.support\.monitoring import|from stack import local\b|\[\"local\", \"up\"")
 _TOOL_FIXTURES = frozenset({"private_postgres", "private_redis", "private_postgres_session", "private_redis_session",
                             "exporter_for"})
 
@@ -39,6 +42,14 @@ _TOOL_FIXTURES = frozenset({"private_postgres", "private_redis", "private_postgr
 @functools.cache
 def _module_source(path: Path) -> str:
     return path.read_text(encoding="utf-8")
+
+
+def _test_source(item: pytest.Item) -> str:
+    function = getattr(item, "function", None)
+    try:
+        return inspect.getsource(function) if function is not None else ""
+    except (OSError, TypeError):
+        return ""
 
 
 def _derive_markers(item: pytest.Item) -> None:
@@ -51,7 +62,7 @@ def _derive_markers(item: pytest.Item) -> None:
         if item.get_closest_marker("timeout") is None:
             default = float(item.config.getini("timeout"))  # pyproject.toml's, for every other test
             item.add_marker(pytest.mark.timeout(max(default, DEFAULT_TIMEOUT_FACTOR * long_running.args[0])))
-    end_to_end = _END_TO_END.search(source) is not None
+    end_to_end = _END_TO_END_MODULE.search(source) is not None or _END_TO_END_TEST.search(_test_source(item)) is not None
     if end_to_end:
         item.add_marker(pytest.mark.e2e)
     if end_to_end or _TOOL_USE.search(source) or _TOOL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
