@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 import orjson
 import yaml
@@ -72,6 +73,17 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _represent_str)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML parsed by libyaml: PyYAML's pure-Python parser took 90% of the Kubernetes validators'
+    time at 100 services. The same documents; a syntax error reads differently."""
+    return yaml.load(text, Loader=yaml.CSafeLoader)
+
+
+def load_yaml_all(text: str) -> list[Any]:
+    """Every document of a multi-document YAML file, parsed by libyaml."""
+    return list(yaml.load_all(text, Loader=yaml.CSafeLoader))
 
 
 def json_text(data: object, indent: bool = False) -> str:

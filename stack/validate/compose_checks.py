@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
 
 from compose.build import COMPOSE_FILE, ENV_EXAMPLE
 from compose.compose_lint import LINT_RULES, ComposeInput, lint_compose
 from compose.container_view import config_path, rebuild_root, rewrite_config
 from compose.images import EXPORTER_TOOLS, IMAGES, tools_by_repository
+from foundation.artifacts import load_yaml
 from foundation.findings import Finding
 from foundation.lint_exclusions import apply_exclusions
 from stack.spec.model import Spec
@@ -30,7 +30,7 @@ def _load_compose(context: ValidationContext, result: ValidatorResult) -> dict[s
     if not path.is_file():
         result.findings.append(Finding(result.name, "error", COMPOSE_FILE.as_posix(), "", "not generated; run `obstack generate`"))
         return None
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return load_yaml(path.read_text(encoding="utf-8")) or {}
 
 
 def docker_compose_config_validator(context: ValidationContext) -> ValidatorResult:
@@ -83,7 +83,7 @@ _PROMETHEUS_CONFIG = "prometheus/prometheus.yml"
 def _scrape_targets(out: Path) -> Iterator[tuple[str, str]]:
     """(job name, target) of every static target in the generated prometheus.yml."""
     config_file = out / _PROMETHEUS_CONFIG
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+    config = load_yaml(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
     for job in (config or {}).get("scrape_configs") or []:
         for static in job.get("static_configs") or []:
             for target in static.get("targets") or []:
@@ -126,7 +126,7 @@ def unreachable_datasources(out: Path, compose_services: set[str]) -> list[tuple
     reported as warnings."""
     problems = []
     for path in sorted((out / "grafana" / "provisioning" / "datasources").glob("*.y*ml")):
-        for source in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("datasources") or []:
+        for source in (load_yaml(path.read_text(encoding="utf-8")) or {}).get("datasources") or []:
             url = source.get("url")
             if isinstance(url, str) and "://" in url and _host(url) not in compose_services | _LOCAL_HOSTS:
                 problems.append((path.relative_to(out).as_posix(), f"datasource {source.get('name')}: {url} is not a compose service"))

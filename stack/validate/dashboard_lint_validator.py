@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
 
 from alerts.rule_files import RULES_DIR
 from dashboards.dashboard_lint import LINT_RULES, VALIDATOR, lint_dashboard
 from dashboards.generate import DASHBOARDS_DIR
 from dashboards.provisioning import PROVISIONING_DIR
+from foundation.artifacts import load_yaml
 from foundation.findings import Finding
 from foundation.lint_exclusions import apply_exclusions
 from stack.spec.series import build_catalog
@@ -25,12 +25,12 @@ def _rule_files(context: ValidationContext, result: ValidatorResult) -> dict[str
     """The rule files in the tree (your own among them): their recording rules feed the catalog."""
     files = {}
     for path in sorted((context.out / RULES_DIR).glob("*.yml")):
-        files[path.relative_to(context.out).as_posix()] = read_parsed(path, str(path), result, yaml.safe_load)
+        files[path.relative_to(context.out).as_posix()] = read_parsed(path, str(path), result, load_yaml)
     return {name: data for name, data in files.items() if isinstance(data, dict)}
 
 
 def _datasource_uids(context: ValidationContext, result: ValidatorResult) -> dict[str, str]:
-    data = read_parsed(context.out / DATASOURCES_FILE, DATASOURCES_FILE.as_posix(), result, yaml.safe_load)
+    data = read_parsed(context.out / DATASOURCES_FILE, DATASOURCES_FILE.as_posix(), result, load_yaml)
     sources = data.get("datasources") if isinstance(data, dict) else None
     return {str(s["uid"]): str(s.get("type")) for s in sources or [] if isinstance(s, dict) and "uid" in s}
 

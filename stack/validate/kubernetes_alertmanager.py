@@ -22,7 +22,7 @@ from compose.k8s_alertmanager import (
     TEMPLATES_DIR,
     with_templates_glob,
 )
-from foundation.artifacts import Artifact, dump_yaml, with_header
+from foundation.artifacts import Artifact, dump_yaml, load_yaml, load_yaml_all, with_header
 from foundation.findings import Finding
 from stack.validate.alertmanager_tools import check_config
 from stack.validate.validator import ValidationContext, ValidatorResult
@@ -42,7 +42,7 @@ def _secret_keys(context: ValidationContext) -> dict[str, str]:
     """The Secret's keys as the operator sees them: ``data`` decoded, ``stringData`` on top."""
     name = context.loaded.spec.kubernetes.alertmanager_config_secret
     try:
-        documents = list(yaml.safe_load_all((context.out / SECRET_PATH).read_text(encoding="utf-8")))
+        documents = list(load_yaml_all((context.out / SECRET_PATH).read_text(encoding="utf-8")))
     except yaml.YAMLError as error:
         raise _Unreadable(f"not valid YAML: {error}") from error
     secret = next((d for d in documents if isinstance(d, dict) and d.get("kind") == "Secret"
@@ -62,7 +62,7 @@ def _secret_keys(context: ValidationContext) -> dict[str, str]:
 
 def _load_config(text: str, file: str) -> dict[str, Any]:
     try:
-        config = yaml.safe_load(text)
+        config = load_yaml(text)
     except yaml.YAMLError as error:
         raise _Unreadable(f"{file}: not valid YAML: {error}") from error
     if not isinstance(config, dict):

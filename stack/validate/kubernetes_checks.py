@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from compose.k8s_common import KUBERNETES_DIR
 from compose.operator_shapes import SHAPES, operator_object_problems
+from foundation.artifacts import load_yaml_all
 from foundation.findings import Finding
 from stack.validate.validator import ValidationContext, ValidatorResult
 
@@ -24,7 +24,7 @@ CLIENT_APPLY_LIMIT = 256 * 1024
 def _documents(out: Path) -> Iterator[tuple[str, int, dict[str, Any]]]:
     for path in sorted((out / KUBERNETES_DIR).glob("*.yaml")):
         relative = path.relative_to(out).as_posix()
-        for index, document in enumerate(yaml.safe_load_all(path.read_text(encoding="utf-8"))):
+        for index, document in enumerate(load_yaml_all(path.read_text(encoding="utf-8"))):
             if isinstance(document, dict):
                 yield relative, index, document
 

@@ -14,6 +14,7 @@ from alerts.prometheus_config import CONFIG_PATH
 from alerts.promtool_tests import TESTS_DIR
 from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, is_renamed, service_of
 from alerts.rule_files import RULES_DIR
+from foundation.artifacts import load_yaml
 from foundation.findings import Finding
 from stack.validate.incremental import Outcome, file_check
 from stack.validate.tools import ToolMissing, ToolRun, run_tool
@@ -121,7 +122,7 @@ def _check_shared_services(result: ValidatorResult, context: ValidationContext, 
     if not path.is_file():
         return 0
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        document = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError:
         return 0  # promtool check rules reports it
     shared = SharedServices.of(document if isinstance(document, dict) else {})

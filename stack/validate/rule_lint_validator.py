@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 
 from alerts.rule_files import RULES_DIR, rule_files
 from alerts.rule_lint import (
@@ -17,6 +16,7 @@ from alerts.rule_lint import (
     threshold_coherence,
     watchdog_wiring,
 )
+from foundation.artifacts import load_yaml
 from foundation.findings import Finding
 from foundation.lint_exclusions import apply_exclusions
 from stack.spec.series import build_catalog
@@ -26,7 +26,7 @@ from stack.validate.validator import ValidationContext, ValidatorResult
 
 def _read(path_text: str, context: ValidationContext, result: ValidatorResult) -> dict[str, Any] | None:
     unreadable = len(result.findings)
-    data = read_parsed(context.out / path_text, path_text, result, yaml.safe_load)
+    data = read_parsed(context.out / path_text, path_text, result, load_yaml)
     if len(result.findings) > unreadable:
         return None
     if not isinstance(data, dict):  # an empty file too
