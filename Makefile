@@ -73,9 +73,10 @@ bench: $(STAMP)
 plots: $(STAMP)
 	$(BIN)/python bench/plot.py
 
-## docs: refresh docs/spec-reference.md from the spec model
+## docs: refresh docs/spec-reference.md from the spec model and the holds and windows in docs/alerting.md
 docs: $(STAMP)
 	$(BIN)/python -m stack.spec.reference > docs/spec-reference.md
+	$(BIN)/python -m alerts.timing_doc docs/alerting.md
 
 clean:
 	rm -rf $(OUT) $(VENV) .pytest_cache $(EXAMPLE)/node_modules $(SCHEMA_TYPES)/node_modules

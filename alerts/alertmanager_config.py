@@ -51,7 +51,6 @@ from alerts.routing import (
 )
 from alerts.rule_files import rule_files
 from alerts.rule_model import AlertRule, RuleFile
-from alerts.slo_rules import burn_windows
 from alerts.stack_rules import WATCHDOG
 from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
@@ -272,7 +271,7 @@ def burn_window_inhibit_rules(spec: Spec, rules: Sequence[AlertRule]) -> list[di
     burns = [r for r in rules if BURN_WINDOW_LABEL in r.static_labels]
     for name, members in grouped(burns, lambda r: r.name):
         present = {r.static_labels[BURN_WINDOW_LABEL] for r in members}
-        speeds = [str(w.long) for w in burn_windows() if str(w.long) in present]
+        speeds = [str(w.long) for w in RuleContext(spec).timing.burn_windows if str(w.long) in present]
         if len(speeds) != len(set(speeds)):
             raise ValueError("burn-rate window pairs must have distinct long windows to inhibit each other")
         subjects = list(dict.fromkeys(r.subject for r in members))

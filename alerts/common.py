@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
+from alerts.timing import Timing, scaled_timing
 from stack.spec.base import promql_string
 from stack.spec.model import Spec
 from stack.spec.values import Duration
@@ -24,6 +25,11 @@ class RuleContext:
     """What every generator needs besides one subject: the spec and its timing."""
 
     spec: Spec
+
+    @property
+    def timing(self) -> Timing:
+        """The table of holds and windows (alerts/timing.py) on the spec's clock."""
+        return scaled_timing(self.spec.time_scale)
 
     @property
     def scrape_interval(self) -> Duration:

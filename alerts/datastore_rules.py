@@ -18,13 +18,6 @@ from stack.spec.values import Duration
 
 Datastore = PostgresDatastore | RedisDatastore
 
-FOR_SATURATION = Duration.parse("5m")
-FOR_SATURATION_REASON = "connection counts swing with bursts; 5m of sustained use is a trend, not a spike"
-FOR_PERSISTENCE = Duration.parse("5m")
-FOR_PERSISTENCE_REASON = "one failed background save can be retried; 5m of failures means writes are not safe on disk"
-FOR_LAG = Duration.parse("5m")
-FOR_LAG_REASON = "replay lag jumps during bulk writes and vacuums; 5m of lag is a replica falling behind"
-
 _UP_METRIC = {"postgres": "obstack_postgres_up", "redis": "obstack_redis_up"}
 _DOWN_ALERT = {"postgres": "PostgresDown", "redis": "RedisDown"}
 
@@ -119,7 +112,8 @@ def _connection_rules(context: RuleContext, severity: str) -> list[AlertRule]:
                 terms.append(f"{used % selector}\n/ {maximum % selector} > {number(threshold.value)}")
     return [AlertRule(
         name="ConnectionPoolExhaustion", expr=any_of(terms),
-        for_=FOR_SATURATION, for_reason=FOR_SATURATION_REASON, severity=severity, subject="datastore",  # type: ignore[arg-type]
+        for_=context.timing.connection_saturation_hold.duration,
+        for_reason=context.timing.connection_saturation_hold.reason, severity=severity, subject="datastore",  # type: ignore[arg-type]
         summary="A datastore is running out of connections.",
         description=go_template("{datastore} uses {value} of its maximum connections"
                                 + threshold_note([t for t, _ in groups]) + ".", "percentage"),
@@ -147,7 +141,8 @@ def persistence_rules(context: RuleContext) -> list[AlertRule]:
     return [AlertRule(
         name="RedisPersistenceFailing",
         expr=f"obstack_redis_last_save_success{{{EXPORTER_JOB_MATCHER}, {matcher('datastore', [s.name for s in stores])}}} == 0",
-        for_=FOR_PERSISTENCE, for_reason=FOR_PERSISTENCE_REASON, severity="critical", subject="datastore",
+        for_=context.timing.persistence_hold.duration, for_reason=context.timing.persistence_hold.reason,
+        severity="critical", subject="datastore",
         summary="Redis cannot persist its data to disk.",
         description=go_template("{datastore}: the last RDB save or AOF write failed; a restart now would lose data.",
                                 "none"),
@@ -187,7 +182,8 @@ def replication_rules(context: RuleContext) -> list[AlertRule]:
                 limit * 2, limit * 0.9)
 
         rules.append(AlertRule(
-            name=name, expr=any_of(terms), for_=FOR_LAG, for_reason=FOR_LAG_REASON, severity=severity,  # type: ignore[arg-type]
+            name=name, expr=any_of(terms), for_=context.timing.replication_lag_hold.duration,
+            for_reason=context.timing.replication_lag_hold.reason, severity=severity,  # type: ignore[arg-type]
             subject="datastore", summary="A Postgres replica is behind its primary.",
             description=go_template("{datastore} replays {value} behind its primary"
                                     + threshold_note([t for t, _ in groups]) + ".", "duration"),

@@ -8,8 +8,6 @@ from alerts.common import RuleContext, number
 from alerts.rule_model import AlertInstance, AlertRule, InputSeries, RuleGroup, Scenario
 from stack.spec.values import Duration
 
-FOR_HOST = Duration.parse("5m")
-FOR_HOST_REASON = "page cache, log rotation and backups cause short peaks; 5m of pressure is real"
 # Filesystems that are not real disks: their "free space" means nothing.
 PSEUDO_FILESYSTEMS = "tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|fuse\\\\..*|autofs|proc|sysfs"
 
@@ -70,7 +68,7 @@ def memory_rules(context: RuleContext) -> list[AlertRule]:
             name=name, severity=severity, subject="instance",
             expr=f'1 - (node_memory_MemAvailable_bytes{{job="{context.spec.host.job}"}} / node_memory_MemTotal_bytes{{job="{context.spec.host.job}"}})'
                  f" > {number(threshold.value)}",
-            for_=FOR_HOST, for_reason=FOR_HOST_REASON,
+            for_=context.timing.host_hold.duration, for_reason=context.timing.host_hold.reason,
             summary="A host is running out of memory.",
             description=go_template("{instance} has {value} of its memory in use " f"(threshold {threshold}).", "percentage"),
             runbook_url=context.runbook(name), dashboard_url=None, value_format="percentage", family="memory",
@@ -101,7 +99,7 @@ def disk_rules(context: RuleContext) -> list[AlertRule]:
             name=name, severity=severity, subject="instance",
             expr=f"node_filesystem_avail_bytes{{{real}}} / node_filesystem_size_bytes{{{real}}} < {number(threshold.value)}\n"
                  f"and node_filesystem_readonly{{{real}}} == 0",
-            for_=FOR_HOST, for_reason=FOR_HOST_REASON,
+            for_=context.timing.host_hold.duration, for_reason=context.timing.host_hold.reason,
             summary="A filesystem is almost full.",
             description=go_template("{mountpoint} ({device}) on {instance} has {value} free space left "
                                     f"(threshold {threshold}).", "percentage"),

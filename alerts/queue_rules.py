@@ -15,17 +15,6 @@ from alerts.rule_model import AlertInstance, AlertRule, RuleGroup, Scenario
 from stack.spec.model import Queue
 from stack.spec.values import Duration
 
-FOR_BACKLOG_CRITICAL = Duration.parse("5m")
-FOR_BACKLOG_CRITICAL_REASON = "bulk imports enqueue in bursts that drain in minutes; 5m above the limit means workers cannot keep up"
-FOR_BACKLOG_WARNING = Duration.parse("10m")
-FOR_BACKLOG_WARNING_REASON = "a deep queue is only worth a ticket once it stays deep"
-FOR_OLDEST = Duration.parse("5m")
-FOR_OLDEST_REASON = "the age already measures time; 5m more confirms no worker is picking jobs up"
-FOR_GROWTH = Duration.parse("2m")
-FOR_GROWTH_REASON = ("the count is over 15m already; 2m guards against a single scrape's jump and keeps it behind a "
-                     "datastore outage's down alert (1m), which explains it and silences it")
-GROWTH_WINDOW = Duration.parse("15m")
-
 
 def queue_labels(context: RuleContext, queue: Queue) -> dict[str, str]:
     """Labels of an exporter queue series after the scrape config's relabelling."""
@@ -69,10 +58,10 @@ def backlog_rules(context: RuleContext) -> list[AlertRule]:
         )
 
     def build(critical: bool) -> Callable[[str, str], dict[str, object]]:
+        hold = context.timing.backlog_critical_hold if critical else context.timing.backlog_warning_hold
         return lambda selector, threshold: dict(
             expr=f"obstack_queue_backlog_jobs{{{selector}}} > {threshold}",
-            for_=FOR_BACKLOG_CRITICAL if critical else FOR_BACKLOG_WARNING,
-            for_reason=FOR_BACKLOG_CRITICAL_REASON if critical else FOR_BACKLOG_WARNING_REASON,
+            for_=hold.duration, for_reason=hold.reason,
             summary="A queue's backlog is too large." if critical else "A queue is getting deep.",
             what="{queue} ({backend}) has {value} jobs waiting",
             value_format="number", family="backlog", instance_for=instance,
@@ -109,7 +98,8 @@ def oldest_job_rules(context: RuleContext) -> list[AlertRule]:
                          lambda selector, threshold: dict(
                              expr=f"obstack_queue_oldest_job_age_seconds{{{selector}}} > "
                                   f"{number(Duration.parse(threshold).seconds)}",
-                             for_=FOR_OLDEST, for_reason=FOR_OLDEST_REASON,
+                             for_=context.timing.oldest_job_hold.duration,
+                             for_reason=context.timing.oldest_job_hold.reason,
                              summary="A queue's oldest waiting job is too old.",
                              what="The oldest job waiting in {queue} ({backend}) was enqueued {value} ago",
                              value_format="duration", family="oldest-job", instance_for=instance,
@@ -132,25 +122,27 @@ def _growth_rules(context: RuleContext, name: str, attribute: str, metric_select
 def _growth_rules_of(context: RuleContext, severity: str, name: str, attribute: str,
                      metric_selector: Callable[[str], str], metric: str, extra: dict[str, str], summary: str,
                      what: str, meaning: str, checks: tuple[str, ...], queues: list[Queue]) -> list[AlertRule]:
+    window = context.timing.growth_window.duration
+
     def instance(queue: Queue, threshold: int) -> AlertInstance:
         labels = {**queue_labels(context, queue), **extra}
         # Twice the threshold: a threshold moved up by mistake (x2.5) no longer fires on it.
         return AlertInstance(labels, threshold, True, lambda level: _ramp(metric, labels, level, context),
                              max(threshold * 2, 1), threshold * 0.9,
-                             onset=lambda level: scenarios.jump(metric, labels, level, GROWTH_WINDOW,
+                             onset=lambda level: scenarios.jump(metric, labels, level, window,
                                                                 context.scrape_interval))
 
     return _levels(context, name, severity, queues, attribute, lambda selector, threshold: dict(
-        expr=f"delta({metric_selector(selector)}[{GROWTH_WINDOW}]) > {threshold}",
-        for_=FOR_GROWTH, for_reason=FOR_GROWTH_REASON, summary=summary,
-        what="{queue} ({backend}) " + what + f" in the last {GROWTH_WINDOW}",
+        expr=f"delta({metric_selector(selector)}[{window}]) > {threshold}",
+        for_=context.timing.growth_hold.duration, for_reason=context.timing.growth_hold.reason, summary=summary,
+        what="{queue} ({backend}) " + what + f" in the last {window}",
         value_format="number", family=attribute, instance_for=instance, meaning=meaning, first_checks=checks,
         symptom=True,
     ))
 
 
 def _ramp(metric: str, labels: dict[str, str], level: float, context: RuleContext) -> Scenario:
-    return scenarios.ramp(metric, labels, level, GROWTH_WINDOW, context.scrape_interval)
+    return scenarios.ramp(metric, labels, level, context.timing.growth_window.duration, context.scrape_interval)
 
 
 def failure_rules(context: RuleContext) -> list[AlertRule]:
@@ -176,8 +168,6 @@ def failure_rules(context: RuleContext) -> list[AlertRule]:
     return rules
 
 
-FOR_PROBE = Duration.parse("2m")
-FOR_PROBE_REASON = "a probe can time out once under load; 2m of failed probes means the queue cannot be read"
 # Backends whose broker says how many workers consume a queue (the exporter emits obstack_queue_workers).
 BACKENDS_WITH_WORKERS = frozenset({"bullmq", "rq"})
 
@@ -195,8 +185,8 @@ def probe_rules(context: RuleContext) -> list[AlertRule]:
                              lambda level: scenarios.failed_probe("obstack_queue_up", labels, failure, level), 0, 1)
 
     return [AlertRule(
-        name="QueueProbeFailing", expr=f"obstack_queue_up{{{_selector(queues)}}} == 0", for_=FOR_PROBE,
-        for_reason=FOR_PROBE_REASON, severity="critical", subject="queue", value_format="none",
+        name="QueueProbeFailing", expr=f"obstack_queue_up{{{_selector(queues)}}} == 0",
+        for_=context.timing.queue_probe_hold.duration, for_reason=context.timing.queue_probe_hold.reason, severity="critical", subject="queue", value_format="none",
         summary="The exporter cannot read a queue: its backlog, age and failure alerts are blind.",
         description=go_template("The exporter cannot read {queue} ({backend}) in {datastore}: {probe_reason}.",
                                 "none", probe=("queue", "queue")),

@@ -30,7 +30,8 @@ from alerts.promql_labels import (
 )
 from alerts.rule_model import AlertRule
 from alerts.service_rules import latency_edge
-from alerts.slo_rules import alertable_windows, burn_windows
+from alerts.slo_rules import alertable_windows
+from alerts.timing import burn_windows
 from foundation.findings import Finding
 from foundation.lint import LintRule, LintRules
 from foundation.series_catalog import MetricCatalog, not_in_catalog, recording_rule_entries

@@ -14,72 +14,67 @@ from alerts.annotations import go_template
 from alerts.common import RuleContext, any_of, grouped, matcher, number, parenthesized, threshold_note
 from alerts.rule_model import AlertInstance, AlertRule, OtherFiring, RecordingRule, RuleGroup, Scenario
 from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, some_down_rules
+from alerts.timing import TIMING, Timing
 from foundation.series_catalog import RESIDENT_MEMORY
 from stack.spec.base import promql_string
 from stack.spec.model import EXPORTER_JOB, RequestMetrics, Service
 from stack.spec.thresholds import LatencyLevels
 from stack.spec.values import Duration
 
-RATE_WINDOW = "5m"
-# Windows of the request-rate recordings: 5m for the RED alerts (the SLO rules record their own
-# windows' totals, slo:sli_events:rate<w>, beside the ratios that divide by them).
-REQUEST_RATE_WINDOWS = (RATE_WINDOW,)
-
-# Why each hold time (`for:`) is what it is.
-FOR_CRITICAL_RED = Duration.parse("2m")
-FOR_CRITICAL_RED_REASON = "the 5m rate already smooths spikes; 2m more rules out one bad scrape or deploy blip"
-FOR_WARNING_RED = Duration.parse("10m")
-FOR_WARNING_RED_REASON = "a warning is a ticket, not a page: only a sustained degradation is worth one"
 KEEP_FIRING_RED_REASON = (
     "once firing, the page holds while the measure stays above the warning level (hysteresis in the expression), "
     f"so its warning never outlives it; keep_firing_for bridges a dip under that level on random traffic (the "
-    f"{RATE_WINDOW} window plus two evaluations for the recording rule), so a steady fault pages once")
-FOR_FLAPPING = Duration.parse("5m")
-FOR_FLAPPING_REASON = "restarts are counted over 30m already; 5m confirms it is not one rolling deploy"
+    f"{TIMING.red_window.duration} window plus two evaluations for the recording rule), so a steady fault pages once")
 
 
-def requests_rate_record(window: str) -> str:
+# The request rate is recorded over the RED window alone: the RED traffic guards read it. The SLO
+# rules record their own windows' totals (slo:sli_events:rate<w>, from the burn-rate pairs), each
+# window only where an alert reads it.
+def requests_rate_record(window: Duration) -> str:
     return f"service:http_requests:rate{window}"
 
 
-ERROR_RATIO_RECORD = f"service:http_request_errors:ratio_rate{RATE_WINDOW}"
-P95_RECORD = f"service:http_request_duration_seconds:p95_rate{RATE_WINDOW}"
+def error_ratio_record(window: Duration) -> str:
+    return f"service:http_request_errors:ratio_rate{window}"
 
 
-def service_recording_rules(service: Service) -> list[RecordingRule]:
+def p95_record(window: Duration) -> str:
+    return f"service:http_request_duration_seconds:p95_rate{window}"
+
+
+def service_recording_rules(service: Service, window: Duration) -> list[RecordingRule]:
+    """The request rate, error ratio and p95 of ``service`` over ``window`` (the RED window)."""
     metrics = service.request_metrics
     job = f'job="{service.job}"'
     count = metrics.request_counter
     # The static service label keeps one service's recordings apart from another's (promtool's duplicate lint).
     labels = {"service": service.name}
-    rules = [
-        RecordingRule(requests_rate_record(window), f"sum by (service, team) (rate({count}{{{job}}}[{window}]))", labels)
-        for window in REQUEST_RATE_WINDOWS
-    ]
     errors = f'{metrics.status_label}=~{promql_string(metrics.error_status_regex)}'
-    rules.append(
+    return [
+        RecordingRule(requests_rate_record(window), f"sum by (service, team) (rate({count}{{{job}}}[{window}]))", labels),
         RecordingRule(
-            ERROR_RATIO_RECORD,
-            f"sum by (service, team) (rate({count}{{{job}, {errors}}}[{RATE_WINDOW}]))\n"
-            f"/\nsum by (service, team) (rate({count}{{{job}}}[{RATE_WINDOW}]))",
+            error_ratio_record(window),
+            f"sum by (service, team) (rate({count}{{{job}, {errors}}}[{window}]))\n"
+            f"/\nsum by (service, team) (rate({count}{{{job}}}[{window}]))",
             labels,
-        )
-    )
-    rules.append(
+        ),
         RecordingRule(
-            P95_RECORD,
-            f"histogram_quantile(0.95, sum by (service, team, le) (rate({metrics.histogram}_bucket{{{job}}}[{RATE_WINDOW}])))",
+            p95_record(window),
+            f"histogram_quantile(0.95, sum by (service, team, le) (rate({metrics.histogram}_bucket{{{job}}}[{window}])))",
             labels,
-        )
-    )
-    return rules
+        ),
+    ]
 
 
-def traffic_floor(service: Service, window: Duration) -> float:
+def traffic_floor(service: Service, window: Duration, time_scale: int = 1) -> float:
     """Requests a ratio over ``window`` needs before an alert may read it: the stricter of the
-    spec's min_requests (a count) and min_request_rate (a rate, times the window)."""
+    spec's min_requests (a count) and min_request_rate (a rate, times the window).
+
+    min_requests counts requests in a production window; on a clock ``time_scale`` times faster
+    the window holds that much less time, so the count shrinks with it: the guard asks for the
+    request rate production asks for."""
     thresholds = service.thresholds
-    return max(float(thresholds.min_requests), thresholds.min_request_rate * window.seconds)
+    return max(thresholds.min_requests / time_scale, thresholds.min_request_rate * window.seconds)
 
 
 def traffic_guard(selector: str, window: Duration, floor: float, record: str | None = None) -> str:
@@ -131,12 +126,6 @@ def service_down_rules(context: RuleContext, services: list[Service]) -> list[Al
             + some_down_rules(context, "ServiceInstancesDown", "service", jobs, INSTANCES_DOWN_TEXTS, "service-down"))
 
 
-FOR_METRICS_MISSING = Duration.parse("10m")
-FOR_METRICS_MISSING_REASON = (
-    "a process that has just started has served no request yet (client libraries create a labelled series on "
-    "its first observation); 10m of traffic-free uptime is rare for a service, a renamed metric is not")
-
-
 def _request_series(metrics: RequestMetrics) -> tuple[str, ...]:
     """The series a service's requests must show up in: the request counter, and the latency
     histogram's count where requests are counted apart from it."""
@@ -173,9 +162,10 @@ def request_metrics_missing_rules(context: RuleContext, services: list[Service])
                              other_firing=OtherFiring("when the histogram is missing and the request counter there",
                                                       histogram_missing) if len(wanted) > 1 else None)
 
+    hold = context.timing.request_metrics_missing_hold
     return [AlertRule(
-        name="RequestMetricsMissing", expr=any_of(terms), for_=FOR_METRICS_MISSING,
-        for_reason=FOR_METRICS_MISSING_REASON, severity="warning", subject="service", value_format="none",
+        name="RequestMetricsMissing", expr=any_of(terms), for_=hold.duration,
+        for_reason=hold.reason, severity="warning", subject="service", value_format="none",
         summary="A service is scraped but exposes no request metrics: its RED and SLO alerts are blind.",
         description=go_template("{instance} of {service} answers scrapes but lacks its request series: "
                                 "renamed metric, new middleware, or a wrong request_metrics in the spec.", "none"),
@@ -192,10 +182,6 @@ def request_metrics_missing_rules(context: RuleContext, services: list[Service])
     )]
 
 
-FOR_HEALTH = Duration.parse("2m")
-FOR_HEALTH_REASON = "a health check can time out once under load; 2m of failures is a service saying it is unwell"
-
-
 def health_check_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
     """HealthCheckFailing: the exporter's probe of the service's health URL fails (non-2xx, refused,
     timeout). Usually a dependency the health check reads is down, which silences it."""
@@ -205,10 +191,11 @@ def health_check_rules(context: RuleContext, services: list[Service]) -> list[Al
         return AlertInstance(labels, scenarios.DOWN, False,
                              lambda level: scenarios.failed_probe("obstack_http_up", labels, failure, level), 0, 1)
 
+    hold = context.timing.health_check_hold
     return [AlertRule(
         name="HealthCheckFailing",
         expr=f'obstack_http_up{{job="{EXPORTER_JOB}", {matcher("service", [s.name for s in services])}}} == 0',
-        for_=FOR_HEALTH, for_reason=FOR_HEALTH_REASON, severity="critical", subject="service", value_format="none",
+        for_=hold.duration, for_reason=hold.reason, severity="critical", subject="service", value_format="none",
         summary="A service's health check fails.",
         description=go_template("The health check of {service} fails: {probe_reason} (the reason 'other' is a "
                                 "non-2xx answer; obstack_http_probe_status_code has the status).", "none",
@@ -234,9 +221,10 @@ def _red_rule(context: RuleContext, name: str, severity: str, entries: list[tupl
     leave its warning (1%) to reach chat as the incident's tail, or re-page on the next rise.
     """
     terms = []
-    window = Duration.parse(RATE_WINDOW)
+    timing = context.timing
+    window = timing.red_window.duration
     for _, limit, services in entries:
-        for (floor, low), group in grouped(services, lambda s: (traffic_floor(s, window), release(s))):
+        for (floor, low), group in grouped(services, lambda s: (traffic_floor(s, window, timing.time_scale), release(s))):
             selector = matcher("service", [s.name for s in group])
             above = f"{record}{{{selector}}} > {number(limit)}"
             if low is not None:
@@ -245,10 +233,9 @@ def _red_rule(context: RuleContext, name: str, severity: str, entries: list[tupl
                                       f"and on (service, team)\n{firing}")
             terms.append(f"{above}\n{traffic_guard(selector, window, floor)}")
     critical = severity == "critical"
+    hold = timing.red_critical_hold if critical else timing.red_warning_hold
     return AlertRule(
-        name=name, expr=any_of(terms),
-        for_=FOR_CRITICAL_RED if critical else FOR_WARNING_RED,
-        for_reason=FOR_CRITICAL_RED_REASON if critical else FOR_WARNING_RED_REASON,
+        name=name, expr=any_of(terms), for_=hold.duration, for_reason=hold.reason,
         severity=severity, subject="service", runbook_url=context.runbook(name), dashboard_url=None,  # type: ignore[arg-type]
         value_format=value_format,  # type: ignore[arg-type]
         keep_firing_for=_red_keep_firing(context) if critical else None, symptom=True,
@@ -260,7 +247,7 @@ def _red_rule(context: RuleContext, name: str, severity: str, entries: list[tupl
 
 def _red_keep_firing(context: RuleContext) -> Duration:
     """The rate window plus two evaluations: the warning of the family is surely clear by then."""
-    return Duration(Duration.parse(RATE_WINDOW).milliseconds + 2 * context.evaluation_interval.milliseconds)
+    return Duration(context.timing.red_window.duration.milliseconds + 2 * context.evaluation_interval.milliseconds)
 
 
 CAUSE_KEEP_FIRING_REASON = (
@@ -273,7 +260,7 @@ def cause_keep_firing(context: RuleContext) -> Duration:
     """How long a cause (a down datastore, ServiceDown) keeps firing after it clears: the RED
     window plus the critical RED alert's keep_firing_for, the longest tail of a symptom it silences
     (slow burn-rate pairs excepted: their budget was really spent, and they say so)."""
-    return Duration(Duration.parse(RATE_WINDOW).milliseconds + _red_keep_firing(context).milliseconds)
+    return Duration(context.timing.red_window.duration.milliseconds + _red_keep_firing(context).milliseconds)
 
 
 def error_rate_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
@@ -284,13 +271,14 @@ def error_rate_rules(context: RuleContext, services: list[Service]) -> list[Aler
             continue
         groups = [(t, t.value, g) for t, g in grouped(entries, lambda s: getattr(s.thresholds.error_rate, severity))]
         critical = severity == "critical"
+        window = context.timing.red_window.duration
         rules.append(_red_rule(
-            context, name, severity, groups, ERROR_RATIO_RECORD, "percentage",
-            f"{{service}} answers {{value}} of requests with a 5xx status over {RATE_WINDOW}",
+            context, name, severity, groups, error_ratio_record(window), "percentage",
+            f"{{service}} answers {{value}} of requests with a 5xx status over {window}",
             release=error_release if critical else lambda s: None,
             summary="A service answers too many requests with a server error." if critical
             else "A service's server-error rate has risen.",
-            meaning=f"The share of the service's requests that failed with a 5xx over {RATE_WINDOW} is above its "
+            meaning=f"The share of the service's requests that failed with a 5xx over {window} is above its "
                     f"{severity} threshold, while it had traffic.",
             first_checks=("Which routes fail? Break the error ratio down by route and status code.",
                           "Did a deploy or config change just happen? Roll back first, investigate after.",
@@ -303,10 +291,10 @@ def error_rate_rules(context: RuleContext, services: list[Service]) -> list[Aler
     return rules
 
 
-def red_traffic_floor(service: Service) -> float:
+def red_traffic_floor(service: Service, timing: Timing) -> float:
     """The RED traffic guard as a steady request rate (requests/s)."""
-    window = Duration.parse(RATE_WINDOW)
-    return traffic_floor(service, window) / window.seconds
+    window = timing.red_window.duration
+    return traffic_floor(service, window, timing.time_scale) / window.seconds
 
 
 def _below(low: float | None, high: float | None) -> float | None:
@@ -336,9 +324,9 @@ def _ratio_instance(context: RuleContext, service: Service, threshold: float,
         return request_inputs.error_ratio(metrics, series_labels(service), level, interval, per_interval)
 
     return AlertInstance(_labels(service), threshold, True, build, min(threshold * 2, (threshold + 1) / 2),
-                         threshold * 0.9, min_request_rate=red_traffic_floor(service), sparse=build,
-                         guard_window=Duration.parse(RATE_WINDOW), release_level=release,
-                         lull_window=Duration.parse(RATE_WINDOW))
+                         threshold * 0.9, min_request_rate=red_traffic_floor(service, context.timing), sparse=build,
+                         guard_window=context.timing.red_window.duration, release_level=release,
+                         lull_window=context.timing.red_window.duration)
 
 
 def latency_edge(service: Service, severity: str) -> Duration | None:
@@ -367,12 +355,13 @@ def latency_rules(context: RuleContext, services: list[Service]) -> list[AlertRu
             continue
         groups = [(t, t.seconds, g) for t, g in grouped(entries, lambda s: latency_edge(s, severity))]
         critical = severity == "critical"
+        window = context.timing.red_window.duration
         rules.append(_red_rule(
-            context, name, severity, groups, P95_RECORD, "duration",
-            f"{{service}} p95 latency is {{value}} over {RATE_WINDOW}",
+            context, name, severity, groups, p95_record(window), "duration",
+            f"{{service}} p95 latency is {{value}} over {window}",
             release=latency_release if critical else lambda s: None,
             summary="A service responds too slowly." if critical else "A service has slowed down.",
-            meaning=f"The 95th percentile of the service's request duration over {RATE_WINDOW} is above its "
+            meaning=f"The 95th percentile of the service's request duration over {window} is above its "
                     f"{severity} threshold, while it had traffic.",
             first_checks=("Which routes are slow? Break p95 down by route.",
                           "Is a dependency slow (database queries, locks, cache misses)?",
@@ -397,9 +386,9 @@ def _latency_instance(context: RuleContext, service: Service, threshold: float,
     # histogram_quantile reports at most the highest bucket bound (the spec keeps thresholds below it).
     fire = min(threshold * 2, max(metrics.buckets))
     return AlertInstance(_labels(service), threshold, True, build, fire, threshold * 0.9,
-                         min_request_rate=red_traffic_floor(service), sparse=build,
-                         guard_window=Duration.parse(RATE_WINDOW), release_level=release,
-                         lull_window=Duration.parse(RATE_WINDOW))
+                         min_request_rate=red_traffic_floor(service, context.timing), sparse=build,
+                         guard_window=context.timing.red_window.duration, release_level=release,
+                         lull_window=context.timing.red_window.duration)
 
 
 def flapping_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
@@ -410,7 +399,7 @@ def _flapping_rules(context: RuleContext, services: list[Service], severity: str
     entries = [s for s in services if s.process_start_metric and getattr(s.thresholds.restarts, severity) is not None]
     if not entries:
         return []
-    window = Duration.parse("30m")
+    window = context.timing.restart_window.duration
     groups = grouped(entries, lambda s: (s.process_start_metric, getattr(s.thresholds.restarts, severity)))
     # A start time that went back is not a restart: several processes answer the target in turn
     # (ScrapeTargetSharedByProcesses), and every turn would count as one.
@@ -429,13 +418,14 @@ def _flapping_rules(context: RuleContext, services: list[Service], severity: str
                              spaced=lambda level, gap: scenarios.spaced_steps(metric, labels, int(level), gap, interval),
                              masked=lambda level: _round_robin_restarts(metric, labels, threshold, interval))
 
+    hold = context.timing.flapping_hold
     return [AlertRule(
-        name="ServiceFlapping", expr=any_of(terms), for_=FOR_FLAPPING, for_reason=FOR_FLAPPING_REASON,
+        name="ServiceFlapping", expr=any_of(terms), for_=hold.duration, for_reason=hold.reason,
         severity=severity, subject="service", summary="A service keeps restarting.",  # type: ignore[arg-type]
-        description=go_template("{service} at {instance} restarted {value} times in the last 30m"
+        description=go_template("{service} at {instance} restarted {value} times in the last " f"{window}"
                                 + threshold_note([t for (_, t), _ in groups]) + ".", "number"),
         runbook_url=context.runbook("ServiceFlapping"), dashboard_url=None, value_format="number",
-        meaning="The process restarted more often than its threshold within 30m: a crash loop, OOM kills or a "
+        meaning=f"The process restarted more often than its threshold within {window}: a crash loop, OOM kills or a "
                 "failing health check.",
         first_checks=("Why did it exit? Check the logs just before each restart and the exit codes.",
                       "Is it killed for memory (OOM) or by a liveness probe?"),
@@ -452,13 +442,9 @@ def _round_robin_restarts(metric: str, labels: dict[str, str], threshold: int, i
     the count has passed it), none of them a restart, so the restart count must stay quiet."""
     scenario = scenarios.round_robin(metric, labels, SHARING_PROCESSES, interval)
     return replace(scenario, measure=0.0, ready_after=Duration(interval.milliseconds * (threshold + 2)))
-SHARED_TARGET_WINDOW = Duration.parse("10m")
-FOR_SHARED_TARGET = Duration.parse("15m")
-FOR_SHARED_TARGET_REASON = (f"one step back (a clock stepped back) leaves the {SHARED_TARGET_WINDOW} window within "
-                            f"{SHARED_TARGET_WINDOW}; steps back for longer are several processes answering in turn")
 
 
-def shared_target_expr(start: str, counter: str, jobs: str, window: Duration = SHARED_TARGET_WINDOW) -> str:
+def shared_target_expr(start: str, counter: str, jobs: str, window: Duration) -> str:
     """Targets (job, instance, service, team) several processes answer in turn: the start time went
     back, or the request counter went back more often than the process restarted."""
     by = "max by (job, instance, service, team)"
@@ -476,7 +462,8 @@ def shared_target_rules(context: RuleContext, services: list[Service]) -> list[A
     if not entries:
         return []
     groups = grouped(entries, lambda s: (s.process_start_metric, s.request_metrics.request_counter))
-    terms = [shared_target_expr(start, counter, matcher("job", [s.job for s in group]))
+    window = context.timing.shared_target_window.duration
+    terms = [shared_target_expr(start, counter, matcher("job", [s.job for s in group]), window)
              for (start, counter), group in groups]
 
     def instance(service: Service, target: str) -> AlertInstance:
@@ -495,9 +482,10 @@ def shared_target_rules(context: RuleContext, services: list[Service]) -> list[A
                              other_firing=OtherFiring("on request counters going back while the start times are alike",
                                                       lambda level: sign("counters")))
 
+    hold = context.timing.shared_target_hold
     return [AlertRule(
-        name="ScrapeTargetSharedByProcesses", expr=any_of(terms), for_=FOR_SHARED_TARGET,
-        for_reason=FOR_SHARED_TARGET_REASON, severity="warning", subject="service", value_format="none",
+        name="ScrapeTargetSharedByProcesses", expr=any_of(terms), for_=hold.duration,
+        for_reason=hold.reason, severity="warning", subject="service", value_format="none",
         summary="Several processes answer one scrape target in turn: its rates and restart counts are wrong.",
         description=go_template("{instance} of {service} answers scrapes from several processes in turn (its "
                                 "start time or request counter goes back): scrape each worker on its own port.",
@@ -517,9 +505,6 @@ def shared_target_rules(context: RuleContext, services: list[Service]) -> list[A
 
 # A worker's resident memory over this share of PM2's max_memory_restart: the reload is near.
 MEMORY_RESTART_SHARE = 0.9
-FOR_MEMORY_RESTART = Duration.parse("5m")
-FOR_MEMORY_RESTART_REASON = ("garbage collection lets resident memory swing for a minute or two; 5m near the limit "
-                             "is a worker growing into it")
 
 
 def memory_restart_rules(context: RuleContext, services: list[Service]) -> list[AlertRule]:
@@ -544,9 +529,10 @@ def memory_restart_rules(context: RuleContext, services: list[Service]) -> list[
         return AlertInstance(labels, MEMORY_RESTART_SHARE, True, build, (MEMORY_RESTART_SHARE + 1) / 2,
                              MEMORY_RESTART_SHARE * 0.9)
 
+    hold = context.timing.memory_restart_hold
     return [AlertRule(
-        name="WorkerMemoryNearRestart", expr=any_of(terms), for_=FOR_MEMORY_RESTART,
-        for_reason=FOR_MEMORY_RESTART_REASON, severity="warning", subject="service",
+        name="WorkerMemoryNearRestart", expr=any_of(terms), for_=hold.duration,
+        for_reason=hold.reason, severity="warning", subject="service",
         summary="A worker's memory is close to PM2's max_memory_restart: PM2 will reload it.",
         description=go_template("{instance} of {service} uses {value} of its max_memory_restart"
                                 + (f" ({groups[0][0]})" if len(groups) == 1 else "")
@@ -572,5 +558,6 @@ def service_rule_groups(context: RuleContext) -> list[RuleGroup]:
               *memory_restart_rules(context, services), *shared_target_rules(context, services))
     # One recording group per service: groups are evaluated concurrently, so the recordings' cost
     # per evaluation does not pile up in one serial group as services are added.
-    recordings = [RuleGroup(f"service-{s.name}-recording", tuple(service_recording_rules(s))) for s in services]
+    window = context.timing.red_window.duration
+    recordings = [RuleGroup(f"service-{s.name}-recording", tuple(service_recording_rules(s, window))) for s in services]
     return [*recordings, RuleGroup("service-alerts", tuple(alerts))]

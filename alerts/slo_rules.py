@@ -11,62 +11,27 @@ clean decimals (``0.0144``).
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
-from importlib import resources
-
-import yaml
 
 from alerts import event_inputs, request_inputs, scenarios
 from alerts.annotations import go_template
 from alerts.common import RuleContext, number, parenthesized
 from alerts.rule_model import AlertInstance, AlertRule, BurnWindows, OtherFiring, RecordingRule, RuleGroup, Scenario
 from alerts.service_rules import series_labels, traffic_floor, traffic_guard
+from alerts.timing import BurnWindow, Timing
 from stack.spec.base import promql_string
 from stack.spec.model import Service, Slo
 from stack.spec.values import Duration
-
-
-@dataclass(frozen=True)
-class BurnWindow:
-    severity: str
-    long: Duration
-    short: Duration
-    budget_consumed: Decimal
-    for_: Duration
-
-    def burn_rate(self, slo_window: Duration) -> Decimal:
-        return self.budget_consumed * Decimal(slo_window.milliseconds) / Decimal(self.long.milliseconds)
-
-
-@functools.cache
-def burn_windows() -> tuple[BurnWindow, ...]:
-    """The window pairs of alerts/burn_rate_windows.yaml (package data: read and parsed once)."""
-    text = resources.files("alerts").joinpath("burn_rate_windows.yaml").read_text(encoding="utf-8")
-    return tuple(
-        BurnWindow(w["severity"], Duration.parse(w["long"]), Duration.parse(w["short"]),
-                   Decimal(str(w["budget_consumed"])), Duration.parse(w["for"]))
-        for w in yaml.safe_load(text)["windows"]
-    )
 
 
 def sli_windows(windows: tuple[BurnWindow, ...]) -> list[Duration]:
     return sorted({w.long for w in windows} | {w.short for w in windows})
 
 
-# Windows at least this long are recorded in each service's slower group (``slo-<service>-long``),
-# evaluated every SLOW_INTERVAL: a 6h, 1d or 3d rate moves by well under 1% in a minute, and the
-# pairs reading them hold 15m or 1h, so a minute-old value changes nothing but the cost, which
-# grows with the samples in the window: rate(x[3d]) reads 17,280 samples per series at 15s.
-LONG_WINDOW = Duration.parse("6h")
-SLOW_INTERVAL = Duration.parse("1m")
-# The window SLI's inputs: 5m rates, sampled once a minute in the slower group.
-WINDOW_INPUT = Duration.parse("5m")
-
-
-def is_long(window: Duration) -> bool:
-    return window >= LONG_WINDOW
+def is_long(window: Duration, timing: Timing) -> bool:
+    """Whether ``window`` is recorded in the slower group (timing: slo_long_window)."""
+    return window >= timing.slo_long_window.duration
 
 
 def error_ratio_record(window: Duration) -> str:
@@ -83,9 +48,16 @@ def total_events_record(window: Duration) -> str:
     return f"slo:sli_total_events:rate{window}"
 
 
-WINDOW_BAD_EVENTS = f"slo:window_bad_events:rate{WINDOW_INPUT}"
-WINDOW_EVENTS = f"slo:window_events:rate{WINDOW_INPUT}"
-WINDOW_TOTAL_EVENTS = f"slo:window_total_events:rate{WINDOW_INPUT}"
+def window_bad_events_record(window_input: Duration) -> str:
+    return f"slo:window_bad_events:rate{window_input}"
+
+
+def window_events_record(window_input: Duration) -> str:
+    return f"slo:window_events:rate{window_input}"
+
+
+def window_total_events_record(window_input: Duration) -> str:
+    return f"slo:window_total_events:rate{window_input}"
 
 
 def total_record(slo: Slo, window: Duration) -> str:
@@ -146,30 +118,32 @@ def _error_ratio_expr(service: Service, slo: Slo, window: Duration) -> str:
     return f"(\n{_bad_events_expr(service, slo, window, events)}\n)\n{divided}\n{events}"
 
 
-def _window_rules(service: Service) -> list[RecordingRule]:
+def _window_rules(service: Service, window_input: Duration) -> list[RecordingRule]:
     """The SLI over each SLO's whole window, from 5m rates sampled once a minute: bad events over
     all events, both summed over the window. Traffic-weighted: an idle 5m (0/0) adds nothing instead
     of making the window NaN, and a busy hour counts more than a quiet one. Availability counts
     time, not requests: its events are the samples themselves, so the SLI is the share of time down."""
     rules: list[RecordingRule] = []
+    bad_events, all_events = window_bad_events_record(window_input), window_events_record(window_input)
+    total_events = window_total_events_record(window_input)
     if any(slo.kind in ("errors", "latency") for slo in service.slos):
-        rules.append(RecordingRule(WINDOW_EVENTS, _total_expr(service, WINDOW_INPUT), {"service": service.name}))
+        rules.append(RecordingRule(all_events, _total_expr(service, window_input), {"service": service.name}))
     for slo in service.slos:
         labels = {"service": service.name, "slo": slo.name}
         selector = f'service="{service.name}", slo="{slo.name}"'
         budget = Decimal(1) - slo.objective.value
         if slo.kind == "events":
-            rules.append(RecordingRule(WINDOW_TOTAL_EVENTS, _total_expr(service, WINDOW_INPUT, slo), labels))
-        events = f"{WINDOW_TOTAL_EVENTS if slo.kind == 'events' else WINDOW_EVENTS}{{{total_selector(service, slo)}}}"
+            rules.append(RecordingRule(total_events, _total_expr(service, window_input, slo), labels))
+        events = f"{total_events if slo.kind == 'events' else all_events}{{{total_selector(service, slo)}}}"
         if slo.kind == "availability":
-            bad = _error_ratio_expr(service, slo, WINDOW_INPUT)
-            ratio = f"avg_over_time({WINDOW_BAD_EVENTS}{{{selector}}}[{slo.window}])"
+            bad = _error_ratio_expr(service, slo, window_input)
+            ratio = f"avg_over_time({bad_events}{{{selector}}}[{slo.window}])"
         else:
-            bad = _bad_events_expr(service, slo, WINDOW_INPUT, events)
-            ratio = (f"sum_over_time({WINDOW_BAD_EVENTS}{{{selector}}}[{slo.window}])\n/ on (service, team)\n"
+            bad = _bad_events_expr(service, slo, window_input, events)
+            ratio = (f"sum_over_time({bad_events}{{{selector}}}[{slo.window}])\n/ on (service, team)\n"
                      f"sum_over_time({events}[{slo.window}])")
         rules += [
-            RecordingRule(WINDOW_BAD_EVENTS, bad, labels),
+            RecordingRule(bad_events, bad, labels),
             RecordingRule(error_ratio_record(slo.window), ratio, labels),
             RecordingRule("slo:objective:ratio", f"vector({number(slo.objective.value)})",
                           {"team": service.team, **labels}),
@@ -192,13 +166,14 @@ def slo_windows(slo: Slo, windows: tuple[BurnWindow, ...]) -> set[Duration]:
     return {each for pair in alertable_windows(slo, windows) for each in (pair.long, pair.short)}
 
 
-def slo_recording_rules(service: Service, windows: tuple[BurnWindow, ...], long: bool) -> list[RecordingRule]:
+def slo_recording_rules(service: Service, timing: Timing, long: bool) -> list[RecordingRule]:
     """The service's SLI recordings for its short windows (``long`` False) or its long ones and the
     window SLIs (True), each window for the SLOs whose alerts read it. Each window's request total
     is recorded once (``slo:sli_events:rate<w>``) and every request SLO of the service divides by
     it, in the same group and evaluation; an events SLO's total (``slo:sli_total_events:rate<w>``)
     is recorded just before its ratio."""
-    chosen = [w for w in sli_windows(windows) if is_long(w) == long]
+    windows = timing.burn_windows
+    chosen = [w for w in sli_windows(windows) if is_long(w, timing) == long]
     rules: list[RecordingRule] = []
     for window in chosen:
         if _request_slos(service, window, windows):
@@ -208,7 +183,7 @@ def slo_recording_rules(service: Service, windows: tuple[BurnWindow, ...], long:
             if slo.kind == "events":
                 rules.append(RecordingRule(total_events_record(window), _total_expr(service, window, slo), labels))
             rules.append(RecordingRule(error_ratio_record(window), _error_ratio_expr(service, slo, window), labels))
-    return rules + (_window_rules(service) if long else [])
+    return rules + (_window_rules(service, timing.slo_window_input.duration) if long else [])
 
 
 # Requests (or events) per scrape interval of a scenario with plenty of traffic.
@@ -273,36 +248,36 @@ def alertable_windows(slo: Slo, windows: tuple[BurnWindow, ...]) -> tuple[BurnWi
     return tuple(w for w in windows if w.burn_rate(slo.window) >= 1 and burn_threshold(slo, w) < 1)
 
 
-def _pair_guard(service: Service, slo: Slo, window: BurnWindow) -> str:
+def _pair_guard(service: Service, slo: Slo, window: BurnWindow, time_scale: int) -> str:
     """Both windows of a pair must hold enough requests (a ratio of requests needs requests, one of
     events events; availability is measured by scrapes and has no guard)."""
     if slo.kind == "availability":
         return ""
     selector = total_selector(service, slo)
-    return "".join(f"\n{traffic_guard(selector, w, traffic_floor(service, w), total_record(slo, w))}"
+    return "".join(f"\n{traffic_guard(selector, w, traffic_floor(service, w, time_scale), total_record(slo, w))}"
                    for w in (window.long, window.short))
 
 
-def pair_floor(service: Service, slo: Slo, window: BurnWindow) -> float | None:
+def pair_floor(service: Service, slo: Slo, window: BurnWindow, time_scale: int = 1) -> float | None:
     """The pair's traffic guard as a steady request rate (requests/s); None for availability."""
     if slo.kind == "availability":
         return None
-    return max(traffic_floor(service, w) / w.seconds for w in (window.long, window.short))
+    return max(traffic_floor(service, w, time_scale) / w.seconds for w in (window.long, window.short))
 
 
-def _burn_term(service: Service, slo: Slo, window: BurnWindow, faster: BurnWindow | None) -> str:
+def _burn_term(service: Service, slo: Slo, window: BurnWindow, faster: BurnWindow | None, time_scale: int) -> str:
     threshold = burn_threshold(slo, window)
     selector = f'service="{service.name}", slo="{slo.name}"'
     term = (f"{error_ratio_record(window.long)}{{{selector}}} > {number(threshold)}\n"
             f"and {error_ratio_record(window.short)}{{{selector}}} > {number(threshold)}"
-            f"{_pair_guard(service, slo, window)}")
+            f"{_pair_guard(service, slo, window, time_scale)}")
     if faster is not None:
         # A burn the faster pair's long window still sees above its own threshold, on traffic it can
         # fire on, is that pair's incident: it paged (or pages) for it. Without this, the slower pair
         # would start paging once the fast pair resolves, for an incident that is over. On traffic
         # too thin for the faster pair, the slower pair is the one that can page.
         faster_term = (f"{error_ratio_record(faster.long)}{{{selector}}} > {number(burn_threshold(slo, faster))}"
-                       f"{_pair_guard(service, slo, faster)}")
+                       f"{_pair_guard(service, slo, faster, time_scale)}")
         term += "\nunless on (service, slo)\n" + (parenthesized(faster_term) if slo.kind != "availability"
                                                    else faster_term)
     return term
@@ -318,7 +293,7 @@ def burn_rate_alerts(context: RuleContext, service: Service, windows: tuple[Burn
             kind = "page" if window.severity == "critical" else "ticket"
             speed = f" at more than {number(window.burn_rate(slo.window))}x the sustainable rate"
             rules.append(AlertRule(
-                name="ErrorBudgetBurn", expr=_burn_term(service, slo, window, faster),
+                name="ErrorBudgetBurn", expr=_burn_term(service, slo, window, faster, context.timing.time_scale),
                 for_=window.for_, for_reason=f"the short window ({window.short}) already confirms the burn; "
                                               f"{window.for_} more keeps a single spike from raising a {kind}",
                 severity=window.severity,  # type: ignore[arg-type]
@@ -352,23 +327,25 @@ def _burn_instance(context: RuleContext, service: Service, slo: Slo, window: Bur
     # hold-back threshold lowered by a fifth would block it).
     blocked = float(burn_threshold(slo, faster)) if faster is not None else None
     fire = min((threshold + 1) / 2, threshold * 2 if blocked is None else blocked * 0.9)
-    floor = pair_floor(service, slo, window)
+    time_scale = context.timing.time_scale
+    floor = pair_floor(service, slo, window, time_scale)
     return AlertInstance(
         _slo_labels(service, slo), threshold, True, lambda level: _scenario(context, service, slo, level),
         fire, threshold * 0.9, blocked_above=blocked, min_request_rate=floor,
-        blocked_min_request_rate=pair_floor(service, slo, faster) if faster is not None else None,
+        blocked_min_request_rate=pair_floor(service, slo, faster, time_scale) if faster is not None else None,
         sparse=(lambda level, rate: _scenario(context, service, slo, level, rate)) if floor is not None else None,
         guard_window=window.long if floor is not None else None,
         other_firing=_no_good_event(context, service, slo) if faster is None else None,
         burn_windows=BurnWindows(window.long, window.short, faster.long if faster is not None else None,
-                                 *((traffic_floor(service, window.long), traffic_floor(service, window.short))
+                                 *((traffic_floor(service, window.long, time_scale),
+                                    traffic_floor(service, window.short, time_scale))
                                    if floor is not None else (None, None))),
     )
 
 
 def slo_rule_groups(context: RuleContext, service: Service) -> list[RuleGroup]:
     """Two groups per service with SLOs: ``slo-<service>`` at the evaluation interval (the short
-    windows' recordings, then the burn-rate alerts) and ``slo-<service>-long`` every SLOW_INTERVAL
+    windows' recordings, then the burn-rate alerts) and ``slo-<service>-long`` every slo_slow_interval
     (the 6h, 1d and 3d windows, the window SLIs and budgets). Each service's groups are a rule file
     of their own (rule_files.py), so its tests load its rules alone.
 
@@ -379,8 +356,8 @@ def slo_rule_groups(context: RuleContext, service: Service) -> list[RuleGroup]:
     """
     if not service.slos:
         return []
-    windows = burn_windows()
-    return [RuleGroup(f"slo-{service.name}", (*slo_recording_rules(service, windows, long=False),
-                                              *burn_rate_alerts(context, service, windows))),
-            RuleGroup(f"slo-{service.name}-long", tuple(slo_recording_rules(service, windows, long=True)),
-                      SLOW_INTERVAL)]
+    timing = context.timing
+    return [RuleGroup(f"slo-{service.name}", (*slo_recording_rules(service, timing, long=False),
+                                              *burn_rate_alerts(context, service, timing.burn_windows))),
+            RuleGroup(f"slo-{service.name}-long", tuple(slo_recording_rules(service, timing, long=True)),
+                      timing.slo_slow_interval.duration)]

@@ -14,9 +14,6 @@ from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, missing_jo
 from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Spec
 from stack.spec.values import Duration
 
-RATE_WINDOW = Duration.parse("5m")
-
-
 def _labels(context: RuleContext, job: str, target: str) -> dict[str, str]:
     return {"job": job, "instance": target, "team": context.spec.team}
 
@@ -30,10 +27,11 @@ def _instances(context: RuleContext, job: str, targets: list[str], metric: str, 
         if kind == "down":
             result.append(AlertInstance(labels, scenarios.DOWN, False, lambda level, labels=labels: scenarios.down(metric, labels, level), 0, 1))
         else:
-            samples = RATE_WINDOW.seconds / context.scrape_interval.seconds
+            window = context.timing.stack_counter_window.duration
+            samples = window.seconds / context.scrape_interval.seconds
             result.append(AlertInstance(
                 labels, 0, True,
-                lambda level, labels=labels: scenarios.ramp(metric, labels, level, RATE_WINDOW, context.scrape_interval,
+                lambda level, labels=labels: scenarios.ramp(metric, labels, level, window, context.scrape_interval,
                                                             counter=True),
                 samples, 0,
             ))
@@ -45,8 +43,9 @@ def stack_jobs(context: RuleContext) -> list[tuple[ScrapeJob, str, SeverityLabel
     table says what goes blind with it, and so how severe its loss is."""
     spec = context.spec
     team = {"team": spec.team}
+    hold = context.timing.stack_job_down_hold.duration
     exporter, *others = [
-        (ScrapeJob(EXPORTER_JOB, tuple(spec.exporter.targets), team), "ExporterDown", "critical", DownTexts(
+        (ScrapeJob(EXPORTER_JOB, tuple(spec.exporter.targets), team, hold), "ExporterDown", "critical", DownTexts(
             summary="The obstack exporter is down: datastore and queue alerts are blind.",
             description="Prometheus cannot scrape the obstack exporter (job {job}); no datastore, queue or health "
                         "check alert can fire until it is back.",
@@ -55,7 +54,7 @@ def stack_jobs(context: RuleContext) -> list[tuple[ScrapeJob, str, SeverityLabel
             first_checks=("Is the exporter process running? Check its /livez and logs.",
                           "Can Prometheus reach it (network, TLS, basic auth)?"),
             for_reason="as for services: one failed scrape is noise, a minute is an outage")),
-        (ScrapeJob(ALERTMANAGER_JOB, tuple(spec.prometheus.alertmanager_targets), team), "AlertmanagerDown",
+        (ScrapeJob(ALERTMANAGER_JOB, tuple(spec.prometheus.alertmanager_targets), team, hold), "AlertmanagerDown",
          "critical", DownTexts(
             summary="Alertmanager is down: notifications cannot be delivered.",
             description="No Alertmanager of job {job} answers Prometheus' scrapes; alerts may reach nobody.",
@@ -64,7 +63,7 @@ def stack_jobs(context: RuleContext) -> list[tuple[ScrapeJob, str, SeverityLabel
             first_checks=("Is the Alertmanager process running? Check its logs and /-/ready.",
                           "Did a configuration change make it exit (amtool check-config)?"),
             for_reason="as for services: one failed scrape is noise, a minute is an outage")),
-        (ScrapeJob(PROMETHEUS_JOB, (spec.prometheus.self_target,), team), "PrometheusSelfScrapeDown", "warning",
+        (ScrapeJob(PROMETHEUS_JOB, (spec.prometheus.self_target,), team, hold), "PrometheusSelfScrapeDown", "warning",
          DownTexts(
             summary="Prometheus cannot scrape itself: alerts on the stack's own health are blind.",
             description="Prometheus' scrape of itself (job {job}) fails; rule-failure and notification alerts "
@@ -75,15 +74,15 @@ def stack_jobs(context: RuleContext) -> list[tuple[ScrapeJob, str, SeverityLabel
                           "Is Prometheus' web listener behind TLS or auth the scrape does not use?"),
             for_reason="rule and notification health move slowly; a minute is enough to know")),
     ]
-    return [exporter, *_node_exporter_job(spec), *others]
+    return [exporter, *_node_exporter_job(spec, hold), *others]
 
 
-def _node_exporter_job(spec: Spec) -> list[tuple[ScrapeJob, str, SeverityLabel, DownTexts]]:
+def _node_exporter_job(spec: Spec, hold: Duration) -> list[tuple[ScrapeJob, str, SeverityLabel, DownTexts]]:
     """node-exporter's job, when the spec watches hosts (host: null watches none)."""
     if spec.host is None:
         return []
     return [
-        (ScrapeJob(spec.host.job, tuple(spec.host.node_exporter_targets), {"team": spec.host.team}),
+        (ScrapeJob(spec.host.job, tuple(spec.host.node_exporter_targets), {"team": spec.host.team}, hold),
          "NodeExporterDown", "critical", DownTexts(
             summary="node-exporter is down: host memory and disk alerts are blind.",
             description="Prometheus cannot scrape node-exporter (job {job}); memory and disk alerts cannot fire "
@@ -124,8 +123,8 @@ def watchdog_rule(context: RuleContext) -> AlertRule:
     """Always firing: the heartbeat that proves rule evaluation, Prometheus -> Alertmanager and
     Alertmanager -> receiver all work. Its absence at an external dead-man's switch is the page."""
     return AlertRule(
-        name=WATCHDOG, expr="vector(1)", for_=Duration(0),
-        for_reason="it must fire on the first evaluation: every minute without it is a minute the switch waits",
+        name=WATCHDOG, expr="vector(1)", for_=context.timing.watchdog_hold.duration,
+        for_reason=context.timing.watchdog_hold.reason,
         severity="none", subject="job", summary="The alerting pipeline is alive (always firing; not a problem).",
         description="This alert always fires. It is routed to the dead-man's switch, which pages when it stops.",
         runbook_url=context.runbook(WATCHDOG), dashboard_url=None, value_format="none", family=None,
@@ -151,15 +150,17 @@ def _send_error_instance(context: RuleContext, target: str, alertmanager: str) -
     labels = {"job": PROMETHEUS_JOB, "instance": target, "team": context.spec.team,
               "alertmanager": f"http://{alertmanager}/api/v2/alerts"}
 
+    window = context.timing.stack_counter_window.duration
+
     def build(level: float) -> Scenario:
         interval = context.scrape_interval
-        sent = scenarios.ramp("prometheus_notifications_sent_total", labels, 1000, RATE_WINDOW, interval, counter=True)
-        errors = scenarios.ramp("prometheus_notifications_errors_total", labels, 1000 * level, RATE_WINDOW, interval,
+        sent = scenarios.ramp("prometheus_notifications_sent_total", labels, 1000, window, interval, counter=True)
+        errors = scenarios.ramp("prometheus_notifications_errors_total", labels, 1000 * level, window, interval,
                                 counter=True)
-        return Scenario(sent.series + errors.series, errors.value / sent.value, RATE_WINDOW)
+        return Scenario(sent.series + errors.series, errors.value / sent.value, window)
     # Twice the threshold and 90% of it: a threshold moved either way by mistake changes the outcome.
     return AlertInstance(labels, SEND_ERROR_RATIO, True, build, SEND_ERROR_RATIO * 2, SEND_ERROR_RATIO * 0.9,
-                         lull_window=RATE_WINDOW)
+                         lull_window=window)
 
 
 def stack_rule_groups(context: RuleContext) -> list[RuleGroup]:
@@ -167,18 +168,20 @@ def stack_rule_groups(context: RuleContext) -> list[RuleGroup]:
     prometheus = [spec.prometheus.self_target]
     alertmanagers = list(spec.prometheus.alertmanager_targets)
     common = dict(dashboard_url=None, subject="instance")
+    timing = context.timing
+    window = timing.stack_counter_window.duration
     rules = [
         watchdog_rule(context),
         *watcher_rules(context),
         AlertRule(
             name="PrometheusErrorSendingAlerts",
-            expr=f'rate(prometheus_notifications_errors_total{{job="{PROMETHEUS_JOB}"}}[{RATE_WINDOW}])\n'
-                 f'/ rate(prometheus_notifications_sent_total{{job="{PROMETHEUS_JOB}"}}[{RATE_WINDOW}])\n'
+            expr=f'rate(prometheus_notifications_errors_total{{job="{PROMETHEUS_JOB}"}}[{window}])\n'
+                 f'/ rate(prometheus_notifications_sent_total{{job="{PROMETHEUS_JOB}"}}[{window}])\n'
                  f"> {SEND_ERROR_RATIO}",
-            for_=Duration.parse("5m"), for_reason="a single failed POST is retried; 5m of errors means alerts are lost",
+            for_=timing.alert_sending_hold.duration, for_reason=timing.alert_sending_hold.reason,
             severity="critical", summary="Prometheus fails to send alerts to an Alertmanager.",
             description=go_template("{instance} failed to send {value} of its alert batches to {alertmanager} "
-                                    "over the last 5m.", "percentage"),
+                                    f"over the last {window}.", "percentage"),
             runbook_url=context.runbook("PrometheusErrorSendingAlerts"), value_format="percentage", family=None,
             meaning="Prometheus cannot deliver alerts to this Alertmanager (down, unreachable, rejecting). With a "
                     "second Alertmanager this reaches you through it; with only one, the Watchdog's silence does.",
@@ -189,11 +192,10 @@ def stack_rule_groups(context: RuleContext) -> list[RuleGroup]:
         ),
         AlertRule(
             name="PrometheusMissedRuleEvaluations",
-            expr=f'increase(prometheus_rule_group_iterations_missed_total{{job="{PROMETHEUS_JOB}"}}[{RATE_WINDOW}]) > 0',
-            for_=Duration.parse("5m"), for_reason="one slow iteration after a restart is noise; 5m means a group "
-                                                  "does not fit its interval",
+            expr=f'increase(prometheus_rule_group_iterations_missed_total{{job="{PROMETHEUS_JOB}"}}[{window}]) > 0',
+            for_=timing.missed_evaluations_hold.duration, for_reason=timing.missed_evaluations_hold.reason,
             severity="warning", summary="Prometheus skips rule evaluations: a rule group is slower than its interval.",
-            description=go_template("{instance} missed {value} evaluations of group {rule_group} over the last 5m.",
+            description=go_template("{instance} missed {value} evaluations of group {rule_group} over the last " f"{window}.",
                                     "number"),
             runbook_url=context.runbook("PrometheusMissedRuleEvaluations"), value_format="number", family=None,
             meaning="A rule group took longer than its interval, so Prometheus skipped iterations: its alerts are "
@@ -206,10 +208,10 @@ def stack_rule_groups(context: RuleContext) -> list[RuleGroup]:
         ),
         AlertRule(
             name="PrometheusRuleEvaluationFailures",
-            expr=f'increase(prometheus_rule_evaluation_failures_total{{job="{PROMETHEUS_JOB}"}}[{RATE_WINDOW}]) > 0',
-            for_=Duration.parse("5m"), for_reason="a transient query timeout can fail one evaluation; 5m means a rule is broken",
+            expr=f'increase(prometheus_rule_evaluation_failures_total{{job="{PROMETHEUS_JOB}"}}[{window}]) > 0',
+            for_=timing.evaluation_failures_hold.duration, for_reason=timing.evaluation_failures_hold.reason,
             severity="warning", summary="Prometheus fails to evaluate some rules.",
-            description=go_template("{instance} failed {value} rule evaluations in group {rule_group} over the last 5m.",
+            description=go_template("{instance} failed {value} rule evaluations in group {rule_group} over the last " f"{window}.",
                                     "number"),
             runbook_url=context.runbook("PrometheusRuleEvaluationFailures"), value_format="number", family=None,
             meaning="Some recording or alerting rules error out: the alerts built on them cannot fire.",
@@ -222,7 +224,7 @@ def stack_rule_groups(context: RuleContext) -> list[RuleGroup]:
         AlertRule(
             name="PrometheusConfigReloadFailed",
             expr=f'prometheus_config_last_reload_successful{{job="{PROMETHEUS_JOB}"}} == 0',
-            for_=Duration.parse("10m"), for_reason="a reload is retried on the next deploy; 10m means the bad config stays",
+            for_=timing.prometheus_reload_hold.duration, for_reason=timing.prometheus_reload_hold.reason,
             severity="warning", summary="Prometheus failed to reload its configuration.",
             description=go_template("{instance} runs an older configuration: its last reload failed.", "none"),
             runbook_url=context.runbook("PrometheusConfigReloadFailed"), value_format="none", family=None,
@@ -234,7 +236,7 @@ def stack_rule_groups(context: RuleContext) -> list[RuleGroup]:
         AlertRule(
             name="AlertmanagerConfigReloadFailed",
             expr=f'alertmanager_config_last_reload_successful{{job="{ALERTMANAGER_JOB}"}} == 0',
-            for_=Duration.parse("10m"), for_reason="as for Prometheus: 10m means the bad configuration stays",
+            for_=timing.alertmanager_reload_hold.duration, for_reason=timing.alertmanager_reload_hold.reason,
             severity="warning", summary="Alertmanager failed to reload its configuration.",
             description=go_template("{instance} routes with an older configuration: its last reload failed.", "none"),
             runbook_url=context.runbook("AlertmanagerConfigReloadFailed"), value_format="none", family=None,
@@ -245,10 +247,11 @@ def stack_rule_groups(context: RuleContext) -> list[RuleGroup]:
         ),
         AlertRule(
             name="AlertmanagerNotificationsFailing",
-            expr=f'increase(alertmanager_notifications_failed_total{{job="{ALERTMANAGER_JOB}"}}[{RATE_WINDOW}]) > 0',
-            for_=Duration.parse("5m"), for_reason="one failed delivery is retried; 5m of failures means alerts are not arriving",
+            expr=f'increase(alertmanager_notifications_failed_total{{job="{ALERTMANAGER_JOB}"}}[{window}]) > 0',
+            for_=timing.notifications_failing_hold.duration, for_reason=timing.notifications_failing_hold.reason,
             severity="critical", summary="Alertmanager cannot deliver notifications.",
-            description=go_template("{instance} failed {value} {integration} notifications over the last 5m.", "number"),
+            description=go_template("{instance} failed {value} {integration} notifications over the last " f"{window}.",
+                                    "number"),
             runbook_url=context.runbook("AlertmanagerNotificationsFailing"), value_format="number", family=None,
             meaning="Notifications to a receiver fail: people are not being told about alerts.",
             first_checks=("Which integration fails? Check the receiver's URL, credentials and reachability.",

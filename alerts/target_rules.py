@@ -10,7 +10,7 @@ with no ``up`` series at all, gone from Prometheus' configuration, is ``ScrapeJo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from alerts import scenarios
 from alerts.annotations import go_template
@@ -27,8 +27,8 @@ class ScrapeJob:
 
     job: str
     targets: tuple[str, ...]
-    labels: Mapping[str, str] = field(default_factory=dict)  # target labels: service and/or team
-    down_for: Duration = Duration.parse("1m")
+    labels: Mapping[str, str]  # target labels: service and/or team
+    down_for: Duration
 
     @property
     def alert_labels(self) -> dict[str, str]:
@@ -125,11 +125,6 @@ def some_down_rules(context: RuleContext, name: str, subject: str, jobs: list[Sc
     return rules
 
 
-MISSING_FOR = Duration.parse("5m")
-MISSING_FOR_REASON = ("a configuration reload replaces a job's targets within a scrape or two; 5m without any "
-                      "means the job is really gone")
-
-
 OR_CHUNK = 32
 
 
@@ -157,7 +152,8 @@ def missing_job_rule(context: RuleContext, jobs: list[ScrapeJob]) -> AlertRule:
         return AlertInstance(job.alert_labels, scenarios.DOWN, False, build, 0, 1)
 
     return AlertRule(
-        name="ScrapeJobMissing", expr=or_chain(terms), for_=MISSING_FOR, for_reason=MISSING_FOR_REASON,
+        name="ScrapeJobMissing", expr=or_chain(terms), for_=context.timing.scrape_job_missing_hold.duration,
+        for_reason=context.timing.scrape_job_missing_hold.reason,
         severity="critical", subject="job", summary="A scrape job the stack expects has no targets in Prometheus.",
         description=go_template("Prometheus has no target for job {job}: everything read from it is blind "
                                 "(is the job still in prometheus.yml, and does its discovery find targets?).", "none"),

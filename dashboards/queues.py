@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from alerts.queue_rules import GROWTH_WINDOW
+from alerts.timing import scaled_timing
 from dashboards.common import datastore_links
 from dashboards.panels import (
     GREEN,
@@ -32,6 +32,7 @@ from dashboards.panels import (
 from foundation.exporter_metrics import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS, QUEUE_JOB_COUNTERS
 from stack.spec import dashboard_identities as ids
 from stack.spec.model import Queue, Spec
+from stack.spec.values import Duration
 
 COUNTER_LEGENDS = {ADDED_JOBS: "added/s", COMPLETED_JOBS: "completed/s", FAILED_JOBS: "failed/s"}
 PAUSED_MAPPINGS = [{"type": "value", "options": {"0": {"text": "running", "color": GREEN, "index": 0},
@@ -86,7 +87,8 @@ def _throughput(queue: Queue, scope: tuple[str, ...]) -> Panel:
                       "trims it, and its legend says so.", refs(*targets), "cps", w=8, minimum=0)
 
 
-def _graphs(queue: Queue, scope: tuple[str, ...]) -> list[Panel]:
+def _graphs(queue: Queue, scope: tuple[str, ...], growth: Duration) -> list[Panel]:
+    """The queue's graphs; ``growth``: the window its failure and dead-letter alerts count over."""
     thresholds = queue.thresholds
     jobs = "obstack_queue_jobs"
     failed = selector(jobs, *scope, 'state="failed"')
@@ -99,9 +101,9 @@ def _graphs(queue: Queue, scope: tuple[str, ...]) -> list[Panel]:
         timeseries("Oldest waiting job", "Age of the oldest waiting job; dashed: the QueueOldestJobTooOld "
                    "threshold.", [prom(selector("obstack_queue_oldest_job_age_seconds", *scope), "age")], "s",
                    alert_steps(thresholds.oldest_waiting), w=8, minimum=0),
-        timeseries(f"Failed jobs gained ({GROWTH_WINDOW})", f"New failures over {GROWTH_WINDOW}, as "
+        timeseries(f"Failed jobs gained ({growth})", f"New failures over {growth}, as "
                    "QueueFailedJobsGrowing counts them; dashed: its threshold.",
-                   [prom(f"delta({failed}[{GROWTH_WINDOW}])", "failed")],
+                   [prom(f"delta({failed}[{growth}])", "failed")],
                    "short", alert_steps(thresholds.failed_jobs), w=8),
         _throughput(queue, scope),
         timeseries("Workers", "Workers connected over time (a drop to 0 stalls the queue).",
@@ -109,9 +111,9 @@ def _graphs(queue: Queue, scope: tuple[str, ...]) -> list[Panel]:
     ]
     if queue.dead_letter:
         panels.append(timeseries(
-            f"Dead letters gained ({GROWTH_WINDOW})", f"Jobs newly moved to {queue.dead_letter} over {GROWTH_WINDOW}, "
+            f"Dead letters gained ({growth})", f"Jobs newly moved to {queue.dead_letter} over {growth}, "
             "as QueueDeadLetterGrowing counts them; dashed: its threshold.",
-            [prom(f"delta({selector('obstack_queue_dead_letter_jobs', *scope)}[{GROWTH_WINDOW}])", "dead letters")],
+            [prom(f"delta({selector('obstack_queue_dead_letter_jobs', *scope)}[{growth}])", "dead letters")],
             "short", alert_steps(thresholds.dead_letter_jobs), w=24))
     return panels
 
@@ -125,10 +127,11 @@ def queues_dashboard(spec: Spec) -> G.Dashboard | None:
                    "row.)", [prom(selector("obstack_queue_backlog_jobs", JOB, INSTANCE), "{{queue}}")], "short",
                    w=24, minimum=0),
     ]
+    growth = scaled_timing(spec.time_scale).growth_window.duration
     for queue in spec.queues:
         scope = (JOB, INSTANCE, f"queue={quoted(queue.name)}")
         title = f"{queue.name} ({queue.backend} on {queue.datastore}, team {queue.team})"
-        panels += [row(title), *_stats(queue, scope), *_graphs(queue, scope)]
+        panels += [row(title), *_stats(queue, scope), *_graphs(queue, scope, growth)]
     return dashboard(ids.queues_dashboard(spec), "Every job queue: jobs by state, backlog and age against their "
                      "thresholds, failures, dead letters, throughput, workers and pause state.",
                      [spec.project, "queue"], job_instance_variables("obstack_queue_up"), panels,

@@ -13,23 +13,21 @@ from urllib.parse import quote
 
 import grafanalib.core as G
 
+from alerts import service_rules
 from alerts.service_rules import (
-    ERROR_RATIO_RECORD,
     MEMORY_RESTART_SHARE,
-    P95_RECORD,
-    SHARED_TARGET_WINDOW,
     compared_latency_levels,
+    p95_record,
     red_traffic_floor,
     requests_rate_record,
 )
 from alerts.slo_rules import (
-    WINDOW_BAD_EVENTS,
-    WINDOW_INPUT,
-    WINDOW_TOTAL_EVENTS,
     alertable_windows,
-    burn_windows,
     error_ratio_record,
+    window_bad_events_record,
+    window_total_events_record,
 )
+from alerts.timing import Timing, scaled_timing
 from dashboards.datasources import ELASTICSEARCH, JAEGER
 from dashboards.panels import (
     GREEN,
@@ -62,7 +60,6 @@ from foundation.series_catalog import RESIDENT_MEMORY
 from stack.spec import dashboard_identities as ids
 from stack.spec.model import Service, Slo, Spec
 
-RESTART_WINDOW = "30m"  # the window ServiceFlapping counts restarts over
 # Budget remaining: red once spent, orange in its last quarter (time to slow down releases).
 BUDGET_STEPS = ((0, ORANGE), (0.25, GREEN))
 
@@ -96,19 +93,21 @@ def _red_panels(service: Service) -> list[Panel]:
     ]
 
 
-def _status_panels(service: Service) -> list[Panel]:
-    """What the alerts see right now: the recorded 5m series, coloured at the alert thresholds."""
+def _status_panels(service: Service, timing: Timing) -> list[Panel]:
+    """What the alerts see right now: the recorded series, coloured at the alert thresholds."""
     name = f"service={quoted(service.name)}"
     scope = (name, JOB, INSTANCE)
+    red = timing.red_window.duration
     panels = [
-        stat("Request rate (5m)", "Requests per second as the alerts see them (recording rule); error-rate and "
-             "latency alerts stay quiet below their traffic guard (spec: min_requests in 5m, min_request_rate).",
-             [prom(selector(requests_rate_record("5m"), name))], "reqps",
-             steps(ORANGE, (red_traffic_floor(service), GREEN))),
-        stat("Error ratio (5m)", "The error ratio HighErrorRate and ErrorRateIncreased compare with their thresholds.",
-             [prom(selector(ERROR_RATIO_RECORD, name))], "percentunit", alert_steps(service.thresholds.error_rate)),
-        stat("p95 latency (5m)", "The p95 HighLatency and LatencyDegraded compare with their thresholds.",
-             [prom(selector(P95_RECORD, name))], "s", alert_steps(compared_latency_levels(service))),
+        stat(f"Request rate ({red})", "Requests per second as the alerts see them (recording rule); error-rate and "
+             f"latency alerts stay quiet below their traffic guard (spec: min_requests in {red}, min_request_rate).",
+             [prom(selector(requests_rate_record(red), name))], "reqps",
+             steps(ORANGE, (red_traffic_floor(service, timing), GREEN))),
+        stat(f"Error ratio ({red})", "The error ratio HighErrorRate and ErrorRateIncreased compare with their "
+             "thresholds.", [prom(selector(service_rules.error_ratio_record(red), name))], "percentunit",
+             alert_steps(service.thresholds.error_rate)),
+        stat(f"p95 latency ({red})", "The p95 HighLatency and LatencyDegraded compare with their thresholds.",
+             [prom(selector(p95_record(red), name))], "s", alert_steps(compared_latency_levels(service))),
         stat("All instances up", "Is every scrape target of the service up? ServiceDown fires after "
              f"{service.thresholds.down_for} down.", [prom(f"min(up{{{', '.join(scope)}}})")], "none",
              up_steps(), mappings=UP_MAPPINGS),
@@ -116,28 +115,30 @@ def _status_panels(service: Service) -> list[Panel]:
              [prom(selector("obstack_http_up", name))], "none", up_steps(), mappings=UP_MAPPINGS),
     ]
     if service.process_start_metric:
-        panels.append(stat(f"Restarts ({RESTART_WINDOW})", "Most restarts of one instance in the last 30m; "
+        restarts, shared = timing.restart_window.duration, timing.shared_target_window.duration
+        panels.append(stat(f"Restarts ({restarts})", f"Most restarts of one instance in the last {restarts}; "
                            "ServiceFlapping fires above the threshold.",
-                           [prom(f"max(changes({selector(service.process_start_metric, *scope)}[{RESTART_WINDOW}]))")],
+                           [prom(f"max(changes({selector(service.process_start_metric, *scope)}[{restarts}]))")],
                            "short", alert_steps(service.thresholds.restarts)))
         panels.append(stat(
-            f"Start time going back ({SHARED_TARGET_WINDOW})", "Steps back of a target's process start time: "
+            f"Start time going back ({shared})", "Steps back of a target's process start time: "
             "several processes answer its scrapes in turn (a PM2 cluster on one port), so its counters mix them. "
             "ScrapeTargetSharedByProcesses fires when this stays above 0.",
-            [prom(f"max(resets({selector(service.process_start_metric, *scope)}[{SHARED_TARGET_WINDOW}]))")],
+            [prom(f"max(resets({selector(service.process_start_metric, *scope)}[{shared}]))")],
             "short", steps(GREEN, (1, ORANGE))))
     return panels
 
 
-def _instance_panels(service: Service) -> list[Panel]:
+def _instance_panels(service: Service, timing: Timing) -> list[Panel]:
     scope = (f"service={quoted(service.name)}", JOB, INSTANCE)
     panels = [timeseries("Instances up", "Which instances answer Prometheus' scrapes (1 up, 0 down)?",
                          [prom(selector("up", *scope), "{{instance}}")], "none", up_steps(), minimum=0, maximum=1)]
     if service.process_start_metric:
+        restarts = timing.restart_window.duration
         panels.append(timeseries(
-            f"Restarts per instance ({RESTART_WINDOW})", "How often did each instance restart? Dashed: the "
+            f"Restarts per instance ({restarts})", "How often did each instance restart? Dashed: the "
             "ServiceFlapping threshold.",
-            [prom(f"changes({selector(service.process_start_metric, *scope)}[{RESTART_WINDOW}])", "{{instance}}")],
+            [prom(f"changes({selector(service.process_start_metric, *scope)}[{restarts}])", "{{instance}}")],
             "short", alert_steps(service.thresholds.restarts), minimum=0))
     if service.max_memory_restart is not None:
         limit = service.max_memory_restart
@@ -149,10 +150,10 @@ def _instance_panels(service: Service) -> list[Panel]:
     return panels
 
 
-def _slo_panels(service: Service, slo: Slo) -> list[Panel]:
+def _slo_panels(service: Service, slo: Slo, timing: Timing) -> list[Panel]:
     scope = (f"service={quoted(service.name)}", f"slo={quoted(slo.name)}")
     budget = Decimal(1) - slo.objective.value
-    windows = alertable_windows(slo, burn_windows())
+    windows = alertable_windows(slo, timing.burn_windows)
     burn = {w.long: (float(w.burn_rate(slo.window) * budget), RED if w.severity == "critical" else ORANGE)
             for w in windows}
     targets = [prom(selector(error_ratio_record(long), *scope), f"{long} window") for long in burn]
@@ -170,18 +171,20 @@ def _slo_panels(service: Service, slo: Slo) -> list[Panel]:
     ]
 
 
-def _event_panels(service: Service, slo: Slo) -> list[Panel]:
+def _event_panels(service: Service, slo: Slo, timing: Timing) -> list[Panel]:
     """An events SLO's events as its window SLI counts them: all of them (its total counter) and the
-    bad ones, per second over 5m."""
+    bad ones, per second over the window SLI's input window."""
     if slo.kind != "events":
         return []
     scope = (f"service={quoted(service.name)}", f"slo={quoted(slo.name)}")
     bad = "bad events (errors)" if slo.errors is not None else "bad events (total minus good)"
-    return [timeseries(f"{slo.name}: events per second ({WINDOW_INPUT})",
+    window_input = timing.slo_window_input.duration
+    return [timeseries(f"{slo.name}: events per second ({window_input})",
                        f"The SLO's events as its window SLI sums them: all of them ({slo.total}) and the bad ones, "
                        "recorded once a minute.",
-                       refs(prom(selector(WINDOW_TOTAL_EVENTS, *scope), "all events"),
-                            prom(selector(WINDOW_BAD_EVENTS, *scope), bad)), "cps", w=24, minimum=0)]
+                       refs(prom(selector(window_total_events_record(window_input), *scope), "all events"),
+                            prom(selector(window_bad_events_record(window_input), *scope), bad)), "cps", w=24,
+                       minimum=0)]
 
 
 def _explore_url(spec: Spec, service: Service) -> str:
@@ -208,12 +211,13 @@ def _links(spec: Spec, service: Service) -> list[G.DashboardLink]:
 
 
 def service_dashboard(spec: Spec, service: Service) -> G.Dashboard:
-    panels: list[Panel] = [row("Now, as the alerts see it"), *_status_panels(service),
+    timing = scaled_timing(spec.time_scale)
+    panels: list[Panel] = [row("Now, as the alerts see it"), *_status_panels(service, timing),
                            row("Requests, errors, latency"), *_red_panels(service),
-                           row("Instances"), *_instance_panels(service)]
+                           row("Instances"), *_instance_panels(service, timing)]
     for slo in service.slos:
-        panels += [row(f"SLO {slo.name}: {slo.objective} over {slo.window}"), *_slo_panels(service, slo),
-                   *_event_panels(service, slo)]
+        panels += [row(f"SLO {slo.name}: {slo.objective} over {slo.window}"), *_slo_panels(service, slo, timing),
+                   *_event_panels(service, slo, timing)]
     if spec.logs.enabled:
         query = f"{spec.grafana.logs_service_field}:{quoted(service.name)}"
         panels += [row("Logs"), logs("Recent logs", f"The service's log lines from Elasticsearch ({query}).",

@@ -29,9 +29,7 @@ from typing import Any
 import yaml
 
 from stack.local_config import (
-    fast_rule_file,
     fast_spec,
-    hold_factor,
     local_alertmanager_config,
     local_prometheus_config,
     prometheus_fast_flags,
@@ -156,17 +154,16 @@ def _spawn(state_dir: Path, name: str, argv: list[str], url: str, ready_url: str
     return process
 
 
-def _write_runtime_configs(state_dir: Path, tree: Path, fast: bool, ports: dict[str, int], node_job: str,
-                           holds: int) -> None:
-    """Prometheus and Alertmanager configs for local ports, beside copies of their rules/templates."""
+def _write_runtime_configs(state_dir: Path, tree: Path, ports: dict[str, int], node_job: str) -> None:
+    """Prometheus and Alertmanager configs for local ports, beside copies of their rules/templates
+    (with --fast, the tree was generated on the fast clock: the rules are copied as they are)."""
     addr = {name: f"{HOST}:{port}" for name, port in ports.items()}
     prom_dir, am_dir = state_dir / "prometheus", state_dir / "alertmanager"
     for directory in (prom_dir / "rules", am_dir):
         shutil.rmtree(directory, ignore_errors=True)
     (prom_dir / "rules").mkdir(parents=True)
     for rule_file in sorted((tree / "prometheus" / "rules").glob("*.yml")):
-        text = rule_file.read_text()
-        (prom_dir / "rules" / rule_file.name).write_text(fast_rule_file(text, holds) if fast else text)
+        shutil.copyfile(rule_file, prom_dir / "rules" / rule_file.name)
     config = yaml.safe_load((tree / "prometheus" / "prometheus.yml").read_text())
     local = local_prometheus_config(config, addr["prometheus"], addr["alertmanager"], addr["exporter"],
                                     addr["node-exporter"], node_job)
@@ -204,7 +201,7 @@ def up(loaded: LoadedSpec, spec_path: Path | None, state_dir: Path, fast: bool =
     write_tree(tree, generate(dataclasses.replace(loaded, spec=spec)), force=True)
     ports = {name: free_port() for name in ("receiver", "alertmanager", "node-exporter", "exporter", "prometheus")}
     node_job = spec.host.job if spec.host is not None else NODE_JOB  # without host, no job to point at it
-    _write_runtime_configs(state_dir, tree, fast, ports, node_job, hold_factor(loaded.spec))
+    _write_runtime_configs(state_dir, tree, ports, node_job)
     url = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
     python = [sys.executable, "-m", "stack"]
     spec_args = ["--spec", str(spec_path.resolve())] if spec_path is not None else []

@@ -3,64 +3,65 @@
 Nothing here starts a process or touches the disk; ``stack.local`` does. Two things change for
 a local stack:
 
-* ``--fast`` shrinks time so an end-to-end run takes minutes. ``fast_spec`` scales the spec's
-  own durations (scrape/evaluation intervals, Alertmanager's timers) and ``fast_rule_file``
-  scales what the rule files carry (each rule's ``for:`` and ``keep_firing_for:``, every PromQL
-  range window) by the evaluation interval's factor, so every rule keeps its shape, thresholds,
-  the ratio between its windows and the number of evaluations in each — only the clock runs
-  faster.
+* ``--fast`` shrinks time so an end-to-end run takes minutes. ``fast_spec`` divides the spec's
+  intervals and Alertmanager's timers by ``FAST_FACTOR`` (with floors), and gives the spec a time
+  scale, ``hold_factor``: the rules are then generated from the table of holds and windows
+  (alerts/timing.py) divided by it, with the holds and windows the spec gives divided alike, so
+  every rule keeps its shape, thresholds, the ratio between its windows and the number of
+  evaluations in each — only the clock runs faster.
 * The generated configs name the compose hosts (``alertmanager:9093``, ``obstack-receiver``);
   ``local_prometheus_config`` and ``local_alertmanager_config`` point them at local ports.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
-
-from stack.spec.model import EXPORTER_JOB, NODE_JOB, Queue, Spec
+from alerts.timing import FLOORS, scale
+from stack.spec.model import EXPORTER_JOB, NODE_JOB, Datastore, Queue, Service, Slo, Spec
 from stack.spec.values import Duration
 
 # One minute becomes one second: 15s scrapes would become 250ms, so the floors below apply.
 FAST_FACTOR = 60
 # Prometheus and the exporter are comfortable at one scrape and one evaluation per second.
-MIN_INTERVAL = Duration.parse("1s")
-# Two evaluations at 1s: a hold must exceed the evaluation interval to mean "seen twice".
-# A hold of one evaluation still means "seen twice" (pending, then firing). It must not be higher:
-# causes hold 1m and their symptoms 2m, and the fast profile must keep the cause firing first
-# (Alertmanager flushes an alert whose hold has passed at once; the cause must already be there).
-MIN_FOR = Duration.parse("1s")
-# rate()/delta() need at least two samples in the window; 4 scrapes leave room for jitter.
-MIN_RANGE = Duration.parse("4s")
+MIN_INTERVAL = FLOORS["interval"]
 # Alertmanager timers: group_wait 30s -> 500ms; below 100ms batching means nothing.
 MIN_TIMER = Duration.parse("100ms")
 
-_RANGE_RE = re.compile(r"\[([0-9smhdwy]+)(?::([0-9smhdwy]*))?\]")
 
+def hold_factor(spec: Spec, factor: int = FAST_FACTOR) -> int:
+    """How many times shorter the fast profile's evaluation interval is (15s -> 1s: 15): the time
+    scale the rules are generated with.
 
-def scale(duration: Duration, factor: int = FAST_FACTOR, floor: Duration = MIN_INTERVAL) -> Duration:
-    """``duration / factor``, never below ``floor`` (and never above the original)."""
-    scaled = max(duration.milliseconds // factor, floor.milliseconds)
-    return Duration(min(scaled, duration.milliseconds) if duration.milliseconds else 0)
+    Holds (``for:``) and windows are divided by this, not by ``factor``: a hold then lasts as many
+    evaluations as in production, and so do the margins between holds. A cause holding 1m and its
+    symptom 2m are four evaluations apart in production; divided by 60 they would be one, within
+    the jitter of two rule groups' evaluation, and the symptom could reach Alertmanager first.
+    Windows are not divided by 60 either: a 5m window would hold 5 s of traffic, 25 requests at
+    5 req/s, and a 10% error ratio would read 0 one window in fourteen; at 20 s it holds 100.
+    """
+    fast = scale(spec.prometheus.evaluation_interval, factor, MIN_INTERVAL)
+    return max(1, spec.prometheus.evaluation_interval.milliseconds // fast.milliseconds)
 
 
 def fast_spec(spec: Spec, factor: int = FAST_FACTOR) -> Spec:
-    """The spec with the durations the rule files do not carry as ``for:`` or a range divided by
-    ``factor`` (floors above): intervals, Alertmanager's timers, the Watchdog's heartbeat and the
-    waiting-job age thresholds (a job ages in real time, so a 10m threshold would take 10 real
-    minutes). Holds (``down_for``, a queue's ``no_workers_for``...) become ``for:`` and are scaled
-    with every other ``for:`` by ``fast_rule_file``, all by one rule, so their order is kept.
-    Measurements of the service itself — request latencies, replication lag — stay as they are.
+    """The spec on the fast profile's clock.
+
+    Divided by ``factor`` (floors above): intervals, Alertmanager's timers, the Watchdog's
+    heartbeat and the waiting-job age thresholds (a job ages in real time, so a 10m threshold
+    would take 10 real minutes). Divided by ``hold_factor``, as the table of holds and windows is
+    (the spec's time scale): the holds the spec gives (``down_for``, a queue's ``no_workers_for``...)
+    and the SLO windows, so every hold keeps its place among the others and every burn rate its
+    value. Measurements of the service itself — request latencies, replication lag — stay as they are.
     """
+    holds = hold_factor(spec, factor)
     prom = spec.prometheus
-    interval = scale(prom.scrape_interval, factor)
-    timeout = min(scale(prom.scrape_timeout, factor), interval, key=lambda d: d.milliseconds)
+    interval = scale(prom.scrape_interval, factor, MIN_INTERVAL)
+    timeout = min(scale(prom.scrape_timeout, factor, MIN_INTERVAL), interval, key=lambda d: d.milliseconds)
     prometheus = prom.model_copy(update={
         "scrape_interval": interval, "scrape_timeout": timeout,
-        "evaluation_interval": scale(prom.evaluation_interval, factor)})
+        "evaluation_interval": scale(prom.evaluation_interval, factor, MIN_INTERVAL)})
     notes = spec.notifications
     watchdog = notes.watchdog.model_copy(update={
         "repeat_interval": scale(notes.watchdog.repeat_interval, factor, MIN_INTERVAL)})
@@ -75,74 +76,50 @@ def fast_spec(spec: Spec, factor: int = FAST_FACTOR) -> Spec:
 
     return spec.model_copy(update={
         "prometheus": prometheus, "notifications": notifications,
-        "queues": [_fast_queue(q, factor) for q in spec.queues]})
+        "services": [_fast_service(s, holds) for s in spec.services],
+        "datastores": [_fast_down_for(d, holds) for d in spec.datastores],
+        "queues": [_fast_queue(q, factor, holds) for q in spec.queues]}).with_time_scale(holds)
 
 
-def _fast_queue(queue: Queue, factor: int) -> Queue:
-    """The waiting-job age thresholds: compared in the expression, not a hold, so the rule-file
-    rewrite cannot reach them."""
+def _hold(duration: Duration, holds: int) -> Duration:
+    return scale(duration, holds, FLOORS["hold"])
+
+
+def _fast_down_for(entry: Datastore, holds: int) -> Datastore:
+    thresholds = entry.thresholds
+    return entry.model_copy(update={"thresholds": thresholds.model_copy(
+        update={"down_for": _hold(thresholds.down_for, holds)})})
+
+
+def _fast_service(service: Service, holds: int) -> Service:
+    """The service's down hold and SLO windows on the rules' clock."""
+    thresholds = service.thresholds.model_copy(update={"down_for": _hold(service.thresholds.down_for, holds)})
+    return service.model_copy(update={"thresholds": thresholds, "slos": [_fast_slo(slo, holds) for slo in service.slos]})
+
+
+def _fast_slo(slo: Slo, holds: int) -> Slo:
+    return slo.model_copy(update={"window": scale(slo.window, holds, FLOORS["window"])})
+
+
+def _fast_queue(queue: Queue, factor: int, holds: int) -> Queue:
+    """The queue's holds on the rules' clock; its waiting-job age thresholds, compared in the
+    expression with an age that grows in real time, divided by ``factor``."""
     thresholds = queue.thresholds
     oldest = thresholds.oldest_waiting.model_copy(update={
-        level: scale(value, factor, MIN_FOR) for level in ("critical", "warning")
+        level: scale(value, factor, FLOORS["hold"]) for level in ("critical", "warning")
         if (value := getattr(thresholds.oldest_waiting, level)) is not None})
-    return queue.model_copy(update={"thresholds": thresholds.model_copy(update={"oldest_waiting": oldest})})
+    held = {name: _hold(getattr(thresholds, name), holds)
+            for name in ("dead_letter_unattended", "no_workers_for", "paused_for")}
+    return queue.model_copy(update={"thresholds": thresholds.model_copy(update={"oldest_waiting": oldest, **held})})
 
 
 # Prometheus re-sends firing alerts to Alertmanager every resend delay (default 1m): under --fast the
-# cause would reach Alertmanager a minute after its symptoms' first send. Flags scaled like the rules.
+# cause would reach Alertmanager a minute after its symptoms' first send. Divided like the intervals.
 PROMETHEUS_RESEND_DELAY = Duration.parse("1m")
 
 
 def prometheus_fast_flags(factor: int = FAST_FACTOR) -> list[str]:
     return [f"--rules.alert.resend-delay={scale(PROMETHEUS_RESEND_DELAY, factor, MIN_INTERVAL)}"]
-
-
-def fast_expr(expr: str, factor: int = FAST_FACTOR) -> str:
-    """Scale every range window (``[5m]``, subquery ``[1h:1m]``) in a PromQL expression."""
-    def replace(match: re.Match[str]) -> str:
-        window = str(scale(Duration.parse(match.group(1)), factor, MIN_RANGE))
-        if match.group(2) is None:
-            return f"[{window}]"
-        step = match.group(2) and str(scale(Duration.parse(match.group(2)), factor, MIN_INTERVAL))
-        return f"[{window}:{step}]"
-    return _RANGE_RE.sub(replace, expr)
-
-
-def hold_factor(spec: Spec, factor: int = FAST_FACTOR) -> int:
-    """How many times shorter the fast profile's evaluation interval is (15s -> 1s: 15).
-
-    Holds (``for:``) are divided by this, not by ``factor``: a hold then lasts as many evaluations
-    as in production, and so do the margins between holds. A cause holding 1m and its symptom 2m
-    are four evaluations apart in production; divided by 60 they would be one, within the jitter
-    of two rule groups' evaluation, and the symptom could reach Alertmanager first.
-    """
-    fast = scale(spec.prometheus.evaluation_interval, factor)
-    return max(1, spec.prometheus.evaluation_interval.milliseconds // fast.milliseconds)
-
-
-def fast_rule_file(text: str, factor: int = FAST_FACTOR) -> str:
-    """A generated rule file with every time in it divided by ``factor`` (``hold_factor(spec)``):
-    range windows, ``for:``, ``keep_firing_for:`` and group intervals.
-
-    One factor for all: the rules run as in production, each window holding as many evaluations
-    and scrapes as there, only on a faster clock. Windows are not divided by the 60 of the
-    intervals: a 5m window would hold 5 s of traffic, 25 requests at 5 req/s, and a 10% error
-    ratio would read 0 one window in fourteen; at 20 s it holds 100. The traffic guards keep
-    their numbers, so they ask for the same request *rate* as in production (the same count
-    would need 15 times the traffic)."""
-    document = yaml.safe_load(text) or {}
-    for group in document.get("groups", []):
-        if "interval" in group:
-            group["interval"] = str(scale(Duration.parse(group["interval"]), factor))
-        for rule in group.get("rules", []):
-            rule["expr"] = fast_expr(str(rule["expr"]), factor)
-            for key in ("for", "keep_firing_for"):
-                if key in rule:
-                    rule[key] = str(scale(Duration.parse(rule[key]), factor, MIN_FOR))
-    header = (f"# obstack local --fast: the generated rules with every range window, for:, keep_firing_for: and "
-              f"group interval divided by {factor}.\n"
-              "# Do not edit; `obstack local up` rewrites it.\n")
-    return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
 def local_prometheus_config(config: dict[str, Any], prometheus: str, alertmanager: str,

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from alerts.rule_files import rule_files
-from alerts.slo_rules import burn_windows
+from alerts.timing import burn_windows
 from stack.spec.errors import SpecError
 from stack.spec.loader import load_spec_text
 from stack.spec.values import Duration

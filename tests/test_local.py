@@ -10,18 +10,18 @@ from typer.testing import CliRunner
 
 from stack.cli import app
 from stack.local import down, status
+from alerts.rule_files import rule_files
+from alerts.timing import scale
 from stack.local_config import (
-    fast_expr,
-    fast_rule_file,
     fast_spec,
     hold_factor,
     local_alertmanager_config,
     local_prometheus_config,
     prometheus_fast_flags,
-    scale,
 )
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
+from stack.spec.model import Spec
 from stack.spec.values import Duration
 
 
@@ -32,8 +32,11 @@ def test_fast_spec_divides_reaction_times_and_keeps_measurements() -> None:
     assert fast.prometheus.scrape_timeout <= fast.prometheus.scrape_interval
     assert [str(getattr(fast.notifications, n)) for n in ("group_wait", "group_interval", "repeat_interval")] == \
         ["2s", "5s", "4m"]  # group_wait: two evaluations, so a cause and its symptoms meet before the first flush
-    # Holds are scaled in the rule files, with every other for: (see below), not twice.
-    assert fast.datastores[0].thresholds.down_for == spec.datastores[0].thresholds.down_for
+    # The spec's holds and SLO windows go on the rules' clock (hold_factor), as the table's do (below).
+    assert fast.time_scale == hold_factor(spec) == 15 and spec.time_scale == 1
+    assert str(fast.datastores[0].thresholds.down_for) == str(fast.services[0].thresholds.down_for) == "4s"
+    assert str(fast.queues[0].thresholds.no_workers_for) == "20s"
+    assert str(fast.services[0].slos[0].window) == "2d"  # 30d: every burn rate keeps its value
     assert str(fast.notifications.watchdog.repeat_interval) == "1s"
     # The waiting-job age is compared in the expression: scaled in the spec (jobs age in real time).
     queue = fast.queues[0].thresholds
@@ -45,30 +48,37 @@ def test_fast_spec_divides_reaction_times_and_keeps_measurements() -> None:
 
 
 def test_scale_floors_and_never_lengthens() -> None:
-    assert str(scale(Duration.parse("5m"))) == "5s"
-    assert str(scale(Duration.parse("10s"))) == "1s"
-    assert str(scale(Duration.parse("500ms"), floor=Duration.parse("1s"))) == "500ms"
+    assert str(scale(Duration.parse("5m"), 60)) == "5s"
+    assert str(scale(Duration.parse("10s"), 60)) == "1s"
+    assert str(scale(Duration.parse("500ms"), 60, Duration.parse("1s"))) == "500ms"
 
 
-def test_fast_expr_scales_range_windows_and_subqueries_only() -> None:
-    assert fast_expr('rate(x{a="5m"}[5m]) > 300') == 'rate(x{a="5m"}[5s]) > 300'
-    assert fast_expr("max_over_time(y[1h:1m])") == "max_over_time(y[1m:1s])"
-    assert fast_expr("delta(z[1m])") == "delta(z[4s])"  # at least 4 scrapes in a window
+def _alerts(spec: Spec) -> list[tuple[str, dict[str, str], str | None]]:
+    return [(rule.name, {k: v for k, v in rule.static_labels.items() if not k.endswith("_window")},
+             str(rule.keep_firing_for) if rule.keep_firing_for else None)
+            for f in rule_files(spec) for rule in f.alert_rules]
 
 
-def test_fast_rule_files_keep_every_rule() -> None:
-    loaded = load_spec(None)
-    artifacts = generate(dataclasses.replace(loaded, spec=fast_spec(loaded.spec)))
-    for artifact in artifacts:
-        if artifact.path.parent.as_posix() != "prometheus/rules":
-            continue
-        before, after = yaml.safe_load(artifact.content), yaml.safe_load(fast_rule_file(artifact.content))
-        names = lambda doc: [r.get("alert") or r.get("record") for g in doc["groups"] for r in g["rules"]]
-        assert names(after) == names(before)
-        for group in after["groups"]:
+def test_fast_generation_keeps_every_rule_on_a_faster_clock() -> None:
+    """The fast tree is generated from the scaled table, not rewritten: the same rules, their windows
+    and holds divided by the hold factor, and each recording named by the window it really holds."""
+    spec = load_spec(None).spec
+    fast = fast_spec(spec)
+    assert [name for name, _, _ in _alerts(fast)] == [name for name, _, _ in _alerts(spec)]
+    services = yaml.safe_load(next(a.content for a in generate(dataclasses.replace(load_spec(None), spec=fast))
+                                   if a.path.as_posix() == "prometheus/rules/services.yml"))
+    rules = {r.get("alert") or r["record"]: r for g in services["groups"] for r in g["rules"]}
+    assert "service:http_requests:rate20s" in rules and "service:http_requests:rate5m" not in rules
+    high = rules["HighErrorRate"]
+    # The traffic guard asks for the production request rate (100 requests in 5m) over the 20s window.
+    assert "service:http_requests:rate20s{service=\"bookmark-api\"} * 20 >= 6.666667" in high["expr"]
+    assert (high["for"], high["keep_firing_for"]) == ("8s", "22s")  # 20s window + two 1s evaluations
+    for document in (yaml.safe_load(a.content) for a in generate(dataclasses.replace(load_spec(None), spec=fast))
+                     if a.path.parent.as_posix() == "prometheus/rules"):
+        for group in document["groups"]:
+            assert Duration.parse(group.get("interval", "1s")) <= Duration.parse("4s")
             for rule in group["rules"]:
-                if "for" in rule:
-                    assert Duration.parse(rule["for"]) <= Duration.parse("72m")  # 3d rules at most
+                assert Duration.parse(rule.get("for", "0s")) <= Duration.parse("4m")  # the 3d pair's 1h at most
 
 
 def test_fast_holds_keep_causes_firing_before_their_symptoms() -> None:
@@ -79,7 +89,7 @@ def test_fast_holds_keep_causes_firing_before_their_symptoms() -> None:
     assert hold_factor(loaded.spec) == 15  # 15s evaluations become 1s ones: a hold keeps its evaluations
     for artifact in generate(dataclasses.replace(loaded, spec=fast_spec(loaded.spec))):
         if artifact.path.parent.as_posix() == "prometheus/rules":
-            for group in yaml.safe_load(fast_rule_file(artifact.content, hold_factor(loaded.spec)))["groups"]:
+            for group in yaml.safe_load(artifact.content)["groups"]:
                 for rule in group["rules"]:
                     if "alert" in rule:
                         hold = Duration.parse(rule.get("for", "0s"))

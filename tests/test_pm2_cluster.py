@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
+from alerts.service_rules import error_ratio_record, requests_rate_record
+from alerts.timing import scaled_timing
 from stack import local
 from stack.deploy.http import HttpClient, HttpSettings
 from stack.local_config import hold_factor
@@ -188,7 +190,7 @@ def test_a_fault_in_every_worker_pages_with_its_error_ratio(stack: Stack) -> Non
     # filling, for, group_wait and the slack, on the fast profile's clock.
     prometheus = yaml.safe_load((stack.state_dir / "prometheus" / "prometheus.yml").read_text())["global"]
     group_wait = yaml.safe_load((stack.state_dir / "alertmanager" / "alertmanager.yml").read_text())["route"]["group_wait"]
-    fill = Duration.parse("5m").seconds / hold_factor(stack.spec)
+    fill = _red_window(stack).seconds
     held = _durations(stack.state_dir / "prometheus" / "rules")["HighErrorRate"]
     bound = (Duration.parse(prometheus["scrape_interval"]).seconds + Duration.parse(prometheus["evaluation_interval"]).seconds
              + fill + held + Duration.parse(group_wait).seconds + SLACK)
@@ -199,8 +201,14 @@ def test_a_fault_in_every_worker_pages_with_its_error_ratio(stack: Stack) -> Non
     assert latency <= bound, f"paged {latency:.1f}s after the fault; bound {bound:.1f}s"
 
 
+def _red_window(stack: Stack) -> Duration:
+    """The RED window on the fast profile's clock (5m in production, 20s here): the recordings' name says it."""
+    return scaled_timing(hold_factor(stack.spec)).red_window.duration
+
+
 def _error_ratio(stack: Stack) -> float:
-    return float(stack.query('service:http_request_errors:ratio_rate5m{service="bookmark-api"}')[0]["value"][1])
+    record = error_ratio_record(_red_window(stack))
+    return float(stack.query(f'{record}{{service="bookmark-api"}}')[0]["value"][1])
 
 
 def _paged(stack: Stack, alertname: str, after: float) -> float | None:
@@ -221,6 +229,7 @@ def test_a_rolling_reload_is_no_restart_storm_and_no_rate_spike(stack: Stack) ->
          WAIT, "both workers reloaded")
     time.sleep(5)  # a few scrapes and evaluations past the reload
     # Each worker restarted once: its counters began again from zero, which rate() reads as a reset.
-    peak = float(stack.query('max_over_time(service:http_requests:rate5m{service="bookmark-api"}[30s])')[0]["value"][1])
+    record = requests_rate_record(_red_window(stack))
+    peak = float(stack.query(f'max_over_time({record}{{service="bookmark-api"}}[30s])')[0]["value"][1])
     assert peak < 3 * RATE, f"request rate peaked at {peak:.1f}/s for {RATE}/s sent"
     assert not {"ServiceFlapping", "ScrapeTargetSharedByProcesses"} & (stack.alerts() | stack.alerts("pending"))

@@ -27,7 +27,8 @@ import yaml
 
 from alerts.rule_files import rule_files
 from alerts.rule_model import AlertRule
-from stack.local_config import fast_rule_file, fast_spec, hold_factor
+from alerts.timing import scaled_timing
+from stack.local_config import fast_spec, hold_factor
 from stack.pipeline import generate
 from stack.spec.loader import load_spec
 from stack.spec.model import Spec
@@ -89,14 +90,14 @@ def _clock(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def _replayed_rules(spec: Spec, fast: int | None) -> dict[str, str]:
-    """services.yml and the SLO rule files as Prometheus would run them, without annotations."""
+def _replayed_rules(spec: Spec) -> dict[str, str]:
+    """services.yml and the SLO rule files as Prometheus would run them, without annotations (on
+    the spec's clock: fast_spec's generates them on the fast profile's)."""
     rules = {}
     for artifact in generate(dataclasses.replace(load_spec(None), spec=spec)):
         if artifact.path.parent.as_posix() != "prometheus/rules" or not (artifact.path.name == "services.yml" or artifact.path.name.startswith("slo-")):
             continue
-        text = fast_rule_file(artifact.content, fast) if fast else artifact.content
-        document = yaml.safe_load(text)
+        document = yaml.safe_load(artifact.content)
         for group in document["groups"]:
             for rule in group["rules"]:
                 rule.pop("annotations", None)
@@ -115,7 +116,7 @@ def _expected(spec: Spec) -> dict[str, dict[str, str]]:
     alerts = [rule for f in rule_files(spec) for rule in f.alert_rules]
     found = {rule.name: _labels(rule) for rule in alerts if rule.name in ("HighErrorRate", "ErrorRateIncreased")}
     burn = next(rule for rule in alerts if rule.name == "ErrorBudgetBurn" and rule.static_labels.get("slo") == "errors"
-                and rule.static_labels.get("long_window") == "1h")
+                and rule.static_labels.get("long_window") == str(scaled_timing(spec.time_scale).burn_windows[0].long))
     return {**found, "ErrorBudgetBurn": _labels(burn)}
 
 
@@ -154,7 +155,7 @@ def _replay(tmp_path: Path, spec: Spec, fast: bool, seed: int, timeline: Timelin
     samples = timeline.end // scrape + 1
     series += [{"series": f'up{{job="{service.job}", instance="{i}", service="{service.name}", '
                           f'team="{service.team}"}}', "values": f"1x{samples}"} for i in INSTANCES]
-    rules = _replayed_rules(run_spec, factor if fast else None)
+    rules = _replayed_rules(run_spec)
     for name, text in rules.items():
         (tmp_path / name).write_text(text)
     test = {"rule_files": sorted(rules), "evaluation_interval": f"{step}s",
@@ -198,7 +199,7 @@ def test_a_page_holds_above_its_warning_level_and_releases_under_it(tmp_path: Pa
     """Hysteresis: HighErrorRate (5%) fires at 10%; when errors ease to 3%, still above the 1%
     warning, it keeps firing (its warning would otherwise reach chat as the page resolves); at
     0.5% it resolves once keep_firing_for (5m30s) has passed."""
-    rules = _replayed_rules(load_spec(None).spec, None)
+    rules = _replayed_rules(load_spec(None).spec)
     (tmp_path / "services.yml").write_text(rules["services.yml"])
     labels = 'job="bookmark-api", instance="a", service="bookmark-api", team="platform"'
     # 15s samples, 10 req/s: 10 minutes at 10%, 20 at 3%, 20 at 0.5% errors.

@@ -211,7 +211,8 @@ def aggregated_start_time(spec: Spec) -> list[Issue]:
 def alertable_slos(spec: Spec) -> list[Issue]:
     """An SLO for which no burn-rate window pair can fire is one nobody would hear about."""
     # Imported here: the window table is the alerting layer's data, read by this one check only.
-    from alerts.slo_rules import alertable_windows, burn_threshold, burn_windows
+    from alerts.slo_rules import alertable_windows, burn_threshold
+    from alerts.timing import burn_windows
 
     issues: list[Issue] = []
     windows = burn_windows()

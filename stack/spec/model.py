@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PositiveFloat, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from .base import (
     HttpUrl,
@@ -465,6 +465,19 @@ class Spec(StrictModel):
     compose: ComposeSettings = Field(default_factory=ComposeSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
+    # How many times faster than production the generated rules' clock runs (alerts/timing.py):
+    # set by `obstack local --fast` (stack/local_config.py), never by stack.yaml.
+    _time_scale: int = PrivateAttr(default=1)
+
+    @property
+    def time_scale(self) -> int:
+        return self._time_scale
+
+    def with_time_scale(self, time_scale: int) -> Spec:
+        """This spec, generated on a clock ``time_scale`` times faster (its own durations as they are)."""
+        scaled = self.model_copy()
+        scaled._time_scale = time_scale
+        return scaled
 
     @model_validator(mode="before")
     @classmethod
