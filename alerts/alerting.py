@@ -1,23 +1,22 @@
-"""Every alerting artifact of a spec from one computation of its rule files.
+"""The rule files and their promtool tests, rendered together from the stack model.
 
-The rule files (rules, their scenarios, dashboard links) are the most expensive model to build
-and four generators read them: the rule files themselves, their promtool tests, the Alertmanager
-config (inhibition follows the alert families) and docs/alerts.md. One generator builds the
-model once and hands it to the four.
+The tests need the rule files' text (a per-service file that is another's renamed, byte for
+byte, is tested once: renamed_files.py), so the two render in one step: the rule files first,
+then the tests from the model with those texts.
 """
 
 from __future__ import annotations
 
-from alerts.alertmanager_config import alertmanager_artifacts
-from alerts.docs import alerts_doc_artifacts
+from typing import TYPE_CHECKING
+
 from alerts.promtool_tests import promtool_test_artifacts
-from alerts.rule_files import rule_file_artifacts, rule_files
+from alerts.rule_files import rule_file_artifacts
 from foundation.artifacts import Artifact
-from stack.spec.model import Spec
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 
-def alerting_artifacts(spec: Spec) -> list[Artifact]:
-    files = rule_files(spec)
-    rules = rule_file_artifacts(spec, files)
-    return [*rules, *promtool_test_artifacts(spec, files, {artifact.path: artifact.content for artifact in rules}),
-            *alertmanager_artifacts(spec, files), *alerts_doc_artifacts(spec, files)]
+def rule_and_test_artifacts(model: StackModel) -> list[Artifact]:
+    rules = rule_file_artifacts(model)
+    return [*rules, *promtool_test_artifacts(model, {artifact.path: artifact.content for artifact in rules})]

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts.common import RuleContext, grouped
 from alerts.datastore_rules import down_rules
@@ -49,7 +49,6 @@ from alerts.routing import (
     one_of,
     watchdog_receiver,
 )
-from alerts.rule_files import rule_files
 from alerts.rule_model import AlertRule, RuleFile
 from alerts.stack_rules import WATCHDOG
 from foundation.artifacts import Artifact, dump_yaml
@@ -64,6 +63,9 @@ from stack.spec.notifications import (
     WebexReceiver,
     WebhookReceiver,
 )
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 CONFIG_PATH = PurePosixPath("alertmanager/alertmanager.yml")
 TEMPLATES_PATH = PurePosixPath("alertmanager/templates/obstack.tmpl")
@@ -297,24 +299,23 @@ def datastore_down_inhibit_rules(spec: Spec, rules: Sequence[AlertRule]) -> list
                      [*_external_label_names(spec), "datastore"])]
 
 
-def inhibit_rules(spec: Spec, rules: Sequence[AlertRule] | None = None) -> list[dict[str, Any]]:
-    rules = all_alert_rules(spec) if rules is None else rules
+def inhibit_rules(spec: Spec, rules: Sequence[AlertRule]) -> list[dict[str, Any]]:
     return (family_inhibit_rules(spec, rules) + burn_window_inhibit_rules(spec, rules)
             + datastore_down_inhibit_rules(spec, rules)
             + dependency_inhibit_rules(spec, rules, _external_label_names(spec)))
 
 
-def all_alert_rules(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[AlertRule]:
-    return [rule for rule_file in (rule_files(spec) if files is None else files) for rule in rule_file.alert_rules]
+def all_alert_rules(files: Sequence[RuleFile]) -> list[AlertRule]:
+    return [rule for rule_file in files for rule in rule_file.alert_rules]
 
 
 # ---------------------------------------------------------------------------------------------
 # The config and its templates
 
 
-def alertmanager_config(spec: Spec, files: Sequence[RuleFile] | None = None) -> dict[str, Any]:
-    """``files``: the spec's rule files when the caller has them already (else they are built)."""
-    rules = all_alert_rules(spec, files)
+def alertmanager_config(spec: Spec, files: Sequence[RuleFile]) -> dict[str, Any]:
+    """The config for the spec's rule files (inhibition follows their alert families)."""
+    rules = all_alert_rules(files)
     return {
         "route": route_tree(spec),
         "receivers": receivers(spec),
@@ -405,8 +406,8 @@ ALERT_TEMPLATES: frozenset[str] = frozenset({"obstack.labels", "obstack.alert.te
 MAY_RENDER_EMPTY: frozenset[str] = frozenset({"obstack.subject", "obstack.labels"})
 
 
-def alertmanager_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[Artifact]:
+def alertmanager_artifacts(model: StackModel) -> list[Artifact]:
     return [
-        Artifact(CONFIG_PATH, dump_yaml(alertmanager_config(spec, files)), "alertmanager-config"),
+        Artifact(CONFIG_PATH, dump_yaml(model.alertmanager_config), "alertmanager-config"),
         Artifact(TEMPLATES_PATH, OBSTACK_TEMPLATES, "alertmanager-templates"),
     ]

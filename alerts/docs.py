@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 import re
 
 import promql_parser as promql
 
-from alerts.alertmanager_config import inhibit_rules
 from alerts.promql_labels import metric_names
 from alerts.routing import InhibitRule, Matcher, expected_receivers
-from alerts.rule_files import rule_files
 from alerts.rule_model import AlertRule, RuleFile
 from foundation.artifacts import Artifact
 from stack.spec.model import Service, Slo, Spec
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 ALERTS_DOC = PurePosixPath("docs/alerts.md")
 
@@ -176,11 +178,10 @@ def _slo_table(spec: Spec) -> list[str]:
             "|---|---|---|---|---|", *rows, ""]
 
 
-def alerts_markdown(spec: Spec, files: Sequence[RuleFile] | None = None) -> str:
-    files = rule_files(spec) if files is None else files
-    alerts = _by_name(files)
-    inhibitions = [InhibitRule.from_dict(rule)
-                   for rule in inhibit_rules(spec, [r for f in files for r in f.alert_rules])]
+def alerts_markdown(model: StackModel) -> str:
+    spec = model.spec
+    alerts = _by_name(model.rule_files)
+    inhibitions = [InhibitRule.from_dict(rule) for rule in model.alertmanager_config["inhibit_rules"]]
     lines = [f"# Alerts of {spec.project}", "",
              "Every alert obstack generates from the spec, with its PromQL, how long the condition must hold "
              "(and why), where it is routed, what silences it and what it silences, and what to check first. "
@@ -199,5 +200,5 @@ def alerts_markdown(spec: Spec, files: Sequence[RuleFile] | None = None) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def alerts_doc_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[Artifact]:
-    return [Artifact(ALERTS_DOC, alerts_markdown(spec, files), "docs")]
+def alerts_doc_artifacts(model: StackModel) -> list[Artifact]:
+    return [Artifact(ALERTS_DOC, alerts_markdown(model), "docs")]

@@ -4,18 +4,21 @@ Only when ``kubernetes.prometheus.shards`` is above 1. Each file holds, in the r
 the rules of the same-named ``prometheus/rules/`` file that combine series of several targets
 (alerts/shard_safety.py says which and why; the why is the file's leading comment). A Mimir or
 Cortex ruler gets them with ``obstack deploy --ruler``; a Thanos ruler can load the files as
-they are. Derived: made from the rule files the other generators wrote, yours included.
+they are. Made from the model's rule documents, yours included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-from alerts.rule_files import RULES_DIR, rule_bodies
+from alerts.rule_files import RULES_DIR
 from alerts.shard_safety import GlobalRule, split_rule_files
 from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 RULER_DIR = PurePosixPath("ruler/rules")
 
@@ -31,10 +34,10 @@ def _why(stem: str, moved: list[GlobalRule]) -> str:
     return "".join(f"# {line}\n" for line in ["Not evaluated on the shards (kubernetes.prometheus.shards):", *unique])
 
 
-def global_rule_artifacts(spec: Spec, artifacts: Sequence[Artifact] = ()) -> list[Artifact]:
+def global_rule_artifacts(model: StackModel) -> list[Artifact]:
     """One file per rule file with rules needing the global view; nothing when not sharded."""
-    if not spec.kubernetes.prometheus.sharded:
+    if not model.spec.kubernetes.prometheus.sharded:
         return []
-    split = split_rule_files(rule_bodies(spec, artifacts))
+    split = split_rule_files(model.rule_bodies())
     return [Artifact(RULER_DIR / f"{stem}.yml", _why(stem, split.moved) + dump_yaml(body), "ruler-rules")
             for stem, body in split.global_]

@@ -9,11 +9,14 @@ subject and owner without relabelling in each rule.
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts.common import re2_literal
 from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Service, Spec
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 CONFIG_PATH = PurePosixPath("prometheus/prometheus.yml")
 # Rule files live beside the config; the glob is relative to the config file.
@@ -90,5 +93,5 @@ def prometheus_config(spec: Spec) -> dict[str, Any]:
     }
 
 
-def prometheus_config_artifacts(spec: Spec) -> list[Artifact]:
-    return [Artifact(CONFIG_PATH, dump_yaml(prometheus_config(spec)), "prometheus-config")]
+def prometheus_config_artifacts(model: StackModel) -> list[Artifact]:
+    return [Artifact(CONFIG_PATH, dump_yaml(model.prometheus_config), "prometheus-config")]

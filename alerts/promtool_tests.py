@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from alerts import burn_profile
 from alerts.annotations import rendered, source_text
 from alerts.humanize import VALUE_FORMATS
 from alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
 from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, renamed_files
-from alerts.rule_files import rule_file_artifacts, rule_file_dict, rule_files
+from alerts.rule_files import RuleDocument
 from alerts.rule_model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
 from alerts.scenarios import restarted, sample_text
 from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
 from stack.spec.values import Duration
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",
@@ -1177,32 +1180,34 @@ def hold_class(rule: AlertRule) -> HoldClass:
 
 @dataclass
 class _Suite:
-    """What every test file of one spec reads, built once: every alert rule and its siblings, the
-    recorded series, the file recording each, and each alert's neighbourhood (cached by name)."""
+    """What every test file of one spec reads, built once from the model: every alert rule and its
+    siblings, the recorded series, the file recording each, and each alert's neighbourhood
+    (cached by name)."""
 
+    spec: Spec
     rules: list[AlertRule]
     index: SiblingIndex
     recordings: Recordings
-    recorded_in: dict[str, int]  # record name -> index of the first file recording it
+    recorded_series: Mapping[str, PurePosixPath]  # record name -> the first file recording it
     files: list[RuleFile]
     by_name: dict[str, list[AlertRule]]
     hoods: dict[str, Neighbourhood]
 
     @classmethod
-    def of(cls, files: Sequence[RuleFile]) -> _Suite:
+    def of(cls, model: StackModel) -> _Suite:
+        files = list(model.rule_files)
         rules = [rule for f in files for rule in f.alert_rules]
         records: dict[str, list[Recording]] = {}
-        recorded_in: dict[str, int] = {}
-        for position, f in enumerate(files):
+        for f in files:
             for group in f.groups:
                 for recording in group.rules:
                     if isinstance(recording, RecordingRule):
                         records.setdefault(recording.record, []).append((recording.expr, recording.labels))
-                        recorded_in.setdefault(recording.record, position)
         by_name: dict[str, list[AlertRule]] = {}
         for rule in rules:
             by_name.setdefault(rule.name, []).append(rule)
-        return cls(rules, sibling_index(rules), Recordings(records), recorded_in, list(files), by_name, {})
+        return cls(model.spec, rules, sibling_index(rules), Recordings(records), model.recorded_series, files,
+                   by_name, {})
 
     def hood(self, name: str) -> Neighbourhood:
         if name not in self.hoods:
@@ -1211,21 +1216,21 @@ class _Suite:
 
     def needed_files(self, rule_file: RuleFile) -> list[RuleFile]:
         """The file itself and every file recording a series its rules read (fewer rules, faster tests)."""
-        own = self.files.index(rule_file)
-        names = {name for group in rule_file.groups for rule in group.rules for name in _NAME.findall(rule.expr)}
-        positions = {own} | {self.recorded_in[name] for name in names if name in self.recorded_in}
-        return [self.files[position] for position in sorted(positions)]
+        # Every name-like token of the expressions: parsing them all costs 20 times as much, and a
+        # label value that happens to be a recorded series' name only adds a file, never drops one.
+        read = {name for group in rule_file.groups for rule in group.rules for name in _NAME.findall(rule.expr)}
+        paths = {rule_file.path} | {self.recorded_series[name] for name in read if name in self.recorded_series}
+        return [f for f in self.files if f.path in paths]
 
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
-def promtool_test_file(rule_file: RuleFile, all_files: list[RuleFile], spec: Spec, hold: HoldClass = HOLD_CLASSES[0],
-              suite: _Suite | None = None, untested: frozenset[str] = frozenset()) -> dict[str, Any]:
+def promtool_test_file(rule_file: RuleFile, suite: _Suite, hold: HoldClass = HOLD_CLASSES[0],
+                       untested: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The promtool test file of ``rule_file``'s alerts in hold class ``hold``; services in
     ``untested`` get no cases (each is a tested service renamed: renamed_files.SharedServices)."""
-    suite = suite or _Suite.of(all_files)
-    timing = hold.timing(spec)
+    timing = hold.timing(suite.spec)
     tests = []
     rules = [_without_services(r, untested) for r in rule_file.alert_rules if hold_class(r) == hold]
     for rule in _tested_together([r for r in rules if r.instances]):
@@ -1247,11 +1252,11 @@ def _without_services(rule: AlertRule, services: frozenset[str]) -> AlertRule:
     return replace(rule, instances=tuple(i for i in rule.instances if i.labels.get("service") not in services))
 
 
-def _renamed_services(rule_file: RuleFile) -> frozenset[str]:
+def _renamed_services(document: RuleDocument) -> frozenset[str]:
     """The services of services.yml whose cases a first service of their shape stands for."""
-    if rule_file.path.name != SHARED_SERVICE_FILE:
+    if document.path.name != SHARED_SERVICE_FILE:
         return frozenset()
-    firsts = SharedServices.of(rule_file_dict(rule_file)).representatives()
+    firsts = SharedServices.of(document.body).representatives()
     return frozenset(service for service, first in firsts.items() if first != service)
 
 
@@ -1352,20 +1357,15 @@ def promtool_test_path(rule_file: RuleFile, hold: HoldClass = HOLD_CLASSES[0]) -
     return TESTS_DIR / f"{rule_file.path.stem}{step}.test.yml"
 
 
-def promtool_test_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None,
-                            rule_texts: Mapping[PurePosixPath, str] | None = None) -> list[Artifact]:
+def promtool_test_artifacts(model: StackModel, rule_texts: Mapping[PurePosixPath, str]) -> list[Artifact]:
     """A test file per rule file and hold class; none for a per-service file renamed from another
     (renamed_files.py): the other's tests test it. ``rule_texts`` are the rule files as written
-    (rendered here when not given)."""
-    files = rule_files(spec) if files is None else list(files)
-    texts = dict(rule_texts) if rule_texts is not None else {
-        artifact.path: artifact.content for artifact in rule_file_artifacts(spec, files)}
-    renamed = renamed_files([f.path for f in files], texts)
-    suite = _Suite.of(files)
+    (the renaming is a byte-for-byte argument on them)."""
+    renamed = renamed_files([f.path for f in model.rule_files], rule_texts)
+    suite = _Suite.of(model)
     return [
         Artifact(promtool_test_path(f, hold),
-                 dump_yaml(promtool_test_file(f, files, spec, hold, suite, _renamed_services(f))),
-                 "prometheus-tests")
-        for f in files if f.path not in renamed
+                 dump_yaml(promtool_test_file(f, suite, hold, _renamed_services(document))), "prometheus-tests")
+        for f, document in zip(model.rule_files, model.rule_documents) if f.path not in renamed
         for hold in HOLD_CLASSES if any(hold_class(r) == hold for r in f.alert_rules)
     ]

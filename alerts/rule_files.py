@@ -10,11 +10,10 @@ accepts (no group labels, no query_offset); each hold time's reason is in docs/a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from alerts.common import RuleContext
 from alerts.dashboard_links import with_dashboard_links
@@ -28,6 +27,9 @@ from alerts.slo_rules import slo_rule_groups
 from alerts.stack_rules import stack_rule_groups
 from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Service, Spec
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 RULES_DIR = PurePosixPath("prometheus/rules")
 # Each generated rule file (its name without .yml) and the rule groups in it, in this order.
@@ -89,23 +91,18 @@ def rule_file_dict(rule_file: RuleFile) -> dict[str, Any]:
     return {"groups": [_group_dict(group) for group in rule_file.groups]}
 
 
-def rule_bodies(spec: Spec, artifacts: Sequence[Artifact] = ()) -> list[tuple[str, dict[str, Any]]]:
-    """(file stem, body) of every generated rule file, then of each rule file of your own among
-    ``artifacts`` (prometheus.extra_rule_files; one that is no YAML mapping is left to the lints)."""
-    generated = rule_files(spec)
-    bodies = [(f.path.stem, rule_file_dict(f)) for f in generated]
-    names = {f.path for f in generated}
-    for artifact in artifacts:
-        if artifact.kind == "prometheus-rules" and artifact.path not in names:
-            try:
-                body = yaml.safe_load(artifact.content)
-            except yaml.YAMLError:
-                continue
-            if isinstance(body, dict):
-                bodies.append((artifact.path.stem, body))
-    return bodies
+@dataclass(frozen=True)
+class RuleDocument:
+    """A rule file as Prometheus reads it: its path in the tree and its ``{"groups": [...]}`` body."""
+
+    path: PurePosixPath
+    body: Mapping[str, Any]
 
 
-def rule_file_artifacts(spec: Spec, files: Sequence[RuleFile] | None = None) -> list[Artifact]:
-    return [Artifact(f.path, dump_yaml(rule_file_dict(f)), "prometheus-rules")
-            for f in (rule_files(spec) if files is None else files)]
+def rule_documents(files: Sequence[RuleFile]) -> tuple[RuleDocument, ...]:
+    return tuple(RuleDocument(f.path, rule_file_dict(f)) for f in files)
+
+
+def rule_file_artifacts(model: StackModel) -> list[Artifact]:
+    """The generated rule files (your own are copied as written: user_rules.py)."""
+    return [Artifact(document.path, dump_yaml(document.body), "prometheus-rules") for document in model.rule_documents]

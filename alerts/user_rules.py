@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from alerts.promtool_tests import TESTS_DIR
-from alerts.rule_files import RULES_DIR
+from alerts.rule_files import RULES_DIR, RuleDocument
 from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 
 def _pointed_at_copies(test: Any) -> Any:
@@ -29,10 +32,27 @@ def _pointed_at_copies(test: Any) -> Any:
     return test
 
 
-def user_rule_artifacts(spec: Spec, user_files: Sequence[tuple[str, str]]) -> list[Artifact]:
+def _user_rule_path(path: str) -> PurePosixPath:
+    return RULES_DIR / PurePosixPath(path).name
+
+
+def user_rule_documents(spec: Spec, user_files: Sequence[tuple[str, str]]) -> tuple[RuleDocument, ...]:
+    """Your rule files as Prometheus reads them; one that is no YAML mapping is left to the lints."""
     texts = dict(user_files)
-    artifacts = [Artifact(RULES_DIR / PurePosixPath(p).name, texts[p], "prometheus-rules")
-                 for p in spec.prometheus.extra_rule_files]
+    documents = []
+    for path in (p for p in spec.prometheus.extra_rule_files if p in texts):  # none given: none read
+        try:
+            body = yaml.safe_load(texts[path])
+        except yaml.YAMLError:
+            continue
+        if isinstance(body, dict):
+            documents.append(RuleDocument(_user_rule_path(path), body))
+    return tuple(documents)
+
+
+def user_rule_artifacts(model: StackModel) -> list[Artifact]:
+    spec, texts = model.spec, dict(model.user_files)
+    artifacts = [Artifact(_user_rule_path(p), texts[p], "prometheus-rules") for p in spec.prometheus.extra_rule_files]
     for path in spec.prometheus.extra_rule_tests:
         try:
             test = yaml.safe_load(texts[path])

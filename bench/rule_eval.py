@@ -53,6 +53,7 @@ from generation import spec_with
 
 from alerts.prometheus_config import prometheus_config_artifacts
 from alerts.rule_files import rule_file_artifacts
+from stack.stack_model import build_stack_model
 
 BEFORE = "e11248f"  # the last revision with every SLI window in one 15 s group per service
 INTERVAL = 15
@@ -255,10 +256,11 @@ def main() -> None:
     args = parser.parse_args()
     loaded = spec_with(args.services)
     spec = loaded.spec
-    after = {a.path.name: yaml.safe_load(a.content) for a in rule_file_artifacts(spec)}
+    model = build_stack_model(spec)
+    after = {a.path.name: yaml.safe_load(a.content) for a in rule_file_artifacts(model)}
     with tempfile.TemporaryDirectory(prefix="bench-before-") as workdir:
         before = rules_at(args.before, loaded.text, Path(workdir))
-    config = yaml.safe_load(prometheus_config_artifacts(spec)[0].content)
+    config = yaml.safe_load(prometheus_config_artifacts(model)[0].content)
     history = History(origin=time.time() - args.days * 86400)
     server = serve(history)
     address = f"127.0.0.1:{server.server_address[1]}"

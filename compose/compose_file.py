@@ -1,19 +1,21 @@
 """compose/docker-compose.yml, .env.example and the files the compose file mounts.
 
-A derived generator: it sees every other generator's artifacts, so it mounts the Grafana
-provisioning and dashboards only when the dashboards generator produced them.
+Rendered from the stack model: Grafana mounts the dashboards directory only when the model has
+dashboards (a mount of a missing directory would make Docker create an empty one).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compose.apps import add_apps, add_datastores
 from compose.build import COMPOSE_FILE, ENV_EXAMPLE, ComposeBuild
 from compose.logs_traces import add_logs_part, add_traces_part
 from compose.monitoring import add_metrics_part
 from foundation.artifacts import Artifact, dump_yaml
-from stack.spec.model import Spec
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 # Profiles: services without one always start (metrics); `all` starts logs and traces too.
 LOGS_PROFILES = ["logs", "all"]
@@ -29,11 +31,12 @@ def _ordered(service: dict[str, Any]) -> dict[str, Any]:
     return {key: service[key] for key in sorted(service, key=lambda k: (rank.get(k, len(rank)), k))}
 
 
-def build_compose(spec: Spec, artifacts: list[Artifact]) -> ComposeBuild:
+def build_compose(model: StackModel) -> ComposeBuild:
+    spec = model.spec
     build = ComposeBuild(spec)
     add_datastores(build)
     add_apps(build)
-    add_metrics_part(build, artifacts)
+    add_metrics_part(build, model.dashboards_root if model.all_dashboards else None)
     if spec.logs.enabled:
         # Jaeger keeps its spans in this Elasticsearch, so starting traces alone starts it too.
         es_profiles = sorted({*LOGS_PROFILES, *(TRACES_PROFILES if spec.tracing.enabled else [])})
@@ -71,9 +74,9 @@ def env_example(build: ComposeBuild) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compose_artifacts(spec: Spec, artifacts: list[Artifact]) -> list[Artifact]:
-    """Derived generator: the compose file, its .env.example and every file it mounts."""
-    build = build_compose(spec, artifacts)
+def compose_artifacts(model: StackModel) -> list[Artifact]:
+    """The compose file, its .env.example and every file it mounts."""
+    build = build_compose(model)
     return [
         Artifact(COMPOSE_FILE, dump_yaml(compose_document(build)), "compose"),
         Artifact(ENV_EXAMPLE, env_example(build), "compose"),

@@ -11,15 +11,15 @@ goes into a Secret the Prometheus resource names in ``additionalScrapeConfigs``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alerts.prometheus_config import prometheus_config, service_scrape_job
-from alerts.rule_files import rule_bodies
 from alerts.shard_safety import split_rule_files
 from compose.k8s_common import metadata, object_name
-from foundation.artifacts import Artifact, dump_yaml
+from foundation.artifacts import dump_yaml
 from stack.spec.model import EXPORTER_JOB, Service, Spec
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 MONITORING_API = "monitoring.coreos.com/v1"
 EXPORTER_PORT_NAME = "metrics"
@@ -36,11 +36,11 @@ def _prometheus_rule(spec: Spec, stem: str, body: dict[str, Any]) -> dict[str, A
             "metadata": metadata(spec, object_name(spec.project, stem)), "spec": body}
 
 
-def prometheus_rules(spec: Spec, artifacts: Sequence[Artifact] = ()) -> list[dict[str, Any]]:
-    """One PrometheusRule per generated rule file, then one per rule file of your own among
-    ``artifacts``. Sharded (kubernetes.prometheus.shards > 1), every shard loads them all, so they
-    carry only the per-target rules (alerts/shard_safety.py); the others go to ruler/rules/."""
-    bodies = rule_bodies(spec, artifacts)
+def prometheus_rules(model: StackModel) -> list[dict[str, Any]]:
+    """One PrometheusRule per generated rule file, then one per rule file of your own. Sharded
+    (kubernetes.prometheus.shards > 1), every shard loads them all, so they carry only the
+    per-target rules (alerts/shard_safety.py); the others go to ruler/rules/."""
+    spec, bodies = model.spec, model.rule_bodies()
     if spec.kubernetes.prometheus.sharded:
         bodies = split_rule_files(bodies).local
     return [_prometheus_rule(spec, stem, body) for stem, body in bodies]
@@ -91,10 +91,14 @@ def service_monitor(spec: Spec, service: Service) -> dict[str, Any]:
                             endpoint, spec.kubernetes.app_namespace)
 
 
-def _exporter_metric_relabelings(spec: Spec) -> list[dict[str, Any]]:
+def _scrape_jobs(model: StackModel, names: set[str]) -> list[dict[str, Any]]:
+    """The prometheus.yml jobs of these names, in its order."""
+    return [job for job in model.prometheus_config["scrape_configs"] if job["job_name"] in names]
+
+
+def _exporter_metric_relabelings(model: StackModel) -> list[dict[str, Any]]:
     """The exporter job's metric_relabel_configs from prometheus.yml, in the operator's spelling."""
-    jobs = prometheus_config(spec)["scrape_configs"]
-    job = next(j for j in jobs if j["job_name"] == EXPORTER_JOB)
+    job = _scrape_jobs(model, {EXPORTER_JOB})[0]
     return [{_RELABEL_KEYS[key]: value for key, value in rule.items()} for rule in job.get("metric_relabel_configs", [])]
 
 
@@ -102,23 +106,25 @@ def exporter_selector(spec: Spec) -> dict[str, str]:
     return {"app.kubernetes.io/name": EXPORTER_JOB, "app.kubernetes.io/instance": spec.project}
 
 
-def exporter_service_monitor(spec: Spec) -> dict[str, Any]:
+def exporter_service_monitor(model: StackModel) -> dict[str, Any]:
+    spec = model.spec
     endpoint = _endpoint(spec, EXPORTER_PORT_NAME, "/metrics", "http", [_set_label("job", EXPORTER_JOB), _set_label("team", spec.team)])
-    endpoint["metricRelabelings"] = _exporter_metric_relabelings(spec)
+    endpoint["metricRelabelings"] = _exporter_metric_relabelings(model)
     return _service_monitor(spec, object_name(spec.project, EXPORTER_JOB), exporter_selector(spec), endpoint, None)
 
 
-def service_monitors(spec: Spec) -> list[dict[str, Any]]:
+def service_monitors(model: StackModel) -> list[dict[str, Any]]:
     """A ServiceMonitor per service that runs in the cluster (compose and kubernetes: the Kubernetes
     output stands in for compose), and the exporter's."""
-    in_cluster = (service for service in spec.services if service.runs_on != "external")
-    return [*(service_monitor(spec, service) for service in in_cluster), exporter_service_monitor(spec)]
+    in_cluster = (service for service in model.spec.services if service.runs_on != "external")
+    return [*(service_monitor(model.spec, service) for service in in_cluster), exporter_service_monitor(model)]
 
 
-def additional_scrape_configs(spec: Spec) -> list[dict[str, Any]]:
+def additional_scrape_configs(model: StackModel) -> list[dict[str, Any]]:
     """The Secret holding the prometheus.yml jobs of the services on external hosts, or nothing
     when every service runs in the cluster."""
-    jobs = [service_scrape_job(service) for service in spec.services if service.runs_on == "external"]
+    spec = model.spec
+    jobs = _scrape_jobs(model, {service.job for service in spec.services if service.runs_on == "external"})
     if not jobs:
         return []
     return [{

@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-import yaml
-
 from compose.build import (
     ComposeBuild,
     EnvVar,
@@ -30,7 +28,6 @@ from stack.spec.model import PostgresDatastore, RedisDatastore, Spec
 PROMETHEUS_CONFIG_DIR = "/etc/prometheus"
 ALERTMANAGER_CONFIG_DIR = "/etc/alertmanager"
 GRAFANA_PROVISIONING_DIR = "/etc/grafana/provisioning"
-DEFAULT_DASHBOARDS_DIR = "/etc/grafana/dashboards"
 EXPORTER_SPEC_PATH = "/etc/obstack/stack.yaml"
 EXPORTER_SPEC_FILE = PurePosixPath("compose/exporter/stack.yaml")
 
@@ -38,22 +35,6 @@ EXPORTER_SPEC_FILE = PurePosixPath("compose/exporter/stack.yaml")
 def bind(source: str, target: str) -> dict[str, Any]:
     """A read-only bind mount: the stack never writes into the generated tree."""
     return {"type": "bind", "source": source, "target": target, "read_only": True}
-
-
-def _has(artifacts: list[Artifact], prefix: str) -> bool:
-    return any(a.path.as_posix().startswith(prefix) for a in artifacts)
-
-
-def dashboards_mount_target(artifacts: list[Artifact]) -> str:
-    """Where Grafana's file provider looks for dashboards: read from the generated provisioning."""
-    for artifact in artifacts:
-        if artifact.path.as_posix().startswith("grafana/provisioning/dashboards/") and artifact.path.suffix in (".yml", ".yaml"):
-            providers = (yaml.safe_load(artifact.content) or {}).get("providers") or []
-            for provider in providers:
-                path = (provider.get("options") or {}).get("path")
-                if isinstance(path, str) and path.startswith("/"):
-                    return path
-    return DEFAULT_DASHBOARDS_DIR
 
 
 def add_prometheus(build: ComposeBuild, alertmanager: str) -> None:
@@ -105,14 +86,12 @@ def add_node_exporter(build: ComposeBuild) -> None:
     )
 
 
-def add_grafana(build: ComposeBuild, artifacts: list[Artifact]) -> None:
-    volumes: list[Any] = []
-    # Mount only what the dashboards generator produced: a mount of a missing directory
-    # would make Docker create an empty one, hiding the mistake.
-    if _has(artifacts, "grafana/provisioning/"):
-        volumes.append(bind("../grafana/provisioning", GRAFANA_PROVISIONING_DIR))
-    if _has(artifacts, "grafana/dashboards/"):
-        volumes.append(bind("../grafana/dashboards", dashboards_mount_target(artifacts)))
+def add_grafana(build: ComposeBuild, dashboards_root: str | None) -> None:
+    """``dashboards_root``: where the provisioned file provider reads the dashboards; None when
+    there are none (a mount of a missing directory would make Docker create an empty one)."""
+    volumes: list[Any] = [bind("../grafana/provisioning", GRAFANA_PROVISIONING_DIR)]
+    if dashboards_root is not None:
+        volumes.append(bind("../grafana/dashboards", dashboards_root))
     volumes.append(build.volume("grafana-data", "/var/lib/grafana"))
     service = stack_service(
         build, "grafana", "grafana",
@@ -177,10 +156,10 @@ def add_exporter(build: ComposeBuild) -> None:
     build.files.append(Artifact(EXPORTER_SPEC_FILE, exporter_spec_text(spec), "compose"))
 
 
-def add_metrics_part(build: ComposeBuild, artifacts: list[Artifact]) -> None:
+def add_metrics_part(build: ComposeBuild, dashboards_root: str | None) -> None:
     alertmanager = add_alertmanager(build)
     add_prometheus(build, alertmanager)
     if build.spec.host is not None:
         add_node_exporter(build)
-    add_grafana(build, artifacts)
+    add_grafana(build, dashboards_root)
     add_exporter(build)

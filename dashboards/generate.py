@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grafanalib.core as G
 import orjson
@@ -17,6 +19,9 @@ from dashboards.redis import redis_dashboard
 from dashboards.service import service_dashboard
 from foundation.artifacts import Artifact, json_text
 from stack.spec.model import Spec
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 DASHBOARDS_DIR = PurePosixPath("grafana/dashboards")
 KIND = "grafana-dashboards"
@@ -51,6 +56,22 @@ def dashboard_path(spec: Spec, uid: str) -> PurePosixPath:
     return DASHBOARDS_DIR / spec.grafana.folder / f"{uid}.json"
 
 
-def dashboard_artifacts(spec: Spec) -> list[Artifact]:
-    """One JSON file per dashboard of the spec, under its Grafana folder."""
-    return [Artifact(dashboard_path(spec, board["uid"]), dashboard_json(board), KIND) for board in build_dashboards(spec)]
+@dataclass(frozen=True)
+class Dashboard:
+    """A dashboard as Grafana reads it: its file in the tree and its JSON model."""
+
+    path: PurePosixPath  # grafana/dashboards/<folder>/<uid>.json
+    board: Mapping[str, Any]
+
+
+def generated_dashboards(spec: Spec) -> tuple[Dashboard, ...]:
+    return tuple(Dashboard(dashboard_path(spec, board["uid"]), board) for board in build_dashboards(spec))
+
+
+def dashboard_file(dashboard: Dashboard) -> Artifact:
+    return Artifact(dashboard.path, dashboard_json(dashboard.board), KIND)
+
+
+def dashboard_artifacts(model: StackModel) -> list[Artifact]:
+    """One JSON file per generated dashboard, under its Grafana folder."""
+    return [dashboard_file(dashboard) for dashboard in model.dashboards]

@@ -4,7 +4,7 @@ for the dashboards, in Grafana's documented provisioning format (apiVersion 1)."
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashboards.datasources import (
     ALERTMANAGER,
@@ -15,6 +15,9 @@ from dashboards.datasources import (
 )
 from foundation.artifacts import Artifact, dump_yaml
 from stack.spec.model import Spec
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 PROVISIONING_DIR = PurePosixPath("grafana/provisioning")
 KIND = "grafana-provisioning"
@@ -85,9 +88,9 @@ def dashboards_config(spec: Spec) -> dict[str, Any]:
     }]}
 
 
-def provisioning_artifacts(spec: Spec) -> list[Artifact]:
+def provisioning_artifacts(model: StackModel) -> list[Artifact]:
     """``grafana/provisioning/datasources/datasources.yml`` and ``.../dashboards/dashboards.yml``."""
     return [
-        Artifact(PROVISIONING_DIR / "datasources" / "datasources.yml", dump_yaml(datasources_config(spec)), KIND),
-        Artifact(PROVISIONING_DIR / "dashboards" / "dashboards.yml", dump_yaml(dashboards_config(spec)), KIND),
+        Artifact(PROVISIONING_DIR / "datasources" / "datasources.yml", dump_yaml(datasources_config(model.spec)), KIND),
+        Artifact(PROVISIONING_DIR / "dashboards" / "dashboards.yml", dump_yaml(model.dashboard_providers), KIND),
     ]

@@ -1,26 +1,33 @@
 """Dashboards of your own (grafana.extra_dashboards_dir), provisioned beside the generated ones.
 
 The loader reads the folder's ``*.json`` and checks their uids (stack/spec/dashboard_identities.py);
-here each becomes ``grafana/dashboards/<folder>/<uid>.json``
-(the generated dashboards' place and naming), so Grafana's provisioning, the Kubernetes ConfigMaps
-and the dashboard lint take them as they take the generated ones. The JSON is written as given
-(re-serialised with sorted keys, as the generated ones are).
+the stack model parses each once (``user_dashboards``), and here each becomes
+``grafana/dashboards/<folder>/<uid>.json`` (the generated dashboards' place and naming), so
+Grafana's provisioning, the Kubernetes ConfigMaps and the dashboard lint take them as they take
+the generated ones. The JSON is written as given (re-serialised with sorted keys, as the
+generated ones are).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from dashboards.generate import KIND, dashboard_json, dashboard_path
+from dashboards.generate import Dashboard, dashboard_file, dashboard_path
 from foundation.artifacts import Artifact
 from stack.spec.dashboard_identities import own_dashboards
 from stack.spec.model import Spec
 
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
-def user_dashboard_artifacts(spec: Spec, files: Sequence[tuple[str, str]]) -> list[Artifact]:
-    result = []
-    for _, text in own_dashboards(spec, files):
-        board = json.loads(text)
-        result.append(Artifact(dashboard_path(spec, board["uid"]), dashboard_json(board), KIND))
-    return result
+
+def user_dashboards(spec: Spec, files: Sequence[tuple[str, str]]) -> tuple[Dashboard, ...]:
+    """Your dashboards, parsed once (the loader has checked each is a JSON object with a uid)."""
+    boards = (json.loads(text) for _, text in own_dashboards(spec, files))
+    return tuple(Dashboard(dashboard_path(spec, board["uid"]), board) for board in boards)
+
+
+def user_dashboard_artifacts(model: StackModel) -> list[Artifact]:
+    return [dashboard_file(dashboard) for dashboard in model.user_dashboards]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from foundation.artifacts import Artifact
 from stack.spec.model import Spec
 from stack.spec.thresholds import Levels
+
+if TYPE_CHECKING:
+    from stack.stack_model import StackModel
 
 OVERVIEW_PATH = PurePosixPath("docs/stack.md")
 
@@ -80,5 +84,5 @@ def _secret_source(store: object) -> str:
     return "-"
 
 
-def overview_artifacts(spec: Spec) -> list[Artifact]:
-    return [Artifact(OVERVIEW_PATH, overview_markdown(spec), "docs")]
+def overview_artifacts(model: StackModel) -> list[Artifact]:
+    return [Artifact(OVERVIEW_PATH, overview_markdown(model.spec), "docs")]

@@ -1,8 +1,8 @@
-"""The generation pipeline: every generator over one spec, headers added, paths checked.
+"""The generation pipeline: the stack model built once, every renderer over it, headers added,
+paths checked.
 
-Two kinds of generators: ``Spec -> [Artifact]`` (most), and derived ones
-``(Spec, [Artifact]) -> [Artifact]`` that package what the others made (e.g. dashboards
-as Kubernetes ConfigMaps, rule files as PrometheusRule objects). Both are pure.
+``Spec -> StackModel -> renderers``: ``build_stack_model`` builds the rules, configs and
+dashboards once (stack/stack_model.py); a renderer is a pure ``StackModel -> [Artifact]``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from alerts.alerting import alerting_artifacts
+from alerts.alerting import rule_and_test_artifacts
+from alerts.alertmanager_config import alertmanager_artifacts
+from alerts.docs import alerts_doc_artifacts
 from alerts.global_rules import global_rule_artifacts
 from alerts.prometheus_config import prometheus_config_artifacts
 from alerts.user_rules import user_rule_artifacts
@@ -23,22 +25,21 @@ from dashboards.user_dashboards import user_dashboard_artifacts
 from foundation.artifacts import Artifact, with_header
 from stack.overview import overview_artifacts
 from stack.spec.loader import LoadedSpec
-from stack.spec.model import Spec
+from stack.stack_model import StackModel, build_stack_model
 
-Generator = Callable[[Spec], list[Artifact]]
-DerivedGenerator = Callable[[Spec, list[Artifact]], list[Artifact]]
+Renderer = Callable[[StackModel], list[Artifact]]
 
-# Each generator is pure (Spec in, artifacts out); later capabilities append theirs here.
-GENERATORS: tuple[Generator, ...] = (
+# Each renderer is pure (the model in, artifacts out); a new artifact appends its renderer here.
+RENDERERS: tuple[Renderer, ...] = (
     prometheus_config_artifacts,
-    alerting_artifacts,  # rule files, promtool tests, Alertmanager config, docs/alerts.md
+    rule_and_test_artifacts,  # prometheus/rules/, prometheus/tests/
+    alertmanager_artifacts,
+    alerts_doc_artifacts,  # docs/alerts.md
     dashboard_artifacts,
     provisioning_artifacts,
     overview_artifacts,
-)
-
-# Run after GENERATORS, on their artifacts (without headers).
-DERIVED_GENERATORS: tuple[DerivedGenerator, ...] = (
+    user_rule_artifacts,  # your own rule files and tests, copied
+    user_dashboard_artifacts,  # your own dashboards, copied
     compose_artifacts,
     kubernetes_artifacts,
     global_rule_artifacts,  # ruler/rules/: only when sharded
@@ -60,27 +61,15 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def generate(
-    loaded: LoadedSpec,
-    generators: tuple[Generator, ...] = GENERATORS,
-    derived: tuple[DerivedGenerator, ...] = DERIVED_GENERATORS,
-) -> list[Artifact]:
-    """All artifacts of the spec, sorted by path; two generators may never claim one path."""
+def generate(loaded: LoadedSpec, renderers: tuple[Renderer, ...] = RENDERERS) -> list[Artifact]:
+    """All artifacts of the spec, sorted by path; two renderers may never claim one path."""
     artifacts: dict[str, Artifact] = {}
-
-    def add(new: list[Artifact]) -> None:
-        for artifact in new:
-            key = artifact.path.as_posix()
-            if key in artifacts:
-                raise ValueError(f"two generators produce {key}")
-            artifacts[key] = artifact
-
     with cyclic_gc_paused():
-        for generator in generators:
-            add(generator(loaded.spec))
-        # Your own rule files, tests and dashboards, read by the loader.
-        add(user_rule_artifacts(loaded.spec, loaded.user_files) + user_dashboard_artifacts(loaded.spec, loaded.user_files))
-        base = list(artifacts.values())
-        for derive in derived:
-            add(derive(loaded.spec, base))
+        model = build_stack_model(loaded.spec, loaded.user_files)
+        for render in renderers:
+            for artifact in render(model):
+                key = artifact.path.as_posix()
+                if key in artifacts:
+                    raise ValueError(f"two renderers produce {key}")
+                artifacts[key] = artifact
         return [with_header(artifacts[key], loaded.header_name) for key in sorted(artifacts)]

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import yaml
 
-from alerts.alertmanager_config import CONFIG_PATH, alertmanager_artifacts, alertmanager_config
+from alerts.alertmanager_config import CONFIG_PATH, alertmanager_artifacts
 from alerts.docs import alerts_doc_artifacts
-from alerts.promtool_tests import promtool_test_artifacts
 from alerts.rule_files import generated_rule_files, rule_file_dict, rule_files
 from alerts.routing import RoutingExpectation
 from stack.spec.loader import load_spec, load_spec_text
+from stack.stack_model import build_stack_model
 from stack.validate.alertmanager_tools import route_findings
+from tests.support.rendered import promtool_tests, rendered
 from tests.support.servers import require_binary
 from tests.test_alert_rules import check_and_test
 
@@ -31,7 +32,7 @@ def named(spec, name):
 def inhibited_names(spec) -> set[str]:
     """Every alert name an inhibit rule's matchers name."""
     names = set()
-    for rule in alertmanager_config(spec)["inhibit_rules"]:
+    for rule in build_stack_model(spec).alertmanager_config["inhibit_rules"]:
         for matcher in rule["source_matchers"] + rule["target_matchers"]:
             if matcher.startswith("alertname"):
                 names |= set(matcher.split('"')[1].split("|"))
@@ -42,7 +43,8 @@ def test_a_disabled_alert_is_in_no_artifact_and_no_inhibit_rule_names_it() -> No
     spec = orders()
     assert any(r.name == "ServiceInstancesDown" for f in generated_rule_files(spec) for r in f.alert_rules)
     assert named(spec, "ServiceInstancesDown") == []
-    texts = [a.content for a in promtool_test_artifacts(spec) + alertmanager_artifacts(spec) + alerts_doc_artifacts(spec)]
+    artifacts = promtool_tests(spec) + rendered(spec, alertmanager_artifacts) + rendered(spec, alerts_doc_artifacts)
+    texts = [a.content for a in artifacts]
     assert not [t for t in texts if "ServiceInstancesDown" in t]
     # PostgresDown silences the symptoms of orders (depends_on: db); turned off, no rule names it.
     assert "PostgresDown" in inhibited_names(spec)
@@ -59,8 +61,8 @@ def test_severity_for_labels_and_annotations_are_what_the_rule_and_its_tests_say
     assert rule.labels == {"severity": "warning", "component": "api", "tier": "backend"}
     assert rule.annotations["summary"] == "orders is slow on {{ $labels.service }}"
     assert rule.annotations["playbook"] == "https://wiki.example.com/orders/latency"
-    assert "set in the spec (alerts.HighLatency.for)" in alerts_doc_artifacts(spec)[0].content
-    expected = [alert for a in promtool_test_artifacts(spec) for group in yaml.safe_load(a.content)["tests"]
+    assert "set in the spec (alerts.HighLatency.for)" in rendered(spec, alerts_doc_artifacts)[0].content
+    expected = [alert for a in promtool_tests(spec) for group in yaml.safe_load(a.content)["tests"]
                 for case in group["alert_rule_test"] if case["alertname"] == "HighLatency" for alert in case["exp_alerts"]]
     assert expected, "HighLatency has firing cases"
     for alert in expected:
@@ -81,7 +83,7 @@ def test_overridden_rules_pass_promtool_check_and_their_generated_tests(tmp_path
 def test_a_lowered_severity_routes_as_its_new_severity_through_amtool(tmp_path: Path) -> None:
     require_binary("amtool", "prometheus-alertmanager")
     spec = orders()
-    for artifact in alertmanager_artifacts(spec):
+    for artifact in rendered(spec, alertmanager_artifacts):
         (tmp_path / artifact.path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / artifact.path).write_text(artifact.content)
     # checkout's warnings go to its VictorOps tickets, critical alerts to PagerDuty.

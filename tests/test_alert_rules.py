@@ -12,12 +12,13 @@ import yaml
 
 from alerts.stack_rules import WATCHDOG
 
-from alerts.promtool_tests import HOLD_CLASSES, hold_class, promtool_test_artifacts
+from alerts.promtool_tests import HOLD_CLASSES, hold_class
 from alerts.rule_files import rule_file_artifacts, rule_files
 from stack.pipeline import generate
 from stack.spec.loader import load_spec, load_spec_text
 from stack.spec.model import Spec
 from stack.spec.values import Duration
+from tests.support.rendered import promtool_tests, rendered
 from tests.support.servers import require_binary
 
 PLAN_ALERTS = {
@@ -31,7 +32,7 @@ TWO_TEAMS = (Path(__file__).parent / "specs" / "shop.yaml").read_text()  # also 
 
 
 def write_tree(spec: Spec, root: Path) -> Path:
-    for artifact in rule_file_artifacts(spec) + promtool_test_artifacts(spec):
+    for artifact in rendered(spec, rule_file_artifacts) + promtool_tests(spec):
         path = root / artifact.path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(artifact.content)
@@ -96,7 +97,7 @@ ABSENCE_ALERTS = ("ScrapeJobMissing", "RequestMetricsMissing")
 @pytest.mark.parametrize("text", ["default", "two-teams"])
 def test_every_alert_and_subject_is_covered_by_three_generated_cases(text: str) -> None:
     spec = load_spec().spec if text == "default" else load_spec_text(TWO_TEAMS, "t.yaml").spec
-    groups = [g for a in promtool_test_artifacts(spec) for g in yaml.safe_load(a.content)["tests"]]
+    groups = [g for a in promtool_tests(spec) for g in yaml.safe_load(a.content)["tests"]]
     fired: dict[str, list[dict[str, str]]] = {}
     kinds: dict[str, set[str]] = {}
     hysteresis = {r.name for r in alert_rules(spec) if r.instances and r.instances[0].release_level is not None}
@@ -185,7 +186,7 @@ def test_generated_tests_grow_linearly_with_services() -> None:
     def size(count: int) -> int:
         services = "\n".join(f"  - name: s{i}\n    targets: [s{i}:80]" for i in range(count))
         spec = load_spec_text(f"project: p\nservices:\n{services}\n", "p.yaml").spec
-        return sum(len(a.content) for a in promtool_test_artifacts(spec))
+        return sum(len(a.content) for a in promtool_tests(spec))
 
     small, large = size(5), size(20)
     assert large < 5 * small, (small, large)
@@ -213,7 +214,7 @@ def test_a_threshold_changed_in_the_spec_changes_rule_and_tests(tmp_path: Path) 
 
     def high_error(spec: Spec) -> tuple[str, list[str]]:
         rule = next(r for r in alert_rules(spec) if r.name == "HighErrorRate")
-        tests = yaml.safe_load(next(a for a in promtool_test_artifacts(spec) if a.path.name == "services.test.yml").content)
+        tests = yaml.safe_load(next(a for a in promtool_tests(spec) if a.path.name == "services.test.yml").content)
         names = [g["name"] for g in tests["tests"] if g["alert_rule_test"][0]["alertname"] == "HighErrorRate"]
         return rule.expr, names
 
@@ -268,14 +269,14 @@ def test_every_level_set_in_the_spec_becomes_an_alert() -> None:
 
 
 def test_nothing_the_floor_rejects() -> None:
-    for artifact in rule_file_artifacts(load_spec_text(TWO_TEAMS, "t.yaml").spec):
+    for artifact in rendered(load_spec_text(TWO_TEAMS, "t.yaml").spec, rule_file_artifacts):
         document = yaml.safe_load(artifact.content)
         for group in document["groups"]:
             assert set(group) <= {"name", "interval", "rules"}, "no group labels or query_offset before 2.53"
 
 
 def test_a_latency_slo_bucket_matcher_matches_prom_client_bucket_text() -> None:
-    recordings = "\n".join(a.content for a in rule_file_artifacts(load_spec().spec))
+    recordings = "\n".join(a.content for a in rendered(load_spec().spec, rule_file_artifacts))
     assert 'le="0.1"' in recordings
 
 
@@ -303,7 +304,7 @@ def test_every_alert_links_a_generated_dashboard_of_its_subject(text: str) -> No
     from dashboards.generate import dashboard_artifacts
 
     spec = load_spec().spec if text == "default" else load_spec_text(TWO_TEAMS, "t.yaml").spec
-    uids = {json.loads(a.content)["uid"] for a in dashboard_artifacts(spec)}
+    uids = {json.loads(a.content)["uid"] for a in rendered(spec, dashboard_artifacts)}
     for rule in alert_rules(spec):
         url = rule.annotations["dashboard_url"]
         assert url.startswith(spec.grafana.url + "/d/"), url
@@ -320,7 +321,7 @@ def test_every_alert_links_a_generated_dashboard_of_its_subject(text: str) -> No
 def test_long_holds_are_tested_at_a_coarser_step_in_their_own_files() -> None:
     """promtool evaluates every loaded rule at every step: an hour-long hold is tested at 5m, not 15s."""
     spec = load_spec().spec
-    tests = {a.path.name: yaml.safe_load(a.content) for a in promtool_test_artifacts(spec)}
+    tests = {a.path.name: yaml.safe_load(a.content) for a in promtool_tests(spec)}
     steps = {name: doc["evaluation_interval"] for name, doc in tests.items()}
     assert steps["services.test.yml"] == "15s" and steps["services.2m-step.test.yml"] == "2m"
     assert steps["slo-bookmark-api.test.yml"] == "15s" and steps["slo-bookmark-api.5m-step.test.yml"] == "5m"

@@ -21,7 +21,6 @@ from alerts.alertmanager_config import (
     CONFIG_PATH,
     TEMPLATES_PATH,
     alertmanager_artifacts,
-    alertmanager_config,
     all_alert_rules,
 )
 from alerts.routing import (
@@ -33,8 +32,10 @@ from alerts.routing import (
     parse_matcher,
     routing_expectations,
 )
+from alerts.rule_files import rule_files
 from foundation.artifacts import with_header
 from stack.spec.loader import LoadedSpec, load_spec, load_spec_text
+from stack.stack_model import build_stack_model
 from stack.validate.alertmanager_tools import (
     amtool_config_validator,
     amtool_routes_validator,
@@ -44,6 +45,7 @@ from stack.validate.alertmanager_tools import (
 )
 from stack.validate.tools import run_tool
 from stack.validate.validator import ValidationContext
+from tests.support.rendered import rendered
 from tests.support.servers import free_port, require_binary
 
 SECRET_MARKER = "s3cr3t-value-that-must-never-appear"
@@ -128,7 +130,7 @@ ORDERS_SPEC = Path(__file__).parent / "specs" / "orders.yaml"  # external labels
 
 
 def write_tree(tmp_path: Path, loaded: LoadedSpec) -> Path:
-    for artifact in alertmanager_artifacts(loaded.spec):
+    for artifact in rendered(loaded.spec, alertmanager_artifacts):
         artifact = with_header(artifact, loaded.name)
         path = tmp_path / artifact.path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +151,7 @@ def _amtool() -> None:
 def firing(spec_name: str, alertname: str, **labels: str) -> dict[str, str]:
     """The labels of a generated alert whose instance carries ``labels``."""
     spec = SPECS[spec_name]().spec
-    for rule in all_alert_rules(spec):
+    for rule in all_alert_rules(rule_files(spec)):
         for instance in rule.instances:
             alert = alert_labels(rule, instance)
             if alert["alertname"] == alertname and all(alert.get(k) == v for k, v in labels.items()):
@@ -194,7 +196,7 @@ def test_every_generated_alert_routes_to_its_expected_receiver(tmp_path: Path, n
 
 def test_expectations_cover_every_rule_and_team_first_match_wins() -> None:
     spec = SPECS["teams"]().spec
-    rules = all_alert_rules(spec)
+    rules = all_alert_rules(rule_files(spec))
     expected = {(e.alertname, e.severity, e.team): e.receiver for e in routing_expectations(spec, rules)}
     assert {(r.name, r.severity, i.labels["team"]) for r in rules for i in r.instances} == set(expected)
     assert expected[("HighErrorRate", "critical", "payments")] == "payments-pager"
@@ -214,7 +216,7 @@ def test_a_wrong_expectation_is_reported_so_the_route_check_is_real(tmp_path: Pa
 
 
 def test_route_tree_group_by_and_timers_come_from_the_spec() -> None:
-    route = alertmanager_config(SPECS["teams"]().spec)["route"]
+    route = build_stack_model(SPECS["teams"]().spec).alertmanager_config["route"]
     assert route["receiver"] == "ops-mail"
     # External labels lead (environment by default); no instance: replicas of one incident are one group.
     assert route["group_by"] == ["alertname", "environment", "region", "service", "queue", "datastore", "job"]
@@ -235,7 +237,7 @@ def fan_routes(route: dict) -> list[dict]:
 
 def test_notification_failures_reach_every_receiver_but_the_heartbeat() -> None:
     spec = SPECS["teams"]().spec
-    fan = fan_routes(alertmanager_config(spec)["route"])
+    fan = fan_routes(build_stack_model(spec).alertmanager_config["route"])
     receivers = [r["receiver"] for r in fan]
     assert set(receivers) == {r.receiver for r in spec.notifications.routes} | {spec.notifications.fallback_receiver}
     assert [r["continue"] for r in fan] == [True] * (len(fan) - 1) + [False]
@@ -287,7 +289,7 @@ def test_alert_blocks_show_status_severity_summary_description_and_links(tmp_pat
 
 
 def rules_of(name: str) -> list[dict[str, Any]]:
-    return alertmanager_config(SPECS[name]().spec)["inhibit_rules"]
+    return build_stack_model(SPECS[name]().spec).alertmanager_config["inhibit_rules"]
 
 
 def test_high_error_rate_inhibits_the_warning_of_its_own_service_only() -> None:
@@ -328,7 +330,7 @@ def test_disk_inhibition_is_per_filesystem_and_exporter_down_silences_nothing() 
     shrinking_root = firing("teams", "DiskSpaceShrinking", instance="host-a:9100")
     shrinking_data = {**shrinking_root, "mountpoint": "/data"}
     assert inhibited_alerts(rules, [low, shrinking_root, shrinking_data]) == [shrinking_root]
-    everything = [alert_labels(r, i) for r in all_alert_rules(SPECS["teams"]().spec) for i in r.instances]
+    everything = [alert_labels(r, i) for r in all_alert_rules(rule_files(SPECS["teams"]().spec)) for i in r.instances]
     exporter_down = firing("teams", "ExporterDown")
     assert inhibited_alerts(rules, [exporter_down, *everything]) == inhibited_alerts(rules, everything)
 
@@ -411,8 +413,8 @@ def _alertmanager_verdicts(tmp_path: Path, alerts: list[dict[str, str]]) -> list
 def test_the_evaluator_agrees_with_a_real_alertmanager(tmp_path: Path) -> None:
     spec = SPECS["teams"]().spec
     rules = rules_of("teams")
-    generated = [alert_labels(r, i) for r in all_alert_rules(spec) for i in r.instances]
-    scenarios, _ = inhibition_scenarios(rules, all_alert_rules(spec))
+    generated = [alert_labels(r, i) for r in all_alert_rules(rule_files(spec)) for i in r.instances]
+    scenarios, _ = inhibition_scenarios(rules, all_alert_rules(rule_files(spec)))
     variants = [s.target for s in scenarios if not s.expect_inhibited]
     alerts = list({json.dumps(a, sort_keys=True): a for a in [*generated, *variants]}.values())
     silenced = inhibited_alerts(rules, alerts)
@@ -475,7 +477,7 @@ def test_secrets_are_file_paths_only(tmp_path: Path) -> None:
 
 def test_no_inline_secret_looking_values_and_nothing_newer_than_0_25() -> None:
     for load in SPECS.values():
-        generated = yaml.safe_dump(alertmanager_config(load().spec))
+        generated = yaml.safe_dump(build_stack_model(load().spec).alertmanager_config)
         assert not re.search(r"hooks\.slack\.com|\b[0-9a-f]{32}\b|xox[abp]-|://[^/\s]*:[^/\s]*@", generated)
         # msteams and webhook url_file arrived after 0.25; match/match_re are deprecated there
         assert not re.search(r"msteams|\burl_file|\bmatch(_re)?:|source_match:|target_match:", generated)
@@ -483,7 +485,7 @@ def test_no_inline_secret_looking_values_and_nothing_newer_than_0_25() -> None:
 
 def test_generation_is_deterministic() -> None:
     spec = SPECS["teams"]().spec
-    assert alertmanager_artifacts(spec) == alertmanager_artifacts(spec)
+    assert rendered(spec, alertmanager_artifacts) == rendered(spec, alertmanager_artifacts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,7 +519,8 @@ def test_replicas_of_one_incident_are_one_group_and_environments_never_merge(tmp
 def test_the_title_names_environment_and_cluster(tmp_path: Path) -> None:
     text = ORDERS_SPEC.read_text()
     loaded = load_spec_text(text, str(ORDERS_SPEC))
-    assert alertmanager_config(loaded.spec)["route"]["group_by"][:3] == ["alertname", "cluster", "environment"]
+    route = build_stack_model(loaded.spec).alertmanager_config["route"]
+    assert route["group_by"][:3] == ["alertname", "cluster", "environment"]
     out = write_tree(tmp_path, loaded)
     data = tmp_path / "data.json"
     data.write_text(json.dumps({

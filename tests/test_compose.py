@@ -18,8 +18,7 @@ from compose.compose_file import compose_artifacts
 from exporters.app import build_probes
 from compose.compose_lint import bind_mounts
 from compose.images import IMAGES
-from compose.monitoring import dashboards_mount_target
-from stack.pipeline import GENERATORS, generate
+from stack.pipeline import generate
 from stack.spec.loader import load_spec, load_spec_text
 from stack.spec.model import Spec
 from stack.validate.compose_checks import (
@@ -31,9 +30,10 @@ from stack.validate.validator import ValidationContext
 from tests.compose.trees import (
     SCHEMAS,
     build_tree,
-    fake_dashboards,
     load_yaml,
+    model_of,
     spec_with,
+    without_dashboards,
 )
 from tests.support.servers import require_binary
 
@@ -44,7 +44,7 @@ COMPOSE = Path("compose/docker-compose.yml")
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> ValidationContext:
-    return build_tree(tmp_path_factory.mktemp("compose") / "build", dashboards=True)
+    return build_tree(tmp_path_factory.mktemp("compose") / "build")
 
 
 @pytest.fixture(scope="module")
@@ -150,18 +150,17 @@ def test_grafana_gets_provisioning_dashboards_and_a_secret_password(tree: Valida
     grafana = compose["services"]["grafana"]
     targets = {v["target"]: v["source"] for v in grafana["volumes"] if isinstance(v, dict)}
     # the dashboards go where the generated provisioning's file provider looks
-    provider_path = dashboards_mount_target(tree.artifacts)
+    providers = load_yaml(tree.out / "grafana/provisioning/dashboards/dashboards.yml")["providers"]
+    provider_path = providers[0]["options"]["path"]
     assert targets == {"/etc/grafana/provisioning": "../grafana/provisioning", provider_path: "../grafana/dashboards"}
     assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
     assert compose["secrets"]["grafana_admin_password"] == {"file": "./secrets/grafana_admin_password"}
 
 
-def test_without_dashboard_artifacts_grafana_mounts_nothing_of_them() -> None:
-    loaded = spec_with()
-    base = [a for a in generate(loaded, GENERATORS, ()) if not a.path.as_posix().startswith("grafana/")]
-    files = {a.path.as_posix(): a for a in compose_artifacts(loaded.spec, base)}
+def test_without_dashboards_grafana_mounts_its_provisioning_alone() -> None:
+    files = {a.path.as_posix(): a for a in compose_artifacts(without_dashboards(model_of(spec_with())))}
     grafana = yaml.safe_load(files["compose/docker-compose.yml"].content)["services"]["grafana"]
-    assert [v for v in grafana["volumes"] if isinstance(v, dict)] == []
+    assert [v["source"] for v in grafana["volumes"] if isinstance(v, dict)] == ["../grafana/provisioning"]
 
 
 def test_env_example_documents_every_variable_and_no_secret_is_inline(tree: ValidationContext) -> None:
@@ -229,7 +228,7 @@ def test_jaeger_stores_in_elasticsearch_with_logs_and_in_memory_without(tree: Va
     assert backend["elasticsearch"]["server_urls"] == ["http://elasticsearch:9200"]
     assert config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "0.0.0.0:4317"
     loaded = spec_with(lambda d: d.update(logs={"enabled": False}))
-    files = {a.path.as_posix(): a for a in compose_artifacts(loaded.spec, [])}
+    files = {a.path.as_posix(): a for a in compose_artifacts(model_of(loaded))}
     assert "memory" in yaml.safe_load(files["compose/jaeger/config.yaml"].content)["extensions"]["jaeger_storage"]["backends"]["traces"]
     services = yaml.safe_load(files["compose/docker-compose.yml"].content)["services"]
     assert "elasticsearch" not in services and "depends_on" not in services["jaeger"]
@@ -341,10 +340,3 @@ def test_mounted_paths_resolve_inside_the_tree(compose: dict[str, Any]) -> None:
             if not source.startswith("/"):
                 assert not posixpath.normpath(posixpath.join("compose", source)).startswith("..")
 
-
-def test_the_dashboards_mount_follows_the_file_provider() -> None:
-    loaded = spec_with()
-    files = {a.path.as_posix(): a for a in compose_artifacts(loaded.spec, fake_dashboards(loaded.spec))}
-    grafana = yaml.safe_load(files["compose/docker-compose.yml"].content)["services"]["grafana"]
-    assert {"type": "bind", "source": "../grafana/dashboards", "target": "/var/lib/grafana/dashboards",
-            "read_only": True} in grafana["volumes"]

@@ -162,7 +162,7 @@ def test_scrape_targets_and_datasources_outside_compose_are_warnings(tmp_path: P
         data["services"][0].update(targets=["api.example.com:3001"])
         data["compose"] = {"apps": []}  # the API runs elsewhere
 
-    context = build_tree(tmp_path, spec_with(external_api), dashboards=True)
+    context = build_tree(tmp_path, spec_with(external_api))
     datasources = min((tmp_path / "grafana" / "provisioning" / "datasources").glob("*.yml"))
     document = yaml.safe_load(datasources.read_text())
     document["datasources"] = [{"name": "Typo", "type": "prometheus", "url": "http://promethues:9090"}]

@@ -29,6 +29,7 @@ from dashboards.provisioning import provisioning_artifacts
 from foundation.findings import Finding
 from foundation.lint_exclusions import apply_exclusions, parse_exclusions
 from stack.spec.loader import LoadedSpec, load_spec_text
+from stack.stack_model import build_stack_model
 from stack.validate.dashboard_lint_validator import dashboard_lint_validator
 from stack.validate.validator import ValidationContext
 from tests.dashboards.support import catalog_of, datasource_uids, default_spec
@@ -318,7 +319,8 @@ def test_an_exclusion_without_a_reason_is_itself_a_finding(entry: dict[str, Any]
 
 def _write_tree(out: Path, spec_text: str, name: str) -> ValidationContext:
     loaded = load_spec_text(spec_text, name)
-    artifacts = [*dashboard_artifacts(loaded.spec), *provisioning_artifacts(loaded.spec), *rule_file_artifacts(loaded.spec)]
+    model = build_stack_model(loaded.spec)
+    artifacts = [*dashboard_artifacts(model), *provisioning_artifacts(model), *rule_file_artifacts(model)]
     for artifact in artifacts:
         target = out / artifact.path
         target.parent.mkdir(parents=True, exist_ok=True)

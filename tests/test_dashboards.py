@@ -25,6 +25,7 @@ from tests.dashboards.support import (
     spec_params,
     two_services_spec,
 )
+from tests.support.rendered import rendered
 
 LEGACY_KEYS = ("rows", "hideControls", "sharedCrosshair", "style", "__inputs", "gnetId", "id")
 
@@ -88,7 +89,7 @@ def test_the_normaliser_turns_grafanalibs_legacy_output_current() -> None:
 
 
 def test_dashboards_come_out_byte_identical_with_sorted_keys_and_a_trailing_newline() -> None:
-    first, second = dashboard_artifacts(default_spec()), dashboard_artifacts(default_spec())
+    first, second = rendered(default_spec(), dashboard_artifacts), rendered(default_spec(), dashboard_artifacts)
     assert [(a.path, a.content) for a in first] == [(a.path, a.content) for a in second]
     for artifact in first:
         data = json.loads(artifact.content)
@@ -131,7 +132,7 @@ def test_long_names_still_give_unique_uids_within_grafanas_limit() -> None:
 
 
 def _datasources(spec: Any) -> list[dict[str, Any]]:
-    artifact = next(a for a in provisioning_artifacts(spec) if a.path.name == "datasources.yml")
+    artifact = next(a for a in rendered(spec, provisioning_artifacts) if a.path.name == "datasources.yml")
     return yaml.safe_load(artifact.content)["datasources"]
 
 
@@ -155,11 +156,11 @@ def test_provisioning_follows_grafanas_format() -> None:
     # Grafana expands ${...} in provisioning files; the data link's $$ keeps it literal.
     assert sources[3]["jsonData"]["dataLinks"][0] == {"field": "trace.id", "datasourceUid": "obstack-jaeger",
                                                       "url": "$${__value.raw}"}
-    artifact = next(a for a in provisioning_artifacts(spec) if a.path.name == "dashboards.yml")
+    artifact = next(a for a in rendered(spec, provisioning_artifacts) if a.path.name == "dashboards.yml")
     assert artifact.path.as_posix() == "grafana/provisioning/dashboards/dashboards.yml"
     provider = yaml.safe_load(artifact.content)["providers"][0]
     assert provider["type"] == "file" and provider["options"]["foldersFromFilesStructure"] is True
-    assert {a.kind for a in provisioning_artifacts(spec)} == {"grafana-provisioning"}
+    assert {a.kind for a in rendered(spec, provisioning_artifacts)} == {"grafana-provisioning"}
 
 
 def test_logs_and_traces_panels_follow_the_spec() -> None:
@@ -193,7 +194,7 @@ def test_the_grafana_folder_is_the_dashboards_directory() -> None:
     from stack.spec.loader import load_spec_text
 
     spec = load_spec_text("project: p\ngrafana: {folder: Team Shop}\n", "f.yaml").spec
-    assert {a.path.parent.as_posix() for a in dashboard_artifacts(spec)} == {"grafana/dashboards/Team Shop"}
+    assert {a.path.parent.as_posix() for a in rendered(spec, dashboard_artifacts)} == {"grafana/dashboards/Team Shop"}
     for folder in ("../x", "a/b", ".."):
         with pytest.raises(SpecError):
             load_spec_text(f"project: p\ngrafana: {{folder: '{folder}'}}\n", "f.yaml")

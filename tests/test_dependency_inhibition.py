@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.alertmanager_config import alertmanager_config, inhibit_rules
+from alerts.alertmanager_config import all_alert_rules, inhibit_rules
 from alerts.dependency_inhibition import dependents, explained_by
 from alerts.routing import inhibited_alerts
 from alerts.rule_files import rule_files
 from stack.spec.loader import load_spec_text
+from stack.stack_model import build_stack_model
 from tests.support.monitoring import AlertmanagerServer, http_json
 
 # api needs Postgres and a queue living in Redis; worker reaches both through api; search has its own Redis.
@@ -56,7 +57,7 @@ def test_dependents_follow_queues_and_services_transitively(spec: Any) -> None:
 
 
 def test_inhibit_rules_name_their_targets_and_keep_environments_apart(spec: Any) -> None:
-    rules = inhibit_rules(spec)
+    rules = inhibit_rules(spec, all_alert_rules(rule_files(spec)))
     redis = [r for r in rules if r["source_matchers"] == ['alertname="RedisDown"', 'datastore="cache"']]
     assert {tuple(r["target_matchers"][1:]) for r in redis} == {('service=~"api|worker"',), ('queue="jobs"',)}
     assert all(r["equal"] == ["cluster", "environment"] for r in redis)
@@ -101,12 +102,12 @@ FIRING: list[tuple[dict[str, Any], bool]] = [
 
 def test_the_evaluator_holds_exactly_the_dependents_symptoms(spec: Any) -> None:
     firing = [a["labels"] for a, _ in FIRING]
-    held = inhibited_alerts(inhibit_rules(spec), firing)
+    held = inhibited_alerts(inhibit_rules(spec, all_alert_rules(rule_files(spec))), firing)
     assert [a["labels"] in held for a, _ in FIRING] == [expected for _, expected in FIRING]
 
 
 def test_a_real_alertmanager_holds_exactly_the_dependents_symptoms(spec: Any) -> None:
-    config = yaml.safe_dump(alertmanager_config(spec), sort_keys=False)
+    config = yaml.safe_dump(build_stack_model(spec).alertmanager_config, sort_keys=False)
     with AlertmanagerServer(config) as alertmanager:
         http_json(f"{alertmanager.url}/api/v2/alerts", "POST", [alert for alert, _ in FIRING])
 

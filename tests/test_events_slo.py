@@ -22,13 +22,14 @@ from typer.testing import CliRunner
 
 from alerts.common import re2_literal
 from alerts.promql_tree import match_op, walk
-from alerts.rule_files import rule_file_artifacts, rule_files
+from alerts.rule_files import rule_file_artifacts
 from stack.cli import app
 from stack.pipeline import generate
 from stack.spec.base import promql_string
 from stack.spec.errors import SpecError
 from stack.spec.loader import LoadedSpec, load_spec, load_spec_text
 from stack.spec.series import build_catalog
+from stack.stack_model import build_stack_model
 from stack.validate.prometheus_tools import promtool_rules_validator, promtool_tests_validator
 from stack.validate.rule_lint_validator import rule_lint_validator
 from stack.validate.validator import ValidationContext
@@ -58,7 +59,7 @@ def selectors(expr: str) -> list[tuple[str, set[tuple[str, str, str]]]]:
 
 def slo_rules(spec_text: str, name: str = "events.yaml") -> list[dict[str, Any]]:
     spec = load_spec_text(spec_text, name).spec
-    files = [a for a in rule_file_artifacts(spec, rule_files(spec)) if a.path.name.startswith("slo-")]
+    files = [a for a in rule_file_artifacts(build_stack_model(spec)) if a.path.name.startswith("slo-")]
     return [rule for slo in files for group in yaml.safe_load(slo.content)["groups"] for rule in group["rules"]]
 
 

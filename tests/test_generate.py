@@ -191,14 +191,14 @@ def test_generation_leaves_the_garbage_collector_as_it_found_it() -> None:
     from stack.pipeline import generate
     from stack.spec.loader import load_spec
 
-    def broken(spec: object) -> list:
-        raise RuntimeError("generator bug")
+    def broken(model: object) -> list:
+        raise RuntimeError("renderer bug")
 
     assert gc.isenabled()
     generate(load_spec())
     assert gc.isenabled()
     with pytest.raises(RuntimeError):
-        generate(load_spec(), generators=(broken,))
+        generate(load_spec(), renderers=(broken,))
     assert gc.isenabled()
     gc.disable()
     try:

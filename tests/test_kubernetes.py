@@ -13,6 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from alerts.alertmanager_config import alertmanager_artifacts
 from compose.kubernetes import kubernetes_artifacts
 from compose.operator_shapes import operator_object_problems
 from stack.spec.errors import SpecError
@@ -25,10 +26,12 @@ from stack.validate.validator import ValidationContext
 from tests.compose.trees import (
     SCHEMAS,
     build_tree,
-    fake_dashboards,
     load_documents,
     load_yaml,
+    model_of,
     spec_with,
+    with_fake_dashboards,
+    without_dashboards,
 )
 from tests.support.servers import require_binary
 
@@ -45,7 +48,7 @@ def crd_schema(kind: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> ValidationContext:
-    return build_tree(tmp_path_factory.mktemp("kubernetes") / "build", dashboards=True)
+    return build_tree(tmp_path_factory.mktemp("kubernetes") / "build")
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +143,8 @@ def test_without_external_services_there_is_no_scrape_configs_secret(tree: Valid
 
 
 def test_dashboard_config_maps_are_labelled_for_the_sidecar() -> None:
-    spec = spec_with().spec
-    dashboards = next(a for a in kubernetes_artifacts(spec, fake_dashboards(spec)) if a.path.name == "dashboards.yaml")
+    model = with_fake_dashboards(model_of(spec_with()))
+    dashboards = next(a for a in kubernetes_artifacts(model) if a.path.name == "dashboards.yaml")
     maps = {o["metadata"]["name"]: o for o in yaml.safe_load_all(dashboards.content)}
     assert set(maps) == {"bookmark-dashboard-overview", "bookmark-dashboard-services-api"}
     for config_map in maps.values():
@@ -152,9 +155,9 @@ def test_dashboard_config_maps_are_labelled_for_the_sidecar() -> None:
 
 
 def test_no_dashboards_means_no_dashboard_file() -> None:
-    files = {a.path.name for a in kubernetes_artifacts(spec_with().spec, [])}
-    assert "dashboards.yaml" not in files
-    kustomization = next(a for a in kubernetes_artifacts(spec_with().spec, []) if a.path.name == "kustomization.yaml")
+    out = kubernetes_artifacts(without_dashboards(model_of(spec_with())))
+    assert "dashboards.yaml" not in {a.path.name for a in out}
+    kustomization = next(a for a in out if a.path.name == "kustomization.yaml")
     assert "dashboards.yaml" not in kustomization.content
 
 
@@ -248,7 +251,7 @@ def test_the_core_validator_reports_a_broken_deployment(tmp_path: Path, breakage
 
 
 def test_an_oversized_dashboard_is_reported(tmp_path: Path) -> None:
-    context = build_tree(tmp_path, dashboards=True)
+    context = build_tree(tmp_path)
     path = tmp_path / "kubernetes" / "dashboards.yaml"
     documents = load_documents(path)
     documents[0]["data"] = {"big.json": "x" * (300 * 1024)}
@@ -368,11 +371,13 @@ def test_a_spec_without_notifications_gets_the_default_receivers_in_the_secret(t
     assert alertmanager_secret_validator(context).status == "pass"
 
 
-def test_no_alertmanager_config_means_no_secret() -> None:
-    out = kubernetes_artifacts(spec_with().spec, [])
-    assert "alertmanager-config.yaml" not in {a.path.name for a in out}
-    kustomization = next(a for a in out if a.path.name == "kustomization.yaml")
-    assert "alertmanager-config.yaml" not in kustomization.content
+def test_the_secret_is_the_models_config_and_templates_with_the_operators_glob() -> None:
+    model = model_of(spec_with())
+    secret = next(a for a in kubernetes_artifacts(model) if a.path.name == "alertmanager-config.yaml")
+    data = yaml.safe_load(secret.content)["stringData"]
+    assert yaml.safe_load(data["alertmanager.yaml"]) == {**model.alertmanager_config,
+                                                         "templates": ["/etc/alertmanager/config/*.tmpl"]}
+    assert data["obstack.tmpl"] == next(a.content for a in alertmanager_artifacts(model) if a.path.suffix == ".tmpl")
 
 
 def _edit_secret(out: Path, edit: Any) -> None:

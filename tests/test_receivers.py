@@ -17,6 +17,7 @@ from stack.spec.loader import LoadedSpec, load_spec_text
 from stack.validate.alertmanager_tools import amtool_config_validator, amtool_template_validator
 from stack.validate.tools import run_tool
 from stack.validate.validator import ValidationContext
+from tests.support.rendered import rendered
 from tests.support.servers import require_binary
 
 ORDERS = Path(__file__).parent / "specs" / "orders.yaml"
@@ -34,7 +35,7 @@ def orders() -> LoadedSpec:
 
 
 def written(tmp_path: Path, loaded: LoadedSpec) -> ValidationContext:
-    for artifact in alertmanager_artifacts(loaded.spec):
+    for artifact in rendered(loaded.spec, alertmanager_artifacts):
         artifact = with_header(artifact, loaded.name)
         (tmp_path / artifact.path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / artifact.path).write_text(artifact.content, encoding="utf-8")

@@ -32,6 +32,7 @@ from alerts.routing import (
     routing_expectations,
     scenario_disagreements,
 )
+from alerts.rule_files import rule_files
 from alerts.rule_model import AlertRule
 from foundation.findings import Finding
 from stack.validate.tools import ToolMissing, ToolRun, run_tool
@@ -137,7 +138,7 @@ def amtool_routes_validator(context: ValidationContext) -> ValidatorResult:
     if _missing_config(result, context):
         return result
     spec = context.loaded.spec
-    expectations = routing_expectations(spec, all_alert_rules(spec))
+    expectations = routing_expectations(spec, all_alert_rules(rule_files(spec)))
     try:
         result.findings.extend(route_findings(result.name, context.out / CONFIG_PATH, expectations))
     except ToolMissing as missing:
@@ -220,7 +221,8 @@ def amtool_template_validator(context: ValidationContext) -> ValidatorResult:
     glob = str(context.out / CONFIG_PATH.parent / TEMPLATES_GLOB)
     with tempfile.TemporaryDirectory(prefix="obstack-am-") as scratch:
         data = Path(scratch) / "data.json"
-        data.write_text(json.dumps(sample_template_data(all_alert_rules(context.loaded.spec))), encoding="utf-8")
+        sample = sample_template_data(all_alert_rules(rule_files(context.loaded.spec)))
+        data.write_text(json.dumps(sample), encoding="utf-8")
 
         def render(job: tuple[tuple[str, str, str, str], list[str]]) -> ToolRun:
             (_, _, text, kind), extra = job
@@ -260,7 +262,7 @@ def inhibition_validator(context: ValidationContext) -> ValidatorResult:
     rules = config.get("inhibit_rules") or []
     scenarios: list[InhibitionScenario] = []
     try:
-        scenarios, problems = inhibition_scenarios(rules, all_alert_rules(context.loaded.spec))
+        scenarios, problems = inhibition_scenarios(rules, all_alert_rules(rule_files(context.loaded.spec)))
         problems += scenario_disagreements(rules, scenarios)
     except ValueError as error:  # a matcher the evaluator cannot parse
         problems = [str(error)]
