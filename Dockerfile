@@ -12,6 +12,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 # Only the package sources: tests, docs and build output stay out of the image.
 COPY pyproject.toml README.md ./
+COPY obstack obstack
+COPY foundation foundation
 COPY stack stack
 COPY alerts alerts
 COPY dashboards dashboards

@@ -75,8 +75,8 @@ plots: $(STAMP)
 
 ## docs: refresh docs/spec-reference.md from the spec model and the holds and windows in docs/alerting.md
 docs: $(STAMP)
-	$(BIN)/python -m stack.spec.reference > docs/spec-reference.md
-	$(BIN)/python -m alerts.timing_doc docs/alerting.md
+	$(BIN)/python -m obstack.stack.spec.reference > docs/spec-reference.md
+	$(BIN)/python -m obstack.alerts.timing_doc docs/alerting.md
 
 clean:
 	rm -rf $(OUT) $(VENV) .pytest_cache $(EXAMPLE)/node_modules $(SCHEMA_TYPES)/node_modules

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from alerts.promtool_tests import promtool_test_artifacts
-from alerts.rule_files import rule_file_artifacts
-from foundation.artifacts import Artifact
+from obstack.alerts.promtool_tests import promtool_test_artifacts
+from obstack.alerts.rule_files import rule_file_artifacts
+from obstack.foundation.artifacts import Artifact
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 
 def rule_and_test_artifacts(model: StackModel) -> list[Artifact]:

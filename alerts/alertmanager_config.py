@@ -37,10 +37,10 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from alerts.common import RuleContext, grouped
-from alerts.datastore_rules import down_rules
-from alerts.dependency_inhibition import dependency_inhibit_rules
-from alerts.routing import (
+from obstack.alerts.common import RuleContext, grouped
+from obstack.alerts.datastore_rules import down_rules
+from obstack.alerts.dependency_inhibition import dependency_inhibit_rules
+from obstack.alerts.routing import (
     FAN_OUT_ALERTS,
     SUBJECT_LABELS,
     WATCHDOG_DISCARD_RECEIVER,
@@ -49,11 +49,11 @@ from alerts.routing import (
     one_of,
     watchdog_receiver,
 )
-from alerts.rule_model import AlertRule, RuleFile
-from alerts.stack_rules import WATCHDOG
-from foundation.artifacts import Artifact, dump_yaml
-from stack.spec.model import Spec
-from stack.spec.notifications import (
+from obstack.alerts.rule_model import AlertRule, RuleFile
+from obstack.alerts.stack_rules import WATCHDOG
+from obstack.foundation.artifacts import Artifact, dump_yaml
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.notifications import (
     EmailReceiver,
     OpsgenieReceiver,
     PagerdutyReceiver,
@@ -65,7 +65,7 @@ from stack.spec.notifications import (
 )
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 CONFIG_PATH = PurePosixPath("alertmanager/alertmanager.yml")
 TEMPLATES_PATH = PurePosixPath("alertmanager/templates/obstack.tmpl")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from alerts.humanize import VALUE_FORMATS
+from obstack.alerts.humanize import VALUE_FORMATS
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 PROBE_REASON = "probe_reason"

@@ -14,8 +14,8 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from alerts.rule_model import AlertInstance, AlertRule
-from stack.spec.values import Duration
+from obstack.alerts.rule_model import AlertInstance, AlertRule
+from obstack.stack.spec.values import Duration
 
 # A window ratio within this share of a threshold is too close to call: the rate extrapolation,
 # rounding to whole requests and the switch sample all move it slightly.

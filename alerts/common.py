@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from alerts.timing import Timing, scaled_timing
-from stack.spec.base import promql_string
-from stack.spec.model import Spec
-from stack.spec.values import Duration
+from obstack.alerts.timing import Timing, scaled_timing
+from obstack.stack.spec.base import promql_string
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.values import Duration
 
 T = TypeVar("T")
 K = TypeVar("K")

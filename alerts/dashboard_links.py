@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from alerts.rule_model import AlertRule
-from stack.spec.dashboard_identities import alerts_dashboard, dashboard_url, service_dashboard
-from stack.spec.model import Spec
+from obstack.alerts.rule_model import AlertRule
+from obstack.stack.spec.dashboard_identities import alerts_dashboard, dashboard_url, service_dashboard
+from obstack.stack.spec.model import Spec
 
 _SUBJECT_KINDS = {"service": "service", "datastore": "datastore", "queue": "queue"}
 

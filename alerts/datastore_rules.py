@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts import scenarios
-from alerts.annotations import go_template
-from alerts.common import EXPORTER_JOB_MATCHER, RuleContext, any_of, grouped, hold_labels, matcher, number, threshold_note
-from alerts.rule_model import AlertInstance, AlertRule, RuleGroup, Scenario
-from alerts.service_rules import CAUSE_KEEP_FIRING_REASON, cause_keep_firing
-from stack.spec.model import PostgresDatastore, RedisDatastore
-from stack.spec.values import Duration
+from obstack.alerts import scenarios
+from obstack.alerts.annotations import go_template
+from obstack.alerts.common import EXPORTER_JOB_MATCHER, RuleContext, any_of, grouped, hold_labels, matcher, number, threshold_note
+from obstack.alerts.rule_model import AlertInstance, AlertRule, RuleGroup, Scenario
+from obstack.alerts.service_rules import CAUSE_KEEP_FIRING_REASON, cause_keep_firing
+from obstack.stack.spec.model import PostgresDatastore, RedisDatastore
+from obstack.stack.spec.values import Duration
 
 Datastore = PostgresDatastore | RedisDatastore
 

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.routing import format_matcher, one_of
-from alerts.rule_model import AlertRule
-from stack.spec.model import Spec
+from obstack.alerts.routing import format_matcher, one_of
+from obstack.alerts.rule_model import AlertRule
+from obstack.stack.spec.model import Spec
 
 SERVICE_DOWN = "ServiceDown"
 DATASTORE_DOWN = {"postgres": "PostgresDown", "redis": "RedisDown"}

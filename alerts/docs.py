@@ -13,14 +13,14 @@ import re
 
 import promql_parser as promql
 
-from alerts.promql_labels import metric_names
-from alerts.routing import InhibitRule, Matcher, expected_receivers
-from alerts.rule_model import AlertRule, RuleFile
-from foundation.artifacts import Artifact
-from stack.spec.model import Service, Slo, Spec
+from obstack.alerts.promql_labels import metric_names
+from obstack.alerts.routing import InhibitRule, Matcher, expected_receivers
+from obstack.alerts.rule_model import AlertRule, RuleFile
+from obstack.foundation.artifacts import Artifact
+from obstack.stack.spec.model import Service, Slo, Spec
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 ALERTS_DOC = PurePosixPath("docs/alerts.md")
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
-from alerts import scenarios
-from alerts.rule_model import Scenario
-from stack.spec.model import Slo
-from stack.spec.selector_examples import example_labels, regex_example
-from stack.spec.selectors import CounterSelector
-from stack.spec.values import Duration
+from obstack.alerts import scenarios
+from obstack.alerts.rule_model import Scenario
+from obstack.stack.spec.model import Slo
+from obstack.stack.spec.selector_examples import example_labels, regex_example
+from obstack.stack.spec.selectors import CounterSelector
+from obstack.stack.spec.values import Duration
 
 # Events a negative matcher leaves out, per interval, as a multiple of all of the SLO's events: bad
 # (or good) events that would double the counted ones, and ten times the total, so that a rule

@@ -12,13 +12,13 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from alerts.rule_files import RULES_DIR
-from alerts.shard_safety import GlobalRule, split_rule_files
-from foundation.artifacts import Artifact, dump_yaml
-from stack.spec.model import Spec
+from obstack.alerts.rule_files import RULES_DIR
+from obstack.alerts.shard_safety import GlobalRule, split_rule_files
+from obstack.foundation.artifacts import Artifact, dump_yaml
+from obstack.stack.spec.model import Spec
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 RULER_DIR = PurePosixPath("ruler/rules")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from alerts import scenarios
-from alerts.annotations import go_template
-from alerts.common import RuleContext, number
-from alerts.rule_model import AlertInstance, AlertRule, InputSeries, RuleGroup, Scenario
-from stack.spec.values import Duration
+from obstack.alerts import scenarios
+from obstack.alerts.annotations import go_template
+from obstack.alerts.common import RuleContext, number
+from obstack.alerts.rule_model import AlertInstance, AlertRule, InputSeries, RuleGroup, Scenario
+from obstack.stack.spec.values import Duration
 
 # Filesystems that are not real disks: their "free space" means nothing.
 PSEUDO_FILESYSTEMS = "tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|fuse\\\\..*|autofs|proc|sysfs"

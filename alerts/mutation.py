@@ -22,9 +22,9 @@ from typing import Any
 
 import promql_parser as promql
 
-from alerts.promql_labels import output_labels
-from alerts.promql_tree import Path, children, match_op, walk
-from stack.spec.values import Duration
+from obstack.alerts.promql_labels import output_labels
+from obstack.alerts.promql_tree import Path, children, match_op, walk
+from obstack.stack.spec.values import Duration
 
 COMPARISONS = {">": "<", "<": ">", ">=": "<=", "<=": ">=", "==": "!=", "!=": "=="}
 AGGREGATIONS = ("sum", "max", "min", "avg", "count")

@@ -21,9 +21,9 @@ from functools import lru_cache
 
 import promql_parser as promql
 
-from alerts.promql_labels import metric_names, range_selector
-from alerts.rule_model import InputSeries
-from alerts.scenarios import selector
+from obstack.alerts.promql_labels import metric_names, range_selector
+from obstack.alerts.rule_model import InputSeries
+from obstack.alerts.scenarios import selector
 
 NEIGHBOUR_SUFFIX = "-neighbour"
 # (label, matcher op, value) with op "=" or "=~"

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from alerts.annotations import PROBE_REASON, go_template, placeholders
-from alerts.humanize import VALUE_FORMATS
-from alerts.rule_model import AlertRule, RuleFile
-from alerts.stack_rules import WATCHDOG
-from stack.spec.alert_overrides import AlertOverride
-from stack.spec.errors import did_you_mean
-from stack.spec.model import Spec
-from stack.spec.positions import YamlPath
+from obstack.alerts.annotations import PROBE_REASON, go_template, placeholders
+from obstack.alerts.humanize import VALUE_FORMATS
+from obstack.alerts.rule_model import AlertRule, RuleFile
+from obstack.alerts.stack_rules import WATCHDOG
+from obstack.stack.spec.alert_overrides import AlertOverride
+from obstack.stack.spec.errors import did_you_mean
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.positions import YamlPath
 
 Issue = tuple[YamlPath, str]
 # Annotations the rule model holds as fields; any other name is added beside them.

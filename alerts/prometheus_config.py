@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from alerts.common import re2_literal
-from foundation.artifacts import Artifact, dump_yaml
-from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Service, Spec
+from obstack.alerts.common import re2_literal
+from obstack.foundation.artifacts import Artifact, dump_yaml
+from obstack.stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Service, Spec
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 CONFIG_PATH = PurePosixPath("prometheus/prometheus.yml")
 # Rule files live beside the config; the glob is relative to the config file.

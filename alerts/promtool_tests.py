@@ -17,20 +17,20 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
-from alerts import burn_profile
-from alerts.annotations import rendered, source_text
-from alerts.humanize import VALUE_FORMATS
-from alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
-from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, renamed_files
-from alerts.rule_files import RuleDocument
-from alerts.rule_model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
-from alerts.scenarios import restarted, sample_text
-from foundation.artifacts import Artifact, dump_yaml
-from stack.spec.model import Spec
-from stack.spec.values import Duration
+from obstack.alerts import burn_profile
+from obstack.alerts.annotations import rendered, source_text
+from obstack.alerts.humanize import VALUE_FORMATS
+from obstack.alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
+from obstack.alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, renamed_files
+from obstack.alerts.rule_files import RuleDocument
+from obstack.alerts.rule_model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
+from obstack.alerts.scenarios import restarted, sample_text
+from obstack.foundation.artifacts import Artifact, dump_yaml
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.values import Duration
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 TESTS_DIR = PurePosixPath("prometheus/tests")
 CaseKind = Literal["fires", "quiet", "before-for", "blocked", "sparse", "enough", "holds", "releases", "recovers",

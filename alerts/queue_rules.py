@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from alerts import scenarios
-from alerts.annotations import go_template
-from alerts.common import EXPORTER_JOB_MATCHER, RuleContext, any_of, grouped, hold_labels, matcher, number, threshold_note
-from alerts.rule_model import AlertInstance, AlertRule, RuleGroup, Scenario
-from stack.spec.model import Queue
-from stack.spec.values import Duration
+from obstack.alerts import scenarios
+from obstack.alerts.annotations import go_template
+from obstack.alerts.common import EXPORTER_JOB_MATCHER, RuleContext, any_of, grouped, hold_labels, matcher, number, threshold_note
+from obstack.alerts.rule_model import AlertInstance, AlertRule, RuleGroup, Scenario
+from obstack.stack.spec.model import Queue
+from obstack.stack.spec.values import Duration
 
 
 def queue_labels(context: RuleContext, queue: Queue) -> dict[str, str]:

@@ -23,9 +23,9 @@ from typing import Any
 
 import promql_parser as promql
 
-from alerts.promql_labels import output_labels
-from alerts.promql_tree import children, match_op, walk
-from stack.spec.selectors import passes
+from obstack.alerts.promql_labels import output_labels
+from obstack.alerts.promql_tree import children, match_op, walk
+from obstack.stack.spec.selectors import passes
 
 Labels = Mapping[str, str]
 Documents = Mapping[str, dict[str, Any]]

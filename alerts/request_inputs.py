@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from alerts import scenarios
-from alerts.rule_model import Scenario
-from stack.spec.model import RequestMetrics
-from stack.spec.values import Duration
+from obstack.alerts import scenarios
+from obstack.alerts.rule_model import Scenario
+from obstack.stack.spec.model import RequestMetrics
+from obstack.stack.spec.values import Duration
 
 # The route every request input is served on (scenarios add a second one beside it).
 EXAMPLE_ROUTE = "/api/bookmarks"

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from alerts.rule_model import AlertInstance, AlertRule
-from alerts.stack_rules import WATCHDOG
-from stack.spec.model import Spec
+from obstack.alerts.rule_model import AlertInstance, AlertRule
+from obstack.alerts.stack_rules import WATCHDOG
+from obstack.stack.spec.model import Spec
 
 Operator = Literal["=", "!=", "=~", "!~"]
 # Labels naming what an alert is about: Alertmanager groups by them, and inhibit rules relate

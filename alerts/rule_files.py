@@ -15,21 +15,21 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from alerts.common import RuleContext
-from alerts.dashboard_links import with_dashboard_links
-from alerts.datastore_rules import datastore_rule_groups
-from alerts.host_rules import host_rule_groups
-from alerts.overrides import apply_overrides
-from alerts.queue_rules import queue_rule_groups
-from alerts.rule_model import AlertRule, RecordingRule, RuleFile, RuleGroup
-from alerts.service_rules import service_rule_groups
-from alerts.slo_rules import slo_rule_groups
-from alerts.stack_rules import stack_rule_groups
-from foundation.artifacts import Artifact, dump_yaml
-from stack.spec.model import Service, Spec
+from obstack.alerts.common import RuleContext
+from obstack.alerts.dashboard_links import with_dashboard_links
+from obstack.alerts.datastore_rules import datastore_rule_groups
+from obstack.alerts.host_rules import host_rule_groups
+from obstack.alerts.overrides import apply_overrides
+from obstack.alerts.queue_rules import queue_rule_groups
+from obstack.alerts.rule_model import AlertRule, RecordingRule, RuleFile, RuleGroup
+from obstack.alerts.service_rules import service_rule_groups
+from obstack.alerts.slo_rules import slo_rule_groups
+from obstack.alerts.stack_rules import stack_rule_groups
+from obstack.foundation.artifacts import Artifact, dump_yaml
+from obstack.stack.spec.model import Service, Spec
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 RULES_DIR = PurePosixPath("prometheus/rules")
 # Each generated rule file (its name without .yml) and the rule groups in it, in this order.

@@ -17,8 +17,8 @@ from typing import Any
 
 import promql_parser as promql
 
-from alerts.dependency_inhibition import DATASTORE_DOWN, SERVICE_DOWN, dependents, reachable
-from alerts.promql_labels import (
+from obstack.alerts.dependency_inhibition import DATASTORE_DOWN, SERVICE_DOWN, dependents, reachable
+from obstack.alerts.promql_labels import (
     ABSENT_FUNCTIONS,
     RATE_FUNCTIONS,
     all_nodes,
@@ -28,15 +28,15 @@ from alerts.promql_labels import (
     range_seconds,
     range_selector,
 )
-from alerts.rule_model import AlertRule
-from alerts.service_rules import latency_edge
-from alerts.slo_rules import alertable_windows
-from alerts.timing import burn_windows
-from foundation.findings import Finding
-from foundation.lint import LintRule, LintRules
-from foundation.series_catalog import MetricCatalog, not_in_catalog, recording_rule_entries
-from stack.spec.model import Spec
-from stack.spec.values import Duration, Ratio
+from obstack.alerts.rule_model import AlertRule
+from obstack.alerts.service_rules import latency_edge
+from obstack.alerts.slo_rules import alertable_windows
+from obstack.alerts.timing import burn_windows
+from obstack.foundation.findings import Finding
+from obstack.foundation.lint import LintRule, LintRules
+from obstack.foundation.series_catalog import MetricCatalog, not_in_catalog, recording_rule_entries
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.values import Duration, Ratio
 
 VALIDATOR = "rule lint"
 

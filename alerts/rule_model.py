@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Literal
 
-from stack.spec.values import Duration
+from obstack.stack.spec.values import Duration
 
 ValueFormat = Literal["percentage", "duration", "number", "none"]
 ENOUGH_WINDOW_LIMIT = Duration.parse("1h")

@@ -11,9 +11,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from alerts.rule_model import InputSeries, Scenario
-from stack.spec.base import promql_string
-from stack.spec.values import Duration
+from obstack.alerts.rule_model import InputSeries, Scenario
+from obstack.stack.spec.base import promql_string
+from obstack.stack.spec.values import Duration
 
 ZERO = Duration(0)
 # Threshold of a 0/1 health condition: level 0 (down) is below it, level 1 (up) above.

@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from alerts import request_inputs, scenarios
-from alerts.annotations import go_template
-from alerts.common import RuleContext, any_of, grouped, matcher, number, parenthesized, threshold_note
-from alerts.rule_model import AlertInstance, AlertRule, OtherFiring, RecordingRule, RuleGroup, Scenario
-from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, some_down_rules
-from alerts.timing import TIMING, Timing
-from foundation.series_catalog import RESIDENT_MEMORY
-from stack.spec.base import promql_string
-from stack.spec.model import EXPORTER_JOB, RequestMetrics, Service
-from stack.spec.thresholds import LatencyLevels
-from stack.spec.values import Duration
+from obstack.alerts import request_inputs, scenarios
+from obstack.alerts.annotations import go_template
+from obstack.alerts.common import RuleContext, any_of, grouped, matcher, number, parenthesized, threshold_note
+from obstack.alerts.rule_model import AlertInstance, AlertRule, OtherFiring, RecordingRule, RuleGroup, Scenario
+from obstack.alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, some_down_rules
+from obstack.alerts.timing import TIMING, Timing
+from obstack.foundation.series_catalog import RESIDENT_MEMORY
+from obstack.stack.spec.base import promql_string
+from obstack.stack.spec.model import EXPORTER_JOB, RequestMetrics, Service
+from obstack.stack.spec.thresholds import LatencyLevels
+from obstack.stack.spec.values import Duration
 
 KEEP_FIRING_RED_REASON = (
     "once firing, the page holds while the measure stays above the warning level (hysteresis in the expression), "

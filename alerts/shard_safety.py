@@ -30,8 +30,8 @@ from typing import Any
 
 import promql_parser as promql
 
-from alerts.promql_labels import metric_names, output_labels
-from alerts.promql_tree import walk
+from obstack.alerts.promql_labels import metric_names, output_labels
+from obstack.alerts.promql_tree import walk
 
 INSTANCE = "instance"
 _ALERT_SERIES = ("ALERTS", "ALERTS_FOR_STATE")

@@ -14,15 +14,15 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from alerts import event_inputs, request_inputs, scenarios
-from alerts.annotations import go_template
-from alerts.common import RuleContext, number, parenthesized
-from alerts.rule_model import AlertInstance, AlertRule, BurnWindows, OtherFiring, RecordingRule, RuleGroup, Scenario
-from alerts.service_rules import series_labels, traffic_floor, traffic_guard
-from alerts.timing import BurnWindow, Timing
-from stack.spec.base import promql_string
-from stack.spec.model import Service, Slo
-from stack.spec.values import Duration
+from obstack.alerts import event_inputs, request_inputs, scenarios
+from obstack.alerts.annotations import go_template
+from obstack.alerts.common import RuleContext, number, parenthesized
+from obstack.alerts.rule_model import AlertInstance, AlertRule, BurnWindows, OtherFiring, RecordingRule, RuleGroup, Scenario
+from obstack.alerts.service_rules import series_labels, traffic_floor, traffic_guard
+from obstack.alerts.timing import BurnWindow, Timing
+from obstack.stack.spec.base import promql_string
+from obstack.stack.spec.model import Service, Slo
+from obstack.stack.spec.values import Duration
 
 
 def sli_windows(windows: tuple[BurnWindow, ...]) -> list[Duration]:

@@ -5,14 +5,14 @@ Without these, every other alert can silently stop working.
 
 from __future__ import annotations
 
-from alerts import scenarios
-from alerts.annotations import go_template
-from alerts.common import RuleContext
-from alerts.rule_model import AlertInstance, AlertRule, RuleGroup, Scenario, SeverityLabel
-from alerts.service_rules import scrape_job
-from alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, missing_job_rule, some_down_rules
-from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Spec
-from stack.spec.values import Duration
+from obstack.alerts import scenarios
+from obstack.alerts.annotations import go_template
+from obstack.alerts.common import RuleContext
+from obstack.alerts.rule_model import AlertInstance, AlertRule, RuleGroup, Scenario, SeverityLabel
+from obstack.alerts.service_rules import scrape_job
+from obstack.alerts.target_rules import DownTexts, ScrapeJob, all_down_rules, missing_job_rule, some_down_rules
+from obstack.stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Spec
+from obstack.stack.spec.values import Duration
 
 def _labels(context: RuleContext, job: str, target: str) -> dict[str, str]:
     return {"job": job, "instance": target, "team": context.spec.team}

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from alerts import scenarios
-from alerts.annotations import go_template
-from alerts.common import RuleContext, any_of, grouped, hold_labels, matcher
-from alerts.rule_model import AlertInstance, AlertRule, Scenario, SeverityLabel
-from stack.spec.values import Duration
+from obstack.alerts import scenarios
+from obstack.alerts.annotations import go_template
+from obstack.alerts.common import RuleContext, any_of, grouped, hold_labels, matcher
+from obstack.alerts.rule_model import AlertInstance, AlertRule, Scenario, SeverityLabel
+from obstack.stack.spec.values import Duration
 
 UP = "up"
 

@@ -19,7 +19,7 @@ from typing import Literal
 
 import yaml
 
-from stack.spec.values import Duration
+from obstack.stack.spec.values import Duration
 
 Kind = Literal["hold", "window", "interval", "threshold"]
 
@@ -80,7 +80,7 @@ class BurnWindow:
 @functools.cache
 def burn_windows() -> tuple[BurnWindow, ...]:
     """The window pairs of alerts/burn_rate_windows.yaml (package data: read and parsed once)."""
-    text = resources.files("alerts").joinpath("burn_rate_windows.yaml").read_text(encoding="utf-8")
+    text = resources.files("obstack.alerts").joinpath("burn_rate_windows.yaml").read_text(encoding="utf-8")
     return tuple(
         BurnWindow(w["severity"], Duration.parse(w["long"]), Duration.parse(w["short"]),
                    Decimal(str(w["budget_consumed"])), Duration.parse(w["for"]))

@@ -1,6 +1,6 @@
 """The "Holds and windows" table of docs/alerting.md, rendered from alerts/timing.py.
 
-``python -m alerts.timing_doc docs/alerting.md`` (run by ``make docs``) rewrites the table between
+``python -m obstack.alerts.timing_doc docs/alerting.md`` (run by ``make docs``) rewrites the table between
 its markers; a test fails when the checked-in table is stale.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from alerts.timing import TIMING, Timing
+from obstack.alerts.timing import TIMING, Timing
 
 BEGIN = "<!-- holds and windows: rendered from alerts/timing.py by `make docs` -->"
 END = "<!-- end of holds and windows -->"

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from alerts.promtool_tests import TESTS_DIR
-from alerts.rule_files import RULES_DIR, RuleDocument
-from foundation.artifacts import Artifact, dump_yaml
-from stack.spec.model import Spec
+from obstack.alerts.promtool_tests import TESTS_DIR
+from obstack.alerts.rule_files import RULES_DIR, RuleDocument
+from obstack.foundation.artifacts import Artifact, dump_yaml
+from obstack.stack.spec.model import Spec
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 
 def _pointed_at_copies(test: Any) -> Any:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from common import results_path, write_results
 
-from stack.pipeline import generate
-from stack.spec.loader import LoadedSpec, load_spec_text
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import LoadedSpec, load_spec_text
 
 
 def spec_with(services: int) -> LoadedSpec:

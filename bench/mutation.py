@@ -46,11 +46,11 @@ RUNNER = """
 import json, sys, time
 from pathlib import Path
 import yaml
-from alerts.mutation import rule_mutants
-from stack.pipeline import generate
-from stack.spec.loader import load_spec
-from stack.validate import mutation
-from stack.writer import write_tree
+from obstack.alerts.mutation import rule_mutants
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec
+from obstack.stack.validate import mutation
+from obstack.stack.writer import write_tree
 
 spec, tree, chosen = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
 write_tree(tree, generate(load_spec(spec)))
@@ -88,9 +88,9 @@ def _run(source: Path, spec: Path, workdir: Path, chosen: list[int]) -> dict[str
 def _mutant_count(spec: Path) -> int:
     import yaml
 
-    from alerts.mutation import rule_mutants
-    from stack.pipeline import generate
-    from stack.spec.loader import load_spec
+    from obstack.alerts.mutation import rule_mutants
+    from obstack.stack.pipeline import generate
+    from obstack.stack.spec.loader import load_spec
     rules = next(a for a in generate(load_spec(spec)) if a.path.name == "services.yml")
     return len(list(rule_mutants("services.yml", yaml.safe_load(rules.content))))
 

@@ -27,11 +27,11 @@ from common import results_path, scrape_seconds, summary, write_results
 
 from bullmq import Queue
 
-from exporters.app import start_exporter
-from exporters.logs import JsonLog
-from exporters.probes import redis as redis_probe
-from exporters.probes.redis import RedisProbe
-from stack.spec.model import Spec
+from obstack.exporters.app import start_exporter
+from obstack.exporters.logs import JsonLog
+from obstack.exporters.probes import redis as redis_probe
+from obstack.exporters.probes.redis import RedisProbe
+from obstack.stack.spec.model import Spec
 from tests.support.servers import RedisServer
 
 JOBS = (("wait", {}), ("urgent", {"priority": 3}), ("later", {"delay": 3_600_000}))

@@ -51,9 +51,9 @@ import yaml
 from common import ROOT, free_port, results_path, wait_http, write_results
 from generation import spec_with
 
-from alerts.prometheus_config import prometheus_config_artifacts
-from alerts.rule_files import rule_file_artifacts
-from stack.stack_model import build_stack_model
+from obstack.alerts.prometheus_config import prometheus_config_artifacts
+from obstack.alerts.rule_files import rule_file_artifacts
+from obstack.stack.stack_model import build_stack_model
 
 BEFORE = "e11248f"  # the last revision with every SLI window in one 15 s group per service
 INTERVAL = 15
@@ -187,7 +187,7 @@ def rules_at(revision: str, spec_text: str, workdir: Path) -> dict[str, Any]:
     try:
         (workdir / "stack.yaml").write_text(spec_text)
         env = {**os.environ, "PYTHONPATH": str(tree)}
-        subprocess.run([sys.executable, "-m", "stack", "generate", "--spec", str(workdir / "stack.yaml"),
+        subprocess.run([sys.executable, "-m", "obstack", "generate", "--spec", str(workdir / "stack.yaml"),
                         "--out", str(workdir / "out")], check=True, capture_output=True, env=env, cwd=tree)
         return {p.name: yaml.safe_load(p.read_text()) for p in sorted((workdir / "out/prometheus/rules").glob("*.yml"))}
     finally:

@@ -39,7 +39,7 @@ def _ours(kind: str, directory: Path, env: dict[str, str]) -> tuple[str, object]
     sub.mkdir()
     spec = write_spec(sub, f"project: bench\ndatastores: [{store}]\n")
     port = free_port()
-    process = start([sys.executable, "-m", "stack", "exporter", "--spec", str(spec), "--listen", f"127.0.0.1:{port}"], env)
+    process = start([sys.executable, "-m", "obstack", "exporter", "--spec", str(spec), "--listen", f"127.0.0.1:{port}"], env)
     return f"http://127.0.0.1:{port}/metrics", process
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from common import results_path, write_results
 from generation import spec_with
 
-from stack.pipeline import generate
-from stack.validate.checks import run_validators
-from stack.validate.validator import ValidationContext
-from stack.writer import write_tree
+from obstack.stack.pipeline import generate
+from obstack.stack.validate.checks import run_validators
+from obstack.stack.validate.validator import ValidationContext
+from obstack.stack.writer import write_tree
 
 
 def measure(services: int) -> dict[str, float]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compose.build import (
+from obstack.compose.build import (
     ComposeBuild,
     EnvVar,
     env_name,
@@ -19,10 +19,10 @@ from compose.build import (
     stack_service,
     url_path,
 )
-from compose.images import APP_HEALTHCHECK_TIMING, APP_START_PERIOD
-from compose.monitoring import datastore_credentials
-from stack.spec.model import PostgresDatastore, Service, Spec
-from stack.spec.platform import AppContainer
+from obstack.compose.images import APP_HEALTHCHECK_TIMING, APP_START_PERIOD
+from obstack.compose.monitoring import datastore_credentials
+from obstack.stack.spec.model import PostgresDatastore, Service, Spec
+from obstack.stack.spec.platform import AppContainer
 
 
 def _add_postgres(build: ComposeBuild, datastore: PostgresDatastore) -> None:

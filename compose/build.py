@@ -12,9 +12,9 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from compose.images import IMAGES, STACK_HEALTHCHECK_TIMING, Image
-from foundation.artifacts import Artifact, dump_yaml
-from stack.spec.model import PostgresDatastore, RedisDatastore, Spec
+from obstack.compose.images import IMAGES, STACK_HEALTHCHECK_TIMING, Image
+from obstack.foundation.artifacts import Artifact, dump_yaml
+from obstack.stack.spec.model import PostgresDatastore, RedisDatastore, Spec
 
 COMPOSE_DIR = PurePosixPath("compose")
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from compose.apps import add_apps, add_datastores
-from compose.build import COMPOSE_FILE, ENV_EXAMPLE, ComposeBuild
-from compose.logs_traces import add_logs_part, add_traces_part
-from compose.monitoring import add_metrics_part
-from foundation.artifacts import Artifact, dump_yaml
+from obstack.compose.apps import add_apps, add_datastores
+from obstack.compose.build import COMPOSE_FILE, ENV_EXAMPLE, ComposeBuild
+from obstack.compose.logs_traces import add_logs_part, add_traces_part
+from obstack.compose.monitoring import add_metrics_part
+from obstack.foundation.artifacts import Artifact, dump_yaml
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 # Profiles: services without one always start (metrics); `all` starts logs and traces too.
 LOGS_PROFILES = ["logs", "all"]

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from compose.build import COMPOSE_FILE
-from foundation.findings import Finding
-from foundation.lint import LintRule, LintRules
+from obstack.compose.build import COMPOSE_FILE
+from obstack.foundation.findings import Finding
+from obstack.foundation.lint import LintRule, LintRules
 
 
 VALIDATOR = "compose lint"

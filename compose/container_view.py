@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from compose.compose_lint import bind_mounts  # one definition of what a bind mount is
+from obstack.compose.compose_lint import bind_mounts  # one definition of what a bind mount is
 
 # Keys of prometheus.yml whose values are paths (besides rule_files).
 _PATH_KEYS = ("_file", "files")

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from alerts.alertmanager_config import OBSTACK_TEMPLATES, TEMPLATES_GLOB, TEMPLATES_PATH
-from compose.k8s_common import KUBERNETES_DIR, metadata
-from foundation.artifacts import dump_yaml
+from obstack.alerts.alertmanager_config import OBSTACK_TEMPLATES, TEMPLATES_GLOB, TEMPLATES_PATH
+from obstack.compose.k8s_common import KUBERNETES_DIR, metadata
+from obstack.foundation.artifacts import dump_yaml
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 SECRET_PATH = KUBERNETES_DIR / "alertmanager-config.yaml"
 # The key the operator reads the configuration from; every other key is mounted next to it.

@@ -6,8 +6,8 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
-from foundation.artifacts import dump_yaml
-from stack.spec.model import Spec
+from obstack.foundation.artifacts import dump_yaml
+from obstack.stack.spec.model import Spec
 
 KUBERNETES_DIR = PurePosixPath("kubernetes")
 # Kubernetes' own recommended labels; the spec's labels (e.g. release) come on top.

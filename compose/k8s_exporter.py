@@ -11,10 +11,10 @@ import hashlib
 from pathlib import PurePosixPath
 from typing import Any
 
-from compose.build import credential_source, exporter_spec_text
-from compose.k8s_common import labels, metadata, object_name
-from compose.k8s_operator import EXPORTER_PORT_NAME, exporter_selector
-from stack.spec.model import EXPORTER_JOB, Spec
+from obstack.compose.build import credential_source, exporter_spec_text
+from obstack.compose.k8s_common import labels, metadata, object_name
+from obstack.compose.k8s_operator import EXPORTER_PORT_NAME, exporter_selector
+from obstack.stack.spec.model import EXPORTER_JOB, Spec
 
 SPEC_DIR = "/etc/obstack"
 SPEC_KEY = "stack.yaml"

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from alerts.shard_safety import split_rule_files
-from compose.k8s_common import metadata, object_name
-from foundation.artifacts import dump_yaml
-from stack.spec.model import EXPORTER_JOB, Service, Spec
+from obstack.alerts.shard_safety import split_rule_files
+from obstack.compose.k8s_common import metadata, object_name
+from obstack.foundation.artifacts import dump_yaml
+from obstack.stack.spec.model import EXPORTER_JOB, Service, Spec
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 MONITORING_API = "monitoring.coreos.com/v1"
 EXPORTER_PORT_NAME = "metrics"

@@ -11,15 +11,15 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from compose.k8s_alertmanager import SECRET_PATH, alertmanager_config_secret
-from compose.k8s_common import KUBERNETES_DIR, dump_documents, metadata, object_name
-from compose.k8s_exporter import exporter_objects
-from compose.k8s_operator import additional_scrape_configs, prometheus_rules, prometheus_shards, service_monitors
-from foundation.artifacts import Artifact, dump_yaml, json_text
-from stack.spec.model import Spec
+from obstack.compose.k8s_alertmanager import SECRET_PATH, alertmanager_config_secret
+from obstack.compose.k8s_common import KUBERNETES_DIR, dump_documents, metadata, object_name
+from obstack.compose.k8s_exporter import exporter_objects
+from obstack.compose.k8s_operator import additional_scrape_configs, prometheus_rules, prometheus_shards, service_monitors
+from obstack.foundation.artifacts import Artifact, dump_yaml, json_text
+from obstack.stack.spec.model import Spec
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 DASHBOARDS_DIR = PurePosixPath("grafana/dashboards")
 KUSTOMIZATION = KUBERNETES_DIR / "kustomization.yaml"

@@ -14,9 +14,9 @@ from typing import Any
 
 import jinja2
 
-from compose.build import ComposeBuild, healthy, stack_service
-from compose.monitoring import bind
-from foundation.artifacts import Artifact, dump_yaml
+from obstack.compose.build import ComposeBuild, healthy, stack_service
+from obstack.compose.monitoring import bind
+from obstack.foundation.artifacts import Artifact, dump_yaml
 
 LOGSTASH_PIPELINE = PurePosixPath("compose/logstash/pipeline/obstack.conf")
 LOGSTASH_PIPELINES_YML = PurePosixPath("compose/logstash/pipelines.yml")
@@ -33,7 +33,7 @@ ECS_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 _TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("compose", "templates"),
+    loader=jinja2.PackageLoader("obstack.compose", "templates"),
     undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
     keep_trailing_newline=True,
     trim_blocks=True,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from compose.build import (
+from obstack.compose.build import (
     ComposeBuild,
     EnvVar,
     credential_source,
@@ -21,9 +21,9 @@ from compose.build import (
     exporter_spec_text,
     stack_service,
 )
-from compose.images import EXPORTER_MEMORY, STACK_HEALTHCHECK_TIMING
-from foundation.artifacts import Artifact
-from stack.spec.model import PostgresDatastore, RedisDatastore, Spec
+from obstack.compose.images import EXPORTER_MEMORY, STACK_HEALTHCHECK_TIMING
+from obstack.foundation.artifacts import Artifact
+from obstack.stack.spec.model import PostgresDatastore, RedisDatastore, Spec
 
 PROMETHEUS_CONFIG_DIR = "/etc/prometheus"
 ALERTMANAGER_CONFIG_DIR = "/etc/alertmanager"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from alerts.stack_rules import SEND_ERROR_RATIO
-from dashboards.panels import (
+from obstack.alerts.stack_rules import SEND_ERROR_RATIO
+from obstack.dashboards.panels import (
     GREEN,
     INSTANCE,
     JOB,
@@ -30,9 +30,9 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
-from dashboards.service import BUDGET_STEPS
-from stack.spec import dashboard_identities as ids
-from stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Spec
+from obstack.dashboards.service import BUDGET_STEPS
+from obstack.stack.spec import dashboard_identities as ids
+from obstack.stack.spec.model import ALERTMANAGER_JOB, EXPORTER_JOB, PROMETHEUS_JOB, Spec
 
 STACK_JOBS = f'job=~"{PROMETHEUS_JOB}|{ALERTMANAGER_JOB}|{EXPORTER_JOB}"'
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from dashboards.panels import link, tagged_links
-from stack.spec import dashboard_identities as ids
-from stack.spec.model import Spec
+from obstack.dashboards.panels import link, tagged_links
+from obstack.stack.spec import dashboard_identities as ids
+from obstack.stack.spec.model import Spec
 
 
 def datastore_links(spec: Spec, names: list[str]) -> list[G.DashboardLink]:

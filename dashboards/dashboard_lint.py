@@ -20,13 +20,13 @@ from typing import Any
 
 import promql_parser as promql
 
-from alerts.promql_labels import RATE_FUNCTIONS, all_nodes, calls_of, metric_names, range_seconds
-from dashboards.datasources import DATASOURCE_VARIABLE, PROMETHEUS
-from dashboards.normalise import GRAFANA_VERSION
-from dashboards.promql_units import expr_unit
-from foundation.findings import Finding
-from foundation.lint import LintRule, LintRules
-from foundation.series_catalog import MetricCatalog, not_in_catalog
+from obstack.alerts.promql_labels import RATE_FUNCTIONS, all_nodes, calls_of, metric_names, range_seconds
+from obstack.dashboards.datasources import DATASOURCE_VARIABLE, PROMETHEUS
+from obstack.dashboards.normalise import GRAFANA_VERSION
+from obstack.dashboards.promql_units import expr_unit
+from obstack.foundation.findings import Finding
+from obstack.foundation.lint import LintRule, LintRules
+from obstack.foundation.series_catalog import MetricCatalog, not_in_catalog
 
 VALIDATOR = "dashboard lint"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stack.spec.model import Spec
+from obstack.stack.spec.model import Spec
 
 
 @dataclass(frozen=True)

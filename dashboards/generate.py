@@ -10,18 +10,18 @@ from typing import TYPE_CHECKING, Any
 import grafanalib.core as G
 import orjson
 
-from dashboards.alerts_slos import alerts_dashboard
-from dashboards.host import host_dashboard
-from dashboards.normalise import normalise
-from dashboards.postgres import postgres_dashboard
-from dashboards.queues import queues_dashboard
-from dashboards.redis import redis_dashboard
-from dashboards.service import service_dashboard
-from foundation.artifacts import Artifact, json_text
-from stack.spec.model import Spec
+from obstack.dashboards.alerts_slos import alerts_dashboard
+from obstack.dashboards.host import host_dashboard
+from obstack.dashboards.normalise import normalise
+from obstack.dashboards.postgres import postgres_dashboard
+from obstack.dashboards.queues import queues_dashboard
+from obstack.dashboards.redis import redis_dashboard
+from obstack.dashboards.service import service_dashboard
+from obstack.foundation.artifacts import Artifact, json_text
+from obstack.stack.spec.model import Spec
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 DASHBOARDS_DIR = PurePosixPath("grafana/dashboards")
 KIND = "grafana-dashboards"

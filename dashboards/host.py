@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from alerts.host_rules import PSEUDO_FILESYSTEMS
-from dashboards.common import datastore_links
-from dashboards.panels import (
+from obstack.alerts.host_rules import PSEUDO_FILESYSTEMS
+from obstack.dashboards.common import datastore_links
+from obstack.dashboards.panels import (
     INSTANCE,
     JOB,
     UP_MAPPINGS,
@@ -22,8 +22,8 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
-from stack.spec import dashboard_identities as ids
-from stack.spec.model import Spec
+from obstack.stack.spec import dashboard_identities as ids
+from obstack.stack.spec.model import Spec
 
 
 def host_dashboard(spec: Spec) -> G.Dashboard | None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from compose.images import IMAGES
-from dashboards.datasources import PROMETHEUS, PROMETHEUS_VARIABLE_REF
+from obstack.compose.images import IMAGES
+from obstack.dashboards.datasources import PROMETHEUS, PROMETHEUS_VARIABLE_REF
 
 SCHEMA_VERSION = 39  # Grafana 10.4 / 11: the first version with today's panel and variable model
 # The Grafana the stack runs (compose/images.py pins it): every panel says it was made for it, so

@@ -14,16 +14,16 @@ from typing import Any
 
 import grafanalib.core as G
 
-from dashboards.datasources import (
+from obstack.dashboards.datasources import (
     DATASOURCE_VARIABLE,
     PROMETHEUS,
     PROMETHEUS_VARIABLE_REF,
     Datasource,
 )
-from stack.spec.base import promql_string
-from stack.spec.dashboard_identities import DashboardId
-from stack.spec.thresholds import Levels
-from stack.spec.values import Duration, Ratio
+from obstack.stack.spec.base import promql_string
+from obstack.stack.spec.dashboard_identities import DashboardId
+from obstack.stack.spec.thresholds import Levels
+from obstack.stack.spec.values import Duration, Ratio
 
 # Grafana's rate window: at least four scrape intervals, and it follows the zoom level.
 RATE_INTERVAL = "$__rate_interval"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from dashboards.common import datastore_links
-from dashboards.panels import (
+from obstack.dashboards.common import datastore_links
+from obstack.dashboards.panels import (
     INSTANCE,
     JOB,
     RATE_INTERVAL,
@@ -23,8 +23,8 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
-from stack.spec import dashboard_identities as ids
-from stack.spec.model import PostgresDatastore, Spec
+from obstack.stack.spec import dashboard_identities as ids
+from obstack.stack.spec.model import PostgresDatastore, Spec
 
 
 def _panels(store: PostgresDatastore) -> list[Panel]:

@@ -14,7 +14,7 @@ import re
 
 import promql_parser as promql
 
-from alerts.promql_labels import metric_names
+from obstack.alerts.promql_labels import metric_names
 
 SECONDS, BYTES, RATIO, COUNT = "seconds", "bytes", "ratio", "count"  # count: any plain number of things
 _SUFFIX_UNITS = (("_seconds", SECONDS), ("_bytes", BYTES), ("_ratio", RATIO))

@@ -6,18 +6,18 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from dashboards.datasources import (
+from obstack.dashboards.datasources import (
     ALERTMANAGER,
     ELASTICSEARCH,
     JAEGER,
     PROMETHEUS,
     enabled_datasources,
 )
-from foundation.artifacts import Artifact, dump_yaml
-from stack.spec.model import Spec
+from obstack.foundation.artifacts import Artifact, dump_yaml
+from obstack.stack.spec.model import Spec
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 PROVISIONING_DIR = PurePosixPath("grafana/provisioning")
 KIND = "grafana-provisioning"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from alerts.timing import scaled_timing
-from dashboards.common import datastore_links
-from dashboards.panels import (
+from obstack.alerts.timing import scaled_timing
+from obstack.dashboards.common import datastore_links
+from obstack.dashboards.panels import (
     GREEN,
     INSTANCE,
     JOB,
@@ -29,10 +29,10 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
-from foundation.exporter_metrics import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS, QUEUE_JOB_COUNTERS
-from stack.spec import dashboard_identities as ids
-from stack.spec.model import Queue, Spec
-from stack.spec.values import Duration
+from obstack.foundation.exporter_metrics import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS, QUEUE_JOB_COUNTERS
+from obstack.stack.spec import dashboard_identities as ids
+from obstack.stack.spec.model import Queue, Spec
+from obstack.stack.spec.values import Duration
 
 COUNTER_LEGENDS = {ADDED_JOBS: "added/s", COMPLETED_JOBS: "completed/s", FAILED_JOBS: "failed/s"}
 PAUSED_MAPPINGS = [{"type": "value", "options": {"0": {"text": "running", "color": GREEN, "index": 0},

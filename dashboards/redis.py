@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grafanalib.core as G
 
-from dashboards.common import datastore_links
-from dashboards.panels import (
+from obstack.dashboards.common import datastore_links
+from obstack.dashboards.panels import (
     GREEN,
     INSTANCE,
     JOB,
@@ -27,8 +27,8 @@ from dashboards.panels import (
     timeseries,
     up_steps,
 )
-from stack.spec import dashboard_identities as ids
-from stack.spec.model import RedisDatastore, Spec
+from obstack.stack.spec import dashboard_identities as ids
+from obstack.stack.spec.model import RedisDatastore, Spec
 
 # A cache answering under 80% of lookups from memory is worth a look; under 50% it mostly misses.
 HIT_RATIO_STEPS = ((0.5, ORANGE), (0.8, GREEN))

@@ -13,23 +13,23 @@ from urllib.parse import quote
 
 import grafanalib.core as G
 
-from alerts import service_rules
-from alerts.service_rules import (
+from obstack.alerts import service_rules
+from obstack.alerts.service_rules import (
     MEMORY_RESTART_SHARE,
     compared_latency_levels,
     p95_record,
     red_traffic_floor,
     requests_rate_record,
 )
-from alerts.slo_rules import (
+from obstack.alerts.slo_rules import (
     alertable_windows,
     error_ratio_record,
     window_bad_events_record,
     window_total_events_record,
 )
-from alerts.timing import Timing, scaled_timing
-from dashboards.datasources import ELASTICSEARCH, JAEGER
-from dashboards.panels import (
+from obstack.alerts.timing import Timing, scaled_timing
+from obstack.dashboards.datasources import ELASTICSEARCH, JAEGER
+from obstack.dashboards.panels import (
     GREEN,
     INSTANCE,
     JOB,
@@ -56,9 +56,9 @@ from dashboards.panels import (
     traces,
     up_steps,
 )
-from foundation.series_catalog import RESIDENT_MEMORY
-from stack.spec import dashboard_identities as ids
-from stack.spec.model import Service, Slo, Spec
+from obstack.foundation.series_catalog import RESIDENT_MEMORY
+from obstack.stack.spec import dashboard_identities as ids
+from obstack.stack.spec.model import Service, Slo, Spec
 
 # Budget remaining: red once spent, orange in its last quarter (time to slow down releases).
 BUDGET_STEPS = ((0, ORANGE), (0.25, GREEN))

@@ -14,13 +14,13 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from dashboards.generate import Dashboard, dashboard_file, dashboard_path
-from foundation.artifacts import Artifact
-from stack.spec.dashboard_identities import own_dashboards
-from stack.spec.model import Spec
+from obstack.dashboards.generate import Dashboard, dashboard_file, dashboard_path
+from obstack.foundation.artifacts import Artifact
+from obstack.stack.spec.dashboard_identities import own_dashboards
+from obstack.stack.spec.model import Spec
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 
 def user_dashboards(spec: Spec, files: Sequence[tuple[str, str]]) -> tuple[Dashboard, ...]:

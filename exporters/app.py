@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack.spec.model import PostgresDatastore, RedisDatastore, Spec
+from obstack.stack.spec.model import PostgresDatastore, RedisDatastore, Spec
 
 from .logs import JsonLog
 from .loopthread import LoopThread

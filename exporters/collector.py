@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from foundation.exporter_metrics import EXPORTER_METRICS
+from obstack.foundation.exporter_metrics import EXPORTER_METRICS
 from .exposition import render_exposition
 from .results import ProbeResult, Sample
 

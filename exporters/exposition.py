@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from foundation.exporter_metrics import MetricInfo, MetricType
+from obstack.foundation.exporter_metrics import MetricInfo, MetricType
 from .results import Sample
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from stack.spec.model import Spec
+from obstack.stack.spec.model import Spec
 
 from .results import ProbeResult
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 
-from stack.spec.model import Spec
+from obstack.stack.spec.model import Spec
 
 from .collector import render_metrics
 from .exposition import CONTENT_TYPE as METRICS_CONTENT_TYPE

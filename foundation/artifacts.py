@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import yaml
 
-from foundation.yaml_text import WIDTH, BlockYaml
+from obstack.foundation.yaml_text import WIDTH, BlockYaml
 
 
 @dataclass(frozen=True)

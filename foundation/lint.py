@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from foundation.findings import Finding, FindingSeverity
+from obstack.foundation.findings import Finding, FindingSeverity
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from foundation.findings import Finding
-from foundation.lint import LintRules
+from obstack.foundation.findings import Finding
+from obstack.foundation.lint import LintRules
 
 
 @dataclass(frozen=True)

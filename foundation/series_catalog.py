@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
-from foundation.exporter_metrics import EXPORTER_METRICS, EXPORTER_RELABEL_LABELS
+from obstack.foundation.exporter_metrics import EXPORTER_METRICS, EXPORTER_RELABEL_LABELS
 
 CatalogType = Literal["gauge", "counter", "histogram", "info", "recording"]
 

@@ -14,18 +14,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from alerts.mutation import rule_mutants
-from stack import __version__
-from stack.pipeline import generate as generate_artifacts
-from stack.spec.errors import SpecError
-from stack.spec.loader import LoadedSpec, default_spec_text, load_spec
-from stack.spec.model import Spec
-from stack.validate.checks import run_validators, select_by_name
-from stack.validate.incremental import ValidationRecord
-from stack.validate.mutation import BaselineFailed, ChangesUnknown, changed_rule_files, report_lines, run_mutants
-from stack.validate.tools import ToolMissing
-from stack.validate.validator import ValidationContext, ValidatorResult
-from stack.writer import MANIFEST_NAME, OutputError, WriteReport, check_tree, write_tree
+from obstack.alerts.mutation import rule_mutants
+from obstack.stack import __version__
+from obstack.stack.pipeline import generate as generate_artifacts
+from obstack.stack.spec.errors import SpecError
+from obstack.stack.spec.loader import LoadedSpec, default_spec_text, load_spec
+from obstack.stack.spec.model import Spec
+from obstack.stack.validate.checks import run_validators, select_by_name
+from obstack.stack.validate.incremental import ValidationRecord
+from obstack.stack.validate.mutation import BaselineFailed, ChangesUnknown, changed_rule_files, report_lines, run_mutants
+from obstack.stack.validate.tools import ToolMissing
+from obstack.stack.validate.validator import ValidationContext, ValidatorResult
+from obstack.stack.writer import MANIFEST_NAME, OutputError, WriteReport, check_tree, write_tree
 
 EXIT_FAILED = 1  # the stack is not as it should be (drift, a failed validator)
 EXIT_BAD_INPUT = 2  # the user's input cannot be used
@@ -304,8 +304,8 @@ def exporter(spec: SpecOption = None, listen: Annotated[
     Optional[Path], typer.Option("--web-config", help="exporter-toolkit web config: TLS and basic auth (bcrypt).", dir_okay=False)
 ] = None) -> None:
     """Run the exporter: probe the spec's datastores, queues and health URLs; serve /metrics and /health."""
-    from exporters.app import run_exporter  # the probes' client libraries load only for this command
-    from exporters.webconfig import WebConfigError
+    from obstack.exporters.app import run_exporter  # the probes' client libraries load only for this command
+    from obstack.exporters.webconfig import WebConfigError
 
     loaded = _load(spec)
     try:
@@ -328,7 +328,7 @@ def main() -> None:
 def receiver(listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to listen on.")] = "127.0.0.1:9095",
              record: Annotated[Optional[Path], typer.Option("--record", help="Append every notification to this JSON-lines file.")] = None) -> None:
     """Receive Alertmanager webhooks (payload version 4): validate, print one line each, optionally record."""
-    from stack.receiver import ReceiverServer, parse_listen
+    from obstack.stack.receiver import ReceiverServer, parse_listen
 
     # SIGTERM (`obstack local down`, a supervisor) stops it as Ctrl-C does: socket closed, exit 0.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -365,10 +365,10 @@ def deploy(
     audit_log: Annotated[Optional[Path], typer.Option("--audit-log", help="Audit trail (JSON lines). Default: deploy.audit_log, else ~/.local/state/obstack/deploy-audit.jsonl.")] = None,
 ) -> None:
     """Deploy --out to Prometheus, Alertmanager, a ruler and Grafana; verify, roll back on failure, audit."""
-    from stack.deploy.audit import audit_log_path
-    from stack.deploy.errors import DeployError
-    from stack.deploy.runner import Deployer, DeployRequest
-    from stack.deploy.targets import TargetOptions, deploy_deadline, deploy_settings, resolve_targets
+    from obstack.stack.deploy.audit import audit_log_path
+    from obstack.stack.deploy.errors import DeployError
+    from obstack.stack.deploy.runner import Deployer, DeployRequest
+    from obstack.stack.deploy.targets import TargetOptions, deploy_deadline, deploy_settings, resolve_targets
 
     loaded = _load(spec)
     options = TargetOptions(prometheus, rules_dir, alertmanager, alertmanager_config, grafana, grafana_token_file,
@@ -400,10 +400,10 @@ def drill(
         "--allow-real-receivers", help="Also drill routes to PagerDuty, Slack or e-mail receivers (they notify people).")] = False,
 ) -> None:
     """Send a synthetic alert down every route, wait until each reaches its receiver, resolve; exit 1 if one does not."""
-    from stack.deploy.errors import DeployError
-    from stack.deploy.http import HttpClient
-    from stack.deploy.targets import deploy_settings, http_settings
-    from stack.drill import drill_cases, new_run_id, real_receivers, run_drill
+    from obstack.stack.deploy.errors import DeployError
+    from obstack.stack.deploy.http import HttpClient
+    from obstack.stack.deploy.targets import deploy_settings, http_settings
+    from obstack.stack.drill import drill_cases, new_run_id, real_receivers, run_drill
 
     loaded = _load(spec)
     settings = deploy_settings(loaded.spec)
@@ -447,10 +447,10 @@ def verify(
 ) -> None:
     """Check a running Prometheus against the spec: every series the rules and dashboards read exists
     for each service's job, with the labels they read and the spec's buckets; exit 1 on any problem."""
-    from stack.deploy.errors import DeployError
-    from stack.deploy.http import HttpClient
-    from stack.deploy.targets import deploy_settings, http_settings
-    from stack.verify import verify as check
+    from obstack.stack.deploy.errors import DeployError
+    from obstack.stack.deploy.http import HttpClient
+    from obstack.stack.deploy.targets import deploy_settings, http_settings
+    from obstack.stack.verify import verify as check
 
     loaded = _load(spec)
     settings = deploy_settings(loaded.spec)
@@ -490,7 +490,7 @@ def local_up(spec: SpecOption = None, state_dir: StateDirOption = DEFAULT_STATE_
     bool, typer.Option("--fast", help="Divide intervals, for: durations, range windows and Alertmanager timers by 60 (docs/local.md).")
 ] = False) -> None:
     """Generate into --state-dir and start receiver, Alertmanager, exporter and Prometheus, each waited on until ready."""
-    from stack.local import LocalError, up
+    from obstack.stack.local import LocalError, up
 
     loaded = _load(spec)
     try:
@@ -507,9 +507,9 @@ def local_up(spec: SpecOption = None, state_dir: StateDirOption = DEFAULT_STATE_
 def _local_verify(loaded: LoadedSpec, url: str) -> None:
     """`obstack verify` on the fresh local stack (every job has been scraped once): what it found,
     as information; a service that has served no request yet has no request series."""
-    from stack.deploy.errors import DeployError
-    from stack.deploy.http import HttpClient, HttpSettings
-    from stack.verify import verify as check
+    from obstack.stack.deploy.errors import DeployError
+    from obstack.stack.deploy.http import HttpClient, HttpSettings
+    from obstack.stack.verify import verify as check
 
     try:
         findings = check(loaded.spec, HttpClient(url, "prometheus", HttpSettings(timeout=5, retries=1)))
@@ -526,7 +526,7 @@ def _local_verify(loaded: LoadedSpec, url: str) -> None:
 @local_app.command("down")
 def local_down(state_dir: StateDirOption = DEFAULT_STATE_DIR) -> None:
     """Stop exactly the processes `obstack local up` started in --state-dir."""
-    from stack.local import down
+    from obstack.stack.local import down
 
     stopped = down(state_dir)
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
@@ -536,7 +536,7 @@ def local_down(state_dir: StateDirOption = DEFAULT_STATE_DIR) -> None:
 def local_status(state_dir: StateDirOption = DEFAULT_STATE_DIR) -> None:
     """Each process of the local stack: pid, running, ready; exit 1 unless all are ready, 3 when nothing
     was started in --state-dir."""
-    from stack.local import status
+    from obstack.stack.local import status
 
     rows = status(state_dir)
     if not rows:

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from alerts.alertmanager_config import route_tree, stack_routes
-from alerts.routing import Matcher, matches_all, parse_matcher, receiver_for
-from stack.deploy.errors import DeployError
-from stack.deploy.http import HttpClient
-from stack.spec.model import Spec
+from obstack.alerts.alertmanager_config import route_tree, stack_routes
+from obstack.alerts.routing import Matcher, matches_all, parse_matcher, receiver_for
+from obstack.stack.deploy.errors import DeployError
+from obstack.stack.deploy.http import HttpClient
+from obstack.stack.spec.model import Spec
 
 DRILL_ALERTNAME = "ObstackDrill"
 SEVERITIES = ("critical", "warning", "info")

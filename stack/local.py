@@ -28,16 +28,16 @@ from typing import Any
 
 import yaml
 
-from stack.local_config import (
+from obstack.stack.local_config import (
     fast_spec,
     local_alertmanager_config,
     local_prometheus_config,
     prometheus_fast_flags,
 )
-from stack.pipeline import generate
-from stack.spec.loader import LoadedSpec
-from stack.spec.model import NODE_JOB
-from stack.writer import write_tree
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import LoadedSpec
+from obstack.stack.spec.model import NODE_JOB
+from obstack.stack.writer import write_tree
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 30.0
@@ -203,7 +203,7 @@ def up(loaded: LoadedSpec, spec_path: Path | None, state_dir: Path, fast: bool =
     node_job = spec.host.job if spec.host is not None else NODE_JOB  # without host, no job to point at it
     _write_runtime_configs(state_dir, tree, ports, node_job)
     url = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
-    python = [sys.executable, "-m", "stack"]
+    python = [sys.executable, "-m", "obstack"]
     spec_args = ["--spec", str(spec_path.resolve())] if spec_path is not None else []
     plan = [
         ("receiver", python + ["receiver", "--listen", f"{HOST}:{ports['receiver']}",

@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from alerts.timing import FLOORS, scale
-from stack.spec.model import EXPORTER_JOB, NODE_JOB, Datastore, Queue, Service, Slo, Spec
-from stack.spec.values import Duration
+from obstack.alerts.timing import FLOORS, scale
+from obstack.stack.spec.model import EXPORTER_JOB, NODE_JOB, Datastore, Queue, Service, Slo, Spec
+from obstack.stack.spec.values import Duration
 
 # One minute becomes one second: 15s scrapes would become 250ms, so the floors below apply.
 FAST_FACTOR = 60

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from foundation.artifacts import Artifact
-from stack.spec.model import Spec
-from stack.spec.thresholds import Levels
+from obstack.foundation.artifacts import Artifact
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.thresholds import Levels
 
 if TYPE_CHECKING:
-    from stack.stack_model import StackModel
+    from obstack.stack.stack_model import StackModel
 
 OVERVIEW_PATH = PurePosixPath("docs/stack.md")
 

@@ -11,21 +11,21 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from alerts.alerting import rule_and_test_artifacts
-from alerts.alertmanager_config import alertmanager_artifacts
-from alerts.docs import alerts_doc_artifacts
-from alerts.global_rules import global_rule_artifacts
-from alerts.prometheus_config import prometheus_config_artifacts
-from alerts.user_rules import user_rule_artifacts
-from compose.compose_file import compose_artifacts
-from compose.kubernetes import kubernetes_artifacts
-from dashboards.generate import dashboard_artifacts
-from dashboards.provisioning import provisioning_artifacts
-from dashboards.user_dashboards import user_dashboard_artifacts
-from foundation.artifacts import Artifact, with_header
-from stack.overview import overview_artifacts
-from stack.spec.loader import LoadedSpec
-from stack.stack_model import StackModel, build_stack_model
+from obstack.alerts.alerting import rule_and_test_artifacts
+from obstack.alerts.alertmanager_config import alertmanager_artifacts
+from obstack.alerts.docs import alerts_doc_artifacts
+from obstack.alerts.global_rules import global_rule_artifacts
+from obstack.alerts.prometheus_config import prometheus_config_artifacts
+from obstack.alerts.user_rules import user_rule_artifacts
+from obstack.compose.compose_file import compose_artifacts
+from obstack.compose.kubernetes import kubernetes_artifacts
+from obstack.dashboards.generate import dashboard_artifacts
+from obstack.dashboards.provisioning import provisioning_artifacts
+from obstack.dashboards.user_dashboards import user_dashboard_artifacts
+from obstack.foundation.artifacts import Artifact, with_header
+from obstack.stack.overview import overview_artifacts
+from obstack.stack.spec.loader import LoadedSpec
+from obstack.stack.stack_model import StackModel, build_stack_model
 
 Renderer = Callable[[StackModel], list[Artifact]]
 

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
-from stack.spec.errors import one_line
+from obstack.stack.spec.errors import one_line
 
 # The webhook message of Alertmanager 0.25 (notify/webhook): field -> JSON type.
 PAYLOAD_FIELDS: dict[str, type] = {

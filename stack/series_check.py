@@ -15,13 +15,13 @@ from typing import Any
 
 import promql_parser as promql
 
-from alerts.promql_tree import match_op, walk
-from foundation.findings import Finding
-from foundation.lint import LintRule, LintRules
-from foundation.series_catalog import RESIDENT_MEMORY, SCRAPE_LABELS, SERVICE_TARGET_LABELS
-from stack.spec.model import Service, Spec
-from stack.spec.request_presets import STATUS_EXAMPLES
-from stack.spec.selectors import passes
+from obstack.alerts.promql_tree import match_op, walk
+from obstack.foundation.findings import Finding
+from obstack.foundation.lint import LintRule, LintRules
+from obstack.foundation.series_catalog import RESIDENT_MEMORY, SCRAPE_LABELS, SERVICE_TARGET_LABELS
+from obstack.stack.spec.model import Service, Spec
+from obstack.stack.spec.request_presets import STATUS_EXAMPLES
+from obstack.stack.spec.selectors import passes
 
 Series = Mapping[str, str]  # one series' labels, its metric name under __name__
 # Labels Prometheus puts on every target of a service: present whatever the library emits.

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from alerts.alertmanager_config import alertmanager_config
-from alerts.prometheus_config import prometheus_config
-from alerts.rule_files import RuleDocument, rule_documents, rule_files
-from alerts.rule_model import RecordingRule, RuleFile
-from alerts.user_rules import user_rule_documents
-from dashboards.generate import Dashboard, generated_dashboards
-from dashboards.provisioning import dashboards_config
-from dashboards.user_dashboards import user_dashboards
-from stack.spec.model import Spec
+from obstack.alerts.alertmanager_config import alertmanager_config
+from obstack.alerts.prometheus_config import prometheus_config
+from obstack.alerts.rule_files import RuleDocument, rule_documents, rule_files
+from obstack.alerts.rule_model import RecordingRule, RuleFile
+from obstack.alerts.user_rules import user_rule_documents
+from obstack.dashboards.generate import Dashboard, generated_dashboards
+from obstack.dashboards.provisioning import dashboards_config
+from obstack.dashboards.user_dashboards import user_dashboards
+from obstack.stack.spec.model import Spec
 
 
 @dataclass(frozen=True)

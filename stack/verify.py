@@ -10,14 +10,14 @@ from __future__ import annotations
 import time
 from urllib.parse import urlencode
 
-from alerts.rule_files import rule_file_dict, rule_files
-from alerts.service_rules import shared_target_expr
-from dashboards.generate import build_dashboards
-from foundation.findings import Finding
-from stack.deploy.http import HttpClient
-from stack.series_check import Series, dashboard_exprs, exposed_metrics, rule_exprs, service_findings
-from stack.spec.model import Spec
-from stack.spec.values import Duration
+from obstack.alerts.rule_files import rule_file_dict, rule_files
+from obstack.alerts.service_rules import shared_target_expr
+from obstack.dashboards.generate import build_dashboards
+from obstack.foundation.findings import Finding
+from obstack.stack.deploy.http import HttpClient
+from obstack.stack.series_check import Series, dashboard_exprs, exposed_metrics, rule_exprs, service_findings
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.values import Duration
 
 # Series seen in this window count as exposed now (a few scrape intervals: a renamed metric's
 # old series are still in the TSDB, but no longer scraped).

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from foundation.artifacts import Artifact
+from obstack.foundation.artifacts import Artifact
 
 MANIFEST_NAME = ".obstack-manifest.json"
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import yaml
 
-from alerts.alertmanager_config import CONFIG_PATH, alertmanager_artifacts
-from alerts.docs import alerts_doc_artifacts
-from alerts.rule_files import generated_rule_files, rule_file_dict, rule_files
-from alerts.routing import RoutingExpectation
-from stack.spec.loader import load_spec, load_spec_text
-from stack.stack_model import build_stack_model
-from stack.validate.alertmanager_tools import route_findings
+from obstack.alerts.alertmanager_config import CONFIG_PATH, alertmanager_artifacts
+from obstack.alerts.docs import alerts_doc_artifacts
+from obstack.alerts.rule_files import generated_rule_files, rule_file_dict, rule_files
+from obstack.alerts.routing import RoutingExpectation
+from obstack.stack.spec.loader import load_spec, load_spec_text
+from obstack.stack.stack_model import build_stack_model
+from obstack.stack.validate.alertmanager_tools import route_findings
 from tests.support.rendered import promtool_tests, rendered
 from tests.support.servers import require_binary
 from tests.test_alert_rules import check_and_test

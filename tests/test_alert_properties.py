@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from stack.pipeline import generate
-from stack.spec.loader import load_spec_text
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec_text
 from tests.test_alert_rules import check_and_test
 
 # The rule files (and their tests) the thresholds below reach; stack.yml reads none of them

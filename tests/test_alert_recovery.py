@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alerts.rule_files import rule_file_dict, rule_files
-from stack.spec.loader import load_spec
+from obstack.alerts.rule_files import rule_file_dict, rule_files
+from obstack.stack.spec.loader import load_spec
 from tests.support.servers import require_binary
 
 LABELS = 'job="bookmark-api", instance="bookmark-api:3001", service="bookmark-api", team="platform", ' \

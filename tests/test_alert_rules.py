@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alerts.stack_rules import WATCHDOG
+from obstack.alerts.stack_rules import WATCHDOG
 
-from alerts.promtool_tests import HOLD_CLASSES, hold_class
-from alerts.rule_files import rule_file_artifacts, rule_files
-from stack.pipeline import generate
-from stack.spec.loader import load_spec, load_spec_text
-from stack.spec.model import Spec
-from stack.spec.values import Duration
+from obstack.alerts.promtool_tests import HOLD_CLASSES, hold_class
+from obstack.alerts.rule_files import rule_file_artifacts, rule_files
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec, load_spec_text
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.values import Duration
 from tests.support.rendered import promtool_tests, rendered
 from tests.support.servers import require_binary
 
@@ -301,7 +301,7 @@ queues:
 def test_every_alert_links_a_generated_dashboard_of_its_subject(text: str) -> None:
     import json
 
-    from dashboards.generate import dashboard_artifacts
+    from obstack.dashboards.generate import dashboard_artifacts
 
     spec = load_spec().spec if text == "default" else load_spec_text(TWO_TEAMS, "t.yaml").spec
     uids = {json.loads(a.content)["uid"] for a in rendered(spec, dashboard_artifacts)}

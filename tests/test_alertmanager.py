@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.alertmanager_config import (
+from obstack.alerts.alertmanager_config import (
     CONFIG_PATH,
     TEMPLATES_PATH,
     alertmanager_artifacts,
     all_alert_rules,
 )
-from alerts.routing import (
+from obstack.alerts.routing import (
     RoutingExpectation,
     alert_labels,
     format_matcher,
@@ -32,19 +32,19 @@ from alerts.routing import (
     parse_matcher,
     routing_expectations,
 )
-from alerts.rule_files import rule_files
-from foundation.artifacts import with_header
-from stack.spec.loader import LoadedSpec, load_spec, load_spec_text
-from stack.stack_model import build_stack_model
-from stack.validate.alertmanager_tools import (
+from obstack.alerts.rule_files import rule_files
+from obstack.foundation.artifacts import with_header
+from obstack.stack.spec.loader import LoadedSpec, load_spec, load_spec_text
+from obstack.stack.stack_model import build_stack_model
+from obstack.stack.validate.alertmanager_tools import (
     amtool_config_validator,
     amtool_routes_validator,
     amtool_template_validator,
     inhibition_validator,
     route_findings,
 )
-from stack.validate.tools import run_tool
-from stack.validate.validator import ValidationContext
+from obstack.stack.validate.tools import run_tool
+from obstack.stack.validate.validator import ValidationContext
 from tests.support.rendered import rendered
 from tests.support.servers import free_port, require_binary
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from stack.cli import app
+from obstack.stack.cli import app
 
 BAD_SPECS = Path(__file__).parent / "bad_specs"
 REPO = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ def test_bad_spec_is_refused_in_one_located_line(name: str, tmp_path: Path) -> N
 @pytest.mark.parametrize("name", ["nul-byte.yaml", "nested-2000-deep.yaml", "not-utf8-line-4.yaml"])
 def test_bad_spec_in_a_separate_process_prints_no_traceback(name: str, tmp_path: Path) -> None:
     """The installed entry point, not the test runner, meets the input (recursion limits, stdio encoding)."""
-    result = subprocess.run([sys.executable, "-m", "stack", "generate", "--spec", str(BAD_SPECS / name),
+    result = subprocess.run([sys.executable, "-m", "obstack", "generate", "--spec", str(BAD_SPECS / name),
                              "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.burn_profile import Pair, TwoLevels, above, firing
-from stack.spec.values import Duration
+from obstack.alerts.burn_profile import Pair, TwoLevels, above, firing
+from obstack.stack.spec.values import Duration
 
 SECOND = 1000
 

@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from alerts.rule_files import rule_files
-from alerts.timing import burn_windows
-from stack.spec.errors import SpecError
-from stack.spec.loader import load_spec_text
-from stack.spec.values import Duration
+from obstack.alerts.rule_files import rule_files
+from obstack.alerts.timing import burn_windows
+from obstack.stack.spec.errors import SpecError
+from obstack.stack.spec.loader import load_spec_text
+from obstack.stack.spec.values import Duration
 from tests.test_alert_rules import check_and_test
 
 pytestmark = pytest.mark.long_running(65)  # seconds in one process: scheduled first (tests/conftest.py)

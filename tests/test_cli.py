@@ -1,4 +1,4 @@
-"""The CLI surface: help, version, schema, init, `python -m stack`."""
+"""The CLI surface: help, version, schema, init, `python -m obstack`."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from stack import __version__
-from stack.cli import app
-from stack.spec.loader import default_spec_text, load_spec
+from obstack.stack import __version__
+from obstack.stack.cli import app
+from obstack.stack.spec.loader import default_spec_text, load_spec
 
 runner = CliRunner()
 
@@ -63,7 +63,7 @@ def test_version() -> None:
 
 
 def test_python_dash_m_stack_runs_the_cli() -> None:
-    result = subprocess.run([sys.executable, "-m", "stack", "--version"], capture_output=True, text=True, check=False)
+    result = subprocess.run([sys.executable, "-m", "obstack", "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout.startswith("obstack ")
 
 

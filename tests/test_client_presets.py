@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alerts.rule_files import rule_file_dict, rule_files
-from stack.series_check import series_from_exposition, service_findings
-from stack.spec.loader import load_spec_text
-from stack.spec.model import Spec
-from stack.spec.request_presets import preset_table
-from stack.verify import generated_exprs
+from obstack.alerts.rule_files import rule_file_dict, rule_files
+from obstack.stack.series_check import series_from_exposition, service_findings
+from obstack.stack.spec.loader import load_spec_text
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.request_presets import preset_table
+from obstack.stack.verify import generated_exprs
 from tests.support.servers import require_binary
 
 FIXTURES = Path(__file__).parent / "fixtures" / "clients"

@@ -13,20 +13,20 @@ import jsonschema
 import pytest
 import yaml
 
-from compose.build import exporter_spec_text
-from compose.compose_file import compose_artifacts
-from exporters.app import build_probes
-from compose.compose_lint import bind_mounts
-from compose.images import IMAGES
-from stack.pipeline import generate
-from stack.spec.loader import load_spec, load_spec_text
-from stack.spec.model import Spec
-from stack.validate.compose_checks import (
+from obstack.compose.build import exporter_spec_text
+from obstack.compose.compose_file import compose_artifacts
+from obstack.exporters.app import build_probes
+from obstack.compose.compose_lint import bind_mounts
+from obstack.compose.images import IMAGES
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec, load_spec_text
+from obstack.stack.spec.model import Spec
+from obstack.stack.validate.compose_checks import (
     compose_lint_validator,
     docker_compose_config_validator,
     promtool_compose_validator,
 )
-from stack.validate.validator import ValidationContext
+from obstack.stack.validate.validator import ValidationContext
 from tests.compose.trees import (
     SCHEMAS,
     build_tree,

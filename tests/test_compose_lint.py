@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from compose.compose_lint import ComposeInput, lint_compose
-from stack.validate.compose_checks import compose_lint_validator, image_tools
+from obstack.compose.compose_lint import ComposeInput, lint_compose
+from obstack.stack.validate.compose_checks import compose_lint_validator, image_tools
 from tests.compose.trees import build_tree, load_yaml, spec_with
 
 TOOLS = image_tools(spec_with().spec)

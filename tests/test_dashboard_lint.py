@@ -13,8 +13,8 @@ import promql_parser
 import pytest
 import yaml
 
-from alerts.rule_files import rule_file_artifacts
-from dashboards.dashboard_lint import (
+from obstack.alerts.rule_files import rule_file_artifacts
+from obstack.dashboards.dashboard_lint import (
     DASHBOARD_CHECKS,
     LINT_RULES,
     PANEL_CHECKS,
@@ -22,16 +22,16 @@ from dashboards.dashboard_lint import (
     lint_dashboard,
     substitute_variables,
 )
-from dashboards.datasources import PROMETHEUS
-from dashboards.generate import build_dashboards, dashboard_artifacts
-from dashboards.promql_units import expr_unit
-from dashboards.provisioning import provisioning_artifacts
-from foundation.findings import Finding
-from foundation.lint_exclusions import apply_exclusions, parse_exclusions
-from stack.spec.loader import LoadedSpec, load_spec_text
-from stack.stack_model import build_stack_model
-from stack.validate.dashboard_lint_validator import dashboard_lint_validator
-from stack.validate.validator import ValidationContext
+from obstack.dashboards.datasources import PROMETHEUS
+from obstack.dashboards.generate import build_dashboards, dashboard_artifacts
+from obstack.dashboards.promql_units import expr_unit
+from obstack.dashboards.provisioning import provisioning_artifacts
+from obstack.foundation.findings import Finding
+from obstack.foundation.lint_exclusions import apply_exclusions, parse_exclusions
+from obstack.stack.spec.loader import LoadedSpec, load_spec_text
+from obstack.stack.stack_model import build_stack_model
+from obstack.stack.validate.dashboard_lint_validator import dashboard_lint_validator
+from obstack.stack.validate.validator import ValidationContext
 from tests.dashboards.support import catalog_of, datasource_uids, default_spec
 
 Board = dict[str, Any]

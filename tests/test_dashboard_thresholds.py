@@ -11,19 +11,19 @@ from typing import Any
 
 import promql_parser as promql
 
-from alerts import scenarios
-from alerts.promql_labels import metric_names
-from alerts.rule_files import rule_files
-from alerts.rule_model import AlertInstance, AlertRule
-from alerts.stack_rules import WATCHDOG
-from dashboards.dashboard_lint import _LABEL_VALUES_RE, lint_dashboard, substitute_variables
-from dashboards.generate import build_dashboards
-from dashboards.panels import alert_steps
-from foundation.series_catalog import MetricCatalog
-from stack.spec import dashboard_identities as ids
-from stack.spec.model import Spec
-from stack.spec.thresholds import DeadLetterLevels, DiskFreeLevels, ErrorRateLevels
-from stack.spec.values import Ratio
+from obstack.alerts import scenarios
+from obstack.alerts.promql_labels import metric_names
+from obstack.alerts.rule_files import rule_files
+from obstack.alerts.rule_model import AlertInstance, AlertRule
+from obstack.alerts.stack_rules import WATCHDOG
+from obstack.dashboards.dashboard_lint import _LABEL_VALUES_RE, lint_dashboard, substitute_variables
+from obstack.dashboards.generate import build_dashboards
+from obstack.dashboards.panels import alert_steps
+from obstack.foundation.series_catalog import MetricCatalog
+from obstack.stack.spec import dashboard_identities as ids
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.thresholds import DeadLetterLevels, DiskFreeLevels, ErrorRateLevels
+from obstack.stack.spec.values import Ratio
 from tests.dashboards.support import (
     SPECS,
     catalog_of,

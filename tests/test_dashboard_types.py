@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from dashboards.generate import build_dashboards
-from dashboards.normalise import GRAFANA_VERSION
-from stack.spec.loader import load_spec
+from obstack.dashboards.generate import build_dashboards
+from obstack.dashboards.normalise import GRAFANA_VERSION
+from obstack.stack.spec.loader import load_spec
 from tests.dashboards.support import SPECS, panels_of
 
 TYPES_DIR = Path(__file__).parent / "grafana-schema"

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 import yaml
 
-from compose.images import IMAGES
-from dashboards.dashboard_lint import lint_dashboard
-from dashboards.datasources import ELASTICSEARCH, JAEGER, PROMETHEUS_VARIABLE_REF
-from dashboards.generate import build_dashboards, dashboard_artifacts
-from dashboards.normalise import GRAFANA_VERSION, SCHEMA_VERSION, normalise
-from dashboards.provisioning import provisioning_artifacts
-from stack.spec.dashboard_identities import dashboard_url, subject_dashboard
+from obstack.compose.images import IMAGES
+from obstack.dashboards.dashboard_lint import lint_dashboard
+from obstack.dashboards.datasources import ELASTICSEARCH, JAEGER, PROMETHEUS_VARIABLE_REF
+from obstack.dashboards.generate import build_dashboards, dashboard_artifacts
+from obstack.dashboards.normalise import GRAFANA_VERSION, SCHEMA_VERSION, normalise
+from obstack.dashboards.provisioning import provisioning_artifacts
+from obstack.stack.spec.dashboard_identities import dashboard_url, subject_dashboard
 from tests.dashboards.support import (
     SPECS,
     catalog_of,
@@ -122,7 +122,7 @@ def test_dashboard_url_resolves_to_the_generated_dashboard() -> None:
 
 
 def test_long_names_still_give_unique_uids_within_grafanas_limit() -> None:
-    from stack.spec.loader import load_spec_text
+    from obstack.stack.spec.loader import load_spec_text
 
     name = "a" * 60
     text = f"project: {'p' * 30}\nservices:\n  - {{name: {name}1, targets: ['x:1']}}\n  - {{name: {name}2, targets: ['y:1']}}\n"
@@ -190,8 +190,8 @@ def test_dashboards_link_to_related_dashboards() -> None:
 
 
 def test_the_grafana_folder_is_the_dashboards_directory() -> None:
-    from stack.spec.errors import SpecError
-    from stack.spec.loader import load_spec_text
+    from obstack.stack.spec.errors import SpecError
+    from obstack.stack.spec.loader import load_spec_text
 
     spec = load_spec_text("project: p\ngrafana: {folder: Team Shop}\n", "f.yaml").spec
     assert {a.path.parent.as_posix() for a in rendered(spec, dashboard_artifacts)} == {"grafana/dashboards/Team Shop"}

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.alertmanager_config import all_alert_rules, inhibit_rules
-from alerts.dependency_inhibition import dependents, explained_by
-from alerts.routing import inhibited_alerts
-from alerts.rule_files import rule_files
-from stack.spec.loader import load_spec_text
-from stack.stack_model import build_stack_model
+from obstack.alerts.alertmanager_config import all_alert_rules, inhibit_rules
+from obstack.alerts.dependency_inhibition import dependents, explained_by
+from obstack.alerts.routing import inhibited_alerts
+from obstack.alerts.rule_files import rule_files
+from obstack.stack.spec.loader import load_spec_text
+from obstack.stack.stack_model import build_stack_model
 from tests.support.monitoring import AlertmanagerServer, http_json
 
 # api needs Postgres and a queue living in Redis; worker reaches both through api; search has its own Redis.

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stack.deploy import files
-from stack.deploy.audit import audit_log_path, default_audit_log
-from stack.deploy.errors import DeployError
-from stack.pipeline import generate
-from stack.spec.loader import load_spec
-from stack.writer import write_tree
+from obstack.stack.deploy import files
+from obstack.stack.deploy.audit import audit_log_path, default_audit_log
+from obstack.stack.deploy.errors import DeployError
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec
+from obstack.stack.writer import write_tree
 from tests.support.monitoring import AlertmanagerServer, PrometheusServer, RejectingProxy
 
 pytestmark = pytest.mark.long_running(45)  # seconds in one process: scheduled first (tests/conftest.py)
@@ -66,7 +66,7 @@ def tree(tmp_path: Path, name: str, error_rate: str = "5%", datastores: str = ""
 
 
 def deploy(spec: Path, out: Path, audit: Path, *targets: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stack", "deploy", "--spec", str(spec), "--out", str(out),
+    return subprocess.run([sys.executable, "-m", "obstack", "deploy", "--spec", str(spec), "--out", str(out),
                            "--audit-log", str(audit), *targets],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from stack.deploy import files
-from stack.deploy.runner import Deployer, DeployRequest
-from stack.pipeline import generate
-from stack.spec.loader import load_spec
-from stack.writer import write_tree
+from obstack.stack.deploy import files
+from obstack.stack.deploy.runner import Deployer, DeployRequest
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec
+from obstack.stack.writer import write_tree
 from tests.support.fault_server import FaultServer
 from tests.test_deploy import REPO, SPEC
 
@@ -49,7 +49,7 @@ def tree(tmp_path: Path, total: str = "") -> tuple[Path, Path]:
 def command(spec: Path, out: Path, audit: Path, server: FaultServer) -> list[str]:
     target = (["--prometheus", server.url, "--rules-dir", str(server.path)] if server.kind == "prometheus" else
               ["--alertmanager", server.url, "--alertmanager-config", str(server.path)])
-    return [sys.executable, "-m", "stack", "deploy", "--spec", str(spec), "--out", str(out), "--audit-log", str(audit), *target]
+    return [sys.executable, "-m", "obstack", "deploy", "--spec", str(spec), "--out", str(out), "--audit-log", str(audit), *target]
 
 
 @contextmanager

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from foundation.artifacts import Artifact
-from stack.deploy.diff import dashboard_text
-from stack.deploy.errors import DeployError
-from stack.deploy.grafana import GrafanaChange, GrafanaTarget, mismatch, read_token
-from stack.deploy.grafana_rollback import take_snapshot
-from stack.deploy.http import HttpClient, HttpSettings
-from stack.pipeline import generate
-from stack.spec.loader import load_spec
-from stack.writer import write_tree
+from obstack.foundation.artifacts import Artifact
+from obstack.stack.deploy.diff import dashboard_text
+from obstack.stack.deploy.errors import DeployError
+from obstack.stack.deploy.grafana import GrafanaChange, GrafanaTarget, mismatch, read_token
+from obstack.stack.deploy.grafana_rollback import take_snapshot
+from obstack.stack.deploy.http import HttpClient, HttpSettings
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec
+from obstack.stack.writer import write_tree
 from tests.support.fake_grafana import FakeGrafana
 from tests.support.monitoring import PrometheusServer, RejectingProxy
 from tests.test_deploy import audit_lines, deploy, prometheus, prometheus_args, snapshot_dir  # noqa: F401 (a fixture)
@@ -110,7 +110,7 @@ def test_a_second_deploy_changes_nothing_and_the_diff_ignores_id_and_version(tmp
     assert again.plan(*again.wanted(tree(tmp_path)), message="m") == []
     renamed = again.plan(*again.wanted(tree(tmp_path / "b", api_title="API overview")), message="m")
     assert [(c.kind, c.uid, c.state) for c in renamed] == [("dashboard", "api", "updated")]
-    from stack.deploy.diff import unified_diff
+    from obstack.stack.deploy.diff import unified_diff
     diff = unified_diff("api.json", renamed[0].old, renamed[0].new)
     changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
     assert [line.rstrip(",") for line in changed] == ['-  "title": "API"', '+  "title": "API overview"']
@@ -158,7 +158,7 @@ def test_the_token_comes_from_the_environment_or_a_file_never_the_command_line(
     monkeypatch.delenv("GRAFANA_TOKEN")
     with pytest.raises(DeployError, match="no Grafana token: set GRAFANA_TOKEN"):
         read_token(None)
-    help_text = subprocess.run([sys.executable, "-m", "stack", "deploy", "--help"], capture_output=True, text=True,
+    help_text = subprocess.run([sys.executable, "-m", "obstack", "deploy", "--help"], capture_output=True, text=True,
                                cwd=REPO, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}).stdout
     options = {word.strip(".,;:") for word in help_text.split() if word.startswith("--grafana")}
     assert options == {"--grafana", "--grafana-token-file"}
@@ -168,7 +168,7 @@ def run_deploy(tmp_path: Path, grafana: FakeGrafana, env_token: str | None) -> s
     out = tmp_path / "build"
     write_tree(out, generate(load_spec()))
     env = {"PATH": "/usr/bin:/bin:/usr/local/bin", **({"GRAFANA_TOKEN": env_token} if env_token else {})}
-    return subprocess.run([sys.executable, "-m", "stack", "deploy", "--out", str(out), "--grafana", grafana.url,
+    return subprocess.run([sys.executable, "-m", "obstack", "deploy", "--out", str(out), "--grafana", grafana.url,
                            "--audit-log", str(tmp_path / "audit.jsonl")],
                           capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
 

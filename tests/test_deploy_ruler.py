@@ -18,15 +18,15 @@ import pytest
 import yaml
 from rich.console import Console
 
-from alerts.global_rules import RULER_DIR
-from alerts.rule_files import RULES_DIR
-from stack.deploy.errors import DeployError
-from stack.deploy.http import Deadline, HttpClient, HttpSettings
-from stack.deploy.ruler import MANIFEST_GROUP, RulerTarget, canonical, owned_groups
-from stack.deploy.runner import Deployer, DeployRequest
-from stack.pipeline import generate
-from stack.spec.loader import load_spec
-from stack.writer import write_tree
+from obstack.alerts.global_rules import RULER_DIR
+from obstack.alerts.rule_files import RULES_DIR
+from obstack.stack.deploy.errors import DeployError
+from obstack.stack.deploy.http import Deadline, HttpClient, HttpSettings
+from obstack.stack.deploy.ruler import MANIFEST_GROUP, RulerTarget, canonical, owned_groups
+from obstack.stack.deploy.runner import Deployer, DeployRequest
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec
+from obstack.stack.writer import write_tree
 from tests.support.fake_ruler import FakeRuler
 from tests.test_deploy import REPO, SPEC
 
@@ -63,7 +63,7 @@ def tree_groups(out: Path, where: Any = RULES_DIR) -> dict[str, dict[str, Any]]:
 
 def cli(spec: Path, out: Path, audit: Path, *args: str, token: str | None = TOKEN) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin:/usr/local/bin", **({"RULER_TOKEN": token} if token else {})}
-    return subprocess.run([sys.executable, "-m", "stack", "deploy", "--spec", str(spec), "--out", str(out),
+    return subprocess.run([sys.executable, "-m", "obstack", "deploy", "--spec", str(spec), "--out", str(out),
                            "--audit-log", str(audit), *args], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
 
 

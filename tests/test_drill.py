@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from stack.drill import drill_cases
-from stack.pipeline import generate
-from stack.spec.loader import load_spec_text
+from obstack.stack.drill import drill_cases
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec_text
 from tests.support.monitoring import AlertmanagerServer
 from tests.support.servers import free_port
 
@@ -54,7 +54,7 @@ notifications:
 def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
     record = tmp_path / "received.jsonl"
-    process = subprocess.Popen([sys.executable, "-m", "stack", "receiver", "--listen", f"127.0.0.1:{port}",
+    process = subprocess.Popen([sys.executable, "-m", "obstack", "receiver", "--listen", f"127.0.0.1:{port}",
                                 "--record", str(record)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -89,7 +89,7 @@ def test_every_route_delivers_to_its_receiver_and_a_dead_one_is_reported(
         (alertmanager.config_dir / "templates/obstack.tmpl").write_text(artifacts["alertmanager/templates/obstack.tmpl"])
         urllib.request.urlopen(urllib.request.Request(f"{alertmanager.url}/-/reload", method="POST"), timeout=5).close()
         result = subprocess.run(
-            [sys.executable, "-m", "stack", "drill", "--spec", str(spec_file), "--alertmanager", alertmanager.url,
+            [sys.executable, "-m", "obstack", "drill", "--spec", str(spec_file), "--alertmanager", alertmanager.url,
              "--receiver", receiver_url, "--timeout", "12"],
             capture_output=True, text=True, timeout=120, cwd=REPO)
         resolved = json.loads(urllib.request.urlopen(f"{alertmanager.url}/api/v2/alerts?active=true", timeout=5).read())

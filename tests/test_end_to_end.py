@@ -35,11 +35,11 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.stack_rules import WATCHDOG
-from stack import local
-from stack.local_config import hold_factor
-from stack.spec.loader import default_spec_text, load_spec
-from stack.spec.values import Duration
+from obstack.alerts.stack_rules import WATCHDOG
+from obstack.stack import local
+from obstack.stack.local_config import hold_factor
+from obstack.stack.spec.loader import default_spec_text, load_spec
+from obstack.stack.spec.values import Duration
 from tests.support.fake_api import FakeBookmarkApi
 from tests.support.monitoring import http_json
 from tests.support.servers import PostgresServer, RedisServer

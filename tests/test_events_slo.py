@@ -20,20 +20,20 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from alerts.common import re2_literal
-from alerts.promql_tree import match_op, walk
-from alerts.rule_files import rule_file_artifacts
-from stack.cli import app
-from stack.pipeline import generate
-from stack.spec.base import promql_string
-from stack.spec.errors import SpecError
-from stack.spec.loader import LoadedSpec, load_spec, load_spec_text
-from stack.spec.series import build_catalog
-from stack.stack_model import build_stack_model
-from stack.validate.prometheus_tools import promtool_rules_validator, promtool_tests_validator
-from stack.validate.rule_lint_validator import rule_lint_validator
-from stack.validate.validator import ValidationContext
-from stack.writer import write_tree
+from obstack.alerts.common import re2_literal
+from obstack.alerts.promql_tree import match_op, walk
+from obstack.alerts.rule_files import rule_file_artifacts
+from obstack.stack.cli import app
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.base import promql_string
+from obstack.stack.spec.errors import SpecError
+from obstack.stack.spec.loader import LoadedSpec, load_spec, load_spec_text
+from obstack.stack.spec.series import build_catalog
+from obstack.stack.stack_model import build_stack_model
+from obstack.stack.validate.prometheus_tools import promtool_rules_validator, promtool_tests_validator
+from obstack.stack.validate.rule_lint_validator import rule_lint_validator
+from obstack.stack.validate.validator import ValidationContext
+from obstack.stack.writer import write_tree
 from tests.support.servers import require_binary
 
 pytestmark = pytest.mark.long_running(150)  # promtool runs the events tree's SLO tests (tests/conftest.py)

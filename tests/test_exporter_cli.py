@@ -13,7 +13,7 @@ from pathlib import Path
 def _start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
     spec = tmp_path / "stack.yaml"
     spec.write_text("project: demo\n")
-    return subprocess.Popen([sys.executable, "-m", "stack", "exporter", "--spec", str(spec),
+    return subprocess.Popen([sys.executable, "-m", "obstack", "exporter", "--spec", str(spec),
                              "--listen", "127.0.0.1:0", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

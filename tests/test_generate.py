@@ -8,9 +8,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 from typer.testing import CliRunner
 
-from foundation.artifacts import Artifact
-from stack.cli import app
-from stack.writer import MANIFEST_NAME, OutputError, ownership_problem, write_tree
+from obstack.foundation.artifacts import Artifact
+from obstack.stack.cli import app
+from obstack.stack.writer import MANIFEST_NAME, OutputError, ownership_problem, write_tree
 
 runner = CliRunner()
 
@@ -188,8 +188,8 @@ def test_generation_leaves_the_garbage_collector_as_it_found_it() -> None:
     """generate() pauses the cyclic collector for speed; a library caller must get it back, even on error."""
     import gc
 
-    from stack.pipeline import generate
-    from stack.spec.loader import load_spec
+    from obstack.stack.pipeline import generate
+    from obstack.stack.spec.loader import load_spec
 
     def broken(model: object) -> list:
         raise RuntimeError("renderer bug")

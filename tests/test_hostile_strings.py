@@ -24,16 +24,16 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from alerts.alerting import rule_and_test_artifacts
-from alerts.promql_tree import match_op, walk
-from alerts.rule_files import rule_file_artifacts
-from foundation.artifacts import Artifact
-from stack.cli import app
-from stack.pipeline import RENDERERS, generate
-from stack.spec.base import promql_string
-from stack.spec.errors import SpecError
-from stack.spec.loader import load_spec_text
-from stack.spec.model import Spec
+from obstack.alerts.alerting import rule_and_test_artifacts
+from obstack.alerts.promql_tree import match_op, walk
+from obstack.alerts.rule_files import rule_file_artifacts
+from obstack.foundation.artifacts import Artifact
+from obstack.stack.cli import app
+from obstack.stack.pipeline import RENDERERS, generate
+from obstack.stack.spec.base import promql_string
+from obstack.stack.spec.errors import SpecError
+from obstack.stack.spec.loader import load_spec_text
+from obstack.stack.spec.model import Spec
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foundation.artifacts import json_text
+from obstack.foundation.artifacts import json_text
 
 # Floats the json module writes with an exponent below 1e-4 (1e-05) are written by orjson without
 # one or with a shorter one (0.00001, 1e-7): same value, other text. Every other value is

@@ -13,16 +13,16 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from alerts.alertmanager_config import alertmanager_artifacts
-from compose.kubernetes import kubernetes_artifacts
-from compose.operator_shapes import operator_object_problems
-from stack.spec.errors import SpecError
-from stack.validate.kubernetes_alertmanager import alertmanager_secret_validator
-from stack.validate.kubernetes_checks import (
+from obstack.alerts.alertmanager_config import alertmanager_artifacts
+from obstack.compose.kubernetes import kubernetes_artifacts
+from obstack.compose.operator_shapes import operator_object_problems
+from obstack.stack.spec.errors import SpecError
+from obstack.stack.validate.kubernetes_alertmanager import alertmanager_secret_validator
+from obstack.stack.validate.kubernetes_checks import (
     kubernetes_core_validator,
     prometheus_operator_validator,
 )
-from stack.validate.validator import ValidationContext
+from obstack.stack.validate.validator import ValidationContext
 from tests.compose.trees import (
     SCHEMAS,
     build_tree,

@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.rule_lint import LINT_RULES as RULE_LINT
-from compose.compose_lint import LINT_RULES as COMPOSE_LINT
-from dashboards.dashboard_lint import LINT_RULES as DASHBOARD_LINT
-from foundation.findings import Finding
-from foundation.lint import LintRule, LintRules
-from foundation.lint_exclusions import apply_exclusions, parse_exclusions
-from stack.series_check import LINT_RULES as SERIES_CHECK
-from stack.spec.loader import load_spec_text
-from stack.validate.compose_checks import compose_lint_validator
-from stack.validate.rule_lint_validator import rule_lint_validator
-from stack.validate.validator import ValidationContext
+from obstack.alerts.rule_lint import LINT_RULES as RULE_LINT
+from obstack.compose.compose_lint import LINT_RULES as COMPOSE_LINT
+from obstack.dashboards.dashboard_lint import LINT_RULES as DASHBOARD_LINT
+from obstack.foundation.findings import Finding
+from obstack.foundation.lint import LintRule, LintRules
+from obstack.foundation.lint_exclusions import apply_exclusions, parse_exclusions
+from obstack.stack.series_check import LINT_RULES as SERIES_CHECK
+from obstack.stack.spec.loader import load_spec_text
+from obstack.stack.validate.compose_checks import compose_lint_validator
+from obstack.stack.validate.rule_lint_validator import rule_lint_validator
+from obstack.stack.validate.validator import ValidationContext
 from tests.compose.trees import build_tree, load_yaml, spec_with
 
 LINTS = {"rule lint": RULE_LINT, "dashboard lint": DASHBOARD_LINT, "compose lint": COMPOSE_LINT,

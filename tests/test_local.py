@@ -8,21 +8,21 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from stack.cli import app
-from stack.local import down, status
-from alerts.rule_files import rule_files
-from alerts.timing import scale
-from stack.local_config import (
+from obstack.stack.cli import app
+from obstack.stack.local import down, status
+from obstack.alerts.rule_files import rule_files
+from obstack.alerts.timing import scale
+from obstack.stack.local_config import (
     fast_spec,
     hold_factor,
     local_alertmanager_config,
     local_prometheus_config,
     prometheus_fast_flags,
 )
-from stack.pipeline import generate
-from stack.spec.loader import load_spec
-from stack.spec.model import Spec
-from stack.spec.values import Duration
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.values import Duration
 
 
 def test_fast_spec_divides_reaction_times_and_keeps_measurements() -> None:
@@ -140,7 +140,7 @@ def test_status_of_a_recorded_process_that_died_is_a_table_and_exit_1(tmp_path: 
     import subprocess
     import sys
 
-    from stack.local import Process
+    from obstack.stack.local import Process
 
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                               text=True, check=True)
@@ -153,7 +153,7 @@ def test_status_of_a_recorded_process_that_died_is_a_table_and_exit_1(tmp_path: 
 
 
 def test_cli_up_status_down_manages_exactly_its_processes(tmp_path: Path) -> None:
-    from stack.local import is_running, load_state
+    from obstack.stack.local import is_running, load_state
 
     runner = CliRunner()
     state = tmp_path / "state"
@@ -185,9 +185,9 @@ def test_faults_present_at_start_reach_the_pager_and_their_symptoms_do_not(tmp_p
     import os
     import time
 
-    from stack import local
-    from stack.local import free_port
-    from stack.spec.loader import default_spec_text, load_spec
+    from obstack.stack import local
+    from obstack.stack.local import free_port
+    from obstack.stack.spec.loader import default_spec_text, load_spec
     from tests.support.monitoring import http_json
 
     closed = [free_port() for _ in range(3)]  # nothing listens there

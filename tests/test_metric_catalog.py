@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from foundation.exporter_metrics import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, EXPORTER_RELABEL_LABELS
-from foundation.series_catalog import CatalogEntry, MetricCatalog
-from stack.spec.loader import load_spec, load_spec_text
-from stack.spec.model import Spec
-from stack.spec.series import build_catalog
+from obstack.foundation.exporter_metrics import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, EXPORTER_RELABEL_LABELS
+from obstack.foundation.series_catalog import CatalogEntry, MetricCatalog
+from obstack.stack.spec.loader import load_spec, load_spec_text
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.series import build_catalog
 
 # The exporter's metric names are a product interface: renaming one breaks users' queries.
 EXPORTER_NAMES = {

@@ -19,18 +19,18 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from alerts.mutation import Mutant, compared_above_zero, expression_mutants, render, rule_mutants
-from alerts.neighbours import Neighbourhood, Recordings, metric_filters, neighbours
-from alerts.promql_tree import walk
-from alerts.relevance import GroupInput
-from alerts.rule_model import InputSeries
-from stack.cli import app
-from stack.pipeline import generate
-from stack.spec.loader import load_spec
-from stack.validate.mutation import (FIRST_STAGE_SHARE, GROUP_OVERHEAD, STAGE_GROWTH, BaselineFailed, _cost,
+from obstack.alerts.mutation import Mutant, compared_above_zero, expression_mutants, render, rule_mutants
+from obstack.alerts.neighbours import Neighbourhood, Recordings, metric_filters, neighbours
+from obstack.alerts.promql_tree import walk
+from obstack.alerts.relevance import GroupInput
+from obstack.alerts.rule_model import InputSeries
+from obstack.stack.cli import app
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec
+from obstack.stack.validate.mutation import (FIRST_STAGE_SHARE, GROUP_OVERHEAD, STAGE_GROWTH, BaselineFailed, _cost,
                                      _GroupRun, _label_unread, _stages, _TestFile, changed_rule_files,
                                      run_mutants)
-from stack.writer import write_tree
+from obstack.stack.writer import write_tree
 from tests.support.servers import require_binary
 from tests.support.trees import generated_tree
 

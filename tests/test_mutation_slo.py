@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alerts.mutation import rule_mutants
-from stack.validate.mutation import run_mutants
+from obstack.alerts.mutation import rule_mutants
+from obstack.stack.validate.mutation import run_mutants
 from tests.support.trees import generated_tree
 from tests.test_mutation import KILL_RATE, SLO_FILE
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alerts.rule_files import rule_files
-from stack.pipeline import generate
-from stack.spec.errors import SpecError
-from stack.spec.loader import load_spec_text
+from obstack.alerts.rule_files import rule_files
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.errors import SpecError
+from obstack.stack.spec.loader import load_spec_text
 from tests.test_alert_rules import check_and_test
 
 ORDERS_PATH = Path(__file__).parent / "specs" / "orders.yaml"

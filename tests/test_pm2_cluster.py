@@ -26,15 +26,15 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.service_rules import error_ratio_record, requests_rate_record
-from alerts.timing import scaled_timing
-from stack import local
-from stack.deploy.http import HttpClient, HttpSettings
-from stack.local_config import hold_factor
-from stack.spec.loader import default_spec_text, load_spec
-from stack.spec.model import RequestMetrics, Spec
-from stack.spec.values import Duration
-from stack.verify import verify
+from obstack.alerts.service_rules import error_ratio_record, requests_rate_record
+from obstack.alerts.timing import scaled_timing
+from obstack.stack import local
+from obstack.stack.deploy.http import HttpClient, HttpSettings
+from obstack.stack.local_config import hold_factor
+from obstack.stack.spec.loader import default_spec_text, load_spec
+from obstack.stack.spec.model import RequestMetrics, Spec
+from obstack.stack.spec.values import Duration
+from obstack.stack.verify import verify
 from tests.support.load import Load
 from tests.support.monitoring import http_json
 from tests.support.servers import HOST, PostgresServer, RedisServer, free_port

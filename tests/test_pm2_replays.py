@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import yaml
 
-from stack.pipeline import generate
-from stack.spec.loader import default_spec_text, load_spec_text
-from stack.writer import write_tree
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import default_spec_text, load_spec_text
+from obstack.stack.writer import write_tree
 from tests.support.servers import require_binary
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pm2"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from alerts.prometheus_config import prometheus_config
-from foundation.artifacts import dump_yaml
-from stack.spec.loader import load_spec, load_spec_text
+from obstack.alerts.prometheus_config import prometheus_config
+from obstack.foundation.artifacts import dump_yaml
+from obstack.stack.spec.loader import load_spec, load_spec_text
 from tests.support.servers import require_binary
 
 TWO_SERVICES = """

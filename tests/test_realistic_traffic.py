@@ -25,13 +25,13 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.rule_files import rule_files
-from alerts.rule_model import AlertRule
-from alerts.timing import scaled_timing
-from stack.local_config import fast_spec, hold_factor
-from stack.pipeline import generate
-from stack.spec.loader import load_spec
-from stack.spec.model import Spec
+from obstack.alerts.rule_files import rule_files
+from obstack.alerts.rule_model import AlertRule
+from obstack.alerts.timing import scaled_timing
+from obstack.stack.local_config import fast_spec, hold_factor
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec
+from obstack.stack.spec.model import Spec
 from tests.support.servers import require_binary
 from tests.support.traffic import Phase, Restart, request_series
 

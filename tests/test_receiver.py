@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from stack.receiver import notification_line, parse_listen, validate_payload
+from obstack.stack.receiver import notification_line, parse_listen, validate_payload
 from tests.support.servers import free_port
 
 # Shaped like Alertmanager 0.25's webhook message (notify/webhook.Message).
@@ -54,11 +54,11 @@ def post(url: str, body: bytes) -> tuple[int, Any]:
 
 @contextmanager
 def started_receiver(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
-    """`python -m stack receiver` on a free port, recording to a file; stopped afterwards."""
+    """`python -m obstack receiver` on a free port, recording to a file; stopped afterwards."""
     port = free_port()
     record = tmp_path / "notifications.jsonl"
     process = subprocess.Popen(
-        [sys.executable, "-m", "stack", "receiver", "--listen", f"127.0.0.1:{port}", "--record", str(record)],
+        [sys.executable, "-m", "obstack", "receiver", "--listen", f"127.0.0.1:{port}", "--record", str(record)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -136,6 +136,6 @@ def test_listen_addresses_and_a_busy_port_is_bad_input(running_receiver: tuple[s
     with pytest.raises(ValueError, match="expected HOST:PORT"):
         parse_listen("localhost")
     url, _, _ = running_receiver
-    busy = subprocess.run([sys.executable, "-m", "stack", "receiver", "--listen", url.removeprefix("http://")],
+    busy = subprocess.run([sys.executable, "-m", "obstack", "receiver", "--listen", url.removeprefix("http://")],
                           capture_output=True, text=True, timeout=30, cwd=Path(__file__).parent.parent)
     assert busy.returncode == 2 and "cannot listen" in busy.stderr and len(busy.stderr.strip().splitlines()) == 1

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from stack.receiver import MAX_BODY, MAX_DEPTH
+from obstack.stack.receiver import MAX_BODY, MAX_DEPTH
 from tests.test_receiver import PAYLOAD, post, started_receiver
 
 Receiver = tuple[str, subprocess.Popen[str], Path]

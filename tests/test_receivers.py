@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alerts.alertmanager_config import CONFIG_PATH, alertmanager_artifacts
-from foundation.artifacts import with_header
-from stack.spec.errors import SpecError
-from stack.spec.loader import LoadedSpec, load_spec_text
-from stack.validate.alertmanager_tools import amtool_config_validator, amtool_template_validator
-from stack.validate.tools import run_tool
-from stack.validate.validator import ValidationContext
+from obstack.alerts.alertmanager_config import CONFIG_PATH, alertmanager_artifacts
+from obstack.foundation.artifacts import with_header
+from obstack.stack.spec.errors import SpecError
+from obstack.stack.spec.loader import LoadedSpec, load_spec_text
+from obstack.stack.validate.alertmanager_tools import amtool_config_validator, amtool_template_validator
+from obstack.stack.validate.tools import run_tool
+from obstack.stack.validate.validator import ValidationContext
 from tests.support.rendered import rendered
 from tests.support.servers import require_binary
 

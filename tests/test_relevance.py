@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.relevance import GroupInput, needed_rules, reads_label
+from obstack.alerts.relevance import GroupInput, needed_rules, reads_label
 
 RULES: dict[str, Any] = {"groups": [
     {"name": "fast", "rules": [

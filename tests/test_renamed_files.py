@@ -9,14 +9,14 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from alerts.mutation import Mutant
-from alerts.renamed_files import SharedServices, is_renamed, renamed_files, service_of, swapped
-from stack.pipeline import generate
-from stack.spec.loader import load_spec_text
-from stack.validate.mutation import run_mutants
-from stack.validate.prometheus_tools import _check_renamed, _check_shared_services, services_fed
-from stack.validate.validator import ValidationContext, ValidatorResult
-from stack.writer import write_tree
+from obstack.alerts.mutation import Mutant
+from obstack.alerts.renamed_files import SharedServices, is_renamed, renamed_files, service_of, swapped
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec_text
+from obstack.stack.validate.mutation import run_mutants
+from obstack.stack.validate.prometheus_tools import _check_renamed, _check_shared_services, services_fed
+from obstack.stack.validate.validator import ValidationContext, ValidatorResult
+from obstack.stack.writer import write_tree
 
 SLOS = "[{name: errors, kind: errors, objective: 99.9%}]"
 FLEET = f"""project: fleet

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 import promql_parser
 
-from alerts.rule_files import rule_files
-from alerts.rule_lint import (
+from obstack.alerts.rule_files import rule_files
+from obstack.alerts.rule_lint import (
     LINT_RULES,
     RULE_CHECKS,
     latency_bucket_rounding,
@@ -22,10 +22,10 @@ from alerts.rule_lint import (
     threshold_coherence,
     watchdog_wiring,
 )
-from foundation.findings import Finding
-from foundation.series_catalog import CatalogEntry, MetricCatalog
-from stack.spec.loader import load_spec, load_spec_text
-from stack.spec.series import build_catalog
+from obstack.foundation.findings import Finding
+from obstack.foundation.series_catalog import CatalogEntry, MetricCatalog
+from obstack.stack.spec.loader import load_spec, load_spec_text
+from obstack.stack.spec.series import build_catalog
 from tests.support.servers import require_binary
 
 FILE = "prometheus/rules/test.yml"
@@ -527,8 +527,8 @@ def test_service_without_errors_slo_is_not_reported() -> None:
 
 
 def test_a_cause_holding_as_long_as_its_symptoms_is_reported() -> None:
-    from alerts.rule_lint import cause_timing
-    from alerts.rule_files import rule_files
+    from obstack.alerts.rule_lint import cause_timing
+    from obstack.alerts.rule_files import rule_files
 
     def findings(down_for: str) -> list[Finding]:
         text = ("project: shop\nservices:\n  - name: api\n    targets: [api:8080]\n    depends_on: [db]\n"

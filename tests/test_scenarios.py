@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alerts.scenarios import error_ratio, restarted
-from stack.pipeline import generate
-from stack.spec.loader import load_spec
-from stack.spec.values import Duration
+from obstack.alerts.scenarios import error_ratio, restarted
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec
+from obstack.stack.spec.values import Duration
 from tests.support.servers import require_binary
 
 

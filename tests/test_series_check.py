@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack.series_check import series_from_exposition, service_findings
-from stack.spec.loader import load_spec_text
-from stack.spec.model import Spec
-from stack.verify import generated_exprs
+from obstack.stack.series_check import series_from_exposition, service_findings
+from obstack.stack.spec.loader import load_spec_text
+from obstack.stack.spec.model import Spec
+from obstack.stack.verify import generated_exprs
 
 CAPTURE = Path(__file__).parent / "fixtures" / "clients" / "prom-client" / "after.prom"
 TARGET = {"job": "api", "instance": "api:9400", "service": "api", "team": "web"}

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.global_rules import RULER_DIR
-from alerts.rule_files import RULES_DIR
-from alerts.shard_safety import cross_target_reason, split_rule_files
-from compose.operator_shapes import operator_object_problems
-from stack.spec.errors import SpecError
-from stack.validate.kubernetes_checks import kubernetes_core_validator, prometheus_operator_validator
-from stack.validate.prometheus_tools import promtool_rules_validator
-from stack.validate.validator import ValidationContext
+from obstack.alerts.global_rules import RULER_DIR
+from obstack.alerts.rule_files import RULES_DIR
+from obstack.alerts.shard_safety import cross_target_reason, split_rule_files
+from obstack.compose.operator_shapes import operator_object_problems
+from obstack.stack.spec.errors import SpecError
+from obstack.stack.validate.kubernetes_checks import kubernetes_core_validator, prometheus_operator_validator
+from obstack.stack.validate.prometheus_tools import promtool_rules_validator
+from obstack.stack.validate.validator import ValidationContext
 from tests.compose.trees import build_tree, load_documents, load_yaml, spec_with
 from tests.support.servers import require_binary
 
@@ -182,7 +182,7 @@ def test_a_user_rule_file_is_split_like_the_generated_ones(tmp_path: Path) -> No
     spec = tmp_path / "spec.yaml"
     spec.write_text("project: shop\nteam: platform\nservices:\n  - name: api\n    targets: [api:8080]\n"
                     f"prometheus:\n  extra_rule_files: [{rules}]\nkubernetes:\n  prometheus:\n    shards: 2\n")
-    from stack.spec.loader import load_spec
+    from obstack.stack.spec.loader import load_spec
     context = build_tree(tmp_path / "build", load_spec(spec))
     assert rule_names([load_yaml(context.out / RULER_DIR / "team.yml")]) == [("team", "TeamJobGone")]
     team = [o for o in load_documents(context.out / "kubernetes/prometheus-rules.yaml") if o["metadata"]["name"].endswith("team")]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stack.pipeline import generate
-from stack.spec.loader import load_spec, load_spec_text
-from stack.writer import write_tree
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec, load_spec_text
+from obstack.stack.writer import write_tree
 from tests.support.servers import require_binary
 
 LABELS = 'job="bookmark-api", instance="api:3001", service="bookmark-api", team="platform", method="GET", route="/api"'

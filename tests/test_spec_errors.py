@@ -1,7 +1,7 @@
 """Bad specs through the real CLI: one line per problem on stderr, exit 2, nothing written.
 
 Every case is a small text edit of ``BASE`` (so the expected line numbers can be read
-off the listing below) run as ``python -m stack generate`` in a subprocess. The runs
+off the listing below) run as ``python -m obstack generate`` in a subprocess. The runs
 are independent; a module fixture starts them concurrently so the file stays fast.
 
 Each error line reads ``FILE:LINE: yaml.path: message``.
@@ -364,11 +364,11 @@ def _run(spec_case: Case, directory: Path) -> Run:
         spec = directory / "stack.yaml"
         spec.write_text(spec_case.text, encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "stack", "generate", "--spec", str(spec), "--out", str(out)],
+        [sys.executable, "-m", "obstack", "generate", "--spec", str(spec), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=REPO,  # `-m stack` imports this checkout
+        cwd=REPO,  # `-m obstack` imports this checkout
         # A copy of the environment, read before the fork: these runs go on in threads while pytest
         # sets PYTEST_CURRENT_TEST for the next test, and a child exec'ing with the live environ
         # (env=None) can read it mid-update (seen: execve failing with EFAULT, "Bad address").
@@ -435,7 +435,7 @@ def _assert_refused(run: Run, spec_case: Case) -> list[str]:
 
 def test_base_spec_is_valid(tmp_path: Path) -> None:
     """The cases below fail because of their edit, not because the base is wrong."""
-    from stack.spec.loader import load_spec_text
+    from obstack.stack.spec.loader import load_spec_text
 
     loaded = load_spec_text(BASE, "base.yaml")
     assert [s.name for s in loaded.spec.services] == ["api"]

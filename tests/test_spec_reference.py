@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack.spec.reference import spec_rows, render_reference
-from stack.spec.model import Spec
+from obstack.stack.spec.reference import spec_rows, render_reference
+from obstack.stack.spec.model import Spec
 
 REFERENCE = Path(__file__).parent.parent / "docs" / "spec-reference.md"
 

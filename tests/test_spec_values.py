@@ -10,9 +10,9 @@ import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from stack.spec.loader import load_spec, load_spec_text
-from stack.spec.model import ALERTMANAGER_FLOOR, PROMETHEUS_FLOOR
-from stack.spec.values import ByteSize, Duration, Ratio, Version
+from obstack.stack.spec.loader import load_spec, load_spec_text
+from obstack.stack.spec.model import ALERTMANAGER_FLOOR, PROMETHEUS_FLOOR
+from obstack.stack.spec.values import ByteSize, Duration, Ratio, Version
 
 # prometheus/common model/time.go: durationRE, as ParseDuration uses it (it also refuses "",
 # accepts the bare "0", and refuses more than 1<<63-1 milliseconds).

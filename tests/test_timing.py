@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from alerts.rule_files import rule_files
-from alerts.timing import TIMING
-from alerts.timing_doc import with_timing_table
-from stack.spec.loader import load_spec
+from obstack.alerts.rule_files import rule_files
+from obstack.alerts.timing import TIMING
+from obstack.alerts.timing_doc import with_timing_table
+from obstack.stack.spec.loader import load_spec
 
 ROOT = Path(__file__).parent.parent
 ALERTING_DOC = ROOT / "docs" / "alerting.md"

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from stack.pipeline import generate
-from stack.spec.errors import SpecError
-from stack.spec.loader import LoadedSpec, load_spec_text
-from stack.validate.dashboard_lint_validator import dashboard_lint_validator
-from stack.validate.validator import ValidationContext
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.errors import SpecError
+from obstack.stack.spec.loader import LoadedSpec, load_spec_text
+from obstack.stack.validate.dashboard_lint_validator import dashboard_lint_validator
+from obstack.stack.validate.validator import ValidationContext
 from tests.test_user_rules import DECLARED
 
 SPECS = Path(__file__).parent / "specs"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stack.pipeline import generate
-from stack.spec.errors import SpecError
-from stack.spec.loader import LoadedSpec, load_spec_text
-from stack.validate.prometheus_tools import promtool_rules_validator, promtool_tests_validator
-from stack.validate.rule_lint_validator import rule_lint_validator
-from stack.validate.validator import ValidationContext
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.errors import SpecError
+from obstack.stack.spec.loader import LoadedSpec, load_spec_text
+from obstack.stack.validate.prometheus_tools import promtool_rules_validator, promtool_tests_validator
+from obstack.stack.validate.rule_lint_validator import rule_lint_validator
+from obstack.stack.validate.validator import ValidationContext
 from tests.support.servers import require_binary
 
 SPECS = Path(__file__).parent / "specs"

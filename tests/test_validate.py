@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stack.spec.loader import default_spec_text
+from obstack.stack.spec.loader import default_spec_text
 from tests.support.servers import require_binary
 
 pytestmark = pytest.mark.long_running(240)  # seconds in one process: scheduled first (tests/conftest.py)
@@ -24,7 +24,7 @@ def obstack(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     # A guard against a hang, not a time limit: validating a two-service spec runs each service's
     # SLO tests (about 80 s on a busy 2-core machine).
     return subprocess.run(
-        [sys.executable, "-m", "stack", *args], capture_output=True, text=True, check=False, env=env,
+        [sys.executable, "-m", "obstack", *args], capture_output=True, text=True, check=False, env=env,
         timeout=600,
     )
 
@@ -51,7 +51,7 @@ def test_a_freshly_generated_tree_passes_every_validator(generated: Path) -> Non
     assert rows and all(re.search(r"│\s+\d+\.\ds\s+│", row) for row in rows), rows
     assert re.search(r"\d+ validators in \d+\.\ds", result.stdout)
     # Every validator ran, in the table under the name it is registered by (--only/--skip take it).
-    from stack.validate.checks import NAMED_VALIDATORS
+    from obstack.stack.validate.checks import NAMED_VALIDATORS
 
     names = [row.split("│")[1].strip() for row in rows]
     assert names == [name for name, _ in NAMED_VALIDATORS]
@@ -234,7 +234,7 @@ def test_external_tools_run_without_obstacks_python_path(generated: Path) -> Non
 
 
 def test_a_crashed_python_tool_is_reported_by_its_exception() -> None:
-    from stack.validate.tools import failure_text
+    from obstack.stack.validate.tools import failure_text
 
     traceback = ("Traceback (most recent call last):\n  File \"/usr/bin/docker-compose\", line 33, in <module>\n"
                  "    sys.exit(load_entry_point())\nModuleNotFoundError: No module named 'compose.cli'\n")

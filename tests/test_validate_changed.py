@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from foundation.findings import Finding
-from stack.spec.loader import default_spec_text, load_spec_text
-from stack.validate.incremental import RECORD_NAME, Outcome, ValidationRecord, file_check
-from stack.validate.prometheus_tools import promtool_tests_validator
-from stack.validate.validator import ValidationContext
+from obstack.foundation.findings import Finding
+from obstack.stack.spec.loader import default_spec_text, load_spec_text
+from obstack.stack.validate.incremental import RECORD_NAME, Outcome, ValidationRecord, file_check
+from obstack.stack.validate.prometheus_tools import promtool_tests_validator
+from obstack.stack.validate.validator import ValidationContext
 from tests.support.servers import require_binary
 
 CHEAP = ("promtool check config", "promtool check rules", "rule lint", "dashboard lint")
 
 
 def obstack(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stack", *args], capture_output=True, text=True, check=False,
+    return subprocess.run([sys.executable, "-m", "obstack", *args], capture_output=True, text=True, check=False,
                           timeout=600)  # a guard against a hang
 
 

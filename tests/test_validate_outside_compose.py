@@ -30,9 +30,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
-import stack.cli
-from stack.cli import app
-from stack.spec.loader import LoadedSpec
+from obstack.stack import cli as stack_cli
+from obstack.stack.cli import app
+from obstack.stack.spec.loader import LoadedSpec
 from tests.support.servers import require_binary
 
 pytestmark = pytest.mark.long_running(40)  # seconds in one process: scheduled first (tests/conftest.py)
@@ -58,7 +58,7 @@ def fleet_spec(says_where: bool) -> str:
 @pytest.fixture(scope="module", autouse=True)
 def generated_once() -> Iterator[None]:
     """The CLI's generation, remembered per spec text for this module."""
-    generate = stack.cli.generate_artifacts
+    generate = stack_cli.generate_artifacts
     artifacts: dict[str, list] = {}
 
     def remembered(loaded: LoadedSpec) -> list:
@@ -67,7 +67,7 @@ def generated_once() -> Iterator[None]:
         return artifacts[loaded.text]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(stack.cli, "generate_artifacts", remembered)
+        patch.setattr(stack_cli, "generate_artifacts", remembered)
         yield
 
 

@@ -85,7 +85,7 @@ services:
 
 
 def _verify(spec: Path, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stack", "verify", "--spec", str(spec), "--prometheus", url],
+    return subprocess.run([sys.executable, "-m", "obstack", "verify", "--spec", str(spec), "--prometheus", url],
                           capture_output=True, text=True, timeout=60)
 
 

@@ -8,9 +8,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foundation import artifacts
-from stack.pipeline import generate
-from stack.spec.loader import load_spec
+from obstack.foundation import artifacts
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec
 
 GOLDEN = Path(__file__).parent / "golden"
 ORDERS = Path(__file__).parent / "specs" / "orders.yaml"  # every extension a user writes

@@ -13,7 +13,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from stack.spec.model import Service
+from obstack.stack.spec.model import Service
 
 from ..reasons import ProtocolError
 from ..results import ProbeResult, Reason, Sample, failed

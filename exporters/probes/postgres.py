@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from stack.spec.model import PostgresDatastore, Queue
+from obstack.stack.spec.model import PostgresDatastore, Queue
 
 from ..results import ProbeResult, Reason, Sample, failed
 from ..secrets import read_secret

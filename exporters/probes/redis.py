@@ -26,7 +26,7 @@ from redis.asyncio.connection import AbstractConnection, Connection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from stack.spec.model import Queue, RedisDatastore
+from obstack.stack.spec.model import Queue, RedisDatastore
 
 from ..reasons import classify
 from ..results import ProbeResult, Reason, Sample, failed

@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from alerts.alertmanager_config import CONFIG_PATH
-from stack.deploy.errors import DeployError
-from stack.deploy.files import tree_files
-from stack.deploy.http import HttpClient, answer_field, body_excerpt
+from obstack.alerts.alertmanager_config import CONFIG_PATH
+from obstack.stack.deploy.errors import DeployError
+from obstack.stack.deploy.files import tree_files
+from obstack.stack.deploy.http import HttpClient, answer_field, body_excerpt
 
 TREE_PREFIX = CONFIG_PATH.parent  # alertmanager/
 MASKED = "<secret>"  # how Alertmanager prints secrets it holds inline

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from foundation.artifacts import Artifact
-from stack.deploy.errors import DeployError
-from stack.writer import MANIFEST_NAME, OutputError, ownership_problem, read_manifest, write_tree
+from obstack.foundation.artifacts import Artifact
+from obstack.stack.deploy.errors import DeployError
+from obstack.stack.writer import MANIFEST_NAME, OutputError, ownership_problem, read_manifest, write_tree
 
 KIND = "deployed"
 

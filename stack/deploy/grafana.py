@@ -23,11 +23,11 @@ from urllib.parse import urlencode
 import requests
 import yaml
 
-from stack.deploy.diff import dashboard_text
-from stack.deploy.errors import DeployError
-from stack.deploy.files import tree_files
-from stack.deploy.http import HttpClient, body_excerpt
-from stack.deploy.tokens import token_from
+from obstack.stack.deploy.diff import dashboard_text
+from obstack.stack.deploy.errors import DeployError
+from obstack.stack.deploy.files import tree_files
+from obstack.stack.deploy.http import HttpClient, body_excerpt
+from obstack.stack.deploy.tokens import token_from
 
 DASHBOARDS_DIR = PurePosixPath("grafana/dashboards")
 DATASOURCES_DIR = PurePosixPath("grafana/provisioning/datasources")

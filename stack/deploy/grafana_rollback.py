@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stack.deploy.errors import DeployError
-from stack.deploy.grafana import (DATASOURCE_FIELDS, GrafanaChange, GrafanaRefused, GrafanaTarget, dashboard_body,
+from obstack.stack.deploy.errors import DeployError
+from obstack.stack.deploy.grafana import (DATASOURCE_FIELDS, GrafanaChange, GrafanaRefused, GrafanaTarget, dashboard_body,
                                   folder_of, mismatch)
 
 # Message order: the kinds in the order people think of them.

@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from stack.deploy.errors import DeployError
+from obstack.stack.deploy.errors import DeployError
 
 MiB = 1024 * 1024
 

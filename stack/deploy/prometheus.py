@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from alerts.rule_files import RULES_DIR
-from stack.deploy.errors import DeployError
-from stack.deploy.files import tree_files
-from stack.deploy.http import HttpClient, answer_field, body_excerpt
+from obstack.alerts.rule_files import RULES_DIR
+from obstack.stack.deploy.errors import DeployError
+from obstack.stack.deploy.files import tree_files
+from obstack.stack.deploy.http import HttpClient, answer_field, body_excerpt
 
 # Group identity as Prometheus reports it: (rule file name, group name) -> rule names in order.
 ExpectedGroups = dict[tuple[str, str], list[str]]

@@ -34,12 +34,12 @@ from urllib.parse import quote
 import requests
 import yaml
 
-from foundation.artifacts import dump_yaml
-from stack.deploy.alertmanager import config_mismatch
-from stack.deploy.errors import DeployError
-from stack.deploy.files import tree_files
-from stack.deploy.http import HttpClient, Raw, body_excerpt
-from stack.spec.values import Duration
+from obstack.foundation.artifacts import dump_yaml
+from obstack.stack.deploy.alertmanager import config_mismatch
+from obstack.stack.deploy.errors import DeployError
+from obstack.stack.deploy.files import tree_files
+from obstack.stack.deploy.http import HttpClient, Raw, body_excerpt
+from obstack.stack.spec.values import Duration
 
 RULES_API = "/config/v1/rules"
 TOKEN_ENV = "RULER_TOKEN"

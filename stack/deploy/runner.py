@@ -25,19 +25,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stack.deploy import files
-from stack.deploy.audit import append_audit, audit_record
-from stack.deploy.diff import unified_diff
-from stack.deploy.errors import DeployError
-from stack.deploy.grafana import GrafanaChange, GrafanaTarget
-from stack.deploy.grafana_rollback import take_snapshot
-from stack.deploy.http import Deadline
-from stack.deploy.ruler import RulerChange, RulerTarget
-from stack.deploy.signals import Interrupted, signals_ignored, signals_raise
-from stack.pipeline import generate
-from stack.spec.loader import LoadedSpec
-from stack.validate.checks import Validator, run_validators, select_by_name
-from stack.validate.validator import ValidationContext
+from obstack.stack.deploy import files
+from obstack.stack.deploy.audit import append_audit, audit_record
+from obstack.stack.deploy.diff import unified_diff
+from obstack.stack.deploy.errors import DeployError
+from obstack.stack.deploy.grafana import GrafanaChange, GrafanaTarget
+from obstack.stack.deploy.grafana_rollback import take_snapshot
+from obstack.stack.deploy.http import Deadline
+from obstack.stack.deploy.ruler import RulerChange, RulerTarget
+from obstack.stack.deploy.signals import Interrupted, signals_ignored, signals_raise
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import LoadedSpec
+from obstack.stack.validate.checks import Validator, run_validators, select_by_name
+from obstack.stack.validate.validator import ValidationContext
 
 # Validators (by the name `obstack validate` shows) that must pass before a part is deployed;
 # spec and tree always run.

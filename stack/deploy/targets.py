@@ -7,18 +7,18 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from alerts.global_rules import ruler_rules_dir
-from stack.deploy.alertmanager import AlertmanagerTarget
-from stack.deploy.grafana import GrafanaTarget, read_token
-from stack.deploy.http import Deadline, HttpClient, HttpSettings
-from stack.deploy.prometheus import PrometheusTarget
-from stack.deploy.ruler import TOKEN_ENV as RULER_TOKEN_ENV
-from stack.deploy.ruler import RulerTarget
-from stack.deploy.runner import FileTarget
-from stack.deploy.tokens import token_from
-from stack.spec.base import HttpUrl
-from stack.spec.deploy import DeploySettings, RulerNamespace, TenantId
-from stack.spec.model import Spec
+from obstack.alerts.global_rules import ruler_rules_dir
+from obstack.stack.deploy.alertmanager import AlertmanagerTarget
+from obstack.stack.deploy.grafana import GrafanaTarget, read_token
+from obstack.stack.deploy.http import Deadline, HttpClient, HttpSettings
+from obstack.stack.deploy.prometheus import PrometheusTarget
+from obstack.stack.deploy.ruler import TOKEN_ENV as RULER_TOKEN_ENV
+from obstack.stack.deploy.ruler import RulerTarget
+from obstack.stack.deploy.runner import FileTarget
+from obstack.stack.deploy.tokens import token_from
+from obstack.stack.spec.base import HttpUrl
+from obstack.stack.spec.deploy import DeploySettings, RulerNamespace, TenantId
+from obstack.stack.spec.model import Spec
 
 
 @dataclass(frozen=True)

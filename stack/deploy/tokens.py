@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from stack.deploy.errors import DeployError
+from obstack.stack.deploy.errors import DeployError
 
 # What an HTTP header value may hold: one line of visible ASCII. Anything else would make the
 # HTTP library refuse the header with a message quoting it, token and all.

@@ -211,8 +211,8 @@ def aggregated_start_time(spec: Spec) -> list[Issue]:
 def alertable_slos(spec: Spec) -> list[Issue]:
     """An SLO for which no burn-rate window pair can fire is one nobody would hear about."""
     # Imported here: the window table is the alerting layer's data, read by this one check only.
-    from alerts.slo_rules import alertable_windows, burn_threshold
-    from alerts.timing import burn_windows
+    from obstack.alerts.slo_rules import alertable_windows, burn_threshold
+    from obstack.alerts.timing import burn_windows
 
     issues: list[Issue] = []
     windows = burn_windows()
@@ -325,8 +325,8 @@ def alert_overrides(spec: Spec) -> list[Issue]:
     if not spec.alerts and not spec.alert_labels:
         return []
     # Imported here: the alert names are the alerting layer's, read by this one check only.
-    from alerts.overrides import override_problems
-    from alerts.rule_files import generated_rule_files
+    from obstack.alerts.overrides import override_problems
+    from obstack.alerts.rule_files import generated_rule_files
 
     return override_problems(spec, [rule for f in generated_rule_files(spec) for rule in f.alert_rules])
 
@@ -335,8 +335,8 @@ def user_rule_file_names(spec: Spec) -> list[Issue]:
     """Your own rule and test files are copied into prometheus/rules and prometheus/tests under their
     file names: those must be what Prometheus and the promtool validator pick up, and clash with nothing."""
     # Imported here: the generated files' names are the alerting layer's.
-    from alerts.renamed_files import PER_SERVICE_PREFIXES
-    from alerts.rule_files import RULE_FILE_BUILDERS
+    from obstack.alerts.renamed_files import PER_SERVICE_PREFIXES
+    from obstack.alerts.rule_files import RULE_FILE_BUILDERS
 
     issues: list[Issue] = []
     for key, suffix in (("extra_rule_files", ".yml"), ("extra_rule_tests", ".test.yml")):

@@ -61,7 +61,7 @@ def spec_directory(name: str) -> Path:
 
 
 def default_spec_text() -> str:
-    return resources.files("stack.spec").joinpath("default.yaml").read_text(encoding="utf-8")
+    return resources.files("obstack.stack.spec").joinpath("default.yaml").read_text(encoding="utf-8")
 
 
 def load_spec(path: Path | None = None) -> LoadedSpec:

@@ -1,6 +1,6 @@
 """docs/spec-reference.md, rendered from the model itself so the docs cannot drift from the code.
 
-Run ``python -m stack.spec.reference > docs/spec-reference.md`` (``make docs``); a test
+Run ``python -m obstack.stack.spec.reference > docs/spec-reference.md`` (``make docs``); a test
 fails when the checked-in file differs.
 """
 

@@ -4,7 +4,7 @@ of ``foundation.series_catalog`` and the recording rules)."""
 
 from __future__ import annotations
 
-from foundation.series_catalog import (
+from obstack.foundation.series_catalog import (
     RESIDENT_MEMORY,
     SCRAPE_LABELS,
     SERVICE_TARGET_LABELS,

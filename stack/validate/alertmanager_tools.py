@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from alerts.alertmanager_config import (
+from obstack.alerts.alertmanager_config import (
     ALERT_TEMPLATES,
     CONFIG_PATH,
     MAY_RENDER_EMPTY,
@@ -25,18 +25,18 @@ from alerts.alertmanager_config import (
     TEMPLATES_PATH,
     all_alert_rules,
 )
-from alerts.routing import (
+from obstack.alerts.routing import (
     InhibitionScenario,
     RoutingExpectation,
     inhibition_scenarios,
     routing_expectations,
     scenario_disagreements,
 )
-from alerts.rule_files import rule_files
-from alerts.rule_model import AlertRule
-from foundation.findings import Finding
-from stack.validate.tools import ToolMissing, ToolRun, run_tool
-from stack.validate.validator import ValidationContext, ValidatorResult
+from obstack.alerts.rule_files import rule_files
+from obstack.alerts.rule_model import AlertRule
+from obstack.foundation.findings import Finding
+from obstack.stack.validate.tools import ToolMissing, ToolRun, run_tool
+from obstack.stack.validate.validator import ValidationContext, ValidatorResult
 
 _CONFIG = CONFIG_PATH.as_posix()
 _DEFINE_RE = re.compile(r'{{-?\s*define\s+"([^"]+)"')

@@ -5,36 +5,36 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from alerts.prometheus_config import RULE_FILES_GLOB
-from foundation.findings import Finding
-from stack.spec.errors import format_yaml_path
-from stack.validate.alertmanager_tools import (
+from obstack.alerts.prometheus_config import RULE_FILES_GLOB
+from obstack.foundation.findings import Finding
+from obstack.stack.spec.errors import format_yaml_path
+from obstack.stack.validate.alertmanager_tools import (
     amtool_config_validator,
     amtool_routes_validator,
     amtool_template_validator,
     inhibition_validator,
 )
-from stack.validate.compose_checks import (
+from obstack.stack.validate.compose_checks import (
     compose_lint_validator,
     docker_compose_config_validator,
     promtool_compose_validator,
 )
-from stack.validate.dashboard_lint_validator import dashboard_lint_validator
-from stack.validate.incremental import REUSED_NOTE, VALIDATOR_INPUTS, Outcome
-from stack.validate.kubernetes_alertmanager import alertmanager_secret_validator
-from stack.validate.kubernetes_checks import (
+from obstack.stack.validate.dashboard_lint_validator import dashboard_lint_validator
+from obstack.stack.validate.incremental import REUSED_NOTE, VALIDATOR_INPUTS, Outcome
+from obstack.stack.validate.kubernetes_alertmanager import alertmanager_secret_validator
+from obstack.stack.validate.kubernetes_checks import (
     kubernetes_core_validator,
     prometheus_operator_validator,
 )
-from stack.validate.provenance import header_spec_names
-from stack.validate.prometheus_tools import (
+from obstack.stack.validate.provenance import header_spec_names
+from obstack.stack.validate.prometheus_tools import (
     promtool_config_validator,
     promtool_rules_validator,
     promtool_tests_validator,
 )
-from stack.validate.rule_lint_validator import rule_lint_validator
-from stack.validate.validator import ValidationContext, ValidatorResult
-from stack.writer import check_tree
+from obstack.stack.validate.rule_lint_validator import rule_lint_validator
+from obstack.stack.validate.validator import ValidationContext, ValidatorResult
+from obstack.stack.writer import check_tree
 
 Validator = Callable[[ValidationContext], ValidatorResult]
 

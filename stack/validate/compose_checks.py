@@ -10,17 +10,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
-from compose.build import COMPOSE_FILE, ENV_EXAMPLE
-from compose.compose_lint import LINT_RULES, ComposeInput, lint_compose
-from compose.container_view import config_path, rebuild_root, rewrite_config
-from compose.images import EXPORTER_TOOLS, IMAGES, tools_by_repository
-from foundation.artifacts import load_yaml
-from foundation.findings import Finding
-from foundation.lint_exclusions import apply_exclusions
-from stack.spec.model import Spec
-from stack.validate.lint_inputs import read_exclusions
-from stack.validate.tools import ToolMissing, failure_text, run_tool
-from stack.validate.validator import ValidationContext, ValidatorResult
+from obstack.compose.build import COMPOSE_FILE, ENV_EXAMPLE
+from obstack.compose.compose_lint import LINT_RULES, ComposeInput, lint_compose
+from obstack.compose.container_view import config_path, rebuild_root, rewrite_config
+from obstack.compose.images import EXPORTER_TOOLS, IMAGES, tools_by_repository
+from obstack.foundation.artifacts import load_yaml
+from obstack.foundation.findings import Finding
+from obstack.foundation.lint_exclusions import apply_exclusions
+from obstack.stack.spec.model import Spec
+from obstack.stack.validate.lint_inputs import read_exclusions
+from obstack.stack.validate.tools import ToolMissing, failure_text, run_tool
+from obstack.stack.validate.validator import ValidationContext, ValidatorResult
 
 _APP_TOOLS = {"curl": {"curl"}, "wget": {"wget"}, "node": {"node"}}
 

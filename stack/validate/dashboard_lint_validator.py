@@ -7,16 +7,16 @@ import json
 from typing import Any
 
 
-from alerts.rule_files import RULES_DIR
-from dashboards.dashboard_lint import LINT_RULES, VALIDATOR, lint_dashboard
-from dashboards.generate import DASHBOARDS_DIR
-from dashboards.provisioning import PROVISIONING_DIR
-from foundation.artifacts import load_yaml
-from foundation.findings import Finding
-from foundation.lint_exclusions import apply_exclusions
-from stack.spec.series import build_catalog
-from stack.validate.lint_inputs import read_exclusions, read_parsed
-from stack.validate.validator import ValidationContext, ValidatorResult
+from obstack.alerts.rule_files import RULES_DIR
+from obstack.dashboards.dashboard_lint import LINT_RULES, VALIDATOR, lint_dashboard
+from obstack.dashboards.generate import DASHBOARDS_DIR
+from obstack.dashboards.provisioning import PROVISIONING_DIR
+from obstack.foundation.artifacts import load_yaml
+from obstack.foundation.findings import Finding
+from obstack.foundation.lint_exclusions import apply_exclusions
+from obstack.stack.spec.series import build_catalog
+from obstack.stack.validate.lint_inputs import read_exclusions, read_parsed
+from obstack.stack.validate.validator import ValidationContext, ValidatorResult
 
 DATASOURCES_FILE = PROVISIONING_DIR / "datasources" / "datasources.yml"
 

@@ -21,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from foundation.findings import Finding
+from obstack.foundation.findings import Finding
 
 RECORD_NAME = ".obstack-validated.json"
 REUSED_NOTE = "reused: inputs unchanged since it passed"

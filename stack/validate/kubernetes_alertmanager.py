@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from alerts.alertmanager_config import CONFIG_PATH
-from compose.k8s_alertmanager import (
+from obstack.alerts.alertmanager_config import CONFIG_PATH
+from obstack.compose.k8s_alertmanager import (
     CONFIG_KEY,
     OPERATOR_CONFIG_DIR,
     OPERATOR_TEMPLATES_GLOB,
@@ -22,10 +22,10 @@ from compose.k8s_alertmanager import (
     TEMPLATES_DIR,
     with_templates_glob,
 )
-from foundation.artifacts import Artifact, dump_yaml, load_yaml, load_yaml_all, with_header
-from foundation.findings import Finding
-from stack.validate.alertmanager_tools import check_config
-from stack.validate.validator import ValidationContext, ValidatorResult
+from obstack.foundation.artifacts import Artifact, dump_yaml, load_yaml, load_yaml_all, with_header
+from obstack.foundation.findings import Finding
+from obstack.stack.validate.alertmanager_tools import check_config
+from obstack.stack.validate.validator import ValidationContext, ValidatorResult
 
 NAME = "alertmanager config (kubernetes)"
 _SECRET = SECRET_PATH.as_posix()

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 
-from compose.k8s_common import KUBERNETES_DIR
-from compose.operator_shapes import SHAPES, operator_object_problems
-from foundation.artifacts import load_yaml_all
-from foundation.findings import Finding
-from stack.validate.validator import ValidationContext, ValidatorResult
+from obstack.compose.k8s_common import KUBERNETES_DIR
+from obstack.compose.operator_shapes import SHAPES, operator_object_problems
+from obstack.foundation.artifacts import load_yaml_all
+from obstack.foundation.findings import Finding
+from obstack.stack.validate.validator import ValidationContext, ValidatorResult
 
 OPERATOR_GROUP = "monitoring.coreos.com/"
 KUSTOMIZE_GROUP = "kustomize.config.k8s.io/"

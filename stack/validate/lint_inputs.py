@@ -10,10 +10,10 @@ from typing import Any
 
 import yaml
 
-from foundation.findings import Finding
-from foundation.lint import LintRules
-from foundation.lint_exclusions import Exclusion, parse_exclusions
-from stack.validate.validator import ValidationContext, ValidatorResult
+from obstack.foundation.findings import Finding
+from obstack.foundation.lint import LintRules
+from obstack.foundation.lint_exclusions import Exclusion, parse_exclusions
+from obstack.stack.validate.validator import ValidationContext, ValidatorResult
 
 
 def read_parsed(path: Path, shown: str, result: ValidatorResult, parse: Callable[[str], Any]) -> Any:

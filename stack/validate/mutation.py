@@ -34,15 +34,15 @@ from typing import Any
 import promql_parser
 import yaml
 
-from alerts.mutation import Mutant, compared_above_zero, rule_mutants
-from alerts.promql_tree import walk
-from alerts.promtool_tests import TESTS_DIR
-from alerts.relevance import GroupInput, needed_rules, reads_label
-from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, service_of
-from alerts.rule_files import RULES_DIR
-from stack.spec.values import Duration
-from stack.validate.prometheus_tools import services_fed
-from stack.validate.tools import ToolMissing, run_tool
+from obstack.alerts.mutation import Mutant, compared_above_zero, rule_mutants
+from obstack.alerts.promql_tree import walk
+from obstack.alerts.promtool_tests import TESTS_DIR
+from obstack.alerts.relevance import GroupInput, needed_rules, reads_label
+from obstack.alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, service_of
+from obstack.alerts.rule_files import RULES_DIR
+from obstack.stack.spec.values import Duration
+from obstack.stack.validate.prometheus_tools import services_fed
+from obstack.stack.validate.tools import ToolMissing, run_tool
 
 # Survivors that cannot change any alert, by Mutant.key pattern, with the reason. Reviewed in the diff.
 EQUIVALENT: dict[str, str] = {

@@ -9,16 +9,16 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from alerts.global_rules import RULER_DIR
-from alerts.prometheus_config import CONFIG_PATH
-from alerts.promtool_tests import TESTS_DIR
-from alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, is_renamed, service_of
-from alerts.rule_files import RULES_DIR
-from foundation.artifacts import load_yaml
-from foundation.findings import Finding
-from stack.validate.incremental import Outcome, file_check
-from stack.validate.tools import ToolMissing, ToolRun, run_tool
-from stack.validate.validator import ValidationContext, ValidatorResult
+from obstack.alerts.global_rules import RULER_DIR
+from obstack.alerts.prometheus_config import CONFIG_PATH
+from obstack.alerts.promtool_tests import TESTS_DIR
+from obstack.alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, is_renamed, service_of
+from obstack.alerts.rule_files import RULES_DIR
+from obstack.foundation.artifacts import load_yaml
+from obstack.foundation.findings import Finding
+from obstack.stack.validate.incremental import Outcome, file_check
+from obstack.stack.validate.tools import ToolMissing, ToolRun, run_tool
+from obstack.stack.validate.validator import ValidationContext, ValidatorResult
 
 
 def _last_lines(output: str, count: int = 6) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 
-from alerts.rule_files import RULES_DIR, rule_files
-from alerts.rule_lint import (
+from obstack.alerts.rule_files import RULES_DIR, rule_files
+from obstack.alerts.rule_lint import (
     LINT_RULES,
     VALIDATOR,
     cause_timing,
@@ -16,12 +16,12 @@ from alerts.rule_lint import (
     threshold_coherence,
     watchdog_wiring,
 )
-from foundation.artifacts import load_yaml
-from foundation.findings import Finding
-from foundation.lint_exclusions import apply_exclusions
-from stack.spec.series import build_catalog
-from stack.validate.lint_inputs import read_exclusions, read_parsed
-from stack.validate.validator import ValidationContext, ValidatorResult
+from obstack.foundation.artifacts import load_yaml
+from obstack.foundation.findings import Finding
+from obstack.foundation.lint_exclusions import apply_exclusions
+from obstack.stack.spec.series import build_catalog
+from obstack.stack.validate.lint_inputs import read_exclusions, read_parsed
+from obstack.stack.validate.validator import ValidationContext, ValidatorResult
 
 
 def _read(path_text: str, context: ValidationContext, result: ValidatorResult) -> dict[str, Any] | None:

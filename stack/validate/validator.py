@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from foundation.artifacts import Artifact
-from foundation.findings import Finding, FindingSeverity
-from stack.spec.loader import LoadedSpec
-from stack.validate.incremental import ValidationRecord
+from obstack.foundation.artifacts import Artifact
+from obstack.foundation.findings import Finding, FindingSeverity
+from obstack.stack.spec.loader import LoadedSpec
+from obstack.stack.validate.incremental import ValidationRecord
 
 
 @dataclass(frozen=True)

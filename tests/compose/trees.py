@@ -9,12 +9,12 @@ from typing import Any
 
 import yaml
 
-from dashboards.generate import Dashboard
-from stack.pipeline import generate
-from stack.spec.loader import LoadedSpec, default_spec_text, load_spec_text
-from stack.stack_model import StackModel, build_stack_model
-from stack.validate.validator import ValidationContext
-from stack.writer import write_tree
+from obstack.dashboards.generate import Dashboard
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import LoadedSpec, default_spec_text, load_spec_text
+from obstack.stack.stack_model import StackModel, build_stack_model
+from obstack.stack.validate.validator import ValidationContext
+from obstack.stack.writer import write_tree
 
 # Upstream schemas vendored for the tests (tests/schemas/SOURCES.md names each one's origin).
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from alerts.rule_files import rule_file_dict, rule_files
-from dashboards.datasources import enabled_datasources
-from foundation.series_catalog import MetricCatalog
-from stack.spec.loader import load_spec, load_spec_text
-from stack.spec.model import Spec
-from stack.spec.series import build_catalog
+from obstack.alerts.rule_files import rule_file_dict, rule_files
+from obstack.dashboards.datasources import enabled_datasources
+from obstack.foundation.series_catalog import MetricCatalog
+from obstack.stack.spec.loader import load_spec, load_spec_text
+from obstack.stack.spec.model import Spec
+from obstack.stack.spec.series import build_catalog
 
 # The reference schema is vendored test data (tests/schemas/SOURCES.md), never part of the product.
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "grafana-dashboard.jsonschema.json"

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.app import RunningExporter, start_exporter
-from exporters.logs import JsonLog
-from stack.spec.model import Spec
+from obstack.exporters.app import RunningExporter, start_exporter
+from obstack.exporters.logs import JsonLog
+from obstack.stack.spec.model import Spec
 
 PGBOSS_SQL = Path(__file__).with_name("pgboss_schema.sql")
 

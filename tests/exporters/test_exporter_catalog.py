@@ -10,15 +10,15 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.collector import render_metrics
-from exporters.logs import JsonLog
-from exporters.probes.postgres import PostgresProbe
-from exporters.reasons import classify
-from exporters.redaction import redact, secret_parts
-from exporters.results import REASONS, ProbeResult
-from exporters.secrets import remember
-from foundation.exporter_metrics import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, QUEUE_JOB_COUNTERS
-from stack.spec.model import PostgresDatastore
+from obstack.exporters.collector import render_metrics
+from obstack.exporters.logs import JsonLog
+from obstack.exporters.probes.postgres import PostgresProbe
+from obstack.exporters.reasons import classify
+from obstack.exporters.redaction import redact, secret_parts
+from obstack.exporters.results import REASONS, ProbeResult
+from obstack.exporters.secrets import remember
+from obstack.foundation.exporter_metrics import EXPORTER_METRICS, EXPORTER_METRICS_BY_NAME, QUEUE_JOB_COUNTERS
+from obstack.stack.spec.model import PostgresDatastore
 from tests.exporters.conftest import pgboss_schema_sql, postgres_store, redis_store
 from tests.exporters.queue_fill import close_bullmq, fill_bullmq, fill_celery, fill_rq
 
@@ -79,7 +79,7 @@ def test_replica_document_gives_replication_lag():
 
 
 def test_unknown_sample_is_refused():
-    from exporters.results import Sample
+    from obstack.exporters.results import Sample
     result = ProbeResult("redis", "cache", True, samples=(Sample("obstack_not_in_catalog", {"target": "x"}, 1),))
     with pytest.raises(KeyError):
         render_metrics([result])

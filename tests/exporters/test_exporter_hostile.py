@@ -52,7 +52,7 @@ class ExporterProcess:
 
 
 def _exporter_command(spec: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "stack", "exporter", "--spec", str(spec), *extra]
+    return [sys.executable, "-m", "obstack", "exporter", "--spec", str(spec), *extra]
 
 
 def _environment(env: dict[str, str], unset: tuple[str, ...] = ()) -> dict[str, str]:

@@ -21,9 +21,9 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from exporters.httpwire import MAX_LINE, HeadReader, Refusal, Request
-from exporters.logs import JsonLog
-from exporters.loopthread import LoopThread
+from obstack.exporters.httpwire import MAX_LINE, HeadReader, Refusal, Request
+from obstack.exporters.logs import JsonLog
+from obstack.exporters.loopthread import LoopThread
 from tests.exporters.conftest import http_get
 
 _INDEX = b"obstack exporter: /metrics /health /livez /readyz\n"
@@ -273,7 +273,7 @@ def _tls_web_config(tls_files: Path) -> Path:
 
 
 def test_a_silent_tls_client_is_cut_at_the_handshake_timeout(tls_files, exporter_for, monkeypatch):
-    monkeypatch.setattr("exporters.server.TLS_HANDSHAKE_TIMEOUT", 0.5)
+    monkeypatch.setattr("obstack.exporters.server.TLS_HANDSHAKE_TIMEOUT", 0.5)
     exporter = exporter_for({}, web_config=_tls_web_config(tls_files))
     silent = socket.create_connection(("127.0.0.1", exporter.running.port), timeout=10)
     try:

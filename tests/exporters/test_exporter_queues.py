@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from exporters.probes import redis as redis_probe
+from obstack.exporters.probes import redis as redis_probe
 
 from tests.exporters.conftest import redis_store
 from tests.exporters.queue_fill import close_bullmq, fill_bullmq, fill_celery, fill_rq

@@ -14,7 +14,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from exporters.routes import deadline_from
+from obstack.exporters.routes import deadline_from
 from tests.exporters.conftest import http_get, postgres_store, redis_store
 
 
@@ -76,13 +76,13 @@ def test_deadline_is_capped_at_the_scrape_timeout():
 
 @pytest.mark.parametrize("listen", ["bad host!:9477", "-leading-dash:9477", "[::1:9477", "127.0.0.1:", "host:70000"])
 def test_listen_addresses_are_validated(listen):
-    from exporters.app import split_listen
+    from obstack.exporters.app import split_listen
     with pytest.raises(ValueError, match="--listen"):
         split_listen(listen)
 
 
 def test_listen_addresses_that_are_fine():
-    from exporters.app import split_listen
+    from obstack.exporters.app import split_listen
     assert split_listen("[::1]:9477") == ("::1", 9477)
     assert split_listen(":9477") == ("127.0.0.1", 9477)
     assert split_listen("exporter.internal:0") == ("exporter.internal", 0)
@@ -192,7 +192,7 @@ def test_tls_and_basic_auth_from_web_config(tls_files, exporter_for):
 
 
 def test_web_config_typos_are_refused(tmp_path):
-    from exporters.webconfig import WebConfigError, load_web_config
+    from obstack.exporters.webconfig import WebConfigError, load_web_config
     config = tmp_path / "web.yml"
     config.write_text("basic_auth_user:\n  a: b\n")
     with pytest.raises(WebConfigError, match="basic_auth_user"):
@@ -203,7 +203,7 @@ def test_web_config_typos_are_refused(tmp_path):
 
 
 def test_listens_on_loopback_by_default():
-    from stack.spec.model import Exporter
+    from obstack.stack.spec.model import Exporter
     assert Exporter().listen.startswith("127.0.0.1:")
 
 

@@ -17,12 +17,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString  # go_float_text's oracle: not public API, so only a test uses it
 
-from exporters.collector import render_metrics, scrape_samples
-from exporters.exposition import go_float_text, render_exposition, series_labels
-from exporters.probes.queues import QueueReading, queue_samples
-from exporters.results import ProbeResult, Sample, failed
-from foundation.exporter_metrics import EXPORTER_METRICS, MetricInfo
-from stack.spec.model import Queue
+from obstack.exporters.collector import render_metrics, scrape_samples
+from obstack.exporters.exposition import go_float_text, render_exposition, series_labels
+from obstack.exporters.probes.queues import QueueReading, queue_samples
+from obstack.exporters.results import ProbeResult, Sample, failed
+from obstack.foundation.exporter_metrics import EXPORTER_METRICS, MetricInfo
+from obstack.stack.spec.model import Queue
 from tests.exporters.conftest import redis_store
 from tests.support.servers import require_binary
 

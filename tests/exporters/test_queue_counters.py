@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dashboards.generate import build_dashboards
-from stack.spec.model import Spec
+from obstack.dashboards.generate import build_dashboards
+from obstack.stack.spec.model import Spec
 from tests.dashboards.support import panels_of
 from tests.exporters.conftest import redis_store
 from tests.support.servers import require_binary

@@ -43,7 +43,7 @@ from urllib.parse import unquote, urlsplit
 import promql_parser
 import yaml
 
-from stack.spec.values import Duration
+from obstack.stack.spec.values import Duration
 from tests.support.fake_grafana import Failure
 from tests.support.local_http import ServedInThread, answer
 from tests.support.servers import require_binary

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from alerts.alerting import rule_and_test_artifacts
-from foundation.artifacts import Artifact
-from stack.pipeline import Renderer
-from stack.spec.model import Spec
-from stack.stack_model import build_stack_model
+from obstack.alerts.alerting import rule_and_test_artifacts
+from obstack.foundation.artifacts import Artifact
+from obstack.stack.pipeline import Renderer
+from obstack.stack.spec.model import Spec
+from obstack.stack.stack_model import build_stack_model
 
 
 def rendered(spec: Spec, renderer: Renderer) -> list[Artifact]:

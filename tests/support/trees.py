@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack.pipeline import generate
-from stack.spec.loader import load_spec
-from stack.writer import write_tree
+from obstack.stack.pipeline import generate
+from obstack.stack.spec.loader import load_spec
+from obstack.stack.writer import write_tree
 from tests.support.servers import require_binary
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from stack.spec.model import Queue
+from obstack.stack.spec.model import Queue
 
-from foundation.exporter_metrics import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS
+from obstack.foundation.exporter_metrics import ADDED_JOBS, COMPLETED_JOBS, FAILED_JOBS
 from ...results import Sample
 
 

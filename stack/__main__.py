@@ -1,5 +1,0 @@
-"""`python -m stack` runs the obstack CLI."""
-
-from stack.cli import main
-
-main()
