@@ -168,25 +168,28 @@ def detection(data: dict[str, Any]) -> Figure:
 
 
 def validate(data: dict[str, Any]) -> Figure:
-    """Seconds per validator for each spec size; validators under 2% of every total share a bar."""
-    sizes = data["sizes"]
-    totals = [sum(size["seconds"].values()) for size in sizes]
-    names = [name for name in sizes[0]["seconds"]
-             if any(size["seconds"][name] >= 0.02 * total for size, total in zip(sizes, totals))]
+    """Seconds per validator for each spec size (and `--changed` after one service's change,
+    where measured); validators under 2% of every total share a bar."""
+    runs = [(f"{size['services']} services", size["seconds"]) for size in data["sizes"]]
+    runs += [(f"{size['services']} services, one changed, --changed", size["changed"])
+             for size in data["sizes"] if "changed" in size]
+    totals = [sum(seconds.values()) for _, seconds in runs]
+    names = [name for name in runs[0][1]
+             if any(seconds[name] >= 0.02 * total for (_, seconds), total in zip(runs, totals))]
     rows = names + ["all others"]
 
-    def value(size: dict[str, Any], row: str) -> float:
+    def value(seconds: dict[str, float], row: str) -> float:
         if row != "all others":
-            return float(size["seconds"][row])
-        return sum(v for name, v in size["seconds"].items() if name not in names)
+            return float(seconds[row])
+        return sum(v for name, v in seconds.items() if name not in names)
 
     figure, axis = plt.subplots(figsize=(9, 0.5 * len(rows) + 1.5))
-    height = 0.8 / len(sizes)
-    for index, size in enumerate(sizes):
+    height = 0.8 / len(runs)
+    for index, (label, seconds) in enumerate(runs):
         positions = [row + index * height for row in range(len(rows))]
-        axis.barh(positions, [value(size, row) for row in rows], height=height,
-                  label=f"{size['services']} services: {totals[index]:.0f} s in all")
-    axis.set_yticks([row + height * (len(sizes) - 1) / 2 for row in range(len(rows))], rows)
+        axis.barh(positions, [value(seconds, row) for row in rows], height=height,
+                  label=f"{label}: {totals[index]:.0f} s in all")
+    axis.set_yticks([row + height * (len(runs) - 1) / 2 for row in range(len(rows))], rows)
     axis.invert_yaxis()
     axis.set(xlabel="seconds (wall time)", title="obstack validate, per validator")
     axis.legend(loc="lower right", fontsize="small")
