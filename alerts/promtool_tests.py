@@ -258,7 +258,7 @@ def _then(first: Scenario, second: Scenario, samples: int) -> Scenario:
 
 
 def _two_phase_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, timing: Timing,
-                    baseline: list[InputSeries]) -> dict[str, Any]:
+                    baseline: list[InputSeries]) -> CaseGroup:
     """Hysteresis: fire, then ease to between the release level and the threshold ("holds": still
     firing once the window reads only the eased input) or to under the release level ("releases":
     resolved once keep_firing_for has passed too)."""
@@ -337,7 +337,7 @@ def _then_gauges(first: Scenario, second: Scenario, samples: int) -> tuple[Input
 
 
 def _recovery_case(rule: AlertRule, instances: list[AlertInstance], timing: Timing,
-                   baseline: list[InputSeries]) -> dict[str, Any]:
+                   baseline: list[InputSeries]) -> CaseGroup:
     """keep_firing_for: fire, then recover (the quiet level); still firing, with the value it fired
     with, once the condition has surely cleared; resolved once keep_firing_for has passed."""
     assert rule.keep_firing_for is not None
@@ -360,7 +360,7 @@ def _recovery_case(rule: AlertRule, instances: list[AlertInstance], timing: Timi
         expected.append(expected_alert(rule, instance.labels, fired.value, fired.facts))
     group = _group(rule, members, "recovers", resolved_ms, [], timing, baseline)
     held = {"eval_time": str(Duration(held_ms)), "alertname": rule.name, "exp_alerts": expected}
-    group["alert_rule_test"] = [held, *group["alert_rule_test"]]
+    group.document["alert_rule_test"] = [held, *group.document["alert_rule_test"]]
     return group
 
 
@@ -422,7 +422,7 @@ def _lull(rule: AlertRule, instance: AlertInstance, timing: Timing, fired: Scena
 
 
 def _lull_case(rule: AlertRule, instances: list[AlertInstance], index: SiblingIndex, timing: Timing,
-               baseline: list[InputSeries]) -> dict[str, Any] | None:
+               baseline: list[InputSeries]) -> CaseGroup | None:
     """Fires, then the traffic stops: still firing (with the value it fired with) while its window
     holds half busy, half silent samples; resolved once the window is empty (a ``keep_firing_for``
     holds it that much longer). A rule reading a shorter window than it says loses its traffic
@@ -444,8 +444,8 @@ def _lull_case(rule: AlertRule, instances: list[AlertInstance], index: SiblingIn
         members.append(replace(member, scenario=_then(member.scenario, silent, samples)))
     group = _group(rule, members, "idle", lull.empty_ms, [], timing, baseline)
     checks = [(lull.lull_ms, firing)] + ([(lull.kept_ms, firing)] if lull.kept_ms is not None else [])
-    group["alert_rule_test"] = [{"eval_time": str(Duration(at)), "alertname": rule.name, "exp_alerts": expected}
-                                for at, expected in checks] + group["alert_rule_test"]
+    group.document["alert_rule_test"] = [{"eval_time": str(Duration(at)), "alertname": rule.name,
+                                          "exp_alerts": expected} for at, expected in checks] + group.document["alert_rule_test"]
     return group
 
 
@@ -459,7 +459,7 @@ def _vanishing(instance: AlertInstance) -> bool:
 
 
 def _vanish_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
-                 timing: Timing, baseline: list[InputSeries]) -> dict[str, Any] | None:
+                 timing: Timing, baseline: list[InputSeries]) -> CaseGroup | None:
     """Series that go away or come late, as a real Prometheus sees them.
 
     "vanishes": the quiet input (a job's targets, a service's request series), then a stale
@@ -498,8 +498,8 @@ def _vanish_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind
         last_before = (changed_ms - 1) // evaluation * evaluation  # the last evaluation before they arrive
         checks = [(last_before, []), (timing.round_up(hold + timing.margin_ms), [])]
     group = _group(rule, members, kind, checks[-1][0], checks[-1][1], timing, baseline)
-    group["alert_rule_test"] = [{"eval_time": str(Duration(at)), "alertname": rule.name, "exp_alerts": expected}
-                                for at, expected in checks[:-1]] + group["alert_rule_test"]
+    group.document["alert_rule_test"] = [{"eval_time": str(Duration(at)), "alertname": rule.name,
+                                          "exp_alerts": expected} for at, expected in checks[:-1]] + group.document["alert_rule_test"]
     return group
 
 
@@ -507,7 +507,7 @@ SPIKE_TRAFFIC_GROWTH = 100  # the plateau's traffic over the spike's: the spike 
 
 
 def _spike_case(rule: AlertRule, instances: list[AlertInstance], timing: Timing,
-                baseline: list[InputSeries]) -> dict[str, Any]:
+                baseline: list[InputSeries]) -> CaseGroup:
     """Hysteresis holds only a *firing* alert: a burst past the threshold for half of ``for``, then
     a plateau above the release level on far more traffic (so the window drops under the
     threshold at once). The alert was pending, resets, and stays quiet."""
@@ -598,7 +598,7 @@ def _events_firing(rule: AlertRule, instance: AlertInstance, gap: int, events: i
 
 
 def _spread_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
-                 timing: Timing, baseline: list[InputSeries]) -> dict[str, Any] | None:
+                 timing: Timing, baseline: list[InputSeries]) -> CaseGroup | None:
     """Events spread over time: the firing count one every gap (_spread_gap). "spread" fires, with
     the whole count, ``for`` after the last event; "spread-wide" stays quiet then. Other rules of
     the name (the other severity) are expected as their own thresholds say; None where that is
@@ -624,7 +624,7 @@ def _spread_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind
 
 
 def _onset_case(rule: AlertRule, instances: list[AlertInstance], timing: Timing,
-                baseline: list[InputSeries]) -> dict[str, Any]:
+                baseline: list[InputSeries]) -> CaseGroup:
     """``for`` counted from the moment the condition starts: the measure jumps past the threshold
     at one instant; one evaluation before ``for`` has passed since, the alert is still pending."""
     members = []
@@ -732,7 +732,7 @@ def _one_window_design(rule: AlertRule, instances: list[AlertInstance], kind: Ca
 
 
 def _one_window_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
-                     timing: Timing, baseline: list[InputSeries]) -> dict[str, Any] | None:
+                     timing: Timing, baseline: list[InputSeries]) -> CaseGroup | None:
     """A burn-rate pair stays quiet while only one of its windows burns (``_one_window_design``);
     so do the other pairs of the subject. None where no burst tells the cases apart."""
     design = _one_window_design(rule, instances, kind, index, timing)
@@ -837,7 +837,7 @@ def _described(rule: AlertRule, instance: AlertInstance, scenario: Scenario) -> 
 
 
 def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
-                timing: Timing, baseline: list[InputSeries]) -> dict[str, Any] | None:
+                timing: Timing, baseline: list[InputSeries]) -> CaseGroup | None:
     """A burn pair on traffic younger than its long window, burning at its firing level: quiet
     while the long window holds too few requests (``young-quiet``), firing once it holds enough
     (``young-fires``); every other pair of the subject quiet. None where no time tells."""
@@ -909,7 +909,7 @@ def _trickle(rule: AlertRule, windows: BurnWindows, timing: Timing, share: float
 
 
 def _trickle_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
-                  timing: Timing, baseline: list[InputSeries], hood: Neighbourhood) -> dict[str, Any] | None:
+                  timing: Timing, baseline: list[InputSeries], hood: Neighbourhood) -> CaseGroup | None:
     """A burn pair at its firing level whose traffic fell to a trickle: the long window holds plenty
     of requests, the short one 90% of its guard's ("trickle": quiet; a pair that lost its short
     window's guard, or lowered it by a fifth, still fires) or 125% ("trickle-fires": firing; one
@@ -980,7 +980,7 @@ def _released(rule: AlertRule, pair: BurnWindows, faster: BurnWindows, timing: T
 
 
 def _released_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex,
-                   timing: Timing, baseline: list[InputSeries]) -> dict[str, Any] | None:
+                   timing: Timing, baseline: list[InputSeries]) -> CaseGroup | None:
     """A slower burn pair at a burn its faster pair covers, once the traffic has fallen so far that
     the faster pair's short window holds 90% of its guard's requests ("released": the faster pair
     cannot fire, so it no longer holds the slower one back, which fires; a hold-back clause that
@@ -1018,7 +1018,7 @@ def _released_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKi
 
 
 def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index: SiblingIndex, timing: Timing,
-          baseline: list[InputSeries], hood: Neighbourhood | None = None) -> dict[str, Any] | None:
+          baseline: list[InputSeries], hood: Neighbourhood | None = None) -> CaseGroup | None:
     if kind == "other-firing":
         instances = [i for i in instances if i.other_firing is not None]
     if kind in ("holds", "releases"):
@@ -1076,13 +1076,25 @@ def _case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind, index
                 return _group(rule, members, kind, at_ms, expected, timing, baseline)
             group = _group(rule, members, kind, later, [], timing, baseline)
             first = {"eval_time": str(Duration(at_ms)), "alertname": rule.name, "exp_alerts": expected}
-            group["alert_rule_test"] = [first, *group["alert_rule_test"]]
+            group.document["alert_rule_test"] = [first, *group.document["alert_rule_test"]]
             return group
     raise SynthesisError(f"{rule.name}: no unambiguous time for the {kind} case")
 
 
+@dataclass
+class CaseGroup:
+    """One promtool test group as a case builds it: the wording of what it checks (the group's
+    name says it after the alert's name), how many samples its input series hold, and the group
+    in promtool's format. Groups fed the same input are merged from these fields, not by reading
+    the format back."""
+
+    what: str
+    samples: int
+    document: dict[str, Any]
+
+
 def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, expected: list[dict[str, Any]],
-           timing: Timing, baseline: list[InputSeries]) -> dict[str, Any]:
+           timing: Timing, baseline: list[InputSeries]) -> CaseGroup:
     samples = at_ms // timing.sample.milliseconds + 2
     restart = at_ms // timing.sample.milliseconds - 1  # a scrape before the (last) evaluation
     own = [{"series": s.series, "values": restarted(s.values.format(n=samples), restart) if s.restarts
@@ -1126,12 +1138,12 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
         what = what.format(window=members[0].instance.lull_window)
     levels = sorted({f"{m.level:g}" for m in members})
     slo = f"slo {rule.labels['slo']}; " if "slo" in rule.labels else ""  # one rule an SLO: say which
-    return {
+    return CaseGroup(what, samples, {
         "name": f"{rule.name} {what} ({rule.subject} {shown}; {slo}level {', '.join(levels[:3])})",
         "interval": str(timing.sample),
         "input_series": own + others,
         "alert_rule_test": [{"eval_time": str(Duration(at_ms)), "alertname": rule.name, "exp_alerts": expected}],
-    }
+    })
 
 
 def _baseline(rule: AlertRule, members: list[AlertInstance], rules: list[AlertRule]) -> list[InputSeries]:
@@ -1312,31 +1324,28 @@ def case_kinds(rule: AlertRule, members: list[AlertInstance], timing: Timing) ->
     return kinds
 
 
-def _shared_input(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _shared_input(groups: list[CaseGroup]) -> list[dict[str, Any]]:
     """Groups fed the same input (up to its length) as one group checked at each of their times:
     "fires" and "does not fire before for" use the same firing input, so promtool evaluates the
     rules once for both. The longer input is kept: it extends the shorter one."""
-    merged: dict[str, dict[str, Any]] = {}
+    merged: dict[str, CaseGroup] = {}
     for group in groups:
-        shape = [(s["series"], _REPEAT.sub("x#", s["values"])) for s in group["input_series"]]
-        key = repr((group["interval"], shape))
+        document = group.document
+        shape = [(s["series"], _REPEAT.sub("x#", s["values"])) for s in document["input_series"]]
+        key = repr((document["interval"], shape))
         first = merged.get(key)
         if first is None:
-            merged[key] = dict(group)
+            merged[key] = CaseGroup(group.what, group.samples, dict(document))
             continue
-        what = group["name"].split(" (", 1)[0].removeprefix(f"{group['alert_rule_test'][0]['alertname']} ")
-        first["name"] = f"{first['name']}; {what}"
-        first["alert_rule_test"] = first["alert_rule_test"] + group["alert_rule_test"]
-        if _samples(group) > _samples(first):
-            first["input_series"] = group["input_series"]
-    return list(merged.values())
+        first.document["name"] = f"{first.document['name']}; {group.what}"
+        first.document["alert_rule_test"] = first.document["alert_rule_test"] + document["alert_rule_test"]
+        if group.samples > first.samples:
+            first.document["input_series"] = document["input_series"]
+            first.samples = group.samples
+    return [group.document for group in merged.values()]
 
 
 _REPEAT = re.compile(r"x\d+$")  # the length of the last run: how long the input lasts
-
-
-def _samples(group: dict[str, Any]) -> int:
-    return max((int(n) for s in group["input_series"] for n in re.findall(r"x(\d+)", s["values"])), default=0)
 
 
 def _tested_together(rules: list[AlertRule]) -> list[AlertRule]:
