@@ -32,7 +32,6 @@ from obstack.alerts.routing import (
     routing_expectations,
     scenario_disagreements,
 )
-from obstack.alerts.rule_files import rule_files
 from obstack.alerts.rule_model import AlertRule
 from obstack.foundation.findings import Finding
 from obstack.stack.validate.tools import ToolMissing, ToolRun, run_tool
@@ -138,7 +137,7 @@ def amtool_routes_validator(context: ValidationContext) -> ValidatorResult:
     if _missing_config(result, context):
         return result
     spec = context.loaded.spec
-    expectations = routing_expectations(spec, all_alert_rules(rule_files(spec)))
+    expectations = routing_expectations(spec, all_alert_rules(context.rule_files))
     try:
         result.findings.extend(route_findings(result.name, context.out / CONFIG_PATH, expectations))
     except ToolMissing as missing:
@@ -221,7 +220,7 @@ def amtool_template_validator(context: ValidationContext) -> ValidatorResult:
     glob = str(context.out / CONFIG_PATH.parent / TEMPLATES_GLOB)
     with tempfile.TemporaryDirectory(prefix="obstack-am-") as scratch:
         data = Path(scratch) / "data.json"
-        sample = sample_template_data(all_alert_rules(rule_files(context.loaded.spec)))
+        sample = sample_template_data(all_alert_rules(context.rule_files))
         data.write_text(json.dumps(sample), encoding="utf-8")
 
         def render(job: tuple[tuple[str, str, str, str], list[str]]) -> ToolRun:
@@ -262,7 +261,7 @@ def inhibition_validator(context: ValidationContext) -> ValidatorResult:
     rules = config.get("inhibit_rules") or []
     scenarios: list[InhibitionScenario] = []
     try:
-        scenarios, problems = inhibition_scenarios(rules, all_alert_rules(rule_files(context.loaded.spec)))
+        scenarios, problems = inhibition_scenarios(rules, all_alert_rules(context.rule_files))
         problems += scenario_disagreements(rules, scenarios)
     except ValueError as error:  # a matcher the evaluator cannot parse
         problems = [str(error)]

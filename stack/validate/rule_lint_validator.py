@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 
-from obstack.alerts.rule_files import RULES_DIR, rule_files
+from obstack.alerts.rule_files import RULES_DIR
 from obstack.alerts.rule_lint import (
     LINT_RULES,
     VALIDATOR,
@@ -50,7 +50,7 @@ def rule_lint_validator(context: ValidationContext) -> ValidatorResult:
     found += threshold_coherence(spec, context.loaded.name)
     found += watchdog_wiring(spec, context.loaded.name)
     found += latency_bucket_rounding(spec, context.loaded.name)
-    found += cause_timing(spec, [r for f in rule_files(spec) for r in f.alert_rules], context.loaded.name)
+    found += cause_timing(spec, [r for f in context.rule_files for r in f.alert_rules], context.loaded.name)
     result.findings += apply_exclusions(found, exclusions)
     rules = sum(len(group.get("rules", [])) for f in files.values() for group in f.get("groups", []))
     if not any(f.severity == "error" for f in result.findings):

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
+from obstack.alerts.rule_files import rule_files
+from obstack.alerts.rule_model import RuleFile
 from obstack.foundation.artifacts import Artifact
 from obstack.foundation.findings import Finding, FindingSeverity
 from obstack.stack.spec.loader import LoadedSpec
@@ -18,6 +21,11 @@ class ValidationContext:
     loaded: LoadedSpec
     artifacts: list[Artifact]
     record: ValidationRecord | None = None  # what passed before (`validate --changed`), kept up to date
+
+    @cached_property
+    def rule_files(self) -> tuple[RuleFile, ...]:
+        """The spec's rule model, built once for every validator that reads it."""
+        return tuple(rule_files(self.loaded.spec))
 
 
 @dataclass
