@@ -176,7 +176,7 @@ def test_a_broken_tree_is_refused_and_the_previous_config_keeps_serving(
     assert broken_rules.returncode == 1
     assert "promtool check rules" in broken_rules.stderr and "nothing changed" in broken_rules.stderr
 
-    write_tree(out, generate(load_spec(spec)))
+    write_tree(out, generate(load_spec(spec)), force=True)  # the edited file put back
     config = out / "alertmanager/alertmanager.yml"
     config.write_text(config.read_text().replace("receiver: pager", "receiver: nobody", 1))
     broken_config = deploy(spec, out, audit, *alertmanager_args(alertmanager))
