@@ -85,7 +85,8 @@ def _writable(out: Path) -> None:
         raise OutputError(f"{out}: --out is not writable ({error.strerror}); choose another --out") from None
 
 
-def _atomic_write(path: Path, content: str) -> None:
+def atomic_write(path: Path, content: str) -> None:
+    """Write ``content`` to ``path`` through a temp file and a rename: readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -148,7 +149,7 @@ def _write(out: Path, wanted: dict[str, Artifact], previous: dict[str, str], pru
         if current == artifact.content:
             report.unchanged.append(relative)
             continue
-        _atomic_write(target, artifact.content)
+        atomic_write(target, artifact.content)
         (report.updated if current is not None else report.created).append(relative)
     kept = {p: digest for p, digest in previous.items() if p not in wanted} if not prune else {}
     for relative in sorted(set(previous) - set(wanted) - set(kept)):
@@ -159,7 +160,7 @@ def _write(out: Path, wanted: dict[str, Artifact], previous: dict[str, str], pru
             _remove_empty_parents(target.parent, out)
     files = {**kept, **{p: _digest(a.content) for p, a in wanted.items()}}
     manifest = {"generator": "obstack", "files": dict(sorted(files.items()))}
-    _atomic_write(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    atomic_write(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return report
 
 

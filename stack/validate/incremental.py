@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from obstack.foundation.findings import Finding
+from obstack.stack.writer import atomic_write
 
 RECORD_NAME = ".obstack-validated.json"
 REUSED_NOTE = "reused: inputs unchanged since it passed"
@@ -58,6 +58,7 @@ VALIDATOR_INPUTS: dict[str, Inputs] = {
 }
 
 
+@lru_cache(maxsize=1)
 def _obstack_version() -> str:
     try:
         return version("obstack")
@@ -129,10 +130,7 @@ class ValidationRecord:
         """Atomically; a read-only tree keeps its old record (the record only saves time)."""
         text = json.dumps({"format": _FORMAT, "passed": dict(sorted(self.passed.items()))}, indent=1) + "\n"
         try:
-            descriptor, temporary = tempfile.mkstemp(dir=self.out, prefix=f"{RECORD_NAME}.", suffix=".tmp")
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(temporary, self.out / RECORD_NAME)
+            atomic_write(self.out / RECORD_NAME, text)
         except OSError:
             pass
 
