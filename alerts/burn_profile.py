@@ -20,6 +20,8 @@ from obstack.stack.spec.values import Duration
 # A window ratio within this share of a threshold is too close to call: the rate extrapolation,
 # rounding to whole requests and the switch sample all move it slightly.
 TOLERANCE = 0.03
+# A threshold lowered by a fifth: the likeliest slip in one comparison of a pair.
+LOWERED = 0.8
 
 Verdict = bool | None
 
@@ -94,11 +96,16 @@ class Pair:
             return False
         return above(levels.ratio(at_ms, self.blocked_window.milliseconds), self.blocked_above)
 
-    def condition(self, levels: TwoLevels, at_ms: int, windows: str = "both") -> Verdict:
+    def condition(self, levels: TwoLevels, at_ms: int, windows: str = "both", lowered: str | None = None) -> Verdict:
         """The rule's condition at ``at_ms``; ``windows`` "long" or "short": with only that window
-        compared (the rule with the other conjunct dropped)."""
-        long = above(levels.ratio(at_ms, self.long.milliseconds), self.threshold)
-        short = above(levels.ratio(at_ms, self.short.milliseconds), self.threshold)
+        compared (the rule with the other conjunct dropped); ``lowered`` "long" or "short": with
+        that window compared to the threshold lowered by a fifth (the mutant a one-window case
+        must reject)."""
+        def threshold(window: str) -> float:
+            return self.threshold * (LOWERED if lowered == window else 1.0)
+
+        long = above(levels.ratio(at_ms, self.long.milliseconds), threshold("long"))
+        short = above(levels.ratio(at_ms, self.short.milliseconds), threshold("short"))
         burning = {"both": both(long, short), "long": long, "short": short}[windows]
         return both(burning, negated(self.blocked(levels, at_ms)))
 

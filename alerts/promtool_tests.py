@@ -647,6 +647,11 @@ LONG_BURNS = tuple((multiple, share) for multiple in (6.0, 3.0, 12.0)
                    for share in (1 / 32, 1 / 16, 0.125, 0.25, 0.5, 0.75))
 
 
+# "short-burns" also tries the burst at the level that has the long window read this share of the
+# threshold at the check: a pair whose long comparison was lowered by a fifth fires on it.
+CLOSE_SHARE = 0.93
+
+
 # After a long window's burst the ratio settles just under the threshold, not at nothing: the short
 # window reads it under, and a rule reading it high (the worst target, min for avg) or comparing
 # it with a threshold lowered by a fifth fires.
@@ -658,6 +663,13 @@ class _OneWindow:
     multiple: float  # the burst's level over the pair's threshold
     switch: int  # the first sample of the second level
     at_ms: int
+    # Requests/s of traffic that starts with the input (None: plenty): enough for the pair's guards,
+    # too little for a slower pair's long one, which then stays quiet however its windows read.
+    rate: float | None = None
+    base: float = 0.0  # "short-burns": the level before the burst, as a share of the threshold
+
+    def traffic(self) -> _YoungTraffic | None:
+        return None if self.rate is None else _YoungTraffic(self.at_ms, self.rate)
 
     def level(self, instance: AlertInstance) -> float:
         return min(self.multiple * instance.threshold, 1.0)
@@ -665,31 +677,86 @@ class _OneWindow:
     def levels(self, instance: AlertInstance, kind: CaseKind) -> tuple[float, float]:
         """The ratio before and after the switch."""
         if kind == "short-burns":
-            return 0.0, self.level(instance)
+            return self.base * instance.threshold, self.level(instance)
         return self.level(instance), SETTLED_SHARE * instance.threshold
 
 
 def _one_window_holds(rule: AlertRule, instance: AlertInstance, counter: bool, kind: CaseKind, design: _OneWindow,
-                      index: SiblingIndex, timing: Timing) -> bool:
+                      index: SiblingIndex, timing: Timing, close: bool) -> bool:
     """The design has teeth for ``instance`` (the pair comparing only the burning window would
-    fire) and every pair of its subject surely stays quiet. ``counter``: its input is counters
-    (request ratios), not gauges (``up``)."""
+    fire; with ``close``, so would the pair comparing the quiet window with its threshold lowered
+    by a fifth: the quiet window reads close under it) and every pair of its subject surely stays
+    quiet. ``counter``: its input is counters (request ratios), not gauges (``up``)."""
     own = burn_profile.pair(rule, instance)
     if own is None:
         return False
     first, second = design.levels(instance, kind)
     levels = burn_profile.TwoLevels(first, second, design.switch, timing.sample.milliseconds, counter)
     step, margin = timing.evaluation.milliseconds, timing.margin_ms
-    burning = "short" if kind == "short-burns" else "long"
+    burning, quiet = ("short", "long") if kind == "short-burns" else ("long", "short")
     if burn_profile.firing(lambda t: own.condition(levels, t, burning), design.at_ms, own.hold.milliseconds,
                            step, margin) is not True:
         return False
+    if close and burn_profile.firing(lambda t: own.condition(levels, t, lowered=quiet), design.at_ms,
+                                     own.hold.milliseconds, step, margin) is not True:
+        return False
+    traffic = design.traffic()
+    earliest = design.at_ms - own.hold.milliseconds - margin - step  # young traffic only grows
+    if traffic is not None and _pair_guards_met(instance, replace(traffic, at_ms=earliest), GUARD_MARGIN) is not True:
+        return False
     for sibling, other in index[(rule.name, frozenset(instance.labels.items()))]:
         pair = burn_profile.pair(sibling, other)
-        if pair is None or burn_profile.firing(lambda t, p=pair: p.condition(levels, t), design.at_ms,
-                                               pair.hold.milliseconds, step, margin) is not False:
+        if pair is None:
+            return False
+        if traffic is not None:
+            if _pair_guards_met(other, traffic) is False:
+                continue  # a guard surely unmet at the check: quiet, whatever its windows read
+            faster = _faster_pair(other, index, rule.name)
+            if (_pair_guards_met(other, replace(traffic, at_ms=earliest)) is not True
+                    or faster is not None and _pair_guards_met(faster, replace(traffic, at_ms=earliest)) is not True):
+                return False  # the ratios alone do not tell
+        if burn_profile.firing(lambda t, p=pair: p.condition(levels, t), design.at_ms,
+                               pair.hold.milliseconds, step, margin) is not False:
             return False
     return True
+
+
+def _pair_guards_met(instance: AlertInstance, traffic: _YoungTraffic, margin: float = 1 + burn_profile.TOLERANCE
+                ) -> burn_profile.Verdict:
+    """Whether both of a pair's guards are met on ``traffic`` at its check: True with ``margin`` to
+    spare, False where one surely is not, None too close to call."""
+    windows = instance.burn_windows
+    if windows is None or windows.long_floor is None or windows.short_floor is None:
+        return None
+    seen = [(traffic.requests(window), floor) for window, floor in ((windows.long, windows.long_floor),
+                                                                    (windows.short, windows.short_floor))]
+    if any(requests < floor * (1 - burn_profile.TOLERANCE) for requests, floor in seen):
+        return False
+    return True if all(requests >= floor * margin for requests, floor in seen) else None
+
+
+def _limited(design: _OneWindow, pair: BurnWindows, rule: AlertRule, kind: CaseKind,
+             timing: Timing) -> list[_OneWindow]:
+    """``design`` on traffic starting with the input, just enough for the pair's guards ``for``
+    and a margin before the check (with room to spare); "short-burns" also with the ratio at
+    ``LIMITED_BASE`` of the threshold before the burst, for a burst that cannot go higher (a
+    100% error ratio) to lift the long window close to the threshold. None for a pair without
+    guards."""
+    if pair.long_floor is None or pair.short_floor is None:
+        return []
+    earliest = design.at_ms - rule.for_.milliseconds - 2 * timing.margin_ms - timing.evaluation.milliseconds
+    if earliest <= pair.short.milliseconds:
+        return []
+    rate = LIMITED_SPARE * GUARD_MARGIN * max(pair.long_floor / (min(earliest, pair.long.milliseconds) / 1000),
+                                              pair.short_floor / (pair.short.milliseconds / 1000))
+    limited = replace(design, rate=rate)
+    return [limited] + ([replace(limited, base=LIMITED_BASE)] if kind == "short-burns" else [])
+
+
+# The limited traffic's spare over a guard's margin.
+LIMITED_SPARE = 1.05
+# The share of the threshold the ratio holds before a limited "short-burns" burst.
+LIMITED_BASE = 0.85
 
 
 def _one_window_candidates(rule: AlertRule, pair: BurnWindows, kind: CaseKind, timing: Timing) -> list[_OneWindow]:
@@ -703,6 +770,10 @@ def _one_window_candidates(rule: AlertRule, pair: BurnWindows, kind: CaseKind, t
         for multiple, length in SHORT_BURNS:
             at_ms = timing.round_up(settle * length)
             designs.append(_OneWindow(multiple, (at_ms - settle) // sample, at_ms))
+            # The burst at the level that has the long window read it just under the threshold.
+            close = CLOSE_SHARE * min(at_ms, pair.long.milliseconds) / settle
+            if close >= min(m for m, _ in SHORT_BURNS):
+                designs.append(_OneWindow(close, (at_ms - settle) // sample, at_ms))
         return designs
     gaps = {settle, max(settle, (pair.faster_long or Duration(0)).milliseconds + hold + 2 * timing.margin_ms)}
     for multiple, share in LONG_BURNS:
@@ -717,17 +788,22 @@ def _one_window_design(rule: AlertRule, instances: list[AlertInstance], kind: Ca
     the end of an input long enough that the long window (and the slower pairs') reads it diluted
     under the threshold. "long-burns": a burst at the start that keeps the long window past the
     threshold after it has left the short window. The shortest input that works for every member
-    (the cheapest to evaluate); None if none does."""
+    (the cheapest to evaluate), preferring one where the quiet window reads close under the
+    threshold (a pair comparing it with a threshold lowered by a fifth fires); None if none does."""
     windows = {instance.burn_windows for instance in instances}
     if len(windows) != 1 or None in windows:
         return None
     (pair,) = windows
     assert pair is not None
     counters = [not _gauges(instance.scenario(instance.fire_level)) for instance in instances]
-    for design in sorted(_one_window_candidates(rule, pair, kind, timing), key=lambda d: d.at_ms):
-        if all(_one_window_holds(rule, instance, counter, kind, design, index, timing)
-               for instance, counter in zip(instances, counters)):
-            return design
+    designs = sorted(_one_window_candidates(rule, pair, kind, timing), key=lambda d: d.at_ms)
+    limited = ([each for design in designs for each in _limited(design, pair, rule, kind, timing)]
+               if all(instance.sparse is not None for instance in instances) else [])
+    for close, tried in ((True, designs), (True, limited), (False, designs)):
+        for design in tried:
+            if all(_one_window_holds(rule, instance, counter, kind, design, index, timing, close)
+                   for instance, counter in zip(instances, counters)):
+                return design
     return None
 
 
@@ -742,7 +818,11 @@ def _one_window_case(rule: AlertRule, instances: list[AlertInstance], kind: Case
     for instance in instances:
         level = design.level(instance)
         first, second = design.levels(instance, kind)
-        before, after = instance.scenario(first), instance.scenario(second)
+        if design.rate is not None:
+            assert instance.sparse is not None
+            before, after = (instance.sparse(each, design.rate * timing.sample_ratio) for each in (first, second))
+        else:
+            before, after = instance.scenario(first), instance.scenario(second)
         scenario = (replace(after, series=_then_gauges(before, after, design.switch)) if _gauges(before)
                     else _then(before, after, design.switch))
         members.append(_Member(instance, level, scenario))
@@ -769,7 +849,8 @@ class _YoungTraffic:
         return self.rate * min(self.at_ms, window.milliseconds) / 1000
 
 
-def _young_traffic(rule: AlertRule, windows: BurnWindows, kind: CaseKind, timing: Timing) -> _YoungTraffic | None:
+def _young_traffic(rule: AlertRule, windows: BurnWindows, kind: CaseKind,
+                   timing: Timing) -> _YoungTraffic | _Trickle | None:
     """When and at which steady rate to check a pair on traffic younger than its long window: its
     counters start at zero, so the long window's guard reads rate x age exactly (rate() does not
     extrapolate a counter past its zero), while the short window is full and holds enough. None
@@ -779,13 +860,16 @@ def _young_traffic(rule: AlertRule, windows: BurnWindows, kind: CaseKind, timing
     short_ms = windows.short.milliseconds
     if kind == "young-quiet":
         # The short guard met ``for`` before the check; if it can be, so is a long guard lowered
-        # by a fifth (crossed at 0.8/0.9 of the age).
+        # by a fifth (crossed at 0.8/0.9 of the age). Else a burst slowing to a trickle, else
+        # (no teeth against a lowered long guard) the earliest check the short guard allows.
         for at_ms in (timing.round_up(max(short_ms + hold, hold / (1 - YOUNG_LOWERED / YOUNG_QUIET_SHARE))),
                       timing.round_up(short_ms + hold)):
             rate = YOUNG_QUIET_SHARE * windows.long_floor / (at_ms / 1000)
             met_ms = at_ms - hold
             if rate * min(met_ms, short_ms) / 1000 >= YOUNG_SHORT_MARGIN * windows.short_floor:
                 break
+            if (slowing := _young_slowing(windows, hold, timing)) is not None:
+                return slowing
     else:  # the long guard is crossed halfway to the check, ``for`` and a margin before it
         at_ms = timing.round_up(max(2 * hold, short_ms))
         rate = YOUNG_FIRING_SHARE * windows.long_floor / (at_ms / 1000)
@@ -795,6 +879,31 @@ def _young_traffic(rule: AlertRule, windows: BurnWindows, kind: CaseKind, timing
     if rate * min(met_ms, short_ms) / 1000 < YOUNG_SHORT_MARGIN * windows.short_floor:
         return None
     return _YoungTraffic(at_ms, rate)
+
+
+# The long guard's share a young burst meets, ``for`` before the check: a fifth lowered, with margin.
+YOUNG_LOWERED_MET = YOUNG_LOWERED * 1.05
+
+
+def _young_slowing(windows: BurnWindows, hold: int, timing: Timing) -> _Trickle | None:
+    """"young-quiet" where a short window's guard asks for more traffic than its long one's (a
+    steady rate meeting the short guard meets a lowered long one too late to tell): a burst as long
+    as the short window brings the long window to 84% of its floor, then a trickle brings it to 90%
+    at the check, ``for`` later. A long guard lowered by a fifth was met throughout; the short
+    window holds enough all along. None where it does not."""
+    assert windows.long_floor is not None and windows.short_floor is not None
+    sample = timing.sample.milliseconds
+    switch_ms = math.ceil(windows.short.milliseconds / sample) * sample
+    at_ms = timing.round_up(switch_ms + hold)
+    if at_ms + timing.evaluation.milliseconds >= windows.long.milliseconds:
+        return None
+    burst = YOUNG_LOWERED_MET * windows.long_floor
+    trickle = (YOUNG_QUIET_SHARE - YOUNG_LOWERED_MET) * windows.long_floor
+    traffic = _Trickle(switch_ms, at_ms, burst / (switch_ms / 1000), trickle / ((at_ms - switch_ms) / 1000))
+    if any(replace(traffic, at_ms=when).requests(windows.short) < YOUNG_SHORT_MARGIN * windows.short_floor
+           for when in range(at_ms - hold, at_ms + 1, timing.evaluation.milliseconds)):
+        return None
+    return traffic
 
 
 def _surely_quiet(instance: AlertInstance, level: float, traffic: _YoungTraffic | _Trickle) -> bool:
@@ -851,6 +960,9 @@ def _young_case(rule: AlertRule, instances: list[AlertInstance], kind: CaseKind,
         at_ms = traffic.at_ms
         level = instance.fire_level
         scenario = replace(sparse(level, traffic.rate * timing.sample_ratio), request_rate=traffic.rate)
+        if isinstance(traffic, _Trickle):
+            slowed = sparse(level, traffic.trickle * timing.sample_ratio)
+            scenario = _then(scenario, slowed, traffic.switch_ms // timing.sample.milliseconds)
         # The subject's own rule (``rule`` may stand for the same pair of several services) and
         # the other pairs of its SLO.
         siblings = index[(rule.name, frozenset(instance.labels.items()))]

@@ -188,6 +188,10 @@ def slo_recording_rules(service: Service, timing: Timing, long: bool) -> list[Re
 
 # Requests (or events) per scrape interval of a scenario with plenty of traffic.
 BUSY_EVENTS = 100000
+# The events of a service's other events SLOs beside an input: busy, and not as busy as it, so a
+# rule that reads their total instead of its own (its slo matcher lost or negated) reads another
+# ratio and another traffic guard.
+OTHER_SLO_EVENTS = 3 * BUSY_EVENTS
 
 
 def _slo_labels(service: Service, slo: Slo) -> dict[str, str]:
@@ -213,14 +217,15 @@ def _scenario(context: RuleContext, service: Service, slo: Slo, level: float, ra
 def _event_scenario(context: RuleContext, service: Service, slo: Slo, level: float, per_interval: float,
                     counted_missing: bool = False) -> Scenario:
     """An events SLO's input at ``level``, beside the inputs of the service's other events SLOs,
-    healthy and busy: their totals are recorded under the same name, told apart by the slo label
-    alone, so a rule reading the SLO's total without it reads theirs too (and its ratio, or its
-    traffic guard, goes wrong). A series of theirs the SLO's own input holds is its own."""
+    healthy and three times as busy: their totals are recorded under the same name, told apart by
+    the slo label alone, so a rule reading the SLO's total without it, or with the matcher negated,
+    reads theirs (and its ratio, or its traffic guard, goes wrong). A series of theirs the SLO's
+    own input holds is its own."""
     base, interval = series_labels(service), context.scrape_interval
     own = event_inputs.event_ratio(slo, base, level, interval, per_interval, counted_missing)
     taken = {each.series for each in event_inputs.event_ratio(slo, base, 0.0, interval, per_interval).series}
     others = [each for other in service.slos if other.kind == "events" and other.name != slo.name
-              for each in event_inputs.event_ratio(other, base, 0.0, interval, BUSY_EVENTS).series
+              for each in event_inputs.event_ratio(other, base, 0.0, interval, OTHER_SLO_EVENTS).series
               if each.series not in taken]
     return replace(own, series=(*own.series, *dict.fromkeys(others)))
 

@@ -264,9 +264,17 @@ def _slo_rule(tree: Path, match: Callable[[dict[str, Any]], bool]) -> Iterator[t
                 yield group["name"], position, rule
 
 
+def _lowered(term: str) -> str:
+    """A window's comparison with its threshold lowered by a fifth."""
+    head, threshold = term.rsplit(" > ", 1)
+    return f"{head} > {float(threshold) * 0.8:g}"
+
+
 def _burn_pair_mutants(tree: Path) -> dict[tuple[str, str, str], list[Mutant]]:
     """Every burn-rate pair with its short window's comparison dropped, and with its long one's,
-    by SLO and pair (long and short window)."""
+    and with its short window's threshold lowered by a fifth, and (request SLOs: the availability
+    SLO's `up` has no traffic to hold the slower pairs back) its long one's, by SLO and pair (long
+    and short window)."""
     mutants: dict[tuple[str, str, str], list[Mutant]] = {}
     for group, position, rule in _slo_rule(tree, lambda r: r.get("alert") == "ErrorBudgetBurn"):
         long_term, short_term, *rest = rule["expr"].split("\n", 2)
@@ -278,7 +286,11 @@ def _burn_pair_mutants(tree: Path) -> dict[tuple[str, str, str], list[Mutant]]:
                    "\n".join([long_term, *rest])),
             Mutant(SLO_FILE, group, position, "ErrorBudgetBurn", "drop the long window", pair,
                    "\n".join([short_term.removeprefix("and "), *rest])),
-        ]
+            Mutant(SLO_FILE, group, position, "ErrorBudgetBurn", "lower the short window's threshold", pair,
+                   "\n".join([long_term, _lowered(short_term), *rest])),
+        ] + ([] if labels["slo"] == "availability" else [
+            Mutant(SLO_FILE, group, position, "ErrorBudgetBurn", "lower the long window's threshold", pair,
+                   "\n".join([_lowered(long_term), short_term, *rest]))])
     return mutants
 
 
@@ -297,9 +309,10 @@ def _only_tests(tree: Path, into: Path, names: tuple[str, ...], also: str) -> Pa
 
 def test_a_burn_pair_missing_either_window_is_rejected(tree: Path, tmp_path: Path) -> None:
     """The audit's "dropped the short (or the long) window of a burn-rate pair": each pair is tested
-    with input burning only its short window and only its long one, and must stay quiet. Each
-    pair's mutants run against those two cases of its own (every SLO case would see them: minutes
-    of promtool)."""
+    with input burning only its short window and only its long one, and must stay quiet. The
+    quiet window reads just under the threshold, so lowering either comparison by a fifth is
+    rejected too. Each pair's mutants run against those two cases of its own (every SLO case
+    would see them: minutes of promtool)."""
     by_pair = _burn_pair_mutants(tree)
     assert len(by_pair) == 3 * 4  # three SLOs, four pairs each
     for (slo, long, short), mutants in by_pair.items():
@@ -320,20 +333,34 @@ def _unguarded(expr: str) -> str:
     return GUARD.sub("", own) + unless + faster
 
 
+def _lowered_long_guard(expr: str) -> str:
+    """A burn pair's expression with its long window's traffic guard (its first) lowered by a fifth."""
+    match = GUARD.search(expr)
+    assert match is not None
+    head, floor = match.group(0).rsplit(" >= ", 1)
+    return expr[:match.start()] + f"{head} >= {float(floor) * 0.8:g}" + expr[match.end():]
+
+
 def test_the_audit_s_slo_mistakes_are_rejected(tree: Path, tmp_path: Path) -> None:
     """The audit's other SLO mutants: a request SLO's pair without its traffic guard (the "too
-    little traffic" case fires it), and availability as the worst target's (min) rather than the
-    mean over the job's targets, in every burn window."""
+    little traffic" case fires it), or with its long window's guard lowered by a fifth (the
+    "long window has seen too few requests" case, met ``for`` before the check, fires it), and
+    availability as the worst target's (min) rather than the mean over the job's targets, in
+    every burn window."""
     unguarded = [Mutant(SLO_FILE, group, position, "ErrorBudgetBurn", "drop the traffic guard",
                         rule["labels"]["long_window"], _unguarded(rule["expr"]))
                  for group, position, rule in _slo_rule(tree, lambda r: r.get("alert") == "ErrorBudgetBurn"
                                                         and r["labels"]["slo"] == "errors")]
+    lowered = [Mutant(SLO_FILE, group, position, "ErrorBudgetBurn", "lower the long window's guard by a fifth",
+                      rule["labels"]["long_window"], _lowered_long_guard(rule["expr"]))
+               for group, position, rule in _slo_rule(tree, lambda r: r.get("alert") == "ErrorBudgetBurn"
+                                                      and r["labels"]["slo"] == "errors")]
     worst = [Mutant(SLO_FILE, group, position, rule["record"], "min for avg", rule["labels"]["slo"],
                     rule["expr"].replace("1 - avg by", "1 - min by"))
              for group, position, rule in _slo_rule(tree, lambda r: r.get("record", "").startswith(
                  "slo:sli_error:ratio_rate") and "avg_over_time(up" in r["expr"])]
-    assert len(unguarded) == 4 and len(worst) == 7  # four pairs; the availability SLI over each burn window
-    for slo, mutants in (("errors", unguarded), ("availability", worst)):
+    assert len(unguarded) == len(lowered) == 4 and len(worst) == 7  # four pairs; the availability SLI per window
+    for slo, mutants in (("errors", unguarded + lowered), ("availability", worst)):
         copy = _only_tests(tree, tmp_path / slo, ("ErrorBudgetBurn",), f"; slo {slo}; ")
         report = run_mutants(copy, mutants)
         assert report.survived == [] and len(report.killed) == len(mutants), [m.key for m in report.survived]
