@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,7 +21,8 @@ from obstack.alerts import burn_profile
 from obstack.alerts.annotations import rendered, source_text
 from obstack.alerts.humanize import VALUE_FORMATS
 from obstack.alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
-from obstack.alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, renamed_files
+from obstack.alerts.renamed_files import (SHARED_SERVICE_FILE, SharedServices, renamed_files, service_of,
+                                          shared_services_document)
 from obstack.alerts.rule_files import RuleDocument
 from obstack.alerts.rule_model import AlertInstance, AlertRule, BurnWindows, InputSeries, RecordingRule, RuleFile, Scenario
 from obstack.alerts.scenarios import restarted, sample_text
@@ -1312,7 +1313,7 @@ class _Suite:
     rules: list[AlertRule]
     index: SiblingIndex
     recordings: Recordings
-    recorded_series: Mapping[str, PurePosixPath]  # record name -> the first file recording it
+    recorded_series: Mapping[str, tuple[PurePosixPath, ...]]  # record name -> the files recording it
     files: list[RuleFile]
     by_name: dict[str, list[AlertRule]]
     hoods: dict[str, Neighbourhood]
@@ -1338,12 +1339,16 @@ class _Suite:
             self.hoods[name] = Neighbourhood.of(metric_filters(r.expr, self.recordings) for r in self.by_name[name])
         return self.hoods[name]
 
-    def needed_files(self, rule_file: RuleFile) -> list[RuleFile]:
-        """The file itself and every file recording a series its rules read (fewer rules, faster tests)."""
+    def needed_files(self, rule_file: RuleFile, fed: frozenset[str]) -> list[RuleFile]:
+        """The file itself and every file recording a series its rules read (fewer rules, faster
+        tests); of the per-service files (``service-<name>.yml``), those of the services in ``fed``
+        only: promtool evaluates every loaded rule at every step, and another service's
+        recordings, fed nothing, record nothing."""
         # Every name-like token of the expressions: parsing them all costs 20 times as much, and a
         # label value that happens to be a recorded series' name only adds a file, never drops one.
         read = {name for group in rule_file.groups for rule in group.rules for name in _NAME.findall(rule.expr)}
-        paths = {rule_file.path} | {self.recorded_series[name] for name in read if name in self.recorded_series}
+        paths = {rule_file.path} | {path for name in read for path in self.recorded_series.get(name, ())
+                                    if (service := service_of(path)) is None or service in fed}
         return [f for f in self.files if f.path in paths]
 
 
@@ -1363,8 +1368,10 @@ def promtool_test_file(rule_file: RuleFile, suite: _Suite, hold: HoldClass = HOL
             cases = [_case(rule, members, kind, suite.index, timing, baseline, suite.hood(rule.name))
                      for kind in case_kinds(rule, members, timing)]
             tests += _shared_input([case for case in cases if case is not None])
+    own = service_of(rule_file.path)
+    fed = frozenset({own} if own is not None else {s.name for s in suite.spec.services} - untested)
     return {
-        "rule_files": [f"../rules/{f.path.name}" for f in suite.needed_files(rule_file)],
+        "rule_files": [f"../rules/{f.path.name}" for f in suite.needed_files(rule_file, fed)],
         "evaluation_interval": str(timing.evaluation),
         "tests": tests,
     }
@@ -1376,11 +1383,12 @@ def _without_services(rule: AlertRule, services: frozenset[str]) -> AlertRule:
     return replace(rule, instances=tuple(i for i in rule.instances if i.labels.get("service") not in services))
 
 
-def _renamed_services(document: RuleDocument) -> frozenset[str]:
+def _renamed_services(documents: Sequence[RuleDocument]) -> frozenset[str]:
     """The services of services.yml whose cases a first service of their shape stands for."""
-    if document.path.name != SHARED_SERVICE_FILE:
+    by_name = {document.path.name: document.body for document in documents}
+    if SHARED_SERVICE_FILE not in by_name:
         return frozenset()
-    firsts = SharedServices.of(document.body).representatives()
+    firsts = SharedServices.of(shared_services_document(by_name)).representatives()
     return frozenset(service for service, first in firsts.items() if first != service)
 
 
@@ -1484,9 +1492,11 @@ def promtool_test_artifacts(model: StackModel, rule_texts: Mapping[PurePosixPath
     (the renaming is a byte-for-byte argument on them)."""
     renamed = renamed_files([f.path for f in model.rule_files], rule_texts)
     suite = _Suite.of(model)
+    untested = _renamed_services(model.rule_documents)
     return [
         Artifact(promtool_test_path(f, hold),
-                 dump_yaml(promtool_test_file(f, suite, hold, _renamed_services(document))), "prometheus-tests")
-        for f, document in zip(model.rule_files, model.rule_documents) if f.path not in renamed
+                 dump_yaml(promtool_test_file(f, suite, hold, untested if f.path.name == SHARED_SERVICE_FILE
+                                              else frozenset())), "prometheus-tests")
+        for f in model.rule_files if f.path not in renamed
         for hold in HOLD_CLASSES if any(hold_class(r) == hold for r in f.alert_rules)
     ]

@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 # Files of one service each: ``<prefix><service>.yml``.
-PER_SERVICE_PREFIXES: tuple[str, ...] = ("slo-",)
+PER_SERVICE_PREFIXES: tuple[str, ...] = ("service-", "slo-")
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,25 @@ def renamed_files(paths: Sequence[PurePosixPath], texts: Mapping[PurePosixPath, 
     return found
 
 
-# Services sharing one rule file (services.yml): each has its recording group, and the alert
-# rules select them all through regex alternations of their names.
+# Services sharing one rule file (services.yml): its alert rules select them all through regex
+# alternations of their names, and read each one's recordings (service-<name>.yml).
 SHARED_SERVICE_FILE = "services.yml"
 RECORDING_GROUP = re.compile(r"^service-(.+)-recording$")
+RECORDING_FILE_PREFIX = "service-"
+
+
+def is_recording_file(name: str) -> bool:
+    """Whether a rule file name is a service's recording file (``service-<name>.yml``)."""
+    return name.startswith(RECORDING_FILE_PREFIX) and name.endswith(".yml")
+
+
+def shared_services_document(documents: Mapping[str, Any]) -> dict[str, Any]:
+    """services.yml's groups after every service's recording group (from its ``service-<name>.yml``),
+    as one document for ``SharedServices.of``; ``documents`` maps rule file names to parsed files."""
+    groups = [group for name, document in documents.items() if is_recording_file(name)
+              for group in (document.get("groups") or [] if isinstance(document, Mapping) else [])]
+    shared = documents.get(SHARED_SERVICE_FILE)
+    return {"groups": groups + list((shared.get("groups") or []) if isinstance(shared, Mapping) else [])}
 _NAME_ALTERNATION = re.compile(r'=~"([a-z0-9_-]+(?:\|[a-z0-9_-]+)+)"')
 
 
@@ -98,9 +113,9 @@ def _strings(value: Any) -> Iterator[str]:
 
 @dataclass(frozen=True)
 class SharedServices:
-    """services.yml as the swap argument reads it: each service's recording group (as canonical
-    JSON), and the other groups (the alert rules) as the sets of names their regex alternations
-    select plus every other string in them."""
+    """services.yml as the swap argument reads it (``shared_services_document``): each service's
+    recording group (as canonical JSON), and the other groups (the alert rules) as the sets of
+    names their regex alternations select plus every other string in them."""
 
     recordings: dict[str, str]  # service -> its recording group, canonical JSON
     alternations: tuple[frozenset[str], ...]

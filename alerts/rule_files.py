@@ -1,10 +1,11 @@
 """All rule files of a spec, rendered in Prometheus' rule-file format.
 
-Layout: ``prometheus/rules/services.yml``, one ``slo-<service>.yml`` per service with SLOs,
-``datastores.yml``, ``queues.yml``, ``host.yml``, ``stack.yml`` (only those with rules). A
-service's SLO rules stand alone in their file, so its promtool tests load them and nothing else,
-and services whose SLO files are the same rules under another name share one set of tests
-(promtool_tests.py, "renamed files"). The YAML stays what Prometheus 2.42
+Layout: ``prometheus/rules/services.yml`` (the service alerts), one ``service-<service>.yml`` per
+service (its RED recordings), one ``slo-<service>.yml`` per service with SLOs, ``datastores.yml``,
+``queues.yml``, ``host.yml``, ``stack.yml`` (only those with rules). A service's recordings and its
+SLO rules stand alone in their files, so a promtool test loads the files of the services it feeds
+and nothing else, and services whose files are the same rules under another name share one set
+of tests (promtool_tests.py, "renamed files"). The YAML stays what Prometheus 2.42
 accepts (no group labels, no query_offset); each hold time's reason is in docs/alerts.md.
 """
 
@@ -22,7 +23,7 @@ from obstack.alerts.host_rules import host_rule_groups
 from obstack.alerts.overrides import apply_overrides
 from obstack.alerts.queue_rules import queue_rule_groups
 from obstack.alerts.rule_model import AlertRule, RecordingRule, RuleFile, RuleGroup
-from obstack.alerts.service_rules import service_rule_groups
+from obstack.alerts.service_rules import service_recording_groups, service_rule_groups
 from obstack.alerts.slo_rules import slo_rule_groups
 from obstack.alerts.stack_rules import stack_rule_groups
 from obstack.foundation.artifacts import Artifact, dump_yaml
@@ -37,8 +38,10 @@ RULE_FILE_BUILDERS: dict[str, Callable[[RuleContext], list[RuleGroup]]] = {
     "services": service_rule_groups, "datastores": datastore_rule_groups,
     "queues": queue_rule_groups, "host": host_rule_groups, "stack": stack_rule_groups,
 }
-# Files of one service each (``slo-<service>.yml``), written after the file named here.
+# Files of one service each (``service-<service>.yml``, ``slo-<service>.yml``), written after the
+# file named here.
 PER_SERVICE_BUILDERS: dict[str, tuple[str, Callable[[RuleContext, Service], list[RuleGroup]]]] = {
+    "service": ("services", service_recording_groups),
     "slo": ("services", slo_rule_groups),
 }
 

@@ -556,8 +556,13 @@ def service_rule_groups(context: RuleContext) -> list[RuleGroup]:
               *error_rate_rules(context, services),
               *latency_rules(context, services), *flapping_rules(context, services),
               *memory_restart_rules(context, services), *shared_target_rules(context, services))
-    # One recording group per service: groups are evaluated concurrently, so the recordings' cost
-    # per evaluation does not pile up in one serial group as services are added.
+    return [RuleGroup("service-alerts", tuple(alerts))]
+
+
+def service_recording_groups(context: RuleContext, service: Service) -> list[RuleGroup]:
+    """``service``'s RED recordings, in a group (and a file, ``service-<name>.yml``) of its own:
+    groups are evaluated concurrently, so their cost per evaluation does not pile up in one serial
+    group as services are added, and a promtool test of services.yml loads the files of the
+    services it feeds and no other."""
     window = context.timing.red_window.duration
-    recordings = [RuleGroup(f"service-{s.name}-recording", tuple(service_recording_rules(s, window))) for s in services]
-    return [*recordings, RuleGroup("service-alerts", tuple(alerts))]
+    return [RuleGroup(f"service-{service.name}-recording", tuple(service_recording_rules(service, window)))]

@@ -34,8 +34,7 @@ class StackModel:
     rule_files: tuple[RuleFile, ...]  # the generated rules, overrides applied
     rule_documents: tuple[RuleDocument, ...]  # the same, as Prometheus reads them
     user_rule_documents: tuple[RuleDocument, ...]  # your own rule files that parse
-    # Each series a generated recording rule records -> the first rule file recording it.
-    recorded_series: Mapping[str, PurePosixPath]
+    recorded_series: Mapping[str, tuple[PurePosixPath, ...]]  # record name -> the files recording it
     prometheus_config: Mapping[str, Any]
     alertmanager_config: Mapping[str, Any]
     dashboard_providers: Mapping[str, Any]  # grafana/provisioning/dashboards/dashboards.yml as a dict
@@ -59,14 +58,16 @@ class StackModel:
         return self.dashboard_providers["providers"][0]["options"]["path"]
 
 
-def recorded_series(files: Sequence[RuleFile]) -> dict[str, PurePosixPath]:
-    recorded: dict[str, PurePosixPath] = {}
+def recorded_series(files: Sequence[RuleFile]) -> dict[str, tuple[PurePosixPath, ...]]:
+    """Each recorded series' name and the files recording it (one per service for a per-service
+    recording), in file order."""
+    recorded: dict[str, dict[PurePosixPath, None]] = {}
     for rule_file in files:
         for group in rule_file.groups:
             for rule in group.rules:
                 if isinstance(rule, RecordingRule):
-                    recorded.setdefault(rule.record, rule_file.path)
-    return recorded
+                    recorded.setdefault(rule.record, {})[rule_file.path] = None
+    return {name: tuple(paths) for name, paths in recorded.items()}
 
 
 def build_stack_model(spec: Spec, user_files: Sequence[tuple[str, str]] = ()) -> StackModel:

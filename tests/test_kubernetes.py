@@ -212,7 +212,7 @@ def _rule_object(objects: list[dict[str, Any]]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("breakage, expected", [
     (lambda o: o["spec"]["groups"][0].update(interval="5 minutes"), "interval"),
-    (lambda o: o["spec"]["groups"][0]["rules"][0].update(alert="Both"), "exactly one of 'alert' and 'record'"),
+    (lambda o: o["spec"]["groups"][0]["rules"][0].update(alert="Both", record="both"), "exactly one of 'alert' and 'record'"),
     (lambda o: o["spec"]["groups"][0]["rules"][0].pop("expr"), "'expr' is a required property"),
     (lambda o: o["spec"]["groups"][0].update(rulez=[]), "Additional properties"),
     (lambda o: o["spec"]["groups"].append(copy.deepcopy(o["spec"]["groups"][0])), "appears 2 times"),

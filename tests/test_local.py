@@ -65,9 +65,9 @@ def test_fast_generation_keeps_every_rule_on_a_faster_clock() -> None:
     spec = load_spec(None).spec
     fast = fast_spec(spec)
     assert [name for name, _, _ in _alerts(fast)] == [name for name, _, _ in _alerts(spec)]
-    services = yaml.safe_load(next(a.content for a in generate(dataclasses.replace(load_spec(None), spec=fast))
-                                   if a.path.as_posix() == "prometheus/rules/services.yml"))
-    rules = {r.get("alert") or r["record"]: r for g in services["groups"] for r in g["rules"]}
+    services = [yaml.safe_load(a.content) for a in generate(dataclasses.replace(load_spec(None), spec=fast))
+                if a.path.as_posix() in ("prometheus/rules/services.yml", "prometheus/rules/service-bookmark-api.yml")]
+    rules = {r.get("alert") or r["record"]: r for document in services for g in document["groups"] for r in g["rules"]}
     assert "service:http_requests:rate20s" in rules and "service:http_requests:rate5m" not in rules
     high = rules["HighErrorRate"]
     # The traffic guard asks for the production request rate (100 requests in 5m) over the 20s window.

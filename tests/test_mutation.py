@@ -150,7 +150,8 @@ def test_the_generated_tests_kill_the_mutants(spec_path: Path | None, stride: in
     """Every mutant of the default spec; every third of the second spec's 774, to keep `make test`
     near its 15 minutes (all of them: `obstack mutate --file ...` on its tree, docs/alerting.md)."""
     root = request.getfixturevalue("tree") if spec_path is None else generated_tree(tmp_path, spec_path)
-    mutants = [m for name in CHECKED_FILES
+    recordings = sorted(p.name for p in (root / "prometheus/rules").glob("service-*.yml"))  # each service's RED
+    mutants = [m for name in (*CHECKED_FILES, *recordings)
                for m in rule_mutants(name, yaml.safe_load((root / "prometheus/rules" / name).read_text()))]
     mutants = mutants[::stride]
     report = run_mutants(root, mutants)
@@ -247,11 +248,11 @@ def test_only_the_rule_files_changed_since_a_revision_are_mutated(tmp_path: Path
 
 def test_counting_client_errors_as_failures_is_rejected(tree: Path) -> None:
     """The audit's "4xx counted as errors": request inputs carry 404s, so the ratio moves."""
-    rules = yaml.safe_load((tree / "prometheus/rules/services.yml").read_text())
+    rules = yaml.safe_load((tree / "prometheus/rules/service-bookmark-api.yml").read_text())
     group = next(g for g in rules["groups"] if g["name"].endswith("-recording"))
     position, rule = next((i, r) for i, r in enumerate(group["rules"]) if r["record"].endswith("errors:ratio_rate5m"))
     assert 'status_code=~"5.."' in rule["expr"]
-    wrong = Mutant("services.yml", group["name"], position, rule["record"], "count 4xx", "5.. -> [45]..",
+    wrong = Mutant("service-bookmark-api.yml", group["name"], position, rule["record"], "count 4xx", "5.. -> [45]..",
                    rule["expr"].replace('status_code=~"5.."', 'status_code=~"[45].."'))
     report = run_mutants(tree, [wrong])
     assert report.killed == [wrong]
@@ -370,7 +371,7 @@ def test_the_audit_s_slo_mistakes_are_rejected(tree: Path, tmp_path: Path) -> No
 def test_keeping_the_route_is_rejected_and_a_label_no_series_carries_is_equivalent(tree: Path) -> None:
     """Request inputs serve two routes: an aggregation that keeps the route splits the ratio per
     route and is rejected; on `up`, which has no route, the same mistake changes nothing."""
-    mutants = [m for name in ("services.yml",)
+    mutants = [m for name in ("services.yml", "service-bookmark-api.yml")
                for m in rule_mutants(name, yaml.safe_load((tree / "prometheus/rules" / name).read_text()))
                if m.operator == "add a by label" and m.detail == "by (... route)"]
     on_requests = [m for m in mutants if m.rule.startswith("service:")]

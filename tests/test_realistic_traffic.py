@@ -91,11 +91,13 @@ def _clock(seconds: int) -> str:
 
 
 def _replayed_rules(spec: Spec) -> dict[str, str]:
-    """services.yml and the SLO rule files as Prometheus would run them, without annotations (on
-    the spec's clock: fast_spec's generates them on the fast profile's)."""
+    """services.yml, the services' recording files and the SLO rule files as Prometheus would run
+    them, without annotations (on the spec's clock: fast_spec's generates them on the fast
+    profile's)."""
     rules = {}
     for artifact in generate(dataclasses.replace(load_spec(None), spec=spec)):
-        if artifact.path.parent.as_posix() != "prometheus/rules" or not (artifact.path.name == "services.yml" or artifact.path.name.startswith("slo-")):
+        if artifact.path.parent.as_posix() != "prometheus/rules" or not (
+                artifact.path.name == "services.yml" or artifact.path.name.startswith(("service-", "slo-"))):
             continue
         document = yaml.safe_load(artifact.content)
         for group in document["groups"]:
@@ -200,7 +202,9 @@ def test_a_page_holds_above_its_warning_level_and_releases_under_it(tmp_path: Pa
     warning, it keeps firing (its warning would otherwise reach chat as the page resolves); at
     0.5% it resolves once keep_firing_for (5m30s) has passed."""
     rules = _replayed_rules(load_spec(None).spec)
-    (tmp_path / "services.yml").write_text(rules["services.yml"])
+    service_files = [name for name in rules if not name.startswith("slo-")]
+    for name in service_files:
+        (tmp_path / name).write_text(rules[name])
     labels = 'job="bookmark-api", instance="a", service="bookmark-api", team="platform"'
     # 15s samples, 10 req/s: 10 minutes at 10%, 20 at 3%, 20 at 0.5% errors.
     series = [{"series": f'http_request_duration_seconds_count{{{labels}, status_code="200"}}',
@@ -210,7 +214,7 @@ def test_a_page_holds_above_its_warning_level_and_releases_under_it(tmp_path: Pa
     page = [{"exp_labels": {"severity": "critical", "service": "bookmark-api", "team": "platform"}}]
     checks = [{"eval_time": f"{minute}m", "alertname": "HighErrorRate", "exp_alerts": page if fires else []}
               for minute, fires in [(9, True), (15, True), (29, True), (32, True), (42, False), (49, False)]]
-    test = {"rule_files": ["services.yml"], "evaluation_interval": "15s",
+    test = {"rule_files": service_files, "evaluation_interval": "15s",
             "tests": [{"interval": "15s", "input_series": series, "alert_rule_test": checks}]}
     (tmp_path / "hold.test.yml").write_text(yaml.safe_dump(test, sort_keys=False))
     result = subprocess.run([require_binary("promtool", "prometheus"), "test", "rules", "hold.test.yml"],

@@ -1,5 +1,6 @@
-"""Per-service SLO rule files: services of one shape share one set of promtool tests, and a file
-that is not the tested one renamed is caught (generation, the validator and the mutation runner)."""
+"""Per-service rule files (recordings, SLO rules): services of one shape share one set of promtool
+tests, and a file that is not the tested one renamed is caught (generation, the validator and the
+mutation runner)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 import yaml
 
 from obstack.alerts.mutation import Mutant
-from obstack.alerts.renamed_files import SharedServices, is_renamed, renamed_files, service_of, swapped
+from obstack.alerts.renamed_files import (SharedServices, is_renamed, renamed_files, service_of,
+                                          shared_services_document, swapped)
 from obstack.stack.pipeline import generate
 from obstack.stack.spec.loader import load_spec_text
 from obstack.stack.validate.mutation import run_mutants
@@ -65,7 +67,9 @@ def test_the_validator_accepts_renamed_copies_and_refuses_an_edited_one(fleet: t
     root, context = fleet
     result = ValidatorResult("promtool test rules")
     tests = sorted((root / "prometheus/tests").glob("*.test.yml"))
-    assert _check_renamed(result, context, tests) == 1 and not result.findings
+    # slo-search.yml is slo-checkout.yml renamed; service-search.yml and service-billing.yml are
+    # service-checkout.yml renamed (billing's SLO differs, its recordings do not).
+    assert _check_renamed(result, context, tests) == 3 and not result.findings
     copy = tmp_path / "tree"
     shutil.copytree(root / "prometheus/rules", copy / "prometheus/rules")
     search = copy / "prometheus/rules/slo-search.yml"
@@ -94,10 +98,29 @@ def test_services_yml_feeds_one_service_of_each_shape(fleet: tuple[Path, Validat
     # billing differs from checkout in its SLO only, which services.yml does not read; "up" is a
     # word of the alert rules' own text, so exchanging it would change them: it is fed itself.
     assert services_fed(texts) == {"checkout", "up", "checkout-neighbour", "up-neighbour"}  # with their neighbours
-    document = yaml.safe_load((root / "prometheus/rules/services.yml").read_text())
-    shared = SharedServices.of(document)
+    shared = SharedServices.of(_shared_document(root))
     assert shared.representatives() == {"checkout": "checkout", "search": "checkout", "billing": "checkout", "up": "up"}
     assert shared.uncovered({"checkout", "up"}) == [] and shared.uncovered({"checkout"}) == ["up"]
+
+
+def _shared_document(root: Path) -> dict[str, object]:
+    """services.yml and the recording files, in the spec's order (the first of a shape is tested)."""
+    rules = root / "prometheus/rules"
+    paths = [rules / "services.yml", *(rules / f"service-{name}.yml" for name in ("checkout", "search", "billing", "up"))]
+    return shared_services_document({p.name: yaml.safe_load(p.read_text()) for p in paths})
+
+
+def test_services_tests_load_only_the_fed_services_recording_files(fleet: tuple[Path, ValidationContext]) -> None:
+    """Each service's recordings are a file of its own; the tests of services.yml load the files of
+    the services they feed and no other (promtool evaluates every loaded rule at every step)."""
+    root, _ = fleet
+    assert sorted(p.name for p in (root / "prometheus/rules").glob("service-*.yml")) == [
+        "service-billing.yml", "service-checkout.yml", "service-search.yml", "service-up.yml"]
+    services = yaml.safe_load((root / "prometheus/rules/services.yml").read_text())
+    assert [g["name"] for g in services["groups"]] == ["service-alerts"]
+    for path in (root / "prometheus/tests").glob("services*.test.yml"):
+        loaded = yaml.safe_load(path.read_text())["rule_files"]
+        assert loaded == ["../rules/services.yml", "../rules/service-checkout.yml", "../rules/service-up.yml"], path.name
 
 
 def _dropped_from_one_alternation(text: str, service: str) -> str:

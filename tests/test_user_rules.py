@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from obstack.alerts.user_rules import user_rule_artifacts
 from obstack.stack.pipeline import generate
 from obstack.stack.spec.errors import SpecError
 from obstack.stack.spec.loader import LoadedSpec, load_spec_text
+from obstack.stack.stack_model import build_stack_model
 from obstack.stack.validate.prometheus_tools import promtool_rules_validator, promtool_tests_validator
 from obstack.stack.validate.rule_lint_validator import rule_lint_validator
 from obstack.stack.validate.validator import ValidationContext
@@ -35,20 +37,35 @@ def write(tmp_path: Path, loaded: LoadedSpec, keep=lambda path: True) -> Validat
 
 
 def own_and_services(path: str) -> bool:
-    """The user's rule file and test, and services.yml whose recording rule the test reads."""
-    return path in ("prometheus/rules/orders.yml", "prometheus/rules/services.yml", "prometheus/tests/orders.test.yml")
+    """The user's rule file and test, and service-orders.yml whose recording rule the test reads."""
+    return path in ("prometheus/rules/orders.yml", "prometheus/rules/service-orders.yml",
+                    "prometheus/tests/orders.test.yml")
 
 
 def test_own_rule_file_and_test_are_copied_and_the_test_points_at_the_copies() -> None:
     generated = {a.path.as_posix(): a.content for a in generate(load())}
     assert "alert: OrdersStalled" in generated["prometheus/rules/orders.yml"]
     test = yaml.safe_load(generated["prometheus/tests/orders.test.yml"])
-    assert test["rule_files"] == ["../rules/orders.yml", "../rules/services.yml"]
+    assert test["rule_files"] == ["../rules/orders.yml", "../rules/service-orders.yml"]
     assert "rules/*.yml" in yaml.safe_load(generated["prometheus/prometheus.yml"])["rule_files"]
     # Under Kubernetes, a PrometheusRule of its own beside the generated ones.
     objects = list(yaml.safe_load_all(generated["kubernetes/prometheus-rules.yaml"]))
-    own = [o for o in objects if o["metadata"]["name"].endswith("-orders") and "-slo-" not in o["metadata"]["name"]]
+    own = [o for o in objects if o["metadata"]["name"].endswith("-orders")
+           and not any(f"-{prefix}-" in o["metadata"]["name"] for prefix in ("slo", "service"))]
     assert [r["alert"] for o in own for g in o["spec"]["groups"] for r in g["rules"] if "alert" in r] == ["OrdersStalled"]
+
+
+def test_a_test_naming_services_yml_is_given_the_services_recording_files() -> None:
+    """Before each service's recordings had a file of their own they were in services.yml: a test
+    written then, naming services.yml for them, is given every service's recording file beside it."""
+    loaded = load()
+    test_path = next(p for p in loaded.spec.prometheus.extra_rule_tests)
+    files = [(path, text.replace("[orders.yml, service-orders.yml]", "[orders.yml, services.yml]"))
+             if path == test_path else (path, text) for path, text in loaded.user_files]
+    model = build_stack_model(loaded.spec, files)
+    test = yaml.safe_load(next(a.content for a in user_rule_artifacts(model) if a.path.name == "orders.test.yml"))
+    recordings = [f"../rules/service-{s.name}.yml" for s in loaded.spec.services]
+    assert test["rule_files"] == ["../rules/orders.yml", "../rules/services.yml", *recordings]
 
 
 def test_promtool_checks_the_copy_and_runs_its_test_and_a_broken_test_fails(tmp_path: Path) -> None:

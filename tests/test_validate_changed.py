@@ -57,7 +57,7 @@ def test_unchanged_checks_are_reused_with_their_findings_and_changed_ones_run(ge
     host.write_text(host.read_text() + "# an edit: the rule file's bytes changed\n")
     third = validate_json(generated, "--changed")
     assert not third["promtool check rules"]["reused"] and not third["promtool check config"]["reused"]
-    assert "1 of 6 files run, 5 reused" in str(third["promtool check rules"]["summary"])
+    assert "1 of 7 files run, 6 reused" in str(third["promtool check rules"]["summary"])
     assert third["dashboard lint"]["reused"]
 
     full = validate_json(generated)  # without --changed everything runs, whatever the record says

@@ -38,7 +38,7 @@ from obstack.alerts.mutation import Mutant, compared_above_zero, rule_mutants
 from obstack.alerts.promql_tree import walk
 from obstack.alerts.promtool_tests import TESTS_DIR
 from obstack.alerts.relevance import GroupInput, needed_rules, reads_label
-from obstack.alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, service_of
+from obstack.alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, service_of, shared_services_document
 from obstack.alerts.rule_files import RULES_DIR
 from obstack.stack.spec.values import Duration
 from obstack.stack.validate.prometheus_tools import services_fed
@@ -237,7 +237,8 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
             else:
                 report.equivalent.append((mutant, "leaves the file as it was"))
             continue
-        if mutant.file == SHARED_SERVICE_FILE and SharedServices.of(_mutated(documents[mutant.file], mutant)).uncovered(fed):
+        if mutant.file == SHARED_SERVICE_FILE and SharedServices.of(shared_services_document(
+                {**documents, mutant.file: _mutated(documents[mutant.file], mutant)})).uncovered(fed):
             # A service tested through another no longer is that one renamed: the validator fails.
             report.killed.append(mutant)
             continue

@@ -6,13 +6,15 @@ import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import yaml
 
 from obstack.alerts.global_rules import RULER_DIR
 from obstack.alerts.prometheus_config import CONFIG_PATH
 from obstack.alerts.promtool_tests import TESTS_DIR
-from obstack.alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, is_renamed, service_of
+from obstack.alerts.renamed_files import (RECORDING_FILE_PREFIX, SHARED_SERVICE_FILE, SharedServices, is_renamed,
+                                          service_of, shared_services_document)
 from obstack.alerts.rule_files import RULES_DIR
 from obstack.foundation.artifacts import load_yaml
 from obstack.foundation.findings import Finding
@@ -121,11 +123,13 @@ def _check_shared_services(result: ValidatorResult, context: ValidationContext, 
     path = context.out / RULES_DIR / SHARED_SERVICE_FILE
     if not path.is_file():
         return 0
-    try:
-        document = load_yaml(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        return 0  # promtool check rules reports it
-    shared = SharedServices.of(document if isinstance(document, dict) else {})
+    documents: dict[str, Any] = {}
+    for each in [path, *sorted((context.out / RULES_DIR).glob(f"{RECORDING_FILE_PREFIX}*.yml"))]:
+        try:
+            documents[each.name] = load_yaml(each.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            return 0  # promtool check rules reports it
+    shared = SharedServices.of(shared_services_document(documents))
     tested = services_fed(test.read_text(encoding="utf-8") for test in tests
                              if SHARED_SERVICE_FILE in _loaded_rule_files(test))
     for service in shared.uncovered(tested):
