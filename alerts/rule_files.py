@@ -26,7 +26,7 @@ from obstack.alerts.rule_model import AlertRule, RecordingRule, RuleFile, RuleGr
 from obstack.alerts.service_rules import service_recording_groups, service_rule_groups
 from obstack.alerts.slo_rules import slo_rule_groups
 from obstack.alerts.stack_rules import stack_rule_groups
-from obstack.foundation.artifacts import Artifact, dump_yaml
+from obstack.foundation.artifacts import Artifact
 from obstack.stack.spec.model import Service, Spec
 
 if TYPE_CHECKING:
@@ -108,4 +108,5 @@ def rule_documents(files: Sequence[RuleFile]) -> tuple[RuleDocument, ...]:
 
 def rule_file_artifacts(model: StackModel) -> list[Artifact]:
     """The generated rule files (your own are copied as written: user_rules.py)."""
-    return [Artifact(document.path, dump_yaml(document.body), "prometheus-rules") for document in model.rule_documents]
+    return [Artifact(document.path, model.rule_texts[document.path], "prometheus-rules")
+            for document in model.rule_documents]

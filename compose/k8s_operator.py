@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from obstack.alerts.shard_safety import split_rule_files
-from obstack.compose.k8s_common import metadata, object_name
+from obstack.compose.k8s_common import dump_documents, metadata, object_name
 from obstack.foundation.artifacts import dump_yaml
 from obstack.stack.spec.model import EXPORTER_JOB, Service, Spec
 
@@ -44,6 +44,24 @@ def prometheus_rules(model: StackModel) -> list[dict[str, Any]]:
     if spec.kubernetes.prometheus.sharded:
         bodies = split_rule_files(bodies).local
     return [_prometheus_rule(spec, stem, body) for stem, body in bodies]
+
+
+def prometheus_rules_text(model: StackModel) -> str:
+    """``prometheus_rules`` as one YAML stream. Unsharded, each object's ``spec`` is its rule
+    file's text (``StackModel.rule_texts``) indented under it rather than written again: block
+    YAML nests by indentation, so the text means the same. Only where a line runs past the
+    writer's width does it fold at another space than a fresh dump would."""
+    spec = model.spec
+    if spec.kubernetes.prometheus.sharded:
+        return dump_documents(prometheus_rules(model))
+    return "---\n".join(
+        dump_yaml({key: value for key, value in _prometheus_rule(spec, document.path.stem, {}).items() if key != "spec"})
+        + "spec:\n" + _indented(model.rule_texts[document.path]) for document in model.loaded_rule_documents)
+
+
+def _indented(text: str, by: str = "  ") -> str:
+    """Every non-empty line of ``text`` indented ``by`` (an empty line of a literal block stays empty)."""
+    return "".join(by + line if line != "\n" else line for line in text.splitlines(keepends=True))
 
 
 def prometheus_shards(spec: Spec) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from obstack.compose.k8s_alertmanager import SECRET_PATH, alertmanager_config_secret
 from obstack.compose.k8s_common import KUBERNETES_DIR, dump_documents, metadata, object_name
 from obstack.compose.k8s_exporter import exporter_objects
-from obstack.compose.k8s_operator import additional_scrape_configs, prometheus_rules, prometheus_shards, service_monitors
+from obstack.compose.k8s_operator import additional_scrape_configs, prometheus_rules_text, prometheus_shards, service_monitors
 from obstack.foundation.artifacts import Artifact, dump_yaml, json_text
 from obstack.stack.spec.model import Spec
 
@@ -55,8 +55,8 @@ def kustomization(spec: Spec, files: list[PurePosixPath]) -> dict[str, Any]:
 def kubernetes_artifacts(model: StackModel) -> list[Artifact]:
     """Every Kubernetes manifest, one file per family, plus kustomization.yaml."""
     spec = model.spec
+    rules = KUBERNETES_DIR / "prometheus-rules.yaml"
     families: list[tuple[str, list[dict[str, Any]]]] = [
-        ("prometheus-rules.yaml", prometheus_rules(model)),
         ("prometheus-shards.yaml", prometheus_shards(spec)),
         ("service-monitors.yaml", service_monitors(model)),
         ("additional-scrape-configs.yaml", additional_scrape_configs(model)),
@@ -66,5 +66,8 @@ def kubernetes_artifacts(model: StackModel) -> list[Artifact]:
     ]
     files = [(KUBERNETES_DIR / name, objects) for name, objects in families if objects]
     out = [Artifact(path, dump_documents(objects), "kubernetes") for path, objects in files]
-    out.append(Artifact(KUSTOMIZATION, dump_yaml(kustomization(spec, [path for path, _ in files])), "kubernetes"))
+    if rules_text := prometheus_rules_text(model):
+        out.insert(0, Artifact(rules, rules_text, "kubernetes"))
+    paths = [artifact.path for artifact in out]
+    out.append(Artifact(KUSTOMIZATION, dump_yaml(kustomization(spec, paths)), "kubernetes"))
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -21,6 +22,7 @@ from obstack.alerts.user_rules import user_rule_documents
 from obstack.dashboards.generate import Dashboard, generated_dashboards
 from obstack.dashboards.provisioning import dashboards_config
 from obstack.dashboards.user_dashboards import user_dashboards
+from obstack.foundation.artifacts import dump_yaml
 from obstack.stack.spec.model import Spec
 
 
@@ -44,9 +46,20 @@ class StackModel:
     def rule_bodies(self) -> list[tuple[str, Mapping[str, Any]]]:
         """(file stem, body) of every rule file Prometheus loads: the generated ones, then yours (a
         name a generated file has is the generated file's)."""
+        return [(document.path.stem, document.body) for document in self.loaded_rule_documents]
+
+    @property
+    def loaded_rule_documents(self) -> list[RuleDocument]:
+        """Every rule file Prometheus loads: the generated ones, then yours (a name a generated
+        file has is the generated file's)."""
         generated = {document.path for document in self.rule_documents}
-        yours = [d for d in self.user_rule_documents if d.path not in generated]
-        return [(document.path.stem, document.body) for document in [*self.rule_documents, *yours]]
+        return [*self.rule_documents, *(d for d in self.user_rule_documents if d.path not in generated)]
+
+    @cached_property
+    def rule_texts(self) -> dict[PurePosixPath, str]:
+        """Each loaded rule file's body as YAML, written once for the rule files and their
+        PrometheusRule copies (at a thousand services, a fifth of generation)."""
+        return {document.path: dump_yaml(document.body) for document in self.loaded_rule_documents}
 
     @property
     def all_dashboards(self) -> tuple[Dashboard, ...]:
