@@ -14,9 +14,12 @@ import pytest
 import yaml
 
 from obstack.alerts.alertmanager_config import alertmanager_artifacts
+from obstack.compose.k8s_operator import prometheus_rules, prometheus_rules_text
 from obstack.compose.kubernetes import kubernetes_artifacts
 from obstack.compose.operator_shapes import operator_object_problems
 from obstack.stack.spec.errors import SpecError
+from obstack.stack.spec.loader import load_spec
+from obstack.stack.stack_model import build_stack_model
 from obstack.stack.validate.kubernetes_alertmanager import alertmanager_secret_validator
 from obstack.stack.validate.kubernetes_checks import (
     kubernetes_core_validator,
@@ -432,3 +435,14 @@ def test_the_schema_validator_covers_the_secret_strictly(tmp_path: Path) -> None
     findings = kubernetes_core_validator(context).findings
     assert len(findings) == 1 and "stringdata" in findings[0].message
     assert findings[0].location == "document 0 (Secret/obstack-alertmanager-config)"
+
+
+@pytest.mark.parametrize("spec_file", [None, "orders.yaml", "events.yaml"])
+def test_prometheus_rules_written_from_the_rule_files_text_are_the_rule_objects(spec_file: str | None) -> None:
+    """Each PrometheusRule's spec is its rule file's YAML indented under ``spec:``: it must read
+    back as the object a fresh dump writes (the generated rule files and your own)."""
+    loaded = load_spec(None if spec_file is None else Path(__file__).parent / "specs" / spec_file)
+    model = build_stack_model(loaded.spec, loaded.user_files)
+    objects = prometheus_rules(model)
+    assert len(objects) == len(model.loaded_rule_documents) > 1
+    assert list(yaml.safe_load_all(prometheus_rules_text(model))) == objects
