@@ -106,7 +106,7 @@ MISMATCHES = [
         "services[0].request_metrics.histogram: api exposes no series named http_request_duration_seconds_bucket "
         "(job api); read by service:http_request_duration_seconds:p95_rate5m (and 9 more)",
         "services[0].request_metrics.histogram: api exposes no series named http_request_duration_seconds_count "
-        "(job api); read by service:http_requests:rate5m (and 20 more)",
+        "(job api); read by RequestMetricsMissing (and 20 more)",
     ]),
     # OpenTelemetry without a context manager: no http_route on the metric.
     ("opentelemetry", "opentelemetry", [
