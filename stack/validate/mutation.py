@@ -42,7 +42,7 @@ from obstack.alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, se
 from obstack.alerts.rule_files import RULES_DIR
 from obstack.stack.spec.values import Duration
 from obstack.stack.validate.prometheus_tools import services_fed
-from obstack.stack.validate.tools import ToolMissing, run_tool
+from obstack.stack.validate.tools import ToolMissing, run_tool, tool_environment
 
 # Survivors that cannot change any alert, by Mutant.key pattern, with the reason. Reviewed in the diff.
 EQUIVALENT: dict[str, str] = {
@@ -342,7 +342,7 @@ def _batch_killed(batch: list[tuple[int, Selected]]) -> set[int]:
                 owner.update((f"m{index}/{path}", index) for path in paths)
         # promtool writes each file's name and, when it passes, SUCCESS to stdout; failures go to stderr.
         run = subprocess.run([_promtool(), "test", "rules", *owner], cwd=root, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True, timeout=1800, check=False)
+                             stderr=subprocess.DEVNULL, text=True, timeout=1800, check=False, env=tool_environment())
         passed = _passed(run.stdout)
         failed = {index for name, index in owner.items() if name not in passed}
         if run.returncode != 0 and not failed:

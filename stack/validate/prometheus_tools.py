@@ -33,12 +33,22 @@ def _files(context: ValidationContext, directory: str, pattern: str) -> list[Pat
 
 
 def _run_each(result: ValidatorResult, context: ValidationContext, files: list[Path], args: list[str],
-              what: str, inputs_of: Callable[[Path], list[Path]] | None = None) -> ValidatorResult:
-    """Run promtool once per file (two at a time), one finding per failing file. With
-    ``context.record`` (--changed), a file whose inputs (``inputs_of``: the file alone by
-    default) passed before is not run again."""
+              what: str, inputs_of: Callable[[Path], list[Path]] | None = None, batched: bool = False
+              ) -> ValidatorResult:
+    """Run promtool once per file (two at a time), one finding per failing file; ``batched``:
+    the files in two runs of promtool, one a core, and one per file only in a run that failed
+    (to tell which: at a thousand services, two thousand rule files cost 25 s of promtool start-ups
+    one by one). With ``context.record`` (--changed), a file whose inputs (``inputs_of``: the file
+    alone by default) passed before is not run again."""
     def run(path: Path) -> tuple[Path, ToolRun]:
         return path, run_tool("promtool", [*args, path.name], cwd=path.parent, timeout=600)
+
+    def run_batch(batch: list[Path]) -> list[tuple[Path, ToolRun]]:
+        together = run_tool("promtool", [*args, *(p.relative_to(context.out).as_posix() for p in batch)],
+                            cwd=context.out, timeout=600)
+        if together.returncode == 0:
+            return [(path, together) for path in batch]
+        return [run(path) for path in batch]
 
     def inputs(path: Path) -> list[Path]:
         return inputs_of(path) if inputs_of else [path]
@@ -48,14 +58,21 @@ def _run_each(result: ValidatorResult, context: ValidationContext, files: list[P
 
     record = context.record
     todo = [path for path in files if record is None or record.reused(check(path), inputs(path)) is None]
+    # The biggest files first (size stands for promtool's time), so that a long one does not start
+    # last and run alone while the other core idles; findings stay in file order.
+    biggest_first = sorted(todo, key=lambda path: -path.stat().st_size)
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            runs = list(pool.map(run, todo))
+            if batched:
+                halves = [half for half in (biggest_first[0::2], biggest_first[1::2]) if half]
+                finished = dict(run for batch in pool.map(run_batch, halves) for run in batch)
+            else:
+                finished = dict(pool.map(run, biggest_first))
     except ToolMissing as missing:
         result.tool_missing = True
         result.findings.append(Finding(result.name, "error", what, "", str(missing)))
         return result
-    for path, outcome in runs:
+    for path, outcome in ((path, finished[path]) for path in todo):
         relative = path.relative_to(context.out).as_posix()
         if outcome.returncode != 0:
             result.findings.append(Finding(result.name, "error", relative, "", _last_lines(outcome.output)))
@@ -86,7 +103,8 @@ def promtool_rules_validator(context: ValidationContext) -> ValidatorResult:
     if not files:
         result.summary = "no rule files"
         return result
-    return _run_each(result, context, files, ["check", "rules", "--lint=all", "--lint-fatal"], RULES_DIR.as_posix())
+    return _run_each(result, context, files, ["check", "rules", "--lint=all", "--lint-fatal"], RULES_DIR.as_posix(),
+                     batched=True)
 
 
 def promtool_tests_validator(context: ValidationContext) -> ValidatorResult:

@@ -40,9 +40,18 @@ class ToolRun:
     output: str  # stdout and stderr together, as the tool printed them
 
 
+# The Go runtime's GC target for the tools we run (promtool, amtool), unless GOGC is set: at Go's
+# default of 100, `promtool test rules` spends about a fifth of its CPU collecting garbage; at 400 it
+# uses about 60 MB more per process and a fifth less time (tests at 100 services: 13.4 -> 10.9 s).
+GO_GC_PERCENT = "400"
+
+
 def tool_environment() -> dict[str, str]:
-    """This process's environment without the variables that steer Python's imports."""
-    return {name: value for name, value in os.environ.items() if name not in _PYTHON_SEARCH_VARIABLES}
+    """This process's environment without the variables that steer Python's imports, with the Go
+    tools' GC target (``GO_GC_PERCENT``) unless you set GOGC."""
+    environment = {name: value for name, value in os.environ.items() if name not in _PYTHON_SEARCH_VARIABLES}
+    environment.setdefault("GOGC", GO_GC_PERCENT)
+    return environment
 
 
 def failure_text(tool: str, output: str, lines: int = 6) -> str:
