@@ -1,6 +1,6 @@
-"""`obstack validate` wall time for 10 and 100 services, per validator.
+"""`obstack validate` wall time for 10, 100 and 1000 services, per validator.
 
-Run: python bench/validate.py [--sizes 10,100] [--changed 100] [--json FILE]
+Run: python bench/validate.py [--sizes 10,100,1000] [--changed 100] [--json FILE]
 Each spec is bench/generation.py's (N services with the plan's three SLOs, a Postgres, a Redis,
 one BullMQ queue). The tree is generated and written to a temp directory, then every validator
 runs as `obstack validate` runs it (the real promtool, amtool and docker-compose); each one's
@@ -62,7 +62,7 @@ def _run(services: int, out: Path, loaded: LoadedSpec, reuse: bool) -> dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10,100")
+    parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--changed", type=int, default=100,
                         help="also time `validate --changed` after one service's change at this size (0: never)")
     parser.add_argument("--json", type=Path, default=results_path("validate"))
