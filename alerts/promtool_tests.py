@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
@@ -702,19 +702,20 @@ def _one_window_holds(rule: AlertRule, instance: AlertInstance, counter: bool, k
                                      own.hold.milliseconds, step, margin) is not True:
         return False
     traffic = design.traffic()
-    earliest = design.at_ms - own.hold.milliseconds - margin - step  # young traffic only grows
-    if traffic is not None and _pair_guards_met(instance, replace(traffic, at_ms=earliest), GUARD_MARGIN) is not True:
+    # Young traffic only grows: guards met at the start of the hold are met through it.
+    early = None if traffic is None else replace(traffic, at_ms=design.at_ms - own.hold.milliseconds - margin - step)
+    if early is not None and _pair_guards_met(instance, early, GUARD_MARGIN) is not True:
         return False
     for sibling, other in index[(rule.name, frozenset(instance.labels.items()))]:
         pair = burn_profile.pair(sibling, other)
         if pair is None:
             return False
-        if traffic is not None:
+        if traffic is not None and early is not None:
             if _pair_guards_met(other, traffic) is False:
                 continue  # a guard surely unmet at the check: quiet, whatever its windows read
             faster = _faster_pair(other, index, rule.name)
-            if (_pair_guards_met(other, replace(traffic, at_ms=earliest)) is not True
-                    or faster is not None and _pair_guards_met(faster, replace(traffic, at_ms=earliest)) is not True):
+            if (_pair_guards_met(other, early) is not True
+                    or faster is not None and _pair_guards_met(faster, early) is not True):
                 return False  # the ratios alone do not tell
         if burn_profile.firing(lambda t, p=pair: p.condition(levels, t), design.at_ms,
                                pair.hold.milliseconds, step, margin) is not False:
@@ -741,8 +742,8 @@ def _limited(design: _OneWindow, pair: BurnWindows, rule: AlertRule, kind: CaseK
     """``design`` on traffic starting with the input, just enough for the pair's guards ``for``
     and a margin before the check (with room to spare); "short-burns" also with the ratio at
     ``LIMITED_BASE`` of the threshold before the burst, for a burst that cannot go higher (a
-    100% error ratio) to lift the long window close to the threshold. None for a pair without
-    guards."""
+    100% error ratio) to lift the long window close to the threshold. Nothing for a pair without
+    guards, or a check too early for them."""
     if pair.long_floor is None or pair.short_floor is None:
         return []
     earliest = design.at_ms - rule.for_.milliseconds - 2 * timing.margin_ms - timing.evaluation.milliseconds
@@ -863,14 +864,18 @@ def _young_traffic(rule: AlertRule, windows: BurnWindows, kind: CaseKind,
         # The short guard met ``for`` before the check; if it can be, so is a long guard lowered
         # by a fifth (crossed at 0.8/0.9 of the age). Else a burst slowing to a trickle, else
         # (no teeth against a lowered long guard) the earliest check the short guard allows.
-        for at_ms in (timing.round_up(max(short_ms + hold, hold / (1 - YOUNG_LOWERED / YOUNG_QUIET_SHARE))),
-                      timing.round_up(short_ms + hold)):
-            rate = YOUNG_QUIET_SHARE * windows.long_floor / (at_ms / 1000)
-            met_ms = at_ms - hold
-            if rate * min(met_ms, short_ms) / 1000 >= YOUNG_SHORT_MARGIN * windows.short_floor:
-                break
-            if (slowing := _young_slowing(windows, hold, timing)) is not None:
-                return slowing
+        long_floor, short_floor = windows.long_floor, windows.short_floor
+
+        def short_guard_met(at_ms: int) -> bool:
+            rate = YOUNG_QUIET_SHARE * long_floor / (at_ms / 1000)
+            return rate * min(at_ms - hold, short_ms) / 1000 >= YOUNG_SHORT_MARGIN * short_floor
+
+        with_teeth = timing.round_up(max(short_ms + hold, hold / (1 - YOUNG_LOWERED / YOUNG_QUIET_SHARE)))
+        if not short_guard_met(with_teeth) and (slowing := _young_slowing(windows, hold, timing)) is not None:
+            return slowing
+        at_ms = with_teeth if short_guard_met(with_teeth) else timing.round_up(short_ms + hold)
+        rate = YOUNG_QUIET_SHARE * windows.long_floor / (at_ms / 1000)
+        met_ms = at_ms - hold
     else:  # the long guard is crossed halfway to the check, ``for`` and a margin before it
         at_ms = timing.round_up(max(2 * hold, short_ms))
         rate = YOUNG_FIRING_SHARE * windows.long_floor / (at_ms / 1000)
@@ -912,11 +917,7 @@ def _surely_quiet(instance: AlertInstance, level: float, traffic: _YoungTraffic 
     above the level, or one of its windows holds too few requests for its guard."""
     if level < instance.threshold * (1 - burn_profile.TOLERANCE):
         return True
-    windows = instance.burn_windows
-    if windows is None or windows.long_floor is None or windows.short_floor is None:
-        return False
-    return any(traffic.requests(window) < floor * (1 - burn_profile.TOLERANCE)
-               for window, floor in ((windows.long, windows.long_floor), (windows.short, windows.short_floor)))
+    return _pair_guards_met(instance, traffic) is False
 
 
 def _others_surely_quiet(rule: AlertRule, siblings: list[tuple[AlertRule, AlertInstance]], level: float,
@@ -1260,15 +1261,15 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
 
 
 def _baseline(rule: AlertRule, members: list[AlertInstance], rules: list[AlertRule],
-              neighbours_of_file: Sequence[AlertRule] = (), reads: Iterable[str] = ()) -> list[InputSeries]:
+              neighbours_of_file: Sequence[AlertRule] = (), recordings: Recordings | None = None
+              ) -> list[InputSeries]:
     """Healthy series for the other subjects of absent()-style rules of this name, so that only
     the subjects under test can fire; and for every subject of the absent()-style rules of other
-    names in the same file (``neighbours_of_file``) whose series the rule does not read
-    (``reads``: metric names). Without them, ScrapeJobMissing fires for every job in every
+    names in the same file (``neighbours_of_file``) whose series the rule does not read (through
+    ``recordings``). Without them, ScrapeJobMissing fires for every job in every
     other test group of its file, and promtool keeps and renders a hundred alerts at each step
     of each (three quarters of the stack tests' time at 100 services)."""
     subjects = {m.labels.get(rule.subject) for m in members}
-    read = set(reads)
     series: list[InputSeries] = []
     for other_rule in rules:
         if other_rule.name != rule.name or "absent(" not in other_rule.expr:
@@ -1276,9 +1277,9 @@ def _baseline(rule: AlertRule, members: list[AlertInstance], rules: list[AlertRu
         for other in other_rule.instances:
             if other.labels.get(rule.subject) not in subjects:
                 series += other.scenario(other.quiet_level).series
-    for other_rule in neighbours_of_file:
-        if other_rule.name == rule.name or "absent(" not in other_rule.expr:
-            continue
+    absent_elsewhere = [r for r in neighbours_of_file if r.name != rule.name and "absent(" in r.expr]
+    read = set(metric_filters(rule.expr, recordings)) if absent_elsewhere and recordings is not None else set()
+    for other_rule in absent_elsewhere:
         healthy = [each for other in other_rule.instances if other.quiet_level is not None
                    for each in other.scenario(other.quiet_level).series]
         if not any(_metric_name(each.series) in read for each in healthy):
@@ -1381,8 +1382,7 @@ def promtool_test_file(rule_file: RuleFile, suite: _Suite, hold: HoldClass = HOL
     rules = [_without_services(r, untested) for r in rule_file.alert_rules if hold_class(r) == hold]
     for rule in _tested_together([r for r in rules if r.instances]):
         for members in _compatible_sets(rule):
-            baseline = _baseline(rule, members, suite.rules, rule_file.alert_rules,
-                                 metric_filters(rule.expr, suite.recordings))
+            baseline = _baseline(rule, members, suite.rules, rule_file.alert_rules, suite.recordings)
             cases = [_case(rule, members, kind, suite.index, timing, baseline, suite.hood(rule.name))
                      for kind in case_kinds(rule, members, timing)]
             tests += _shared_input([case for case in cases if case is not None])

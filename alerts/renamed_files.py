@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+# A service's recording file: ``service-<service>.yml``.
+RECORDING_FILE_PREFIX = "service-"
 # Files of one service each: ``<prefix><service>.yml``.
-PER_SERVICE_PREFIXES: tuple[str, ...] = ("service-", "slo-")
+PER_SERVICE_PREFIXES: tuple[str, ...] = (RECORDING_FILE_PREFIX, "slo-")
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,6 @@ def renamed_files(paths: Sequence[PurePosixPath], texts: Mapping[PurePosixPath, 
 # alternations of their names, and read each one's recordings (service-<name>.yml).
 SHARED_SERVICE_FILE = "services.yml"
 RECORDING_GROUP = re.compile(r"^service-(.+)-recording$")
-RECORDING_FILE_PREFIX = "service-"
 
 
 def is_recording_file(name: str) -> bool:
