@@ -1325,7 +1325,7 @@ def hold_class(rule: AlertRule) -> HoldClass:
 class _Suite:
     """What every test file of one spec reads, built once from the model: every alert rule and its
     siblings, the recorded series, the file recording each, and each alert's neighbourhood
-    (cached by name)."""
+    (cached by name and the files a test loads)."""
 
     spec: Spec
     rules: list[AlertRule]
@@ -1333,8 +1333,7 @@ class _Suite:
     recordings: Recordings
     recorded_series: Mapping[str, tuple[PurePosixPath, ...]]  # record name -> the files recording it
     files: list[RuleFile]
-    by_name: dict[str, list[AlertRule]]
-    hoods: dict[str, Neighbourhood]
+    hoods: dict[tuple[str, tuple[PurePosixPath, ...]], Neighbourhood]
 
     @classmethod
     def of(cls, model: StackModel) -> _Suite:
@@ -1346,16 +1345,16 @@ class _Suite:
                 for recording in group.rules:
                     if isinstance(recording, RecordingRule):
                         records.setdefault(recording.record, []).append((recording.expr, recording.labels))
-        by_name: dict[str, list[AlertRule]] = {}
-        for rule in rules:
-            by_name.setdefault(rule.name, []).append(rule)
-        return cls(model.spec, rules, sibling_index(rules), Recordings(records), model.recorded_series, files,
-                   by_name, {})
+        return cls(model.spec, rules, sibling_index(rules), Recordings(records), model.recorded_series, files, {})
 
-    def hood(self, name: str) -> Neighbourhood:
-        if name not in self.hoods:
-            self.hoods[name] = Neighbourhood.of(metric_filters(r.expr, self.recordings) for r in self.by_name[name])
-        return self.hoods[name]
+    def hood(self, name: str, loaded: Sequence[RuleFile]) -> Neighbourhood:
+        """The selectors of the alerts named ``name`` among the rule files a test loads: only those
+        can fire in it (the other services' rules are not loaded, and do not widen the neighbourhood)."""
+        key = (name, tuple(f.path for f in loaded))
+        if key not in self.hoods:
+            rules = [r for f in loaded for r in f.alert_rules if r.name == name]
+            self.hoods[key] = Neighbourhood.of(metric_filters(r.expr, self.recordings) for r in rules)
+        return self.hoods[key]
 
     def needed_files(self, rule_file: RuleFile, fed: frozenset[str]) -> list[RuleFile]:
         """The file itself and every file recording a series its rules read (fewer rules, faster
@@ -1378,18 +1377,19 @@ def promtool_test_file(rule_file: RuleFile, suite: _Suite, hold: HoldClass = HOL
     """The promtool test file of ``rule_file``'s alerts in hold class ``hold``; services in
     ``untested`` get no cases (each is a tested service renamed: renamed_files.SharedServices)."""
     timing = hold.timing(suite.spec)
+    own = service_of(rule_file.path)
+    fed = frozenset({own} if own is not None else {s.name for s in suite.spec.services} - untested)
+    loaded = suite.needed_files(rule_file, fed)
     tests = []
     rules = [_without_services(r, untested) for r in rule_file.alert_rules if hold_class(r) == hold]
     for rule in _tested_together([r for r in rules if r.instances]):
         for members in _compatible_sets(rule):
             baseline = _baseline(rule, members, suite.rules, rule_file.alert_rules, suite.recordings)
-            cases = [_case(rule, members, kind, suite.index, timing, baseline, suite.hood(rule.name))
+            cases = [_case(rule, members, kind, suite.index, timing, baseline, suite.hood(rule.name, loaded))
                      for kind in case_kinds(rule, members, timing)]
             tests += _shared_input([case for case in cases if case is not None])
-    own = service_of(rule_file.path)
-    fed = frozenset({own} if own is not None else {s.name for s in suite.spec.services} - untested)
     return {
-        "rule_files": [f"../rules/{f.path.name}" for f in suite.needed_files(rule_file, fed)],
+        "rule_files": [f"../rules/{f.path.name}" for f in loaded],
         "evaluation_interval": str(timing.evaluation),
         "tests": tests,
     }
