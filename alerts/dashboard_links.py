@@ -1,8 +1,9 @@
 """The dashboard links of alerts, set in one pass over the generated rules (as the mixins do).
 
-An alert links the dashboard of its subject. A rule covering several services links each
-service's own dashboard through a templated uid; a rule whose subjects live on different
-dashboards of another kind links the Alerts & SLOs dashboard, which shows them all.
+An alert links the dashboard of its subject. A service's link selects it on its shape's dashboard
+(``?var-service=<name>``); a rule covering several services of one shape selects the firing one
+through a template (``{{ $labels.service }}``); a rule whose subjects live on different
+dashboards links the Alerts & SLOs dashboard, which shows them all.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from obstack.alerts.rule_model import AlertRule
-from obstack.stack.spec.dashboard_identities import alerts_dashboard, dashboard_url, service_dashboard
+from obstack.stack.spec.dashboard_identities import alerts_dashboard, dashboard_url, service_dashboards
 from obstack.stack.spec.model import Spec
 
 _SUBJECT_KINDS = {"service": "service", "datastore": "datastore", "queue": "queue"}
@@ -30,17 +31,15 @@ def _link(spec: Spec, rule: AlertRule) -> str:
     if kind is None:
         return base + alerts_dashboard(spec).path()
     names = sorted({instance.labels.get(rule.subject, "") for instance in rule.instances})
-    if kind == "service":  # the names come from the spec's own services: no lookup needed
-        urls = {base + service_dashboard(spec, name).path() for name in names}
-    else:
-        urls = {dashboard_url(spec, kind, name) for name in names}  # type: ignore[arg-type]
-    if len(urls) == 1:
-        return urls.pop()
-    if kind == "service":
-        pattern = service_dashboard(spec, "{service}")
-        if all(service_dashboard(spec, name).uid == pattern.uid.replace("{service}", name) for name in names):
-            return base + "/d/" + pattern.uid.replace("{service}", "{{ $labels.service }}")
-    return base + alerts_dashboard(spec).path()
+    if kind == "service":  # the names come from the spec's own services
+        groups = service_dashboards(spec).by_service
+        shown_on = {groups[name].dashboard for name in names if name in groups}
+        if len(shown_on) != 1 or not all(name in groups for name in names):
+            return base + alerts_dashboard(spec).path()
+        selected = names[0] if len(names) == 1 else "{{ $labels.service }}"
+        return base + replace(shown_on.pop(), service=selected).path()
+    urls = {dashboard_url(spec, kind, name) for name in names}  # type: ignore[arg-type]
+    return urls.pop() if len(urls) == 1 else base + alerts_dashboard(spec).path()
 
 
 def with_dashboard_links(spec: Spec, rules: tuple[AlertRule, ...]) -> tuple[AlertRule, ...]:

@@ -18,6 +18,7 @@ from obstack.dashboards.queues import queues_dashboard
 from obstack.dashboards.redis import redis_dashboard
 from obstack.dashboards.service import service_dashboard
 from obstack.foundation.artifacts import Artifact, json_text
+from obstack.stack.spec.dashboard_identities import ServiceDashboardGroup, service_dashboards
 from obstack.stack.spec.model import Spec
 
 if TYPE_CHECKING:
@@ -38,12 +39,17 @@ def _legacy_json(board: G.Dashboard) -> dict[str, Any]:
     return orjson.loads(orjson.dumps(board.to_json_data(), default=_value_json))
 
 
+def service_dashboard_json(spec: Spec, group: ServiceDashboardGroup) -> dict[str, Any]:
+    """The dashboard of one shape's services, in the current dashboard model."""
+    return normalise(_legacy_json(service_dashboard(spec, group)))
+
+
 def build_dashboards(spec: Spec) -> list[dict[str, Any]]:
-    """Every dashboard of ``spec`` in the current dashboard model, services first."""
-    boards: list[G.Dashboard | None] = [service_dashboard(spec, service) for service in spec.services]
-    boards += [postgres_dashboard(spec), redis_dashboard(spec), queues_dashboard(spec), host_dashboard(spec),
-               alerts_dashboard(spec)]
-    return [normalise(_legacy_json(board)) for board in boards if board is not None]
+    """Every dashboard of ``spec`` in the current dashboard model: the services' (one per shape) first."""
+    boards = [service_dashboard_json(spec, group) for group in service_dashboards(spec).groups]
+    others = [postgres_dashboard(spec), redis_dashboard(spec), queues_dashboard(spec), host_dashboard(spec),
+              alerts_dashboard(spec)]
+    return boards + [normalise(_legacy_json(board)) for board in others if board is not None]
 
 
 def dashboard_json(dashboard: dict[str, Any]) -> str:

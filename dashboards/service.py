@@ -1,5 +1,9 @@
-"""The service overview dashboard, one per service: RED, SLO status and burn, instances, restarts,
-and the service's logs and traces when the spec enables them.
+"""The service overview dashboard: RED, SLO status and burn, instances, restarts, and the
+service's logs and traces when the spec enables them.
+
+Services of one shape share one dashboard (``dashboard_identities``); its ``service`` variable
+picks the service, and every query, the logs and the traces follow it. The shape is what the
+dashboard draws from, so any of its services builds it: the first does.
 
 The top stats read the recording rules the alerts read, coloured at the alert thresholds;
 the graphs below read the raw series over ``$__rate_interval`` so one instance can be picked.
@@ -58,15 +62,19 @@ from obstack.dashboards.panels import (
 )
 from obstack.foundation.series_catalog import RESIDENT_MEMORY
 from obstack.stack.spec import dashboard_identities as ids
+from obstack.stack.spec.dashboard_identities import SERVICE_VARIABLE, ServiceDashboardGroup
 from obstack.stack.spec.model import Service, Slo, Spec
 
 # Budget remaining: red once spent, orange in its last quarter (time to slow down releases).
 BUDGET_STEPS = ((0, ORANGE), (0.25, GREEN))
+# The selected service, in queries and searches (spec names need no escaping: [a-z0-9_-]).
+SELECTED = f"${SERVICE_VARIABLE}"
+SERVICE = f'service="{SELECTED}"'
 
 
 def _red_panels(service: Service) -> list[Panel]:
     metrics = service.request_metrics
-    scope = (f"service={quoted(service.name)}", JOB, INSTANCE)
+    scope = (SERVICE, JOB, INSTANCE)
     count = selector(metrics.request_counter, *scope)
     errors = selector(metrics.request_counter, *scope, f"{metrics.status_label}=~{quoted(metrics.error_status_regex)}")
     bucket = selector(f"{metrics.histogram}_bucket", *scope)
@@ -95,7 +103,7 @@ def _red_panels(service: Service) -> list[Panel]:
 
 def _status_panels(service: Service, timing: Timing) -> list[Panel]:
     """What the alerts see right now: the recorded series, coloured at the alert thresholds."""
-    name = f"service={quoted(service.name)}"
+    name = SERVICE
     scope = (name, JOB, INSTANCE)
     red = timing.red_window.duration
     panels = [
@@ -130,7 +138,7 @@ def _status_panels(service: Service, timing: Timing) -> list[Panel]:
 
 
 def _instance_panels(service: Service, timing: Timing) -> list[Panel]:
-    scope = (f"service={quoted(service.name)}", JOB, INSTANCE)
+    scope = (SERVICE, JOB, INSTANCE)
     panels = [timeseries("Instances up", "Which instances answer Prometheus' scrapes (1 up, 0 down)?",
                          [prom(selector("up", *scope), "{{instance}}")], "none", up_steps(), minimum=0, maximum=1)]
     if service.process_start_metric:
@@ -151,7 +159,7 @@ def _instance_panels(service: Service, timing: Timing) -> list[Panel]:
 
 
 def _slo_panels(service: Service, slo: Slo, timing: Timing) -> list[Panel]:
-    scope = (f"service={quoted(service.name)}", f"slo={quoted(slo.name)}")
+    scope = (SERVICE, f"slo={quoted(slo.name)}")
     budget = Decimal(1) - slo.objective.value
     windows = alertable_windows(slo, timing.burn_windows)
     burn = {w.long: (float(w.burn_rate(slo.window) * budget), RED if w.severity == "critical" else ORANGE)
@@ -176,7 +184,7 @@ def _event_panels(service: Service, slo: Slo, timing: Timing) -> list[Panel]:
     bad ones, per second over the window SLI's input window."""
     if slo.kind != "events":
         return []
-    scope = (f"service={quoted(service.name)}", f"slo={quoted(slo.name)}")
+    scope = (SERVICE, f"slo={quoted(slo.name)}")
     bad = "bad events (errors)" if slo.errors is not None else "bad events (total minus good)"
     window_input = timing.slo_window_input.duration
     return [timeseries(f"{slo.name}: events per second ({window_input})",
@@ -187,11 +195,13 @@ def _event_panels(service: Service, slo: Slo, timing: Timing) -> list[Panel]:
                        minimum=0)]
 
 
-def _explore_url(spec: Spec, service: Service) -> str:
-    """Grafana Explore on Jaeger, searching the service's traces."""
-    state = {"datasource": JAEGER.uid, "queries": [{"refId": "A", "queryType": "search", "service": service.name}],
+def _explore_url() -> str:
+    """Grafana Explore on Jaeger, searching the selected service's traces (Grafana replaces the
+    variable in a link's URL, so it stays outside the encoding)."""
+    state = {"datasource": JAEGER.uid, "queries": [{"refId": "A", "queryType": "search", "service": SELECTED}],
              "range": {"from": "now-1h", "to": "now"}}
-    return "/explore?left=" + quote(json.dumps(state, separators=(",", ":"), sort_keys=True), safe="")
+    encoded = quote(json.dumps(state, separators=(",", ":"), sort_keys=True), safe="")
+    return "/explore?left=" + encoded.replace(quote(SELECTED, safe=""), SELECTED)
 
 
 def _links(spec: Spec, service: Service) -> list[G.DashboardLink]:
@@ -206,11 +216,27 @@ def _links(spec: Spec, service: Service) -> list[G.DashboardLink]:
             result.append(link(dependency, ids.queues_dashboard(spec), f"Queue {dependency}"))
     result = list({l.uri: l for l in result}.values())  # two datastores of one kind share a dashboard
     if spec.tracing.enabled:
-        result.append(external_link("Traces", _explore_url(spec, service), f"{service.name} traces in Jaeger"))
+        result.append(external_link("Traces", _explore_url(), "The selected service's traces in Jaeger"))
     return [*result, tagged_links(spec.project)]
 
 
-def service_dashboard(spec: Spec, service: Service) -> G.Dashboard:
+def _service_variable(names: tuple[str, ...]) -> G.Template:
+    """The ``service`` variable: the services of the dashboard's shape, the first selected."""
+    return G.Template(name=SERVICE_VARIABLE, label="Service", type="custom", query=",".join(names),
+                      default=names[0], hide=0, sort=0)  # in the spec's order
+
+
+def _description(group: ServiceDashboardGroup) -> str:
+    first = group.services[0]
+    if len(group.services) == 1:
+        return f"RED, SLOs, instances and restarts of {first.name} (team {first.team})."
+    return (f"RED, SLOs, instances and restarts of {len(group.services)} services with the same thresholds, SLOs "
+            "and dependencies; the service variable picks one.")
+
+
+def service_dashboard(spec: Spec, group: ServiceDashboardGroup) -> G.Dashboard:
+    """The dashboard of the services of ``group``, built from its first (they share their shape)."""
+    service = group.services[0]
     timing = scaled_timing(spec.time_scale)
     panels: list[Panel] = [row("Now, as the alerts see it"), *_status_panels(service, timing),
                            row("Requests, errors, latency"), *_red_panels(service),
@@ -219,13 +245,12 @@ def service_dashboard(spec: Spec, service: Service) -> G.Dashboard:
         panels += [row(f"SLO {slo.name}: {slo.objective} over {slo.window}"), *_slo_panels(service, slo, timing),
                    *_event_panels(service, slo, timing)]
     if spec.logs.enabled:
-        query = f"{spec.grafana.logs_service_field}:{quoted(service.name)}"
+        query = f"{spec.grafana.logs_service_field}:{quoted(SELECTED)}"
         panels += [row("Logs"), logs("Recent logs", f"The service's log lines from Elasticsearch ({query}).",
                                      ELASTICSEARCH, query)]
     if spec.tracing.enabled:
         panels += [row("Traces"), traces("Recent traces", "The service's latest traces in Jaeger; open one to "
-                                          "see where the time went.", JAEGER, service.name)]
-    return dashboard(ids.service_dashboard(spec, service.name),
-                     f"RED, SLOs, instances and restarts of {service.name} (team {service.team}).",
-                     [spec.project, "service"], job_instance_variables(f"up{{service={quoted(service.name)}}}"),
+                                          "see where the time went.", JAEGER, SELECTED)]
+    return dashboard(group.dashboard, _description(group), [spec.project, "service"],
+                     [_service_variable(group.names), *job_instance_variables(f"up{{{SERVICE}}}")],
                      panels, _links(spec, service))

@@ -103,6 +103,18 @@ def rule_exprs(rule_files: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]
             for document in rule_files for group in document.get("groups", []) for rule in group.get("rules", [])]
 
 
+def _with_options(expr: str, dashboard: Mapping[str, Any]) -> str:
+    """``expr`` with each ``label="$var"`` of a custom variable (a fixed list: the service dashboard's
+    ``service``) as ``label=~"<its options>"``: the series the panel reads, whichever is picked."""
+    for variable in (dashboard.get("templating") or {}).get("list") or []:
+        if variable.get("type") != "custom":
+            continue
+        options = "|".join(str(option.get("value")) for option in variable.get("options") or [])
+        name = re.escape(str(variable.get("name")))
+        expr = re.sub(rf'=\s*"\$(?:{name}|\{{{name}\}})"', lambda _: f'=~"{options}"', expr)
+    return expr
+
+
 def dashboard_exprs(dashboards: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """(panel title, expr) of every query of every panel, rows' nested panels included."""
     pairs = []
@@ -111,7 +123,7 @@ def dashboard_exprs(dashboards: Iterable[Mapping[str, Any]]) -> list[tuple[str, 
         while panels:
             panel = panels.pop()
             panels.extend(panel.get("panels", []))
-            pairs += [(f"{dashboard.get('title')} / {panel.get('title')}", target["expr"])
+            pairs += [(f"{dashboard.get('title')} / {panel.get('title')}", _with_options(target["expr"], dashboard))
                       for target in panel.get("targets", []) if target.get("expr")]
     return pairs
 

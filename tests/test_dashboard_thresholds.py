@@ -69,11 +69,19 @@ def _steps(panel: dict[str, Any]) -> list[float]:
     return [step["value"] for step in steps if step["value"] is not None]
 
 
-def _carries(panel: dict[str, Any], rule: AlertRule, subject: str | None, value: float) -> bool:
+def _selectable(board: dict[str, Any]) -> set[str]:
+    """The services a service dashboard's ``service`` variable offers (none on other dashboards)."""
+    variable = next((v for v in board["templating"]["list"] if v["name"] == ids.SERVICE_VARIABLE), None)
+    return {option["value"] for option in variable["options"]} if variable else set()
+
+
+def _carries(panel: dict[str, Any], rule: AlertRule, subject: str | None, value: float,
+             selectable: set[str]) -> bool:
     exprs = [t["expr"] for t in panel.get("targets", []) if "expr" in t]
     if not exprs or not _metrics("\n or \n".join(f"({e})" for e in exprs)) & _metrics(rule.expr):
         return False
-    if subject is not None and not any(f'"{subject}"' in e for e in exprs):
+    selected = subject in selectable and any('service="$service"' in e for e in exprs)
+    if subject is not None and not selected and not any(f'"{subject}"' in e for e in exprs):
         return False
     return any(math.isclose(step, value, rel_tol=1e-9, abs_tol=1e-12) for step in _steps(panel))
 
@@ -87,7 +95,7 @@ def test_every_alert_threshold_is_a_panel_threshold_on_its_subjects_dashboard(sp
         for instance in rule.instances:
             uid, subject = _subject(spec, instance)
             value = _expected(rule, instance)
-            if not any(_carries(p, rule, subject, value) for p in panels_of(boards[uid])):
+            if not any(_carries(p, rule, subject, value, _selectable(boards[uid])) for p in panels_of(boards[uid])):
                 missing.append(f"{rule.name} {dict(instance.labels)} threshold {value} not on {uid}")
             checked += 1
     assert not missing, missing

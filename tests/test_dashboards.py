@@ -115,7 +115,8 @@ def test_dashboard_url_resolves_to_the_generated_dashboard() -> None:
     for kind, name in cases:
         url = dashboard_url(spec, kind, name)  # type: ignore[arg-type]
         ident = subject_dashboard(spec, kind, name)  # type: ignore[arg-type]
-        assert url == f"http://localhost:3000/d/{ident.uid}/{ident.slug}"
+        selected = f"?var-service={name}" if kind == "service" else ""
+        assert url == f"http://localhost:3000/d/{ident.uid}/{ident.slug}{selected}"
         assert ident.uid in boards and boards[ident.uid]["title"] == ident.title
     with pytest.raises(ValueError, match="no service"):
         dashboard_url(spec, "service", "nope")
@@ -125,7 +126,8 @@ def test_long_names_still_give_unique_uids_within_grafanas_limit() -> None:
     from obstack.stack.spec.loader import load_spec_text
 
     name = "a" * 60
-    text = f"project: {'p' * 30}\nservices:\n  - {{name: {name}1, targets: ['x:1']}}\n  - {{name: {name}2, targets: ['y:1']}}\n"
+    text = (f"project: {'p' * 30}\nservices:\n  - {{name: {name}1, targets: ['x:1']}}\n"
+            f"  - {{name: {name}2, targets: ['y:1'], depends_on: [{name}1]}}\n")  # two shapes: two dashboards
     spec = load_spec_text(text, "long.yaml").spec
     uids = [subject_dashboard(spec, "service", s.name).uid for s in spec.services]
     assert len(set(uids)) == 2 and all(len(uid) <= 40 for uid in uids)
@@ -172,8 +174,12 @@ def test_logs_and_traces_panels_follow_the_spec() -> None:
     assert {s["uid"] for s in _datasources(two_services_spec())} == {"obstack-prometheus", "obstack-alertmanager"}
     service = build_dashboards(default_spec())[0]
     logs = next(p for p in service["panels"] if p["type"] == "logs")
-    assert logs["targets"][0]["query"] == 'service.name:"bookmark-api"'
-    assert any(link["title"] == "Traces" for link in service["links"])
+    assert logs["targets"][0]["query"] == 'service.name:"$service"'  # the selected service's lines
+    traces = next(p for p in service["panels"] if p.get("targets") and p["targets"][0].get("queryType") == "search")
+    assert traces["targets"][0]["service"] == "$service"
+    explore = next(link["url"] for link in service["links"] if link["title"] == "Traces")
+    # Grafana replaces the variable in a link's URL: it stays outside the URL encoding.
+    assert "%22service%22%3A%22$service%22" in explore and "%24" not in explore
 
 
 def test_dashboards_link_to_related_dashboards() -> None:
@@ -181,9 +187,10 @@ def test_dashboards_link_to_related_dashboards() -> None:
     boards = {board["uid"]: board for board in build_dashboards(spec)}
     urls = {uid: {link.get("url") for link in board["links"]} for uid, board in boards.items()}
     assert {"/d/shop-postgres/shop-postgres", "/d/shop-redis/shop-redis", "/d/shop-queues/shop-queues",
-            "/d/shop-service-worker/shop-service-worker", "/d/shop-alerts-slos/shop-alerts-slos"} <= urls["shop-service-api"]
+            "/d/shop-service-worker/shop-service-worker?var-service=worker",
+            "/d/shop-alerts-slos/shop-alerts-slos"} <= urls["shop-service-api"]
     assert {"/d/shop-service-api/shop-service-api", "/d/shop-service-worker/shop-service-worker"} <= urls["shop-alerts-slos"]
-    assert "/d/shop-service-api/shop-service-api" in urls["shop-queues"]
+    assert "/d/shop-service-api/shop-service-api?var-service=api" in urls["shop-queues"]
     for board in boards.values():
         assert any(link["type"] == "dashboards" and link["tags"] == ["shop"] for link in board["links"])
         assert "shop" in board["tags"]

@@ -1,9 +1,14 @@
 """Dashboard identities: stable uids derived from the spec, titles, and the URLs alerts link to.
 
-A uid is ``<project>-<dashboard>`` (``-<service>`` for service dashboards): readable, and the
-same on every run, so an alert's ``dashboard_url`` annotation keeps resolving. Grafana caps
-uids at 40 characters; a longer one is cut and made unique again with a short hash. A dashboard
-of your own keeps its uid, which must be no generated dashboard's (checked when the spec loads).
+A uid is ``<project>-<dashboard>``: readable, and the same on every run, so an alert's
+``dashboard_url`` annotation keeps resolving. Grafana caps uids at 40 characters; a longer one is
+cut and made unique again with a short hash. A dashboard of your own keeps its uid, which must be
+no generated dashboard's (checked when the spec loads).
+
+Services of one shape (the same request metrics, thresholds, SLOs, restart and memory settings
+and dependencies: everything their dashboard draws) share one dashboard with a ``service``
+variable, named after the shape's first service in the spec: ``<project>-service-<first>``. A
+link to a service is that dashboard with ``?var-service=<name>``.
 Names derived from the spec alone, so they sit beside it: the alerts link the dashboards and
 the dashboards read the alerts' thresholds, and neither imports the other for these.
 """
@@ -17,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .model import Spec
+from .model import Service, Spec
 
 SubjectKind = Literal["service", "datastore", "queue", "host", "slo"]
 MAX_UID_LENGTH = 40  # Grafana's limit on dashboard uids
@@ -29,14 +34,16 @@ class DashboardId:
 
     uid: str
     title: str
+    service: str | None = None  # the service a link selects on a service dashboard (var-service)
 
     @property
     def slug(self) -> str:
         return slugify(self.title)
 
     def path(self) -> str:
-        """The dashboard's path under Grafana's base URL."""
-        return f"/d/{self.uid}/{self.slug}"
+        """The dashboard's path under Grafana's base URL, selecting the service if there is one."""
+        query = f"?{SERVICE_VARIABLE_PARAMETER}={self.service}" if self.service is not None else ""
+        return f"/d/{self.uid}/{self.slug}{query}"
 
 
 def slugify(text: str) -> str:
@@ -53,8 +60,76 @@ def _uid(*parts: str) -> str:
     return f"{text[:MAX_UID_LENGTH - 9].rstrip('-')}-{digest}"
 
 
+SERVICE_VARIABLE = "service"
+SERVICE_VARIABLE_PARAMETER = f"var-{SERVICE_VARIABLE}"
+# What a service's dashboard draws: services equal in these share one dashboard. Anything else
+# (name, job, team, targets, health URL, PM2 scraping, metrics of its own) it reads from no panel.
+DASHBOARD_SHAPE_FIELDS = frozenset({"request_metrics", "thresholds", "slos", "process_start_metric",
+                                    "max_memory_restart", "depends_on"})
+
+
+@dataclass(frozen=True)
+class ServiceDashboardGroup:
+    """One service dashboard and the services of one shape it shows (spec order; the first names it)."""
+
+    dashboard: DashboardId
+    services: tuple[Service, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(service.name for service in self.services)
+
+
+@dataclass(frozen=True)
+class ServiceDashboards:
+    """Every service dashboard of a spec, and which one shows each service."""
+
+    groups: tuple[ServiceDashboardGroup, ...]
+    by_service: dict[str, ServiceDashboardGroup]
+
+    def of(self, service: str) -> DashboardId:
+        """The dashboard showing ``service``, with the service selected; KeyError for an unknown one."""
+        board = self.by_service[service].dashboard
+        return DashboardId(board.uid, board.title, service)
+
+
+def dashboard_shape(service: Service) -> str:
+    """What a service's dashboard is built from, as text: equal for services one dashboard can show."""
+    return service.model_dump_json(include=set(DASHBOARD_SHAPE_FIELDS))
+
+
+def _group_title(spec: Spec, names: Sequence[str]) -> str:
+    if len(names) == 1:
+        return f"{spec.project} / service / {names[0]}"
+    return f"{spec.project} / services / {names[0]} and {len(names) - 1} more"
+
+
+def _service_dashboards(spec: Spec) -> ServiceDashboards:
+    shapes: dict[str, list[Service]] = {}
+    for service in spec.services:
+        shapes.setdefault(dashboard_shape(service), []).append(service)
+    groups = []
+    for members in shapes.values():
+        names = [service.name for service in members]
+        ident = DashboardId(_uid(spec.project, "service", names[0]), _group_title(spec, names))
+        groups.append(ServiceDashboardGroup(ident, tuple(members)))
+    return ServiceDashboards(tuple(groups), {name: group for group in groups for name in group.names})
+
+
+_last: tuple[Spec, ServiceDashboards] | None = None
+
+
+def service_dashboards(spec: Spec) -> ServiceDashboards:
+    """The service dashboards of ``spec`` (computed once per spec: every alert of every service asks)."""
+    global _last
+    if _last is None or _last[0] is not spec:
+        _last = (spec, _service_dashboards(spec))
+    return _last[1]
+
+
 def service_dashboard(spec: Spec, service: str) -> DashboardId:
-    return DashboardId(_uid(spec.project, "service", service), f"{spec.project} / service / {service}")
+    """The dashboard showing ``service``, with it selected; KeyError when the spec has no such service."""
+    return service_dashboards(spec).of(service)
 
 
 def postgres_dashboard(spec: Spec) -> DashboardId:
@@ -80,7 +155,7 @@ def alerts_dashboard(spec: Spec) -> DashboardId:
 def subject_dashboard(spec: Spec, subject_kind: SubjectKind, name: str) -> DashboardId:
     """The dashboard showing one subject; ValueError when the spec has no such subject."""
     if subject_kind == "service":
-        if not any(s.name == name for s in spec.services):
+        if name not in service_dashboards(spec).by_service:
             raise ValueError(f"no service named {name!r} in the spec")
         return service_dashboard(spec, name)
     if subject_kind == "datastore":
@@ -119,7 +194,7 @@ def reserved_uids(spec: Spec) -> set[str]:
     """Every uid a generated dashboard of ``spec`` may take."""
     boards = [postgres_dashboard(spec), redis_dashboard(spec), queues_dashboard(spec),
               host_dashboard(spec), alerts_dashboard(spec)]
-    boards += [service_dashboard(spec, service.name) for service in spec.services]
+    boards += [group.dashboard for group in service_dashboards(spec).groups]
     return {board.uid for board in boards}
 
 
