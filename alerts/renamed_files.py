@@ -50,11 +50,31 @@ def swapped(text: str, one: str, other: str) -> str:
     return other.join(part.replace(other, one) for part in text.split(one))
 
 
+# A link to a service selects it on its shape's dashboard, whose uid and slug name the shape's first
+# service (stack/spec/dashboard_identities.py): the same text in every file of the shape, which no
+# exchange of two names carries from one file to the other. The renaming argument is about what the
+# rules select and compute; the dashboard a link opens is left out of it (the service it selects,
+# ``var-service``, is not).
+_SHAPE_DASHBOARD_PATH = re.compile(r"/d/[A-Za-z0-9_-]+/[a-z0-9-]*(?=\?var-service=)")
+
+
+def without_dashboard_paths(text: str) -> str:
+    """``text`` with the path of every shape dashboard a service link opens cut to ``/d/-``."""
+    return _SHAPE_DASHBOARD_PATH.sub("/d/-", text) if "/d/" in text else text
+
+
+def renaming_key(path: PurePosixPath, name: str, text: str) -> tuple[str, str]:
+    """What a file and the files it may be a renamed copy of share: its kind (``slo-``,
+    ``service-``) and its text with its own name blanked (and the shape dashboard paths cut)."""
+    return path.stem[:-len(name)], without_dashboard_paths(text).replace(name, "\0")
+
+
 def is_renamed(source_text: str, source_name: str, text: str, name: str) -> bool:
-    """Whether ``text`` is ``source_text`` with the two names exchanged, byte for byte."""
+    """Whether ``text`` is ``source_text`` with the two names exchanged, byte for byte (the paths of
+    shape dashboards aside)."""
     if source_name == name or source_name in name or name in source_name:
         return False  # a swap of names that contain each other is not a renaming
-    return swapped(source_text, source_name, name) == text
+    return swapped(without_dashboard_paths(source_text), source_name, name) == without_dashboard_paths(text)
 
 
 def renamed_files(paths: Sequence[PurePosixPath], texts: Mapping[PurePosixPath, str]) -> dict[PurePosixPath, Renamed]:
@@ -69,8 +89,7 @@ def renamed_files(paths: Sequence[PurePosixPath], texts: Mapping[PurePosixPath, 
         if name is None:
             continue
         text = texts[path]
-        prefix = path.stem[:-len(name)]
-        bucket = firsts.setdefault((prefix, text.replace(name, "\0")), [])
+        bucket = firsts.setdefault(renaming_key(path, name, text), [])
         source = next(((first, first_name) for first, first_name in bucket
                        if is_renamed(texts[first], first_name, text, name)), None)
         if source is None:
@@ -136,7 +155,8 @@ class SharedServices:
             else:
                 strings += _strings(group)
         alternations = tuple(frozenset(m.split("|")) for text in strings for m in _NAME_ALTERNATION.findall(text))
-        return cls(recordings, alternations, "\n".join(_NAME_ALTERNATION.sub("", text) for text in strings))
+        return cls(recordings, alternations,
+                   "\n".join(_NAME_ALTERNATION.sub("", without_dashboard_paths(text)) for text in strings))
 
     def signature(self, service: str) -> tuple[int, ...]:
         """The alternations that select ``service``."""

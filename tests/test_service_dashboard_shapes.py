@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from obstack.alerts.rule_files import rule_files
+from obstack.alerts.renamed_files import is_renamed
 from obstack.dashboards.generate import build_dashboards, service_dashboard_json
 from obstack.stack.pipeline import generate
 from obstack.stack.series_check import dashboard_exprs, service_findings
@@ -153,3 +154,19 @@ def test_verify_traces_a_missing_series_to_the_shared_panel_that_reads_it() -> N
     findings = service_findings(spec, dashboard_exprs(build_dashboards(spec)), series)
     on_billing = [f.message for f in findings if f.location.startswith("services[1].request_metrics.histogram")]
     assert any("shop / services / api and 1 more / " in message for message in on_billing), on_billing
+
+
+def test_services_sharing_a_dashboard_still_share_their_promtool_tests() -> None:
+    """Every link names the shape's first service in the dashboard path (not a renaming of names):
+    the renamed-copy argument leaves dashboard paths aside, so one service of the shape is tested."""
+    text = "project: p\nservices:\n" + "".join(f"  - {{name: s{i}, targets: ['s{i}:1']}}\n" for i in range(3))
+    artifacts = {a.path.name: a.content for a in generate(load_spec_text(text, "p.yaml"))}
+    assert "/d/p-service-s0/p-services-s0-and-2-more?var-service=s1" in artifacts["slo-s1.yml"]
+    assert sorted(name for name in artifacts if name.startswith("slo-") and name.endswith(".test.yml")) == [
+        "slo-s0.2m-step.test.yml", "slo-s0.5m-step.test.yml", "slo-s0.test.yml"]
+    assert yaml.safe_load(artifacts["services.test.yml"])["rule_files"] == ["../rules/services.yml",
+                                                                             "../rules/service-s0.yml"]
+    assert is_renamed(artifacts["slo-s0.yml"], "s0", artifacts["slo-s2.yml"], "s2")
+    # The service a link selects is part of the argument: a copy selecting another service is no renaming.
+    edited = artifacts["slo-s2.yml"].replace("var-service=s2", "var-service=s1", 1)
+    assert not is_renamed(artifacts["slo-s0.yml"], "s0", edited, "s2")

@@ -14,7 +14,7 @@ from obstack.alerts.global_rules import RULER_DIR
 from obstack.alerts.prometheus_config import CONFIG_PATH
 from obstack.alerts.promtool_tests import TESTS_DIR
 from obstack.alerts.renamed_files import (RECORDING_FILE_PREFIX, SHARED_SERVICE_FILE, SharedServices, is_renamed,
-                                          service_of, shared_services_document)
+                                          renaming_key, service_of, shared_services_document)
 from obstack.alerts.rule_files import RULES_DIR
 from obstack.foundation.artifacts import load_yaml
 from obstack.foundation.findings import Finding
@@ -190,13 +190,13 @@ def _check_renamed(result: ValidatorResult, context: ValidationContext, tests: l
         if name is None:
             continue
         text = _without_header(path.read_text(encoding="utf-8"))
-        key = (path.stem[:-len(name)], text.replace(name, "\0"))
+        key = renaming_key(PurePosixPath(path.name), name, text)
         if path.name in tested:
             sources.setdefault(key, []).append((text, name))
         else:
             untested.append((path, name, text))
     for path, name, text in untested:
-        key = (path.stem[:-len(name)], text.replace(name, "\0"))
+        key = renaming_key(PurePosixPath(path.name), name, text)
         if not any(is_renamed(source, source_name, text, name) for source, source_name in sources.get(key, [])):
             result.findings.append(Finding(
                 result.name, "error", path.relative_to(context.out).as_posix(), "",
