@@ -25,8 +25,13 @@ service's histogram, counters continuing the history, every 15 s, and evaluates 
 
 Measured: ``prometheus_rule_group_last_duration_seconds`` per group, sampled every 15 s for
 ``--measure`` seconds after a warm-up, median per group; the cost per minute is each group's
-median times its evaluations per minute (4 at 15 s, 1 at 1m). Results go to
-bench/results/rule_eval.json for bench/plot.py.
+median times its evaluations per minute (4 at 15 s, 1 at 1m). A group's duration is wall time:
+when the groups want more than the cores, they wait on each other and the sum overstates the
+work, so over the same seconds the bench also reads what Prometheus really used
+(``process_cpu_seconds_total``: scrapes, rules and TSDB together), the rule group iterations it
+missed (``prometheus_rule_group_iterations_missed_total``) and the scrapes it abandoned (timed
+out before the server answered). Results go to bench/results/rule_eval.json (100 services) or
+rule_eval_<N>.json for bench/plot.py.
 """
 
 from __future__ import annotations
@@ -99,7 +104,12 @@ def serve(history: History) -> ThreadingHTTPServer:
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                Handler.late += 1  # Prometheus gave up on the scrape (its timeout) before the answer
+
+        late = 0
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -187,16 +197,29 @@ def rules_at(revision: str, spec_text: str, workdir: Path) -> dict[str, Any]:
     try:
         (workdir / "stack.yaml").write_text(spec_text)
         env = {**os.environ, "PYTHONPATH": str(tree)}
-        subprocess.run([sys.executable, "-m", "obstack", "generate", "--spec", str(workdir / "stack.yaml"),
+        # Before the one import package the CLI was `python -m stack`; `-m obstack` there would
+        # import this checkout's installed obstack, not the revision's code.
+        cli = "obstack" if (tree / "obstack" / "__main__.py").is_file() else "stack"
+        subprocess.run([sys.executable, "-m", cli, "generate", "--spec", str(workdir / "stack.yaml"),
                         "--out", str(workdir / "out")], check=True, capture_output=True, env=env, cwd=tree)
-        return {p.name: yaml.safe_load(p.read_text()) for p in sorted((workdir / "out/prometheus/rules").glob("*.yml"))}
+        docs = {p.name: yaml.safe_load(p.read_text()) for p in sorted((workdir / "out/prometheus/rules").glob("*.yml"))}
+        if not docs:
+            raise SystemExit(f"{revision} generated no rule files (python -m {cli} generate)")
+        return docs
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
 
 
+def _counter(text: str, name: str) -> float:
+    """The sum of every sample of ``name`` in an exposition."""
+    return sum(float(value) for value in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE))
+
+
 def measure(rule_docs: dict[str, Any], config: dict[str, Any], root: Path, warmup: float,
-            seconds: float) -> dict[str, float]:
-    """Median last duration (ms) per rule group, on the history backfilled in ``root/data`` plus live scrapes."""
+            seconds: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Median last duration (ms) per rule group, on the history backfilled in ``root/data`` plus live
+    scrapes; and over the same seconds, the cores Prometheus used (all of its work: scrapes, rules,
+    TSDB) and the rule group iterations it missed per minute (groups overrunning their interval)."""
     port = free_port()
     try:
         (root / "rules").mkdir()
@@ -211,17 +234,31 @@ def measure(rule_docs: dict[str, Any], config: dict[str, Any], root: Path, warmu
             wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=300)
             time.sleep(warmup)
             samples: dict[str, list[float]] = {}
-            deadline = time.monotonic() + seconds
+            texts = []
+            started = time.monotonic()
+            deadline = started + seconds
             while time.monotonic() < deadline:
                 text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+                texts.append((time.monotonic(), text))
                 for group, value in re.findall(
                         r'prometheus_rule_group_last_duration_seconds\{rule_group="[^"]*;([^"]+)"\} (\S+)', text):
                     samples.setdefault(group, []).append(float(value) * 1000)
                 time.sleep(INTERVAL)
-            return {group: statistics.median(values) for group, values in samples.items()}
+            (first_at, first), (last_at, last) = texts[0], texts[-1]
+            elapsed = last_at - first_at
+            load = {"cpu_cores": (_counter(last, "process_cpu_seconds_total")
+                                  - _counter(first, "process_cpu_seconds_total")) / elapsed,
+                    "missed_per_minute": (_counter(last, "prometheus_rule_group_iterations_missed_total")
+                                          - _counter(first, "prometheus_rule_group_iterations_missed_total"))
+                                         * 60 / elapsed}
+            return {group: statistics.median(values) for group, values in samples.items()}, load
         finally:
             process.terminate()
-            process.wait(timeout=60)
+            try:
+                process.wait(timeout=600)  # an overloaded Prometheus takes minutes to stop its groups
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -252,8 +289,10 @@ def main() -> None:
     parser.add_argument("--before", default=BEFORE, help="git revision whose rules are 'before'")
     parser.add_argument("--warmup", type=float, default=75)
     parser.add_argument("--measure", type=float, default=150)
-    parser.add_argument("--json", type=Path, default=results_path("rule_eval"))
+    parser.add_argument("--json", type=Path, help="results file (default bench/results/rule_eval.json at 100 "
+                                                  "services, rule_eval_<N>.json at N)")
     args = parser.parse_args()
+    args.json = args.json or results_path("rule_eval" if args.services == 100 else f"rule_eval_{args.services}")
     loaded = spec_with(args.services)
     spec = loaded.spec
     model = build_stack_model(spec)
@@ -272,6 +311,7 @@ def main() -> None:
               "rule_files": ["rules/*.yml"], "scrape_configs": jobs}
     subjects = [(s.job, s.name, s.team) for s in spec.services]
     results: dict[str, dict[str, float]] = {}
+    loads: dict[str, dict[str, float]] = {}
     for name, docs in (("before", before), ("after", after)):
         root = Path(tempfile.mkdtemp(prefix="bench-rule-eval-"))
         started = time.monotonic()
@@ -280,7 +320,9 @@ def main() -> None:
                            args.resolution, name)
         print(f"{name}: {written / 1e6:.0f} MB of history backfilled in {time.monotonic() - started:.0f}s; measuring",
               flush=True)
-        results[name] = measure(docs, config, root, args.warmup, args.measure)
+        late = server.RequestHandlerClass.late  # type: ignore[attr-defined]
+        results[name], loads[name] = measure(docs, config, root, args.warmup, args.measure)
+        loads[name]["abandoned_scrapes"] = server.RequestHandlerClass.late - late  # type: ignore[attr-defined]
     server.shutdown()
     cost = {name: per_minute(docs, results[name]) for name, docs in (("before", before), ("after", after))}
     print(f"\n{args.services} services, {args.days:g} days of history at {args.resolution}s, scrape and evaluation "
@@ -297,12 +339,20 @@ def main() -> None:
         print(f"| {label} | {cells[0]} | {cells[1]} | {1 if label.endswith('-long') else 4} |")
     print(f"| **evaluation time per minute** | {cost['before']:.0f} | {cost['after']:.0f} | |")
     print(f"| **largest group** | {max(results['before'].values()):.1f} | {max(results['after'].values()):.1f} | |")
+    print(f"| **Prometheus CPU, cores (scrapes, rules, TSDB)** | {loads['before']['cpu_cores']:.2f} | "
+          f"{loads['after']['cpu_cores']:.2f} | |")
+    print(f"| **missed rule group iterations per minute** | {loads['before']['missed_per_minute']:.1f} | "
+          f"{loads['after']['missed_per_minute']:.1f} | |")
+    print(f"| **scrapes Prometheus abandoned (timed out) while it ran** | {loads['before']['abandoned_scrapes']:.0f} | "
+          f"{loads['after']['abandoned_scrapes']:.0f} | |")
     print(f"\nafter / before, per minute: {cost['after'] / cost['before']:.2f}")
     command = " ".join(["python bench/rule_eval.py", *sys.argv[1:]])
     write_results(args.json, command, {
         "services": args.services, "days": args.days, "resolution_s": args.resolution, "before_revision": args.before,
         "interval_s": INTERVAL, "before_ms": results["before"], "after_ms": results["after"],
-        "per_minute_ms": cost,
+        "per_minute_ms": cost, "prometheus_cpu_cores": {k: v["cpu_cores"] for k, v in loads.items()},
+        "missed_per_minute": {k: v["missed_per_minute"] for k, v in loads.items()},
+        "abandoned_scrapes": {k: v["abandoned_scrapes"] for k, v in loads.items()},
         "by_kind_ms": {"before": {k: sum(v) for k, v in kinds_before.items()},
                        "after": {k: sum(v) for k, v in kinds_after.items()}}})
 
