@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scrape_concurrency.py
 	$(BIN)/python bench/queue_probe.py
 	$(BIN)/python bench/rule_eval.py
+	$(BIN)/python bench/rule_eval.py --services 1000
 	$(BIN)/python bench/detection.py
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/mutation.py
