@@ -50,12 +50,12 @@ def swapped(text: str, one: str, other: str) -> str:
     return other.join(part.replace(other, one) for part in text.split(one))
 
 
-# A link to a service selects it on its shape's dashboard, whose uid and slug name the shape's first
+# A link to a service selects it on its shape's dashboard, whose uid names the shape's first
 # service (stack/spec/dashboard_identities.py): the same text in every file of the shape, which no
 # exchange of two names carries from one file to the other. The renaming argument is about what the
 # rules select and compute; the dashboard a link opens is left out of it (the service it selects,
 # ``var-service``, is not).
-_SHAPE_DASHBOARD_PATH = re.compile(r"/d/[A-Za-z0-9_-]+/[a-z0-9-]*(?=\?var-service=)")
+_SHAPE_DASHBOARD_PATH = re.compile(r"/d/[A-Za-z0-9_-]+(?=\?var-service=)")
 
 
 def without_dashboard_paths(text: str) -> str:

@@ -304,18 +304,22 @@ def test_every_alert_links_a_generated_dashboard_of_its_subject(text: str) -> No
     from obstack.dashboards.generate import dashboard_artifacts
 
     spec = load_spec().spec if text == "default" else load_spec_text(TWO_TEAMS, "t.yaml").spec
-    uids = {json.loads(a.content)["uid"] for a in rendered(spec, dashboard_artifacts)}
+    boards = {board["uid"]: board for board in (json.loads(a.content) for a in rendered(spec, dashboard_artifacts))}
     for rule in alert_rules(spec):
         url = rule.annotations["dashboard_url"]
         assert url.startswith(spec.grafana.url + "/d/"), url
-        uid = url.removeprefix(spec.grafana.url + "/d/").split("/")[0]
-        if "{{ $labels.service }}" in uid:
+        path, _, query = url.removeprefix(spec.grafana.url + "/d/").partition("?")
+        uid = path.split("/")[0]
+        assert uid in boards, (rule.name, uid)
+        if query:  # a service dashboard, selecting the service that fires
+            selected = query.removeprefix("var-service=")
+            offered = {option["value"] for v in boards[uid]["templating"]["list"] if v["name"] == "service"
+                       for option in v["options"]}
             for instance in rule.instances:
-                assert uid.replace("{{ $labels.service }}", instance.labels["service"]) in uids
-        else:
-            assert uid in uids, (rule.name, uid)
+                name = instance.labels["service"]
+                assert selected in (name, "{{ $labels.service }}") and name in offered, (rule.name, url)
         if rule.subject == "service" and len({i.labels["service"] for i in rule.instances}) == 1:
-            assert "service-" in uid, "a single service's alert opens that service's dashboard"
+            assert "service-" in uid and query, "a single service's alert opens that service's dashboard"
 
 
 def test_long_holds_are_tested_at_a_coarser_step_in_their_own_files() -> None:

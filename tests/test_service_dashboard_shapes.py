@@ -126,9 +126,9 @@ def test_a_services_alerts_select_it_on_its_shapes_dashboard() -> None:
     urls = _dashboard_urls(_spec(SHAPES))
     base = "http://localhost:3000/d"
     assert urls[("slo-billing.yml", "ErrorBudgetBurn")] == {
-        f"{base}/shop-service-api/shop-services-api-and-1-more?var-service=billing"}
+        f"{base}/shop-service-api?var-service=billing"}
     assert urls[("slo-search.yml", "ErrorBudgetBurn")] == {
-        f"{base}/shop-service-search/shop-service-search?var-service=search"}
+        f"{base}/shop-service-search?var-service=search"}
     # services.yml's rules cover services of three dashboards: the Alerts & SLOs dashboard shows them all.
     assert urls[("services.yml", "HighErrorRate")] == {f"{base}/shop-alerts-slos/shop-alerts-slos"}
 
@@ -136,7 +136,7 @@ def test_a_services_alerts_select_it_on_its_shapes_dashboard() -> None:
 def test_a_rule_over_services_of_one_shape_selects_the_firing_one() -> None:
     text = "project: p\nservices:\n" + "".join(f"  - {{name: s{i}, targets: ['s{i}:1']}}\n" for i in range(3))
     spec = _spec(text)
-    template = "http://localhost:3000/d/p-service-s0/p-services-s0-and-2-more?var-service={{ $labels.service }}"
+    template = "http://localhost:3000/d/p-service-s0?var-service={{ $labels.service }}"
     assert _dashboard_urls(spec)[("services.yml", "HighErrorRate")] == {template}
     # The generated promtool tests expect it rendered, as Prometheus renders it, for the service that fires.
     tests = next(a for a in generate(load_spec_text(text, "p.yaml")) if a.path.name == "services.test.yml")
@@ -157,11 +157,11 @@ def test_verify_traces_a_missing_series_to_the_shared_panel_that_reads_it() -> N
 
 
 def test_services_sharing_a_dashboard_still_share_their_promtool_tests() -> None:
-    """Every link names the shape's first service in the dashboard path (not a renaming of names):
+    """Every link names the shape's first service in the dashboard uid (not a renaming of names):
     the renamed-copy argument leaves dashboard paths aside, so one service of the shape is tested."""
     text = "project: p\nservices:\n" + "".join(f"  - {{name: s{i}, targets: ['s{i}:1']}}\n" for i in range(3))
     artifacts = {a.path.name: a.content for a in generate(load_spec_text(text, "p.yaml"))}
-    assert "/d/p-service-s0/p-services-s0-and-2-more?var-service=s1" in artifacts["slo-s1.yml"]
+    assert "/d/p-service-s0?var-service=s1" in artifacts["slo-s1.yml"]
     assert sorted(name for name in artifacts if name.startswith("slo-") and name.endswith(".test.yml")) == [
         "slo-s0.2m-step.test.yml", "slo-s0.5m-step.test.yml", "slo-s0.test.yml"]
     assert yaml.safe_load(artifacts["services.test.yml"])["rule_files"] == ["../rules/services.yml",
@@ -170,3 +170,17 @@ def test_services_sharing_a_dashboard_still_share_their_promtool_tests() -> None
     # The service a link selects is part of the argument: a copy selecting another service is no renaming.
     edited = artifacts["slo-s2.yml"].replace("var-service=s2", "var-service=s1", 1)
     assert not is_renamed(artifacts["slo-s0.yml"], "s0", edited, "s2")
+
+
+def test_a_service_added_to_a_shape_changes_no_rule_file_of_the_others() -> None:
+    """Links carry the uid, not the title's slug (the title counts the shape's services): adding a
+    service changes its own files, services.yml's alternations, stack.yml's missing-job check and
+    the dashboard, nothing else (`obstack validate --changed` reruns only those)."""
+    def rule_texts(count: int) -> dict[str, str]:
+        text = "project: p\nservices:\n" + "".join(f"  - {{name: s{i}, targets: ['s{i}:1']}}\n" for i in range(count))
+        return {a.path.name: a.content for a in generate(load_spec_text(text, "p.yaml"))
+                if a.path.parent.name == "rules"}
+
+    two, three = rule_texts(2), rule_texts(3)
+    assert {name for name in three if two.get(name) != three[name]} == {"slo-s2.yml", "service-s2.yml", "services.yml",
+                                                                        "stack.yml"}

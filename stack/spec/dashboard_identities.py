@@ -8,7 +8,7 @@ no generated dashboard's (checked when the spec loads).
 Services of one shape (the same request metrics, thresholds, SLOs, restart and memory settings
 and dependencies: everything their dashboard draws) share one dashboard with a ``service``
 variable, named after the shape's first service in the spec: ``<project>-service-<first>``. A
-link to a service is that dashboard with ``?var-service=<name>``.
+link to a service is that dashboard's uid with ``?var-service=<name>``.
 Names derived from the spec alone, so they sit beside it: the alerts link the dashboards and
 the dashboards read the alerts' thresholds, and neither imports the other for these.
 """
@@ -41,9 +41,13 @@ class DashboardId:
         return slugify(self.title)
 
     def path(self) -> str:
-        """The dashboard's path under Grafana's base URL, selecting the service if there is one."""
-        query = f"?{SERVICE_VARIABLE_PARAMETER}={self.service}" if self.service is not None else ""
-        return f"/d/{self.uid}/{self.slug}{query}"
+        """The dashboard's path under Grafana's base URL. A link selecting a service is
+        ``/d/<uid>?var-service=<name>``, without the slug: a shape dashboard's title counts its
+        services, and a link that changed with every service added would change every rule file
+        of the shape (Grafana resolves the uid alone and redirects to the current slug)."""
+        if self.service is not None:
+            return f"/d/{self.uid}?{SERVICE_VARIABLE_PARAMETER}={self.service}"
+        return f"/d/{self.uid}/{self.slug}"
 
 
 def slugify(text: str) -> str:
