@@ -33,8 +33,8 @@ def _link(spec: Spec, rule: AlertRule) -> str:
     names = sorted({instance.labels.get(rule.subject, "") for instance in rule.instances})
     if kind == "service":  # the names come from the spec's own services
         groups = service_dashboards(spec).by_service
-        shown_on = {groups[name].dashboard for name in names if name in groups}
-        if len(shown_on) != 1 or not all(name in groups for name in names):
+        shown_on = {groups[name].dashboard for name in names} if set(names) <= groups.keys() else set()
+        if len(shown_on) != 1:  # an unknown service, or services of several dashboards
             return base + alerts_dashboard(spec).path()
         selected = names[0] if len(names) == 1 else "{{ $labels.service }}"
         return base + replace(shown_on.pop(), service=selected).path()

@@ -710,7 +710,7 @@ def _one_window_holds(rule: AlertRule, instance: AlertInstance, counter: bool, k
         pair = burn_profile.pair(sibling, other)
         if pair is None:
             return False
-        if traffic is not None and early is not None:
+        if early is not None:
             if _pair_guards_met(other, traffic) is False:
                 continue  # a guard surely unmet at the check: quiet, whatever its windows read
             faster = _faster_pair(other, index, rule.name)

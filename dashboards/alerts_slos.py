@@ -118,17 +118,12 @@ def _stack_panels() -> list[Panel]:
     ]
 
 
-def _group_title(group: ids.ServiceDashboardGroup) -> str:
-    names = group.names
-    return names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
-
-
 def alerts_dashboard(spec: Spec) -> G.Dashboard:
     panels: list[Panel] = [row("Alerts"), *_alert_panels()]
     if any(service.slos for service in spec.services):
         panels += [row("SLOs"), *_slo_panels()]
     panels += [row("Monitoring stack"), *_stack_panels()]
-    links = [link(_group_title(group), group.dashboard, f"Service {group.names[0]}: RED and SLOs"
+    links = [link(ids.services_label(group.names), group.dashboard, f"Service {group.names[0]}: RED and SLOs"
                   if len(group.names) == 1 else f"Services {', '.join(group.names[:3])}...: RED and SLOs")
              for group in ids.service_dashboards(spec).groups]
     return dashboard(ids.alerts_dashboard(spec), "Firing alerts by severity, every SLO's error budget across "

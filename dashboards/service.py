@@ -103,24 +103,23 @@ def _red_panels(service: Service) -> list[Panel]:
 
 def _status_panels(service: Service, timing: Timing) -> list[Panel]:
     """What the alerts see right now: the recorded series, coloured at the alert thresholds."""
-    name = SERVICE
-    scope = (name, JOB, INSTANCE)
+    scope = (SERVICE, JOB, INSTANCE)
     red = timing.red_window.duration
     panels = [
         stat(f"Request rate ({red})", "Requests per second as the alerts see them (recording rule); error-rate and "
              f"latency alerts stay quiet below their traffic guard (spec: min_requests in {red}, min_request_rate).",
-             [prom(selector(requests_rate_record(red), name))], "reqps",
+             [prom(selector(requests_rate_record(red), SERVICE))], "reqps",
              steps(ORANGE, (red_traffic_floor(service, timing), GREEN))),
         stat(f"Error ratio ({red})", "The error ratio HighErrorRate and ErrorRateIncreased compare with their "
-             "thresholds.", [prom(selector(service_rules.error_ratio_record(red), name))], "percentunit",
+             "thresholds.", [prom(selector(service_rules.error_ratio_record(red), SERVICE))], "percentunit",
              alert_steps(service.thresholds.error_rate)),
         stat(f"p95 latency ({red})", "The p95 HighLatency and LatencyDegraded compare with their thresholds.",
-             [prom(selector(p95_record(red), name))], "s", alert_steps(compared_latency_levels(service))),
+             [prom(selector(p95_record(red), SERVICE))], "s", alert_steps(compared_latency_levels(service))),
         stat("All instances up", "Is every scrape target of the service up? ServiceDown fires after "
              f"{service.thresholds.down_for} down.", [prom(f"min(up{{{', '.join(scope)}}})")], "none",
              up_steps(), mappings=UP_MAPPINGS),
         stat("Health endpoint", "Does the health URL answer with a 2xx (probed by the obstack exporter)?",
-             [prom(selector("obstack_http_up", name))], "none", up_steps(), mappings=UP_MAPPINGS),
+             [prom(selector("obstack_http_up", SERVICE))], "none", up_steps(), mappings=UP_MAPPINGS),
     ]
     if service.process_start_metric:
         restarts, shared = timing.restart_window.duration, timing.shared_target_window.duration

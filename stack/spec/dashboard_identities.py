@@ -102,10 +102,14 @@ def dashboard_shape(service: Service) -> str:
     return service.model_dump_json(include=set(DASHBOARD_SHAPE_FIELDS))
 
 
+def services_label(names: Sequence[str]) -> str:
+    """How a shape's services are named in titles: ``api``, or ``api and 99 more``."""
+    return names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
+
+
 def _group_title(spec: Spec, names: Sequence[str]) -> str:
-    if len(names) == 1:
-        return f"{spec.project} / service / {names[0]}"
-    return f"{spec.project} / services / {names[0]} and {len(names) - 1} more"
+    kind = "service" if len(names) == 1 else "services"
+    return f"{spec.project} / {kind} / {services_label(names)}"
 
 
 def _service_dashboards(spec: Spec) -> ServiceDashboards:
