@@ -13,11 +13,15 @@ changing any alert it checks when
 Pure: rule documents and a test group in, the rule documents to load for it out. The mutation
 runner (``stack.validate.mutation``) runs each group against these; its baseline check runs the
 unmutated rules the same way, so a wrong leave-out would fail there before any mutant is judged.
+
+``live_rules`` is the narrower cut the `promtool test rules` validator makes: it keeps every rule
+that reads a series in the group's input or can output one, checked or not, so that promtool's
+verdict on the group stays the verdict on the files as written (``stack.validate.test_cuts``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import cache
 from typing import Any
 
@@ -33,6 +37,16 @@ Documents = Mapping[str, dict[str, Any]]
 # Functions whose result does not need a series in their arguments.
 FROM_NOTHING = frozenset({"absent", "absent_over_time", "vector", "time", "pi"})
 ALERT_SERIES = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
+# Functions and aggregations that take any series they are given (over a metric name) without
+# failing: a rule whose only parts that read series are these, plain selectors and operations
+# with an empty side cannot fail on its input.
+TOTAL_FUNCTIONS = frozenset({
+    "abs", "absent", "absent_over_time", "avg_over_time", "ceil", "changes", "clamp", "clamp_max", "clamp_min",
+    "count_over_time", "delta", "deriv", "exp", "floor", "histogram_quantile", "idelta", "increase", "irate",
+    "last_over_time", "ln", "log10", "log2", "max_over_time", "min_over_time", "predict_linear",
+    "present_over_time", "quantile_over_time", "rate", "resets", "round", "scalar", "sort", "sort_desc", "sqrt",
+    "stddev_over_time", "stdvar_over_time", "sum_over_time", "timestamp", "vector"})
+TOTAL_AGGREGATIONS = frozenset({"avg", "count", "group", "max", "min", "stddev", "stdvar", "sum"})
 
 
 @cache
@@ -132,9 +146,25 @@ def needed_rules(documents: Documents, alertnames: Iterable[str], inputs: GroupI
         if id(rule) not in kept and present.rule(rule):
             kept.add(id(rule))
             pending += rules.read_by(rule)
+    return only(documents, kept)
+
+
+def live_rules(documents: Documents, inputs: GroupInput | Iterable[str]) -> list[dict[str, Any]]:
+    """The rules of ``documents`` that may output a series in a test group fed ``inputs``, or
+    fail on what they read there (``_Presence.may_fail``). Each of the others outputs nothing at
+    any step, so leaving it out changes no series any rule or test reads; and it can fail only
+    as it would on no input at all (a bad regex), which a run on no input shows."""
+    rules = _Rules(documents)
+    present = _Presence(rules, inputs if isinstance(inputs, GroupInput) else GroupInput(inputs))
+    return [rule for rule in rules.rules if present.rule(rule) or present.may_fail(rule)]
+
+
+def only(documents: Documents, rules: Collection[int]) -> dict[str, Any]:
+    """``documents`` with only the rules whose ``id`` is in ``rules`` (in their groups, in order);
+    groups left empty are dropped."""
     result = {}
     for name, document in documents.items():
-        groups = [{**group, "rules": [rule for rule in group["rules"] if id(rule) in kept]}
+        groups = [{**group, "rules": [rule for rule in group["rules"] if id(rule) in rules]}
                   for group in document.get("groups", [])]
         result[name] = {"groups": [group for group in groups if group["rules"]]}
     return result
@@ -175,14 +205,39 @@ class _Presence:
         vectors = [child for _, child in children(node) if not _scalar(child)]
         return all(self.node(child) for child in vectors) if vectors else True
 
+    def may_fail(self, rule: dict[str, Any]) -> bool:
+        """Whether evaluating the rule may fail on the series it reads: a part of it that may read
+        series and is not known to take any: an operation between two vectors that may both
+        hold series (duplicate matches fail it; with one side empty promql returns nothing at
+        once), a function or an aggregation outside ``TOTAL_FUNCTIONS``/``TOTAL_AGGREGATIONS``
+        (invalid label names and regexes fail it; some fail on no input as well), a selector
+        without a metric name (a function dropping the name may leave two series of one
+        labelset)."""
+        return any(self._fails(node) for _, node in walk(_parse(str(rule["expr"]))))
+
+    def _fails(self, node: Any) -> bool:
+        kind = type(node).__name__
+        if kind == "BinaryExpr":
+            if _scalar(node.lhs) or _scalar(node.rhs) or str(node.op) in ("and", "or", "unless"):
+                return False
+            return self.node(node.lhs) and self.node(node.rhs)
+        if kind == "Call":
+            return (node.func.name not in TOTAL_FUNCTIONS
+                    and any(self.node(arg) for arg in node.args if not _scalar(arg)))
+        if kind == "AggregateExpr":
+            return str(node.op) not in TOTAL_AGGREGATIONS and self.node(node.expr)
+        if kind in ("VectorSelector", "MatrixSelector"):
+            selector = node if kind == "VectorSelector" else node.vector_selector
+            return not selector.name and self.selector(selector)
+        return False
+
+
     def selector(self, selector: Any) -> bool:
         matchers = _matchers(selector)
-        if selector.name in ALERT_SERIES:
-            return True
-        if selector.name in self.rules.records:
-            return any(self.rule(rule) and _may_carry(rule.get("labels") or {}, matchers)
-                       for rule in self.rules.records[selector.name])
-        return self.inputs.selects(matchers)
+        if selector.name in ALERT_SERIES or self.inputs.selects(matchers):
+            return True  # a recorded series' name may also be fed as input (a ruler reading a shard's)
+        return any(self.rule(rule) and _may_carry(rule.get("labels") or {}, matchers)
+                   for rule in self.rules.records.get(selector.name, ()))
 
 
 def reads_label(documents: Documents, expr: str, label: str, inputs: Iterable[GroupInput]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from obstack.alerts.relevance import GroupInput, needed_rules, reads_label
+from obstack.alerts.relevance import GroupInput, live_rules, needed_rules, reads_label
 
 RULES: dict[str, Any] = {"groups": [
     {"name": "fast", "rules": [
@@ -65,3 +65,38 @@ def test_a_label_is_read_where_an_input_series_or_a_recording_may_carry_it() -> 
     assert not reads_label(documents, "sum by (service) (events:rate5m)", "route", inputs)
     assert reads_label(documents, 'sum by (service) (error:ratio5m{slo="errors"})', "slo", inputs)  # a static label
     assert reads_label(documents, 'count by (service) (ALERTS{alertname="Burn"})', "route", inputs)  # may: any label
+
+
+def live(series: list[str], rules: dict[str, Any] = RULES) -> list[str]:
+    return [f'{rule.get("alert") or rule["record"]}{rule.get("labels", {}).get("slo", "")}'
+            for rule in live_rules({"f.yml": rules}, series)]
+
+
+def test_the_validator_keeps_every_rule_that_may_output_checked_or_not() -> None:
+    # Requests only: the availability ratio and its alert read nothing; Missing (absent()) always
+    # outputs. Unlike needed_rules, no alert named: every rule that may write a series stays.
+    assert live(['requests_total{job="api", code="500"}']) == ["events:rate5m", "error:ratio5merrors", "Burn",
+                                                              "Missing"]
+    assert live(['up{job="api"}']) == ["error:ratio5mavailability", "BurnAvailability", "Missing"]
+
+
+def test_a_rule_that_outputs_nothing_stays_where_what_it_reads_can_fail_it() -> None:
+    def rule(expr: str) -> dict[str, Any]:
+        return {"groups": [{"name": "g", "rules": [{"record": "r", "expr": expr}]}]}
+    fed = ['a{i="1"}', 'b{i="1"}']
+    # Empty either way: an operation with one side empty returns nothing without matching.
+    assert live(fed, rule("a / on () missing")) == []
+    assert live(fed, rule("sum by (i) (rate(a[5m])) and on (i) missing")) == []
+    # Both sides fed: duplicate matches would fail it, whatever the "and" then keeps.
+    assert live(fed, rule("(a / on () b) and on (i) missing")) == ["r"]
+    # A function not known to take any input (invalid label names), an aggregation with a
+    # parameter, a selector without a name (rate() may leave two series of one labelset).
+    assert live(fed, rule('label_join(a, "x-y", ",", "i") and missing')) == ["r"]
+    assert live(fed, rule("topk(1, a) and missing")) == ["r"]
+    assert live(fed, rule('rate({i="1"}[5m]) and missing')) == ["r"]
+    assert live(fed, rule('rate({i="2"}[5m]) and missing')) == []  # finds nothing
+
+
+def test_an_input_series_named_like_a_recording_is_read() -> None:
+    # A ruler's rules read series a shard recorded: its tests feed them as input.
+    assert live(['error:ratio5m{slo="errors", service="api"}']) == ["Burn", "Missing"]
