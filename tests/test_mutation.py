@@ -27,9 +27,9 @@ from obstack.alerts.rule_model import InputSeries
 from obstack.stack.cli import app
 from obstack.stack.pipeline import generate
 from obstack.stack.spec.loader import load_spec
+from obstack.stack.validate.group_runs import GroupRun, UnitTestFile
 from obstack.stack.validate.mutation import (FIRST_STAGE_SHARE, GROUP_OVERHEAD, STAGE_GROWTH, BaselineFailed, _cost,
-                                     _GroupRun, _label_unread, _stages, _TestFile, changed_rule_files,
-                                     run_mutants)
+                                             _label_unread, _stages, changed_rule_files, run_mutants)
 from obstack.stack.writer import write_tree
 from tests.support.servers import require_binary
 from tests.support.trees import generated_tree
@@ -124,9 +124,9 @@ def test_an_added_by_label_is_judged_on_the_aggregation_it_widens() -> None:
 def test_each_mutant_s_groups_run_cheapest_first_in_stages_of_growing_cost() -> None:
     """A mutant is killed by its first failing group: the cheap groups run first, a few at a time,
     and each stage may cost STAGE_GROWTH times the share of the one before."""
-    test = _TestFile("t.test.yml", ("r.yml",), {})
+    test = UnitTestFile("t.test.yml", ("r.yml",), {})
     steps = [1, 2, 3, 5, 8, 13, 40, 100, 300, 1000, 1000, 3000]
-    runs = [_GroupRun(test, {"name": f"g{n}", "interval": "1m", "alert_rule_test": [{"eval_time": f"{n}m"}],
+    runs = [GroupRun(test, {"name": f"g{n}", "interval": "1m", "alert_rule_test": [{"eval_time": f"{n}m"}],
                              "input_series": [{}]}, {}) for n in reversed(steps)]
     stages = _stages(runs)
     costs = [[_cost(run.group) for run in stage] for stage in stages]

@@ -19,7 +19,6 @@ every other survivor is listed in the report.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -32,7 +31,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import promql_parser
-import yaml
 
 from obstack.alerts.mutation import Mutant, compared_above_zero, rule_mutants
 from obstack.alerts.promql_tree import walk
@@ -41,6 +39,8 @@ from obstack.alerts.relevance import GroupInput, needed_rules, reads_label
 from obstack.alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, service_of, shared_services_document
 from obstack.alerts.rule_files import RULES_DIR
 from obstack.stack.spec.values import Duration
+from obstack.foundation.artifacts import load_yaml
+from obstack.stack.validate.group_runs import GroupRun, UnitTestFile, Written, dump, write_runs
 from obstack.stack.validate.prometheus_tools import services_fed
 from obstack.stack.validate.tools import ToolMissing, run_tool, tool_environment
 
@@ -103,13 +103,6 @@ class MutationReport:
         return (len(self.killed) + len(self.equivalent)) / self.tested if self.tested else 1.0
 
 
-@dataclass(frozen=True)
-class _TestFile:
-    name: str
-    rule_files: tuple[str, ...]  # rule file names it loads
-    document: dict[str, Any]
-
-
 def _record_readers(documents: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
     """record name -> the alert names that read it, directly or through other recordings."""
     rules = [rule for doc in documents.values() for group in doc.get("groups", []) for rule in group["rules"]]
@@ -134,31 +127,21 @@ def _record_readers(documents: dict[str, dict[str, Any]]) -> dict[str, set[str]]
     return readers
 
 
-def _groups_for(test: _TestFile, alerts: set[str]) -> list[dict[str, Any]]:
+def _groups_for(test: UnitTestFile, alerts: set[str]) -> list[dict[str, Any]]:
     return [group for group in test.document.get("tests", [])
             if any(case["alertname"] in alerts for case in group.get("alert_rule_test", []))]
 
 
-@dataclass(frozen=True)
-class _GroupRun:
-    """One test group of one test file, with the rule documents it loads: only the rules that can
-    change the alerts it checks (``alerts.relevance``)."""
-
-    test: _TestFile
-    group: dict[str, Any]
-    rules: dict[str, dict[str, Any]]  # rule file name -> document
-
-
-Selected = list[_GroupRun]
+Selected = list[GroupRun]
 
 
 class _Groups:
     """The test groups of a tree with what each needs of the unmutated rules, worked out once."""
 
-    def __init__(self, tests: list[_TestFile], documents: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, tests: list[UnitTestFile], documents: dict[str, dict[str, Any]]) -> None:
         self.documents = documents
         self.inputs: dict[int, GroupInput] = {}
-        self.original: dict[int, _GroupRun] = {}
+        self.original: dict[int, GroupRun] = {}
         for test in tests:
             for group in test.document.get("tests", []):
                 self.inputs[id(group)] = GroupInput(series["series"] for series in group.get("input_series", []))
@@ -166,15 +149,15 @@ class _Groups:
     def alertnames(self, group: dict[str, Any]) -> set[str]:
         return {case["alertname"] for case in group.get("alert_rule_test", [])}
 
-    def unmutated(self, test: _TestFile, group: dict[str, Any]) -> _GroupRun:
+    def unmutated(self, test: UnitTestFile, group: dict[str, Any]) -> GroupRun:
         if id(group) not in self.original:
             rules = needed_rules({name: self.documents[name] for name in test.rule_files}, self.alertnames(group),
                                  self.inputs[id(group)])
-            self.original[id(group)] = _GroupRun(test, group, rules)
+            self.original[id(group)] = GroupRun(test, group, rules)
         return self.original[id(group)]
 
-    def mutated(self, test: _TestFile, group: dict[str, Any], mutant: Mutant, document: dict[str, Any]
-                ) -> _GroupRun | None:
+    def mutated(self, test: UnitTestFile, group: dict[str, Any], mutant: Mutant, document: dict[str, Any]
+                ) -> GroupRun | None:
         """The group's run against the mutant (``document``: the mutated rule file), or None when the
         mutated rule, as generated and as mutated, has no part in it: nothing it checks could change."""
         rules = needed_rules({name: document if name == mutant.file else self.documents[name]
@@ -182,7 +165,7 @@ class _Groups:
         if not (_holds(rules, mutant, document)
                 or _holds(self.unmutated(test, group).rules, mutant, self.documents[mutant.file])):
             return None
-        return _GroupRun(test, group, rules)
+        return GroupRun(test, group, rules)
 
 
 def _holds(rules: dict[str, dict[str, Any]], mutant: Mutant, document: dict[str, Any]) -> bool:
@@ -192,29 +175,15 @@ def _holds(rules: dict[str, dict[str, Any]], mutant: Mutant, document: dict[str,
     return any(rule is target for group in rules.get(mutant.file, {}).get("groups", []) for rule in group["rules"])
 
 
-# libyaml where PyYAML has it: a mutation run reads the whole tree and writes each mutant's
-# groups, and the pure-Python parser and emitter took an eighth of a run's time.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-def _load(text: str) -> Any:
-    return yaml.load(text, Loader=_LOADER)
-
-
-def _dump(document: Any) -> str:
-    return yaml.dump(document, Dumper=_DUMPER, sort_keys=False)
-
-
 def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> MutationReport:
     """Mutation-test the generated tree at ``tree`` (its prometheus/rules and prometheus/tests)."""
     rules_dir, tests_dir = tree / RULES_DIR, tree / TESTS_DIR
-    documents = {path.name: _load(path.read_text()) for path in sorted(rules_dir.glob("*.yml"))}
+    documents = {path.name: load_yaml(path.read_text()) for path in sorted(rules_dir.glob("*.yml"))}
     tests = []
     for path in sorted(tests_dir.glob("*.test.yml")):
-        document = _load(path.read_text())
-        tests.append(_TestFile(path.name, tuple(Path(f).name for f in document["rule_files"]), document))
+        document = load_yaml(path.read_text())
+        tests.append(UnitTestFile(path.name, tuple(Path(f).name for f in document["rule_files"]), document))
     readers = _record_readers(documents)
     if mutants is None:
         mutants = [m for name, doc in documents.items() for m in rule_mutants(name, doc)]
@@ -232,7 +201,7 @@ def run_mutants(tree: Path, mutants: Sequence[Mutant] | None = None, jobs: int |
             # A renamed copy of a tested file (alerts.renamed_files): any change to it fails the
             # `promtool test rules` validator's check that it is the tested file renamed.
             document = documents[mutant.file]
-            if _dump(_mutated(document, mutant)) != _dump(document):
+            if dump(_mutated(document, mutant)) != dump(document):
                 report.killed.append(mutant)
             else:
                 report.equivalent.append((mutant, "leaves the file as it was"))
@@ -309,28 +278,6 @@ def _promtool() -> str:
     return executable
 
 
-def _write_runs(home: Path, selected: Selected) -> dict[str, list[str]]:
-    """Write the ``selected`` group runs under ``home`` (its tests/ and rules/), runs of one test
-    file loading the same rules in one file. Returns the files written (relative to home) by
-    original test file."""
-    files: dict[str, tuple[_TestFile, list[dict[str, Any]], dict[str, str]]] = {}
-    for run in selected:
-        texts = {name: _dump(run.rules[name]) for name in run.test.rule_files}
-        key = hashlib.sha256("\0".join([run.test.name, *texts.values()]).encode()).hexdigest()[:12]
-        files.setdefault(key, (run.test, [], texts))[1].append(run.group)
-    written: dict[str, list[str]] = {}
-    for key, (test, groups, texts) in files.items():
-        (home / "rules" / key).mkdir(parents=True, exist_ok=True)
-        for name, text in texts.items():
-            (home / "rules" / key / name).write_text(text)
-        (home / "tests").mkdir(parents=True, exist_ok=True)
-        path = f"tests/{key}-{test.name}"
-        (home / path).write_text(_dump(
-            {**test.document, "rule_files": [f"../rules/{key}/{name}" for name in test.rule_files], "tests": groups}))
-        written.setdefault(test.name, []).append(path)
-    return written
-
-
 def _batch_killed(batch: list[tuple[int, Selected]]) -> set[int]:
     """Which mutants of ``batch`` (index, its group runs) fail a group: one promtool run over all of
     them, each mutant's rule files and tests in a directory of its own."""
@@ -338,8 +285,8 @@ def _batch_killed(batch: list[tuple[int, Selected]]) -> set[int]:
     try:
         owner: dict[str, int] = {}
         for index, selected in batch:
-            for paths in _write_runs(root / f"m{index}", selected).values():
-                owner.update((f"m{index}/{path}", index) for path in paths)
+            for files in write_runs(root / f"m{index}", selected).values():
+                owner.update((f"m{index}/{file.path}", index) for file in files)
         # promtool writes each file's name and, when it passes, SUCCESS to stdout; failures go to stderr.
         run = subprocess.run([_promtool(), "test", "rules", *owner], cwd=root, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True, timeout=1800, check=False, env=tool_environment())
@@ -368,7 +315,7 @@ BASELINE_TIMEOUT = 3600  # seconds a test file may take (an SLO file of a hundre
 
 def _baseline_groups(runnable: list[tuple[Mutant, Selected]], groups: _Groups) -> Selected:
     """Every test group some mutant will run, once, against the unmutated rules: what must pass."""
-    runs: dict[int, _GroupRun] = {}
+    runs: dict[int, GroupRun] = {}
     for _, selected in runnable:
         for run in selected:
             runs.setdefault(id(run.group), groups.unmutated(run.test, run.group))
@@ -381,8 +328,9 @@ def _check_baseline(selected: Selected, jobs: int = 2) -> None:
     test file, ``jobs`` at once."""
     root = Path(tempfile.mkdtemp(prefix="obstack-baseline-"))
 
-    def check(test: str, paths: list[str]) -> str | None:
-        outcome = run_tool("promtool", ["test", "rules", *paths], cwd=root, timeout=BASELINE_TIMEOUT)
+    def check(test: str, files: list[Written]) -> str | None:
+        outcome = run_tool("promtool", ["test", "rules", *(file.path for file in files)], cwd=root,
+                           timeout=BASELINE_TIMEOUT)
         if outcome.returncode == 124:
             return f"{test} did not finish within {BASELINE_TIMEOUT} s"
         if outcome.returncode != 0:
@@ -390,7 +338,7 @@ def _check_baseline(selected: Selected, jobs: int = 2) -> None:
             return f"{test}: {', '.join(failed[:3]) or 'see promtool test rules ' + test}"
         return None
     try:
-        written = _write_runs(root, selected)
+        written = write_runs(root, selected)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             problems = [problem for problem in pool.map(lambda item: check(*item), written.items())
                         if problem is not None]
