@@ -132,6 +132,18 @@ def _parsed(series: str) -> tuple[str, dict[str, str]] | None:
     return node.name, {m.name: m.value for m in node.matchers.matchers}
 
 
+def selected(series: str, filters: Mapping[str, list[set[Filter]]]) -> bool:
+    """Whether a selector in ``filters`` (``metric_filters``) may select the input ``series``: a
+    selector of its metric whose filters its labels pass (a filter is = or =~; a selector's
+    other matchers can only select less). A series that is no plain selector may be."""
+    parsed = _parsed(series)
+    if parsed is None:
+        return True
+    metric, labels = parsed
+    return any(all(_matches(op, pattern, labels.get(name, "")) for name, op, pattern in each)
+               for each in filters.get(metric, ()))
+
+
 def _matches(op: str, pattern: str, value: str) -> bool:
     return value == pattern if op == "=" else re.fullmatch(pattern, value) is not None
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from obstack.alerts import burn_profile
 from obstack.alerts.annotations import rendered, source_text
 from obstack.alerts.humanize import VALUE_FORMATS
-from obstack.alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours
+from obstack.alerts.neighbours import Neighbourhood, Recording, Recordings, metric_filters, neighbours, selected
 from obstack.alerts.renamed_files import (SHARED_SERVICE_FILE, SharedServices, renamed_files, service_of,
                                           shared_services_document)
 from obstack.alerts.rule_files import RuleDocument
@@ -1265,10 +1265,11 @@ def _baseline(rule: AlertRule, members: list[AlertInstance], rules: list[AlertRu
               ) -> list[InputSeries]:
     """Healthy series for the other subjects of absent()-style rules of this name, so that only
     the subjects under test can fire; and for every subject of the absent()-style rules of other
-    names in the same file (``neighbours_of_file``) whose series the rule does not read (through
-    ``recordings``). Without them, ScrapeJobMissing fires for every job in every
-    other test group of its file, and promtool keeps and renders a hundred alerts at each step
-    of each (three quarters of the stack tests' time at 100 services)."""
+    names in the same file (``neighbours_of_file``) that no selector of the rule may select
+    (through ``recordings``): ExporterDown reads ``up{job="obstack-exporter"}`` and gets the
+    other jobs' ``up``. Without them, ScrapeJobMissing fires for every job in every other test
+    group of its file, and promtool keeps and renders a hundred alerts at each step of each
+    (three quarters of the stack tests' time at 100 services)."""
     subjects = {m.labels.get(rule.subject) for m in members}
     series: list[InputSeries] = []
     for other_rule in rules:
@@ -1278,17 +1279,11 @@ def _baseline(rule: AlertRule, members: list[AlertInstance], rules: list[AlertRu
             if other.labels.get(rule.subject) not in subjects:
                 series += other.scenario(other.quiet_level).series
     absent_elsewhere = [r for r in neighbours_of_file if r.name != rule.name and "absent(" in r.expr]
-    read = set(metric_filters(rule.expr, recordings)) if absent_elsewhere and recordings is not None else set()
+    read = metric_filters(rule.expr, recordings) if absent_elsewhere and recordings is not None else {}
     for other_rule in absent_elsewhere:
-        healthy = [each for other in other_rule.instances if other.quiet_level is not None
-                   for each in other.scenario(other.quiet_level).series]
-        if not any(_metric_name(each.series) in read for each in healthy):
-            series += healthy
+        series += [each for other in other_rule.instances if other.quiet_level is not None
+                   for each in other.scenario(other.quiet_level).series if not selected(each.series, read)]
     return list({s.series: s for s in series}.values())
-
-
-def _metric_name(series: str) -> str:
-    return series.partition("{")[0]
 
 
 @dataclass(frozen=True)
@@ -1312,7 +1307,8 @@ class HoldClass:
 
 HOLD_CLASSES: tuple[HoldClass, ...] = (
     HoldClass(Duration(0), None),
-    HoldClass(Duration.parse("10m"), Duration.parse("2m")),  # RED warnings, slow burn pages and tickets
+    HoldClass(Duration.parse("10m"), Duration.parse("2m")),  # RED warnings, missing request metrics
+    HoldClass(Duration.parse("15m"), Duration.parse("3m")),  # slow burn pages and tickets
     HoldClass(Duration.parse("1h"), Duration.parse("5m")),  # the slowest burn ticket (3d/6h windows)
 )
 

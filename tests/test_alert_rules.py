@@ -329,6 +329,7 @@ def test_long_holds_are_tested_at_a_coarser_step_in_their_own_files() -> None:
     steps = {name: doc["evaluation_interval"] for name, doc in tests.items()}
     assert steps["services.test.yml"] == "15s" and steps["services.2m-step.test.yml"] == "2m"
     assert steps["slo-bookmark-api.test.yml"] == "15s" and steps["slo-bookmark-api.5m-step.test.yml"] == "5m"
+    assert steps["slo-bookmark-api.3m-step.test.yml"] == "3m"  # the 15m burn holds
     holds = {(r.name, r.for_.seconds) for r in alert_rules(spec)}
     for name, doc in tests.items():
         step = Duration.parse(doc["evaluation_interval"]).seconds
@@ -338,3 +339,20 @@ def test_long_holds_are_tested_at_a_coarser_step_in_their_own_files() -> None:
                 assert any(hold > step or hold == 0 for hold in tested), (name, case["alertname"])
     tickets = [g for g in tests["slo-bookmark-api.5m-step.test.yml"]["tests"] if "3d" in str(g["alert_rule_test"])]
     assert tickets, "the 3d/6h burn ticket (for 1h) is tested at the 5m step"
+
+
+def test_scrape_job_missing_stays_quiet_in_the_other_alerts_groups_of_its_file() -> None:
+    """Every group of the stack tests that checks another alert feeds an `up` series of every job
+    ScrapeJobMissing watches, except where the alert under test reads that job's `up` (it brings
+    its own): otherwise ScrapeJobMissing fires for every job at every step, and promtool keeps and
+    renders all those alerts (at 100 services, a *Down group took three times as long)."""
+    spec = load_spec().spec
+    stack = next(yaml.safe_load(a.content) for a in promtool_tests(spec) if a.path.name == "stack.test.yml")
+    missing = next(r for r in alert_rules(spec) if r.name == "ScrapeJobMissing")
+    jobs = set(re.findall(r'absent\(up\{job="([^"]+)"', missing.expr))
+    assert len(jobs) > 3, jobs
+    others = [g for g in stack["tests"] if all(c["alertname"] != "ScrapeJobMissing" for c in g["alert_rule_test"])]
+    assert any(c["alertname"] == "ExporterDown" for g in others for c in g["alert_rule_test"])
+    for group in others:
+        fed = set(re.findall(r'^up\{.*job="([^"]+)"', "\n".join(s["series"] for s in group["input_series"]), re.M))
+        assert jobs <= fed, (group["name"], sorted(jobs - fed))

@@ -163,7 +163,7 @@ def test_services_sharing_a_dashboard_still_share_their_promtool_tests() -> None
     artifacts = {a.path.name: a.content for a in generate(load_spec_text(text, "p.yaml"))}
     assert "/d/p-service-s0?var-service=s1" in artifacts["slo-s1.yml"]
     assert sorted(name for name in artifacts if name.startswith("slo-") and name.endswith(".test.yml")) == [
-        "slo-s0.2m-step.test.yml", "slo-s0.5m-step.test.yml", "slo-s0.test.yml"]
+        "slo-s0.3m-step.test.yml", "slo-s0.5m-step.test.yml", "slo-s0.test.yml"]
     assert yaml.safe_load(artifacts["services.test.yml"])["rule_files"] == ["../rules/services.yml",
                                                                              "../rules/service-s0.yml"]
     assert is_renamed(artifacts["slo-s0.yml"], "s0", artifacts["slo-s2.yml"], "s2")
