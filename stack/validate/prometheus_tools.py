@@ -19,6 +19,7 @@ from obstack.alerts.rule_files import RULES_DIR
 from obstack.foundation.artifacts import load_yaml
 from obstack.foundation.findings import Finding
 from obstack.stack.validate.incremental import Outcome, file_check
+from obstack.stack.validate.test_cuts import run_test_files
 from obstack.stack.validate.tools import ToolMissing, ToolRun, run_tool
 from obstack.stack.validate.validator import ValidationContext, ValidatorResult
 
@@ -32,24 +33,44 @@ def _files(context: ValidationContext, directory: str, pattern: str) -> list[Pat
     return sorted((context.out / directory).glob(pattern))
 
 
-def _run_each(result: ValidatorResult, context: ValidationContext, files: list[Path], args: list[str],
-              what: str, inputs_of: Callable[[Path], list[Path]] | None = None, batched: bool = False
-              ) -> ValidatorResult:
-    """Run promtool once per file (two at a time), one finding per failing file; ``batched``:
-    the files in two runs of promtool, one a core, and one per file only in a run that failed
-    (to tell which: at a thousand services, two thousand rule files cost 25 s of promtool start-ups
-    one by one). With ``context.record`` (--changed), a file whose inputs (``inputs_of``: the file
-    alone by default) passed before is not run again."""
-    def run(path: Path) -> tuple[Path, ToolRun]:
-        return path, run_tool("promtool", [*args, path.name], cwd=path.parent, timeout=600)
+Runner = Callable[[list[Path]], dict[Path, ToolRun]]
 
+
+def _one_each(args: list[str]) -> Runner:
+    """promtool ``args`` once per file, two at a time."""
+    def run(paths: list[Path]) -> dict[Path, ToolRun]:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return dict(pool.map(lambda path: (path, _one(args, path)), paths))
+    return run
+
+
+def _in_two_batches(args: list[str], root: Path) -> Runner:
+    """promtool ``args`` on the files in two runs, one a core, and once per file only in a run
+    that failed (to tell which: at a thousand services, two thousand rule files cost 25 s of
+    promtool start-ups one by one)."""
     def run_batch(batch: list[Path]) -> list[tuple[Path, ToolRun]]:
-        together = run_tool("promtool", [*args, *(p.relative_to(context.out).as_posix() for p in batch)],
-                            cwd=context.out, timeout=600)
+        together = run_tool("promtool", [*args, *(p.relative_to(root).as_posix() for p in batch)], cwd=root,
+                            timeout=600)
         if together.returncode == 0:
             return [(path, together) for path in batch]
-        return [run(path) for path in batch]
+        return [(path, _one(args, path)) for path in batch]
 
+    def run(paths: list[Path]) -> dict[Path, ToolRun]:
+        halves = [half for half in (paths[0::2], paths[1::2]) if half]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return dict(run for batch in pool.map(run_batch, halves) for run in batch)
+    return run
+
+
+def _one(args: list[str], path: Path) -> ToolRun:
+    return run_tool("promtool", [*args, path.name], cwd=path.parent, timeout=600)
+
+
+def _run_each(result: ValidatorResult, context: ValidationContext, files: list[Path], runner: Runner,
+              what: str, inputs_of: Callable[[Path], list[Path]] | None = None) -> ValidatorResult:
+    """Run promtool on the files through ``runner``, one finding per failing file. With
+    ``context.record`` (--changed), a file whose inputs (``inputs_of``: the file alone by
+    default) passed before is not run again."""
     def inputs(path: Path) -> list[Path]:
         return inputs_of(path) if inputs_of else [path]
 
@@ -62,12 +83,7 @@ def _run_each(result: ValidatorResult, context: ValidationContext, files: list[P
     # last and run alone while the other core idles; findings stay in file order.
     biggest_first = sorted(todo, key=lambda path: -path.stat().st_size)
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            if batched:
-                halves = [half for half in (biggest_first[0::2], biggest_first[1::2]) if half]
-                finished = dict(run for batch in pool.map(run_batch, halves) for run in batch)
-            else:
-                finished = dict(pool.map(run, biggest_first))
+        finished = runner(biggest_first)
     except ToolMissing as missing:
         result.tool_missing = True
         result.findings.append(Finding(result.name, "error", what, "", str(missing)))
@@ -92,7 +108,7 @@ def promtool_config_validator(context: ValidationContext) -> ValidatorResult:
     if not config.is_file():
         result.findings.append(Finding(result.name, "error", CONFIG_PATH.as_posix(), "", "not generated; run `obstack generate`"))
         return result
-    return _run_each(result, context, [config], ["check", "config"], CONFIG_PATH.as_posix())
+    return _run_each(result, context, [config], _one_each(["check", "config"]), CONFIG_PATH.as_posix())
 
 
 def promtool_rules_validator(context: ValidationContext) -> ValidatorResult:
@@ -103,8 +119,8 @@ def promtool_rules_validator(context: ValidationContext) -> ValidatorResult:
     if not files:
         result.summary = "no rule files"
         return result
-    return _run_each(result, context, files, ["check", "rules", "--lint=all", "--lint-fatal"], RULES_DIR.as_posix(),
-                     batched=True)
+    return _run_each(result, context, files, _in_two_batches(["check", "rules", "--lint=all", "--lint-fatal"],
+                                                             context.out), RULES_DIR.as_posix())
 
 
 def promtool_tests_validator(context: ValidationContext) -> ValidatorResult:
@@ -116,7 +132,7 @@ def promtool_tests_validator(context: ValidationContext) -> ValidatorResult:
         result.summary = "no rule tests"
         return result
     rules = context.out / RULES_DIR
-    result = _run_each(result, context, files, ["test", "rules"], TESTS_DIR.as_posix(),
+    result = _run_each(result, context, files, run_test_files, TESTS_DIR.as_posix(),
                        inputs_of=lambda test: [test, *(rules / name for name in sorted(_loaded_rule_files(test)))])
     renamed = _check_renamed(result, context, files)
     services = _check_shared_services(result, context, files)
