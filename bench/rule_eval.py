@@ -189,6 +189,12 @@ def backfill(data_dir: Path, scratch: Path, jobs: list[tuple[str, str, str]], ad
     return written
 
 
+# The CLI of a revision with the obstack package, run from a worktree (rules_at).
+_REVISION_CLI = ("import runpy, sys; "
+                 "sys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]; "
+                 "runpy.run_module('obstack', run_name='__main__')")
+
+
 def rules_at(revision: str, spec_text: str, workdir: Path) -> dict[str, Any]:
     """The rule files the obstack at ``revision`` generates for ``spec_text``."""
     tree = workdir / "tree"
@@ -196,15 +202,22 @@ def rules_at(revision: str, spec_text: str, workdir: Path) -> dict[str, Any]:
                    check=True, capture_output=True)
     try:
         (workdir / "stack.yaml").write_text(spec_text)
-        env = {**os.environ, "PYTHONPATH": str(tree)}
-        # Before the one import package the CLI was `python -m stack`; `-m obstack` there would
-        # import this checkout's installed obstack, not the revision's code.
-        cli = "obstack" if (tree / "obstack" / "__main__.py").is_file() else "stack"
-        subprocess.run([sys.executable, "-m", cli, "generate", "--spec", str(workdir / "stack.yaml"),
-                        "--out", str(workdir / "out")], check=True, capture_output=True, env=env, cwd=tree)
+        # Before the one import package the CLI was `python -m stack`, found on PYTHONPATH. Since,
+        # this checkout's editable install maps every obstack.<part> to this checkout's folders
+        # whatever PYTHONPATH says: the revision's CLI runs with that finder removed and an
+        # obstack package whose parts are the worktree's folders.
+        packaged = (tree / "obstack" / "__main__.py").is_file()
+        shim = workdir / "shim"
+        if packaged:
+            (shim / "obstack").mkdir(parents=True)
+            (shim / "obstack" / "__init__.py").write_text(f"__path__ = {[str(tree / 'obstack'), str(tree)]!r}\n")
+        env = {**os.environ, "PYTHONPATH": str(shim if packaged else tree)}
+        launch = ["-c", _REVISION_CLI] if packaged else ["-m", "stack"]
+        subprocess.run([sys.executable, *launch, "generate", "--spec", str(workdir / "stack.yaml"),
+                        "--out", str(workdir / "out")], check=True, capture_output=True, env=env, cwd=workdir)
         docs = {p.name: yaml.safe_load(p.read_text()) for p in sorted((workdir / "out/prometheus/rules").glob("*.yml"))}
         if not docs:
-            raise SystemExit(f"{revision} generated no rule files (python -m {cli} generate)")
+            raise SystemExit(f"{revision} generated no rule files (its `generate`)")
         return docs
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
