@@ -15,8 +15,9 @@ runner (``stack.validate.mutation``) runs each group against these; its baseline
 unmutated rules the same way, so a wrong leave-out would fail there before any mutant is judged.
 
 ``live_rules`` is the narrower cut the `promtool test rules` validator makes: it keeps every rule
-that reads a series in the group's input or can output one, checked or not, so that promtool's
-verdict on the group stays the verdict on the files as written (``stack.validate.test_cuts``).
+that may output a series from the group's input or fail on what it reads there, checked or not,
+so that promtool's verdict on the group stays the verdict on the files as written
+(``stack.validate.test_cuts``).
 """
 
 from __future__ import annotations
