@@ -17,12 +17,21 @@ from typing import Any
 
 import yaml
 
+from obstack.stack.spec.values import Duration
+
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def dump(document: Any) -> str:
     """A document as YAML, keys in their order (libyaml: runs write thousands of documents)."""
     return yaml.dump(document, Dumper=_DUMPER, sort_keys=False)
+
+
+def last_eval_ms(group: dict[str, Any]) -> int:
+    """The last time a test group checks (its cases' latest ``eval_time``), in milliseconds:
+    promtool evaluates the loaded rules at every step up to it."""
+    cases = [*(group.get("alert_rule_test") or []), *(group.get("promql_expr_test") or [])]
+    return max((Duration.parse(str(case["eval_time"])).milliseconds for case in cases), default=0)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from obstack.alerts.renamed_files import SHARED_SERVICE_FILE, SharedServices, se
 from obstack.alerts.rule_files import RULES_DIR
 from obstack.stack.spec.values import Duration
 from obstack.foundation.artifacts import load_yaml
-from obstack.stack.validate.group_runs import GroupRun, UnitTestFile, Written, dump, write_runs
+from obstack.stack.validate.group_runs import GroupRun, UnitTestFile, Written, dump, last_eval_ms, write_runs
 from obstack.stack.validate.prometheus_tools import services_fed
 from obstack.stack.validate.tools import ToolMissing, run_tool, tool_environment
 
@@ -426,8 +426,7 @@ GROUP_OVERHEAD = 1000
 
 def _cost(group: dict[str, Any]) -> float:
     """promtool's work for a test group: evaluation steps times the series it feeds, plus its set-up."""
-    steps = max(Duration.parse(str(case["eval_time"])).milliseconds for case in group["alert_rule_test"])
-    steps /= Duration.parse(str(group["interval"])).milliseconds
+    steps = last_eval_ms(group) / Duration.parse(str(group["interval"])).milliseconds
     return steps * (len(group.get("input_series", [])) + 1) + GROUP_OVERHEAD
 
 

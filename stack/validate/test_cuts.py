@@ -39,7 +39,7 @@ from typing import Any
 from obstack.alerts.relevance import GroupInput, live_rules, only
 from obstack.foundation.artifacts import load_yaml
 from obstack.stack.spec.values import Duration
-from obstack.stack.validate.group_runs import GroupRun, UnitTestFile, write_runs
+from obstack.stack.validate.group_runs import GroupRun, UnitTestFile, last_eval_ms, write_runs
 from obstack.stack.validate.tools import ToolRun, run_tool
 
 TIMEOUT = 600  # seconds one promtool run may take
@@ -105,9 +105,7 @@ def _cut_unit(path: Path, home: Path) -> _Unit:
 
 def _work(group: dict[str, Any], rules: int, interval: int) -> float:
     """promtool's work for a group: its evaluation steps times the rules it loads."""
-    times = [Duration.parse(str(case["eval_time"])).milliseconds
-             for case in [*(group.get("alert_rule_test") or []), *(group.get("promql_expr_test") or [])]]
-    return (max(times, default=0) // interval + 1) * (rules + 1)
+    return (last_eval_ms(group) // interval + 1) * (rules + 1)
 
 
 def _read(path: Path) -> tuple[UnitTestFile, dict[str, dict[str, Any]]]:
