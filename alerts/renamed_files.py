@@ -120,17 +120,17 @@ def shared_services_document(documents: Mapping[str, Any]) -> dict[str, Any]:
 _NAME_ALTERNATION = re.compile(r'=~"([a-z0-9_-]+(?:\|[a-z0-9_-]+)+)"')
 
 
-def _strings(value: Any) -> Iterator[str]:
+def document_strings(value: Any) -> Iterator[str]:
     """Every key and string in a parsed YAML value."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
         for key, item in value.items():
             yield str(key)
-            yield from _strings(item)
+            yield from document_strings(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from document_strings(item)
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class SharedServices:
             if match:
                 recordings[match[1]] = json.dumps(group, sort_keys=True)
             else:
-                strings += _strings(group)
+                strings += document_strings(group)
         alternations = tuple(frozenset(m.split("|")) for text in strings for m in _NAME_ALTERNATION.findall(text))
         return cls(recordings, alternations,
                    "\n".join(_NAME_ALTERNATION.sub("", without_dashboard_paths(text)) for text in strings))
