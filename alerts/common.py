@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal
 from typing import TypeVar
 
@@ -26,9 +27,10 @@ class RuleContext:
 
     spec: Spec
 
-    @property
+    @cached_property
     def timing(self) -> Timing:
-        """The table of holds and windows (alerts/timing.py) on the spec's clock."""
+        """The table of holds and windows (alerts/timing.py) on the spec's clock (read by every
+        rule of every service: the spec's clock is a pydantic private attribute, slow to read)."""
         return scaled_timing(self.spec.time_scale)
 
     @property

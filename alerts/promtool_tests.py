@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -1261,15 +1261,17 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
 
 
 def _baseline(rule: AlertRule, members: list[AlertInstance], rules: list[AlertRule],
-              neighbours_of_file: Sequence[AlertRule] = (), recordings: Recordings | None = None
-              ) -> list[InputSeries]:
+              neighbours_of_file: Sequence[AlertRule] = (), recordings: Recordings | None = None,
+              quiet: Callable[[AlertInstance], tuple[InputSeries, ...]] | None = None) -> list[InputSeries]:
     """Healthy series for the other subjects of absent()-style rules of this name, so that only
     the subjects under test can fire; and for every subject of the absent()-style rules of other
     names in the same file (``neighbours_of_file``) that no selector of the rule may select
     (through ``recordings``): ExporterDown reads ``up{job="obstack-exporter"}`` and gets the
     other jobs' ``up``. Without them, ScrapeJobMissing fires for every job in every other test
     group of its file, and promtool keeps and renders a hundred alerts at each step of each
-    (three quarters of the stack tests' time at 100 services)."""
+    (three quarters of the stack tests' time at 100 services). ``quiet``: an instance's healthy
+    series (``_Suite.quiet_series``, built once for every group of a file)."""
+    quiet = quiet or _quiet_series
     subjects = {m.labels.get(rule.subject) for m in members}
     series: list[InputSeries] = []
     for other_rule in rules:
@@ -1277,13 +1279,18 @@ def _baseline(rule: AlertRule, members: list[AlertInstance], rules: list[AlertRu
             continue
         for other in other_rule.instances:
             if other.labels.get(rule.subject) not in subjects:
-                series += other.scenario(other.quiet_level).series
+                series += quiet(other)
     absent_elsewhere = [r for r in neighbours_of_file if r.name != rule.name and "absent(" in r.expr]
     read = metric_filters(rule.expr, recordings) if absent_elsewhere and recordings is not None else {}
     for other_rule in absent_elsewhere:
         series += [each for other in other_rule.instances if other.quiet_level is not None
-                   for each in other.scenario(other.quiet_level).series if not selected(each.series, read)]
+                   for each in quiet(other) if not selected(each.series, read)]
     return list({s.series: s for s in series}.values())
+
+
+def _quiet_series(instance: AlertInstance) -> tuple[InputSeries, ...]:
+    """The instance's input at its quiet level (an absent()-style rule's: its series present)."""
+    return instance.scenario(instance.quiet_level).series  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -1330,6 +1337,14 @@ class _Suite:
     recorded_series: Mapping[str, tuple[PurePosixPath, ...]]  # record name -> the files recording it
     files: list[RuleFile]
     hoods: dict[tuple[str, tuple[PurePosixPath, ...]], Neighbourhood]
+    quiet: dict[int, tuple[InputSeries, ...]] = field(default_factory=dict)  # id(instance) -> its quiet input
+
+    def quiet_series(self, instance: AlertInstance) -> tuple[InputSeries, ...]:
+        """``_quiet_series``, once per instance: every test group of ScrapeJobMissing's file feeds
+        every job's ``up`` (a thousand series each at a thousand services)."""
+        if id(instance) not in self.quiet:
+            self.quiet[id(instance)] = _quiet_series(instance)
+        return self.quiet[id(instance)]
 
     @classmethod
     def of(cls, model: StackModel) -> _Suite:
@@ -1380,7 +1395,8 @@ def promtool_test_file(rule_file: RuleFile, suite: _Suite, hold: HoldClass = HOL
     rules = [_without_services(r, untested) for r in rule_file.alert_rules if hold_class(r) == hold]
     for rule in _tested_together([r for r in rules if r.instances]):
         for members in _compatible_sets(rule):
-            baseline = _baseline(rule, members, suite.rules, rule_file.alert_rules, suite.recordings)
+            baseline = _baseline(rule, members, suite.rules, rule_file.alert_rules, suite.recordings,
+                                 suite.quiet_series)
             cases = [_case(rule, members, kind, suite.index, timing, baseline, suite.hood(rule.name, loaded))
                      for kind in case_kinds(rule, members, timing)]
             tests += _shared_input([case for case in cases if case is not None])

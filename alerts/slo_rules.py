@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from functools import lru_cache
 
 from obstack.alerts import event_inputs, request_inputs, scenarios
 from obstack.alerts.annotations import go_template
@@ -242,7 +243,12 @@ def _no_good_event(context: RuleContext, service: Service, slo: Slo) -> OtherFir
 
 def burn_threshold(slo: Slo, window: BurnWindow) -> Decimal:
     """The error ratio at which ``window``'s pair burns the budget: burn rate x (1 - objective)."""
-    return window.burn_rate(slo.window) * (Decimal(1) - slo.objective.value)
+    return _burn_threshold(slo.window, slo.objective.value, window)
+
+
+@lru_cache(maxsize=1024)  # asked for every pair of every SLO of every service: a fleet has few distinct ones
+def _burn_threshold(slo_window: Duration, objective: Decimal, window: BurnWindow) -> Decimal:
+    return window.burn_rate(slo_window) * (Decimal(1) - objective)
 
 
 def alertable_windows(slo: Slo, windows: tuple[BurnWindow, ...]) -> tuple[BurnWindow, ...]:
@@ -250,7 +256,14 @@ def alertable_windows(slo: Slo, windows: tuple[BurnWindow, ...]) -> tuple[BurnWi
     outlasts the window: a 3d pair of a 7d SLO would fire at 0.23x, well inside the budget; at 1x,
     the 30d table's slowest ticket, it runs out exactly at the window's end) and a threshold below
     a 100% error ratio (14.4x a 10% budget is 144% errors: it can never fire)."""
-    return tuple(w for w in windows if w.burn_rate(slo.window) >= 1 and burn_threshold(slo, w) < 1)
+    return _alertable_windows(slo.window, slo.objective.value, windows)
+
+
+@lru_cache(maxsize=1024)
+def _alertable_windows(slo_window: Duration, objective: Decimal, windows: tuple[BurnWindow, ...]
+                       ) -> tuple[BurnWindow, ...]:
+    return tuple(w for w in windows
+                 if w.burn_rate(slo_window) >= 1 and _burn_threshold(slo_window, objective, w) < 1)
 
 
 def _pair_guard(service: Service, slo: Slo, window: BurnWindow, time_scale: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import re._parser as sre_parser  # type: ignore[import-not-found]  # the stdlib's regex parser (3.11+)
 from collections.abc import Iterator
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 from typing import Annotated, Any, ClassVar
 
@@ -173,6 +174,7 @@ def _re2_regex(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=1 << 16)  # label values: asked for every selector of every test input, a few thousand distinct
 def promql_string(value: str) -> str:
     """``value`` as a PromQL double-quoted string literal (Go's strconv.Unquote reads it back):
     backslash and quote escaped, control characters as escapes (``\\n``: none stands raw in a rule
