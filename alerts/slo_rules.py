@@ -243,12 +243,7 @@ def _no_good_event(context: RuleContext, service: Service, slo: Slo) -> OtherFir
 
 def burn_threshold(slo: Slo, window: BurnWindow) -> Decimal:
     """The error ratio at which ``window``'s pair burns the budget: burn rate x (1 - objective)."""
-    return _burn_threshold(slo.window, slo.objective.value, window)
-
-
-@lru_cache(maxsize=1024)  # asked for every pair of every SLO of every service: a fleet has few distinct ones
-def _burn_threshold(slo_window: Duration, objective: Decimal, window: BurnWindow) -> Decimal:
-    return window.burn_rate(slo_window) * (Decimal(1) - objective)
+    return window.burn_rate(slo.window) * (Decimal(1) - slo.objective.value)
 
 
 def alertable_windows(slo: Slo, windows: tuple[BurnWindow, ...]) -> tuple[BurnWindow, ...]:
@@ -256,14 +251,14 @@ def alertable_windows(slo: Slo, windows: tuple[BurnWindow, ...]) -> tuple[BurnWi
     outlasts the window: a 3d pair of a 7d SLO would fire at 0.23x, well inside the budget; at 1x,
     the 30d table's slowest ticket, it runs out exactly at the window's end) and a threshold below
     a 100% error ratio (14.4x a 10% budget is 144% errors: it can never fire)."""
-    return _alertable_windows(slo.window, slo.objective.value, windows)
+    return _alertable_windows(slo.window.milliseconds, slo.objective.value, windows)
 
 
-@lru_cache(maxsize=1024)
-def _alertable_windows(slo_window: Duration, objective: Decimal, windows: tuple[BurnWindow, ...]
+@lru_cache(maxsize=256)  # asked for every window of every SLO of every service: a fleet has few distinct SLOs
+def _alertable_windows(slo_window_ms: int, objective: Decimal, windows: tuple[BurnWindow, ...]
                        ) -> tuple[BurnWindow, ...]:
-    return tuple(w for w in windows
-                 if w.burn_rate(slo_window) >= 1 and _burn_threshold(slo_window, objective, w) < 1)
+    slo_window, budget = Duration(slo_window_ms), Decimal(1) - objective
+    return tuple(w for w in windows if w.burn_rate(slo_window) >= 1 and w.burn_rate(slo_window) * budget < 1)
 
 
 def _pair_guard(service: Service, slo: Slo, window: BurnWindow, time_scale: int) -> str:

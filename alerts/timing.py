@@ -68,6 +68,9 @@ class BurnWindow:
     budget_consumed: Decimal
     for_: Duration
 
+    def __hash__(self) -> int:  # a key of the SLO rules' caches, hashed for every window of every service
+        return hash((self.severity, self.long.milliseconds, self.short.milliseconds, self.for_.milliseconds))
+
     def burn_rate(self, slo_window: Duration) -> Decimal:
         return self.budget_consumed * Decimal(slo_window.milliseconds) / Decimal(self.long.milliseconds)
 
