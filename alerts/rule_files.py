@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from obstack.alerts.overrides import apply_overrides
 from obstack.alerts.queue_rules import queue_rule_groups
 from obstack.alerts.rule_model import AlertRule, RecordingRule, RuleFile, RuleGroup
 from obstack.alerts.service_rules import service_recording_groups, service_rule_groups
+from obstack.alerts.shape_templates import ShapeTemplates
 from obstack.alerts.slo_rules import slo_rule_groups
 from obstack.alerts.stack_rules import stack_rule_groups
 from obstack.foundation.artifacts import Artifact
@@ -59,7 +61,8 @@ def generated_rule_files(spec: Spec) -> list[RuleFile]:
         files.append((name, build(context)))
         for prefix, (after, build_one) in PER_SERVICE_BUILDERS.items():
             if after == name:
-                files += [(f"{prefix}-{service.name}", build_one(context, service)) for service in spec.services]
+                build = ShapeTemplates(partial(build_one, context))  # once per shape of service, then renamed
+                files += [(f"{prefix}-{service.name}", build(service)) for service in spec.services]
     return [RuleFile(RULES_DIR / f"{name}.yml", tuple(_linked(spec, g) for g in groups)) for name, groups in files if groups]
 
 
