@@ -117,6 +117,35 @@ def test_a_broken_rule_fails_as_cut_as_it_fails_as_written(tmp_path: Path, broke
     assert not written, "the breakage should fail promtool on the file as written"
 
 
+# Series as the world makes them: the 500s appear late (a labelled counter's first error), the
+# 200s restart (a counter reset) and then vanish (a stale marker: the instance went away), and
+# `up` starts late. The cut reads selectors, not values: what it keeps cannot depend on them.
+LATE_AND_GONE = [
+    {"series": 'requests_total{service="api", instance="a", code="200"}', "values": "0+60x9 0+60x5 stale"},
+    {"series": 'requests_total{service="api", instance="a", code="500"}', "values": "_x8 0+30x12"},
+    {"series": 'up{service="api", instance="a"}', "values": "_x5 1x15"},
+]
+LATE_TESTS: dict[str, Any] = {"rule_files": ["../rules/api.yml"], "evaluation_interval": "1m", "tests": [
+    {"name": "errors burn on late, reset and vanishing series", "interval": "1m", "input_series": LATE_AND_GONE,
+     "alert_rule_test": [{"eval_time": "7m", "alertname": "Burn", "exp_alerts": []},
+                         {**_burn("errors"), "eval_time": "18m"}]},
+]}
+
+
+@pytest.mark.parametrize(("rules", "passes"), [
+    (RULES, True),
+    ({"groups": [{"name": "api", "rules": [*RULES["groups"][0]["rules"][:-1],
+                                           {"alert": "Burn", "expr": "error:ratio5m > 0.5", "for": "2m"}]}]}, False),
+    # Fails only once the late 500s give the service two request series at once.
+    (_with_rule({"record": "requests:share",
+                 "expr": "(requests_total / on (service) requests_total) and on (service) latency_bucket"}), False),
+], ids=["sound", "threshold", "many-to-many-once-late-series-appear"])
+def test_late_reset_and_vanishing_series_get_promtool_s_verdict(tmp_path: Path, rules: dict[str, Any],
+                                                                passes: bool) -> None:
+    test = _tree(tmp_path, rules=rules, tests=LATE_TESTS)
+    assert _verdicts(test) == (passes, passes)
+
+
 def test_a_sound_extra_rule_passes_both_ways(tmp_path: Path) -> None:
     """A rule with a join that never fails on its inputs (one series a side) passes cut and whole."""
     test = _tree(tmp_path, rules=_with_rule(
