@@ -12,8 +12,9 @@ That equals building them for the service itself when the builder uses the name 
 writing it into text, never by its length, its letters or its place among other names: true of
 the rule builders this serves (``slo_rules``), and held by tests/test_shape_templates.py, which
 generates fleets of awkward names both ways and compares every artifact. A service whose
-entry holds the stand-in's word, whose name a number's characters could spell, or whose renamed
-entry the spec refuses is built on its own.
+entry holds the stand-in's word, whose name a number's characters could spell, whose renamed
+entry the spec refuses, or whose stand-in the builder fails on (its error then names the
+service) is built on its own.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from functools import cache
 from typing import Any
-
-from pydantic import ValidationError
 
 from obstack.stack.spec.model import Service
 from obstack.stack.spec.values import Duration
@@ -135,10 +134,10 @@ class ShapeTemplates:
         if shape not in self.built:
             try:
                 stand_in = Service.model_validate_json(shape)
-            except ValidationError:  # a replacement the spec refuses (a name inside a keyword)
-                self.built[shape] = None
+                self.built[shape] = self.build(stand_in)
+            except Exception:  # noqa: BLE001 - refused (a name inside a keyword) or failing: built on its own,
+                self.built[shape] = None  # so that an error names the service, not the stand-in
                 return self.build(service)
-            self.built[shape] = self.build(stand_in)
             self.renamers[shape] = renamer(self.built[shape], STAND_IN)
         elif self.built[shape] is None:
             return self.build(service)

@@ -111,3 +111,12 @@ def test_the_stand_in_is_no_word_of_the_generators() -> None:
     holders = [path.name for path in sources if STAND_IN in path.read_text() and path.name != "shape_templates.py"
                and not path.name.startswith("test_")]
     assert holders == []
+
+
+def test_a_builder_failing_on_the_stand_in_fails_naming_the_service() -> None:
+    spec = load_spec_text(_fleet(["api"]), "fleet.yaml").spec
+
+    def build(service: Any) -> None:
+        raise ValueError(f"service {service.name}: no rules")
+    with pytest.raises(ValueError, match="service api: no rules"):
+        ShapeTemplates(build)(spec.services[0])
