@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,21 +20,6 @@ from tests.support.servers import (
 )
 
 __all__ = ["require_binary"]
-
-
-# Workers beyond the cores for `-n auto`: the end-to-end modules spend minutes waiting on real
-# time (an alert's hold, a window filling) with a core idle; one more worker keeps the cores busy
-# meanwhile (2 cores: 657 s with two workers, 589 s with three, on 2026-12-06).
-EXTRA_WORKERS = 1
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto``: the cores this process may use, plus ``EXTRA_WORKERS``; xdist's own
-    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides when set."""
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None  # xdist's hook reads it
-    return len(os.sched_getaffinity(0)) + EXTRA_WORKERS
 
 
 DEFAULT_TIMEOUT_FACTOR = 3  # a long_running module's own time, three times over, bounds any one of its tests
