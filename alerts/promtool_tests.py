@@ -1260,9 +1260,14 @@ def _group(rule: AlertRule, members: list[_Member], kind: CaseKind, at_ms: int, 
     })
 
 
+def _quiet_series(instance: AlertInstance) -> tuple[InputSeries, ...]:
+    """The instance's input at its quiet level (an absent()-style rule's: its series present)."""
+    return instance.scenario(instance.quiet_level).series  # type: ignore[arg-type]
+
+
 def _baseline(rule: AlertRule, members: list[AlertInstance], rules: list[AlertRule],
               neighbours_of_file: Sequence[AlertRule] = (), recordings: Recordings | None = None,
-              quiet: Callable[[AlertInstance], tuple[InputSeries, ...]] | None = None) -> list[InputSeries]:
+              quiet: Callable[[AlertInstance], tuple[InputSeries, ...]] = _quiet_series) -> list[InputSeries]:
     """Healthy series for the other subjects of absent()-style rules of this name, so that only
     the subjects under test can fire; and for every subject of the absent()-style rules of other
     names in the same file (``neighbours_of_file``) that no selector of the rule may select
@@ -1271,7 +1276,6 @@ def _baseline(rule: AlertRule, members: list[AlertInstance], rules: list[AlertRu
     group of its file, and promtool keeps and renders a hundred alerts at each step of each
     (three quarters of the stack tests' time at 100 services). ``quiet``: an instance's healthy
     series (``_Suite.quiet_series``, built once for every group of a file)."""
-    quiet = quiet or _quiet_series
     subjects = {m.labels.get(rule.subject) for m in members}
     series: list[InputSeries] = []
     for other_rule in rules:
@@ -1286,11 +1290,6 @@ def _baseline(rule: AlertRule, members: list[AlertInstance], rules: list[AlertRu
         series += [each for other in other_rule.instances if other.quiet_level is not None
                    for each in quiet(other) if not selected(each.series, read)]
     return list({s.series: s for s in series}.values())
-
-
-def _quiet_series(instance: AlertInstance) -> tuple[InputSeries, ...]:
-    """The instance's input at its quiet level (an absent()-style rule's: its series present)."""
-    return instance.scenario(instance.quiet_level).series  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,15 @@ def service_of(path: PurePosixPath) -> str | None:
     return None
 
 
+_NUMBER_CHARS = frozenset("0123456789eE.+-")
+
+
+def spelt_like_a_number(name: str) -> bool:
+    """Whether ``name`` is made of a number's characters alone: it could sit inside a JSON or
+    YAML number, where replacing it is no renaming."""
+    return _NUMBER_CHARS.issuperset(name)
+
+
 def swapped(text: str, one: str, other: str) -> str:
     """``text`` with every ``one`` and every ``other`` exchanged (neither may contain the other)."""
     return other.join(part.replace(other, one) for part in text.split(one))

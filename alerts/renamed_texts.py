@@ -36,13 +36,11 @@ from typing import Any
 
 import yaml
 
-from obstack.alerts.renamed_files import document_strings, service_of
+from obstack.alerts.renamed_files import document_strings, service_of, spelt_like_a_number
 from obstack.foundation.artifacts import dump_yaml
 
 _RESOLVER = yaml.resolver.Resolver()
 _RESOLVED_FIRST = frozenset(first for first in _RESOLVER.yaml_implicit_resolvers if first)
-# A name made of these alone could be (part of) a JSON number.
-_NUMBER_CHARS = frozenset("0123456789eE.+-")
 _BLANK = "\0"  # json.dumps escapes a NUL in a string: it never stands raw in the JSON
 
 
@@ -62,7 +60,7 @@ class _Shape:
     @classmethod
     def of(cls, path: PurePosixPath, name: str, body: Mapping[str, Any]) -> _Shape | None:
         """None where the renaming argument does not hold for this name and document."""
-        if _NUMBER_CHARS.issuperset(name):
+        if spelt_like_a_number(name):
             return None
         try:
             canonical = json.dumps(body, ensure_ascii=False, separators=(",", ":"))

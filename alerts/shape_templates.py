@@ -25,11 +25,11 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from obstack.alerts.renamed_files import spelt_like_a_number
 from obstack.stack.spec.model import Service
 from obstack.stack.spec.values import Duration
 
 STAND_IN = "obstackshapestandin"  # no rule builder's own text holds it
-_NUMBER_CHARS = frozenset("0123456789eE.+-")
 _KEPT = (int, float, Decimal, bool, type(None), Duration)
 
 Renamer = Callable[[str], Any]
@@ -112,7 +112,7 @@ def _shape(service: Service) -> str | None:
     escape at all, since ``STAND_IN`` starts with a letter that is neither an escape's nor a hex
     digit: the JSON is refused (``ShapeTemplates``), never read as something else."""
     name = service.name
-    if _NUMBER_CHARS.issuperset(name):
+    if spelt_like_a_number(name):
         return None
     entry = service.model_dump_json()
     return None if STAND_IN in entry else entry.replace(name, STAND_IN)
@@ -124,22 +124,19 @@ class ShapeTemplates:
 
     def __init__(self, build: Callable[[Service], Any]) -> None:
         self.build = build
-        self.renamers: dict[str, Renamer | None] = {}
-        self.built: dict[str, Any] = {}
+        # shape -> the stand-in's result under a service's name; None: each builds on its own
+        self.templates: dict[str, Renamer | None] = {}
 
     def __call__(self, service: Service) -> Any:
         shape = _shape(service)
         if shape is None:
             return self.build(service)
-        if shape not in self.built:
+        if shape not in self.templates:
             try:
-                stand_in = Service.model_validate_json(shape)
-                self.built[shape] = self.build(stand_in)
+                built = self.build(Service.model_validate_json(shape))
             except Exception:  # noqa: BLE001 - refused (a name inside a keyword) or failing: built on its own,
-                self.built[shape] = None  # so that an error names the service, not the stand-in
+                self.templates[shape] = None  # so that an error names the service, not the stand-in
                 return self.build(service)
-            self.renamers[shape] = renamer(self.built[shape], STAND_IN)
-        elif self.built[shape] is None:
-            return self.build(service)
-        rename = self.renamers[shape]
-        return self.built[shape] if rename is None else rename(service.name)
+            self.templates[shape] = renamer(built, STAND_IN) or (lambda _name: built)
+        template = self.templates[shape]
+        return self.build(service) if template is None else template(service.name)

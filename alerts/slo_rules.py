@@ -258,7 +258,7 @@ def alertable_windows(slo: Slo, windows: tuple[BurnWindow, ...]) -> tuple[BurnWi
 def _alertable_windows(slo_window_ms: int, objective: Decimal, windows: tuple[BurnWindow, ...]
                        ) -> tuple[BurnWindow, ...]:
     slo_window, budget = Duration(slo_window_ms), Decimal(1) - objective
-    return tuple(w for w in windows if w.burn_rate(slo_window) >= 1 and w.burn_rate(slo_window) * budget < 1)
+    return tuple(w for w in windows if (rate := w.burn_rate(slo_window)) >= 1 and rate * budget < 1)
 
 
 def _pair_guard(service: Service, slo: Slo, window: BurnWindow, time_scale: int) -> str:
